@@ -1,0 +1,69 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::format::Format;
+
+/// Diagnose failed AWS Secrets Manager rotations from the CloudWatch logs of the rotation Lambda.
+///
+/// Reads `aws logs tail` output, `filter-log-events`/`get-log-events` JSON, S3 export files
+/// (.gz or not), console copies and raw Lambda text, detecting the shape of each input. Prints the
+/// most likely cause of each failure first, the log lines that prove it, and the fix.
+///
+/// Exit status: 0 when nothing failed, 1 when at least one failure was diagnosed, 2 on usage
+/// errors, bad rule files, or when no input could be read.
+#[derive(Parser, Debug)]
+#[command(name = "rotdiag", version, about, long_about)]
+pub struct Args {
+    /// Files or folders to read (folders recursively). `-` or nothing: standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Report format.
+    #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Decode every input as this shape instead of detecting it.
+    #[arg(long, value_name = "SHAPE", value_parser = parse_format)]
+    pub input_format: Option<Format>,
+
+    /// Add rule files from DIR (*.toml, recursively); a symptom or cause with the id of a built-in
+    /// one replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// When to colour the human report.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// List the symptoms and causes of the rule set, then exit.
+    #[arg(long)]
+    pub list_rules: bool,
+
+    /// Print every literal the rules look for, one per line (for `rg -F -f`), then exit.
+    #[arg(long)]
+    pub list_literals: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}

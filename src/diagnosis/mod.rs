@@ -1,0 +1,273 @@
+//! Ranked diagnoses: occurrences of the same cause for the same secret, merged and ordered.
+//!
+//! Each [`Occurrence`] the engine produces is one failed invocation explained by one cause. Retries
+//! and repeated rotations produce many occurrences of the same cause for the same secret; the
+//! [`Aggregator`] folds them into one [`Diagnosis`] keyed by (cause, subject), where the subject is
+//! the secret ARN, or the function, or the log stream, or the input when nothing better is known.
+//! The representative occurrence (whose evidence and remediation are shown) is chosen by a total
+//! order, and aggregators merge associatively, so the report is identical whatever order inputs
+//! were read in and however many threads read them.
+
+pub mod redact;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engine::{Occurrence, render};
+use crate::lambda::invocation::KeptLine;
+use crate::rules::{RuleSet, Severity};
+use crate::time::{EpochMs, format_iso};
+use redact::redact;
+
+/// Evidence lines shown per diagnosis.
+pub const MAX_EVIDENCE: usize = 12;
+
+#[derive(Clone, Debug)]
+struct Agg {
+    best: Occurrence,
+    occurrences: u64,
+    first_seen: Option<EpochMs>,
+    last_seen: Option<EpochMs>,
+}
+
+/// Total order on occurrences: the one shown is the most confident, most severe, earliest.
+fn better(a: &Occurrence, b: &Occurrence) -> Ordering {
+    b.confidence
+        .total_cmp(&a.confidence)
+        .then(b.severity.cmp(&a.severity))
+        .then(a.first_seen.cmp(&b.first_seen))
+        .then(a.source.cmp(&b.source))
+        .then_with(|| {
+            let la = a.evidence.first().map(|l| l.line);
+            let lb = b.evidence.first().map(|l| l.line);
+            la.cmp(&lb)
+        })
+        .then(a.symptom.cmp(&b.symptom))
+}
+
+fn min_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Folds occurrences into one entry per (cause, subject).
+#[derive(Default, Clone, Debug)]
+pub struct Aggregator {
+    map: BTreeMap<(usize, String), Agg>,
+}
+
+impl Aggregator {
+    pub fn add(&mut self, o: Occurrence) {
+        let subject = subject_of(&o);
+        let key = (o.cause, subject);
+        match self.map.get_mut(&key) {
+            None => {
+                self.map.insert(
+                    key,
+                    Agg {
+                        first_seen: o.first_seen,
+                        last_seen: o.last_seen,
+                        occurrences: 1,
+                        best: o,
+                    },
+                );
+            }
+            Some(a) => {
+                a.occurrences += 1;
+                a.first_seen = min_opt(a.first_seen, o.first_seen);
+                a.last_seen = max_opt(a.last_seen, o.last_seen);
+                if better(&o, &a.best) == Ordering::Less {
+                    a.best = o;
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: Aggregator) {
+        for (k, b) in other.map {
+            match self.map.get_mut(&k) {
+                None => {
+                    self.map.insert(k, b);
+                }
+                Some(a) => {
+                    a.occurrences += b.occurrences;
+                    a.first_seen = min_opt(a.first_seen, b.first_seen);
+                    a.last_seen = max_opt(a.last_seen, b.last_seen);
+                    if better(&b.best, &a.best) == Ordering::Less {
+                        a.best = b.best;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The ranked diagnoses. `sources` names the inputs by index.
+    pub fn finish(self, rules: &RuleSet, sources: &[String]) -> Vec<Diagnosis> {
+        let mut out: Vec<(Agg, String)> = self
+            .map
+            .into_iter()
+            .map(|((_, subject), agg)| (agg, subject))
+            .collect();
+        out.sort_by(|(a, sa), (b, sb)| {
+            b.best
+                .confidence
+                .total_cmp(&a.best.confidence)
+                .then(b.best.severity.cmp(&a.best.severity))
+                .then(b.occurrences.cmp(&a.occurrences))
+                .then(a.first_seen.cmp(&b.first_seen))
+                .then(
+                    rules.causes[a.best.cause]
+                        .id
+                        .cmp(&rules.causes[b.best.cause].id),
+                )
+                .then(sa.cmp(sb))
+        });
+        out.into_iter()
+            .enumerate()
+            .map(|(i, (agg, _))| build(i + 1, agg, rules, sources))
+            .collect()
+    }
+}
+
+fn subject_of(o: &Occurrence) -> String {
+    if let Some(s) = &o.secret {
+        return format!("secret:{s}");
+    }
+    if let Some(f) = &o.function {
+        return format!("function:{f}");
+    }
+    if let Some(s) = &o.stream {
+        return format!("stream:{}:{s}", o.source);
+    }
+    format!("input:{}", o.source)
+}
+
+/// One line of evidence, as reported.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Evidence {
+    pub source: String,
+    pub line: u64,
+    pub timestamp: Option<String>,
+    pub request_id: Option<String>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Alternative {
+    pub cause: String,
+    pub confidence: f64,
+}
+
+/// A ranked diagnosis: one cause for one secret (or function, stream, input).
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnosis {
+    pub rank: usize,
+    pub cause: String,
+    pub symptom: String,
+    pub title: String,
+    pub severity: &'static str,
+    pub confidence: f64,
+    pub secret: Option<String>,
+    pub function: Option<String>,
+    pub step: Option<String>,
+    pub occurrences: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub evidence: Vec<Evidence>,
+    pub remediation: Vec<String>,
+    pub references: Vec<String>,
+    pub alternatives: Vec<Alternative>,
+    /// The evidence that weighed in, in words (`+` raised, `-` lowered this cause).
+    pub why: Vec<String>,
+    #[serde(skip)]
+    pub severity_level: Severity,
+    #[serde(skip)]
+    pub explanation: Option<String>,
+    #[serde(skip)]
+    pub symptom_title: String,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn evidence(l: &KeptLine, sources: &[String]) -> Evidence {
+    Evidence {
+        source: sources
+            .get(l.source as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("input {}", l.source)),
+        line: l.line,
+        timestamp: l.timestamp.map(format_iso),
+        request_id: l.request_id.map(|r| r.to_string()),
+        text: redact(&l.text).into_owned(),
+    }
+}
+
+fn build(rank: usize, agg: Agg, rules: &RuleSet, sources: &[String]) -> Diagnosis {
+    let o = agg.best;
+    let cause = &rules.causes[o.cause];
+    let symptom = &rules.symptoms[o.symptom];
+    let cand = &symptom.candidates[o.candidate];
+    let facts = &o.facts;
+    let clean = |s: &str| redact(&render(s, facts)).into_owned();
+    let mut remediation: Vec<String> = cause.remediation.iter().map(|r| clean(r)).collect();
+    remediation.extend(cand.remediation.iter().map(|r| clean(r)));
+    let mut references = symptom.references.clone();
+    for r in &cause.references {
+        if !references.contains(r) {
+            references.push(r.clone());
+        }
+    }
+    let mut ev: Vec<Evidence> = o.evidence.iter().map(|l| evidence(l, sources)).collect();
+    if ev.len() > MAX_EVIDENCE {
+        // Keep the first lines and the last one (usually the failure itself).
+        let last = ev.pop().unwrap();
+        ev.truncate(MAX_EVIDENCE - 1);
+        ev.push(last);
+    }
+    Diagnosis {
+        rank,
+        cause: cause.id.clone(),
+        symptom: symptom.id.clone(),
+        title: clean(&cause.title),
+        severity: symptom.severity.name(),
+        confidence: round3(o.confidence),
+        secret: o.secret.as_deref().map(|s| redact(s).into_owned()),
+        function: o.function.clone(),
+        step: o.step.map(|s| s.name().to_string()),
+        occurrences: agg.occurrences,
+        first_seen: agg.first_seen.map(format_iso),
+        last_seen: agg.last_seen.map(format_iso),
+        evidence: ev,
+        remediation,
+        references,
+        alternatives: o
+            .alternatives
+            .iter()
+            .map(|(c, p)| Alternative {
+                cause: rules.causes[*c].id.clone(),
+                confidence: round3(*p),
+            })
+            .collect(),
+        why: o.why.iter().map(|w| clean(w)).collect(),
+        severity_level: symptom.severity,
+        explanation: cause.explanation.as_deref().map(clean),
+        symptom_title: clean(&symptom.title),
+    }
+}

@@ -1,0 +1,448 @@
+//! Line-oriented shapes: S3 export files, `aws logs tail`, console copies, raw Lambda text.
+//!
+//! Every one of them is "a prefix, then the message" on the line that starts an event, with the
+//! event's further lines (tracebacks, pretty-printed JSON, the blank line S3 exports leave after a
+//! message ending in `\n`) following without a prefix. So a record is a run of lines that begins at
+//! a line carrying the shape's prefix. Decoding works on a block that starts at a record boundary;
+//! [`LineDecoder::boundary`] finds such boundaries so a big input can be cut into blocks that are
+//! decoded independently (in parallel, or one after the other while streaming).
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr_iter};
+
+use super::{Format, Record};
+use crate::lambda::line::RequestId;
+use crate::time::{self, EpochMs};
+
+/// Where the prefix of a record-start line ends.
+#[derive(Debug, PartialEq, Eq)]
+struct Start {
+    timestamp: Option<EpochMs>,
+    /// Byte range of the stream name within the line.
+    stream: Option<(usize, usize)>,
+    /// Index in the line where the message begins.
+    message: usize,
+}
+
+/// Decodes one line-oriented [`Format`].
+#[derive(Clone, Copy, Debug)]
+pub struct LineDecoder {
+    format: Format,
+}
+
+impl LineDecoder {
+    pub fn new(format: Format) -> LineDecoder {
+        debug_assert!(format.is_line_oriented());
+        LineDecoder { format }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Does `line` (without its newline) start a record in this format?
+    pub fn is_record_start(&self, line: &[u8]) -> bool {
+        self.start(strip_cr(line)).is_some()
+    }
+
+    fn start(&self, line: &[u8]) -> Option<Start> {
+        match self.format {
+            Format::S3Export => {
+                let (ts, used) = time::parse_iso_prefix(line)?;
+                match line.get(used) {
+                    Some(b' ') | Some(b'\t') => Some(Start {
+                        timestamp: Some(ts),
+                        stream: None,
+                        message: used + 1,
+                    }),
+                    None => Some(Start {
+                        timestamp: Some(ts),
+                        stream: None,
+                        message: used,
+                    }),
+                    _ => None,
+                }
+            }
+            Format::Tail => {
+                let (ts, used) = time::parse_iso_prefix(line)?;
+                if line.get(used) != Some(&b' ') {
+                    return None;
+                }
+                let s = used + 1;
+                let e = s + line[s..]
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .unwrap_or(line.len() - s);
+                if e == s {
+                    return None;
+                }
+                Some(Start {
+                    timestamp: Some(ts),
+                    stream: Some((s, e)),
+                    message: (e + 1).min(line.len()),
+                })
+            }
+            Format::TailShort => {
+                let (ts, used) = time::parse_iso_prefix(line)?;
+                (line.get(used) == Some(&b' ')).then_some(Start {
+                    timestamp: Some(ts),
+                    stream: None,
+                    message: used + 1,
+                })
+            }
+            Format::Console => console_start(line),
+            Format::Raw => raw_start(line).then_some(Start {
+                timestamp: None,
+                stream: None,
+                message: 0,
+            }),
+            Format::EventsJson => None,
+        }
+    }
+
+    /// The first record boundary at or after `from`: the index of a line start whose line starts a
+    /// record. `from` need not be at a line start. Returns `None` when the rest of `buf` holds no
+    /// complete record-start line (the caller needs more bytes, or has reached the end).
+    pub fn boundary(&self, buf: &[u8], from: usize) -> Option<usize> {
+        let mut pos = if from == 0 || buf.get(from - 1) == Some(&b'\n') {
+            from
+        } else {
+            from + memchr(b'\n', buf.get(from..)?)? + 1
+        };
+        while pos < buf.len() {
+            let end = pos + memchr(b'\n', &buf[pos..])?;
+            if self.is_record_start(&buf[pos..end]) {
+                return Some(pos);
+            }
+            pos = end + 1;
+        }
+        None
+    }
+
+    /// Decodes `block` (which starts at a record boundary or at the start of the input) into
+    /// records, appending them to `out`. Returns the number of lines in the block.
+    ///
+    /// `first_line` and `base_offset` position the block in the whole input. Lines before the
+    /// first record start are kept as one record without a prefix, so nothing is silently lost.
+    pub fn decode<'a>(
+        &self,
+        block: &'a [u8],
+        first_line: u64,
+        base_offset: u64,
+        out: &mut Vec<Record<'a>>,
+    ) -> u64 {
+        let mut lines = 0u64;
+        let mut current: Option<Pending> = None;
+        let mut line_start = 0usize;
+        let emit = |p: Pending, end: usize, out: &mut Vec<Record<'a>>| {
+            out.push(p.into_record(block, end, base_offset));
+        };
+        let mut handle = |ls: usize, le: usize, line_no: u64, out: &mut Vec<Record<'a>>| {
+            let line = strip_cr(&block[ls..le]);
+            if let Some(st) = self.start(line) {
+                if let Some(p) = current.take() {
+                    emit(p, ls, out);
+                }
+                current = Some(Pending {
+                    line: line_no,
+                    start: ls,
+                    message: ls + st.message,
+                    timestamp: st.timestamp,
+                    stream: st.stream.map(|(a, b)| (ls + a, ls + b)),
+                });
+            } else if current.is_none() {
+                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    return;
+                }
+                current = Some(Pending {
+                    line: line_no,
+                    start: ls,
+                    message: ls,
+                    timestamp: None,
+                    stream: None,
+                });
+            }
+        };
+        for nl in memchr_iter(b'\n', block) {
+            handle(line_start, nl, first_line + lines, out);
+            lines += 1;
+            line_start = nl + 1;
+        }
+        if line_start < block.len() {
+            handle(line_start, block.len(), first_line + lines, out);
+            lines += 1;
+        }
+        if let Some(p) = current.take() {
+            emit(p, block.len(), out);
+        }
+        lines
+    }
+}
+
+struct Pending {
+    line: u64,
+    start: usize,
+    message: usize,
+    timestamp: Option<EpochMs>,
+    stream: Option<(usize, usize)>,
+}
+
+impl Pending {
+    fn into_record(self, block: &[u8], end: usize, base_offset: u64) -> Record<'_> {
+        let end = end.max(self.message);
+        let mut message = &block[self.message.min(end)..end];
+        while let Some((&last, rest)) = message.split_last() {
+            if last == b'\n' || last == b'\r' {
+                message = rest;
+            } else {
+                break;
+            }
+        }
+        let message = if memchr(0x1b, message).is_some() {
+            Cow::Owned(strip_ansi(message))
+        } else {
+            Cow::Borrowed(message)
+        };
+        let stream = self.stream.map(|(a, b)| {
+            let s = &block[a..b];
+            match std::str::from_utf8(s) {
+                Ok(s) if memchr(0x1b, s.as_bytes()).is_none() => Cow::Borrowed(s),
+                _ => Cow::Owned(String::from_utf8_lossy(&strip_ansi(s)).into_owned()),
+            }
+        });
+        Record {
+            line: self.line,
+            offset: base_offset + self.start as u64,
+            timestamp: self.timestamp,
+            stream,
+            group: None,
+            message,
+        }
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Removes ANSI SGR sequences (`ESC [ … m`) that `aws logs tail --color on` and terminal copies
+/// leave around timestamps and stream names.
+pub fn strip_ansi(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == 0x1b && s.get(i + 1) == Some(&b'[') {
+            let mut j = i + 2;
+            while j < s.len() && (s[j].is_ascii_digit() || s[j] == b';') {
+                j += 1;
+            }
+            if j < s.len() && s[j].is_ascii_alphabetic() {
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Strips ANSI codes from the start of a line so prefix parsing sees plain text.
+fn plain_prefix(line: &[u8]) -> Cow<'_, [u8]> {
+    if memchr(0x1b, &line[..line.len().min(256)]).is_some() {
+        Cow::Owned(strip_ansi(line))
+    } else {
+        Cow::Borrowed(line)
+    }
+}
+
+/// A console copy: optional indentation and `|`, a timestamp, then `|` or a TAB (or spaces), then
+/// the message. The console shows ISO timestamps with `Z` or an offset.
+fn console_start(line: &[u8]) -> Option<Start> {
+    let mut i = line
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    if line.get(i) == Some(&b'|') {
+        i += 1;
+        i += line[i..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+    }
+    let (ts, used) = time::parse_iso_prefix(&line[i..])?;
+    let mut j = i + used;
+    let ws = line[j..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    j += ws;
+    if line.get(j) == Some(&b'|') {
+        j += 1;
+        if line.get(j) == Some(&b' ') || line.get(j) == Some(&b'\t') {
+            j += 1;
+        }
+    } else if ws == 0 && j < line.len() {
+        return None;
+    }
+    Some(Start {
+        timestamp: Some(ts),
+        stream: None,
+        message: j,
+    })
+}
+
+/// Raw Lambda text: a record starts at a line the Lambda runtime or platform begins an event with.
+pub fn raw_start(line: &[u8]) -> bool {
+    let line = plain_prefix(line);
+    let l = &line[..];
+    const STARTS: [&[u8]; 9] = [
+        b"START RequestId:",
+        b"END RequestId:",
+        b"REPORT RequestId:",
+        b"INIT_START",
+        b"INIT_REPORT",
+        b"RequestId:",
+        b"LAMBDA_WARNING:",
+        b"{\"time\":",
+        b"{\"timestamp\":",
+    ];
+    if STARTS.iter().any(|s| l.starts_with(s)) {
+        return true;
+    }
+    match l.first() {
+        Some(b'[') => {
+            let close = l.iter().take(12).position(|&b| b == b']');
+            matches!(
+                close.map(|c| &l[1..c]),
+                Some(b"INFO" | b"ERROR" | b"WARNING" | b"DEBUG" | b"CRITICAL")
+            )
+        }
+        Some(b'0'..=b'9') => {
+            // `<ts> <request id> …` (legacy timeout line, Node.js-style lines)
+            time::parse_iso_prefix(l)
+                .map(|(_, used)| {
+                    let rest = &l[used..];
+                    let n = rest
+                        .iter()
+                        .take_while(|&&b| b == b' ' || b == b'\t')
+                        .count();
+                    n > 0 && RequestId::parse_prefix(&rest[n..]).is_some()
+                })
+                .unwrap_or(false)
+        }
+        Some(b'{') => {
+            l.starts_with(b"{\"")
+                && (memchr::memmem::find(l, b"\"level\"").is_some()
+                    || memchr::memmem::find(l, b"\"type\":\"platform.").is_some())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(format: Format, text: &str) -> Vec<(u64, Option<i64>, Option<String>, String)> {
+        let mut out = Vec::new();
+        let lines = LineDecoder::new(format).decode(text.as_bytes(), 1, 0, &mut out);
+        assert_eq!(lines as usize, text.lines().count());
+        out.into_iter()
+            .map(|r| {
+                (
+                    r.line,
+                    r.timestamp,
+                    r.stream.map(|s| s.into_owned()),
+                    String::from_utf8(r.message.into_owned()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn s3_export_records_keep_their_tracebacks_and_drop_the_blank_line() {
+        let text = "2024-05-01T12:00:00.123Z START RequestId: 1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70 Version: $LATEST\n\n2024-05-01T12:00:01.000Z [ERROR] OperationalError: failed\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 76, in lambda_handler\n2024-05-01T12:00:01.010Z END RequestId: 1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70\n\n";
+        let r = decode(Format::S3Export, text);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].0, 1);
+        assert_eq!(r[0].1, Some(1_714_564_800_123));
+        assert!(r[0].3.starts_with("START RequestId:"));
+        assert_eq!(r[1].0, 3);
+        assert!(r[1].3.ends_with("in lambda_handler"), "{}", r[1].3);
+        assert_eq!(r[2].0, 6);
+    }
+
+    #[test]
+    fn tail_detailed_carries_the_stream_and_json_format_continues() {
+        let text = "2024-05-01T12:00:00.123000+00:00 2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef START RequestId: 1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70 Version: $LATEST\n2024-05-01T12:00:01.500000+00:00 2024/05/01/[$LATEST]0123 \n{\n    \"time\": \"2024-05-01T12:00:01.500Z\"\n}\n";
+        let r = decode(Format::Tail, text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            r[0].2.as_deref(),
+            Some("2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef")
+        );
+        assert!(r[0].3.starts_with("START"));
+        assert_eq!(r[1].3, "\n{\n    \"time\": \"2024-05-01T12:00:01.500Z\"\n}");
+    }
+
+    #[test]
+    fn tail_with_colour_codes() {
+        let text = "\x1b[32m2018-01-01T00:29:43.079060+00:00\x1b[0m \x1b[36mstream_name\x1b[0m my message\n";
+        let d = LineDecoder::new(Format::Tail);
+        assert!(!d.is_record_start(text.trim_end().as_bytes()));
+        // Colour is stripped by the transport layer before decoding; see `strip_ansi`.
+        assert_eq!(
+            strip_ansi(text.as_bytes()),
+            b"2018-01-01T00:29:43.079060+00:00 stream_name my message\n"
+        );
+    }
+
+    #[test]
+    fn console_copies_with_pipes_tabs_or_spaces() {
+        for text in [
+            "  | 2024-05-01T12:00:00.123Z | START RequestId: x\n",
+            "2024-05-01T12:00:00.123+00:00\tSTART RequestId: x\n",
+            "| 2024-05-01T12:00:00.123Z  START RequestId: x\n",
+        ] {
+            let r = decode(Format::Console, text);
+            assert_eq!(r.len(), 1, "{text}");
+            assert_eq!(r[0].1, Some(1_714_564_800_123));
+            assert_eq!(r[0].3, "START RequestId: x", "{text}");
+        }
+    }
+
+    #[test]
+    fn raw_text_groups_tracebacks_under_their_error() {
+        let text = "START RequestId: 1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70 Version: $LATEST\n[ERROR] KeyError: 'host key is missing from secret JSON'\nTraceback (most recent call last):\n  File \"/var/task/lambda_function.py\", line 61, in lambda_handler\nEND RequestId: 1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70\n";
+        let r = decode(Format::Raw, text);
+        assert_eq!(r.len(), 3);
+        assert!(r[1].3.contains("Traceback"));
+    }
+
+    #[test]
+    fn leading_text_before_the_first_record_is_kept() {
+        let r = decode(
+            Format::S3Export,
+            "garbage line\n2024-05-01T12:00:00.123Z x\n",
+        );
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].3, "garbage line");
+    }
+
+    #[test]
+    fn boundaries_land_on_record_starts() {
+        let text = b"2024-05-01T12:00:00.123Z a\ncontinued\n2024-05-01T12:00:00.124Z b\n";
+        let d = LineDecoder::new(Format::S3Export);
+        assert_eq!(d.boundary(text, 1), Some(37));
+        assert_eq!(d.boundary(text, 0), Some(0));
+        assert_eq!(d.boundary(text, 38), None);
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        let r = decode(Format::S3Export, "2024-05-01T12:00:00.123Z START x\r\n\r\n");
+        assert_eq!(r[0].3, "START x");
+    }
+}

@@ -1,0 +1,192 @@
+//! Bytes in: files (memory-mapped), folders (walked recursively), stdin (streamed), and the
+//! transport layers around them (gzip, byte-order marks, UTF-16, terminal colour codes).
+//!
+//! A regular, uncompressed file is mapped with memmap2 and decoded in place, in parallel blocks.
+//! Everything else (stdin, `.gz` members, UTF-16 text) is a bounded stream: it is decoded a window
+//! at a time, so memory does not grow with the size of the input.
+
+pub mod transport;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+/// What the user named on the command line, expanded.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InputSpec {
+    Stdin,
+    File(PathBuf),
+}
+
+impl InputSpec {
+    pub fn name(&self) -> String {
+        match self {
+            InputSpec::Stdin => "<stdin>".to_string(),
+            InputSpec::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// An input that could not be opened or listed.
+#[derive(Debug, Clone)]
+pub struct InputError {
+    pub source: String,
+    pub message: String,
+}
+
+/// Expands paths: `-` is stdin, folders are walked recursively (sorted, hidden files skipped).
+pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    if paths.is_empty() {
+        specs.push(InputSpec::Stdin);
+    }
+    for p in paths {
+        if p.as_os_str() == "-" {
+            specs.push(InputSpec::Stdin);
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Err(e) => errors.push(InputError {
+                source: p.display().to_string(),
+                message: describe_io(&e),
+            }),
+            Ok(m) if m.is_dir() => {
+                let mut files = Vec::new();
+                for entry in walkdir::WalkDir::new(p)
+                    .follow_links(true)
+                    .sort_by_file_name()
+                {
+                    match entry {
+                        Ok(e) => {
+                            let hidden = e.depth() > 0
+                                && e.file_name().to_str().is_some_and(|n| n.starts_with('.'));
+                            if hidden {
+                                continue;
+                            }
+                            if e.file_type().is_file() {
+                                files.push(InputSpec::File(e.into_path()));
+                            }
+                        }
+                        Err(e) => errors.push(InputError {
+                            source: e
+                                .path()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_else(|| p.display().to_string()),
+                            message: e.to_string(),
+                        }),
+                    }
+                }
+                if files.is_empty() {
+                    errors.push(InputError {
+                        source: p.display().to_string(),
+                        message: "folder holds no files".into(),
+                    });
+                }
+                specs.extend(files);
+            }
+            Ok(_) => specs.push(InputSpec::File(p.clone())),
+        }
+    }
+    (specs, errors)
+}
+
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// An opened input: either mapped bytes (decoded in place) or a stream.
+pub enum Opened {
+    Mapped(Mapped),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// A memory-mapped file (or, for an empty file, nothing).
+pub struct Mapped {
+    map: Option<Mmap>,
+    skip: usize,
+}
+
+impl Mapped {
+    pub fn bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => &m[self.skip..],
+            None => &[],
+        }
+    }
+}
+
+/// Opens an input and peels off its transport layers. Returns the opened data and a sample of
+/// its first (decoded) bytes for format detection.
+pub fn open(spec: &InputSpec) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
+    match spec {
+        InputSpec::Stdin => transport::stream(Box::new(io::stdin())),
+        InputSpec::File(p) => open_file(p),
+    }
+}
+
+fn open_file(p: &Path) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
+    let file = File::open(p)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        // FIFOs, devices: read as a stream.
+        return transport::stream(Box::new(file));
+    }
+    if meta.len() == 0 {
+        return Ok((
+            Opened::Mapped(Mapped { map: None, skip: 0 }),
+            Vec::new(),
+            transport::Layers::default(),
+        ));
+    }
+    // SAFETY: the map is read-only; rotdiag does not guard against the file being truncated by
+    // another process while it runs (the same contract as ripgrep's mmap path).
+    let map = unsafe { Mmap::map(&file)? };
+    let head = &map[..map.len().min(4)];
+    if transport::needs_stream(
+        head,
+        &map[..map.len().min(crate::format::detect::SNIFF_BYTES)],
+    ) {
+        let reader = MmapReader { map, pos: 0 };
+        return transport::stream(Box::new(reader));
+    }
+    let skip = if head.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let sample = map[skip..map.len().min(skip + crate::format::detect::SNIFF_BYTES)].to_vec();
+    Ok((
+        Opened::Mapped(Mapped {
+            map: Some(map),
+            skip,
+        }),
+        sample,
+        transport::Layers {
+            bom: skip > 0,
+            ..Default::default()
+        },
+    ))
+}
+
+/// Reads a mapped file as a stream (for compressed or transcoded content).
+struct MmapReader {
+    map: Mmap,
+    pos: usize,
+}
+
+impl Read for MmapReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = &self.map[self.pos..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

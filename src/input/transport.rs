@@ -1,0 +1,354 @@
+//! Transport layers: what wraps the log text on its way to rotdiag.
+//!
+//! Detected by content, in this order, repeatedly (Firehose objects can be gzipped twice):
+//! gzip (`1F 8B`, every member of a multi-member file), a UTF-16 byte-order mark (PowerShell
+//! redirection), a UTF-8 byte-order mark (Windows editors), and ANSI colour codes (terminal copies of
+//! `aws logs tail`). Each layer is a streaming reader, so none of them loads the input into memory.
+
+use std::io::{self, Cursor, Read};
+
+use flate2::read::MultiGzDecoder;
+
+use super::Opened;
+use crate::format::detect::SNIFF_BYTES;
+
+/// Which layers were peeled off an input (reported next to its format).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layers {
+    pub gzip: u8,
+    pub bom: bool,
+    pub utf16: bool,
+    pub ansi: bool,
+}
+
+impl Layers {
+    pub fn describe(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        match self.gzip {
+            0 => {}
+            1 => v.push("gzip"),
+            _ => v.push("gzip x2"),
+        }
+        if self.utf16 {
+            v.push("utf-16");
+        }
+        if self.bom {
+            v.push("bom");
+        }
+        if self.ansi {
+            v.push("ansi");
+        }
+        v
+    }
+}
+
+/// Does this input need the streaming path (anything but plain UTF-8 text)?
+pub fn needs_stream(head: &[u8], sample: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(&[0xff, 0xfe])
+        || head.starts_with(&[0xfe, 0xff])
+        || memchr::memmem::find(sample, b"\x1b[").is_some()
+}
+
+type BoxRead = Box<dyn Read + Send>;
+
+/// Reads up to `n` bytes, then returns them and a reader that yields them again followed by the rest.
+/// A read error met while peeking (a truncated gzip member) is replayed after the peeked bytes, so
+/// the caller still sees it at the right place.
+fn peek(mut r: BoxRead, n: usize) -> io::Result<(Vec<u8>, BoxRead)> {
+    let mut head = Vec::with_capacity(n.min(1 << 16));
+    let mut limited = (&mut r).take(n as u64);
+    let mut error = None;
+    if let Err(e) = limited.read_to_end(&mut head) {
+        if head.is_empty() {
+            return Err(e);
+        }
+        error = Some(e);
+    }
+    let replay = Replay {
+        head: Cursor::new(head.clone()),
+        error,
+        rest: r,
+    };
+    Ok((head, Box::new(replay)))
+}
+
+struct Replay {
+    head: Cursor<Vec<u8>>,
+    error: Option<io::Error>,
+    rest: BoxRead,
+}
+
+impl Read for Replay {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.rest.read(buf)
+    }
+}
+
+/// Peels transport layers off a stream and samples the decoded text.
+pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
+    let mut layers = Layers::default();
+    let mut r = r;
+    loop {
+        let (head, next) = peek(r, 4)?;
+        r = next;
+        if head.starts_with(&[0x1f, 0x8b]) && layers.gzip < 4 {
+            layers.gzip += 1;
+            r = Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(
+                256 * 1024,
+                r,
+            )));
+            continue;
+        }
+        if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+            let big = head[0] == 0xfe;
+            let mut inner = r;
+            let mut bom = [0u8; 2];
+            inner.read_exact(&mut bom)?;
+            layers.utf16 = true;
+            r = Box::new(Utf16Reader::new(inner, big));
+            continue;
+        }
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            let mut bom = [0u8; 3];
+            r.read_exact(&mut bom)?;
+            layers.bom = true;
+            continue;
+        }
+        break;
+    }
+    let (sample, mut r) = peek(r, SNIFF_BYTES)?;
+    let mut sample = sample;
+    if memchr::memmem::find(&sample, b"\x1b[").is_some() {
+        layers.ansi = true;
+        r = Box::new(AnsiStrip::new(r));
+        sample = crate::format::lines::strip_ansi(&sample);
+    }
+    Ok((Opened::Stream(r), sample, layers))
+}
+
+/// Transcodes UTF-16 (either byte order) to UTF-8, replacing unpaired surrogates.
+struct Utf16Reader<R> {
+    inner: R,
+    big_endian: bool,
+    out: Vec<u8>,
+    out_pos: usize,
+    odd: Option<u8>,
+    high: Option<u16>,
+    eof: bool,
+}
+
+impl<R: Read> Utf16Reader<R> {
+    fn new(inner: R, big_endian: bool) -> Self {
+        Utf16Reader {
+            inner,
+            big_endian,
+            out: Vec::new(),
+            out_pos: 0,
+            odd: None,
+            high: None,
+            eof: false,
+        }
+    }
+
+    fn push_char(&mut self, c: char) {
+        let mut b = [0u8; 4];
+        self.out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+    }
+
+    fn unit(&mut self, u: u16) {
+        match (self.high.take(), u) {
+            (None, 0xD800..=0xDBFF) => self.high = Some(u),
+            (Some(h), 0xDC00..=0xDFFF) => {
+                let c = 0x10000 + (((h as u32) - 0xD800) << 10) + ((u as u32) - 0xDC00);
+                self.push_char(char::from_u32(c).unwrap_or('\u{FFFD}'));
+            }
+            (Some(_), _) => {
+                self.push_char('\u{FFFD}');
+                self.unit(u);
+            }
+            (None, 0xDC00..=0xDFFF) => self.push_char('\u{FFFD}'),
+            (None, _) => self.push_char(char::from_u32(u as u32).unwrap_or('\u{FFFD}')),
+        }
+    }
+}
+
+impl<R: Read> Read for Utf16Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.out_pos >= self.out.len() && !self.eof {
+            self.out.clear();
+            self.out_pos = 0;
+            let mut raw = [0u8; 16 * 1024];
+            let n = self.inner.read(&mut raw)?;
+            if n == 0 {
+                self.eof = true;
+                if self.odd.take().is_some() || self.high.take().is_some() {
+                    self.push_char('\u{FFFD}');
+                }
+                break;
+            }
+            let mut bytes: &[u8] = &raw[..n];
+            if let Some(first) = self.odd.take() {
+                let pair = [first, bytes[0]];
+                bytes = &bytes[1..];
+                let u = if self.big_endian {
+                    u16::from_be_bytes(pair)
+                } else {
+                    u16::from_le_bytes(pair)
+                };
+                self.unit(u);
+            }
+            let mut chunks = bytes.chunks_exact(2);
+            for c in &mut chunks {
+                let u = if self.big_endian {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_le_bytes([c[0], c[1]])
+                };
+                self.unit(u);
+            }
+            if let [last] = chunks.remainder() {
+                self.odd = Some(*last);
+            }
+        }
+        let avail = &self.out[self.out_pos..];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// Drops ANSI SGR sequences (`ESC [ digits ; … letter`) from a stream.
+struct AnsiStrip<R> {
+    inner: R,
+    state: u8,
+}
+
+impl<R: Read> AnsiStrip<R> {
+    fn new(inner: R) -> Self {
+        AnsiStrip { inner, state: 0 }
+    }
+}
+
+impl<R: Read> Read for AnsiStrip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut w = 0;
+            for r in 0..n {
+                let b = buf[r];
+                match self.state {
+                    0 if b == 0x1b => self.state = 1,
+                    0 => {
+                        buf[w] = b;
+                        w += 1;
+                    }
+                    1 if b == b'[' => self.state = 2,
+                    1 => {
+                        // A lone ESC: keep both bytes' worth of meaning by dropping only the ESC.
+                        self.state = 0;
+                        buf[w] = b;
+                        w += 1;
+                    }
+                    _ => {
+                        if b.is_ascii_digit() || b == b';' {
+                            continue;
+                        }
+                        self.state = 0;
+                        if !b.is_ascii_alphabetic() {
+                            buf[w] = b;
+                            w += 1;
+                        }
+                    }
+                }
+            }
+            if w > 0 {
+                return Ok(w);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read_all(bytes: Vec<u8>) -> (Vec<u8>, Layers) {
+        let (opened, _sample, layers) = stream(Box::new(Cursor::new(bytes))).unwrap();
+        let Opened::Stream(mut r) = opened else {
+            panic!()
+        };
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        (out, layers)
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_multi_member_and_double_gzip() {
+        let mut two = gz(b"first\n");
+        two.extend(gz(b"second\n"));
+        let (out, layers) = read_all(two.clone());
+        assert_eq!(out, b"first\nsecond\n");
+        assert_eq!(layers.gzip, 1);
+        let (out, layers) = read_all(gz(&two));
+        assert_eq!(out, b"first\nsecond\n");
+        assert_eq!(layers.gzip, 2);
+    }
+
+    #[test]
+    fn utf16_both_byte_orders_and_boms() {
+        let text = "START RequestId: x ✓ 😀\n";
+        let mut le = vec![0xff, 0xfe];
+        le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        let mut be = vec![0xfe, 0xff];
+        be.extend(text.encode_utf16().flat_map(|u| u.to_be_bytes()));
+        assert_eq!(read_all(le).0, text.as_bytes());
+        assert_eq!(read_all(be).0, text.as_bytes());
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(text.as_bytes());
+        let (out, layers) = read_all(bom);
+        assert_eq!(out, text.as_bytes());
+        assert!(layers.bom);
+    }
+
+    #[test]
+    fn ansi_codes_are_stripped() {
+        let (out, layers) = read_all(
+            b"\x1b[32m2018-01-01T00:29:43.079060+00:00\x1b[0m \x1b[36mstream\x1b[0m msg\n".to_vec(),
+        );
+        assert_eq!(out, b"2018-01-01T00:29:43.079060+00:00 stream msg\n");
+        assert!(layers.ansi);
+    }
+
+    #[test]
+    fn truncated_gzip_yields_what_decoded_then_an_error() {
+        let data = gz(&b"line of text\n".repeat(5000));
+        let cut = data[..data.len() / 2].to_vec();
+        let (opened, _sample, _) = stream(Box::new(Cursor::new(cut))).unwrap();
+        let Opened::Stream(mut r) = opened else {
+            panic!()
+        };
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(!out.is_empty());
+    }
+}

@@ -1,0 +1,681 @@
+//! Grouping classified lines into Lambda invocations.
+//!
+//! Invocations are keyed by request id, which is globally unique, so interleaved functions and
+//! streams cannot bleed into each other. Lines that carry no request id (the runtime's unhandled
+//! `[ERROR]` block, `print()` output, init-phase lines, a pasted fragment) belong to the invocation
+//! currently open in the same log stream; before the first `START` of a stream they are held as
+//! that stream's init output and handed to the invocation that starts next. Lines that never find
+//! an invocation become a *fragment* invocation, so a pasted one-line error is still diagnosed.
+//!
+//! Memory is bounded by the invocations open at a time: an invocation closes at its stream's next
+//! `START`, some records after its `REPORT`, or when it has been silent longer than the longest
+//! Lambda timeout; only the lines rules care about are kept, and at most [`MAX_KEPT_LINES`] of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::Step;
+use super::line::{Kind, Level, Line, Metrics, RequestId, Status};
+use crate::format::Record;
+use crate::rules::matcher::Hits;
+use crate::rules::{PatternId, RuleSet};
+use crate::time::EpochMs;
+
+/// Lines kept per invocation; the rest are counted in [`Invocation::dropped`].
+pub const MAX_KEPT_LINES: usize = 200;
+/// Longest text kept for a line (evidence is about recognising the line, not archiving it).
+pub const MAX_TEXT: usize = 4096;
+/// Lambda's longest timeout is 15 minutes; an invocation silent for longer is over.
+pub const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
+/// An invocation that reported is closed once this many further records have gone by.
+const CLOSE_AFTER_RECORDS: u64 = 512;
+
+/// A set of pattern ids (a bitset sized to the rule set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PatternSet(Vec<u64>);
+
+impl PatternSet {
+    pub fn insert(&mut self, p: PatternId) {
+        let (w, b) = (p as usize / 64, p as usize % 64);
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << b;
+    }
+
+    pub fn contains(&self, p: PatternId) -> bool {
+        let (w, b) = (p as usize / 64, p as usize % 64);
+        self.0.get(w).is_some_and(|x| x & (1 << b) != 0)
+    }
+
+    pub fn union(&mut self, other: &PatternSet) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+}
+
+/// A line an invocation keeps: it matched a pattern, or is an error, a warning, or a REPORT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptLine {
+    /// Index of the input it came from.
+    pub source: u32,
+    pub line: u64,
+    pub timestamp: Option<EpochMs>,
+    pub request_id: Option<RequestId>,
+    pub kind: Kind,
+    pub level: Option<Level>,
+    pub hits: Hits,
+    pub text: String,
+}
+
+/// One Lambda invocation (or fragment of one).
+#[derive(Clone, Debug, Default)]
+pub struct Invocation {
+    pub request_id: Option<RequestId>,
+    pub source: u32,
+    pub stream: Option<Arc<str>>,
+    pub group: Option<Arc<str>>,
+    /// `functionArn`/`functionName` from JSON platform records, or the log group's function.
+    pub function: Option<String>,
+    pub first_ts: Option<EpochMs>,
+    pub last_ts: Option<EpochMs>,
+    pub first_line: u64,
+    /// START was seen.
+    pub started: bool,
+    /// END was seen.
+    pub ended: bool,
+    /// REPORT was seen.
+    pub reported: bool,
+    pub metrics: Option<Metrics>,
+    pub timed_out: bool,
+    /// Duration the timeout fired at (legacy `Task timed out after N s` or `Status: timeout`).
+    pub timeout_ms: Option<f64>,
+    pub runtime_exit: bool,
+    pub init_failed: bool,
+    pub unhandled: bool,
+    pub error_lines: u32,
+    pub lines: Vec<KeptLine>,
+    pub dropped: u32,
+    /// Every pattern matched by any line of the invocation.
+    pub seen: PatternSet,
+    /// The last line the function itself wrote (not a platform line).
+    pub last_activity: Option<KeptLine>,
+    pub activity: u32,
+    pub step: Option<Step>,
+    pub step_inferred: bool,
+    pub facts: BTreeMap<String, String>,
+    pub runtime_version: Option<String>,
+    /// Records since the stream saw this invocation's REPORT (for closing).
+    reported_at_record: Option<u64>,
+}
+
+/// How an invocation ended, as far as its lines tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+impl Invocation {
+    /// Failed: timed out, crashed, raised an unhandled error, or reported a non-success status.
+    /// A fragment (no END/REPORT) that logged an error also counts as failed.
+    pub fn outcome(&self) -> Outcome {
+        let status = self.metrics.as_ref().and_then(|m| m.status);
+        if self.timed_out
+            || self.runtime_exit
+            || self.unhandled
+            || self.init_failed
+            || matches!(
+                status,
+                Some(Status::Timeout | Status::Error | Status::Failure)
+            )
+        {
+            return Outcome::Failed;
+        }
+        if self.ended || self.reported {
+            return Outcome::Succeeded;
+        }
+        if self.error_lines > 0 {
+            Outcome::Failed
+        } else {
+            Outcome::Unknown
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.outcome() == Outcome::Failed
+    }
+
+    /// No START was seen: the logs hold only a piece of this invocation.
+    pub fn is_fragment(&self) -> bool {
+        !self.started
+    }
+
+    pub fn duration_ms(&self) -> Option<f64> {
+        self.metrics
+            .as_ref()
+            .and_then(|m| m.duration_ms)
+            .or(self.timeout_ms)
+    }
+
+    /// The function's configured timeout, when the invocation hit it (Lambda timeouts are whole
+    /// seconds: the duration at timeout, rounded down).
+    pub fn configured_timeout_ms(&self) -> Option<f64> {
+        if !self.timed_out {
+            return None;
+        }
+        let d = self.timeout_ms.or(self.duration_ms())?;
+        let billed = self.metrics.as_ref().and_then(|m| m.billed_ms);
+        let d = match billed {
+            // Legacy REPORT lines cap Billed Duration at the timeout: 30030.17 ms billed 30000.
+            Some(b) if b < d && (d - b) < 1000.0 => b,
+            _ => d,
+        };
+        Some((d / 1000.0).floor() * 1000.0)
+    }
+
+    fn touch(&mut self, ts: Option<EpochMs>) {
+        if let Some(t) = ts {
+            self.first_ts = Some(self.first_ts.map_or(t, |f| f.min(t)));
+            self.last_ts = Some(self.last_ts.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    fn keep(&mut self, line: KeptLine) {
+        if self.lines.len() < MAX_KEPT_LINES {
+            self.lines.push(line);
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Rid(RequestId),
+    Fragment(u64),
+}
+
+#[derive(Default)]
+struct StreamState {
+    /// The invocation lines without a request id belong to.
+    current: Option<Key>,
+    /// Invocations that ended (END/REPORT) and close at this stream's next START.
+    ended: Vec<Key>,
+    /// Init-phase output waiting for the stream's next invocation.
+    pending: Option<Invocation>,
+    runtime_version: Option<String>,
+}
+
+/// Builds invocations from the records of one input.
+pub struct Assembler<'r> {
+    rules: &'r RuleSet,
+    source: u32,
+    open: HashMap<Key, Invocation>,
+    streams: HashMap<Option<Arc<str>>, StreamState>,
+    closed: Vec<Invocation>,
+    next_fragment: u64,
+    records: u64,
+    max_ts: Option<EpochMs>,
+    last_stream: Option<Arc<str>>,
+    /// Invocations seen (START, or lines with a request id).
+    pub invocations: u64,
+}
+
+impl<'r> Assembler<'r> {
+    pub fn new(rules: &'r RuleSet, source: u32) -> Assembler<'r> {
+        Assembler {
+            rules,
+            source,
+            open: HashMap::new(),
+            streams: HashMap::new(),
+            closed: Vec::new(),
+            next_fragment: 0,
+            records: 0,
+            max_ts: None,
+            last_stream: None,
+            invocations: 0,
+        }
+    }
+
+    /// Takes the invocations closed so far.
+    pub fn drain_closed(&mut self) -> Vec<Invocation> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// The latest event time seen in this input.
+    pub fn max_ts(&self) -> Option<EpochMs> {
+        self.max_ts
+    }
+
+    fn stream_arc(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+        let s = s?;
+        if let Some(last) = &self.last_stream
+            && &**last == s
+        {
+            return Some(last.clone());
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.last_stream = Some(a.clone());
+        Some(a)
+    }
+
+    fn new_invocation(&self, stream: &Option<Arc<str>>, record: &Record) -> Invocation {
+        Invocation {
+            source: self.source,
+            stream: stream.clone(),
+            group: record.group.as_deref().map(Arc::from),
+            first_line: record.line,
+            ..Invocation::default()
+        }
+    }
+
+    /// Adds one classified record.
+    pub fn push(&mut self, record: &Record, line: &Line, hits: &Hits) {
+        self.records += 1;
+        let ts = record.timestamp.or(line.timestamp);
+        if let Some(t) = ts {
+            self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
+        }
+        let stream = self.stream_arc(record.stream.as_deref());
+        let text_of = |record: &Record| -> String {
+            let raw: &[u8] = line.text.as_deref().unwrap_or(&record.message);
+            text_for(raw)
+        };
+        let source = self.source;
+        let kept = |record: &Record| KeptLine {
+            source,
+            line: record.line,
+            timestamp: ts,
+            request_id: line.request_id,
+            kind: line.kind,
+            level: line.level,
+            hits: hits.clone(),
+            text: text_of(record),
+        };
+
+        match line.kind {
+            Kind::InitStart => {
+                let st = self.streams.entry(stream.clone()).or_default();
+                st.runtime_version = runtime_version(&record.message);
+                return;
+            }
+            Kind::Start => {
+                let Some(rid) = line.request_id else { return };
+                self.close_ended(&stream);
+                let key = Key::Rid(rid);
+                if !self.open.contains_key(&key) {
+                    self.invocations += 1;
+                    let inv = self.new_invocation(&stream, record);
+                    self.open.insert(key, inv);
+                }
+                let st = self.streams.entry(stream.clone()).or_default();
+                // A new START in a known stream means the previous invocation there is over.
+                if stream.is_some()
+                    && let Some(prev) = st.current.take()
+                    && prev != key
+                {
+                    st.ended.push(prev);
+                }
+                let pending = st.pending.take();
+                let rv = st.runtime_version.clone();
+                st.current = Some(key);
+                let inv = self.open.get_mut(&key).unwrap();
+                inv.started = true;
+                inv.touch(ts);
+                inv.first_line = inv.first_line.min(record.line);
+                if inv.function.is_none() {
+                    inv.function = line.function.clone();
+                }
+                if inv.runtime_version.is_none() {
+                    inv.runtime_version = rv;
+                }
+                if let Some(p) = pending {
+                    absorb(inv, p);
+                }
+                if !hits.is_empty() {
+                    let k = kept(record);
+                    note_hits(inv, &k.hits);
+                    inv.keep(k);
+                }
+                self.close_ended(&stream);
+                return;
+            }
+            _ => {}
+        }
+
+        // Which invocation does this line belong to?
+        let key = match line.request_id {
+            Some(rid) => {
+                let key = Key::Rid(rid);
+                if !self.open.contains_key(&key) {
+                    self.invocations += 1;
+                    let inv = self.new_invocation(&stream, record);
+                    self.open.insert(key, inv);
+                    let st = self.streams.entry(stream.clone()).or_default();
+                    if st.current.is_none() && !matches!(line.kind, Kind::End | Kind::Report) {
+                        st.current = Some(key);
+                    }
+                }
+                Some(key)
+            }
+            None => {
+                let st = self.streams.entry(stream.clone()).or_default();
+                match st.current {
+                    Some(k) if self.open.contains_key(&k) => Some(k),
+                    _ => None,
+                }
+            }
+        };
+
+        let rules = self.rules;
+        let inv = match key {
+            Some(k) => self.open.get_mut(&k).unwrap(),
+            None => {
+                // Init-phase output, or a fragment with nothing to attach to.
+                let new = self.new_invocation(&stream, record);
+                let st = self.streams.entry(stream.clone()).or_default();
+                st.pending.get_or_insert(new)
+            }
+        };
+        inv.touch(ts);
+        if inv.function.is_none() {
+            inv.function = line.function.clone();
+        }
+        for &h in hits.iter() {
+            inv.seen.insert(h);
+        }
+        let mut keep = !hits.is_empty();
+        match line.kind {
+            Kind::End => {
+                inv.ended = true;
+            }
+            Kind::Report => {
+                inv.reported = true;
+                inv.ended = true;
+                if let Some(m) = &line.metrics {
+                    if m.status == Some(Status::Timeout) {
+                        inv.timed_out = true;
+                        inv.timeout_ms = inv.timeout_ms.or(m.duration_ms);
+                    }
+                    inv.metrics = Some((**m).clone());
+                }
+                inv.reported_at_record = Some(self.records);
+                keep = true;
+            }
+            Kind::InitReport => {
+                let bad = line
+                    .metrics
+                    .as_ref()
+                    .and_then(|m| m.status)
+                    .is_some_and(|s| s != Status::Success);
+                if bad {
+                    inv.init_failed = true;
+                    keep = true;
+                }
+            }
+            Kind::Timeout => {
+                inv.timed_out = true;
+                inv.timeout_ms = line.metrics.as_ref().and_then(|m| m.duration_ms);
+                keep = true;
+            }
+            Kind::RuntimeExit => {
+                inv.runtime_exit = true;
+                keep = true;
+            }
+            Kind::Unhandled => {
+                inv.unhandled = true;
+                inv.error_lines += 1;
+                keep = true;
+            }
+            Kind::App | Kind::Other | Kind::RuntimeWarning => {
+                let marked_error = line.level.is_none()
+                    && rules.model.error_marker.is_some_and(|p| hits.contains(&p));
+                if marked_error {
+                    keep = true;
+                    inv.error_lines += 1;
+                } else if line.level >= Some(Level::Warning) {
+                    keep = true;
+                    if line.level >= Some(Level::Error) {
+                        inv.error_lines += 1;
+                    }
+                }
+            }
+            Kind::InitStart | Kind::Start => {}
+        }
+        let is_activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
+        if keep || is_activity {
+            let k = kept(record);
+            if is_activity {
+                inv.activity += 1;
+                let mut last = k.clone();
+                last.text.truncate(floor_char_boundary(&last.text, 512));
+                inv.last_activity = Some(last);
+            }
+            if keep {
+                inv.keep(k);
+            }
+        }
+        if matches!(line.kind, Kind::End | Kind::Report)
+            && let Some(k) = key
+        {
+            let st = self.streams.entry(stream.clone()).or_default();
+            if st.current == Some(k) {
+                st.current = None;
+            }
+            if !st.ended.contains(&k) {
+                st.ended.push(k);
+            }
+        }
+        if self.records.is_multiple_of(4096) {
+            self.sweep();
+        }
+    }
+
+    /// Closes the invocations of `stream` that already ended.
+    fn close_ended(&mut self, stream: &Option<Arc<str>>) {
+        let Some(st) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let ended = std::mem::take(&mut st.ended);
+        for k in ended {
+            if let Some(inv) = self.open.remove(&k) {
+                self.closed.push(finish(inv, self.rules));
+            }
+        }
+    }
+
+    /// Closes invocations that reported long ago or have been silent past any Lambda timeout.
+    fn sweep(&mut self) {
+        let now_rec = self.records;
+        let max_ts = self.max_ts;
+        let stale: Vec<Key> = self
+            .open
+            .iter()
+            .filter(|(_, inv)| {
+                let reported_long_ago = inv
+                    .reported_at_record
+                    .is_some_and(|r| now_rec.saturating_sub(r) > CLOSE_AFTER_RECORDS);
+                let silent = match (inv.last_ts, max_ts) {
+                    (Some(l), Some(m)) => m - l > STALE_AFTER_MS,
+                    _ => false,
+                };
+                reported_long_ago || silent
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            if let Some(inv) = self.open.remove(&k) {
+                for st in self.streams.values_mut() {
+                    if st.current == Some(k) {
+                        st.current = None;
+                    }
+                    st.ended.retain(|e| *e != k);
+                }
+                self.closed.push(finish(inv, self.rules));
+            }
+        }
+    }
+
+    /// Closes everything still open (end of input).
+    pub fn finish(&mut self) {
+        let mut keys: Vec<Key> = self.open.keys().copied().collect();
+        keys.sort_by_key(|k| {
+            let inv = &self.open[k];
+            (inv.first_line, *k == Key::Fragment(0))
+        });
+        for k in keys {
+            if let Some(inv) = self.open.remove(&k) {
+                self.closed.push(finish(inv, self.rules));
+            }
+        }
+        let mut pending: Vec<Invocation> = self
+            .streams
+            .drain()
+            .filter_map(|(_, mut st)| st.pending.take())
+            .collect();
+        pending.sort_by_key(|p| p.first_line);
+        for p in pending {
+            if p.activity > 0 || !p.lines.is_empty() {
+                self.next_fragment += 1;
+                self.closed.push(finish(p, self.rules));
+            }
+        }
+        self.closed.sort_by_key(|i| (i.first_ts, i.first_line));
+    }
+}
+
+/// Moves init-phase output into the invocation that followed it.
+fn absorb(inv: &mut Invocation, pending: Invocation) {
+    inv.first_ts = match (inv.first_ts, pending.first_ts) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    inv.first_line = inv.first_line.min(pending.first_line);
+    inv.init_failed |= pending.init_failed;
+    inv.unhandled |= pending.unhandled;
+    inv.error_lines += pending.error_lines;
+    inv.seen.union(&pending.seen);
+    inv.activity += pending.activity;
+    if inv.last_activity.is_none() {
+        inv.last_activity = pending.last_activity;
+    }
+    let mut lines = pending.lines;
+    lines.append(&mut inv.lines);
+    inv.lines = lines;
+    inv.lines.truncate(MAX_KEPT_LINES);
+}
+
+fn note_hits(inv: &mut Invocation, hits: &Hits) {
+    for &h in hits {
+        inv.seen.insert(h);
+    }
+}
+
+/// Determines the step and extracts facts, once, when an invocation closes.
+fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
+    let model = &rules.model;
+    let all_lines = inv.lines.iter().chain(inv.last_activity.iter());
+    for l in all_lines {
+        if inv.step.is_none() {
+            for (step, pid) in &model.steps {
+                if l.hits.contains(pid) {
+                    inv.step = Some(*step);
+                    break;
+                }
+            }
+        }
+        for pid in &model.facts {
+            if !l.hits.contains(pid) {
+                continue;
+            }
+            if let Some(re) = &rules.patterns[*pid as usize].regex {
+                for caps in re.captures_iter(l.text.as_bytes()) {
+                    for name in re.capture_names().flatten() {
+                        if let Some(m) = caps.name(name) {
+                            let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
+                            if !v.is_empty() {
+                                inv.facts.entry(name.to_string()).or_insert(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(f) = &inv.function {
+        let name = f.rsplit(':').next().unwrap_or(f).to_string();
+        if f.starts_with("arn:") {
+            inv.facts
+                .entry("function_arn".into())
+                .or_insert_with(|| f.clone());
+        }
+        inv.facts.entry("function_name".into()).or_insert(name);
+    }
+    if let Some(g) = &inv.group
+        && let Some(name) = g.strip_prefix("/aws/lambda/")
+    {
+        inv.facts
+            .entry("function_name".into())
+            .or_insert_with(|| name.to_string());
+    }
+    if let Some(rv) = &inv.runtime_version {
+        inv.facts
+            .entry("runtime_version".into())
+            .or_insert_with(|| rv.clone());
+    }
+    inv
+}
+
+/// Trims what regexes over free text drag along: the sentence's full stop after an ARN, quotes.
+pub fn clean_fact(name: &str, v: &str) -> String {
+    let mut s = v.trim().trim_matches(|c| c == '\'' || c == '"' || c == ',');
+    if name.ends_with("arn") || name == "secret_name" {
+        s = s.trim_end_matches(['.', ')', ']', '}', ';']);
+    }
+    s.to_string()
+}
+
+/// `INIT_START Runtime Version: python:3.12.v48\t…` -> `python:3.12.v48`.
+fn runtime_version(msg: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(msg);
+    let rest = s.split("Runtime Version:").nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
+}
+
+/// Lossy UTF-8, cut at [`MAX_TEXT`] bytes on a character boundary.
+pub fn text_for(raw: &[u8]) -> String {
+    let raw = trim_end_ws(raw);
+    let cut = raw.len().min(MAX_TEXT + 4);
+    let mut s = String::from_utf8_lossy(&raw[..cut]).into_owned();
+    if raw.len() > MAX_TEXT {
+        s.truncate(floor_char_boundary(&s, MAX_TEXT));
+        s.push('…');
+    }
+    s
+}
+
+fn trim_end_ws(s: &[u8]) -> &[u8] {
+    let n = s
+        .iter()
+        .rev()
+        .take_while(|b| matches!(b, b'\n' | b'\r' | b' ' | b'\t'))
+        .count();
+    &s[..s.len() - n]
+}
+
+pub fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if max >= s.len() {
+        return s.len();
+    }
+    let mut i = max;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

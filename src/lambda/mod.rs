@@ -1,0 +1,60 @@
+//! The Lambda model: records -> invocations -> rotations.
+//!
+//! * [`line`] classifies one message (platform line, application line, unhandled error, JSON record).
+//! * [`invocation`] groups classified lines into invocations by request id, per log stream, and keeps
+//!   what diagnosis needs (matched lines, the last activity, REPORT numbers, facts).
+//! * [`rotation`] groups closed invocations into rotations by secret ARN and version token, infers
+//!   the step and rotation of invocations that logged nothing, and decides which rotations failed.
+
+pub mod invocation;
+pub mod line;
+pub mod rotation;
+
+use std::fmt;
+
+/// The four steps Secrets Manager invokes a rotation function for, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    CreateSecret,
+    SetSecret,
+    TestSecret,
+    FinishSecret,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [
+        Step::CreateSecret,
+        Step::SetSecret,
+        Step::TestSecret,
+        Step::FinishSecret,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::CreateSecret => "createSecret",
+            Step::SetSecret => "setSecret",
+            Step::TestSecret => "testSecret",
+            Step::FinishSecret => "finishSecret",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.iter().copied().find(|st| st.name() == s)
+    }
+
+    /// The step Secrets Manager runs after this one succeeds.
+    pub fn next(self) -> Option<Step> {
+        match self {
+            Step::CreateSecret => Some(Step::SetSecret),
+            Step::SetSecret => Some(Step::TestSecret),
+            Step::TestSecret => Some(Step::FinishSecret),
+            Step::FinishSecret => None,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,310 @@
+//! Grouping invocations into rotations.
+//!
+//! Secrets Manager rotates a secret by invoking the function four times (createSecret, setSecret,
+//! testSecret, finishSecret) with the same `ClientRequestToken`, the id of the new version. The
+//! templates print the secret ARN on almost every line and the token on some, so:
+//!
+//! * an invocation that names a token joins the rotation of that token;
+//! * one that names only the secret joins the latest open rotation of that secret;
+//! * one that names neither (a step that hung before logging anything, in a warm environment)
+//!   joins the rotation last active in the same log stream, if that was recent, and its step is
+//!   inferred as the one after the previous invocation's, when that one succeeded.
+//!
+//! A rotation closes when it succeeds (finishSecret), when it has been idle for
+//! [`ROTATION_IDLE_MS`] of event time, or at the end of the input. Closed rotations that did not
+//! succeed are handed to the rule engine.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use super::Step;
+use super::invocation::{Invocation, Outcome};
+use crate::rules::RuleSet;
+use crate::time::EpochMs;
+
+/// A rotation idle this long (event time) is over: Secrets Manager retries within minutes.
+pub const ROTATION_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
+/// An invocation with no secret or token joins its stream's last rotation only if it started this
+/// soon after that rotation's last activity.
+const ADJACENT_MS: EpochMs = 15 * 60 * 1000;
+/// Invocations kept per rotation; further retries are counted, not stored.
+const MAX_INVOCATIONS: usize = 48;
+
+/// One rotation attempt of one secret (or, when the logs name no secret, the invocations that
+/// belong together by stream and time).
+#[derive(Clone, Debug, Default)]
+pub struct Rotation {
+    pub secret: Option<String>,
+    pub token: Option<String>,
+    pub invocations: Vec<Invocation>,
+    pub extra_invocations: u32,
+    pub succeeded: bool,
+    pub last_ts: Option<EpochMs>,
+}
+
+impl Rotation {
+    /// Did any invocation of this rotation fail?
+    pub fn failed(&self) -> bool {
+        !self.succeeded && self.invocations.iter().any(Invocation::failed)
+    }
+
+    /// Is this a Secrets Manager rotation at all (as opposed to invocations of some other function)?
+    pub fn is_rotation(&self, rules: &RuleSet) -> bool {
+        self.secret.is_some()
+            || self.token.is_some()
+            || self
+                .invocations
+                .iter()
+                .any(|i| is_rotation_related(i, rules))
+    }
+}
+
+/// Does this invocation show it belongs to a rotation function?
+pub fn is_rotation_related(inv: &Invocation, rules: &RuleSet) -> bool {
+    inv.step.is_some()
+        || inv.facts.contains_key("secret_arn")
+        || rules
+            .model
+            .rotation_related
+            .is_some_and(|p| inv.seen.contains(p))
+        || inv
+            .function
+            .as_deref()
+            .or(inv.group.as_deref())
+            .is_some_and(|f| f.to_ascii_lowercase().contains("rotat"))
+}
+
+/// Counts of what was seen, for the report summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotationCounts {
+    pub rotations: u64,
+    pub failed: u64,
+    pub succeeded: u64,
+}
+
+/// Assembles rotations from closed invocations.
+#[derive(Default)]
+pub struct Tracker {
+    open: Vec<Option<Rotation>>,
+    by_token: HashMap<String, usize>,
+    by_secret: HashMap<String, usize>,
+    by_stream: HashMap<(u32, Option<Arc<str>>), usize>,
+    closed: Vec<Rotation>,
+}
+
+impl Tracker {
+    pub fn new() -> Tracker {
+        Tracker::default()
+    }
+
+    /// Adds a closed invocation.
+    pub fn add(&mut self, mut inv: Invocation, rules: &RuleSet) {
+        let secret = inv.facts.get("secret_arn").cloned();
+        let token = inv.facts.get("token").cloned();
+        let stream_key = (inv.source, inv.stream.clone());
+
+        let mut slot = None;
+        if let Some(t) = &token {
+            slot = self.by_token.get(t).copied();
+        }
+        if slot.is_none()
+            && let Some(s) = &secret
+        {
+            slot = self.by_secret.get(s).copied().filter(|&i| {
+                let r = self.open[i].as_ref().unwrap();
+                // A rotation of the same secret with another token is another rotation.
+                match (&r.token, &token) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+            });
+        }
+        if slot.is_none() && secret.is_none() && token.is_none() {
+            slot = self.by_stream.get(&stream_key).copied().filter(|&i| {
+                let r = self.open[i].as_ref().unwrap();
+                match (r.last_ts, inv.first_ts) {
+                    (Some(l), Some(f)) => f >= l - 1000 && f - l <= ADJACENT_MS,
+                    _ => true,
+                }
+            });
+        }
+        let idx = match slot {
+            Some(i) => i,
+            None => {
+                self.open.push(Some(Rotation::default()));
+                self.open.len() - 1
+            }
+        };
+        let rot = self.open[idx].as_mut().unwrap();
+        if rot.secret.is_none() {
+            if let Some(s) = &secret {
+                rot.secret = Some(s.clone());
+                self.by_secret.insert(s.clone(), idx);
+            }
+        } else if let Some(s) = &secret {
+            self.by_secret.insert(s.clone(), idx);
+        }
+        if rot.token.is_none()
+            && let Some(t) = &token
+        {
+            rot.token = Some(t.clone());
+            self.by_token.insert(t.clone(), idx);
+        }
+        // Infer the step of an invocation that logged nothing telling.
+        if inv.step.is_none()
+            && let Some(prev) = rot.invocations.last()
+            && prev.outcome() == Outcome::Succeeded
+            && let Some(next) = prev.step.and_then(Step::next)
+        {
+            inv.step = Some(next);
+            inv.step_inferred = true;
+        }
+        if let Some(t) = inv.last_ts.or(inv.first_ts) {
+            rot.last_ts = Some(rot.last_ts.map_or(t, |l| l.max(t)));
+        }
+        let succeeded = rules
+            .model
+            .rotation_succeeded
+            .is_some_and(|p| inv.seen.contains(p));
+        if rot.invocations.len() < MAX_INVOCATIONS {
+            rot.invocations.push(inv);
+        } else {
+            rot.extra_invocations += 1;
+        }
+        self.by_stream.insert(stream_key, idx);
+        if succeeded {
+            rot.succeeded = true;
+            self.close(idx);
+        }
+    }
+
+    fn close(&mut self, idx: usize) {
+        if let Some(r) = self.open[idx].take() {
+            if let Some(t) = &r.token
+                && self.by_token.get(t) == Some(&idx)
+            {
+                self.by_token.remove(t);
+            }
+            if let Some(s) = &r.secret
+                && self.by_secret.get(s) == Some(&idx)
+            {
+                self.by_secret.remove(s);
+            }
+            self.by_stream.retain(|_, v| *v != idx);
+            self.closed.push(r);
+        }
+        // Reclaim trailing empty slots so the slab does not grow with the input.
+        while matches!(self.open.last(), Some(None)) {
+            self.open.pop();
+        }
+    }
+
+    /// Closes rotations idle for longer than [`ROTATION_IDLE_MS`] before `now` (event time).
+    pub fn sweep(&mut self, now: EpochMs) {
+        let idle: Vec<usize> = self
+            .open
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let r = r.as_ref()?;
+                r.last_ts.filter(|&l| now - l > ROTATION_IDLE_MS).map(|_| i)
+            })
+            .collect();
+        for i in idle {
+            self.close(i);
+        }
+        if self.open.iter().all(Option::is_none) {
+            self.open.clear();
+        }
+    }
+
+    /// Closes every open rotation.
+    pub fn finish(&mut self) {
+        for i in 0..self.open.len() {
+            self.close(i);
+        }
+        self.open.clear();
+    }
+
+    /// Takes the rotations closed so far.
+    pub fn drain_closed(&mut self) -> Vec<Rotation> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Takes every open rotation without closing it (to continue assembly across inputs).
+    pub fn take_open(&mut self) -> Vec<Rotation> {
+        self.by_token.clear();
+        self.by_secret.clear();
+        self.by_stream.clear();
+        self.open.drain(..).flatten().collect()
+    }
+
+    /// Merges a rotation carried over from another input.
+    pub fn absorb(&mut self, rot: Rotation, rules: &RuleSet) {
+        for inv in rot.invocations {
+            self.add(inv, rules);
+        }
+    }
+}
+
+/// Counts rotations once each even when their pieces closed separately (several inputs).
+/// Rotations are remembered by a 64-bit hash of their token (or secret), so the ledger stays small.
+#[derive(Default)]
+pub struct RotationLedger {
+    seen: HashSet<u64>,
+    succeeded: HashSet<u64>,
+    failed: HashSet<u64>,
+    anonymous: RotationCounts,
+}
+
+fn key_hash(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+impl RotationLedger {
+    pub fn record(&mut self, rot: &Rotation, rules: &RuleSet) {
+        if !rot.is_rotation(rules) {
+            return;
+        }
+        let failed = rot.failed();
+        match rot.token.as_deref().or(rot.secret.as_deref()).map(key_hash) {
+            Some(key) => {
+                self.seen.insert(key);
+                if rot.succeeded {
+                    self.succeeded.insert(key);
+                } else if failed {
+                    self.failed.insert(key);
+                }
+            }
+            None => {
+                self.anonymous.rotations += 1;
+                if rot.succeeded {
+                    self.anonymous.succeeded += 1;
+                } else if failed {
+                    self.anonymous.failed += 1;
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: RotationLedger) {
+        self.seen.extend(other.seen);
+        self.succeeded.extend(other.succeeded);
+        self.failed.extend(other.failed);
+        self.anonymous.rotations += other.anonymous.rotations;
+        self.anonymous.failed += other.anonymous.failed;
+        self.anonymous.succeeded += other.anonymous.succeeded;
+    }
+
+    pub fn counts(&self) -> RotationCounts {
+        let failed = self.failed.difference(&self.succeeded).count() as u64;
+        RotationCounts {
+            rotations: self.seen.len() as u64 + self.anonymous.rotations,
+            failed: failed + self.anonymous.failed,
+            succeeded: self.succeeded.len() as u64 + self.anonymous.succeeded,
+        }
+    }
+}

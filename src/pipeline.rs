@@ -1,0 +1,523 @@
+//! The run: inputs -> records -> invocations -> rotations -> occurrences -> ranked diagnoses.
+//!
+//! Each input is scanned on its own (inputs in parallel, and a big mapped file in parallel blocks):
+//! records are decoded and classified and matched against the rule literals in parallel, then fed
+//! in order to one [`Assembler`] and [`Tracker`] per input, which close invocations and rotations as
+//! they complete and hand failed rotations to the engine. Rotations still open when an input ends
+//! (one step in this file, the next in another stream's file) are carried into a final, global
+//! tracker. Per-input results merge in input order, so the report does not depend on scheduling.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::diagnosis::{Aggregator, Diagnosis};
+use crate::engine;
+use crate::format::lines::LineDecoder;
+use crate::format::{DecodeError, Format, Record, detect, events_json};
+use crate::input::{self, InputSpec, Opened};
+use crate::lambda::invocation::Assembler;
+use crate::lambda::line::{Line, classify};
+use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
+use crate::rules::RuleSet;
+use crate::rules::matcher::Hits;
+
+/// Bytes per parallel block of line-oriented input.
+const BLOCK: usize = 1 << 20;
+/// Blocks decoded per window (a window is decoded in parallel, then assembled in order).
+const WINDOW_BLOCKS: usize = 8;
+/// Records per batch of a JSON input.
+const JSON_BATCH: usize = 8192;
+/// A stream that shows no record boundary in this many bytes is decoded as one block anyway.
+const MAX_RECORD_BYTES: usize = 256 << 20;
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Skip detection and decode every input in this format.
+    pub input_format: Option<Format>,
+}
+
+/// What was read from one input.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputReport {
+    pub source: String,
+    pub format: String,
+    pub records: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub errors: Vec<ErrorReport>,
+    /// False when the input could not be opened or read at all.
+    #[serde(skip)]
+    pub readable: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ErrorReport {
+    pub line: Option<u64>,
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+impl From<DecodeError> for ErrorReport {
+    fn from(e: DecodeError) -> Self {
+        ErrorReport {
+            line: e.line,
+            offset: e.offset,
+            message: e.message,
+        }
+    }
+}
+
+/// The result of a run.
+pub struct Run {
+    pub inputs: Vec<InputReport>,
+    pub invocations: u64,
+    pub counts: RotationCounts,
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+/// Scans `paths` (none: stdin) and diagnoses what failed.
+pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
+    let (specs, open_errors) = input::expand(paths);
+    let mut outcomes: Vec<SourceOutcome> = specs
+        .par_iter()
+        .enumerate()
+        .map(|(i, spec)| scan_source(i as u32, spec, rules, opts))
+        .collect();
+
+    let mut inputs: Vec<InputReport> = Vec::new();
+    let mut sources: Vec<String> = specs.iter().map(InputSpec::name).collect();
+    for e in open_errors {
+        sources.push(e.source.clone());
+        inputs.push(InputReport {
+            source: e.source,
+            format: "unknown".into(),
+            records: 0,
+            skipped: 0,
+            bytes: 0,
+            errors: vec![ErrorReport {
+                line: None,
+                offset: None,
+                message: e.message,
+            }],
+            readable: false,
+        });
+    }
+
+    let mut agg = Aggregator::default();
+    let mut ledger = RotationLedger::default();
+    let mut global = Tracker::new();
+    let mut invocations = 0;
+    let mut reports = Vec::new();
+    for o in outcomes.drain(..) {
+        agg.merge(o.agg);
+        ledger.merge(o.ledger);
+        invocations += o.invocations;
+        for rot in o.open {
+            global.absorb(rot, rules);
+        }
+        reports.push(o.report);
+    }
+    global.finish();
+    for rot in global.drain_closed() {
+        close_rotation(rot, rules, &mut ledger, &mut agg);
+    }
+    reports.extend(inputs);
+    Run {
+        inputs: reports,
+        invocations,
+        counts: ledger.counts(),
+        diagnoses: agg.finish(rules, &sources),
+    }
+}
+
+fn close_rotation(
+    rot: Rotation,
+    rules: &RuleSet,
+    ledger: &mut RotationLedger,
+    agg: &mut Aggregator,
+) {
+    ledger.record(&rot, rules);
+    for o in engine::evaluate(&rot, rules) {
+        agg.add(o);
+    }
+}
+
+struct SourceOutcome {
+    report: InputReport,
+    agg: Aggregator,
+    ledger: RotationLedger,
+    open: Vec<Rotation>,
+    invocations: u64,
+}
+
+/// Per-input state: assembly, rotation tracking and the diagnoses of rotations closed so far.
+struct Session<'r> {
+    rules: &'r RuleSet,
+    assembler: Assembler<'r>,
+    tracker: Tracker,
+    ledger: RotationLedger,
+    agg: Aggregator,
+    records: u64,
+    skipped: u64,
+    binary_at: Option<u64>,
+}
+
+impl<'r> Session<'r> {
+    fn new(rules: &'r RuleSet, source: u32) -> Session<'r> {
+        Session {
+            rules,
+            assembler: Assembler::new(rules, source),
+            tracker: Tracker::new(),
+            ledger: RotationLedger::default(),
+            agg: Aggregator::default(),
+            records: 0,
+            skipped: 0,
+            binary_at: None,
+        }
+    }
+
+    fn feed(&mut self, records: &[Record], analyzed: Vec<(Line, Hits)>) {
+        for (rec, (line, hits)) in records.iter().zip(analyzed) {
+            if is_binary(&rec.message) {
+                self.skipped += 1;
+                self.binary_at.get_or_insert(rec.line);
+                continue;
+            }
+            self.records += 1;
+            self.assembler.push(rec, &line, &hits);
+        }
+        self.pump(true);
+    }
+
+    fn pump(&mut self, sweep: bool) {
+        for inv in self.assembler.drain_closed() {
+            self.tracker.add(inv, self.rules);
+        }
+        if sweep && let Some(now) = self.assembler.max_ts() {
+            self.tracker.sweep(now);
+        }
+        for rot in self.tracker.drain_closed() {
+            close_rotation(rot, self.rules, &mut self.ledger, &mut self.agg);
+        }
+    }
+
+    fn end(mut self, mut report: InputReport) -> SourceOutcome {
+        self.assembler.finish();
+        self.pump(false);
+        let open = self.tracker.take_open();
+        report.records = self.records;
+        report.skipped = self.skipped;
+        if let Some(line) = self.binary_at {
+            report.errors.push(ErrorReport {
+                line: Some(line),
+                offset: None,
+                message: format!(
+                    "binary data (NUL bytes): {} record(s) skipped, first at this line",
+                    self.skipped
+                ),
+            });
+        }
+        SourceOutcome {
+            report,
+            agg: self.agg,
+            ledger: self.ledger,
+            open,
+            invocations: self.assembler.invocations,
+        }
+    }
+}
+
+fn is_binary(message: &[u8]) -> bool {
+    memchr::memchr(0, message).is_some()
+}
+
+/// Classifies a record and matches it against every rule literal.
+pub fn analyze(rec: &Record, rules: &RuleSet) -> (Line, Hits) {
+    let line = classify(&rec.message);
+    let mut hits = Hits::new();
+    rules.matcher.scan(line.text(&rec.message), &mut hits);
+    (line, hits)
+}
+
+fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> SourceOutcome {
+    let mut report = InputReport {
+        source: spec.name(),
+        format: "unknown".into(),
+        records: 0,
+        skipped: 0,
+        bytes: 0,
+        errors: Vec::new(),
+        readable: true,
+    };
+    let session = Session::new(rules, idx);
+    let (opened, sample, layers) = match input::open(spec) {
+        Ok(x) => x,
+        Err(e) => {
+            report.readable = false;
+            report.errors.push(ErrorReport {
+                line: None,
+                offset: None,
+                message: format!("cannot read: {}", input::describe_io(&e)),
+            });
+            return session.end(report);
+        }
+    };
+    let format = opts.input_format.unwrap_or_else(|| detect::detect(&sample));
+    let mut name = format.name().to_string();
+    let layer_names = layers.describe();
+    if !layer_names.is_empty() {
+        name = format!("{name} ({})", layer_names.join(", "));
+    }
+    report.format = name;
+    let mut session = session;
+    match opened {
+        Opened::Mapped(m) => {
+            let data = m.bytes();
+            report.bytes = data.len() as u64;
+            if format.is_line_oriented() {
+                scan_lines(data, LineDecoder::new(format), 0, 0, &mut session);
+            } else {
+                let errs = scan_json(data, &mut session);
+                report
+                    .errors
+                    .extend(errs.into_iter().map(ErrorReport::from));
+            }
+        }
+        Opened::Stream(mut r) => {
+            if format.is_line_oriented() {
+                let (bytes, errs) =
+                    scan_line_stream(&mut r, LineDecoder::new(format), &mut session);
+                report.bytes = bytes;
+                report
+                    .errors
+                    .extend(errs.into_iter().map(ErrorReport::from));
+            } else {
+                let mut counted = CountingReader {
+                    inner: r,
+                    bytes: 0,
+                    error: None,
+                };
+                let errs = scan_json(&mut counted, &mut session);
+                report.bytes = counted.bytes;
+                if let Some(e) = counted.error {
+                    report.errors.push(ErrorReport {
+                        line: None,
+                        offset: Some(counted.bytes),
+                        message: e,
+                    });
+                } else {
+                    report
+                        .errors
+                        .extend(errs.into_iter().map(ErrorReport::from));
+                }
+            }
+        }
+    }
+    session.end(report)
+}
+
+/// One block of line-oriented input, decoded, classified and matched.
+struct DecodedBlock<'a> {
+    records: Vec<Record<'a>>,
+    analyzed: Vec<(Line, Hits)>,
+    lines: u64,
+}
+
+/// Decodes line-oriented `data` in parallel blocks and feeds the session in order.
+/// Returns the number of lines.
+fn scan_lines(
+    data: &[u8],
+    decoder: LineDecoder,
+    base_offset: u64,
+    first_line: u64,
+    session: &mut Session,
+) -> u64 {
+    let cuts = split_blocks(data, &decoder, BLOCK);
+    let rules = session.rules;
+    let mut line_base = first_line;
+    let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    for window in blocks.chunks(WINDOW_BLOCKS * rayon::current_num_threads().max(1)) {
+        let outs: Vec<DecodedBlock> = window
+            .par_iter()
+            .map(|&(s, e)| {
+                let mut recs = Vec::new();
+                let lines = decoder.decode(&data[s..e], 1, base_offset + s as u64, &mut recs);
+                let analyzed = recs.iter().map(|r| analyze(r, rules)).collect();
+                DecodedBlock {
+                    records: recs,
+                    analyzed,
+                    lines,
+                }
+            })
+            .collect();
+        for DecodedBlock {
+            records: mut recs,
+            analyzed,
+            lines,
+        } in outs
+        {
+            for r in &mut recs {
+                r.line += line_base;
+            }
+            session.feed(&recs, analyzed);
+            line_base += lines;
+        }
+    }
+    line_base - first_line
+}
+
+/// Cuts `data` into blocks of about `size` bytes, each starting at a record boundary.
+fn split_blocks(data: &[u8], decoder: &LineDecoder, size: usize) -> Vec<usize> {
+    let mut cuts = vec![0];
+    let mut pos = size;
+    while pos < data.len() {
+        match decoder.boundary(data, pos) {
+            Some(b) if b > *cuts.last().unwrap() => {
+                cuts.push(b);
+                pos = b + size;
+            }
+            _ => break,
+        }
+    }
+    cuts.push(data.len());
+    cuts
+}
+
+/// Decodes a line-oriented stream a window at a time. Returns bytes read and read errors.
+fn scan_line_stream(
+    r: &mut dyn Read,
+    decoder: LineDecoder,
+    session: &mut Session,
+) -> (u64, Vec<DecodeError>) {
+    let mut errors = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut offset = 0u64;
+    let mut line_base = 0u64;
+    let mut eof = false;
+    let mut target = WINDOW_BLOCKS * BLOCK;
+    loop {
+        while !eof && buf.len() < target {
+            let start = buf.len();
+            buf.resize(start + BLOCK, 0);
+            match r.read(&mut buf[start..]) {
+                Ok(0) => {
+                    buf.truncate(start);
+                    eof = true;
+                }
+                Ok(n) => buf.truncate(start + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+                Err(e) => {
+                    buf.truncate(start);
+                    eof = true;
+                    let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        "compressed data ends early (truncated .gz?); everything before this point was read".to_string()
+                    } else {
+                        format!("read error: {e}; everything before this point was read")
+                    };
+                    errors.push(DecodeError {
+                        line: None,
+                        offset: Some(offset + buf.len() as u64),
+                        message: what,
+                    });
+                }
+            }
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let cut = if eof {
+            buf.len()
+        } else {
+            match last_boundary(&buf, &decoder) {
+                Some(c) => c,
+                None if buf.len() >= MAX_RECORD_BYTES => buf.len(),
+                None => {
+                    target = buf.len() * 2;
+                    continue;
+                }
+            }
+        };
+        let lines = scan_lines(&buf[..cut], decoder, offset, line_base, session);
+        // Cuts fall at line starts, so the block's lines are all whole.
+        line_base += lines;
+        offset += cut as u64;
+        buf.drain(..cut);
+        target = WINDOW_BLOCKS * BLOCK;
+        if eof && buf.is_empty() {
+            break;
+        }
+    }
+    (offset, errors)
+}
+
+/// The last record boundary in `buf` after its first line (so a block is never empty).
+fn last_boundary(buf: &[u8], decoder: &LineDecoder) -> Option<usize> {
+    let mut from = buf.len() - buf.len() / 4;
+    loop {
+        if let Some(b) = decoder.boundary(buf, from)
+            && b > 0
+        {
+            // Walk forward to the last boundary.
+            let mut last = b;
+            let mut pos = b + 1;
+            while let Some(n) = decoder.boundary(buf, pos) {
+                last = n;
+                pos = n + 1;
+            }
+            return Some(last);
+        }
+        if from <= 1 {
+            return None;
+        }
+        from /= 2;
+    }
+}
+
+/// Decodes a JSON input in batches: parse (serially), classify and match (in parallel), assemble.
+fn scan_json<R: Read>(reader: R, session: &mut Session) -> Vec<DecodeError> {
+    let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
+    let rules = session.rules;
+    let flush = |batch: &mut Vec<Record<'static>>, session: &mut Session| {
+        let analyzed: Vec<(Line, Hits)> = batch.par_iter().map(|r| analyze(r, rules)).collect();
+        session.feed(batch, analyzed);
+        batch.clear();
+    };
+    let errors = events_json::decode(reader, &mut |rec| {
+        batch.push(rec);
+        if batch.len() >= JSON_BATCH {
+            flush(&mut batch, session);
+        }
+    });
+    flush(&mut batch, session);
+    errors
+}
+
+/// Counts bytes through a reader and turns a mid-stream read error (truncated gzip) into a report.
+struct CountingReader<R> {
+    inner: R,
+    bytes: u64,
+    error: Option<String>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.bytes += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                self.error = Some(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "compressed data ends early (truncated .gz?); everything before this point was read".into()
+                } else {
+                    format!("read error: {e}")
+                });
+                Ok(0)
+            }
+        }
+    }
+}

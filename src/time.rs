@@ -1,0 +1,223 @@
+//! Timestamps: every shape CloudWatch tooling prints, normalised to epoch milliseconds (UTC).
+//!
+//! Logs arrive with timestamps in half a dozen dialects (S3 export `…T…\.mmmZ`, `aws logs tail`
+//! `…\.ffffff+00:00` or zone-less `…T…:SS`, Logs Insights `YYYY-MM-DD HH:MM:SS.mmm`, CloudTrail whole
+//! seconds, API epoch milliseconds). This parser is on the hot path (one call per record), so it is
+//! written by hand over bytes: no allocation, no UTF-8 validation, no regex.
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type EpochMs = i64;
+
+/// Parses an ISO-8601-like timestamp at the start of `s`.
+///
+/// Returns the instant and the number of bytes consumed. Accepts `T` or a single space between date
+/// and time, any number of fractional digits (truncated to milliseconds), and `Z`, `+hh:mm`, `-hh:mm`,
+/// `+hhmm` or no zone (read as UTC, which is what `aws logs tail --format short` prints).
+pub fn parse_iso_prefix(s: &[u8]) -> Option<(EpochMs, usize)> {
+    if s.len() < 19 {
+        return None;
+    }
+    let year = digits(&s[0..4])? as i64;
+    if s[4] != b'-' || s[7] != b'-' || !(s[10] == b'T' || s[10] == b' ') {
+        return None;
+    }
+    if s[13] != b':' || s[16] != b':' {
+        return None;
+    }
+    let month = digits(&s[5..7])?;
+    let day = digits(&s[8..10])?;
+    let hour = digits(&s[11..13])?;
+    let minute = digits(&s[14..16])?;
+    let second = digits(&s[17..19])?;
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if i < s.len() && (s[i] == b'.' || s[i] == b',') {
+        i += 1;
+        let start = i;
+        let mut scale = 100;
+        while i < s.len() && s[i].is_ascii_digit() {
+            if scale > 0 {
+                millis += (s[i] - b'0') as i64 * scale;
+                scale /= 10;
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let mut offset_minutes = 0i64;
+    if i < s.len() {
+        match s[i] {
+            b'Z' => i += 1,
+            b'+' | b'-' => {
+                let sign = if s[i] == b'-' { -1 } else { 1 };
+                let rest = &s[i + 1..];
+                if rest.len() >= 5 && rest[2] == b':' {
+                    let h = digits(&rest[0..2])? as i64;
+                    let m = digits(&rest[3..5])? as i64;
+                    offset_minutes = sign * (h * 60 + m);
+                    i += 6;
+                } else if rest.len() >= 4 && rest[..4].iter().all(u8::is_ascii_digit) {
+                    let h = digits(&rest[0..2])? as i64;
+                    let m = digits(&rest[2..4])? as i64;
+                    offset_minutes = sign * (h * 60 + m);
+                    i += 5;
+                }
+            }
+            _ => {}
+        }
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64;
+    Some((secs * 1000 + millis - offset_minutes * 60_000, i))
+}
+
+/// Parses a whole field that is either an ISO-8601 timestamp or epoch milliseconds/seconds.
+pub fn parse_any(s: &str) -> Option<EpochMs> {
+    let t = s.trim();
+    if let Some((ms, used)) = parse_iso_prefix(t.as_bytes())
+        && used == t.len()
+    {
+        return Some(ms);
+    }
+    parse_epoch(t)
+}
+
+/// Epoch milliseconds (13 digits) or seconds (10 digits, optional fraction), as the APIs print them.
+pub fn parse_epoch(t: &str) -> Option<EpochMs> {
+    if t.is_empty() {
+        return None;
+    }
+    let (int, frac) = match t.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (t, None),
+    };
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || int.len() > 16 {
+        return None;
+    }
+    let value: i64 = int.parse().ok()?;
+    if int.len() >= 12 {
+        Some(value)
+    } else if int.len() >= 9 {
+        let mut ms = value * 1000;
+        if let Some(f) = frac {
+            let f3: String = f.chars().chain("000".chars()).take(3).collect();
+            ms += f3.parse::<i64>().ok()?;
+        }
+        Some(ms)
+    } else {
+        None
+    }
+}
+
+/// Formats an instant as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_iso(ms: EpochMs) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(s: &str) -> EpochMs {
+        let (ms, used) = parse_iso_prefix(s.as_bytes()).expect(s);
+        assert_eq!(used, s.len(), "{s}");
+        ms
+    }
+
+    #[test]
+    fn every_cloudwatch_dialect_lands_on_the_same_instant() {
+        let want = 1_714_564_800_456;
+        assert_eq!(iso("2024-05-01T12:00:00.456Z"), want);
+        assert_eq!(iso("2024-05-01T12:00:00.456000+00:00"), want);
+        assert_eq!(iso("2024-05-01 12:00:00.456"), want);
+        assert_eq!(iso("2024-05-01T14:00:00.456+02:00"), want);
+        assert_eq!(iso("2024-05-01T07:00:00.456-0500"), want);
+        assert_eq!(parse_any("1714564800456"), Some(want));
+        assert_eq!(parse_any("1714564800.456"), Some(want));
+        assert_eq!(iso("2024-05-01T12:00:00"), want - 456);
+        assert_eq!(iso("2024-05-01T12:00:00+00:00"), want - 456);
+    }
+
+    #[test]
+    fn prefix_parse_stops_at_the_message() {
+        let line = b"2024-05-01T12:00:00.456Z START RequestId: x";
+        assert_eq!(parse_iso_prefix(line), Some((1_714_564_800_456, 24)));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_timestamp() {
+        for bad in [
+            "2024-13-01T00:00:00Z",
+            "START RequestId: 1f4c2b7e",
+            "2024-05-01X12:00:00Z",
+            "2024-05-01T12:00:00.Z",
+            "",
+        ] {
+            assert_eq!(parse_iso_prefix(bad.as_bytes()).map(|x| x.0), None, "{bad}");
+        }
+        assert_eq!(parse_any("12345"), None);
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        for ms in [0, 1_714_564_800_456, 951_782_400_000, -86_400_000] {
+            assert_eq!(iso(&format_iso(ms)), ms);
+        }
+        assert_eq!(format_iso(1_714_564_800_456), "2024-05-01T12:00:00.456Z");
+    }
+}
