@@ -432,3 +432,102 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod scoring_tests {
+    use super::*;
+    use crate::lambda::invocation::tests::{A, ARN, assemble, rules};
+    use crate::lambda::rotation::Tracker;
+
+    fn occurrences(lines: &[String]) -> Vec<(String, f64)> {
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let mut t = Tracker::new();
+        for inv in assemble(&refs) {
+            t.add(inv, rules());
+        }
+        t.finish();
+        t.drain_closed()
+            .iter()
+            .flat_map(|r| evaluate(r, rules()))
+            .map(|o| (rules().causes[o.cause].id.clone(), o.confidence))
+            .collect()
+    }
+
+    fn login_failure(duration_ms: f64) -> Vec<String> {
+        vec![
+            format!("START RequestId: {A} Version: $LATEST"),
+            format!(
+                "[ERROR]\t2025-04-10T09:31:22.851Z\t{A}\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn {ARN}"
+            ),
+            format!(
+                "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\nTraceback (most recent call last):"
+            ),
+            format!("END RequestId: {A}"),
+            format!(
+                "REPORT RequestId: {A}\tDuration: {duration_ms:.2} ms\tBilled Duration: {:.0} ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB",
+                duration_ms.ceil()
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_5000_ms_threshold_splits_network_from_credentials() {
+        let long = occurrences(&login_failure(15362.41));
+        assert_eq!(long.len(), 1);
+        assert_eq!(long[0].0, "database-unreachable");
+        assert!(long[0].1 > 0.5);
+        let short = occurrences(&login_failure(362.41));
+        assert_eq!(short[0].0, "database-credentials-invalid");
+        assert!(short[0].1 > 0.5);
+    }
+
+    #[test]
+    fn driver_text_outweighs_duration() {
+        let mut lines = login_failure(362.41);
+        lines.insert(
+            1,
+            format!("[ERROR]\t2025-04-10T09:31:22.800Z\t{A}\tSCRAM authentication requires libpq version 10 or above"),
+        );
+        assert_eq!(occurrences(&lines)[0].0, "scram-auth-unsupported");
+    }
+
+    #[test]
+    fn confidence_is_a_probability_and_alternatives_sum_with_it_below_one() {
+        let refs: Vec<String> = login_failure(15362.41);
+        let r: Vec<(Option<&str>, &str)> = refs.iter().map(|l| (None, l.as_str())).collect();
+        let mut t = Tracker::new();
+        for inv in assemble(&r) {
+            t.add(inv, rules());
+        }
+        t.finish();
+        let rot = &t.drain_closed()[0];
+        let o = &evaluate(rot, rules())[0];
+        let total: f64 = o.confidence + o.alternatives.iter().map(|a| a.1).sum::<f64>();
+        assert!(total < 1.0 && total > 0.5, "{total}");
+        assert!(o.alternatives.windows(2).all(|w| w[0].1 >= w[1].1));
+    }
+
+    #[test]
+    fn errors_of_other_functions_are_not_diagnosed() {
+        let lines = vec![
+            format!("START RequestId: {A} Version: $LATEST"),
+            "[ERROR] KeyError: 'body'\nTraceback (most recent call last):".to_string(),
+            format!("END RequestId: {A}"),
+        ];
+        assert!(occurrences(&lines).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_error_in_a_rotation_step_falls_back_to_unexplained() {
+        let lines = vec![
+            format!("START RequestId: {A} Version: $LATEST"),
+            format!(
+                "[ERROR] NameError: name 'conn' is not defined\nTraceback (most recent call last):\n  File \"/var/task/lambda_function.py\", line 77, in lambda_handler\n    set_secret(service_client, arn, token)"
+            ),
+            format!("END RequestId: {A}"),
+        ];
+        let o = occurrences(&lines);
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].0, "unexplained-failure");
+    }
+}

@@ -195,18 +195,12 @@ impl Invocation {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Key {
-    Rid(RequestId),
-    Fragment(u64),
-}
-
 #[derive(Default)]
 struct StreamState {
     /// The invocation lines without a request id belong to.
-    current: Option<Key>,
+    current: Option<RequestId>,
     /// Invocations that ended (END/REPORT) and close at this stream's next START.
-    ended: Vec<Key>,
+    ended: Vec<RequestId>,
     /// Init-phase output waiting for the stream's next invocation.
     pending: Option<Invocation>,
     runtime_version: Option<String>,
@@ -216,10 +210,9 @@ struct StreamState {
 pub struct Assembler<'r> {
     rules: &'r RuleSet,
     source: u32,
-    open: HashMap<Key, Invocation>,
+    open: HashMap<RequestId, Invocation>,
     streams: HashMap<Option<Arc<str>>, StreamState>,
     closed: Vec<Invocation>,
-    next_fragment: u64,
     records: u64,
     max_ts: Option<EpochMs>,
     last_stream: Option<Arc<str>>,
@@ -235,7 +228,6 @@ impl<'r> Assembler<'r> {
             open: HashMap::new(),
             streams: HashMap::new(),
             closed: Vec::new(),
-            next_fragment: 0,
             records: 0,
             max_ts: None,
             last_stream: None,
@@ -243,9 +235,11 @@ impl<'r> Assembler<'r> {
         }
     }
 
-    /// Takes the invocations closed so far.
+    /// Takes the invocations closed so far, in input order (the order they started in).
     pub fn drain_closed(&mut self) -> Vec<Invocation> {
-        std::mem::take(&mut self.closed)
+        let mut v = std::mem::take(&mut self.closed);
+        v.sort_by_key(|i| i.first_line);
+        v
     }
 
     /// The latest event time seen in this input.
@@ -308,10 +302,11 @@ impl<'r> Assembler<'r> {
             Kind::Start => {
                 let Some(rid) = line.request_id else { return };
                 self.close_ended(&stream);
-                let key = Key::Rid(rid);
+                let key = rid;
                 if !self.open.contains_key(&key) {
                     self.invocations += 1;
-                    let inv = self.new_invocation(&stream, record);
+                    let mut inv = self.new_invocation(&stream, record);
+                    inv.request_id = Some(rid);
                     self.open.insert(key, inv);
                 }
                 let st = self.streams.entry(stream.clone()).or_default();
@@ -352,10 +347,11 @@ impl<'r> Assembler<'r> {
         // Which invocation does this line belong to?
         let key = match line.request_id {
             Some(rid) => {
-                let key = Key::Rid(rid);
+                let key = rid;
                 if !self.open.contains_key(&key) {
                     self.invocations += 1;
-                    let inv = self.new_invocation(&stream, record);
+                    let mut inv = self.new_invocation(&stream, record);
+                    inv.request_id = Some(rid);
                     self.open.insert(key, inv);
                     let st = self.streams.entry(stream.clone()).or_default();
                     if st.current.is_none() && !matches!(line.kind, Kind::End | Kind::Report) {
@@ -494,7 +490,7 @@ impl<'r> Assembler<'r> {
     fn sweep(&mut self) {
         let now_rec = self.records;
         let max_ts = self.max_ts;
-        let stale: Vec<Key> = self
+        let stale: Vec<RequestId> = self
             .open
             .iter()
             .filter(|(_, inv)| {
@@ -524,11 +520,8 @@ impl<'r> Assembler<'r> {
 
     /// Closes everything still open (end of input).
     pub fn finish(&mut self) {
-        let mut keys: Vec<Key> = self.open.keys().copied().collect();
-        keys.sort_by_key(|k| {
-            let inv = &self.open[k];
-            (inv.first_line, *k == Key::Fragment(0))
-        });
+        let mut keys: Vec<RequestId> = self.open.keys().copied().collect();
+        keys.sort_by_key(|k| self.open[k].first_line);
         for k in keys {
             if let Some(inv) = self.open.remove(&k) {
                 self.closed.push(finish(inv, self.rules));
@@ -542,11 +535,9 @@ impl<'r> Assembler<'r> {
         pending.sort_by_key(|p| p.first_line);
         for p in pending {
             if p.activity > 0 || !p.lines.is_empty() {
-                self.next_fragment += 1;
                 self.closed.push(finish(p, self.rules));
             }
         }
-        self.closed.sort_by_key(|i| (i.first_ts, i.first_line));
     }
 }
 
@@ -678,4 +669,186 @@ pub fn floor_char_boundary(s: &str, max: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::lambda::line::classify;
+    use crate::rules::RuleSet;
+
+    pub fn rules() -> &'static RuleSet {
+        use std::sync::OnceLock;
+        static RULES: OnceLock<RuleSet> = OnceLock::new();
+        RULES.get_or_init(|| crate::rules::load(None).expect("embedded rules"))
+    }
+
+    /// Assembles `(stream, message)` pairs, one record each, numbered from line 1.
+    pub fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
+        let rules = rules();
+        let mut a = Assembler::new(rules, 0);
+        for (i, (stream, msg)) in lines.iter().enumerate() {
+            let rec = Record {
+                line: i as u64 + 1,
+                offset: 0,
+                timestamp: None,
+                stream: stream.map(Cow::Borrowed),
+                group: None,
+                message: Cow::Borrowed(msg.as_bytes()),
+            };
+            let line = classify(msg.as_bytes());
+            let mut hits = Vec::new();
+            rules.matcher.scan(line.text(msg.as_bytes()), &mut hits);
+            a.push(&rec, &line, &hits);
+        }
+        a.finish();
+        a.drain_closed()
+    }
+
+    pub const A: &str = "11111111-1111-4111-8111-111111111111";
+    pub const B: &str = "22222222-2222-4222-8222-222222222222";
+    pub const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-a1B2c3";
+    pub const TOKEN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+    fn by_rid(invs: &[Invocation], rid: &str) -> Invocation {
+        let r = RequestId::parse(rid);
+        invs.iter()
+            .find(|i| i.request_id == r)
+            .cloned()
+            .unwrap_or_else(|| panic!("no invocation {rid}"))
+    }
+
+    #[test]
+    fn interleaved_streams_keep_their_unhandled_errors() {
+        let s1 = Some("2025/01/01/[$LATEST]aaaa");
+        let s2 = Some("2025/01/01/[$LATEST]bbbb");
+        let start_a = format!("START RequestId: {A} Version: $LATEST");
+        let start_b = format!("START RequestId: {B} Version: $LATEST");
+        let err = "[ERROR] KeyError: 'host key is missing from secret JSON'\nTraceback (most recent call last):";
+        let end_a = format!("END RequestId: {A}");
+        let rep_a = format!(
+            "REPORT RequestId: {A}\tDuration: 12.00 ms\tBilled Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB"
+        );
+        let end_b = format!("END RequestId: {B}");
+        let invs = assemble(&[
+            (s1, &start_a),
+            (s2, &start_b),
+            (s2, err),
+            (s1, &end_a),
+            (s1, &rep_a),
+            (s2, &end_b),
+        ]);
+        assert_eq!(invs.len(), 2);
+        let a = by_rid(&invs, A);
+        let b = by_rid(&invs, B);
+        assert!(!a.unhandled && a.outcome() == Outcome::Succeeded);
+        assert!(b.unhandled && b.failed());
+        assert_eq!(b.lines[0].line, 3);
+        assert_eq!(a.metrics.as_ref().unwrap().duration_ms, Some(12.0));
+    }
+
+    #[test]
+    fn init_output_joins_the_next_invocation() {
+        let found =
+            "[INFO]\t2025-10-21T18:58:10.422Z\t\tFound credentials in environment variables.";
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let rep = format!(
+            "REPORT RequestId: {A}\tDuration: 30000.00 ms\tBilled Duration: 30000 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB\tStatus: timeout"
+        );
+        let invs = assemble(&[
+            (
+                None,
+                "INIT_START Runtime Version: python:3.12.v48\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:abc",
+            ),
+            (None, found),
+            (None, &start),
+            (None, &rep),
+        ]);
+        assert_eq!(invs.len(), 1);
+        let a = &invs[0];
+        assert!(a.started && a.timed_out && a.failed());
+        assert_eq!(a.configured_timeout_ms(), Some(30000.0));
+        assert!(
+            a.last_activity
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("Found credentials")
+        );
+        assert_eq!(a.runtime_version.as_deref(), Some("python:3.12.v48"));
+    }
+
+    #[test]
+    fn legacy_timeout_line_after_report() {
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let end = format!("END RequestId: {A}");
+        let rep = format!(
+            "REPORT RequestId: {A}\tDuration: 30030.17 ms\tBilled Duration: 30000 ms\tMemory Size: 128 MB\tMax Memory Used: 84 MB\t"
+        );
+        let to = format!("2024-05-02T03:15:47.439Z {A} Task timed out after 30.03 seconds");
+        let invs = assemble(&[(None, &start), (None, &end), (None, &rep), (None, &to)]);
+        assert_eq!(invs.len(), 1);
+        assert!(invs[0].timed_out);
+        assert_eq!(invs[0].configured_timeout_ms(), Some(30000.0));
+    }
+
+    #[test]
+    fn a_lone_pasted_error_is_a_failed_fragment_with_facts() {
+        let line = format!(
+            "setSecret: Unable to log into database with previous, current, or pending secret of secret arn {ARN}"
+        );
+        let invs = assemble(&[(None, &line)]);
+        assert_eq!(invs.len(), 1);
+        let f = &invs[0];
+        assert!(f.is_fragment() && f.failed());
+        assert_eq!(f.step, Some(Step::SetSecret));
+        assert_eq!(f.facts.get("secret_arn").map(String::as_str), Some(ARN));
+    }
+
+    #[test]
+    fn steps_and_facts_from_template_lines_and_tracebacks() {
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let put = format!(
+            "[INFO]\t2025-03-11T14:02:07.402Z\t{A}\tcreateSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+        );
+        let invs = assemble(&[(None, &start), (None, &put)]);
+        let a = &invs[0];
+        assert_eq!(a.step, Some(Step::CreateSecret));
+        assert_eq!(a.facts["secret_arn"], ARN);
+        assert_eq!(a.facts["token"], TOKEN);
+
+        let tb = "[ERROR] ValueError: boom\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 81, in lambda_handler\n\u{a0}\u{a0}\u{a0}\u{a0}test_secret(service_client, arn, token)";
+        let start_b = format!("START RequestId: {B} Version: $LATEST");
+        let invs = assemble(&[(None, &start_b), (None, tb)]);
+        assert_eq!(invs[0].step, Some(Step::TestSecret));
+        assert!(invs[0].failed());
+    }
+
+    #[test]
+    fn handled_error_lines_do_not_fail_a_completed_invocation() {
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let ssl = format!(
+            "[ERROR]\t2025-03-11T14:02:09.102Z\t{A}\tUnable to establish SSL/TLS handshake, SSL/TLS is enforced on the host: db.example"
+        );
+        let ok = format!(
+            "[INFO]\t2025-03-11T14:02:09.188Z\t{A}\tsetSecret: Successfully set password for user app in PostgreSQL DB for secret arn {ARN}."
+        );
+        let end = format!("END RequestId: {A}");
+        let invs = assemble(&[(None, &start), (None, &ssl), (None, &ok), (None, &end)]);
+        assert_eq!(invs[0].outcome(), Outcome::Succeeded);
+    }
+
+    #[test]
+    fn pattern_set_membership() {
+        let mut s = PatternSet::default();
+        s.insert(3);
+        s.insert(130);
+        assert!(s.contains(3) && s.contains(130) && !s.contains(4) && !s.contains(1000));
+        let mut t = PatternSet::default();
+        t.insert(7);
+        t.union(&s);
+        assert!(t.contains(7) && t.contains(130));
+    }
 }

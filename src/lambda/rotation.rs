@@ -308,3 +308,170 @@ impl RotationLedger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::invocation::tests::{A, ARN, B, TOKEN, assemble, rules};
+
+    const C: &str = "33333333-3333-4333-8333-333333333333";
+    const D: &str = "44444444-4444-4444-8444-444444444444";
+
+    fn track(lines: &[(Option<&str>, &str)]) -> (Vec<Rotation>, Vec<Rotation>) {
+        let mut t = Tracker::new();
+        for inv in assemble(lines) {
+            t.add(inv, rules());
+        }
+        let closed = t.drain_closed();
+        t.finish();
+        (closed, t.drain_closed())
+    }
+
+    fn invocation(rid: &str, body: &[String], timeout: bool) -> Vec<String> {
+        let mut v = vec![format!("START RequestId: {rid} Version: $LATEST")];
+        v.extend(body.iter().cloned());
+        v.push(format!("END RequestId: {rid}"));
+        v.push(if timeout {
+            format!("REPORT RequestId: {rid}\tDuration: 30000.00 ms\tBilled Duration: 30000 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB\tStatus: timeout")
+        } else {
+            format!("REPORT RequestId: {rid}\tDuration: 300.00 ms\tBilled Duration: 300 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB")
+        });
+        v
+    }
+
+    fn info(rid: &str, msg: &str) -> String {
+        format!("[INFO]\t2025-03-11T14:02:07.402Z\t{rid}\t{msg}")
+    }
+
+    #[test]
+    fn a_successful_rotation_closes_as_soon_as_finish_succeeds() {
+        let mut lines = Vec::new();
+        lines.extend(invocation(
+            A,
+            &[info(
+                A,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+                ),
+            )],
+            false,
+        ));
+        lines.extend(invocation(B, &[info(B, &format!("setSecret: Successfully set password for user app in PostgreSQL DB for secret arn {ARN}."))], false));
+        lines.extend(invocation(C, &[info(C, &format!("testSecret: Successfully signed into PostgreSQL DB with AWSPENDING secret in {ARN}."))], false));
+        lines.extend(invocation(D, &[info(D, &format!("finishSecret: Successfully set AWSCURRENT stage to version {TOKEN} for secret {ARN}."))], false));
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let (closed, rest) = track(&refs);
+        assert_eq!(closed.len(), 1);
+        assert!(rest.is_empty());
+        let r = &closed[0];
+        assert!(r.succeeded && !r.failed());
+        assert_eq!(r.invocations.len(), 4);
+        assert_eq!(r.token.as_deref(), Some(TOKEN));
+        let steps: Vec<_> = r.invocations.iter().map(|i| i.step.unwrap()).collect();
+        assert_eq!(steps, Step::ALL);
+    }
+
+    #[test]
+    fn a_silent_hung_step_joins_its_stream_rotation_with_an_inferred_step() {
+        let s = Some("2025/03/11/[$LATEST]5f0d2c9a");
+        let mut lines = Vec::new();
+        lines.extend(invocation(
+            A,
+            &[info(
+                A,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+                ),
+            )],
+            false,
+        ));
+        lines.extend(invocation(B, &[], true));
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (s, l.as_str())).collect();
+        let (closed, rest) = track(&refs);
+        assert!(closed.is_empty());
+        assert_eq!(rest.len(), 1);
+        let r = &rest[0];
+        assert!(r.failed());
+        assert_eq!(r.secret.as_deref(), Some(ARN));
+        let hung = &r.invocations[1];
+        assert_eq!(
+            (hung.step, hung.step_inferred),
+            (Some(Step::SetSecret), true)
+        );
+    }
+
+    #[test]
+    fn different_tokens_of_one_secret_are_different_rotations() {
+        let other = "9b2d4f6a-0000-4000-8000-000000000000";
+        let mut lines = Vec::new();
+        lines.extend(invocation(
+            A,
+            &[info(
+                A,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+                ),
+            )],
+            false,
+        ));
+        lines.extend(invocation(
+            B,
+            &[info(
+                B,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {other}."
+                ),
+            )],
+            false,
+        ));
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let (_, rest) = track(&refs);
+        assert_eq!(rest.len(), 2);
+    }
+
+    #[test]
+    fn ledger_counts_pieces_of_one_rotation_once() {
+        let mut lines = Vec::new();
+        lines.extend(invocation(
+            A,
+            &[info(
+                A,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+                ),
+            )],
+            false,
+        ));
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let (_, first) = track(&refs);
+        let mut lines = Vec::new();
+        lines.extend(invocation(D, &[info(D, &format!("finishSecret: Successfully set AWSCURRENT stage to version {TOKEN} for secret {ARN}."))], false));
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let (second, _) = track(&refs);
+        let mut ledger = RotationLedger::default();
+        for r in first.iter().chain(&second) {
+            ledger.record(r, rules());
+        }
+        assert_eq!(
+            ledger.counts(),
+            RotationCounts {
+                rotations: 1,
+                failed: 0,
+                succeeded: 1
+            }
+        );
+    }
+
+    #[test]
+    fn functions_that_are_not_rotation_functions_are_recognised() {
+        let lines = invocation(
+            A,
+            &["[ERROR] KeyError: 'body'\nTraceback (most recent call last):".to_string()],
+            false,
+        );
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let (_, rest) = track(&refs);
+        assert!(rest[0].failed());
+        assert!(!rest[0].is_rotation(rules()));
+    }
+}

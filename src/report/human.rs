@@ -68,6 +68,9 @@ fn diagnosis(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
         d.confidence * 100.0
     )?;
     writeln!(out, "   {BOLD}{}{BOLD:#}", d.title)?;
+    if let Some(e) = &d.explanation {
+        writeln!(out, "   {DIM}{e}{DIM:#}")?;
+    }
     let label = fg(AnsiColor::Blue);
     if let Some(s) = &d.secret {
         writeln!(out, "   {label}secret{label:#}      {s}")?;
@@ -93,17 +96,15 @@ fn diagnosis(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
         d.occurrences
     )?;
     writeln!(out, "   {label}symptom{label:#}     {}", d.symptom_title)?;
-    if let Some(e) = &d.explanation {
-        writeln!(out, "   {label}why{label:#}         {e}")?;
-    }
-    for w in &d.why {
-        writeln!(out, "               {DIM}{w}{DIM:#}")?;
+    for (i, w) in d.why.iter().enumerate() {
+        let head = if i == 0 { "because" } else { "" };
+        writeln!(out, "   {label}{head:<12}{label:#}{w}")?;
     }
     writeln!(out, "   {label}evidence{label:#}")?;
     let path = fg(AnsiColor::Magenta);
     let num = fg(AnsiColor::Green);
     for e in &d.evidence {
-        let first = e.text.lines().next().unwrap_or("");
+        let first = e.text.lines().next().unwrap_or("").replace('\t', " ");
         let more = e.text.lines().count().saturating_sub(1);
         let ts = e.timestamp.as_deref().unwrap_or("");
         write!(

@@ -1,0 +1,369 @@
+//! The command line: exit codes, bad input, colour, the JSON contract, determinism, --rules.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const RID: &str = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a";
+const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-a1B2c3";
+
+/// An S3-export rendering of a setSecret login failure after 15 s (database unreachable).
+fn failing_export() -> String {
+    format!(
+        "2025-04-10T09:31:22.507Z START RequestId: {RID} Version: $LATEST\n\n\
+         2025-04-10T09:31:22.851Z [ERROR]\t2025-04-10T09:31:22.851Z\t{RID}\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\n\n\
+         2025-04-10T09:31:37.852Z [ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\n\
+         Traceback (most recent call last):\n\
+         \u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 77, in lambda_handler\n\
+         \u{a0}\u{a0}\u{a0}\u{a0}set_secret(service_client, arn, token)\n\
+         2025-04-10T09:31:37.870Z END RequestId: {RID}\n\n\
+         2025-04-10T09:31:37.870Z REPORT RequestId: {RID}\tDuration: 15362.41 ms\tBilled Duration: 15363 ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB\t\n\n"
+    )
+}
+
+fn rotdiag(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let data = stdin.map(<[u8]>::to_vec).unwrap_or_default();
+    let w = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    w.join().unwrap();
+    out
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn causes(v: &Value) -> Vec<String> {
+    v["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["cause"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> String {
+    let p = dir.join(name);
+    fs::write(&p, data).unwrap();
+    p.display().to_string()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn stdin_is_read_when_no_path_is_given() {
+    let out = rotdiag(&["--format", "json"], Some(failing_export().as_bytes()));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(causes(&v), ["database-unreachable"]);
+    assert_eq!(v["inputs"][0]["source"], "<stdin>");
+    assert_eq!(v["inputs"][0]["format"], "s3-export");
+}
+
+#[test]
+fn json_report_follows_the_contract() {
+    let out = rotdiag(&["-f", "json", "-"], Some(failing_export().as_bytes()));
+    let v = json(&out);
+    assert!(v["version"].is_string());
+    for k in ["source", "format", "records", "skipped", "errors"] {
+        assert!(!v["inputs"][0][k].is_null(), "inputs[].{k}");
+    }
+    for k in [
+        "invocations",
+        "rotations",
+        "failed_rotations",
+        "succeeded_rotations",
+    ] {
+        assert!(v["summary"][k].is_u64(), "summary.{k}");
+    }
+    let d = &v["diagnoses"][0];
+    for k in [
+        "rank",
+        "cause",
+        "symptom",
+        "title",
+        "severity",
+        "confidence",
+        "secret",
+        "function",
+        "step",
+        "occurrences",
+        "first_seen",
+        "last_seen",
+        "evidence",
+        "remediation",
+        "references",
+        "alternatives",
+    ] {
+        assert!(d.get(k).is_some(), "diagnoses[].{k}");
+    }
+    assert_eq!(d["rank"], 1);
+    assert_eq!(d["secret"], ARN);
+    assert_eq!(d["step"], "setSecret");
+    let conf = d["confidence"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&conf));
+    for e in d["evidence"].as_array().unwrap() {
+        for k in ["source", "line", "timestamp", "request_id", "text"] {
+            assert!(e.get(k).is_some(), "evidence[].{k}");
+        }
+    }
+    for a in d["alternatives"].as_array().unwrap() {
+        assert!(a["cause"].is_string() && a["confidence"].is_f64());
+    }
+    assert_eq!(v["summary"]["failed_rotations"], 1);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = rotdiag(&["--no-such-flag"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = rotdiag(&["--input-format", "xml", "-"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown input format 'xml'"));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(rotdiag(&["--help"], None).status.code(), Some(0));
+    assert_eq!(rotdiag(&["--version"], None).status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_file_exits_2_and_names_it() {
+    let out = rotdiag(&["/no/such/file.log"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/no/such/file.log"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn one_unreadable_input_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.log", failing_export().as_bytes());
+    let out = rotdiag(&["-f", "json", "/no/such/file.log", &good], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(causes(&json(&out)), ["database-unreachable"]);
+    assert!(stderr(&out).contains("/no/such/file.log"));
+}
+
+#[test]
+fn empty_input_is_not_an_error() {
+    let out = rotdiag(&["-f", "json"], Some(b""));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(causes(&json(&out)).is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.log", b"");
+    assert_eq!(rotdiag(&[&empty], None).status.code(), Some(0));
+}
+
+#[test]
+fn binary_bytes_are_reported_and_skipped_without_panic() {
+    let mut data: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+    data.extend_from_slice(b"\n");
+    data.extend_from_slice(failing_export().as_bytes());
+    let out = rotdiag(&["-f", "json", "-"], Some(&data));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let v = json(&out);
+    assert!(v["inputs"][0]["skipped"].as_u64().unwrap() > 0);
+    assert!(stderr(&out).contains("binary data"), "{}", stderr(&out));
+}
+
+#[test]
+fn invalid_utf8_inside_lines_is_tolerated() {
+    let mut data = failing_export().into_bytes();
+    let at = data.windows(5).position(|w| w == b"Unabl").unwrap();
+    data.splice(at..at, [0xff, 0xfe, 0xc3].iter().copied());
+    let out = rotdiag(&["-f", "json"], Some(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(causes(&json(&out)), ["database-unreachable"]);
+}
+
+#[test]
+fn a_ten_megabyte_line_is_read() {
+    let mut data = format!(
+        "2025-04-10T09:31:20.000Z [INFO]\t2025-04-10T09:31:20.000Z\t{RID}\tpayload {}\n",
+        "x".repeat(10 << 20)
+    );
+    data.push_str(&failing_export());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "big.log", data.as_bytes());
+    for args in [vec!["-f", "json", file.as_str()], vec!["-f", "json", "-"]] {
+        let out = rotdiag(&args, Some(data.as_bytes()));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(causes(&json(&out)), ["database-unreachable"], "{args:?}");
+    }
+}
+
+#[test]
+fn truncated_gzip_keeps_what_was_read() {
+    let mut text = failing_export();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "2025-04-10T10:{:02}:{:02}.000Z noise line {i} of an unrelated print\n",
+            (i / 60) % 60,
+            i % 60
+        ));
+    }
+    let gz = gzip(text.as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let cut = write(dir.path(), "000000.gz", &gz[..gz.len() * 2 / 3]);
+    let out = rotdiag(&["-f", "json", &cut], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(causes(&v), ["database-unreachable"]);
+    let errs = v["inputs"][0]["errors"].as_array().unwrap();
+    assert!(
+        errs.iter()
+            .any(|e| e["message"].as_str().unwrap().contains("truncated")),
+        "{errs:?}"
+    );
+    assert!(v["inputs"][0]["format"].as_str().unwrap().contains("gzip"));
+}
+
+#[test]
+fn truncated_json_keeps_what_was_read_and_names_the_line() {
+    let mut events = Vec::new();
+    for (i, line) in failing_export().split("\n\n").enumerate() {
+        let line = line.trim_end();
+        if line.len() < 25 {
+            continue;
+        }
+        let (ts, msg) = line.split_at(24);
+        let ms = rotdiag::time::parse_any(ts).unwrap();
+        events.push(serde_json::json!({
+            "logStreamName": "2025/04/10/[$LATEST]5f0d2c9a8b7e4c3fa1d2e3f4a5b6c7d8",
+            "timestamp": ms,
+            "message": format!("{}\n", &msg[1..]),
+            "ingestionTime": ms + 50,
+            "eventId": format!("3776254939{i:02}"),
+        }));
+    }
+    // A trailing event of another stream, cut in the middle (an interrupted download).
+    events.push(serde_json::json!({
+        "logStreamName": "2025/04/10/[$LATEST]00000000000000000000000000000000",
+        "timestamp": 1744277600000u64,
+        "message": "START RequestId: 11111111-2222-4333-8444-555555555555 Version: $LATEST\n",
+        "ingestionTime": 1744277600050u64,
+        "eventId": "377625493999",
+    }));
+    let doc = serde_json::to_string_pretty(&serde_json::json!({ "events": events })).unwrap();
+    let cut = &doc[..doc.rfind("\"eventId\"").unwrap()];
+    let out = rotdiag(&["-f", "json"], Some(cut.as_bytes()));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["inputs"][0]["format"], "events-json");
+    assert_eq!(causes(&v), ["database-unreachable"]);
+    let err = &v["inputs"][0]["errors"][0];
+    assert!(err["line"].as_u64().unwrap() > 20, "{err}");
+    assert!(stderr(&out).contains("<stdin>:"), "{}", stderr(&out));
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let data = failing_export();
+    let plain = rotdiag(&[], Some(data.as_bytes()));
+    assert!(
+        !plain.stdout.contains(&0x1b),
+        "piped output must not be coloured"
+    );
+    let forced = rotdiag(&["--color", "always"], Some(data.as_bytes()));
+    assert!(forced.stdout.contains(&0x1b));
+    let never = rotdiag(&["--color", "never"], Some(data.as_bytes()));
+    assert!(!never.stdout.contains(&0x1b));
+}
+
+#[test]
+fn output_is_identical_across_thread_counts_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for i in 0..6 {
+        let text = failing_export()
+            .replace(RID, &format!("4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f{i:02}"))
+            .replace("postgres-a1B2c3", &format!("postgres-a1B2c{i}"));
+        paths.push(write(dir.path(), &format!("f{i}.log"), text.as_bytes()));
+    }
+    let mut args = vec!["-f", "json"];
+    args.extend(paths.iter().map(String::as_str));
+    let one = rotdiag(&[&["-j", "1"], &args[..]].concat(), None);
+    let two = rotdiag(&[&["-j", "2"], &args[..]].concat(), None);
+    let again = rotdiag(&[&["-j", "2"], &args[..]].concat(), None);
+    assert_eq!(one.stdout, two.stdout);
+    assert_eq!(two.stdout, again.stdout);
+    assert_eq!(causes(&json(&one)).len(), 6);
+}
+
+#[test]
+fn bad_rule_files_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "custom.toml",
+        b"[symptom]\nid = \"custom\"\ntitle = \"x\"\nseverity = \"high\"\n\n[patterns]\np = { literal = \"x\" }\n\n[trigger]\nhas = \"q\"\n\n[[candidate]]\ncause = \"database-unreachable\"\n",
+    );
+    let out = rotdiag(&["--rules", dir.path().to_str().unwrap(), "-"], Some(b""));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("custom.toml:10: unknown pattern 'q'"), "{err}");
+}
+
+#[test]
+fn rules_dir_adds_a_symptom() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "widget.toml",
+        b"[symptom]\nid = \"widget-jammed\"\ntitle = \"Widget jammed\"\nseverity = \"low\"\n\n[patterns]\njam = { literal = \"widget jammed\" }\n\n[trigger]\nhas = \"jam\"\nfailed = true\n\n[[candidate]]\ncause = \"widget\"\nprior = 3.0\n\n[[cause]]\nid = \"widget\"\ntitle = \"The widget is jammed\"\nremediation = [\"unjam the widget of {secret_arn}\"]\n",
+    );
+    let input = format!(
+        "[ERROR] RuntimeError: widget jammed while rotating secret arn {ARN}\nTraceback (most recent call last):\n"
+    );
+    let out = rotdiag(
+        &["-f", "json", "--rules", dir.path().to_str().unwrap()],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(causes(&v), ["widget"]);
+    assert_eq!(
+        v["diagnoses"][0]["remediation"][0],
+        format!("unjam the widget of {ARN}")
+    );
+}
+
+#[test]
+fn list_literals_feeds_ripgrep() {
+    let out = rotdiag(&["--list-literals"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "Found credentials in environment variables")
+    );
+    assert!(text.lines().all(|l| !l.is_empty()));
+}

@@ -1,0 +1,307 @@
+//! Runs the `rotdiag` binary over every case in `corpus/` and checks its report against the case's
+//! `expect.toml` (format described in `corpus/README.md`).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    description: String,
+    #[serde(default)]
+    inputs: Vec<String>,
+    stdin: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    exit: i32,
+    format: Option<String>,
+    #[serde(default)]
+    exhaustive: bool,
+    #[serde(default)]
+    diagnosis: Vec<ExpectedDiagnosis>,
+    #[serde(default)]
+    absent: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ExpectedDiagnosis {
+    cause: String,
+    secret: Option<String>,
+    step: Option<String>,
+    #[serde(default)]
+    evidence: Vec<String>,
+    #[serde(default)]
+    remediation: Vec<String>,
+    min_confidence: Option<f64>,
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(corpus_dir())
+        .expect("corpus/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expect.toml").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+fn load(case: &Path) -> Expect {
+    let text = fs::read_to_string(case.join("expect.toml")).unwrap();
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: bad expect.toml: {e}", case.display()))
+}
+
+/// Runs rotdiag on a case; returns (exit code, stdout).
+fn run(case: &Path, exp: &Expect, format: &str) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotdiag"));
+    cmd.current_dir(case)
+        .args(["--format", format, "--color", "never"])
+        .args(&exp.args)
+        .args(&exp.inputs)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn rotdiag");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = exp
+        .stdin
+        .as_ref()
+        .map(|f| fs::read(case.join(f)).expect("stdin file"))
+        .unwrap_or_default();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("rotdiag output");
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn check(case: &Path) -> Result<Option<String>, String> {
+    let exp = load(case);
+    let (code, stdout) = run(case, &exp, "json");
+    let doc: Value =
+        serde_json::from_str(&stdout).map_err(|e| format!("output is not JSON ({e}): {stdout}"))?;
+    let diags = doc["diagnoses"].as_array().cloned().unwrap_or_default();
+    let summary = || {
+        diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} ({}, {})",
+                    d["cause"].as_str().unwrap_or("?"),
+                    d["confidence"],
+                    d["secret"].as_str().unwrap_or("-")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if code != exp.exit {
+        return Err(format!(
+            "exit {code}, expected {}; diagnoses: [{}]",
+            exp.exit,
+            summary()
+        ));
+    }
+    if let Some(f) = &exp.format {
+        for input in doc["inputs"].as_array().unwrap() {
+            let got = input["format"].as_str().unwrap_or("");
+            if !got.starts_with(f.as_str()) {
+                return Err(format!(
+                    "input {} detected as '{got}', expected '{f}'",
+                    input["source"]
+                ));
+            }
+        }
+    }
+    if exp.diagnosis.is_empty() && !diags.is_empty() && exp.exit == 0 {
+        return Err(format!("expected no diagnosis, got [{}]", summary()));
+    }
+    if exp.exhaustive && diags.len() != exp.diagnosis.len() {
+        return Err(format!(
+            "expected exactly {} diagnoses, got [{}]",
+            exp.diagnosis.len(),
+            summary()
+        ));
+    }
+    for (i, want) in exp.diagnosis.iter().enumerate() {
+        let Some(got) = diags.get(i) else {
+            return Err(format!(
+                "expected diagnosis #{} {}, got only [{}]",
+                i + 1,
+                want.cause,
+                summary()
+            ));
+        };
+        if got["cause"] != want.cause.as_str() {
+            return Err(format!(
+                "diagnosis #{} is {}, expected {}; all: [{}]",
+                i + 1,
+                got["cause"],
+                want.cause,
+                summary()
+            ));
+        }
+        if let Some(s) = &want.secret
+            && got["secret"] != s.as_str()
+        {
+            return Err(format!(
+                "diagnosis #{} secret {}, expected {s}",
+                i + 1,
+                got["secret"]
+            ));
+        }
+        if let Some(s) = &want.step
+            && got["step"] != s.as_str()
+        {
+            return Err(format!(
+                "diagnosis #{} step {}, expected {s}",
+                i + 1,
+                got["step"]
+            ));
+        }
+        if let Some(m) = want.min_confidence
+            && got["confidence"].as_f64().unwrap_or(0.0) < m
+        {
+            return Err(format!(
+                "diagnosis #{} confidence {}, expected >= {m}",
+                i + 1,
+                got["confidence"]
+            ));
+        }
+        let texts: Vec<&str> = got["evidence"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["text"].as_str()).collect())
+            .unwrap_or_default();
+        for e in &want.evidence {
+            if !texts.iter().any(|t| t.contains(e.as_str())) {
+                return Err(format!(
+                    "diagnosis #{} ({}) has no evidence containing {e:?}; evidence: {texts:#?}",
+                    i + 1,
+                    want.cause
+                ));
+            }
+        }
+        let fixes: Vec<&str> = got["remediation"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e.as_str()).collect())
+            .unwrap_or_default();
+        for r in &want.remediation {
+            if !fixes.iter().any(|t| t.contains(r.as_str())) {
+                return Err(format!(
+                    "diagnosis #{} ({}) has no remediation containing {r:?}; remediation: {fixes:#?}",
+                    i + 1,
+                    want.cause
+                ));
+            }
+        }
+    }
+    if !exp.absent.is_empty() {
+        let (_, human) = run(case, &exp, "human");
+        for a in &exp.absent {
+            if stdout.contains(a.as_str()) || human.contains(a.as_str()) {
+                return Err(format!("output contains {a:?}, which must not be printed"));
+            }
+        }
+    }
+    Ok(diags
+        .first()
+        .and_then(|d| d["cause"].as_str())
+        .map(str::to_owned))
+}
+
+#[test]
+fn every_corpus_case_is_diagnosed_as_expected() {
+    let cases = cases();
+    assert!(!cases.is_empty(), "no corpus cases found");
+    let mut failures = Vec::new();
+    for case in &cases {
+        if let Err(e) = check(case) {
+            failures.push(format!(
+                "{}: {e}",
+                case.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Every cause the rules define is the top diagnosis of at least one case, so no rule ships
+/// without a case proving it fires.
+#[test]
+fn every_cause_tops_at_least_one_case() {
+    let causes: BTreeSet<String> = {
+        let text =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/causes.toml"))
+                .unwrap();
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        v["cause"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut topped = BTreeSet::new();
+    for case in cases() {
+        let exp = load(&case);
+        if let Some(first) = exp.diagnosis.first() {
+            topped.insert(first.cause.clone());
+        }
+    }
+    let missing: Vec<_> = causes.difference(&topped).collect();
+    assert!(
+        missing.is_empty(),
+        "causes with no corpus case expecting them first: {missing:?}"
+    );
+}
+
+/// Negative cases exist: healthy and unrelated logs must yield nothing.
+#[test]
+fn the_corpus_has_negative_cases() {
+    let negatives = cases()
+        .iter()
+        .filter(|c| {
+            let e = load(c);
+            e.exit == 0 && e.diagnosis.is_empty()
+        })
+        .count();
+    assert!(negatives >= 3, "only {negatives} negative cases");
+}
+
+#[test]
+fn expect_files_describe_their_case() {
+    for case in cases() {
+        let e = load(&case);
+        assert!(
+            !e.description.trim().is_empty(),
+            "{}: empty description",
+            case.display()
+        );
+        assert!(
+            !e.inputs.is_empty() || e.stdin.is_some(),
+            "{}: no inputs",
+            case.display()
+        );
+    }
+}
