@@ -18,7 +18,7 @@ use crate::engine;
 use crate::format::lines::LineDecoder;
 use crate::format::{DecodeError, Format, Record, detect, events_json};
 use crate::input::{self, InputSpec, Opened};
-use crate::lambda::invocation::Assembler;
+use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::line::{Line, classify};
 use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
 use crate::rules::RuleSet;
@@ -119,9 +119,12 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         for rot in o.open {
             global.absorb(rot, rules);
         }
+        for inv in o.unattributed {
+            global.add(inv, rules);
+        }
         reports.push(o.report);
     }
-    global.finish();
+    global.finish(rules);
     for rot in global.drain_closed() {
         close_rotation(rot, rules, &mut ledger, &mut agg);
     }
@@ -151,6 +154,7 @@ struct SourceOutcome {
     agg: Aggregator,
     ledger: RotationLedger,
     open: Vec<Rotation>,
+    unattributed: Vec<Invocation>,
     invocations: u64,
 }
 
@@ -198,7 +202,7 @@ impl<'r> Session<'r> {
             self.tracker.add(inv, self.rules);
         }
         if sweep && let Some(now) = self.assembler.max_ts() {
-            self.tracker.sweep(now);
+            self.tracker.sweep(now, self.rules);
         }
         for rot in self.tracker.drain_closed() {
             close_rotation(rot, self.rules, &mut self.ledger, &mut self.agg);
@@ -208,7 +212,7 @@ impl<'r> Session<'r> {
     fn end(mut self, mut report: InputReport) -> SourceOutcome {
         self.assembler.finish();
         self.pump(false);
-        let open = self.tracker.take_open();
+        let (open, unattributed) = self.tracker.take_open();
         report.records = self.records;
         report.skipped = self.skipped;
         if let Some(line) = self.binary_at {
@@ -226,6 +230,7 @@ impl<'r> Session<'r> {
             agg: self.agg,
             ledger: self.ledger,
             open,
+            unattributed,
             invocations: self.assembler.invocations,
         }
     }

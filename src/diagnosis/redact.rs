@@ -63,6 +63,10 @@ pub fn redact(s: &str) -> Cow<'_, str> {
     }
     let step1 = KEY_VALUE.replace_all(s, |c: &regex::Captures| {
         let v = &c["value"];
+        // MySQL's "(using password: YES)" says whether a password was sent, not what it was.
+        if v == "YES" || v == "NO" {
+            return c[0].to_string();
+        }
         let masked = if v.starts_with("\\\"") {
             "\\\"***\\\"".to_string()
         } else if v.starts_with('"') {
@@ -140,6 +144,7 @@ mod tests {
             "createSecret: Successfully put secret for ARN arn:aws:secretsmanager:us-east-1:123456789012:secret:x-a1B2c3 and version 7c9e6679-7425-40de-944b-e07fc1f90ae7.",
             "{'SecretId': 'arn:aws:secretsmanager:us-east-1:1:secret:x', 'ClientRequestToken': '7c9e6679-7425-40de-944b-e07fc1f90ae7', 'Step': 'createSecret'}",
             "FATAL:  password authentication failed for user \"app\"",
+            "(1045, \"Access denied for user 'app'@'10.0.1.23' (using password: YES)\")",
             "[ERROR] KeyError: 'password key is missing from secret JSON'",
         ] {
             assert_eq!(redact(s), s);

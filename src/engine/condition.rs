@@ -181,7 +181,7 @@ fn hit_any(l: &KeptLine, pats: &[PatternId]) -> bool {
 }
 
 /// Secret ids compare equal when one is the other's ARN or the ARN without its random suffix.
-fn same_resource(a: &str, b: &str) -> bool {
+pub fn same_resource(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }

@@ -19,6 +19,9 @@ use crate::rules::{RuleSet, Severity, Tier};
 use crate::time::EpochMs;
 use condition::Context;
 
+/// The highest confidence rotdiag states.
+pub const MAX_CONFIDENCE: f64 = 0.99;
+
 /// One diagnosed failure: the winning cause for one failed invocation.
 #[derive(Clone, Debug)]
 pub struct Occurrence {
@@ -132,7 +135,8 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
         .fold(sym.unknown_weight, f64::max);
     let denom: f64 =
         (sym.unknown_weight - max).exp() + scored.iter().map(|s| (s.z - max).exp()).sum::<f64>();
-    let prob = |z: f64| (z - max).exp() / denom;
+    // No log line proves a cause beyond doubt: confidence stops at MAX_CONFIDENCE.
+    let prob = |z: f64| ((z - max).exp() / denom).min(MAX_CONFIDENCE);
     // Best score first; ties keep the rule file's order.
     let mut order: Vec<usize> = (0..scored.len()).collect();
     order.sort_by(|&a, &b| {
@@ -295,6 +299,16 @@ pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
             .entry("secret_name".into())
             .or_insert_with(|| name.to_string());
     }
+    // A GetSecretValue refused on another secret than the rotated one is the master secret read
+    // of alternating-users rotation.
+    if !facts.contains_key("master_secret_arn")
+        && facts.get("denied_action").map(String::as_str) == Some("secretsmanager:GetSecretValue")
+        && let (Some(res), Some(own)) = (facts.get("denied_resource"), facts.get("secret_arn"))
+        && !condition::same_resource(res, own)
+    {
+        let res = res.clone();
+        facts.insert("master_secret_arn".into(), res);
+    }
     if let Some(arn) = facts.get("function_arn").cloned()
         && let Some(name) = arn.split(":function:").nth(1)
     {
@@ -445,7 +459,7 @@ mod scoring_tests {
         for inv in assemble(&refs) {
             t.add(inv, rules());
         }
-        t.finish();
+        t.finish(rules());
         t.drain_closed()
             .iter()
             .flat_map(|r| evaluate(r, rules()))
@@ -499,7 +513,7 @@ mod scoring_tests {
         for inv in assemble(&r) {
             t.add(inv, rules());
         }
-        t.finish();
+        t.finish(rules());
         let rot = &t.drain_closed()[0];
         let o = &evaluate(rot, rules())[0];
         let total: f64 = o.confidence + o.alternatives.iter().map(|a| a.1).sum::<f64>();

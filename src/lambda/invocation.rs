@@ -105,6 +105,8 @@ pub struct Invocation {
     /// The last line the function itself wrote (not a platform line).
     pub last_activity: Option<KeptLine>,
     pub activity: u32,
+    /// Lines the function wrote that show no sign of a rotation function.
+    pub foreign: u32,
     pub step: Option<Step>,
     pub step_inferred: bool,
     pub facts: BTreeMap<String, String>,
@@ -449,6 +451,9 @@ impl<'r> Assembler<'r> {
             let k = kept(record);
             if is_activity {
                 inv.activity += 1;
+                if !rules.model.vouches_for_rotation(hits) {
+                    inv.foreign += 1;
+                }
                 let mut last = k.clone();
                 last.text.truncate(floor_char_boundary(&last.text, 512));
                 inv.last_activity = Some(last);
@@ -553,6 +558,7 @@ fn absorb(inv: &mut Invocation, pending: Invocation) {
     inv.error_lines += pending.error_lines;
     inv.seen.union(&pending.seen);
     inv.activity += pending.activity;
+    inv.foreign += pending.foreign;
     if inv.last_activity.is_none() {
         inv.last_activity = pending.last_activity;
     }

@@ -28,6 +28,8 @@ pub const ROTATION_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
 /// An invocation with no secret or token joins its stream's last rotation only if it started this
 /// soon after that rotation's last activity.
 const ADJACENT_MS: EpochMs = 15 * 60 * 1000;
+/// Across streams (a new execution environment) the next step must start this soon after.
+const CROSS_STREAM_MS: EpochMs = 2 * 60 * 1000;
 /// Invocations kept per rotation; further retries are counted, not stored.
 const MAX_INVOCATIONS: usize = 48;
 
@@ -49,7 +51,11 @@ impl Rotation {
         !self.succeeded && self.invocations.iter().any(Invocation::failed)
     }
 
-    /// Is this a Secrets Manager rotation at all (as opposed to invocations of some other function)?
+    /// Is this a Secrets Manager rotation (as opposed to invocations of some other function)?
+    /// Yes when a line shows it, and also when the function printed nothing that says otherwise
+    /// (only platform lines and neutral ones, like botocore's credential lookup): that is a
+    /// rotation function hanging before its first template line, the troubleshooting guide's
+    /// first symptom.
     pub fn is_rotation(&self, rules: &RuleSet) -> bool {
         self.secret.is_some()
             || self.token.is_some()
@@ -57,6 +63,7 @@ impl Rotation {
                 .invocations
                 .iter()
                 .any(|i| is_rotation_related(i, rules))
+            || self.invocations.iter().all(|i| i.foreign == 0)
     }
 }
 
@@ -90,6 +97,9 @@ pub struct Tracker {
     by_token: HashMap<String, usize>,
     by_secret: HashMap<String, usize>,
     by_stream: HashMap<(u32, Option<Arc<str>>), usize>,
+    /// Invocations that name no secret or token and follow nothing in their own stream: they are
+    /// placed by time once the invocations around them are known.
+    unattributed: Vec<Invocation>,
     closed: Vec<Rotation>,
 }
 
@@ -99,11 +109,9 @@ impl Tracker {
     }
 
     /// Adds a closed invocation.
-    pub fn add(&mut self, mut inv: Invocation, rules: &RuleSet) {
+    pub fn add(&mut self, inv: Invocation, rules: &RuleSet) {
         let secret = inv.facts.get("secret_arn").cloned();
         let token = inv.facts.get("token").cloned();
-        let stream_key = (inv.source, inv.stream.clone());
-
         let mut slot = None;
         if let Some(t) = &token {
             slot = self.by_token.get(t).copied();
@@ -121,15 +129,26 @@ impl Tracker {
             });
         }
         if slot.is_none() && secret.is_none() && token.is_none() {
-            slot = self.by_stream.get(&stream_key).copied().filter(|&i| {
-                let r = self.open[i].as_ref().unwrap();
-                match (r.last_ts, inv.first_ts) {
-                    (Some(l), Some(f)) => f >= l - 1000 && f - l <= ADJACENT_MS,
-                    _ => true,
-                }
-            });
+            let stream_key = (inv.source, inv.stream.clone());
+            slot = self
+                .by_stream
+                .get(&stream_key)
+                .copied()
+                .filter(|&i| follows(self.open[i].as_ref().unwrap(), &inv, ADJACENT_MS));
+            if slot.is_none() {
+                self.unattributed.push(inv);
+                return;
+            }
         }
-        let idx = match slot {
+        self.attach(slot, inv, rules);
+    }
+
+    /// Puts `inv` into rotation `slot` (or a new one), keeping the rotation in time order.
+    /// Returns the slot used (closed again if the invocation completed the rotation).
+    fn attach(&mut self, slot: Option<usize>, mut inv: Invocation, rules: &RuleSet) -> usize {
+        let secret = inv.facts.get("secret_arn").cloned();
+        let token = inv.facts.get("token").cloned();
+        let idx = match slot.filter(|&i| self.open.get(i).is_some_and(Option::is_some)) {
             Some(i) => i,
             None => {
                 self.open.push(Some(Rotation::default()));
@@ -137,12 +156,10 @@ impl Tracker {
             }
         };
         let rot = self.open[idx].as_mut().unwrap();
-        if rot.secret.is_none() {
-            if let Some(s) = &secret {
+        if let Some(s) = &secret {
+            if rot.secret.is_none() {
                 rot.secret = Some(s.clone());
-                self.by_secret.insert(s.clone(), idx);
             }
-        } else if let Some(s) = &secret {
             self.by_secret.insert(s.clone(), idx);
         }
         if rot.token.is_none()
@@ -151,9 +168,20 @@ impl Tracker {
             rot.token = Some(t.clone());
             self.by_token.insert(t.clone(), idx);
         }
-        // Infer the step of an invocation that logged nothing telling.
+        // Invocations arrive roughly in order; keep the rotation sorted by start time.
+        let at = match inv.first_ts {
+            Some(f) => rot
+                .invocations
+                .iter()
+                .position(|i| i.first_ts.is_some_and(|t| t > f))
+                .unwrap_or(rot.invocations.len()),
+            None => rot.invocations.len(),
+        };
+        // Infer the step of an invocation that logged nothing telling: the step after the
+        // previous invocation's, when that one succeeded.
         if inv.step.is_none()
-            && let Some(prev) = rot.invocations.last()
+            && at > 0
+            && let Some(prev) = rot.invocations.get(at - 1)
             && prev.outcome() == Outcome::Succeeded
             && let Some(next) = prev.step.and_then(Step::next)
         {
@@ -167,8 +195,9 @@ impl Tracker {
             .model
             .rotation_succeeded
             .is_some_and(|p| inv.seen.contains(p));
+        let stream_key = (inv.source, inv.stream.clone());
         if rot.invocations.len() < MAX_INVOCATIONS {
-            rot.invocations.push(inv);
+            rot.invocations.insert(at, inv);
         } else {
             rot.extra_invocations += 1;
         }
@@ -176,6 +205,61 @@ impl Tracker {
         if succeeded {
             rot.succeeded = true;
             self.close(idx);
+        }
+        idx
+    }
+
+    /// Places unattributed invocations that started before `until` (all of them when `None`):
+    /// into the open rotation whose last activity ended just before they started (Secrets
+    /// Manager invokes the next step within seconds, often in a new execution environment, i.e.
+    /// another stream), preferring the same input and stream; otherwise into a rotation of their own.
+    fn resolve(&mut self, until: Option<EpochMs>, rules: &RuleSet) {
+        if self.unattributed.is_empty() {
+            return;
+        }
+        let mut waiting = Vec::new();
+        let mut ready = Vec::new();
+        for inv in std::mem::take(&mut self.unattributed) {
+            let settled = match (until, inv.last_ts.or(inv.first_ts)) {
+                (None, _) | (_, None) => true,
+                (Some(u), Some(t)) => t < u,
+            };
+            if settled {
+                ready.push(inv);
+            } else {
+                waiting.push(inv);
+            }
+        }
+        self.unattributed = waiting;
+        ready.sort_by_key(|i| (i.first_ts, i.source, i.first_line));
+        for inv in ready {
+            let best = self
+                .open
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
+                .filter(|(_, r)| !r.succeeded && follows(r, &inv, CROSS_STREAM_MS))
+                .max_by_key(|(i, r)| {
+                    let last = r.invocations.last();
+                    (
+                        last.is_some_and(|l| l.source == inv.source),
+                        last.is_some_and(|l| l.stream == inv.stream),
+                        r.last_ts,
+                        std::cmp::Reverse(*i),
+                    )
+                })
+                .map(|(i, _)| i);
+            // Without timestamps, only the same stream can vouch for the order.
+            let best = best.filter(|&i| {
+                inv.first_ts.is_some()
+                    || self.open[i]
+                        .as_ref()
+                        .unwrap()
+                        .invocations
+                        .last()
+                        .is_some_and(|l| l.source == inv.source && l.stream == inv.stream)
+            });
+            self.attach(best, inv, rules);
         }
     }
 
@@ -200,8 +284,10 @@ impl Tracker {
         }
     }
 
-    /// Closes rotations idle for longer than [`ROTATION_IDLE_MS`] before `now` (event time).
-    pub fn sweep(&mut self, now: EpochMs) {
+    /// Places unattributed invocations older than a few minutes and closes rotations idle for
+    /// longer than [`ROTATION_IDLE_MS`] before `now` (event time).
+    pub fn sweep(&mut self, now: EpochMs, rules: &RuleSet) {
+        self.resolve(Some(now - CROSS_STREAM_MS), rules);
         let idle: Vec<usize> = self
             .open
             .iter()
@@ -219,8 +305,9 @@ impl Tracker {
         }
     }
 
-    /// Closes every open rotation.
-    pub fn finish(&mut self) {
+    /// Places every unattributed invocation and closes every open rotation.
+    pub fn finish(&mut self, rules: &RuleSet) {
+        self.resolve(None, rules);
         for i in 0..self.open.len() {
             self.close(i);
         }
@@ -232,19 +319,50 @@ impl Tracker {
         std::mem::take(&mut self.closed)
     }
 
-    /// Takes every open rotation without closing it (to continue assembly across inputs).
-    pub fn take_open(&mut self) -> Vec<Rotation> {
+    /// Takes every open rotation and unattributed invocation without closing anything (to
+    /// continue assembly across inputs).
+    pub fn take_open(&mut self) -> (Vec<Rotation>, Vec<Invocation>) {
         self.by_token.clear();
         self.by_secret.clear();
         self.by_stream.clear();
-        self.open.drain(..).flatten().collect()
+        let open = self.open.drain(..).flatten().collect();
+        (open, std::mem::take(&mut self.unattributed))
     }
 
-    /// Merges a rotation carried over from another input.
+    /// Merges a rotation carried over from another input. A rotation that names its secret or
+    /// token joins the open rotation with the same names, as a unit (so invocations placed by
+    /// time in their own input stay with it); one that names neither gives its invocations back
+    /// to be placed by time among all inputs.
     pub fn absorb(&mut self, rot: Rotation, rules: &RuleSet) {
-        for inv in rot.invocations {
-            self.add(inv, rules);
+        if rot.secret.is_none() && rot.token.is_none() {
+            self.unattributed.extend(rot.invocations);
+            return;
         }
+        let mut slot = rot
+            .token
+            .as_ref()
+            .and_then(|t| self.by_token.get(t).copied());
+        if slot.is_none()
+            && let Some(s) = &rot.secret
+        {
+            slot = self.by_secret.get(s).copied().filter(|&i| {
+                match (&self.open[i].as_ref().unwrap().token, &rot.token) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+            });
+        }
+        for inv in rot.invocations {
+            slot = Some(self.attach(slot, inv, rules));
+        }
+    }
+}
+
+/// Did `inv` start shortly after `rot`'s last activity (within `window`)?
+fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
+    match (rot.last_ts, inv.first_ts) {
+        (Some(l), Some(f)) => f >= l - 1000 && f - l <= window,
+        _ => true,
     }
 }
 
@@ -323,7 +441,7 @@ mod tests {
             t.add(inv, rules());
         }
         let closed = t.drain_closed();
-        t.finish();
+        t.finish(rules());
         (closed, t.drain_closed())
     }
 

@@ -233,6 +233,9 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                 compiled_model.rotation_related =
                     Some(c.literal_pattern("model/rotation_related", &m.rotation_related));
             }
+            if !m.neutral.is_empty() {
+                compiled_model.neutral = Some(c.literal_pattern("model/neutral", &m.neutral));
+            }
             if !m.error_markers.is_empty() {
                 compiled_model.error_marker =
                     Some(c.literal_pattern("model/error_markers", &m.error_markers));

@@ -192,8 +192,22 @@ pub struct Model {
     pub rotation_succeeded: Option<PatternId>,
     pub rotation_related: Option<PatternId>,
     pub error_marker: Option<PatternId>,
+    pub neutral: Option<PatternId>,
     /// Regex patterns whose named groups are facts.
     pub facts: Vec<PatternId>,
+}
+
+impl Model {
+    /// Does a line with these hits show it comes from a rotation function, or at least nothing
+    /// against it (a neutral line)?
+    pub fn vouches_for_rotation(&self, hits: &[PatternId]) -> bool {
+        hits.iter().any(|h| {
+            Some(*h) == self.rotation_related
+                || Some(*h) == self.neutral
+                || Some(*h) == self.rotation_succeeded
+                || self.steps.iter().any(|(_, p)| p == h)
+        })
+    }
 }
 
 /// Everything rotdiag knows, compiled.

@@ -104,6 +104,9 @@ pub struct ModelSpec {
     /// Literals that show an invocation belongs to a rotation function.
     #[serde(default)]
     pub rotation_related: Vec<String>,
+    /// Literals any function prints, which say nothing about what it is.
+    #[serde(default)]
+    pub neutral: Vec<String>,
     /// Literals that make a line an error even without an `[ERROR]` prefix (pasted messages).
     #[serde(default)]
     pub error_markers: Vec<String>,
