@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::diagnosis::{Aggregator, Diagnosis};
 use crate::engine;
 use crate::format::lines::LineDecoder;
-use crate::format::{DecodeError, Format, Record, detect, events_json};
+use crate::format::{DecodeError, Decoder, Format, Record, StructuredDecoder, detect};
 use crate::input::{self, InputSpec, Opened};
 use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::line::{Line, classify};
@@ -279,46 +279,36 @@ fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> S
     }
     report.format = name;
     let mut session = session;
-    match opened {
-        Opened::Mapped(m) => {
+    match (opened, format.decoder()) {
+        (Opened::Mapped(m), Decoder::Lines(lines)) => {
             let data = m.bytes();
             report.bytes = data.len() as u64;
-            if format.is_line_oriented() {
-                scan_lines(data, LineDecoder::new(format), 0, 0, &mut session);
-            } else {
-                let errs = scan_json(data, &mut session);
-                report
-                    .errors
-                    .extend(errs.into_iter().map(ErrorReport::from));
-            }
+            scan_lines(data, lines, 0, 0, &mut session);
         }
-        Opened::Stream(mut r) => {
-            if format.is_line_oriented() {
-                let (bytes, errs) =
-                    scan_line_stream(&mut r, LineDecoder::new(format), &mut session);
-                report.bytes = bytes;
-                report
-                    .errors
-                    .extend(errs.into_iter().map(ErrorReport::from));
-            } else {
-                let mut counted = CountingReader {
-                    inner: r,
-                    bytes: 0,
-                    error: None,
-                };
-                let errs = scan_json(&mut counted, &mut session);
-                report.bytes = counted.bytes;
-                if let Some(e) = counted.error {
-                    report.errors.push(ErrorReport {
-                        line: None,
-                        offset: Some(counted.bytes),
-                        message: e,
-                    });
-                } else {
-                    report
-                        .errors
-                        .extend(errs.into_iter().map(ErrorReport::from));
-                }
+        (Opened::Stream(mut r), Decoder::Lines(lines)) => {
+            let (bytes, errs) = scan_line_stream(&mut r, lines, &mut session);
+            report.bytes = bytes;
+            report
+                .errors
+                .extend(errs.into_iter().map(ErrorReport::from));
+        }
+        (opened, Decoder::Structured(decode)) => {
+            let mut counted = CountingReader {
+                inner: opened.into_reader(),
+                bytes: 0,
+                error: None,
+            };
+            let errs = scan_structured(decode, &mut counted, &mut session);
+            report.bytes = counted.bytes;
+            report
+                .errors
+                .extend(errs.into_iter().map(ErrorReport::from));
+            if let Some(e) = counted.error {
+                report.errors.push(ErrorReport {
+                    line: None,
+                    offset: Some(counted.bytes),
+                    message: e,
+                });
             }
         }
     }
@@ -482,8 +472,13 @@ fn last_boundary(buf: &[u8], decoder: &LineDecoder) -> Option<usize> {
     }
 }
 
-/// Decodes a JSON input in batches: parse (serially), classify and match (in parallel), assemble.
-fn scan_json<R: Read>(reader: R, session: &mut Session) -> Vec<DecodeError> {
+/// Decodes a structured input in batches: parse (serially), classify and match (in parallel),
+/// assemble (in order).
+fn scan_structured(
+    decode: StructuredDecoder,
+    reader: &mut dyn Read,
+    session: &mut Session,
+) -> Vec<DecodeError> {
     let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
     let rules = session.rules;
     let flush = |batch: &mut Vec<Record<'static>>, session: &mut Session| {
@@ -491,7 +486,7 @@ fn scan_json<R: Read>(reader: R, session: &mut Session) -> Vec<DecodeError> {
         session.feed(batch, analyzed);
         batch.clear();
     };
-    let errors = events_json::decode(reader, &mut |rec| {
+    let errors = decode(reader, &mut |rec| {
         batch.push(rec);
         if batch.len() >= JSON_BATCH {
             flush(&mut batch, session);

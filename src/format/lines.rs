@@ -33,7 +33,6 @@ pub struct LineDecoder {
 
 impl LineDecoder {
     pub fn new(format: Format) -> LineDecoder {
-        debug_assert!(format.is_line_oriented());
         LineDecoder { format }
     }
 

@@ -83,8 +83,32 @@ impl Format {
 
     /// Line-oriented shapes are decoded block by block; the others are parsed as documents.
     pub fn is_line_oriented(self) -> bool {
-        !matches!(self, Format::EventsJson)
+        matches!(self.decoder(), Decoder::Lines(_))
     }
+
+    /// How inputs of this shape are decoded.
+    pub fn decoder(self) -> Decoder {
+        match self {
+            Format::EventsJson => Decoder::Structured(events_json::decode),
+            Format::Tail | Format::TailShort | Format::S3Export | Format::Console | Format::Raw => {
+                Decoder::Lines(lines::LineDecoder::new(self))
+            }
+        }
+    }
+}
+
+/// A decoder for structured documents: reads the whole input, calls the sink once per record
+/// (in input order), and returns the problems it met. Memory must not grow with the input.
+pub type StructuredDecoder =
+    fn(&mut dyn std::io::Read, &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError>;
+
+/// The two ways inputs are decoded.
+#[derive(Clone, Copy)]
+pub enum Decoder {
+    /// Line-oriented text: decoded in blocks cut at record boundaries (in parallel when mapped).
+    Lines(lines::LineDecoder),
+    /// Documents (JSON, CSV, YAML…): decoded record by record from a reader.
+    Structured(StructuredDecoder),
 }
 
 impl fmt::Display for Format {

@@ -107,6 +107,31 @@ pub enum Opened {
     Stream(Box<dyn Read + Send>),
 }
 
+impl Opened {
+    /// The input as a reader (a mapped file is read from memory).
+    pub fn into_reader(self) -> Box<dyn Read + Send> {
+        match self {
+            Opened::Stream(r) => r,
+            Opened::Mapped(m) => Box::new(MappedReader { m, pos: 0 }),
+        }
+    }
+}
+
+struct MappedReader {
+    m: Mapped,
+    pos: usize,
+}
+
+impl Read for MappedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = &self.m.bytes()[self.pos..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// A memory-mapped file (or, for an empty file, nothing).
 pub struct Mapped {
     map: Option<Mmap>,
