@@ -346,6 +346,22 @@ impl<'r> Assembler<'r> {
             _ => {}
         }
 
+        if line.kind == Kind::CloudTrail {
+            // A CloudTrail event stands on its own: it joins its rotation by the secret it names.
+            let mut inv = self.new_invocation(&stream, record);
+            inv.touch(ts);
+            note_hits(&mut inv, hits);
+            if line.level >= Some(Level::Error) {
+                inv.error_lines += 1;
+            }
+            let k = kept(record);
+            inv.last_activity = Some(k.clone());
+            inv.activity = 1;
+            inv.keep(k);
+            self.closed.push(finish(inv, self.rules));
+            return;
+        }
+
         // Which invocation does this line belong to?
         let key = match line.request_id {
             Some(rid) => {
@@ -444,7 +460,7 @@ impl<'r> Assembler<'r> {
                     }
                 }
             }
-            Kind::InitStart | Kind::Start => {}
+            Kind::InitStart | Kind::Start | Kind::CloudTrail => {}
         }
         let is_activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
         if keep || is_activity {

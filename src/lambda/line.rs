@@ -122,6 +122,9 @@ pub enum Kind {
     Unhandled,
     /// `LAMBDA_WARNING: Unhandled exception…` (printed by the runtime right before `Unhandled`).
     RuntimeWarning,
+    /// A CloudTrail event (Secrets Manager rotation events, access denials), rendered as one line
+    /// by `format::cloudtrail`. It belongs to no Lambda invocation.
+    CloudTrail,
     /// Anything else: `print()` output, continuation text, other runtimes.
     Other,
 }
