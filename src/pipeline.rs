@@ -258,7 +258,10 @@ fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> S
         errors: Vec::new(),
         readable: true,
     };
-    let session = Session::new(rules, idx);
+    let mut session = Session::new(rules, idx);
+    session
+        .assembler
+        .set_default_stream(input::stream_from_path(spec));
     let (opened, sample, layers) = match input::open(spec) {
         Ok(x) => x,
         Err(e) => {
@@ -278,7 +281,6 @@ fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> S
         name = format!("{name} ({})", layer_names.join(", "));
     }
     report.format = name;
-    let mut session = session;
     match (opened, format.decoder()) {
         (Opened::Mapped(m), Decoder::Lines(lines)) => {
             let data = m.bytes();

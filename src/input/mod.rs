@@ -93,6 +93,22 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
     (specs, errors)
 }
 
+/// The log stream an S3 export file belongs to, from its path
+/// (`<prefix>/<taskId>/<logStreamName>/000000.gz`). Lambda stream names contain `/`; exports seen
+/// in the wild flatten them to `2025-03-11-[$LATEST]5f0d…`, so the folder is taken as it is.
+pub fn stream_from_path(spec: &InputSpec) -> Option<String> {
+    let InputSpec::File(p) = spec else {
+        return None;
+    };
+    let name = p.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".gz").unwrap_or(name);
+    if stem.len() != 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let parent = p.parent()?.file_name()?.to_str()?;
+    (parent.contains('[') && parent.contains(']')).then(|| parent.to_string())
+}
+
 pub fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
@@ -213,5 +229,26 @@ impl Read for MmapReader {
         buf[..n].copy_from_slice(&rest[..n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_export_paths_name_their_stream() {
+        let s = |p: &str| stream_from_path(&InputSpec::File(PathBuf::from(p)));
+        assert_eq!(
+            s("exportedlogs/2f3a/2025-03-11-[$LATEST]5f0d2c9a/000000.gz").as_deref(),
+            Some("2025-03-11-[$LATEST]5f0d2c9a")
+        );
+        assert_eq!(
+            s("x/2025/03/11/[$LATEST]5f0d/000001").as_deref(),
+            Some("[$LATEST]5f0d")
+        );
+        assert_eq!(s("logs/app.log"), None);
+        assert_eq!(s("exportedlogs/aws-logs-write-test"), None);
+        assert_eq!(stream_from_path(&InputSpec::Stdin), None);
     }
 }

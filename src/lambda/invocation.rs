@@ -218,6 +218,8 @@ pub struct Assembler<'r> {
     records: u64,
     max_ts: Option<EpochMs>,
     last_stream: Option<Arc<str>>,
+    /// The stream of records that carry none (an S3 export file's stream, from its path).
+    default_stream: Option<Arc<str>>,
     /// Invocations seen (START, or lines with a request id).
     pub invocations: u64,
 }
@@ -233,8 +235,14 @@ impl<'r> Assembler<'r> {
             records: 0,
             max_ts: None,
             last_stream: None,
+            default_stream: None,
             invocations: 0,
         }
+    }
+
+    /// Names the stream of records that carry none.
+    pub fn set_default_stream(&mut self, stream: Option<String>) {
+        self.default_stream = stream.map(Arc::from);
     }
 
     /// Takes the invocations closed so far, in input order (the order they started in).
@@ -278,7 +286,10 @@ impl<'r> Assembler<'r> {
         if let Some(t) = ts {
             self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
         }
-        let stream = self.stream_arc(record.stream.as_deref());
+        let stream = match record.stream.as_deref() {
+            Some(s) => self.stream_arc(Some(s)),
+            None => self.default_stream.clone(),
+        };
         let text_of = |record: &Record| -> String {
             let raw: &[u8] = line.text.as_deref().unwrap_or(&record.message);
             text_for(raw)
