@@ -19,10 +19,9 @@ use crate::format::lines::LineDecoder;
 use crate::format::{DecodeError, Decoder, Format, Record, StructuredDecoder, detect};
 use crate::input::{self, InputSpec, Opened};
 use crate::lambda::invocation::{Assembler, Invocation};
-use crate::lambda::line::{Line, classify};
+use crate::lambda::Analysis;
 use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
 use crate::rules::RuleSet;
-use crate::rules::matcher::Hits;
 
 /// Bytes per parallel block of line-oriented input.
 const BLOCK: usize = 1 << 20;
@@ -184,15 +183,15 @@ impl<'r> Session<'r> {
         }
     }
 
-    fn feed(&mut self, records: &[Record], analyzed: Vec<(Line, Hits)>) {
-        for (rec, (line, hits)) in records.iter().zip(analyzed) {
+    fn feed(&mut self, records: &[Record], analyzed: Vec<Analysis>) {
+        for (rec, a) in records.iter().zip(analyzed) {
             if is_binary(&rec.message) {
                 self.skipped += 1;
                 self.binary_at.get_or_insert(rec.line);
                 continue;
             }
             self.records += 1;
-            self.assembler.push(rec, &line, &hits);
+            self.assembler.push(rec, a);
         }
         self.pump(true);
     }
@@ -240,12 +239,9 @@ fn is_binary(message: &[u8]) -> bool {
     memchr::memchr(0, message).is_some()
 }
 
-/// Classifies a record and matches it against every rule literal.
-pub fn analyze(rec: &Record, rules: &RuleSet) -> (Line, Hits) {
-    let line = classify(&rec.message);
-    let mut hits = Hits::new();
-    rules.matcher.scan(line.text(&rec.message), &mut hits);
-    (line, hits)
+/// Classifies a record, matches it against every rule literal, reads its step and facts.
+pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
+    crate::lambda::analyze(&rec.message, rules)
 }
 
 fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> SourceOutcome {
@@ -320,7 +316,7 @@ fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> S
 /// One block of line-oriented input, decoded, classified and matched.
 struct DecodedBlock<'a> {
     records: Vec<Record<'a>>,
-    analyzed: Vec<(Line, Hits)>,
+    analyzed: Vec<Analysis>,
     lines: u64,
 }
 
@@ -484,7 +480,7 @@ fn scan_structured(
     let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
     let rules = session.rules;
     let flush = |batch: &mut Vec<Record<'static>>, session: &mut Session| {
-        let analyzed: Vec<(Line, Hits)> = batch.par_iter().map(|r| analyze(r, rules)).collect();
+        let analyzed: Vec<Analysis> = batch.par_iter().map(|r| analyze(r, rules)).collect();
         session.feed(batch, analyzed);
         batch.clear();
     };

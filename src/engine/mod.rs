@@ -13,7 +13,8 @@ pub mod condition;
 use std::collections::BTreeMap;
 
 use crate::lambda::Step;
-use crate::lambda::invocation::{KeptLine, clean_fact};
+use crate::lambda::facts::clean_fact;
+use crate::lambda::invocation::KeptLine;
 use crate::lambda::rotation::{Rotation, is_rotation_related};
 use crate::rules::{RuleSet, Severity, Tier};
 use crate::time::EpochMs;
@@ -200,12 +201,13 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
 /// named captures of the pattern regexes its lines matched, then values derived from those.
 pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<String, String> {
     let inv = &rot.invocations[index];
-    let mut facts = inv.facts.clone();
-    for (i, other) in rot.invocations.iter().enumerate() {
-        if i != index {
-            for (k, v) in &other.facts {
-                facts.entry(k.clone()).or_insert_with(|| v.clone());
-            }
+    let mut facts = BTreeMap::new();
+    let order = std::iter::once(index).chain((0..rot.invocations.len()).filter(|&i| i != index));
+    for i in order.clone() {
+        for (k, v) in rot.invocations[i].facts.iter() {
+            facts
+                .entry(rules.fact_names[k as usize].clone())
+                .or_insert_with(|| v.to_string());
         }
     }
     if let Some(s) = &rot.secret {
@@ -217,7 +219,6 @@ pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<Stri
         facts.entry("token".into()).or_insert_with(|| t.clone());
     }
     // Captures of symptom patterns, from this invocation's lines first.
-    let order = std::iter::once(index).chain((0..rot.invocations.len()).filter(|&i| i != index));
     for i in order {
         let other = &rot.invocations[i];
         for l in other.lines.iter().chain(other.last_activity.iter()) {

@@ -11,14 +11,17 @@
 //! `START`, some records after its `REPORT`, or when it has been silent longer than the longest
 //! Lambda timeout; only the lines rules care about are kept, and at most [`MAX_KEPT_LINES`] of them.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::Step;
+use rustc_hash::FxHashMap;
+
+use super::facts::Facts;
 use super::line::{Kind, Level, Line, Metrics, RequestId, Status};
+use super::{Analysis, Step};
 use crate::format::Record;
 use crate::rules::matcher::Hits;
 use crate::rules::{PatternId, RuleSet};
+
 use crate::time::EpochMs;
 
 /// Lines kept per invocation; the rest are counted in [`Invocation::dropped`].
@@ -109,7 +112,7 @@ pub struct Invocation {
     pub foreign: u32,
     pub step: Option<Step>,
     pub step_inferred: bool,
-    pub facts: BTreeMap<String, String>,
+    pub facts: Facts,
     pub runtime_version: Option<String>,
     /// Records since the stream saw this invocation's REPORT (for closing).
     reported_at_record: Option<u64>,
@@ -195,10 +198,51 @@ impl Invocation {
             self.dropped += 1;
         }
     }
+
+    /// Records what a line says: the patterns it matched, its step, its facts.
+    fn note(&mut self, hits: &Hits, step: Option<Step>, facts: Facts) {
+        for &h in hits {
+            self.seen.insert(h);
+        }
+        if self.step.is_none() {
+            self.step = step;
+        }
+        self.facts.merge(facts);
+    }
+
+    /// Remembers the line as the last thing the function wrote, reusing the previous copy.
+    fn set_last_activity(
+        &mut self,
+        source: u32,
+        record: &Record,
+        line: &Line,
+        ts: Option<EpochMs>,
+        hits: &Hits,
+    ) {
+        let last = self.last_activity.get_or_insert_with(|| KeptLine {
+            source,
+            line: 0,
+            timestamp: None,
+            request_id: None,
+            kind: line.kind,
+            level: None,
+            hits: Hits::new(),
+            text: String::new(),
+        });
+        last.line = record.line;
+        last.timestamp = ts;
+        last.request_id = line.request_id;
+        last.kind = line.kind;
+        last.level = line.level;
+        last.hits.clear();
+        last.hits.extend_from_slice(hits);
+        last.text.clear();
+        push_text(&mut last.text, line.text(&record.message), 512);
+    }
 }
 
-#[derive(Default)]
 struct StreamState {
+    name: Option<Arc<str>>,
     /// The invocation lines without a request id belong to.
     current: Option<RequestId>,
     /// Invocations that ended (END/REPORT) and close at this stream's next START.
@@ -208,18 +252,32 @@ struct StreamState {
     runtime_version: Option<String>,
 }
 
+impl StreamState {
+    fn new(name: Option<Arc<str>>) -> StreamState {
+        StreamState {
+            name,
+            current: None,
+            ended: Vec::new(),
+            pending: None,
+            runtime_version: None,
+        }
+    }
+}
+
 /// Builds invocations from the records of one input.
 pub struct Assembler<'r> {
     rules: &'r RuleSet,
     source: u32,
-    open: HashMap<RequestId, Invocation>,
-    streams: HashMap<Option<Arc<str>>, StreamState>,
+    open: FxHashMap<RequestId, Invocation>,
+    streams: Vec<StreamState>,
+    stream_index: FxHashMap<Option<Arc<str>>, usize>,
+    /// The stream of the previous record (records of one stream come in runs).
+    last_stream: Option<(Option<Arc<str>>, usize)>,
+    /// The stream of records that carry none (an S3 export file's stream, from its path).
+    default_stream: Option<Arc<str>>,
     closed: Vec<Invocation>,
     records: u64,
     max_ts: Option<EpochMs>,
-    last_stream: Option<Arc<str>>,
-    /// The stream of records that carry none (an S3 export file's stream, from its path).
-    default_stream: Option<Arc<str>>,
     /// Invocations seen (START, or lines with a request id).
     pub invocations: u64,
 }
@@ -229,13 +287,14 @@ impl<'r> Assembler<'r> {
         Assembler {
             rules,
             source,
-            open: HashMap::new(),
-            streams: HashMap::new(),
+            open: FxHashMap::default(),
+            streams: Vec::new(),
+            stream_index: FxHashMap::default(),
+            last_stream: None,
+            default_stream: None,
             closed: Vec::new(),
             records: 0,
             max_ts: None,
-            last_stream: None,
-            default_stream: None,
             invocations: 0,
         }
     }
@@ -257,169 +316,130 @@ impl<'r> Assembler<'r> {
         self.max_ts
     }
 
-    fn stream_arc(&mut self, s: Option<&str>) -> Option<Arc<str>> {
-        let s = s?;
-        if let Some(last) = &self.last_stream
-            && &**last == s
-        {
-            return Some(last.clone());
+    /// Index of the record's stream state.
+    fn stream_of(&mut self, record: &Record) -> usize {
+        let named = record.stream.as_deref();
+        if let Some((name, idx)) = &self.last_stream {
+            let same = match named {
+                Some(s) => name.as_deref() == Some(s),
+                None => *name == self.default_stream,
+            };
+            if same {
+                return *idx;
+            }
         }
-        let a: Arc<str> = Arc::from(s);
-        self.last_stream = Some(a.clone());
-        Some(a)
+        let name: Option<Arc<str>> = match named {
+            Some(s) => Some(Arc::from(s)),
+            None => self.default_stream.clone(),
+        };
+        let idx = match self.stream_index.get(&name) {
+            Some(&i) => i,
+            None => {
+                self.streams.push(StreamState::new(name.clone()));
+                self.stream_index.insert(name.clone(), self.streams.len() - 1);
+                self.streams.len() - 1
+            }
+        };
+        self.last_stream = Some((name, idx));
+        idx
     }
 
-    fn new_invocation(&self, stream: &Option<Arc<str>>, record: &Record) -> Invocation {
+    fn new_invocation(&self, si: usize, record: &Record) -> Invocation {
         Invocation {
             source: self.source,
-            stream: stream.clone(),
+            stream: self.streams[si].name.clone(),
             group: record.group.as_deref().map(Arc::from),
             first_line: record.line,
             ..Invocation::default()
         }
     }
 
-    /// Adds one classified record.
-    pub fn push(&mut self, record: &Record, line: &Line, hits: &Hits) {
+    /// Opens the invocation `rid` unless it is open, counting it.
+    fn open_invocation(&mut self, rid: RequestId, si: usize, record: &Record) {
+        if !self.open.contains_key(&rid) {
+            self.invocations += 1;
+            let mut inv = self.new_invocation(si, record);
+            inv.request_id = Some(rid);
+            self.open.insert(rid, inv);
+        }
+    }
+
+    /// Adds one analysed record.
+    pub fn push(&mut self, record: &Record, a: Analysis) {
         self.records += 1;
+        let Analysis {
+            line,
+            hits,
+            step,
+            facts,
+        } = a;
         let ts = record.timestamp.or(line.timestamp);
         if let Some(t) = ts {
             self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
         }
-        let stream = match record.stream.as_deref() {
-            Some(s) => self.stream_arc(Some(s)),
-            None => self.default_stream.clone(),
-        };
-        let text_of = |record: &Record| -> String {
-            let raw: &[u8] = line.text.as_deref().unwrap_or(&record.message);
-            text_for(raw)
-        };
+        let si = self.stream_of(record);
         let source = self.source;
-        let kept = |record: &Record| KeptLine {
-            source,
-            line: record.line,
-            timestamp: ts,
-            request_id: line.request_id,
-            kind: line.kind,
-            level: line.level,
-            hits: hits.clone(),
-            text: text_of(record),
-        };
-
         match line.kind {
             Kind::InitStart => {
-                let st = self.streams.entry(stream.clone()).or_default();
-                st.runtime_version = runtime_version(&record.message);
+                self.streams[si].runtime_version = runtime_version(&record.message);
                 return;
             }
             Kind::Start => {
                 let Some(rid) = line.request_id else { return };
-                self.close_ended(&stream);
-                let key = rid;
-                if !self.open.contains_key(&key) {
-                    self.invocations += 1;
-                    let mut inv = self.new_invocation(&stream, record);
-                    inv.request_id = Some(rid);
-                    self.open.insert(key, inv);
-                }
-                let st = self.streams.entry(stream.clone()).or_default();
-                // A new START in a known stream means the previous invocation there is over.
-                if stream.is_some()
-                    && let Some(prev) = st.current.take()
-                    && prev != key
-                {
-                    st.ended.push(prev);
-                }
-                let pending = st.pending.take();
-                let rv = st.runtime_version.clone();
-                st.current = Some(key);
-                let inv = self.open.get_mut(&key).unwrap();
-                inv.started = true;
+                self.start(rid, si, record, &line, ts, hits, step, facts);
+                return;
+            }
+            Kind::CloudTrail => {
+                // A CloudTrail event stands on its own: it joins its rotation by the secret it
+                // names.
+                let mut inv = self.new_invocation(si, record);
                 inv.touch(ts);
-                inv.first_line = inv.first_line.min(record.line);
-                if inv.function.is_none() {
-                    inv.function = line.function.clone();
+                inv.note(&hits, step, facts);
+                if line.level >= Some(Level::Error) {
+                    inv.error_lines += 1;
                 }
-                if inv.runtime_version.is_none() {
-                    inv.runtime_version = rv;
-                }
-                if let Some(p) = pending {
-                    absorb(inv, p);
-                }
-                if !hits.is_empty() {
-                    let k = kept(record);
-                    note_hits(inv, &k.hits);
-                    inv.keep(k);
-                }
-                self.close_ended(&stream);
+                inv.activity = 1;
+                inv.set_last_activity(source, record, &line, ts, &hits);
+                inv.keep(kept(source, record, &line, ts, hits));
+                self.closed.push(finish(inv, self.rules));
                 return;
             }
             _ => {}
         }
 
-        if line.kind == Kind::CloudTrail {
-            // A CloudTrail event stands on its own: it joins its rotation by the secret it names.
-            let mut inv = self.new_invocation(&stream, record);
-            inv.touch(ts);
-            note_hits(&mut inv, hits);
-            if line.level >= Some(Level::Error) {
-                inv.error_lines += 1;
-            }
-            let k = kept(record);
-            inv.last_activity = Some(k.clone());
-            inv.activity = 1;
-            inv.keep(k);
-            self.closed.push(finish(inv, self.rules));
-            return;
-        }
-
         // Which invocation does this line belong to?
         let key = match line.request_id {
             Some(rid) => {
-                let key = rid;
-                if !self.open.contains_key(&key) {
-                    self.invocations += 1;
-                    let mut inv = self.new_invocation(&stream, record);
-                    inv.request_id = Some(rid);
-                    self.open.insert(key, inv);
-                    let st = self.streams.entry(stream.clone()).or_default();
+                if !self.open.contains_key(&rid) {
+                    self.open_invocation(rid, si, record);
+                    let st = &mut self.streams[si];
                     if st.current.is_none() && !matches!(line.kind, Kind::End | Kind::Report) {
-                        st.current = Some(key);
+                        st.current = Some(rid);
                     }
                 }
-                Some(key)
+                Some(rid)
             }
-            None => {
-                let st = self.streams.entry(stream.clone()).or_default();
-                match st.current {
-                    Some(k) if self.open.contains_key(&k) => Some(k),
-                    _ => None,
-                }
-            }
+            None => self.streams[si]
+                .current
+                .filter(|k| self.open.contains_key(k)),
         };
-
         let rules = self.rules;
+        let records = self.records;
         let inv = match key {
             Some(k) => self.open.get_mut(&k).unwrap(),
             None => {
                 // Init-phase output, or a fragment with nothing to attach to.
-                let new = self.new_invocation(&stream, record);
-                let st = self.streams.entry(stream.clone()).or_default();
-                st.pending.get_or_insert(new)
+                let new = self.new_invocation(si, record);
+                self.streams[si].pending.get_or_insert(new)
             }
         };
         inv.touch(ts);
-        if inv.function.is_none() {
+        if inv.function.is_none() && line.function.is_some() {
             inv.function = line.function.clone();
-        }
-        for &h in hits.iter() {
-            inv.seen.insert(h);
         }
         let mut keep = !hits.is_empty();
         match line.kind {
-            Kind::End => {
-                inv.ended = true;
-            }
+            Kind::End => inv.ended = true,
             Kind::Report => {
                 inv.reported = true;
                 inv.ended = true;
@@ -430,7 +450,7 @@ impl<'r> Assembler<'r> {
                     }
                     inv.metrics = Some((**m).clone());
                 }
-                inv.reported_at_record = Some(self.records);
+                inv.reported_at_record = Some(records);
                 keep = true;
             }
             Kind::InitReport => {
@@ -461,38 +481,29 @@ impl<'r> Assembler<'r> {
             Kind::App | Kind::Other | Kind::RuntimeWarning => {
                 let marked_error = line.level.is_none()
                     && rules.model.error_marker.is_some_and(|p| hits.contains(&p));
-                if marked_error {
-                    keep = true;
+                if marked_error || line.level >= Some(Level::Error) {
                     inv.error_lines += 1;
-                } else if line.level >= Some(Level::Warning) {
-                    keep = true;
-                    if line.level >= Some(Level::Error) {
-                        inv.error_lines += 1;
-                    }
                 }
+                keep |= marked_error || line.level >= Some(Level::Warning);
             }
             Kind::InitStart | Kind::Start | Kind::CloudTrail => {}
         }
-        let is_activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
-        if keep || is_activity {
-            let k = kept(record);
-            if is_activity {
-                inv.activity += 1;
-                if !rules.model.vouches_for_rotation(hits) {
-                    inv.foreign += 1;
-                }
-                let mut last = k.clone();
-                last.text.truncate(floor_char_boundary(&last.text, 512));
-                inv.last_activity = Some(last);
+        if matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other) {
+            inv.activity += 1;
+            if !rules.model.vouches_for_rotation(&hits) {
+                inv.foreign += 1;
             }
-            if keep {
-                inv.keep(k);
-            }
+            inv.set_last_activity(source, record, &line, ts, &hits);
         }
-        if matches!(line.kind, Kind::End | Kind::Report)
-            && let Some(k) = key
-        {
-            let st = self.streams.entry(stream.clone()).or_default();
+        let ends = matches!(line.kind, Kind::End | Kind::Report);
+        if keep {
+            inv.note(&hits, step, facts);
+            inv.keep(kept(source, record, &line, ts, hits));
+        } else if !facts.is_empty() || step.is_some() {
+            inv.note(&hits, step, facts);
+        }
+        if ends && let Some(k) = key {
+            let st = &mut self.streams[si];
             if st.current == Some(k) {
                 st.current = None;
             }
@@ -505,12 +516,57 @@ impl<'r> Assembler<'r> {
         }
     }
 
-    /// Closes the invocations of `stream` that already ended.
-    fn close_ended(&mut self, stream: &Option<Arc<str>>) {
-        let Some(st) = self.streams.get_mut(stream) else {
-            return;
-        };
-        let ended = std::mem::take(&mut st.ended);
+    /// START: opens the invocation, closes what the stream had ended, hands it the stream's
+    /// init output.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        rid: RequestId,
+        si: usize,
+        record: &Record,
+        line: &Line,
+        ts: Option<EpochMs>,
+        hits: Hits,
+        step: Option<Step>,
+        facts: Facts,
+    ) {
+        self.close_ended(si);
+        self.open_invocation(rid, si, record);
+        let st = &mut self.streams[si];
+        // A new START in a known stream means the previous invocation there is over.
+        if st.name.is_some()
+            && let Some(prev) = st.current.take()
+            && prev != rid
+        {
+            st.ended.push(prev);
+        }
+        let pending = st.pending.take();
+        let rv = st.runtime_version.clone();
+        st.current = Some(rid);
+        let source = self.source;
+        let inv = self.open.get_mut(&rid).unwrap();
+        inv.started = true;
+        inv.touch(ts);
+        inv.first_line = inv.first_line.min(record.line);
+        if inv.function.is_none() {
+            inv.function = line.function.clone();
+        }
+        if inv.runtime_version.is_none() {
+            inv.runtime_version = rv;
+        }
+        if let Some(p) = pending {
+            absorb(inv, p);
+        }
+        if !hits.is_empty() {
+            inv.note(&hits, step, facts);
+            inv.keep(kept(source, record, line, ts, hits));
+        }
+        self.close_ended(si);
+    }
+
+    /// Closes the invocations of stream `si` that already ended.
+    fn close_ended(&mut self, si: usize) {
+        let ended = std::mem::take(&mut self.streams[si].ended);
         for k in ended {
             if let Some(inv) = self.open.remove(&k) {
                 self.closed.push(finish(inv, self.rules));
@@ -539,7 +595,7 @@ impl<'r> Assembler<'r> {
             .collect();
         for k in stale {
             if let Some(inv) = self.open.remove(&k) {
-                for st in self.streams.values_mut() {
+                for st in &mut self.streams {
                     if st.current == Some(k) {
                         st.current = None;
                     }
@@ -561,8 +617,8 @@ impl<'r> Assembler<'r> {
         }
         let mut pending: Vec<Invocation> = self
             .streams
-            .drain()
-            .filter_map(|(_, mut st)| st.pending.take())
+            .iter_mut()
+            .filter_map(|st| st.pending.take())
             .collect();
         pending.sort_by_key(|p| p.first_line);
         for p in pending {
@@ -589,80 +645,48 @@ fn absorb(inv: &mut Invocation, pending: Invocation) {
     if inv.last_activity.is_none() {
         inv.last_activity = pending.last_activity;
     }
+    if inv.step.is_none() {
+        inv.step = pending.step;
+    }
+    inv.facts.merge(pending.facts);
     let mut lines = pending.lines;
     lines.append(&mut inv.lines);
     inv.lines = lines;
     inv.lines.truncate(MAX_KEPT_LINES);
 }
 
-fn note_hits(inv: &mut Invocation, hits: &Hits) {
-    for &h in hits {
-        inv.seen.insert(h);
+/// The line as evidence.
+fn kept(source: u32, record: &Record, line: &Line, ts: Option<EpochMs>, hits: Hits) -> KeptLine {
+    KeptLine {
+        source,
+        line: record.line,
+        timestamp: ts,
+        request_id: line.request_id,
+        kind: line.kind,
+        level: line.level,
+        hits,
+        text: text_for(line.text(&record.message)),
     }
 }
 
-/// Determines the step and extracts facts, once, when an invocation closes.
+/// Derives what an invocation knows about its function, once, when it closes.
 fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
-    let model = &rules.model;
-    let all_lines = inv.lines.iter().chain(inv.last_activity.iter());
-    for l in all_lines {
-        if inv.step.is_none() {
-            for (step, pid) in &model.steps {
-                if l.hits.contains(pid) {
-                    inv.step = Some(*step);
-                    break;
-                }
-            }
-        }
-        for pid in &model.facts {
-            if !l.hits.contains(pid) {
-                continue;
-            }
-            if let Some(re) = &rules.patterns[*pid as usize].regex {
-                for caps in re.captures_iter(l.text.as_bytes()) {
-                    for name in re.capture_names().flatten() {
-                        if let Some(m) = caps.name(name) {
-                            let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
-                            if !v.is_empty() {
-                                inv.facts.entry(name.to_string()).or_insert(v);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if let Some(f) = &inv.function {
-        let name = f.rsplit(':').next().unwrap_or(f).to_string();
+    let known = rules.known;
+    if let Some(f) = inv.function.clone() {
+        let name = f.rsplit(':').next().unwrap_or(&f).to_string();
         if f.starts_with("arn:") {
-            inv.facts
-                .entry("function_arn".into())
-                .or_insert_with(|| f.clone());
+            inv.facts.insert_first(known.function_arn, f.into_boxed_str());
         }
-        inv.facts.entry("function_name".into()).or_insert(name);
+        inv.facts.insert_first(known.function_name, name.into_boxed_str());
     }
-    if let Some(g) = &inv.group
-        && let Some(name) = g.strip_prefix("/aws/lambda/")
-    {
-        inv.facts
-            .entry("function_name".into())
-            .or_insert_with(|| name.to_string());
+    if let Some(name) = inv.group.as_deref().and_then(|g| g.strip_prefix("/aws/lambda/")) {
+        inv.facts.insert_first(known.function_name, name.into());
     }
     if let Some(rv) = &inv.runtime_version {
         inv.facts
-            .entry("runtime_version".into())
-            .or_insert_with(|| rv.clone());
+            .insert_first(known.runtime_version, rv.as_str().into());
     }
     inv
-}
-
-/// Trims what regexes over free text drag along: the sentence's full stop after an ARN, quotes.
-pub fn clean_fact(name: &str, v: &str) -> String {
-    let mut s = v.trim().trim_matches(|c| c == '\'' || c == '"' || c == ',');
-    if name.ends_with("arn") || name == "secret_name" {
-        s = s.trim_end_matches(['.', ')', ']', '}', ';']);
-    }
-    s.to_string()
 }
 
 /// `INIT_START Runtime Version: python:3.12.v48\t…` -> `python:3.12.v48`.
@@ -674,14 +698,22 @@ fn runtime_version(msg: &[u8]) -> Option<String> {
 
 /// Lossy UTF-8, cut at [`MAX_TEXT`] bytes on a character boundary.
 pub fn text_for(raw: &[u8]) -> String {
-    let raw = trim_end_ws(raw);
-    let cut = raw.len().min(MAX_TEXT + 4);
-    let mut s = String::from_utf8_lossy(&raw[..cut]).into_owned();
-    if raw.len() > MAX_TEXT {
-        s.truncate(floor_char_boundary(&s, MAX_TEXT));
-        s.push('…');
-    }
+    let mut s = String::new();
+    push_text(&mut s, raw, MAX_TEXT);
     s
+}
+
+/// Appends `raw` (trailing whitespace trimmed) as lossy UTF-8, at most about `max` bytes.
+fn push_text(out: &mut String, raw: &[u8], max: usize) {
+    let raw = trim_end_ws(raw);
+    let cut = &raw[..raw.len().min(max)];
+    match std::str::from_utf8(cut) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(cut)),
+    }
+    if raw.len() > max {
+        out.push('…');
+    }
 }
 
 fn trim_end_ws(s: &[u8]) -> &[u8] {
@@ -709,7 +741,6 @@ pub(crate) mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::lambda::line::classify;
     use crate::rules::RuleSet;
 
     pub fn rules() -> &'static RuleSet {
@@ -731,10 +762,7 @@ pub(crate) mod tests {
                 group: None,
                 message: Cow::Borrowed(msg.as_bytes()),
             };
-            let line = classify(msg.as_bytes());
-            let mut hits = Vec::new();
-            rules.matcher.scan(line.text(msg.as_bytes()), &mut hits);
-            a.push(&rec, &line, &hits);
+            a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules));
         }
         a.finish();
         a.drain_closed()
@@ -837,7 +865,7 @@ pub(crate) mod tests {
         let f = &invs[0];
         assert!(f.is_fragment() && f.failed());
         assert_eq!(f.step, Some(Step::SetSecret));
-        assert_eq!(f.facts.get("secret_arn").map(String::as_str), Some(ARN));
+        assert_eq!(f.facts.get(rules().known.secret_arn), Some(ARN));
     }
 
     #[test]
@@ -849,8 +877,8 @@ pub(crate) mod tests {
         let invs = assemble(&[(None, &start), (None, &put)]);
         let a = &invs[0];
         assert_eq!(a.step, Some(Step::CreateSecret));
-        assert_eq!(a.facts["secret_arn"], ARN);
-        assert_eq!(a.facts["token"], TOKEN);
+        assert_eq!(a.facts.get(rules().known.secret_arn), Some(ARN));
+        assert_eq!(a.facts.get(rules().known.token), Some(TOKEN));
 
         let tb = "[ERROR] ValueError: boom\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 81, in lambda_handler\n\u{a0}\u{a0}\u{a0}\u{a0}test_secret(service_client, arn, token)";
         let start_b = format!("START RequestId: {B} Version: $LATEST");

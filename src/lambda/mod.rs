@@ -6,11 +6,47 @@
 //! * [`rotation`] groups closed invocations into rotations by secret ARN and version token, infers
 //!   the step and rotation of invocations that logged nothing, and decides which rotations failed.
 
+pub mod facts;
 pub mod invocation;
 pub mod line;
 pub mod rotation;
 
 use std::fmt;
+
+use crate::rules::RuleSet;
+use crate::rules::matcher::Hits;
+use facts::Facts;
+use line::{Line, classify};
+
+/// What the parallel stage learns about one message: its classification, the patterns it
+/// matches, the step it names and the facts it states. The serial stage only files these away.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub line: Line,
+    pub hits: Hits,
+    pub step: Option<Step>,
+    pub facts: Facts,
+}
+
+/// Classifies a message, matches it against every rule literal (and the regexes behind the ones
+/// found), and reads its step and facts.
+pub fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
+    let line = classify(message);
+    let text = line.text(message);
+    let mut hits = Hits::new();
+    rules.matcher.scan(text, &mut hits);
+    let (step, facts) = if hits.is_empty() {
+        (None, Facts::default())
+    } else {
+        (rules.model.step_of(&hits), facts::extract(rules, text, &hits))
+    };
+    Analysis {
+        line,
+        hits,
+        step,
+        facts,
+    }
+}
 
 /// The four steps Secrets Manager invokes a rotation function for, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

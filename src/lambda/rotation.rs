@@ -70,7 +70,7 @@ impl Rotation {
 /// Does this invocation show it belongs to a rotation function?
 pub fn is_rotation_related(inv: &Invocation, rules: &RuleSet) -> bool {
     inv.step.is_some()
-        || inv.facts.contains_key("secret_arn")
+        || inv.facts.contains(rules.known.secret_arn)
         || rules
             .model
             .rotation_related
@@ -110,8 +110,8 @@ impl Tracker {
 
     /// Adds a closed invocation.
     pub fn add(&mut self, inv: Invocation, rules: &RuleSet) {
-        let secret = inv.facts.get("secret_arn").cloned();
-        let token = inv.facts.get("token").cloned();
+        let secret = inv.facts.get(rules.known.secret_arn).map(str::to_owned);
+        let token = inv.facts.get(rules.known.token).map(str::to_owned);
         let mut slot = None;
         if let Some(t) = &token {
             slot = self.by_token.get(t).copied();
@@ -146,8 +146,8 @@ impl Tracker {
     /// Puts `inv` into rotation `slot` (or a new one), keeping the rotation in time order.
     /// Returns the slot used (closed again if the invocation completed the rotation).
     fn attach(&mut self, slot: Option<usize>, mut inv: Invocation, rules: &RuleSet) -> usize {
-        let secret = inv.facts.get("secret_arn").cloned();
-        let token = inv.facts.get("token").cloned();
+        let secret = inv.facts.get(rules.known.secret_arn).map(str::to_owned);
+        let token = inv.facts.get(rules.known.token).map(str::to_owned);
         let idx = match slot.filter(|&i| self.open.get(i).is_some_and(Option::is_some)) {
             Some(i) => i,
             None => {

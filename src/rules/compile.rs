@@ -17,7 +17,8 @@ use super::schema::{
     RuleFile, SymptomSpec,
 };
 use super::{
-    Candidate, Cause, Condition, EvidenceRule, Model, Pattern, PatternId, Range, RuleSet, Scope,
+    Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, Pattern, PatternId, Range,
+    RuleSet, Scope,
     Severity, Symptom, Tier,
 };
 use crate::lambda::Step;
@@ -248,7 +249,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                     needle: f.get_ref().needle.clone(),
                     needles: f.get_ref().needles.clone(),
                 };
-                match c.pattern(&format!("model/fact{i}"), &spec) {
+                match c.pattern(&format!("model/fact{i}"), &spec, false) {
                     Ok(id) => compiled_model.facts.push(id),
                     Err(msg) => errors.push(RuleError {
                         file: file.clone(),
@@ -265,7 +266,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
     for (id, def) in &symptoms {
         let mut local = HashMap::new();
         for (name, spec) in &def.patterns {
-            match c.pattern(&format!("{id}/{name}"), spec.get_ref()) {
+            match c.pattern(&format!("{id}/{name}"), spec.get_ref(), true) {
                 Ok(pid) => {
                     local.insert(name.clone(), pid);
                 }
@@ -412,14 +413,34 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
         errors.dedup();
         return Err(errors);
     }
+    let fact_names: Vec<String> = fact_names.into_iter().collect();
+    let id_of = |n: &str| fact_names.iter().position(|f| f == n).unwrap_or(0) as FactId;
+    let mut patterns = c.patterns;
+    for p in &mut patterns {
+        if let Some(re) = &p.regex {
+            p.captures = re
+                .capture_names()
+                .enumerate()
+                .filter_map(|(i, n)| n.map(|n| (i, id_of(n))))
+                .collect();
+        }
+    }
+    let known = KnownFacts {
+        secret_arn: id_of("secret_arn"),
+        token: id_of("token"),
+        function_arn: id_of("function_arn"),
+        function_name: id_of("function_name"),
+        runtime_version: id_of("runtime_version"),
+    };
     Ok(RuleSet {
         matcher: c.matcher.build(),
-        patterns: c.patterns,
+        patterns,
         model: compiled_model,
         symptoms: compiled_symptoms,
         causes: cause_list,
         cause_index,
-        fact_names: fact_names.into_iter().collect(),
+        fact_names,
+        known,
     })
 }
 
@@ -442,11 +463,17 @@ impl Compiler {
             name: name.to_string(),
             literals: lits,
             regex: None,
+            captures: Vec::new(),
         });
         id
     }
 
-    fn pattern(&mut self, name: &str, spec: &PatternSpec) -> Result<PatternId, String> {
+    fn pattern(
+        &mut self,
+        name: &str,
+        spec: &PatternSpec,
+        confirm: bool,
+    ) -> Result<PatternId, String> {
         let given = [
             spec.literal.is_some(),
             spec.any.is_some(),
@@ -471,11 +498,13 @@ impl Compiler {
             }
             let compiled = Regex::new(re).map_err(|e| format!("invalid regex: {e}"))?;
             let id = self.next_id()?;
-            self.matcher.add_regex(id, compiled.clone(), &needles);
+            self.matcher
+                .add_regex(id, compiled.clone(), &needles, confirm);
             self.patterns.push(Pattern {
                 name: name.to_string(),
                 literals: needles,
                 regex: Some(compiled),
+                captures: Vec::new(),
             });
             return Ok(id);
         }

@@ -53,8 +53,13 @@ impl MatcherBuilder {
         }
     }
 
-    /// `pattern` fires when `regex` matches a message that contains one of `needles`.
-    pub fn add_regex(&mut self, pattern: PatternId, regex: Regex, needles: &[String]) {
+    /// `pattern` fires when `regex` matches a message that contains one of `needles`. Without
+    /// `confirm`, the needle alone fires it (the regex runs later, to extract facts).
+    pub fn add_regex(&mut self, pattern: PatternId, regex: Regex, needles: &[String], confirm: bool) {
+        if !confirm {
+            self.add_literals(pattern, needles);
+            return;
+        }
         let r = self.regexes.len();
         self.regexes.push((regex, pattern));
         for n in needles {
@@ -153,6 +158,7 @@ mod tests {
             2,
             Regex::new(r"(?P<missing_key>\w+) key is missing from secret JSON").unwrap(),
             &["key is missing from secret JSON".into()],
+            true,
         );
         b.add_literals(3, &["never".into()]);
         b.build()

@@ -89,6 +89,21 @@ pub struct Pattern {
     pub literals: Vec<String>,
     /// For regex patterns: the regex, also used to extract named captures as facts.
     pub regex: Option<regex::bytes::Regex>,
+    /// The regex's named groups: (group index, fact id).
+    pub captures: Vec<(usize, FactId)>,
+}
+
+/// Index of a fact name in [`RuleSet::fact_names`].
+pub type FactId = u16;
+
+/// The facts the Lambda model itself reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KnownFacts {
+    pub secret_arn: FactId,
+    pub token: FactId,
+    pub function_arn: FactId,
+    pub function_name: FactId,
+    pub runtime_version: FactId,
 }
 
 /// Where a condition looks.
@@ -198,6 +213,14 @@ pub struct Model {
 }
 
 impl Model {
+    /// The step named by a line with these hits, if any.
+    pub fn step_of(&self, hits: &[PatternId]) -> Option<crate::lambda::Step> {
+        self.steps
+            .iter()
+            .find(|(_, p)| hits.contains(p))
+            .map(|(s, _)| *s)
+    }
+
     /// Does a line with these hits show it comes from a rotation function, or at least nothing
     /// against it (a neutral line)?
     pub fn vouches_for_rotation(&self, hits: &[PatternId]) -> bool {
@@ -218,8 +241,9 @@ pub struct RuleSet {
     pub symptoms: Vec<Symptom>,
     pub causes: Vec<Cause>,
     pub cause_index: HashMap<String, usize>,
-    /// Every fact name a rule may use (`{name}` placeholders, `same`/`differ`).
+    /// Every fact name a rule may use (`{name}` placeholders, `same`/`differ`), sorted.
     pub fact_names: Vec<String>,
+    pub known: KnownFacts,
 }
 
 impl RuleSet {
@@ -229,5 +253,12 @@ impl RuleSet {
 
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()
+    }
+
+    pub fn fact_id(&self, name: &str) -> Option<FactId> {
+        self.fact_names
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .ok()
+            .map(|i| i as FactId)
     }
 }

@@ -1,0 +1,111 @@
+//! Facts: named values read off log lines (secret ARN, version token, role, denied action…).
+//!
+//! The regexes are the `facts` of `rules/model.toml`. They run in the parallel stage, only on
+//! messages where the literal automaton found one of their needles, and the values travel with the
+//! record to the invocation, where the first value of each fact wins.
+
+use smallvec::SmallVec;
+
+use crate::rules::matcher::Hits;
+use crate::rules::{FactId, RuleSet};
+
+/// A small first-value-wins map from fact id to value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Facts(SmallVec<[(FactId, Box<str>); 2]>);
+
+impl Facts {
+    pub fn get(&self, id: FactId) -> Option<&str> {
+        self.0.iter().find(|(k, _)| *k == id).map(|(_, v)| &**v)
+    }
+
+    pub fn contains(&self, id: FactId) -> bool {
+        self.0.iter().any(|(k, _)| *k == id)
+    }
+
+    /// Records `value` unless the fact is already known.
+    pub fn insert_first(&mut self, id: FactId, value: Box<str>) {
+        if !self.contains(id) {
+            self.0.push((id, value));
+        }
+    }
+
+    /// Adds every fact of `other` not already known.
+    pub fn merge(&mut self, other: Facts) {
+        for (k, v) in other.0 {
+            self.insert_first(k, v);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FactId, &str)> {
+        self.0.iter().map(|(k, v)| (*k, &**v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Runs the model's fact regexes whose needle `hits` shows, over `text`.
+pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits) -> Facts {
+    let mut facts = Facts::default();
+    for &pid in hits.iter() {
+        if !rules.model.facts.contains(&pid) {
+            continue;
+        }
+        let pattern = &rules.patterns[pid as usize];
+        let Some(re) = &pattern.regex else { continue };
+        let Some(caps) = re.captures(text) else {
+            continue;
+        };
+        for &(group, id) in &pattern.captures {
+            if facts.contains(id) {
+                continue;
+            }
+            if let Some(m) = caps.get(group) {
+                let name = &rules.fact_names[id as usize];
+                let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
+                if !v.is_empty() {
+                    facts.insert_first(id, v.into_boxed_str());
+                }
+            }
+        }
+    }
+    facts
+}
+
+/// Trims what regexes over free text drag along: the sentence's full stop after an ARN, quotes.
+pub fn clean_fact(name: &str, v: &str) -> String {
+    let mut s = v
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"' || c == ',');
+    if name.ends_with("arn") || name == "secret_name" || name == "denied_resource" {
+        s = s.trim_end_matches(['.', ')', ']', '}', ';']);
+    }
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_value_wins() {
+        let mut f = Facts::default();
+        f.insert_first(3, "a".into());
+        f.insert_first(3, "b".into());
+        f.insert_first(1, "c".into());
+        assert_eq!(f.get(3), Some("a"));
+        assert_eq!(f.get(1), Some("c"));
+        assert_eq!(f.get(2), None);
+    }
+
+    #[test]
+    fn cleaning_drops_sentence_punctuation_from_arns_only() {
+        assert_eq!(
+            clean_fact("secret_arn", "arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123."),
+            "arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123"
+        );
+        assert_eq!(clean_fact("missing_key", "'host'"), "host");
+        assert_eq!(clean_fact("db_host", "db.example."), "db.example.");
+    }
+}
