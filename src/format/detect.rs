@@ -1,16 +1,22 @@
 //! Sniffing: which shape is this input in?
 //!
 //! Detection looks only at content (never at file names), in the order of `log-formats.md` §0:
-//! JSON documents first (by their top-level keys), then the line-oriented shapes by voting: each of
-//! the first non-blank lines is attributed to the one shape whose prefix it carries, and the shape
-//! with most lines wins. Lines no shape claims (tracebacks, blank lines) do not vote, so a pasted
-//! snippet with a single `START` line is still recognised. When nothing votes, the input is raw
-//! Lambda text, which accepts anything.
+//! JSON documents first, by the keys of their first document (subscription payloads and their
+//! base64 envelopes, CloudTrail containers, `filter-log-events` / `get-log-events`, Logs Insights);
+//! then the CLI's other outputs, which have unmistakable first lines (YAML `events:`, the table's
+//! `FilterLogEvents` title, Insights `RESULTS⇥@…`, a CSV header); then the line-oriented shapes by
+//! voting: each of the first non-blank lines is attributed to the one shape whose prefix it
+//! carries, and the shape with most lines wins. Lines no shape claims (tracebacks, blank lines) do
+//! not vote, so a pasted snippet with a single `START` line is still recognised. When nothing votes,
+//! the input is raw Lambda text, which accepts anything.
+//!
+//! Every JSON shape is decoded by the same walker (which recognises each document by its keys), so
+//! the JSON name detection reports only says what the input is; it cannot make decoding fail.
 
 use memchr::memmem;
 
-use super::Format;
 use super::lines::raw_start;
+use super::{Format, csv, events_text, insights, table, yaml};
 use crate::time;
 
 /// How many bytes of an input detection looks at.
@@ -20,34 +26,97 @@ pub const SNIFF_BYTES: usize = 64 * 1024;
 pub fn detect(sample: &[u8]) -> Format {
     let trimmed = trim_start(sample);
     match trimmed.first() {
-        Some(b'{') => {
-            if looks_like_events_document(trimmed) {
-                return Format::EventsJson;
-            }
-            // JSON lines: Lambda JSON-format records, one per line.
-            return Format::Raw;
-        }
+        Some(b'{') => return json_shape(trimmed),
         Some(b'[') => {
             let after = trim_start(&trimmed[1..]);
-            if matches!(after.first(), Some(b'"') | Some(b'{') | Some(b']')) {
+            if matches!(
+                after.first(),
+                Some(b'"') | Some(b'{') | Some(b']') | Some(b'[')
+            ) {
                 return Format::EventsJson;
             }
         }
         _ => {}
     }
+    if yaml::looks_like_yaml(sample) {
+        return Format::EventsYaml;
+    }
+    if table::looks_like_table(sample) {
+        return Format::EventsTable;
+    }
+    if insights::looks_like_text(sample) {
+        return Format::InsightsText;
+    }
+    let first_lines = sample
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .take(3);
+    for line in first_lines {
+        if memchr::memchr(b',', line).is_some()
+            && memmem::find(line, b"message").is_some()
+            && csv::is_header(line)
+        {
+            return Format::Csv;
+        }
+    }
     vote(sample)
 }
 
-fn looks_like_events_document(s: &[u8]) -> bool {
+/// Which JSON shape a document starting at `s` is, from the keys in its first bytes. Keys are
+/// matched with their quotes, so JSON escaped inside a message string (`\"eventName\"`) never
+/// matches.
+fn json_shape(s: &[u8]) -> Format {
     let head = &s[..s.len().min(SNIFF_BYTES)];
-    memmem::find(head, b"\"events\"").is_some()
-        && (memmem::find(head, b"\"message\"").is_some()
-            || memmem::find(head, b"\"events\": []").is_some()
-            || memmem::find(head, b"\"events\":[]").is_some())
+    let has = |k: &str| memmem::find(head, k.as_bytes()).is_some();
+    if (has("\"messageType\"") && has("\"logEvents\"")) || has("\"awslogs\"") {
+        return Format::Subscription;
+    }
+    if has("\"Records\"")
+        && (has("\"kinesis\"") || has("\"SequenceNumber\"") || has("\"PartitionKey\""))
+    {
+        return Format::Subscription;
+    }
+    if has("\"records\"")
+        && has("\"data\"")
+        && (has("\"recordId\"") || has("\"requestId\"") || has("\"invocationId\""))
+    {
+        return Format::Subscription;
+    }
+    if has("\"Records\"") && has("\"eventSource\"") {
+        return Format::CloudTrail;
+    }
+    if has("\"CloudTrailEvent\"") || (has("\"detail-type\"") && has("\"detail\"")) {
+        return Format::CloudTrail;
+    }
+    if has("\"eventVersion\"") || (has("\"eventSource\"") && has("\"eventName\"")) {
+        return Format::CloudTrail;
+    }
+    if looks_like_events_document(head) {
+        return Format::EventsJson;
+    }
+    if has("\"results\"") && (has("\"field\"") || has("\"status\"")) {
+        return Format::InsightsJson;
+    }
+    // One CloudWatch event object per line (`jq -c '.events[]'`).
+    if has("\"message\"")
+        && (has("\"ingestionTime\"") || has("\"logStreamName\"") || has("\"eventId\""))
+    {
+        return Format::EventsJson;
+    }
+    // JSON lines: Lambda JSON-format records, one per line.
+    Format::Raw
+}
+
+fn looks_like_events_document(s: &[u8]) -> bool {
+    memmem::find(s, b"\"events\"").is_some()
+        && (memmem::find(s, b"\"message\"").is_some()
+            || memmem::find(s, b"\"events\": []").is_some()
+            || memmem::find(s, b"\"events\":[]").is_some())
 }
 
 fn vote(sample: &[u8]) -> Format {
-    let mut votes = [0usize; 6];
+    let mut votes = [0usize; Format::ALL.len()];
     let mut counted = 0;
     for line in sample.split(|&b| b == b'\n').take(400) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -64,6 +133,7 @@ fn vote(sample: &[u8]) -> Format {
     }
     // Ties resolve towards the more specific shape (earlier in this list).
     let order = [
+        Format::EventsText,
         Format::Tail,
         Format::TailShort,
         Format::Console,
@@ -84,6 +154,9 @@ fn vote(sample: &[u8]) -> Format {
 
 /// Which shape's record-start prefix `line` carries, if any.
 pub fn line_shape(line: &[u8]) -> Option<Format> {
+    if events_text::is_row_start(line) {
+        return Some(Format::EventsText);
+    }
     let lead = line
         .iter()
         .take_while(|&&b| b == b' ' || b == b'\t')
@@ -160,6 +233,41 @@ mod tests {
             ("[\n    \"START RequestId: x\\n\"\n]".to_string(), Format::EventsJson),
             (format!("{{\"time\":\"2025-05-02T03:15:17.409Z\",\"type\":\"platform.start\",\"record\":{{\"requestId\":\"{RID}\"}}}}\n"), Format::Raw),
             (format!("2024-05-02T03:15:47.439Z {RID} Task timed out after 30.03 seconds\n"), Format::Raw),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect(text.as_bytes()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn structured_shapes_are_recognised_by_their_keys_and_first_lines() {
+        let stream = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef";
+        let cases: Vec<(String, Format)> = vec![
+            (r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[]}"#.into(), Format::Subscription),
+            (r#"{"awslogs":{"data":"H4sIAAAAAAAAAHWPwQqCQBCGX0Xm7EFtK"}}"#.into(), Format::Subscription),
+            (r#"{"Records":[{"kinesis":{"partitionKey":"p","kinesisSchemaVersion":"1.0","data":"H4sI","sequenceNumber":"1"},"eventSource":"aws:kinesis","eventVersion":"1.0"}]}"#.into(), Format::Subscription),
+            (r#"{"Records":[{"SequenceNumber":"1","Data":"H4sI","PartitionKey":"p"}],"NextShardIterator":"x"}"#.into(), Format::Subscription),
+            (r#"{"invocationId":"i","records":[{"recordId":"r","data":"H4sI"}]}"#.into(), Format::Subscription),
+            ("{\n  \"Records\": [\n    {\n      \"eventVersion\": \"1.08\",\n      \"eventSource\": \"secretsmanager.amazonaws.com\"".into(), Format::CloudTrail),
+            (r#"{"version":"0","id":"x","detail-type":"AWS Service Event via CloudTrail","source":"aws.secretsmanager","detail":{}}"#.into(), Format::CloudTrail),
+            (r#"{"eventVersion":"1.08","eventSource":"secretsmanager.amazonaws.com","eventName":"RotationFailed"}"#.into(), Format::CloudTrail),
+            (r#"{"Events":[{"EventId":"1","CloudTrailEvent":"{}"}]}"#.into(), Format::CloudTrail),
+            ("{\n    \"results\": [\n        [\n            {\n                \"field\": \"@timestamp\",".into(), Format::InsightsJson),
+            (r#"{"logStreamName":"s","timestamp":1,"message":"m","ingestionTime":2,"eventId":"3"}"#.into(), Format::EventsJson),
+            // An events document whose messages hold CloudTrail JSON (escaped) stays events-json.
+            (r#"{"events":[{"logStreamName":"s","timestamp":1,"message":"{\"eventVersion\":\"1.08\",\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Decrypt\"}"}]}"#.into(), Format::EventsJson),
+            (r#"[[{"field":"@message","value":"x"}]]"#.into(), Format::EventsJson),
+            (format!("events:\n- eventId: '1'\n  logStreamName: {stream}\n"), Format::EventsYaml),
+            ("NextToken: eyJ4IjoxfQ==\nevents:\n- eventId: '1'\n".into(), Format::EventsYaml),
+            (format!("- events:\n  - eventId: '1'\n    logStreamName: {stream}\n"), Format::EventsYaml),
+            ("-----\n|   FilterLogEvents   |\n+-----+\n".into(), Format::EventsTable),
+            ("Complete\nRESULTS\t@timestamp\t2024-05-01 12:00:01.000\n".into(), Format::InsightsText),
+            (format!("EVENTS\t1\t1714564800050\t{stream}\tINIT_START x\n\t1714564800000\n"), Format::EventsText),
+            ("b/1\tf/2\nEVENTS\t1714564800050\tSTART RequestId: x\n\t1714564800000\n".into(), Format::EventsText),
+            (format!("1714564800123\t{stream}\tSTART RequestId: x\n\n1714564800456\t{stream}\tEND\n"), Format::EventsText),
+            ("timestamp,message\n1761073090118,\"START RequestId: x\n\"\n".into(), Format::Csv),
+            ("/aws/lambda/x: \n\ntimestamp,message\n1761073090118,x\n".into(), Format::Csv),
+            ("@timestamp,@message,@logStream,@log\n2024-05-01 12:00:01.000,x,s,1:/g\n".into(), Format::Csv),
         ];
         for (text, want) in cases {
             assert_eq!(detect(text.as_bytes()), want, "{text}");

@@ -1,25 +1,54 @@
-//! `aws logs filter-log-events` / `get-log-events` JSON, decoded event by event.
+//! Every JSON shape, decoded event by event: `filter-log-events` / `get-log-events` documents,
+//! subscription-filter payloads, Logs Insights results and CloudTrail containers.
 //!
 //! The CLI merges every page of `filter-log-events` into one document (which can be gigabytes for a
-//! busy log group), and users concatenate documents with `>>` or paging loops. So the decoder never
-//! materialises a document: a serde visitor walks the top-level object and hands each element of
-//! `"events"` to the caller as soon as it is parsed. A JSON array of strings (`--query
-//! 'events[].message'`) or of event objects is read the same way.
+//! busy log group), users concatenate documents with `>>` or paging loops, and Firehose writes
+//! subscription payloads back to back (`}{`). So the decoder never materialises a document: a serde
+//! visitor walks each top-level value and hands every element of its container arrays to the
+//! caller as soon as it is parsed. What a document is follows from its keys, not its first bytes,
+//! so documents of different kinds may follow each other in one input:
+//!
+//! | key | what it holds | `log-formats.md` |
+//! | --- | --- | --- |
+//! | `events` | CloudWatch events (`filter-log-events`, `get-log-events`) | §2, §3 |
+//! | `logEvents` | a decoded subscription payload; `logGroup` / `logStream` of the envelope go to every event, `CONTROL_MESSAGE` payloads are skipped | §5 |
+//! | `awslogs.data`, `Records[].kinesis.data`, `Records[].Data`, `records[].data` | base64 (of gzip) of a subscription payload: Lambda subscription events, Kinesis, `aws kinesis get-records`, Firehose | §5 |
+//! | `results` | Logs Insights rows of `{field, value}` (`@timestamp`, `@message`, `@logStream`, `@log`), put in time order | §6 |
+//! | `Records[]` of CloudTrail events, an EventBridge envelope, a bare CloudTrail event, `Events[].CloudTrailEvent` (`aws cloudtrail lookup-events`) | one record per event, its compact JSON as the message | §9 |
+//!
+//! A top-level array is read element by element the same way: message strings (`--query
+//! 'events[].message'`), event objects, Insights rows or field objects. A top-level object that is
+//! itself a CloudWatch event (`jq -c '.events[]'`) or a Lambda JSON log record is one record.
 //!
 //! Positions: a counting reader tracks newlines consumed, so every record knows the line its
-//! `"message"` sits on and a syntax error names its line. Everything parsed before an error has
-//! already been delivered; the error says what was skipped.
+//! `"message"` sits on and a syntax error names its line. After a syntax error the decoder skips to
+//! the next line that starts with `{` or `[` (stray shell prompts between pasted documents) and goes
+//! on; everything parsed before it has been delivered.
+//!
+//! Order: events without a log stream (`get-log-events` pages, whose loop over
+//! `nextBackwardToken` writes the newest page first) and Logs Insights rows (newest first by
+//! default) are put in time order within a window of up to 100 000 records or 64 MiB; everything
+//! else is handed on as it is read. Memory is bounded by that window and the largest single event
+//! (or CloudTrail record).
 
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 
+use base64::Engine as _;
+use flate2::read::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
-use super::{DecodeError, Record};
+use super::{DecodeError, REORDER_WINDOW, Record, cloudtrail, reorder};
 use crate::time;
+
+/// How deep base64 payloads may nest (a payload whose events hold payloads…).
+const MAX_NESTING: u8 = 3;
+/// Syntax errors reported one by one; more are summarised.
+const MAX_ERRORS: usize = 16;
 
 /// Counts bytes and newlines read through it, and whether anything but whitespace was read since
 /// the last [`Position::mark_document`].
@@ -33,6 +62,8 @@ struct Position {
     newlines: Cell<u64>,
     bytes: Cell<u64>,
     content_since_mark: Cell<bool>,
+    /// Bytes read since the last record was made (or the last document began).
+    since_record: Cell<u64>,
 }
 
 impl Position {
@@ -41,12 +72,26 @@ impl Position {
     }
     fn mark_document(&self) {
         self.content_since_mark.set(false);
+        self.since_record.set(0);
     }
 }
 
+/// A single JSON value (one event, one CloudTrail record, one payload) is far below this; a string
+/// that never ends is not read into memory past it.
+const MAX_VALUE_BYTES: u64 = 256 << 20;
+
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos.since_record.get() > MAX_VALUE_BYTES {
+            return Err(io::Error::other(format!(
+                "no event in {} MiB (a string that never ends?)",
+                MAX_VALUE_BYTES >> 20
+            )));
+        }
         let n = self.inner.read(buf)?;
+        self.pos
+            .since_record
+            .set(self.pos.since_record.get() + n as u64);
         if n == 1 {
             // serde_json reads one byte at a time: the common case, kept cheap.
             let b = buf[0];
@@ -71,103 +116,645 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Decodes every document in `input`, calling `sink` once per event. Returns the problems found;
-/// decoding stops at the first syntax error (what came before it has been delivered).
+/// Replaces invalid UTF-8 with U+FFFD on the way to the JSON parser, which would otherwise reject
+/// the whole document for one stray byte (cp1252 output of a Windows console, a cut multi-byte
+/// character). Valid input passes through unchanged.
+struct LossyUtf8<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    /// An incomplete sequence at the end of the last chunk.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read> LossyUtf8<R> {
+    fn new(inner: R) -> Self {
+        LossyUtf8 {
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            carry: Vec::new(),
+            eof: false,
+        }
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        self.buf.clear();
+        self.pos = 0;
+        while self.buf.is_empty() && !self.eof {
+            let mut chunk = std::mem::take(&mut self.carry);
+            let start = chunk.len();
+            chunk.resize(start + 64 * 1024, 0);
+            let n = loop {
+                match self.inner.read(&mut chunk[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        chunk.truncate(start);
+                        self.carry = chunk;
+                        return Err(e);
+                    }
+                }
+            };
+            chunk.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+            }
+            if std::str::from_utf8(&chunk).is_ok() {
+                // Valid (nearly always): hand the chunk on as it is.
+                self.buf = chunk;
+                continue;
+            }
+            let mut rest = &chunk[..];
+            loop {
+                match std::str::from_utf8(rest) {
+                    Ok(_) => {
+                        self.buf.extend_from_slice(rest);
+                        break;
+                    }
+                    Err(e) => {
+                        let valid = e.valid_up_to();
+                        self.buf.extend_from_slice(&rest[..valid]);
+                        match e.error_len() {
+                            Some(bad) => {
+                                self.buf.extend_from_slice("\u{FFFD}".as_bytes());
+                                rest = &rest[valid + bad..];
+                            }
+                            None if self.eof => {
+                                self.buf.extend_from_slice("\u{FFFD}".as_bytes());
+                                break;
+                            }
+                            None => {
+                                self.carry = rest[valid..].to_vec();
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for LossyUtf8<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.buf.len() {
+            self.refill()?;
+        }
+        let avail = &self.buf[self.pos..];
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Gives back one byte read ahead while looking for the next document after a syntax error.
+struct Pushback<R> {
+    pending: Option<u8>,
+    inner: R,
+    pos: Rc<Position>,
+}
+
+impl<R: Read> Read for Pushback<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if let Some(b) = self.pending.take() {
+            buf[0] = b;
+            self.pos.content_since_mark.set(true);
+            return Ok(1);
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Where decoded records go, and the problems met (shared by nested payloads).
+struct Walker<'s> {
+    sink: &'s mut dyn FnMut(Record<'static>),
+    errors: Vec<DecodeError>,
+    suppressed: u64,
+    /// The line number given to the last record created.
+    last_line: u64,
+    /// Records without a log stream (`get-log-events` pages), kept to be put in time order: a
+    /// loop over `nextBackwardToken` writes the newest page first. `None` in nested walkers.
+    window: Option<Window>,
+}
+
+/// Records held back to be put in time order, up to [`REORDER_WINDOW`] records or
+/// [`WINDOW_BYTES`] of messages; then they are ordered and handed on, and a new window starts.
+#[derive(Default)]
+struct Window {
+    records: Vec<Record<'static>>,
+    bytes: usize,
+}
+
+const WINDOW_BYTES: usize = 64 << 20;
+
+impl Walker<'_> {
+    /// Hands a finished record on: to the sink, or to the time-order window.
+    fn deliver(&mut self, r: Record<'static>) {
+        match &mut self.window {
+            Some(w) if r.stream.is_none() && r.timestamp.is_some() => {
+                w.bytes += r.message.len();
+                w.records.push(r);
+                if w.records.len() >= REORDER_WINDOW || w.bytes >= WINDOW_BYTES {
+                    self.flush_window();
+                }
+            }
+            _ => (self.sink)(r),
+        }
+    }
+
+    fn flush_window(&mut self) {
+        if let Some(w) = &mut self.window {
+            let mut v = std::mem::take(&mut w.records);
+            w.bytes = 0;
+            reorder(&mut v);
+            v.into_iter().for_each(&mut *self.sink);
+        }
+    }
+
+    /// Records are told apart by their line, so records that share a physical line (compact JSON,
+    /// events of one base64 payload) are numbered on from it: a record's line is its physical line,
+    /// or the line after the previous record's when that is not past it.
+    fn stamp(&mut self, mut r: Record<'static>) -> Record<'static> {
+        if r.line <= self.last_line {
+            r.line = self.last_line + 1;
+        }
+        self.last_line = r.line;
+        r
+    }
+
+    fn error(&mut self, line: Option<u64>, offset: Option<u64>, message: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(DecodeError {
+                line,
+                offset,
+                message,
+            });
+        } else {
+            self.suppressed += 1;
+        }
+    }
+}
+
+/// Where a nested payload sits in the outer input: its records and errors are reported there.
+#[derive(Clone, Copy)]
+struct Origin {
+    line: u64,
+    offset: u64,
+    depth: u8,
+}
+
+/// Decodes every JSON document in `input`, calling `sink` once per event. Returns the problems
+/// found: syntax errors (the decoder resumes at the next line that starts a document), truncation,
+/// undecodable payloads.
 pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+    let mut w = Walker {
+        sink,
+        errors: Vec::new(),
+        suppressed: 0,
+        last_line: 0,
+        window: Some(Window::default()),
+    };
+    walk(input, &mut w, None);
+    w.flush_window();
+    if w.suppressed > 0 {
+        w.errors.push(DecodeError {
+            line: None,
+            offset: None,
+            message: format!("{} more invalid JSON regions were skipped", w.suppressed),
+        });
+    }
+    w.errors
+}
+
+fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
     let pos = Rc::new(Position::default());
     // serde_json reads byte by byte from an `io::Read`: buffer underneath, and count what it
     // consumes on top, so positions are where the parser is, not where the buffer is.
-    let reader = Counting {
-        inner: io::BufReader::with_capacity(256 * 1024, input),
+    let mut reader = Pushback {
+        pending: None,
+        inner: Counting {
+            inner: BufReader::with_capacity(64 * 1024, LossyUtf8::new(input)),
+            pos: pos.clone(),
+        },
         pos: pos.clone(),
     };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut errors = Vec::new();
-    let mut documents = 0u64;
+    let at = |pos: &Position| match origin {
+        Some(o) => (Some(o.line), None),
+        None => (Some(pos.line()), None),
+    };
+    let prefix = if origin.is_some() {
+        "in a base64 payload: "
+    } else {
+        ""
+    };
     loop {
-        pos.mark_document();
-        let seed = Document {
-            sink: &mut *sink,
-            pos: &pos,
-        };
-        match seed.deserialize(&mut de) {
-            Ok(()) => documents += 1,
-            Err(e) if e.is_eof() && !pos.content_since_mark.get() => break,
-            Err(e) => {
-                let what = if e.is_eof() {
-                    "input ends inside a JSON document (truncated?); the rest of that document is missing"
-                        .to_string()
-                } else {
-                    format!("invalid JSON ({e}); the rest of the input was skipped")
+        let failure = {
+            let mut de = serde_json::Deserializer::from_reader(&mut reader);
+            loop {
+                pos.mark_document();
+                let mut target = Target::direct();
+                let node = Node {
+                    w: &mut *w,
+                    pos: &pos,
+                    origin,
+                    depth: 0,
+                    target: &mut target,
                 };
-                errors.push(DecodeError {
-                    line: Some(pos.line()),
-                    offset: None,
-                    message: what,
-                });
-                break;
+                match node.deserialize(&mut de) {
+                    Ok(()) => {}
+                    Err(e) if e.is_eof() && !pos.content_since_mark.get() => break None,
+                    Err(e) => break Some(e),
+                }
+            }
+        };
+        let Some(e) = failure else { return };
+        let (line, offset) = at(&pos);
+        if e.is_eof() {
+            w.error(
+                line,
+                offset,
+                format!(
+                    "{prefix}input ends inside a JSON document (truncated?); the rest of that document is missing"
+                ),
+            );
+            return;
+        }
+        if e.is_io() {
+            w.error(
+                line,
+                offset,
+                format!("{prefix}read error ({e}); everything before this point was read"),
+            );
+            return;
+        }
+        match resync(&mut reader) {
+            Some(b) => {
+                w.error(
+                    line,
+                    offset,
+                    format!(
+                        "{prefix}invalid JSON ({e}); skipped to the next document, at line {}",
+                        pos.line()
+                    ),
+                );
+                reader.pending = Some(b);
+            }
+            None => {
+                w.error(
+                    line,
+                    offset,
+                    format!("{prefix}invalid JSON ({e}); the rest of the input was skipped"),
+                );
+                return;
             }
         }
     }
-    let _ = documents;
-    errors
 }
 
-struct Document<'s> {
-    sink: &'s mut dyn FnMut(Record<'static>),
-    pos: &'s Rc<Position>,
+/// Skips to the next line that starts with `{` or `[`; returns that byte (consumed).
+fn resync(r: &mut impl Read) -> Option<u8> {
+    let mut prev_newline = false;
+    let mut b = [0u8; 1];
+    loop {
+        match r.read(&mut b) {
+            Ok(0) => return None,
+            Ok(_) => {
+                if prev_newline && (b[0] == b'{' || b[0] == b'[') {
+                    return Some(b[0]);
+                }
+                prev_newline = b[0] == b'\n';
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for Document<'_> {
+/// Where the records of a container go: straight to the sink, or kept until the container ends
+/// (subscription events before their envelope, Insights rows that are put in time order). Records
+/// without a log group or stream get the container's.
+struct Target {
+    buf: Option<Vec<Record<'static>>>,
+    group: Option<String>,
+    stream: Option<String>,
+}
+
+impl Target {
+    fn direct() -> Target {
+        Target {
+            buf: None,
+            group: None,
+            stream: None,
+        }
+    }
+
+    fn collect() -> Target {
+        Target {
+            buf: Some(Vec::new()),
+            group: None,
+            stream: None,
+        }
+    }
+
+    fn put(&mut self, w: &mut Walker, mut r: Record<'static>) {
+        if r.group.is_none() && self.group.is_some() {
+            r.group = self.group.clone().map(Cow::Owned);
+        }
+        if r.stream.is_none() && self.stream.is_some() {
+            r.stream = self.stream.clone().map(Cow::Owned);
+        }
+        match &mut self.buf {
+            Some(v) => v.push(r),
+            None => w.deliver(r),
+        }
+    }
+}
+
+/// Any JSON value met where records may be: a document, an element of a container array.
+struct Node<'a, 's> {
+    w: &'a mut Walker<'s>,
+    pos: &'a Rc<Position>,
+    origin: Option<Origin>,
+    depth: u32,
+    target: &'a mut Target,
+}
+
+impl Node<'_, '_> {
+    fn line(&self) -> u64 {
+        self.origin.map_or_else(|| self.pos.line(), |o| o.line)
+    }
+
+    fn offset(&self) -> u64 {
+        self.origin
+            .map_or_else(|| self.pos.bytes.get(), |o| o.offset)
+    }
+
+    /// Hands on a record already numbered (collected from a container).
+    fn put(&mut self, r: Record<'static>) {
+        self.target.put(self.w, r);
+    }
+
+    /// Hands on a record created here.
+    fn emit(&mut self, r: Record<'static>) {
+        self.pos.since_record.set(0);
+        let r = self.w.stamp(r);
+        self.target.put(self.w, r);
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Document<'_> {
+/// The fields of one object that may make it a record.
+#[derive(Default)]
+struct Acc {
+    line: u64,
+    offset: u64,
+    message: Option<Value>,
+    timestamp: Option<Value>,
+    stream: Option<String>,
+    group: Option<String>,
+    /// Saw a key only CloudWatch events have (`ingestionTime`, `eventId`, `logStreamName`…).
+    cloudwatch: bool,
+    extra: Map<String, Value>,
+}
+
+/// Envelope of a subscription payload.
+#[derive(Default)]
+struct Envelope {
+    control: bool,
+    group: Option<String>,
+    stream: Option<String>,
+}
+
+impl<'de> Visitor<'de> for Node<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a filter-log-events / get-log-events document or an array of events")
+        f.write_str("a CloudWatch Logs, subscription, Insights or CloudTrail JSON document")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "events" {
-                map.next_value_seed(Events {
-                    sink: &mut *self.sink,
-                    pos: self.pos,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
+        let r = record(self.line(), self.offset(), None, None, None, v.to_owned());
+        self.emit(r);
+        Ok(())
+    }
+
+    fn visit_string<E: de::Error>(mut self, v: String) -> Result<(), E> {
+        let r = record(self.line(), self.offset(), None, None, None, v);
+        self.emit(r);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth == 0 {
+            // A top-level array: every element may be a record.
+            let mut c = Container {
+                parent: &mut self,
+                target: Target::direct(),
+            };
+            return c.visit_seq(seq);
+        }
+        // An array inside a container: a Logs Insights row of `{field, value}` objects.
+        let mut acc = Acc {
+            line: self.line(),
+            offset: self.offset(),
+            cloudwatch: true,
+            ..Acc::default()
+        };
+        while let Some(f) = seq.next_element::<Value>()? {
+            let (Some(name), Some(value)) = (
+                f.get("field").and_then(Value::as_str),
+                f.get("value").cloned(),
+            ) else {
+                continue;
+            };
+            match name {
+                "@timestamp" => acc.timestamp = Some(value),
+                "@message" => acc.message = Some(value),
+                "@logStream" => acc.stream = value.as_str().map(str::to_owned),
+                "@log" => acc.group = value.as_str().map(|g| insights_group(g).to_owned()),
+                _ => {}
             }
+        }
+        if let Some(r) = finish(acc) {
+            self.emit(r);
         }
         Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        Events {
-            sink: self.sink,
-            pos: self.pos,
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let mut acc = Acc {
+            line: self.line(),
+            offset: self.offset(),
+            ..Acc::default()
+        };
+        let mut env = Envelope::default();
+        let mut early: Vec<Record<'static>> = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "events" => {
+                    let mut c = Container {
+                        parent: &mut self,
+                        target: Target::direct(),
+                    };
+                    map.next_value_seed(&mut c)?;
+                }
+                "logEvents" if env.control => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "logEvents" => {
+                    // The envelope comes first in real payloads; when it does not, keep the
+                    // events until it is complete.
+                    let known = env.group.is_some() && env.stream.is_some();
+                    let mut target = if known {
+                        Target::direct()
+                    } else {
+                        Target::collect()
+                    };
+                    target.group = env.group.clone();
+                    target.stream = env.stream.clone();
+                    let mut c = Container {
+                        parent: &mut self,
+                        target,
+                    };
+                    map.next_value_seed(&mut c)?;
+                    if let Some(v) = c.target.buf {
+                        early.extend(v);
+                    }
+                }
+                "results" => {
+                    let mut c = Container {
+                        parent: &mut self,
+                        target: Target::collect(),
+                    };
+                    map.next_value_seed(&mut c)?;
+                    if let Some(mut v) = c.target.buf {
+                        reorder(&mut v);
+                        for r in v {
+                            self.put(r);
+                        }
+                    }
+                }
+                "Records" | "records" | "Events" => {
+                    map.next_value_seed(Payloads { node: &mut self })?;
+                }
+                "awslogs" => {
+                    let v = map.next_value::<Value>()?;
+                    if let Some(data) = v.get("data").and_then(Value::as_str) {
+                        let (line, offset) = (self.line(), self.offset());
+                        nested(&mut self, data, line, offset);
+                    } else {
+                        acc.extra.insert(key.into_owned(), v);
+                    }
+                }
+                "messageType" => {
+                    let v = map.next_value::<Value>()?;
+                    env.control = v.as_str() == Some("CONTROL_MESSAGE");
+                    acc.extra.insert(key.into_owned(), v);
+                }
+                "logGroup" | "logStream" => {
+                    let v = map.next_value::<Value>()?;
+                    if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                        if key == "logGroup" {
+                            env.group = Some(s.to_owned());
+                        } else {
+                            env.stream = Some(s.to_owned());
+                        }
+                    }
+                    acc.extra.insert(key.into_owned(), v);
+                }
+                "message" | "@message" => {
+                    acc.line = self.line();
+                    acc.message = Some(map.next_value::<Value>()?);
+                }
+                "timestamp" | "@timestamp" => acc.timestamp = Some(map.next_value::<Value>()?),
+                "logStreamName" | "@logStream" => {
+                    acc.cloudwatch = true;
+                    acc.stream = string_of(map.next_value::<Value>()?);
+                }
+                "logGroupName" => acc.group = string_of(map.next_value::<Value>()?),
+                "@log" => {
+                    acc.group =
+                        string_of(map.next_value::<Value>()?).map(|g| insights_group(&g).to_owned())
+                }
+                "ingestionTime" | "eventId" | "@ptr" => {
+                    acc.cloudwatch = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    let v = map.next_value::<Value>()?;
+                    acc.extra.insert(key.into_owned(), v);
+                }
+            }
         }
-        .visit_seq(seq)
+        if !env.control {
+            for mut r in early {
+                if r.group.is_none() {
+                    r.group = env.group.clone().map(Cow::Owned);
+                }
+                if r.stream.is_none() {
+                    r.stream = env.stream.clone().map(Cow::Owned);
+                }
+                self.put(r);
+            }
+        }
+        if let Some(r) = finish(acc) {
+            self.emit(r);
+        }
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
 }
 
-struct Events<'s> {
-    sink: &'s mut dyn FnMut(Record<'static>),
-    pos: &'s Rc<Position>,
+fn string_of(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for Events<'_> {
+/// A container array (`events`, `logEvents`, `results`, a top-level array): each element is a
+/// [`Node`] whose records go to the container's target.
+struct Container<'n, 'a, 's> {
+    parent: &'n mut Node<'a, 's>,
+    target: Target,
+}
+
+impl<'de> DeserializeSeed<'de> for &mut Container<'_, '_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+        d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Events<'_> {
+impl<'de> Visitor<'de> for &mut Container<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -175,85 +762,306 @@ impl<'de> Visitor<'de> for Events<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(ev) = seq.next_element_seed(EventSeed { pos: self.pos })? {
-            if let Some(r) = ev {
-                (self.sink)(r);
+        let depth = self.parent.depth + 1;
+        loop {
+            let node = Node {
+                w: &mut *self.parent.w,
+                pos: self.parent.pos,
+                origin: self.parent.origin,
+                depth,
+                target: &mut self.target,
+            };
+            if seq.next_element_seed(node)?.is_none() {
+                break;
             }
         }
+        // Records collected by a direct container have already gone to the sink; a collecting
+        // container hands its records to its owner.
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
 }
 
-struct EventSeed<'s> {
-    pos: &'s Rc<Position>,
+/// `Records` / `records` / `Events`: CloudTrail events (S3 log files, `lookup-events`), or Kinesis
+/// / Firehose records carrying base64 payloads.
+struct Payloads<'n, 'a, 's> {
+    node: &'n mut Node<'a, 's>,
 }
 
-impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
-    type Value = Option<Record<'static>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for Payloads<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for EventSeed<'_> {
-    type Value = Option<Record<'static>>;
+impl<'de> Visitor<'de> for Payloads<'_, '_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a log event object or a message string")
+        f.write_str("a list of records")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(record(self.pos.line(), None, None, v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(record(self.pos.line(), None, None, v)))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut message = None;
-        let mut timestamp = None;
-        let mut stream = None;
-        let mut line = self.pos.line();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "message" => {
-                    line = self.pos.line();
-                    message = Some(map.next_value::<String>()?);
-                }
-                "timestamp" => {
-                    timestamp = match map.next_value::<serde_json::Value>()? {
-                        serde_json::Value::Number(n) => n.as_i64(),
-                        serde_json::Value::String(s) => time::parse_any(&s),
-                        _ => None,
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let node = self.node;
+        loop {
+            let line = node.line();
+            let offset = node.offset();
+            let Some(v) = seq.next_element::<Value>()? else {
+                break;
+            };
+            if cloudtrail::is_event(&v) {
+                node.emit(cloudtrail_record(line, offset, &v));
+                continue;
+            }
+            // `aws cloudtrail lookup-events`: the event is a JSON string in `CloudTrailEvent`.
+            if let Some(text) = v.get("CloudTrailEvent").and_then(Value::as_str) {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(e) if cloudtrail::is_event(&e) => {
+                        node.put(cloudtrail_record(line, offset, &e))
                     }
+                    _ => node.w.error(
+                        Some(line),
+                        None,
+                        "a CloudTrailEvent is not a CloudTrail event; skipped".into(),
+                    ),
                 }
-                "logStreamName" => stream = Some(map.next_value::<String>()?),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                continue;
+            }
+            let data = v
+                .get("kinesis")
+                .and_then(|k| k.get("data"))
+                .or_else(|| v.get("Data"))
+                .or_else(|| v.get("data"))
+                .and_then(Value::as_str);
+            if let Some(data) = data {
+                nested(node, data, line, offset);
             }
         }
-        Ok(message.map(|m| record(line, timestamp, stream, m)))
+        Ok(())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// Decodes a base64 `data` field (gzip inside, usually) and walks what it holds; its records go
+/// where the container's records go.
+fn nested(node: &mut Node, data: &str, line: u64, offset: u64) {
+    let depth = node.origin.map_or(0, |o| o.depth) + 1;
+    if depth > MAX_NESTING {
+        node.w.error(
+            Some(line),
+            None,
+            "base64 payloads nested too deeply; skipped".into(),
+        );
+        return;
+    }
+    let compact: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let bytes = match base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT.decode(&compact) {
+        Ok(b) => b,
+        Err(e) => {
+            node.w.error(
+                Some(line),
+                None,
+                format!("a data field is not base64 ({e}); skipped"),
+            );
+            return;
+        }
+    };
+    drop(compact);
+    let origin = Origin {
+        line,
+        offset,
+        depth,
+    };
+    let mut reader = match peel_gzip(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            node.w.error(
+                Some(line),
+                None,
+                format!("a base64 payload does not decompress ({e}); skipped"),
+            );
+            return;
+        }
+    };
+    let first = match reader.fill_buf() {
+        Ok(h) => h.iter().find(|b| !b.is_ascii_whitespace()).copied(),
+        Err(_) => None,
+    };
+    if matches!(first, Some(b'{') | Some(b'[')) {
+        let (errors, suppressed) = {
+            let w = &mut *node.w;
+            let target = &mut *node.target;
+            let mut sink = |r: Record<'static>| {
+                let r = w.stamp(r);
+                target.put(w, r);
+            };
+            let mut inner = Walker {
+                sink: &mut sink,
+                errors: Vec::new(),
+                suppressed: 0,
+                last_line: 0,
+                window: None,
+            };
+            walk(&mut reader, &mut inner, Some(origin));
+            (inner.errors, inner.suppressed)
+        };
+        for e in errors {
+            node.w.error(e.line, e.offset, e.message);
+        }
+        node.w.suppressed += suppressed;
+        return;
+    }
+    // Firehose "message extraction" delivers the messages themselves, one per line.
+    let mut line_buf = Vec::new();
+    loop {
+        line_buf.clear();
+        match reader.read_until(b'\n', &mut line_buf) {
+            Ok(0) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line_buf);
+                let text = text.trim_end_matches(['\n', '\r']);
+                if !text.trim().is_empty() {
+                    node.emit(record(line, offset, None, None, None, text.to_owned()));
+                }
+            }
+            Err(e) => {
+                node.w.error(
+                    Some(line),
+                    None,
+                    format!("a base64 payload does not decompress ({e})"),
+                );
+                break;
+            }
+        }
+    }
+}
+
+/// Unwraps up to three gzip layers (Firehose objects can be compressed twice).
+fn peel_gzip(bytes: &[u8]) -> io::Result<Box<dyn BufRead + '_>> {
+    let mut r: Box<dyn BufRead + '_> = Box::new(bytes);
+    for _ in 0..3 {
+        let head = r.fill_buf()?;
+        if head.starts_with(&[0x1f, 0x8b]) {
+            r = Box::new(BufReader::new(MultiGzDecoder::new(r)));
+        } else {
+            break;
+        }
+    }
+    Ok(r)
+}
+
+/// `<account>:<log group>` (Insights `@log`) → the log group.
+fn insights_group(g: &str) -> &str {
+    match g.split_once(':') {
+        Some((acct, rest)) if !acct.is_empty() && acct.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => g,
+    }
+}
+
+/// Turns the fields of an object into a record, if it is one.
+fn finish(acc: Acc) -> Option<Record<'static>> {
+    let lambda_record = acc.extra.contains_key("level")
+        || acc.extra.contains_key("log_level")
+        || acc
+            .extra
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("platform."));
+    if let Some(message) = &acc.message
+        && (acc.cloudwatch || !lambda_record)
+    {
+        let text = match message {
+            Value::String(s) => s.clone(),
+            Value::Null => return None,
+            other => other.to_string(),
+        };
+        let timestamp = acc.timestamp.as_ref().and_then(timestamp_of);
+        return Some(record(
+            acc.line, acc.offset, timestamp, acc.stream, acc.group, text,
+        ));
+    }
+    let mut obj = acc.extra;
+    if lambda_record {
+        // A Lambda JSON log format record (JSON lines): the whole object is the message.
+        if let Some(m) = acc.message {
+            obj.insert("message".into(), m);
+        }
+        if let Some(t) = acc.timestamp {
+            obj.insert("timestamp".into(), t);
+        }
+        let v = Value::Object(obj);
+        return Some(record(
+            acc.line,
+            acc.offset,
+            None,
+            acc.stream,
+            acc.group,
+            v.to_string(),
+        ));
+    }
+    let v = Value::Object(obj);
+    if cloudtrail::is_event(&v) || cloudtrail::is_envelope(&v) {
+        return Some(cloudtrail_record(acc.line, acc.offset, &v));
+    }
+    None
+}
+
+fn cloudtrail_record(line: u64, offset: u64, v: &Value) -> Record<'static> {
+    let mut r = record(
+        line,
+        offset,
+        cloudtrail::event_time(v),
+        Some("cloudtrail".into()),
+        None,
+        v.to_string(),
+    );
+    r.group = None;
+    r
+}
+
+fn timestamp_of(v: &Value) -> Option<i64> {
+    match v {
+        // Epoch milliseconds (the API); 9 to 11 digits are epoch seconds (Kinesis arrival times).
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if (100_000_000..100_000_000_000).contains(&i) => Some(i * 1000),
+            Some(i) => Some(i),
+            None => n
+                .as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 1e16)
+                .map(|f| {
+                    if (1e8..1e11).contains(&f) {
+                        (f * 1000.0).round() as i64
+                    } else {
+                        f as i64
+                    }
+                }),
+        },
+        Value::String(s) => time::parse_any(s),
+        _ => None,
     }
 }
 
 fn record(
     line: u64,
+    offset: u64,
     timestamp: Option<i64>,
     stream: Option<String>,
+    group: Option<String>,
     message: String,
 ) -> Record<'static> {
     Record {
         line,
-        offset: 0,
+        offset,
         timestamp,
         stream: stream.map(Cow::Owned),
-        group: None,
+        group: group.map(Cow::Owned),
         message: Cow::Owned(message.into_bytes()),
     }
 }
@@ -261,11 +1069,26 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+        run_bytes(input.as_bytes())
+    }
+
+    fn run_bytes(input: &[u8]) -> (Vec<Record<'static>>, Vec<DecodeError>) {
         let mut out = Vec::new();
-        let errors = decode(&mut input.as_bytes(), &mut |r| out.push(r));
+        let errors = decode(&mut &input[..], &mut |r| out.push(r));
         (out, errors)
+    }
+
+    fn msg(r: &Record) -> String {
+        String::from_utf8(r.message.to_vec()).unwrap()
+    }
+
+    fn b64gz(s: &str) -> String {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(s.as_bytes()).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap())
     }
 
     const DOC: &str = r#"{
@@ -289,6 +1112,10 @@ mod tests {
 }
 "#;
 
+    const PAYLOAD: &str = r#"{"messageType":"DATA_MESSAGE","owner":"264100014405","logGroup":"/aws/lambda/test","logStream":"2021/06/29/[$LATEST]f53daacc6fd1499c89f959bbd3b42a81","subscriptionFilters":["logs"],"logEvents":[{"id":"36237048169840917029152547719247745064030651972363026432","timestamp":1624925438466,"message":"START RequestId: ec412a2f-6d7c-4d38-aa76-d711e645d8a4 Version: $LATEST\n"},{"id":"36237048172583908688571814365656638411566400437598617601","timestamp":1624925438589,"message":"END RequestId: ec412a2f-6d7c-4d38-aa76-d711e645d8a4\n"}]}"#;
+
+    const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1498519943285,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
+
     #[test]
     fn events_with_stream_timestamp_and_line() {
         let (r, e) = run(DOC);
@@ -310,6 +1137,31 @@ mod tests {
     }
 
     #[test]
+    fn get_log_events_pages_newest_first_are_put_in_time_order() {
+        let page = |a: i64, b: i64| {
+            format!(
+                "{{\"events\": [{{\"timestamp\": {a}, \"message\": \"m{a}\", \"ingestionTime\": 1}}, {{\"timestamp\": {b}, \"message\": \"m{b}\", \"ingestionTime\": 1}}], \"nextForwardToken\": \"f/1\", \"nextBackwardToken\": \"b/1\"}}\n"
+            )
+        };
+        let text = format!(
+            "{}{}{}",
+            page(1_714_564_805_000, 1_714_564_806_000),
+            page(1_714_564_803_000, 1_714_564_804_000),
+            page(1_714_564_801_000, 1_714_564_802_000)
+        );
+        let (r, e) = run(&text);
+        assert!(e.is_empty(), "{e:?}");
+        let ts: Vec<i64> = r.iter().map(|r| r.timestamp.unwrap() % 100_000).collect();
+        assert_eq!(ts, [1000, 2000, 3000, 4000, 5000, 6000]);
+        // Events with a stream are handed on as read.
+        let (r, _) = run(&format!("{DOC}{DOC}"));
+        assert_eq!(
+            r.iter().map(|r| r.line).collect::<Vec<_>>(),
+            [6, 13, 25, 32]
+        );
+    }
+
+    #[test]
     fn query_messages_array() {
         let (r, e) = run("[\n    \"START RequestId: x\\n\",\n    \"END RequestId: x\\n\"\n]\n");
         assert!(e.is_empty());
@@ -328,10 +1180,212 @@ mod tests {
     }
 
     #[test]
-    fn garbage_after_a_document_is_reported() {
+    fn stray_text_between_documents_is_skipped_and_reported() {
+        let (r, e) = run(&format!("{DOC}\n$ aws logs filter-log-events ...\n{DOC}"));
+        assert_eq!(r.len(), 4);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(21));
+        assert!(
+            e[0].message.contains("skipped to the next document"),
+            "{e:?}"
+        );
         let (r, e) = run(&format!("{DOC}\n$ aws logs ...\n"));
         assert_eq!(r.len(), 2);
         assert_eq!(e.len(), 1);
-        assert_eq!(e[0].line, Some(21));
+    }
+
+    #[test]
+    fn subscription_payloads_back_to_back_with_a_control_message() {
+        let (r, e) = run(&format!("{CONTROL}{PAYLOAD}{PAYLOAD}"));
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].group.as_deref(), Some("/aws/lambda/test"));
+        assert_eq!(
+            r[0].stream.as_deref(),
+            Some("2021/06/29/[$LATEST]f53daacc6fd1499c89f959bbd3b42a81")
+        );
+        assert_eq!(r[0].timestamp, Some(1_624_925_438_466));
+        // One physical line: records are numbered on from it.
+        let lines: Vec<u64> = r.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn envelope_after_the_events() {
+        let p = r#"{"logEvents":[{"id":"1","timestamp":1,"message":"m"}],"logStream":"s","logGroup":"g","messageType":"DATA_MESSAGE"}"#;
+        let (r, _) = run(p);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].stream.as_deref(), Some("s"));
+        assert_eq!(r[0].group.as_deref(), Some("g"));
+        let c = r#"{"logEvents":[{"id":"1","timestamp":1,"message":"m"}],"messageType":"CONTROL_MESSAGE"}"#;
+        assert!(run(c).0.is_empty());
+    }
+
+    #[test]
+    fn base64_gzip_envelopes() {
+        let data = b64gz(PAYLOAD);
+        let docs = [
+            format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#),
+            format!(
+                r#"{{"Records":[{{"kinesis":{{"partitionKey":"p","data":"{data}","sequenceNumber":"1"}},"eventSource":"aws:kinesis","eventVersion":"1.0","eventName":"aws:kinesis:record"}}]}}"#
+            ),
+            format!(
+                r#"{{"Records":[{{"SequenceNumber":"1","ApproximateArrivalTimestamp":"2021-06-29T00:10:40+00:00","Data":"{data}","PartitionKey":"p"}}],"NextShardIterator":"x","MillisBehindLatest":0}}"#
+            ),
+            format!(
+                r#"{{"invocationId":"i","deliveryStreamArn":"arn","region":"us-east-1","records":[{{"recordId":"r","approximateArrivalTimestamp":1,"data":"{data}"}}]}}"#
+            ),
+            format!(
+                r#"{{"requestId":"3657C3DE","timestamp":1771274398000,"records":[{{"data":"{data}"}}]}}"#
+            ),
+        ];
+        for d in docs {
+            let (r, e) = run(&d);
+            assert!(e.is_empty(), "{d}: {e:?}");
+            assert_eq!(r.len(), 2, "{d}");
+            assert_eq!(r[0].group.as_deref(), Some("/aws/lambda/test"));
+            assert!(msg(&r[1]).starts_with("END RequestId"));
+        }
+    }
+
+    #[test]
+    fn base64_with_whitespace_plain_json_and_extracted_messages() {
+        let data = b64gz(PAYLOAD);
+        let wrapped: String = data
+            .as_bytes()
+            .chunks(60)
+            .map(|c| format!("{}\\n", std::str::from_utf8(c).unwrap()))
+            .collect();
+        let (r, e) = run(&format!(r#"{{"awslogs":{{"data":"{wrapped}"}}}}"#));
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 2);
+        let plain = base64::engine::general_purpose::STANDARD.encode(PAYLOAD);
+        assert_eq!(
+            run(&format!(r#"{{"records":[{{"data":"{plain}"}}]}}"#))
+                .0
+                .len(),
+            2
+        );
+        let text = base64::engine::general_purpose::STANDARD
+            .encode("START RequestId: x\nEND RequestId: x\n");
+        let (r, _) = run(&format!(r#"{{"records":[{{"data":"{text}"}}]}}"#));
+        assert_eq!(r.len(), 2);
+        assert_eq!(msg(&r[1]), "END RequestId: x");
+    }
+
+    #[test]
+    fn bad_payloads_are_reported_not_fatal() {
+        let (r, e) = run(&format!(
+            r#"{{"records":[{{"data":"%%%"}},{{"data":"H4sIAAAA"}},{{"data":"{}"}}]}}"#,
+            b64gz(PAYLOAD)
+        ));
+        assert_eq!(r.len(), 2);
+        assert_eq!(e.len(), 2, "{e:?}");
+        let mut nested = PAYLOAD.to_string();
+        for _ in 0..5 {
+            nested = format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, b64gz(&nested));
+        }
+        let (r, e) = run(&nested);
+        assert!(r.is_empty());
+        assert!(
+            e.iter().any(|e| e.message.contains("nested too deeply")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn insights_results_in_time_order_with_group() {
+        let doc = r#"{"results":[
+            [{"field":"@timestamp","value":"2024-05-01 12:00:01.000"},{"field":"@message","value":"second"},{"field":"@log","value":"111122223333:/aws/lambda/Rot"},{"field":"@ptr","value":"x"}],
+            [{"field":"@timestamp","value":"2024-05-01 12:00:00.456"},{"field":"@message","value":"first"},{"field":"@logStream","value":"s"}]
+        ],"statistics":{"recordsMatched":2.0},"status":"Complete"}"#;
+        let (r, e) = run(doc);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(msg(&r[0]), "first");
+        assert_eq!(r[0].stream.as_deref(), Some("s"));
+        assert_eq!(msg(&r[1]), "second");
+        assert_eq!(r[1].group.as_deref(), Some("/aws/lambda/Rot"));
+        assert_eq!(r[0].timestamp, time::parse_any("2024-05-01T12:00:00.456Z"));
+    }
+
+    #[test]
+    fn cloudtrail_containers() {
+        let ev = r#"{"eventVersion":"1.08","eventTime":"2022-09-13T02:17:48Z","eventSource":"secretsmanager.amazonaws.com","eventName":"RotationFailed","additionalEventData":{"SecretId":"arn:s"}}"#;
+        let docs = [
+            format!(r#"{{"Records":[{ev},{ev}]}}"#),
+            format!("{ev}\n{ev}\n"),
+            format!(
+                r#"{{"version":"0","id":"1","detail-type":"AWS Service Event via CloudTrail","source":"aws.secretsmanager","time":"2022-09-13T02:17:48Z","resources":[],"detail":{ev}}}
+{{"version":"0","id":"2","detail-type":"AWS Service Event via CloudTrail","source":"aws.secretsmanager","time":"2022-09-13T02:17:48Z","resources":[],"detail":{ev}}}"#
+            ),
+            format!(
+                r#"{{"Events":[{{"EventId":"1","EventName":"RotationFailed","CloudTrailEvent":{}}},{{"EventId":"2","CloudTrailEvent":{}}}]}}"#,
+                serde_json::to_string(ev).unwrap(),
+                serde_json::to_string(ev).unwrap()
+            ),
+        ];
+        for d in docs {
+            let (r, e) = run(&d);
+            assert!(e.is_empty(), "{d}: {e:?}");
+            assert_eq!(r.len(), 2, "{d}");
+            assert_eq!(r[0].stream.as_deref(), Some("cloudtrail"));
+            assert_eq!(r[0].timestamp, time::parse_any("2022-09-13T02:17:48Z"));
+            let v: Value = serde_json::from_slice(&r[0].message).unwrap();
+            assert!(cloudtrail::render(&v).is_some(), "{d}");
+        }
+        // S3 / Kinesis notifications are not CloudTrail.
+        let (r, _) = run(
+            r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}"#,
+        );
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn json_lines_of_events_and_of_lambda_records() {
+        let (r, _) = run(
+            "{\"logStreamName\":\"s\",\"timestamp\":1714564800123,\"message\":\"START RequestId: x\\n\",\"ingestionTime\":1,\"eventId\":\"1\"}\n\
+             {\"timestamp\": \"2025-03-11T14:02:07Z\", \"level\": \"INFO\", \"message\": \"createSecret: ok\", \"requestId\": \"x\"}\n",
+        );
+        assert_eq!(r.len(), 2);
+        assert_eq!(msg(&r[0]), "START RequestId: x\n");
+        let v: Value = serde_json::from_slice(&r[1].message).unwrap();
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["message"], "createSecret: ok");
+    }
+
+    #[test]
+    fn invalid_utf8_inside_strings_is_replaced() {
+        let mut doc = DOC.as_bytes().to_vec();
+        let at = doc.windows(9).position(|w| w == b"Operation").unwrap();
+        doc.splice(at..at, [0xE9, 0xff, b' ']);
+        let (r, e) = run_bytes(&doc);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 2);
+        assert!(msg(&r[1]).starts_with("[ERROR] \u{FFFD}\u{FFFD} Operation"));
+        // A multi-byte character cut at the very end.
+        let (_, e) = run_bytes(b"[\"caf\xc3");
+        assert_eq!(e.len(), 1);
+    }
+
+    #[test]
+    fn scalars_and_odd_documents_do_not_panic() {
+        for d in [
+            "1",
+            "null",
+            "true",
+            "\"x\"",
+            "[[]]",
+            "[1, {}, []]",
+            "{\"message\": null}",
+            "{\"events\": 5}",
+            "{\"Records\": {}}",
+            "{\"awslogs\": 3}",
+            "}{",
+            "]",
+        ] {
+            let _ = run(d);
+        }
+        let (r, _) = run("[[{\"field\":\"@message\",\"value\":\"x\"}]]");
+        assert_eq!(r.len(), 1);
     }
 }

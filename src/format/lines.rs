@@ -46,9 +46,43 @@ impl LineDecoder {
     }
 
     fn start(&self, line: &[u8]) -> Option<Start> {
+        match self.own_start(line) {
+            Some(s) => Some(s),
+            None => self.mixed_start(line),
+        }
+    }
+
+    /// One file may hold two pasted exports of different line shapes (an S3 export followed by a
+    /// `tail`, a console copy with a raw snippet): a line that carries another line shape's prefix
+    /// starts a record too, decoded by that shape. Only lines that are not record starts of this
+    /// shape get here (continuation lines), and most of those are rejected by their first byte.
+    fn mixed_start(&self, line: &[u8]) -> Option<Start> {
+        match line.first() {
+            None => return None,
+            Some(&b) if b >= 0x80 => return None,
+            _ => {}
+        }
+        let other = super::detect::line_shape(line)?;
+        if other == self.format {
+            return None;
+        }
+        match other {
+            Format::Tail | Format::TailShort | Format::S3Export | Format::Console | Format::Raw => {
+                LineDecoder::new(other).own_start(line)
+            }
+            _ => None,
+        }
+    }
+
+    /// Where the prefix of a record-start line of this very shape ends.
+    fn own_start(&self, line: &[u8]) -> Option<Start> {
         match self.format {
             Format::S3Export => {
                 let (ts, used) = time::parse_iso_prefix(line)?;
+                if has_offset(line, used) {
+                    // `<ts>+00:00 <stream> …` is `aws logs tail` (pasted after an export).
+                    return None;
+                }
                 match line.get(used) {
                     Some(b' ') | Some(b'\t') => Some(Start {
                         timestamp: Some(ts),
@@ -65,7 +99,9 @@ impl LineDecoder {
             }
             Format::Tail => {
                 let (ts, used) = time::parse_iso_prefix(line)?;
-                if line.get(used) != Some(&b' ') {
+                // `tail` always prints `+00:00`; `<ts>Z <message>` is an S3 export line and
+                // `<ts> <message>` a `--format short` one, which have no stream column.
+                if line.get(used) != Some(&b' ') || !has_offset(line, used) {
                     return None;
                 }
                 let s = used + 1;
@@ -91,12 +127,23 @@ impl LineDecoder {
                 })
             }
             Format::Console => console_start(line),
-            Format::Raw => raw_start(line).then_some(Start {
-                timestamp: None,
-                stream: None,
-                message: 0,
-            }),
-            Format::EventsJson => None,
+            Format::Raw => {
+                // `--query 'events[].message' --output text` joins messages with TABs, so a
+                // message that follows one ending in `\n` starts its line with a TAB.
+                let message = if raw_start(line) {
+                    0
+                } else if line.first() == Some(&b'\t') && raw_start(&line[1..]) {
+                    1
+                } else {
+                    return None;
+                };
+                Some(Start {
+                    timestamp: None,
+                    stream: None,
+                    message,
+                })
+            }
+            _ => None,
         }
     }
 
@@ -191,6 +238,14 @@ impl Pending {
     fn into_record(self, block: &[u8], end: usize, base_offset: u64) -> Record<'_> {
         let end = end.max(self.message);
         let mut message = &block[self.message.min(end)..end];
+        // `tail --format json` prints a JSON message from the line after `<ts> <stream> `.
+        while let Some((&first, rest)) = message.split_first() {
+            if first == b'\n' || first == b'\r' {
+                message = rest;
+            } else {
+                break;
+            }
+        }
         while let Some((&last, rest)) = message.split_last() {
             if last == b'\n' || last == b'\r' {
                 message = rest;
@@ -219,6 +274,15 @@ impl Pending {
             message,
         }
     }
+}
+
+/// Does the timestamp that ends at `used` carry a numeric zone offset (`+00:00`, `-0500`)?
+fn has_offset(line: &[u8], used: usize) -> bool {
+    let ts = &line[..used];
+    [6, 5]
+        .iter()
+        .any(|&n| used > 19 + n - 1 && matches!(ts[used - n], b'+' | b'-'))
+        && !ts.ends_with(b"Z")
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -383,7 +447,18 @@ mod tests {
             Some("2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef")
         );
         assert!(r[0].3.starts_with("START"));
-        assert_eq!(r[1].3, "\n{\n    \"time\": \"2024-05-01T12:00:01.500Z\"\n}");
+        // `--format json`: the pretty JSON message starts on the line after `<ts> <stream> `.
+        assert_eq!(r[1].3, "{\n    \"time\": \"2024-05-01T12:00:01.500Z\"\n}");
+    }
+
+    #[test]
+    fn tail_json_format_with_crlf_and_a_header_at_the_very_end() {
+        let text = "2024-05-01T12:00:01+00:00 2024/05/01/[$LATEST]0123 \r\n{\r\n    \"time\": \"x\"\r\n}\r\n2024-05-01T12:00:02+00:00 2024/05/01/[$LATEST]0123 ";
+        let r = decode(Format::Tail, text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].3, "{\r\n    \"time\": \"x\"\r\n}");
+        assert_eq!(r[0].1, Some(1_714_564_801_000));
+        assert_eq!(r[1].3, "");
     }
 
     #[test]
@@ -443,5 +518,66 @@ mod tests {
     fn crlf_line_endings() {
         let r = decode(Format::S3Export, "2024-05-01T12:00:00.123Z START x\r\n\r\n");
         assert_eq!(r[0].3, "START x");
+    }
+
+    #[test]
+    fn one_file_with_two_pastes_of_different_shapes() {
+        let rid = "1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70";
+        let s3 = format!("2024-05-01T12:00:00.123Z START RequestId: {rid} Version: $LATEST\n\n");
+        let tail = format!(
+            "2024-05-01T12:00:01.000000+00:00 2024/05/01/[$LATEST]0123 END RequestId: {rid}\n"
+        );
+        let raw = format!("REPORT RequestId: {rid}\tDuration: 2.00 ms\n");
+        let text = format!("{s3}$ aws logs tail /aws/lambda/x\n{tail}{raw}");
+        for primary in [Format::S3Export, Format::Tail, Format::Raw] {
+            let r = decode(primary, &text);
+            assert_eq!(r.len(), 3, "{primary:?}: {r:?}");
+            assert!(r[0].3.starts_with("START"), "{primary:?}: {r:?}");
+            assert_eq!(
+                r[1].2.as_deref(),
+                Some("2024/05/01/[$LATEST]0123"),
+                "{primary:?}"
+            );
+            assert_eq!(r[1].3, format!("END RequestId: {rid}"), "{primary:?}");
+            assert_eq!(r[1].1, Some(1_714_564_801_000));
+            assert!(r[2].3.starts_with("REPORT"), "{primary:?}");
+        }
+        // The shell prompt stays with the record before it.
+        let r = decode(Format::S3Export, &text);
+        assert!(r[0].3.ends_with("$ aws logs tail /aws/lambda/x"), "{r:?}");
+    }
+
+    #[test]
+    fn tail_does_not_take_export_or_short_lines_for_stream_lines() {
+        let d = LineDecoder::new(Format::Tail);
+        assert!(
+            d.own_start(b"2024-05-01T12:00:00.123Z START RequestId: x")
+                .is_none()
+        );
+        assert!(
+            d.own_start(b"2024-05-01T12:00:00 START RequestId: x")
+                .is_none()
+        );
+        assert!(
+            d.own_start(b"2024-05-01T12:00:00+00:00 stream START")
+                .is_some()
+        );
+        let d = LineDecoder::new(Format::S3Export);
+        assert!(
+            d.own_start(b"2024-05-01T12:00:00.123000+00:00 stream x")
+                .is_none()
+        );
+        assert!(d.own_start(b"2024-05-01T12:00:00.123Z x").is_some());
+    }
+
+    #[test]
+    fn raw_messages_joined_by_tabs() {
+        // `--query 'events[].message' --output text`
+        let r = decode(
+            Format::Raw,
+            "START RequestId: x Version: $LATEST\n\tEND RequestId: x\n\tREPORT RequestId: x\n",
+        );
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[1].3, "END RequestId: x");
     }
 }

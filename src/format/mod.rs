@@ -8,16 +8,30 @@
 //! * line-oriented text ([`lines`]): S3 export files, `aws logs tail`, console copies and raw
 //!   Lambda text. A record starts at a line that carries the shape's prefix; lines without it
 //!   continue the previous record. These decode block by block, so big inputs are split and
-//!   decoded in parallel and streams are read with bounded memory.
-//! * structured documents ([`events_json`]): `filter-log-events` / `get-log-events` JSON. These are
-//!   decoded event by event with a streaming JSON parser, so memory does not grow with the input.
+//!   decoded in parallel and streams are read with bounded memory. A line that carries another
+//!   line shape's prefix also starts a record, so one file holding two pasted exports decodes.
+//! * structured documents, decoded record by record from a reader so memory does not grow with the
+//!   input: every JSON shape ([`events_json`]: `filter-log-events` / `get-log-events`,
+//!   subscription payloads, Logs Insights results, CloudTrail containers), the CLI's `--output
+//!   text` ([`events_text`], [`insights`]), `--output yaml` ([`yaml`]) and `--output table`
+//!   ([`table`]), and console CSV downloads ([`csv`]).
+//!
+//! CloudTrail events are recognised in any container and rendered as one text line by
+//! [`cloudtrail`] (called from [`crate::lambda::line::classify`]).
 //!
 //! [`detect`] picks the shape from the first bytes, following the sniffing order of
 //! `log-formats.md` §0; `--input-format` overrides it.
 
+pub mod cloudtrail;
+pub mod csv;
 pub mod detect;
 pub mod events_json;
+pub mod events_text;
+pub mod insights;
 pub mod lines;
+pub mod table;
+mod text;
+pub mod yaml;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -48,6 +62,25 @@ pub enum Format {
     /// `filter-log-events` / `get-log-events` JSON (one or several pages), or a JSON array of
     /// messages (`--query 'events[].message'`).
     EventsJson,
+    /// `filter-log-events` / `get-log-events --output text`: `EVENTS⇥…` rows, or the rows of a
+    /// `--query 'events[].[timestamp,logStreamName,message]'`.
+    EventsText,
+    /// `filter-log-events` / `get-log-events --output yaml` or `yaml-stream` (AWS CLI v2).
+    EventsYaml,
+    /// `filter-log-events` / `get-log-events --output table` (best effort).
+    EventsTable,
+    /// Subscription-filter payloads: decoded `DATA_MESSAGE` JSON, Firehose objects (`}{`), and the
+    /// base64+gzip forms (Lambda `awslogs` events, Kinesis records, Firehose records).
+    Subscription,
+    /// Logs Insights `get-query-results` JSON.
+    InsightsJson,
+    /// Logs Insights `get-query-results --output text`.
+    InsightsText,
+    /// A console CSV download: Logs Insights results or log events (`timestamp,message`).
+    Csv,
+    /// CloudTrail: S3 log files (`{"Records":[…]}`), EventBridge envelopes, one event per line,
+    /// `aws cloudtrail lookup-events` output.
+    CloudTrail,
     /// `aws logs tail` (default `--format detailed`, also `--format json`): `<ts> <stream> <msg>`.
     Tail,
     /// `aws logs tail --format short`: `<ts> <msg>` with a zone-less timestamp.
@@ -61,8 +94,16 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 14] = [
         Format::EventsJson,
+        Format::EventsText,
+        Format::EventsYaml,
+        Format::EventsTable,
+        Format::Subscription,
+        Format::InsightsJson,
+        Format::InsightsText,
+        Format::Csv,
+        Format::CloudTrail,
         Format::Tail,
         Format::TailShort,
         Format::S3Export,
@@ -70,9 +111,18 @@ impl Format {
         Format::Raw,
     ];
 
+    /// The name users type for `--input-format` (stable).
     pub fn name(self) -> &'static str {
         match self {
             Format::EventsJson => "events-json",
+            Format::EventsText => "events-text",
+            Format::EventsYaml => "events-yaml",
+            Format::EventsTable => "events-table",
+            Format::Subscription => "subscription",
+            Format::InsightsJson => "insights-json",
+            Format::InsightsText => "insights-text",
+            Format::Csv => "csv",
+            Format::CloudTrail => "cloudtrail",
             Format::Tail => "tail",
             Format::TailShort => "tail-short",
             Format::S3Export => "s3-export",
@@ -89,13 +139,57 @@ impl Format {
     /// How inputs of this shape are decoded.
     pub fn decoder(self) -> Decoder {
         match self {
-            Format::EventsJson => Decoder::Structured(events_json::decode),
+            // Every JSON shape goes through one streaming walker that recognises documents by
+            // their keys, so pasted documents of different kinds may follow each other.
+            Format::EventsJson
+            | Format::Subscription
+            | Format::InsightsJson
+            | Format::CloudTrail => Decoder::Structured(events_json::decode),
+            Format::EventsText => Decoder::Structured(events_text::decode),
+            Format::EventsYaml => Decoder::Structured(yaml::decode),
+            Format::EventsTable => Decoder::Structured(table::decode),
+            Format::InsightsText => Decoder::Structured(insights::decode_text),
+            Format::Csv => Decoder::Structured(csv::decode),
             Format::Tail | Format::TailShort | Format::S3Export | Format::Console | Format::Raw => {
                 Decoder::Lines(lines::LineDecoder::new(self))
             }
         }
     }
 }
+
+/// Puts records in time order, for shapes that list them newest first (Logs Insights sorts by
+/// `@timestamp desc` unless told otherwise). A list that runs backwards is reversed first, so
+/// records of the same millisecond keep their order of occurrence; then a stable sort. A record
+/// without a timestamp stays right after the one before it.
+pub(crate) fn reorder(v: &mut Vec<Record<'static>>) {
+    let first = v.iter().find_map(|r| r.timestamp);
+    let last = v.iter().rev().find_map(|r| r.timestamp);
+    if let (Some(f), Some(l)) = (first, last)
+        && f > l
+    {
+        v.reverse();
+    }
+    let mut cur = i64::MIN;
+    let keys: Vec<i64> = v
+        .iter()
+        .map(|r| {
+            if let Some(t) = r.timestamp {
+                cur = t;
+            }
+            cur
+        })
+        .collect();
+    if keys.windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
+    let mut pairs: Vec<(i64, Record<'static>)> = keys.into_iter().zip(v.drain(..)).collect();
+    pairs.sort_by_key(|p| p.0);
+    v.extend(pairs.into_iter().map(|p| p.1));
+}
+
+/// Records a sorting shape keeps before it puts them in order and hands them on (bounds memory
+/// for very large result sets, which are then ordered window by window).
+pub(crate) const REORDER_WINDOW: usize = 100_000;
 
 /// A decoder for structured documents: reads the whole input, calls the sink once per record
 /// (in input order), and returns the problems it met. Memory must not grow with the input.
@@ -150,5 +244,64 @@ impl fmt::Display for DecodeError {
             (None, Some(o)) => write!(f, "byte {o}: {}", self.message),
             (None, None) => f.write_str(&self.message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>(), Ok(f));
+            assert_eq!(f.to_string(), f.name());
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Format::ALL.len());
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert!(
+            err.contains("events-yaml") && err.contains("cloudtrail"),
+            "{err}"
+        );
+    }
+
+    fn rec(line: u64, ts: Option<i64>) -> Record<'static> {
+        Record {
+            line,
+            offset: 0,
+            timestamp: ts,
+            stream: None,
+            group: None,
+            message: Cow::Borrowed(b""),
+        }
+    }
+
+    fn lines(v: &[Record]) -> Vec<u64> {
+        v.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn reorder_reverses_newest_first_and_keeps_ties_in_occurrence_order() {
+        // Newest first, END and REPORT in the same millisecond.
+        let mut v = vec![
+            rec(1, Some(30)),
+            rec(2, Some(30)),
+            rec(3, Some(20)),
+            rec(4, None),
+            rec(5, Some(10)),
+        ];
+        reorder(&mut v);
+        assert_eq!(lines(&v), [5, 4, 3, 2, 1]);
+        let mut v = vec![rec(1, Some(10)), rec(2, Some(5)), rec(3, Some(20))];
+        reorder(&mut v);
+        assert_eq!(lines(&v), [2, 1, 3]);
+        let mut v = vec![rec(1, None), rec(2, Some(5)), rec(3, None), rec(4, Some(1))];
+        reorder(&mut v);
+        assert_eq!(lines(&v), [4, 3, 2, 1]);
+        let mut v: Vec<Record<'static>> = Vec::new();
+        reorder(&mut v);
     }
 }

@@ -94,8 +94,10 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
 }
 
 /// The log stream an S3 export file belongs to, from its path
-/// (`<prefix>/<taskId>/<logStreamName>/000000.gz`). Lambda stream names contain `/`; exports seen
-/// in the wild flatten them to `2025-03-11-[$LATEST]5f0d…`, so the folder is taken as it is.
+/// (`<prefix>/<taskId>/<logStreamName>/000000.gz`, further chunks `000001.gz`, …; unzipped copies
+/// without `.gz`). Lambda stream names contain `/`; exports seen in the wild flatten them to
+/// `2025-03-11-[$LATEST]5f0d…`, and then the folder is taken as it is. When the `/` were kept, the
+/// stream is the folder and the date folders above it: `2025/03/11/[$LATEST]5f0d…`.
 pub fn stream_from_path(spec: &InputSpec) -> Option<String> {
     let InputSpec::File(p) = spec else {
         return None;
@@ -105,8 +107,28 @@ pub fn stream_from_path(spec: &InputSpec) -> Option<String> {
     if stem.len() != 6 || !stem.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let parent = p.parent()?.file_name()?.to_str()?;
-    (parent.contains('[') && parent.contains(']')).then(|| parent.to_string())
+    let dir = p.parent()?;
+    let parent = dir.file_name()?.to_str()?;
+    if !(parent.contains('[') && parent.contains(']')) {
+        return None;
+    }
+    if parent.starts_with('[') {
+        // `…/2025/03/11/[$LATEST]5f0d…/000000.gz`
+        let mut up = dir.ancestors().skip(1);
+        let mut date = Vec::new();
+        for want in [2, 2, 4] {
+            match up
+                .next()
+                .and_then(|a| a.file_name())
+                .and_then(|n| n.to_str())
+            {
+                Some(n) if n.len() == want && n.bytes().all(|b| b.is_ascii_digit()) => date.push(n),
+                _ => return Some(parent.to_string()),
+            }
+        }
+        return Some(format!("{}/{}/{}/{parent}", date[2], date[1], date[0]));
+    }
+    Some(parent.to_string())
 }
 
 pub fn describe_io(e: &io::Error) -> String {
@@ -244,9 +266,23 @@ mod tests {
             Some("2025-03-11-[$LATEST]5f0d2c9a")
         );
         assert_eq!(
+            s("exportedlogs/2f3a/2025-03-11-[$LATEST]5f0d2c9a/000001.gz").as_deref(),
+            Some("2025-03-11-[$LATEST]5f0d2c9a")
+        );
+        assert_eq!(
             s("x/2025/03/11/[$LATEST]5f0d/000001").as_deref(),
+            Some("2025/03/11/[$LATEST]5f0d")
+        );
+        assert_eq!(
+            s("x/11/[$LATEST]5f0d/000002.gz").as_deref(),
             Some("[$LATEST]5f0d")
         );
+        assert_eq!(
+            s("2025/03/11/[$LATEST]5f0d/000000.gz").as_deref(),
+            Some("2025/03/11/[$LATEST]5f0d")
+        );
+        assert_eq!(s("x/[$LATEST]5f0d/0000001.gz"), None);
+        assert_eq!(s("x/[$LATEST]5f0d/00000a.gz"), None);
         assert_eq!(s("logs/app.log"), None);
         assert_eq!(s("exportedlogs/aws-logs-write-test"), None);
         assert_eq!(stream_from_path(&InputSpec::Stdin), None);

@@ -487,8 +487,19 @@ struct PlatformMetrics {
     init_ms: Option<f64>,
 }
 
-/// Renders a Lambda JSON log format record as the text-format line it stands for.
+/// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
+/// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
 fn classify_json(m: &[u8]) -> Option<Line> {
+    if memmem::find(m, b"\"eventSource\"").is_some() && memmem::find(m, b"\"eventName\"").is_some()
+    {
+        let v: serde_json::Value = serde_json::from_slice(m).ok()?;
+        if let Some(r) = crate::format::cloudtrail::render(&v) {
+            let mut l = Line::rendered(Kind::CloudTrail, r.text);
+            l.timestamp = r.timestamp;
+            l.level = r.error.then_some(Level::Error);
+            return Some(l);
+        }
+    }
     let rec: JsonRecord = serde_json::from_slice(m).ok()?;
     if let Some(kind) = rec.kind.as_deref() {
         let r = rec.record.unwrap_or_default();
