@@ -13,8 +13,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
-use memchr::memmem;
+use memchr::memmem::Finder;
 use serde::Deserialize;
 
 use crate::time::{self, EpochMs};
@@ -247,7 +248,7 @@ pub fn classify(message: &[u8]) -> Line {
             if let Some(rid) = RequestId::parse_prefix(rest) {
                 l.request_id = Some(rid);
                 let after = &rest[36..];
-                if memmem::find(after, b"exited").is_some() {
+                if EXITED.find(after).is_some() {
                     l.kind = Kind::RuntimeExit;
                     l.level = Some(Level::Error);
                 }
@@ -277,7 +278,7 @@ pub fn classify(message: &[u8]) -> Line {
 fn other(m: &[u8]) -> Line {
     let mut l = Line::new(Kind::Other);
     if m.starts_with(b"An error occurred (")
-        || memmem::find(m, b"Traceback (most recent call last)").is_some()
+        || TRACEBACK.find(m).is_some()
     {
         l.level = Some(Level::Error);
     }
@@ -353,12 +354,42 @@ fn classify_timestamped(m: &[u8]) -> Line {
     l
 }
 
+/// A substring searcher built once (building one per call showed up in profiles).
+struct Key(LazyLock<Finder<'static>>);
+
+macro_rules! key {
+    ($name:ident, $text:literal) => {
+        static $name: Key = Key(LazyLock::new(|| Finder::new($text)));
+    };
+}
+
+key!(DURATION, b"Duration:");
+key!(BILLED, b"Billed Duration:");
+key!(INIT, b"Init Duration:");
+key!(MEMORY, b"Memory Size:");
+key!(MAX_MEMORY, b"Max Memory Used:");
+key!(STATUS, b"Status:");
+key!(ERROR_TYPE, b"Error Type:");
+key!(PHASE, b"Phase:");
+key!(EXITED, b"exited");
+key!(TRACEBACK, b"Traceback (most recent call last)");
+
+impl Key {
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        self.0.find(hay)
+    }
+
+    fn len(&self) -> usize {
+        self.0.needle().len()
+    }
+}
+
 /// Parses the TAB (or space) separated `Key: value` fields of REPORT and INIT_REPORT lines.
 fn parse_report_fields(s: &[u8]) -> Metrics {
     let mut m = Metrics::default();
     // The first "Duration:" that is not "Billed Duration:" / "Init Duration:" / "Restore Duration:".
     let mut from = 0;
-    while let Some(p) = memmem::find(&s[from..], b"Duration:") {
+    while let Some(p) = DURATION.find(&s[from..]) {
         let at = from + p;
         let before = &s[..at];
         let prefixed = [&b"Billed "[..], b"Init ", b"Restore ", b"Billed Restore "]
@@ -370,24 +401,24 @@ fn parse_report_fields(s: &[u8]) -> Metrics {
         }
         from = at + 9;
     }
-    m.billed_ms = field_number(s, b"Billed Duration:");
-    m.init_ms = field_number(s, b"Init Duration:");
-    m.memory_mb = field_number(s, b"Memory Size:").map(|v| v as u32);
-    m.max_memory_mb = field_number(s, b"Max Memory Used:").map(|v| v as u32);
-    m.status = field_word(s, b"Status:").and_then(|w| Status::parse(&w));
-    m.error_type = field_word(s, b"Error Type:");
-    m.phase = field_word(s, b"Phase:");
+    m.billed_ms = field_number(s, &BILLED);
+    m.init_ms = field_number(s, &INIT);
+    m.memory_mb = field_number(s, &MEMORY).map(|v| v as u32);
+    m.max_memory_mb = field_number(s, &MAX_MEMORY).map(|v| v as u32);
+    m.status = field_word(s, &STATUS).and_then(|w| Status::parse(&w));
+    m.error_type = field_word(s, &ERROR_TYPE);
+    m.phase = field_word(s, &PHASE);
     // INIT_REPORT puts the init time under "Init Duration:"; keep it there and not in duration_ms.
     m
 }
 
-fn field_number(s: &[u8], key: &[u8]) -> Option<f64> {
-    let p = memmem::find(s, key)?;
+fn field_number(s: &[u8], key: &Key) -> Option<f64> {
+    let p = key.find(s)?;
     parse_number(skip_ws(&s[p + key.len()..]))
 }
 
-fn field_word(s: &[u8], key: &[u8]) -> Option<String> {
-    let p = memmem::find(s, key)?;
+fn field_word(s: &[u8], key: &Key) -> Option<String> {
+    let p = key.find(s)?;
     let v = skip_ws(&s[p + key.len()..]);
     let end = v
         .iter()

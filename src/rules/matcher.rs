@@ -10,8 +10,9 @@ use regex::bytes::Regex;
 
 use super::PatternId;
 
-/// The patterns a message matched, sorted and without duplicates.
-pub type Hits = Vec<PatternId>;
+/// The patterns a message matched, sorted and without duplicates (inline up to a few, so most
+/// messages allocate nothing).
+pub type Hits = smallvec::SmallVec<[PatternId; 6]>;
 
 pub struct Matcher {
     ac: Option<AhoCorasick>,
@@ -165,7 +166,7 @@ mod tests {
     }
 
     fn hits(m: &Matcher, s: &str) -> Hits {
-        let mut h = Vec::new();
+        let mut h = Hits::new();
         m.scan(s.as_bytes(), &mut h);
         h
     }
@@ -178,9 +179,9 @@ mod tests {
                 &m,
                 "[ERROR]\tx\tsetSecret: Unable to log into database ... Unable to log into database"
             ),
-            vec![0, 1]
+            Hits::from_slice(&[0, 1])
         );
-        assert_eq!(hits(&m, "nothing here"), Vec::<PatternId>::new());
+        assert_eq!(hits(&m, "nothing here"), Hits::new());
     }
 
     #[test]
@@ -188,19 +189,19 @@ mod tests {
         let m = matcher();
         assert_eq!(
             hits(&m, "KeyError: 'host key is missing from secret JSON'"),
-            vec![2]
+            Hits::from_slice(&[2])
         );
         assert_eq!(
             hits(&m, "key is missing from secret JSON"),
-            Vec::<PatternId>::new()
+            Hits::new()
         );
     }
 
     #[test]
     fn appends_after_existing_hits() {
         let m = matcher();
-        let mut h = vec![7];
+        let mut h = Hits::from_slice(&[7]);
         m.scan(b"testSecret: Unable to log into database", &mut h);
-        assert_eq!(h, vec![7, 0, 1]);
+        assert_eq!(h, Hits::from_slice(&[7, 0, 1]));
     }
 }
