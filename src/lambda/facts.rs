@@ -6,7 +6,7 @@
 
 use smallvec::SmallVec;
 
-use crate::rules::matcher::Hits;
+use crate::rules::matcher::{Hits, Positions};
 use crate::rules::{FactId, RuleSet};
 
 /// A small first-value-wins map from fact id to value.
@@ -45,9 +45,26 @@ impl Facts {
     }
 }
 
-/// Runs the model's fact regexes whose needle `hits` shows, over `text`.
-pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits) -> Facts {
+/// Reads the positional facts at `positions`, then runs the model's fact regexes whose needle
+/// `hits` shows, over `text`.
+pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions) -> Facts {
     let mut facts = Facts::default();
+    for &(index, offset) in positions {
+        let pf = &rules.model.positional[index as usize];
+        if facts.contains(pf.fact) {
+            continue;
+        }
+        let Some(rest) = text.get(offset as usize..) else {
+            continue;
+        };
+        if let Some(m) = pf.value.find(rest) {
+            let name = &rules.fact_names[pf.fact as usize];
+            let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
+            if !v.is_empty() {
+                facts.insert_first(pf.fact, v.into_boxed_str());
+            }
+        }
+    }
     for &pid in hits.iter() {
         if !rules.model.facts.contains(&pid) {
             continue;

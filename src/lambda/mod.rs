@@ -14,7 +14,7 @@ pub mod rotation;
 use std::fmt;
 
 use crate::rules::RuleSet;
-use crate::rules::matcher::Hits;
+use crate::rules::matcher::{Hits, Positions};
 use facts::Facts;
 use line::{Kind, Line, classify};
 
@@ -34,6 +34,7 @@ pub fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
     let line = classify(message);
     let text = line.text(message);
     let mut hits = Hits::new();
+    let mut positions = Positions::new();
     // START/END/INIT_START carry nothing rules look for, and a REPORT only when it has a status:
     // skipping them halves the bytes the automaton scans in a rotation function's logs.
     let scan = match line.kind {
@@ -45,12 +46,17 @@ pub fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
         _ => true,
     };
     if scan {
-        rules.matcher.scan(text, &mut hits);
+        rules
+            .matcher
+            .scan_with_positions(text, &mut hits, Some(&mut positions));
     }
-    let (step, facts) = if hits.is_empty() {
+    let (step, facts) = if hits.is_empty() && positions.is_empty() {
         (None, Facts::default())
     } else {
-        (rules.model.step_of(&hits), facts::extract(rules, text, &hits))
+        (
+            rules.model.step_of(&hits),
+            facts::extract(rules, text, &hits, &positions),
+        )
     };
     Analysis {
         line,

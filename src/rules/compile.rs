@@ -17,8 +17,8 @@ use super::schema::{
     RuleFile, SymptomSpec,
 };
 use super::{
-    Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, Pattern, PatternId, Range,
-    RuleSet, Scope,
+    Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, Pattern, PatternId,
+    PositionalFact, Range, RuleSet, Scope,
     Severity, Symptom, Tier,
 };
 use crate::lambda::Step;
@@ -242,20 +242,62 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                     Some(c.literal_pattern("model/error_markers", &m.error_markers));
             }
             for (i, f) in m.facts.iter().enumerate() {
-                let spec = PatternSpec {
-                    literal: None,
-                    any: None,
-                    regex: Some(f.get_ref().regex.clone()),
-                    needle: f.get_ref().needle.clone(),
-                    needles: f.get_ref().needles.clone(),
+                let err = |message: String| RuleError {
+                    file: file.clone(),
+                    line: Some(line_of(text, f.span().start)),
+                    message,
                 };
-                match c.pattern(&format!("model/fact{i}"), &spec, false) {
-                    Ok(id) => compiled_model.facts.push(id),
-                    Err(msg) => errors.push(RuleError {
-                        file: file.clone(),
-                        line: Some(line_of(text, f.span().start)),
-                        message: msg,
-                    }),
+                let spec = f.get_ref();
+                match (&spec.regex, &spec.value) {
+                    (Some(re), None) if spec.name.is_none() && spec.after.is_none() && spec.at.is_none() => {
+                        let p = PatternSpec {
+                            literal: None,
+                            any: None,
+                            regex: Some(re.clone()),
+                            needle: spec.needle.clone(),
+                            needles: spec.needles.clone(),
+                        };
+                        match c.pattern(&format!("model/fact{i}"), &p, false) {
+                            Ok(id) => compiled_model.facts.push(id),
+                            Err(msg) => errors.push(err(msg)),
+                        }
+                    }
+                    (None, Some(value)) if spec.needle.is_none() && spec.needles.is_none() => {
+                        let Some(name) = &spec.name else {
+                            errors.push(err("a positional fact needs `name`".into()));
+                            continue;
+                        };
+                        let (lits, at) = match (&spec.after, &spec.at) {
+                            (Some(a), None) => (a, false),
+                            (None, Some(a)) => (a, true),
+                            _ => {
+                                errors.push(err("give exactly one of `after` or `at`".into()));
+                                continue;
+                            }
+                        };
+                        if lits.is_empty() || lits.iter().any(String::is_empty) {
+                            errors.push(err("`after`/`at` literals must be non-empty".into()));
+                            continue;
+                        }
+                        let re = match Regex::new(&format!("^(?:{value})")) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                errors.push(err(format!("invalid value regex: {e}")));
+                                continue;
+                            }
+                        };
+                        let index = compiled_model.positional.len();
+                        c.matcher.add_positional(index, lits, at);
+                        compiled_model.positional.push(PositionalFact {
+                            fact: 0,
+                            value: re,
+                            name: name.clone(),
+                        });
+                    }
+                    _ => errors.push(err(
+                        "a fact is either `name` + `after`/`at` + `value`, or `regex` with `needle`/`needles`"
+                            .into(),
+                    )),
                 }
             }
         }
@@ -286,6 +328,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
             fact_names.extend(re.capture_names().flatten().map(str::to_owned));
         }
     }
+    fact_names.extend(compiled_model.positional.iter().map(|p| p.name.clone()));
 
     let mut compiled_symptoms = Vec::new();
     for (id, def) in &symptoms {
@@ -424,6 +467,9 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                 .filter_map(|(i, n)| n.map(|n| (i, id_of(n))))
                 .collect();
         }
+    }
+    for p in &mut compiled_model.positional {
+        p.fact = id_of(&p.name);
     }
     let known = KnownFacts {
         secret_arn: id_of("secret_arn"),

@@ -14,9 +14,17 @@ use super::PatternId;
 /// messages allocate nothing).
 pub type Hits = smallvec::SmallVec<[PatternId; 6]>;
 
+/// Where the literals of positional facts were found: (positional fact index, offset of the value).
+pub type Positions = smallvec::SmallVec<[(u16, u32); 4]>;
+
+/// Occurrences of positional literals recorded per message, at most.
+const MAX_POSITIONS: usize = 16;
+
 pub struct Matcher {
     ac: Option<AhoCorasick>,
     literals: Vec<String>,
+    /// literal index -> positional facts it starts (`true`) or precedes (`false`)
+    literal_positional: Vec<Vec<(u16, bool)>>,
     /// literal index -> literal patterns that fire on it
     literal_patterns: Vec<Vec<PatternId>>,
     /// literal index -> regex indices to confirm
@@ -28,6 +36,7 @@ pub struct Matcher {
 #[derive(Default)]
 pub struct MatcherBuilder {
     literals: Vec<String>,
+    literal_positional: Vec<Vec<(u16, bool)>>,
     literal_patterns: Vec<Vec<PatternId>>,
     literal_regexes: Vec<Vec<usize>>,
     regexes: Vec<(Regex, PatternId)>,
@@ -41,7 +50,17 @@ impl MatcherBuilder {
         self.literals.push(lit.to_owned());
         self.literal_patterns.push(Vec::new());
         self.literal_regexes.push(Vec::new());
+        self.literal_positional.push(Vec::new());
         self.literals.len() - 1
+    }
+
+    /// Positional fact `index` has its value right after (or, with `at`, starting at) each
+    /// occurrence of any of `literals`.
+    pub fn add_positional(&mut self, index: usize, literals: &[String], at: bool) {
+        for lit in literals {
+            let i = self.literal_index(lit);
+            self.literal_positional[i].push((index as u16, at));
+        }
     }
 
     /// `pattern` fires when any of `literals` occurs.
@@ -84,6 +103,7 @@ impl MatcherBuilder {
         Matcher {
             ac,
             literals: self.literals,
+            literal_positional: self.literal_positional,
             literal_patterns: self.literal_patterns,
             literal_regexes: self.literal_regexes,
             regexes: self.regexes,
@@ -99,12 +119,30 @@ impl Matcher {
 
     /// Appends the patterns `text` matches to `hits` (sorted, deduplicated).
     pub fn scan(&self, text: &[u8], hits: &mut Hits) {
+        self.scan_with_positions(text, hits, None);
+    }
+
+    /// [`Matcher::scan`], also recording where positional facts' values are.
+    pub fn scan_with_positions(
+        &self,
+        text: &[u8],
+        hits: &mut Hits,
+        mut positions: Option<&mut Positions>,
+    ) {
         let Some(ac) = &self.ac else { return };
         let start = hits.len();
         let mut pending_regex: Vec<usize> = Vec::new();
         let mut seen_literal: u64 = 0;
         for m in ac.find_overlapping_iter(text) {
             let li = m.pattern().as_usize();
+            if let Some(p) = positions.as_deref_mut() {
+                for &(fact, at) in &self.literal_positional[li] {
+                    if p.len() < MAX_POSITIONS {
+                        let off = if at { m.start() } else { m.end() };
+                        p.push((fact, off as u32));
+                    }
+                }
+            }
             // Cheap de-duplication for the first 64 literals; the rest go through the sort below.
             if li < 64 {
                 if seen_literal & (1 << li) != 0 {

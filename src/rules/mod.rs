@@ -93,6 +93,16 @@ pub struct Pattern {
     pub captures: Vec<(usize, FactId)>,
 }
 
+/// A fact whose value follows (or starts with) a literal: `secret arn <ARN>`.
+#[derive(Clone, Debug)]
+pub struct PositionalFact {
+    pub fact: FactId,
+    /// The value, anchored at the position the literal gives.
+    pub value: regex::bytes::Regex,
+    /// Fact name until ids are assigned.
+    pub name: String,
+}
+
 /// Index of a fact name in [`RuleSet::fact_names`].
 pub type FactId = u16;
 
@@ -210,6 +220,8 @@ pub struct Model {
     pub neutral: Option<PatternId>,
     /// Regex patterns whose named groups are facts.
     pub facts: Vec<PatternId>,
+    /// Facts read right after (or at) a literal.
+    pub positional: Vec<PositionalFact>,
 }
 
 impl Model {

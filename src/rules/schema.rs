@@ -115,10 +115,20 @@ pub struct ModelSpec {
     pub facts: Vec<Spanned<FactSpec>>,
 }
 
+/// A fact: either a value read right after (or at) literals, or a regex with named groups.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FactSpec {
-    pub regex: String,
+    /// Positional form: the fact's name…
+    pub name: Option<String>,
+    /// …and the literals its value follows…
+    pub after: Option<Vec<String>>,
+    /// …or starts with…
+    pub at: Option<Vec<String>>,
+    /// …and the regex the value matches there (anchored).
+    pub value: Option<String>,
+    /// Regex form: named groups are facts; runs on lines with one of the needles.
+    pub regex: Option<String>,
     pub needle: Option<String>,
     pub needles: Option<Vec<String>>,
 }
