@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::lambda::invocation::{Invocation, KeptLine};
-use crate::lambda::line::Kind;
+use crate::lambda::line::{Kind, Level};
 use crate::lambda::rotation::Rotation;
 use crate::rules::{Condition, PatternId, RuleSet, Scope};
 
@@ -127,6 +127,21 @@ impl<'a> Context<'a> {
                 Some(vec![lines[pos]])
             }
             Condition::Failed(b) => holds(inv.failed() == *b),
+            Condition::Errors(b, scope) => {
+                let errors: Vec<_> = self
+                    .lines(*scope)
+                    .into_iter()
+                    .filter(|l| {
+                        l.level >= Some(Level::Error)
+                            || matches!(l.kind, Kind::Unhandled | Kind::Timeout | Kind::RuntimeExit)
+                    })
+                    .collect();
+                match (errors.is_empty(), *b) {
+                    (false, true) => Some(errors),
+                    (true, false) => Some(vec![]),
+                    _ => None,
+                }
+            }
             Condition::TimedOut(b) => {
                 if inv.timed_out == *b {
                     Some(if *b { self.duration_line() } else { vec![] })

@@ -83,7 +83,7 @@ pub struct Invocation {
     pub stream: Option<Arc<str>>,
     pub group: Option<Arc<str>>,
     /// `functionArn`/`functionName` from JSON platform records, or the log group's function.
-    pub function: Option<String>,
+    pub function: Option<Box<str>>,
     pub first_ts: Option<EpochMs>,
     pub last_ts: Option<EpochMs>,
     pub first_line: u64,
@@ -451,7 +451,8 @@ impl<'r> Assembler<'r> {
                     inv.metrics = Some((**m).clone());
                 }
                 inv.reported_at_record = Some(records);
-                keep = true;
+                // The REPORT is evidence (its duration) only for an invocation that failed.
+                keep |= inv.outcome() == Outcome::Failed;
             }
             Kind::InitReport => {
                 let bad = line
@@ -675,7 +676,7 @@ fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
     if let Some(f) = inv.function.clone() {
         let name = f.rsplit(':').next().unwrap_or(&f).to_string();
         if f.starts_with("arn:") {
-            inv.facts.insert_first(known.function_arn, f.into_boxed_str());
+            inv.facts.insert_first(known.function_arn, f);
         }
         inv.facts.insert_first(known.function_name, name.into_boxed_str());
     }

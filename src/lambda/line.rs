@@ -185,10 +185,13 @@ pub struct Line {
     pub timestamp: Option<EpochMs>,
     /// For JSON log format records: the text-format line the record stands for, which is what
     /// rules match. `None`: rules match the message itself.
-    pub text: Option<Vec<u8>>,
+    pub text: Option<Box<[u8]>>,
+    /// Where the part of the message worth matching starts: after the `[LEVEL]\t<ts>\t<rid>\t`
+    /// prefix of an application line (0 for everything else).
+    pub body: u32,
     pub metrics: Option<Box<Metrics>>,
     /// `platform.start` / `platform.initStart` name the function: `functionArn` or `functionName`.
-    pub function: Option<String>,
+    pub function: Option<Box<str>>,
 }
 
 impl Line {
@@ -199,6 +202,7 @@ impl Line {
             request_id: None,
             timestamp: None,
             text: None,
+            body: 0,
             metrics: None,
             function: None,
         }
@@ -206,13 +210,21 @@ impl Line {
 
     fn rendered(kind: Kind, text: String) -> Line {
         let mut l = Line::new(kind);
-        l.text = Some(text.into_bytes());
+        l.text = Some(text.into_bytes().into_boxed_slice());
         l
     }
 
     /// The text rules match: the rendered text of a JSON record, or the message itself.
     pub fn text<'a>(&'a self, message: &'a [u8]) -> &'a [u8] {
         self.text.as_deref().unwrap_or(message)
+    }
+
+    /// The part rules are matched against: [`Line::text`] without an application line's prefix.
+    pub fn scan_text<'a>(&'a self, message: &'a [u8]) -> &'a [u8] {
+        match &self.text {
+            Some(t) => t,
+            None => message.get(self.body as usize..).unwrap_or(message),
+        }
     }
 }
 
@@ -266,7 +278,13 @@ pub fn classify(message: &[u8]) -> Line {
             l.level = Some(Level::Warning);
             l
         }
-        b'[' => classify_bracketed(m),
+        b'[' => {
+            let mut l = classify_bracketed(m);
+            if l.body > 0 {
+                l.body += lead as u32;
+            }
+            l
+        }
         b'{' => classify_json(m).unwrap_or_else(|| Line::new(Kind::Other)),
         b'0'..=b'9' => classify_timestamped(m),
         _ => other(m),
@@ -303,12 +321,16 @@ fn classify_bracketed(m: &[u8]) -> Line {
         let after_ts = &after_ws[used..];
         let field = skip_one_sep(after_ts);
         l.request_id = RequestId::parse_prefix(field);
-        if l.request_id.is_some() {
-            let body = skip_ws(&field[36..]);
-            if body.starts_with(b"LAMBDA_WARNING:") {
-                l.kind = Kind::RuntimeWarning;
-            }
+        let body = if l.request_id.is_some() {
+            skip_one_sep(&field[36..])
+        } else {
+            // Init phase: `[INFO]\t<ts>\t\t<text>`.
+            skip_ws(field)
+        };
+        if body.starts_with(b"LAMBDA_WARNING:") {
+            l.kind = Kind::RuntimeWarning;
         }
+        l.body = (m.len() - body.len()) as u32;
         return l;
     }
     if level == Level::Error && !after_ws.is_empty() {
@@ -584,7 +606,7 @@ fn classify_json(m: &[u8]) -> Option<Line> {
                 );
                 let mut l = Line::rendered(Kind::InitStart, text);
                 l.timestamp = ts;
-                l.function = r.function_name.as_deref().map(str::to_owned);
+                l.function = r.function_name.as_deref().map(Box::from);
                 return Some(l);
             }
             "platform.initReport" | "platform.initRuntimeDone" => {
@@ -626,7 +648,7 @@ fn classify_json(m: &[u8]) -> Option<Line> {
             .function_arn
             .as_deref()
             .or(r.function_name.as_deref())
-            .map(str::to_owned);
+            .map(Box::from);
         return Some(l);
     }
     let level_name = rec.level.as_deref().or(rec.log_level.as_deref())?;

@@ -32,7 +32,7 @@ pub struct Analysis {
 /// found), and reads its step and facts.
 pub fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
     let line = classify(message);
-    let text = line.text(message);
+    let text = line.scan_text(message);
     let mut hits = Hits::new();
     let mut positions = Positions::new();
     // START/END/INIT_START carry nothing rules look for, and a REPORT only when it has a status:

@@ -14,7 +14,9 @@
 //! [`ROTATION_IDLE_MS`] of event time, or at the end of the input. Closed rotations that did not
 //! succeed are handed to the rule engine.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 

@@ -674,6 +674,9 @@ impl CondCx<'_> {
         if let Some(b) = spec.failed {
             parts.push(Condition::Failed(b));
         }
+        if let Some(b) = spec.errors {
+            parts.push(Condition::Errors(b, scope));
+        }
         if let Some(b) = spec.timed_out {
             parts.push(Condition::TimedOut(b));
         }
@@ -728,7 +731,7 @@ impl CondCx<'_> {
             parts.push(Condition::Not(Box::new(self.condition(not, at))));
         }
         if parts.is_empty() {
-            self.error(at, "empty condition: give at least one of has, lacks, last, after/then_none, failed, timed_out, completed, fragment, rotation, step, duration_ms, timeout_ms, same, differ, fact, all, any, not".into());
+            self.error(at, "empty condition: give at least one of has, lacks, last, after/then_none, failed, errors, timed_out, completed, fragment, rotation, step, duration_ms, timeout_ms, same, differ, fact, all, any, not".into());
         }
         if parts.len() == 1 {
             parts.pop().unwrap()

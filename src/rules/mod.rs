@@ -155,6 +155,7 @@ pub enum Condition {
         scope: Scope,
     },
     Failed(bool),
+    Errors(bool, Scope),
     TimedOut(bool),
     Completed(bool),
     Fragment(bool),

@@ -150,6 +150,8 @@ pub struct ConditionSpec {
     /// `invocation` (default) or `rotation`.
     pub scope: Option<Spanned<String>>,
     pub failed: Option<bool>,
+    /// The scope has error lines: ERROR/CRITICAL lines, unhandled errors, timeouts, crashes.
+    pub errors: Option<bool>,
     pub timed_out: Option<bool>,
     /// END or REPORT was seen.
     pub completed: Option<bool>,
