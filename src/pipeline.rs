@@ -25,8 +25,9 @@ use crate::rules::RuleSet;
 
 /// Bytes per parallel block of line-oriented input.
 const BLOCK: usize = 1 << 20;
-/// Blocks decoded per window (a window is decoded in parallel, then assembled in order).
-const WINDOW_BLOCKS: usize = 8;
+/// Blocks per thread in a window (a window is decoded in parallel while the previous one is
+/// assembled in order).
+const WINDOW_BLOCKS: usize = 4;
 /// Records per batch of a JSON input.
 const JSON_BATCH: usize = 8192;
 /// A stream that shows no record boundary in this many bytes is decoded as one block anyway.
@@ -331,34 +332,54 @@ fn scan_lines(
 ) -> u64 {
     let cuts = split_blocks(data, &decoder, BLOCK);
     let rules = session.rules;
-    let mut line_base = first_line;
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    for window in blocks.chunks(WINDOW_BLOCKS * rayon::current_num_threads().max(1)) {
-        let outs: Vec<DecodedBlock> = window
-            .par_iter()
-            .map(|&(s, e)| {
-                let mut recs = Vec::new();
-                let lines = decoder.decode(&data[s..e], 1, base_offset + s as u64, &mut recs);
-                let analyzed = recs.iter().map(|r| analyze(r, rules)).collect();
-                DecodedBlock {
-                    records: recs,
-                    analyzed,
-                    lines,
-                }
-            })
-            .collect();
-        for DecodedBlock {
-            records: mut recs,
+    let decode = |(s, e): (usize, usize)| {
+        let mut records = Vec::new();
+        let lines = decoder.decode(&data[s..e], 1, base_offset + s as u64, &mut records);
+        let analyzed = records.iter().map(|r| analyze(r, rules)).collect();
+        DecodedBlock {
+            records,
             analyzed,
             lines,
-        } in outs
-        {
-            for r in &mut recs {
-                r.line += line_base;
-            }
-            session.feed(&recs, analyzed);
-            line_base += lines;
         }
+    };
+    let mut line_base = first_line;
+    let mut assemble = |block: DecodedBlock, session: &mut Session| {
+        let DecodedBlock {
+            mut records,
+            analyzed,
+            lines,
+        } = block;
+        for r in &mut records {
+            r.line += line_base;
+        }
+        session.feed(&records, analyzed);
+        line_base += lines;
+    };
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || blocks.len() <= 1 {
+        for &b in &blocks {
+            assemble(decode(b), session);
+        }
+    } else {
+        // Decode and analyse windows of blocks on the pool while this thread assembles the
+        // previous window, in order: the serial stage overlaps the parallel one.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<DecodedBlock>(threads * WINDOW_BLOCKS);
+            scope.spawn(move || {
+                for window in blocks.chunks(threads * WINDOW_BLOCKS) {
+                    let out: Vec<DecodedBlock> = window.par_iter().map(|&b| decode(b)).collect();
+                    for block in out {
+                        if tx.send(block).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            for block in rx {
+                assemble(block, session);
+            }
+        });
     }
     line_base - first_line
 }

@@ -35,7 +35,7 @@ impl<'a> Context<'a> {
         let mut out = Vec::new();
         for inv in invs {
             out.extend(inv.lines.iter());
-            if let Some(last) = &inv.last_activity
+            if let Some(last) = inv.last_activity()
                 && !inv
                     .lines
                     .iter()
@@ -98,11 +98,11 @@ impl<'a> Context<'a> {
             }
             Condition::Last(pats, scope) => {
                 let last = match scope {
-                    Scope::Invocation => inv.last_activity.as_ref(),
+                    Scope::Invocation => inv.last_activity(),
                     Scope::Rotation => self.rotation.invocations[..=self.index]
                         .iter()
                         .rev()
-                        .find_map(|i| i.last_activity.as_ref()),
+                        .find_map(|i| i.last_activity()),
                 };
                 match last {
                     Some(l) if hit_any(l, pats) => Some(vec![l]),

@@ -221,7 +221,7 @@ pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<Stri
     // Captures of symptom patterns, from this invocation's lines first.
     for i in order {
         let other = &rot.invocations[i];
-        for l in other.lines.iter().chain(other.last_activity.iter()) {
+        for l in other.lines.iter().chain(other.last_activity()) {
             for &pid in &l.hits {
                 let Some(re) = &rules.patterns[pid as usize].regex else {
                     continue;

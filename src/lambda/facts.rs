@@ -4,6 +4,8 @@
 //! messages where the literal automaton found one of their needles, and the values travel with the
 //! record to the invocation, where the first value of each fact wins.
 
+use regex_automata::dfa::Automaton;
+use regex_automata::{Anchored, Input};
 use smallvec::SmallVec;
 
 use crate::rules::matcher::{Hits, Positions};
@@ -57,9 +59,10 @@ pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions)
         let Some(rest) = text.get(offset as usize..) else {
             continue;
         };
-        if let Some(m) = pf.value.find(rest) {
+        let input = Input::new(rest).anchored(Anchored::Yes);
+        if let Ok(Some(end)) = pf.value.try_search_fwd(&input) {
             let name = &rules.fact_names[pf.fact as usize];
-            let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
+            let v = clean_fact(name, &String::from_utf8_lossy(&rest[..end.offset()]));
             if !v.is_empty() {
                 facts.insert_first(pf.fact, v.into_boxed_str());
             }

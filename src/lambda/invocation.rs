@@ -106,7 +106,7 @@ pub struct Invocation {
     /// Every pattern matched by any line of the invocation.
     pub seen: PatternSet,
     /// The last line the function itself wrote (not a platform line).
-    pub last_activity: Option<KeptLine>,
+    last: Last,
     pub activity: u32,
     /// Lines the function wrote that show no sign of a rotation function.
     pub foreign: u32,
@@ -116,6 +116,16 @@ pub struct Invocation {
     pub runtime_version: Option<String>,
     /// Records since the stream saw this invocation's REPORT (for closing).
     reported_at_record: Option<u64>,
+}
+
+/// Where the invocation's last activity line is: among its kept lines (no copy), or its own copy
+/// (a line not worth keeping as evidence, such as `print()` output).
+#[derive(Clone, Debug, Default)]
+enum Last {
+    #[default]
+    None,
+    Kept(usize),
+    Own(Box<KeptLine>),
 }
 
 /// How an invocation ended, as far as its lines tell.
@@ -210,7 +220,24 @@ impl Invocation {
         self.facts.merge(facts);
     }
 
-    /// Remembers the line as the last thing the function wrote, reusing the previous copy.
+    /// The last line the function itself wrote (not a platform line).
+    pub fn last_activity(&self) -> Option<&KeptLine> {
+        match &self.last {
+            Last::None => None,
+            Last::Kept(i) => self.lines.get(*i),
+            Last::Own(l) => Some(l),
+        }
+    }
+
+    /// Remembers the line just kept as the last thing the function wrote.
+    fn last_is_kept(&mut self) {
+        if !self.lines.is_empty() && self.dropped == 0 {
+            self.last = Last::Kept(self.lines.len() - 1);
+        }
+    }
+
+    /// Remembers a line that was not kept as the last thing the function wrote, reusing the
+    /// previous copy.
     fn set_last_activity(
         &mut self,
         source: u32,
@@ -219,16 +246,21 @@ impl Invocation {
         ts: Option<EpochMs>,
         hits: &Hits,
     ) {
-        let last = self.last_activity.get_or_insert_with(|| KeptLine {
-            source,
-            line: 0,
-            timestamp: None,
-            request_id: None,
-            kind: line.kind,
-            level: None,
-            hits: Hits::new(),
-            text: String::new(),
-        });
+        if !matches!(self.last, Last::Own(_)) {
+            self.last = Last::Own(Box::new(KeptLine {
+                source,
+                line: 0,
+                timestamp: None,
+                request_id: None,
+                kind: line.kind,
+                level: None,
+                hits: Hits::new(),
+                text: String::new(),
+            }));
+        }
+        let Last::Own(last) = &mut self.last else {
+            unreachable!()
+        };
         last.line = record.line;
         last.timestamp = ts;
         last.request_id = line.request_id;
@@ -399,8 +431,8 @@ impl<'r> Assembler<'r> {
                     inv.error_lines += 1;
                 }
                 inv.activity = 1;
-                inv.set_last_activity(source, record, &line, ts, &hits);
                 inv.keep(kept(source, record, &line, ts, hits));
+                inv.last_is_kept();
                 self.closed.push(finish(inv, self.rules));
                 return;
             }
@@ -489,17 +521,23 @@ impl<'r> Assembler<'r> {
             }
             Kind::InitStart | Kind::Start | Kind::CloudTrail => {}
         }
-        if matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other) {
+        let activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
+        if activity {
             inv.activity += 1;
             if !rules.model.vouches_for_rotation(&hits) {
                 inv.foreign += 1;
             }
-            inv.set_last_activity(source, record, &line, ts, &hits);
+            if !keep {
+                inv.set_last_activity(source, record, &line, ts, &hits);
+            }
         }
         let ends = matches!(line.kind, Kind::End | Kind::Report);
         if keep {
             inv.note(&hits, step, facts);
             inv.keep(kept(source, record, &line, ts, hits));
+            if activity {
+                inv.last_is_kept();
+            }
         } else if !facts.is_empty() || step.is_some() {
             inv.note(&hits, step, facts);
         }
@@ -643,17 +681,23 @@ fn absorb(inv: &mut Invocation, pending: Invocation) {
     inv.seen.union(&pending.seen);
     inv.activity += pending.activity;
     inv.foreign += pending.foreign;
-    if inv.last_activity.is_none() {
-        inv.last_activity = pending.last_activity;
-    }
     if inv.step.is_none() {
         inv.step = pending.step;
     }
     inv.facts.merge(pending.facts);
+    let shift = pending.lines.len();
+    inv.last = match std::mem::take(&mut inv.last) {
+        Last::None => pending.last,
+        Last::Kept(i) => Last::Kept(i + shift),
+        own => own,
+    };
     let mut lines = pending.lines;
     lines.append(&mut inv.lines);
     inv.lines = lines;
     inv.lines.truncate(MAX_KEPT_LINES);
+    if matches!(inv.last, Last::Kept(i) if i >= inv.lines.len()) {
+        inv.last = Last::None;
+    }
 }
 
 /// The line as evidence.
@@ -833,7 +877,7 @@ pub(crate) mod tests {
         assert!(a.started && a.timed_out && a.failed());
         assert_eq!(a.configured_timeout_ms(), Some(30000.0));
         assert!(
-            a.last_activity
+            a.last_activity()
                 .as_ref()
                 .unwrap()
                 .text

@@ -385,14 +385,6 @@ macro_rules! key {
     };
 }
 
-key!(DURATION, b"Duration:");
-key!(BILLED, b"Billed Duration:");
-key!(INIT, b"Init Duration:");
-key!(MEMORY, b"Memory Size:");
-key!(MAX_MEMORY, b"Max Memory Used:");
-key!(STATUS, b"Status:");
-key!(ERROR_TYPE, b"Error Type:");
-key!(PHASE, b"Phase:");
 key!(EXITED, b"exited");
 key!(TRACEBACK, b"Traceback (most recent call last)");
 
@@ -401,60 +393,90 @@ impl Key {
         self.0.find(hay)
     }
 
-    fn len(&self) -> usize {
-        self.0.needle().len()
-    }
 }
 
-/// Parses the TAB (or space) separated `Key: value` fields of REPORT and INIT_REPORT lines.
+/// Parses the TAB (or space) separated `Key: value` fields of REPORT and INIT_REPORT lines, in
+/// one pass over the colons (terminal copies turn the TABs into spaces, so fields are found by
+/// their keys, not by position).
 fn parse_report_fields(s: &[u8]) -> Metrics {
-    let mut m = Metrics::default();
-    // The first "Duration:" that is not "Billed Duration:" / "Init Duration:" / "Restore Duration:".
-    let mut from = 0;
-    while let Some(p) = DURATION.find(&s[from..]) {
-        let at = from + p;
-        let before = &s[..at];
-        let prefixed = [&b"Billed "[..], b"Init ", b"Restore ", b"Billed Restore "]
-            .iter()
-            .any(|w| before.ends_with(w));
-        if !prefixed {
-            m.duration_ms = parse_number(skip_ws(&s[at + 9..]));
-            break;
-        }
-        from = at + 9;
+    #[derive(Clone, Copy)]
+    enum F {
+        Duration,
+        Billed,
+        Init,
+        Memory,
+        MaxMemory,
+        Status,
+        ErrorType,
+        Phase,
+        Ignored,
     }
-    m.billed_ms = field_number(s, &BILLED);
-    m.init_ms = field_number(s, &INIT);
-    m.memory_mb = field_number(s, &MEMORY).map(|v| v as u32);
-    m.max_memory_mb = field_number(s, &MAX_MEMORY).map(|v| v as u32);
-    m.status = field_word(s, &STATUS).and_then(|w| Status::parse(&w));
-    m.error_type = field_word(s, &ERROR_TYPE);
-    m.phase = field_word(s, &PHASE);
-    // INIT_REPORT puts the init time under "Init Duration:"; keep it there and not in duration_ms.
+    // Longer keys first: "Billed Duration" also ends with "Duration".
+    const KEYS: [(&[u8], F); 10] = [
+        (b"Billed Restore Duration", F::Ignored),
+        (b"Restore Duration", F::Ignored),
+        (b"Billed Duration", F::Billed),
+        (b"Init Duration", F::Init),
+        (b"Duration", F::Duration),
+        (b"Max Memory Used", F::MaxMemory),
+        (b"Memory Size", F::Memory),
+        (b"Status", F::Status),
+        (b"Error Type", F::ErrorType),
+        (b"Phase", F::Phase),
+    ];
+    let mut m = Metrics::default();
+    for c in memchr::memchr_iter(b':', s) {
+        let before = &s[..c];
+        let Some(&(_, field)) = KEYS.iter().find(|(k, _)| before.ends_with(k)) else {
+            continue;
+        };
+        let v = skip_ws(&s[c + 1..]);
+        match field {
+            F::Duration => m.duration_ms = m.duration_ms.or(parse_number(v)),
+            F::Billed => m.billed_ms = parse_number(v),
+            F::Init => m.init_ms = parse_number(v),
+            F::Memory => m.memory_mb = parse_number(v).map(|x| x as u32),
+            F::MaxMemory => m.max_memory_mb = parse_number(v).map(|x| x as u32),
+            F::Status => m.status = Status::parse(&word(v)),
+            F::ErrorType => m.error_type = Some(word(v)).filter(|w| !w.is_empty()),
+            F::Phase => m.phase = Some(word(v)).filter(|w| !w.is_empty()),
+            F::Ignored => {}
+        }
+    }
     m
 }
 
-fn field_number(s: &[u8], key: &Key) -> Option<f64> {
-    let p = key.find(s)?;
-    parse_number(skip_ws(&s[p + key.len()..]))
-}
-
-fn field_word(s: &[u8], key: &Key) -> Option<String> {
-    let p = key.find(s)?;
-    let v = skip_ws(&s[p + key.len()..]);
+/// The value up to the next separator.
+fn word(v: &[u8]) -> String {
     let end = v
         .iter()
         .position(|&b| b == b'\t' || b == b' ' || b == b'\n' || b == b'\r')
         .unwrap_or(v.len());
-    (end > 0).then(|| String::from_utf8_lossy(&v[..end]).into_owned())
+    String::from_utf8_lossy(&v[..end]).into_owned()
 }
 
+/// A decimal number as Lambda prints them (`30000.00`, `128`): digits, an optional fraction.
 fn parse_number(s: &[u8]) -> Option<f64> {
-    let end = s
-        .iter()
-        .position(|&b| !(b.is_ascii_digit() || b == b'.'))
-        .unwrap_or(s.len());
-    std::str::from_utf8(&s[..end]).ok()?.parse().ok()
+    let mut int: u64 = 0;
+    let mut i = 0;
+    while i < s.len() && s[i].is_ascii_digit() && i < 18 {
+        int = int * 10 + (s[i] - b'0') as u64;
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut value = int as f64;
+    if s.get(i) == Some(&b'.') {
+        let mut scale = 0.1;
+        i += 1;
+        while i < s.len() && s[i].is_ascii_digit() {
+            value += (s[i] - b'0') as f64 * scale;
+            scale /= 10.0;
+            i += 1;
+        }
+    }
+    Some(value)
 }
 
 fn skip_ws(s: &[u8]) -> &[u8] {

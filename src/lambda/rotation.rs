@@ -112,19 +112,19 @@ impl Tracker {
 
     /// Adds a closed invocation.
     pub fn add(&mut self, inv: Invocation, rules: &RuleSet) {
-        let secret = inv.facts.get(rules.known.secret_arn).map(str::to_owned);
-        let token = inv.facts.get(rules.known.token).map(str::to_owned);
+        let secret = inv.facts.get(rules.known.secret_arn);
+        let token = inv.facts.get(rules.known.token);
         let mut slot = None;
         if let Some(t) = &token {
-            slot = self.by_token.get(t).copied();
+            slot = self.by_token.get(*t).copied();
         }
         if slot.is_none()
             && let Some(s) = &secret
         {
-            slot = self.by_secret.get(s).copied().filter(|&i| {
+            slot = self.by_secret.get(*s).copied().filter(|&i| {
                 let r = self.open[i].as_ref().unwrap();
                 // A rotation of the same secret with another token is another rotation.
-                match (&r.token, &token) {
+                match (r.token.as_deref(), token) {
                     (Some(a), Some(b)) => a == b,
                     _ => true,
                 }
@@ -148,8 +148,6 @@ impl Tracker {
     /// Puts `inv` into rotation `slot` (or a new one), keeping the rotation in time order.
     /// Returns the slot used (closed again if the invocation completed the rotation).
     fn attach(&mut self, slot: Option<usize>, mut inv: Invocation, rules: &RuleSet) -> usize {
-        let secret = inv.facts.get(rules.known.secret_arn).map(str::to_owned);
-        let token = inv.facts.get(rules.known.token).map(str::to_owned);
         let idx = match slot.filter(|&i| self.open.get(i).is_some_and(Option::is_some)) {
             Some(i) => i,
             None => {
@@ -158,17 +156,19 @@ impl Tracker {
             }
         };
         let rot = self.open[idx].as_mut().unwrap();
-        if let Some(s) = &secret {
+        if let Some(s) = inv.facts.get(rules.known.secret_arn) {
             if rot.secret.is_none() {
-                rot.secret = Some(s.clone());
+                rot.secret = Some(s.to_owned());
             }
-            self.by_secret.insert(s.clone(), idx);
+            if self.by_secret.get(s) != Some(&idx) {
+                self.by_secret.insert(s.to_owned(), idx);
+            }
         }
         if rot.token.is_none()
-            && let Some(t) = &token
+            && let Some(t) = inv.facts.get(rules.known.token)
         {
-            rot.token = Some(t.clone());
-            self.by_token.insert(t.clone(), idx);
+            rot.token = Some(t.to_owned());
+            self.by_token.insert(t.to_owned(), idx);
         }
         // Invocations arrive roughly in order; keep the rotation sorted by start time.
         let at = match inv.first_ts {

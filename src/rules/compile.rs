@@ -113,6 +113,17 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Vec<RuleError>> {
     Ok(out)
 }
 
+/// Compiles a positional fact's value regex to an anchored DFA over bytes, ASCII semantics.
+fn value_dfa(value: &str) -> Result<regex_automata::dfa::dense::DFA<Vec<u32>>, String> {
+    use regex_automata::dfa::{StartKind, dense};
+    use regex_automata::util::syntax;
+    dense::Builder::new()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(dense::Config::new().start_kind(StartKind::Anchored))
+        .build(value)
+        .map_err(|e| e.to_string())
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -279,7 +290,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                             errors.push(err("`after`/`at` literals must be non-empty".into()));
                             continue;
                         }
-                        let re = match Regex::new(&format!("^(?:{value})")) {
+                        let re = match value_dfa(value) {
                             Ok(r) => r,
                             Err(e) => {
                                 errors.push(err(format!("invalid value regex: {e}")));

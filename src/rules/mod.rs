@@ -97,8 +97,9 @@ pub struct Pattern {
 #[derive(Clone, Debug)]
 pub struct PositionalFact {
     pub fact: FactId,
-    /// The value, anchored at the position the literal gives.
-    pub value: regex::bytes::Regex,
+    /// The value, as a DFA searched anchored at the position the literal gives (ASCII classes,
+    /// any bytes): one tight loop per value, no regex engine set-up.
+    pub value: regex_automata::dfa::dense::DFA<Vec<u32>>,
     /// Fact name until ids are assigned.
     pub name: String,
 }
