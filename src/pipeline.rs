@@ -334,7 +334,8 @@ fn scan_lines(
     let rules = session.rules;
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let decode = |(s, e): (usize, usize)| {
-        let mut records = Vec::new();
+        // About one record per 64 bytes: grow once or twice, not a dozen times.
+        let mut records = Vec::with_capacity((e - s) / 64 + 16);
         let lines = decoder.decode(&data[s..e], 1, base_offset + s as u64, &mut records);
         let analyzed = records.iter().map(|r| analyze(r, rules)).collect();
         DecodedBlock {

@@ -253,15 +253,12 @@ impl Pending {
                 break;
             }
         }
-        let message = if memchr(0x1b, message).is_some() {
-            Cow::Owned(strip_ansi(message))
-        } else {
-            Cow::Borrowed(message)
-        };
+        // Colour codes were removed with the transport layers (src/input/transport.rs).
+        let message = Cow::Borrowed(message);
         let stream = self.stream.map(|(a, b)| {
             let s = &block[a..b];
             match std::str::from_utf8(s) {
-                Ok(s) if memchr(0x1b, s.as_bytes()).is_none() => Cow::Borrowed(s),
+                Ok(s) => Cow::Borrowed(s),
                 _ => Cow::Owned(String::from_utf8_lossy(&strip_ansi(s)).into_owned()),
             }
         });

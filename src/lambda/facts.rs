@@ -6,14 +6,13 @@
 
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
-use smallvec::SmallVec;
 
 use crate::rules::matcher::{Hits, Positions};
 use crate::rules::{FactId, RuleSet};
 
 /// A small first-value-wins map from fact id to value.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Facts(SmallVec<[(FactId, Box<str>); 2]>);
+pub struct Facts(Vec<(FactId, Box<str>)>);
 
 impl Facts {
     pub fn get(&self, id: FactId) -> Option<&str> {
@@ -62,7 +61,7 @@ pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions)
         let input = Input::new(rest).anchored(Anchored::Yes);
         if let Ok(Some(end)) = pf.value.try_search_fwd(&input) {
             let name = &rules.fact_names[pf.fact as usize];
-            let v = clean_fact(name, &String::from_utf8_lossy(&rest[..end.offset()]));
+            let v = clean_fact(name, &utf8(&rest[..end.offset()]));
             if !v.is_empty() {
                 facts.insert_first(pf.fact, v.into_boxed_str());
             }
@@ -83,7 +82,7 @@ pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions)
             }
             if let Some(m) = caps.get(group) {
                 let name = &rules.fact_names[id as usize];
-                let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
+                let v = clean_fact(name, &utf8(m.as_bytes()));
                 if !v.is_empty() {
                     facts.insert_first(id, v.into_boxed_str());
                 }
@@ -91,6 +90,13 @@ pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions)
         }
     }
     facts
+}
+
+fn utf8(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Trims what regexes over free text drag along: the sentence's full stop after an ARN, quotes.

@@ -35,7 +35,7 @@ const CLOSE_AFTER_RECORDS: u64 = 512;
 
 /// A set of pattern ids (a bitset sized to the rule set).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PatternSet(Vec<u64>);
+pub struct PatternSet(smallvec::SmallVec<[u64; 2]>);
 
 impl PatternSet {
     pub fn insert(&mut self, p: PatternId) {
@@ -93,7 +93,7 @@ pub struct Invocation {
     pub ended: bool,
     /// REPORT was seen.
     pub reported: bool,
-    pub metrics: Option<Metrics>,
+    pub metrics: Option<Box<Metrics>>,
     pub timed_out: bool,
     /// Duration the timeout fired at (legacy `Task timed out after N s` or `Status: timeout`).
     pub timeout_ms: Option<f64>,
@@ -400,7 +400,7 @@ impl<'r> Assembler<'r> {
     pub fn push(&mut self, record: &Record, a: Analysis) {
         self.records += 1;
         let Analysis {
-            line,
+            mut line,
             hits,
             step,
             facts,
@@ -475,12 +475,12 @@ impl<'r> Assembler<'r> {
             Kind::Report => {
                 inv.reported = true;
                 inv.ended = true;
-                if let Some(m) = &line.metrics {
+                if let Some(m) = line.metrics.take() {
                     if m.status == Some(Status::Timeout) {
                         inv.timed_out = true;
                         inv.timeout_ms = inv.timeout_ms.or(m.duration_ms);
                     }
-                    inv.metrics = Some((**m).clone());
+                    inv.metrics = Some(m);
                 }
                 inv.reported_at_record = Some(records);
                 // The REPORT is evidence (its duration) only for an invocation that failed.

@@ -30,22 +30,45 @@ impl RequestId {
         if s.len() < 36 {
             return None;
         }
-        let mut v: u128 = 0;
-        for (i, &c) in s[..36].iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                if c != b'-' {
-                    return None;
-                }
-                continue;
-            }
-            let d = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                b'A'..=b'F' => c - b'A' + 10,
-                _ => return None,
-            };
-            v = (v << 4) | d as u128;
+        if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
+            return None;
         }
+        // Hex digits through a table; 0xff marks anything else.
+        const HEX: [u8; 256] = {
+            let mut t = [0xffu8; 256];
+            let mut i = 0;
+            while i < 10 {
+                t[b'0' as usize + i] = i as u8;
+                i += 1;
+            }
+            let mut i = 0;
+            while i < 6 {
+                t[b'a' as usize + i] = 10 + i as u8;
+                t[b'A' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            t
+        };
+        // Positions of the 32 hex digits in `8-4-4-4-12`.
+        const DIGITS: [usize; 32] = [
+            0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27,
+            28, 29, 30, 31, 32, 33, 34, 35,
+        ];
+        let (mut hi, mut lo, mut bad) = (0u64, 0u64, 0u8);
+        for &i in &DIGITS[..16] {
+            let d = HEX[s[i] as usize];
+            bad |= d;
+            hi = (hi << 4) | (d & 0x0f) as u64;
+        }
+        for &i in &DIGITS[16..] {
+            let d = HEX[s[i] as usize];
+            bad |= d;
+            lo = (lo << 4) | (d & 0x0f) as u64;
+        }
+        if bad & 0xf0 != 0 {
+            return None;
+        }
+        let v = ((hi as u128) << 64) | lo as u128;
         if s.len() > 36 && (s[36].is_ascii_alphanumeric() || s[36] == b'-') {
             return None;
         }
@@ -424,6 +447,9 @@ fn parse_report_fields(s: &[u8]) -> Metrics {
         (b"Error Type", F::ErrorType),
         (b"Phase", F::Phase),
     ];
+    if let Some(m) = parse_report_in_order(s) {
+        return m;
+    }
     let mut m = Metrics::default();
     for c in memchr::memchr_iter(b':', s) {
         let before = &s[..c];
@@ -444,6 +470,38 @@ fn parse_report_fields(s: &[u8]) -> Metrics {
         }
     }
     m
+}
+
+/// The fast path for a REPORT as the platform writes it: `<rid>\tDuration: N ms\tBilled Duration:
+/// N ms\tMemory Size: N MB\tMax Memory Used: N MB[\tInit Duration: N ms]`, then nothing or a
+/// status. Anything else (tabs turned to spaces, statuses, XRAY) takes the general path.
+fn parse_report_in_order(s: &[u8]) -> Option<Metrics> {
+    fn field<'a>(s: &'a [u8], key: &[u8], unit: &[u8]) -> Option<(f64, &'a [u8])> {
+        let s = s.strip_prefix(b"\t")?.strip_prefix(key)?;
+        let end = s.iter().position(|&b| !(b.is_ascii_digit() || b == b'.'))?;
+        let v = parse_number(&s[..end])?;
+        Some((v, s[end..].strip_prefix(unit)?))
+    }
+    let rest = s.get(36..)?;
+    let (duration, rest) = field(rest, b"Duration: ", b" ms")?;
+    let (billed, rest) = field(rest, b"Billed Duration: ", b" ms")?;
+    let (memory, rest) = field(rest, b"Memory Size: ", b" MB")?;
+    let (used, rest) = field(rest, b"Max Memory Used: ", b" MB")?;
+    let (init, rest) = match field(rest, b"Init Duration: ", b" ms") {
+        Some((v, r)) => (Some(v), r),
+        None => (None, rest),
+    };
+    if !rest.iter().all(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    Some(Metrics {
+        duration_ms: Some(duration),
+        billed_ms: Some(billed),
+        memory_mb: Some(memory as u32),
+        max_memory_mb: Some(used as u32),
+        init_ms: init,
+        ..Metrics::default()
+    })
 }
 
 /// The value up to the next separator.
