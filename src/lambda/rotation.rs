@@ -131,12 +131,16 @@ impl Tracker {
             });
         }
         if slot.is_none() && secret.is_none() && token.is_none() {
+            if inv.foreign > 0 && inv.step.is_none() {
+                // Another function's invocation: it joins no rotation.
+                self.attach(None, inv, rules);
+                return;
+            }
             let stream_key = (inv.source, inv.stream.clone());
-            slot = self
-                .by_stream
-                .get(&stream_key)
-                .copied()
-                .filter(|&i| follows(self.open[i].as_ref().unwrap(), &inv, ADJACENT_MS));
+            slot = self.by_stream.get(&stream_key).copied().filter(|&i| {
+                let r = self.open[i].as_ref().unwrap();
+                follows(r, &inv, ADJACENT_MS) && continues(r, &inv)
+            });
             if slot.is_none() {
                 self.unattributed.push(inv);
                 return;
@@ -240,7 +244,9 @@ impl Tracker {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
-                .filter(|(_, r)| !r.succeeded && follows(r, &inv, CROSS_STREAM_MS))
+                .filter(|(_, r)| {
+                    !r.succeeded && follows(r, &inv, CROSS_STREAM_MS) && continues(r, &inv)
+                })
                 .max_by_key(|(i, r)| {
                     let last = r.invocations.last();
                     (
@@ -357,6 +363,23 @@ impl Tracker {
         for inv in rot.invocations {
             slot = Some(self.attach(slot, inv, rules));
         }
+    }
+}
+
+/// Could `inv` be the next invocation of `rot`, by its step? After a step succeeded Secrets
+/// Manager invokes the next one; after a failure it retries (from createSecret, or the same step).
+/// An invocation whose step is unknown fits anywhere.
+fn continues(rot: &Rotation, inv: &Invocation) -> bool {
+    let (Some(step), Some(last)) = (inv.step, rot.invocations.last()) else {
+        return true;
+    };
+    let Some(prev) = last.step else {
+        return true;
+    };
+    match last.outcome() {
+        Outcome::Succeeded => prev.next() == Some(step) || prev == step,
+        Outcome::Failed => step == Step::CreateSecret || step == prev,
+        Outcome::Unknown => true,
     }
 }
 
