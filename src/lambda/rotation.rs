@@ -32,7 +32,9 @@ pub const ROTATION_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
 const ADJACENT_MS: EpochMs = 15 * 60 * 1000;
 /// Across streams (a new execution environment) the next step must start this soon after.
 const CROSS_STREAM_MS: EpochMs = 2 * 60 * 1000;
-/// Invocations kept per rotation; further retries are counted, not stored.
+/// After a step succeeds, the next one starts within seconds.
+const NEXT_STEP_MS: EpochMs = 30 * 1000;
+/// Invocations per rotation before it is diagnosed in parts (a rotation retried forever).
 const MAX_INVOCATIONS: usize = 48;
 
 /// One rotation attempt of one secret (or, when the logs name no secret, the invocations that
@@ -42,7 +44,6 @@ pub struct Rotation {
     pub secret: Option<String>,
     pub token: Option<String>,
     pub invocations: Vec<Invocation>,
-    pub extra_invocations: u32,
     pub succeeded: bool,
     pub last_ts: Option<EpochMs>,
 }
@@ -152,7 +153,32 @@ impl Tracker {
     /// Puts `inv` into rotation `slot` (or a new one), keeping the rotation in time order.
     /// Returns the slot used (closed again if the invocation completed the rotation).
     fn attach(&mut self, slot: Option<usize>, mut inv: Invocation, rules: &RuleSet) -> usize {
-        let idx = match slot.filter(|&i| self.open.get(i).is_some_and(Option::is_some)) {
+        let mut slot = slot.filter(|&i| self.open.get(i).is_some_and(Option::is_some));
+        if let Some(i) = slot
+            && self.open[i].as_ref().unwrap().invocations.len() >= MAX_INVOCATIONS
+        {
+            // A rotation retried this often is diagnosed in parts: close this part, go on in a
+            // new one under the same names (the ledger still counts the rotation once).
+            let (secret, token) = {
+                let r = self.open[i].as_ref().unwrap();
+                (r.secret.clone(), r.token.clone())
+            };
+            self.close(i);
+            self.open.push(Some(Rotation {
+                secret: secret.clone(),
+                token: token.clone(),
+                ..Rotation::default()
+            }));
+            let n = self.open.len() - 1;
+            if let Some(s) = secret {
+                self.by_secret.insert(s, n);
+            }
+            if let Some(t) = token {
+                self.by_token.insert(t, n);
+            }
+            slot = Some(n);
+        }
+        let idx = match slot {
             Some(i) => i,
             None => {
                 self.open.push(Some(Rotation::default()));
@@ -202,11 +228,7 @@ impl Tracker {
             .rotation_succeeded
             .is_some_and(|p| inv.seen.contains(p));
         let stream_key = (inv.source, inv.stream.clone());
-        if rot.invocations.len() < MAX_INVOCATIONS {
-            rot.invocations.insert(at, inv);
-        } else {
-            rot.extra_invocations += 1;
-        }
+        rot.invocations.insert(at, inv);
         self.by_stream.insert(stream_key, idx);
         if succeeded {
             rot.succeeded = true;
@@ -383,8 +405,14 @@ fn continues(rot: &Rotation, inv: &Invocation) -> bool {
     }
 }
 
-/// Did `inv` start shortly after `rot`'s last activity (within `window`)?
+/// Did `inv` start shortly after `rot`'s last activity (within `window`)? Secrets Manager
+/// invokes the next step as soon as a step succeeds, so after a success the window is
+/// [`NEXT_STEP_MS`]; retries after a failure come later.
 fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
+    let window = match rot.invocations.last().map(Invocation::outcome) {
+        Some(Outcome::Succeeded) => window.min(NEXT_STEP_MS),
+        _ => window,
+    };
     match (rot.last_ts, inv.first_ts) {
         (Some(l), Some(f)) => f >= l - 1000 && f - l <= window,
         _ => true,
