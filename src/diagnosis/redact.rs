@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 /// `key = value` / `"key": "value"` / `'key': 'value'` / `\"key\":\"value\"` for credential keys.
@@ -41,24 +42,58 @@ static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
         .expect("url regex")
 });
 
-/// Replaces credential values in `s` with `***`.
-pub fn redact(s: &str) -> Cow<'_, str> {
-    let lower_hit = {
-        let l = s.to_ascii_lowercase();
-        [
-            "pass",
+/// The credential key words of [`KEY_VALUE`], for a quick first look.
+static KEY_WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([
+            "password",
+            "passwd",
             "pwd",
-            "secret",
-            "key",
-            "token",
+            "secret_string",
+            "secretstring",
+            "secret_value",
+            "secretvalue",
+            "secret_binary",
+            "secretbinary",
+            "client_secret",
+            "clientsecret",
+            "api_key",
+            "apikey",
+            "private_key",
+            "privatekey",
+            "aws_secret_access_key",
+            "session_token",
+            "sessiontoken",
+            "access_token",
+            "accesstoken",
+            "auth_token",
+            "authtoken",
             "authorization",
             "credential",
             "://",
-        ]
-        .iter()
-        .any(|k| l.contains(k))
-    };
-    if !lower_hit {
+        ])
+        .expect("key words")
+});
+
+/// Is there a key word followed by `:` or `=` (or a URL)? Only then is the regex worth running.
+fn may_hold_credentials(s: &str) -> bool {
+    let b = s.as_bytes();
+    KEY_WORDS.find_iter(s).any(|m| {
+        if &b[m.start()..m.end()] == b"://" {
+            return true;
+        }
+        let mut i = m.end();
+        while i < b.len() && matches!(b[i], b's' | b'S' | b'\\' | b'"' | b'\'' | b' ' | b'\t') {
+            i += 1;
+        }
+        matches!(b.get(i), Some(b':') | Some(b'='))
+    })
+}
+
+/// Replaces credential values in `s` with `***`.
+pub fn redact(s: &str) -> Cow<'_, str> {
+    if !may_hold_credentials(s) {
         return Cow::Borrowed(s);
     }
     let step1 = KEY_VALUE.replace_all(s, |c: &regex::Captures| {

@@ -244,10 +244,8 @@ impl Line {
 
     /// The part rules are matched against: [`Line::text`] without an application line's prefix.
     pub fn scan_text<'a>(&'a self, message: &'a [u8]) -> &'a [u8] {
-        match &self.text {
-            Some(t) => t,
-            None => message.get(self.body as usize..).unwrap_or(message),
-        }
+        let text = self.text(message);
+        text.get(self.body as usize..).unwrap_or(text)
     }
 }
 
@@ -565,20 +563,30 @@ fn trim_end(s: &[u8]) -> &[u8] {
 #[serde(default)]
 struct JsonRecord<'a> {
     // platform records: {"time", "type", "record": {…}}
+    #[serde(borrow)]
     time: Option<Cow<'a, str>>,
     #[serde(rename = "type")]
+    #[serde(borrow)]
     kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     record: Option<PlatformRecord<'a>>,
     // application records: {"timestamp", "level" | "log_level", "message", "requestId", …}
+    #[serde(borrow)]
     timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     level: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     log_level: Option<Cow<'a, str>>,
-    message: Option<serde_json::Value>,
+    #[serde(borrow)]
+    message: Option<&'a serde_json::value::RawValue>,
     #[serde(rename = "requestId", alias = "AWSRequestId", alias = "aws_request_id")]
+    #[serde(borrow)]
     request_id: Option<Cow<'a, str>>,
     #[serde(rename = "errorType")]
+    #[serde(borrow)]
     error_type: Option<Cow<'a, str>>,
     #[serde(rename = "errorMessage")]
+    #[serde(borrow)]
     error_message: Option<Cow<'a, str>>,
     #[serde(rename = "stackTrace")]
     stack_trace: Option<serde_json::Value>,
@@ -588,20 +596,29 @@ struct JsonRecord<'a> {
 #[serde(default)]
 struct PlatformRecord<'a> {
     #[serde(rename = "requestId")]
+    #[serde(borrow)]
     request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     status: Option<Cow<'a, str>>,
     #[serde(rename = "errorType")]
+    #[serde(borrow)]
     error_type: Option<Cow<'a, str>>,
     metrics: Option<PlatformMetrics>,
+    #[serde(borrow)]
     phase: Option<Cow<'a, str>>,
     #[serde(rename = "functionArn")]
+    #[serde(borrow)]
     function_arn: Option<Cow<'a, str>>,
     #[serde(rename = "functionName")]
+    #[serde(borrow)]
     function_name: Option<Cow<'a, str>>,
     #[serde(rename = "runtimeVersion")]
+    #[serde(borrow)]
     runtime_version: Option<Cow<'a, str>>,
     #[serde(rename = "runtimeVersionArn")]
+    #[serde(borrow)]
     runtime_version_arn: Option<Cow<'a, str>>,
 }
 
@@ -639,18 +656,9 @@ fn classify_json(m: &[u8]) -> Option<Line> {
         let rid = r.request_id.as_deref().and_then(RequestId::parse);
         let ts = rec.time.as_deref().and_then(time::parse_any);
         let (k, text) = match kind {
-            "platform.start" => (
-                Kind::Start,
-                format!(
-                    "START RequestId: {} Version: {}",
-                    r.request_id.as_deref().unwrap_or(""),
-                    r.version.as_deref().unwrap_or("$LATEST")
-                ),
-            ),
-            "platform.end" => (
-                Kind::End,
-                format!("END RequestId: {}", r.request_id.as_deref().unwrap_or("")),
-            ),
+            // START/END say nothing rules read: no rendered text, the evidence shows the record.
+            "platform.start" => (Kind::Start, None),
+            "platform.end" => (Kind::End, None),
             "platform.report" | "platform.runtimeDone" => {
                 let mx = r.metrics.unwrap_or_default();
                 let status = r.status.as_deref().and_then(Status::parse);
@@ -719,9 +727,10 @@ fn classify_json(m: &[u8]) -> Option<Line> {
                 l.metrics = Some(Box::new(metrics));
                 return Some(l);
             }
-            _ => (Kind::Other, String::from_utf8_lossy(m).into_owned()),
+            _ => (Kind::Other, None),
         };
-        let mut l = Line::rendered(k, text);
+        let mut l = Line::new(k);
+        l.text = text;
         l.request_id = rid;
         l.timestamp = ts;
         l.function = r
@@ -732,13 +741,21 @@ fn classify_json(m: &[u8]) -> Option<Line> {
         return Some(l);
     }
     let level_name = rec.level.as_deref().or(rec.log_level.as_deref())?;
-    let level = Level::parse(level_name.to_ascii_uppercase().as_bytes())?;
-    let message = match &rec.message {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
+    let mut upper = [0u8; 8];
+    let n = level_name.len().min(8);
+    upper[..n].copy_from_slice(&level_name.as_bytes()[..n]);
+    upper.make_ascii_uppercase();
+    let level = Level::parse(&upper[..n])?;
+    let level_name = std::str::from_utf8(&upper[..n]).unwrap_or("INFO");
+    let message: Cow<str> = match rec.message.map(|r| r.get()) {
+        Some(raw) if raw.starts_with('"') => {
+            serde_json::from_str::<String>(raw).map_or(Cow::Borrowed(raw), Cow::Owned)
+        }
+        Some(raw) => Cow::Borrowed(raw),
+        None => Cow::Borrowed(""),
     };
-    let mut text = String::new();
+    let mut text = String::with_capacity(message.len() + 64);
+    let mut body = 0;
     let unhandled = rec.log_level.is_some() && rec.level.is_none() && rec.error_type.is_some();
     if unhandled {
         // The runtime's own error record: render like the text-format `[ERROR] Type: message` block.
@@ -749,13 +766,19 @@ fn classify_json(m: &[u8]) -> Option<Line> {
             text.push_str(em);
         }
     } else {
-        text.push_str(&format!(
-            "[{}]\t{}\t{}\t{}",
-            level_name.to_ascii_uppercase(),
+        for part in [
+            "[",
+            level_name,
+            "]\t",
             rec.timestamp.as_deref().unwrap_or(""),
+            "\t",
             rec.request_id.as_deref().unwrap_or(""),
-            message
-        ));
+            "\t",
+        ] {
+            text.push_str(part);
+        }
+        body = text.len();
+        text.push_str(&message);
         if let Some(et) = rec.error_type.as_deref() {
             text.push_str(&format!(
                 "\n{et}: {}",
@@ -787,6 +810,7 @@ fn classify_json(m: &[u8]) -> Option<Line> {
         text,
     );
     l.level = Some(level);
+    l.body = body as u32;
     l.request_id = rec.request_id.as_deref().and_then(RequestId::parse);
     l.timestamp = rec.timestamp.as_deref().and_then(time::parse_any);
     Some(l)
