@@ -363,22 +363,23 @@ fn scan_lines(
             assemble(decode(b), session);
         }
     } else {
-        // Decode and analyse windows of blocks on the pool while this thread assembles the
-        // previous window, in order: the serial stage overlaps the parallel one.
+        // Decode and analyse windows of blocks on the pool (this thread, usually a pool worker
+        // itself, takes part) while a helper thread assembles the previous window, in order:
+        // the serial stage overlaps the parallel one and no pool worker sits blocked on it.
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<DecodedBlock>(threads * WINDOW_BLOCKS);
             scope.spawn(move || {
-                for window in blocks.chunks(threads * WINDOW_BLOCKS) {
-                    let out: Vec<DecodedBlock> = window.par_iter().map(|&b| decode(b)).collect();
-                    for block in out {
-                        if tx.send(block).is_err() {
-                            return;
-                        }
-                    }
+                for block in rx {
+                    assemble(block, session);
                 }
             });
-            for block in rx {
-                assemble(block, session);
+            for window in blocks.chunks(threads * WINDOW_BLOCKS) {
+                let out: Vec<DecodedBlock> = window.par_iter().map(|&b| decode(b)).collect();
+                for block in out {
+                    if tx.send(block).is_err() {
+                        return;
+                    }
+                }
             }
         });
     }

@@ -104,6 +104,8 @@ pub struct Tracker {
     /// placed by time once the invocations around them are known.
     unattributed: Vec<Invocation>,
     closed: Vec<Rotation>,
+    /// Invocations of other functions, dropped on arrival.
+    pub foreign_dropped: u64,
 }
 
 impl Tracker {
@@ -133,8 +135,13 @@ impl Tracker {
         }
         if slot.is_none() && secret.is_none() && token.is_none() {
             if inv.foreign > 0 && inv.step.is_none() {
-                // Another function's invocation: it joins no rotation.
-                self.attach(None, inv, rules);
+                // Another function's invocation joins no rotation. A complete one is dropped
+                // here (nothing about it can be diagnosed); a pasted fragment stands alone.
+                if inv.is_fragment() {
+                    self.attach(None, inv, rules);
+                } else {
+                    self.foreign_dropped += 1;
+                }
                 return;
             }
             let stream_key = (inv.source, inv.stream.clone());
