@@ -18,16 +18,16 @@ use crate::engine;
 use crate::format::lines::LineDecoder;
 use crate::format::{DecodeError, Decoder, Format, Record, StructuredDecoder, detect};
 use crate::input::{self, InputSpec, Opened};
-use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::Analysis;
+use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
 use crate::rules::RuleSet;
 
 /// Bytes per parallel block of line-oriented input.
-const BLOCK: usize = 1 << 20;
+const BLOCK: usize = 512 << 10;
 /// Blocks per thread in a window (a window is decoded in parallel while the previous one is
 /// assembled in order).
-const WINDOW_BLOCKS: usize = 4;
+const WINDOW_BLOCKS: usize = 2;
 /// Records per batch of a JSON input.
 const JSON_BATCH: usize = 8192;
 /// A stream that shows no record boundary in this many bytes is decoded as one block anyway.
@@ -145,7 +145,7 @@ fn close_rotation(
 ) {
     ledger.record(&rot, rules);
     for o in engine::evaluate(&rot, rules) {
-        agg.add(o);
+        agg.add(o, rules);
     }
 }
 

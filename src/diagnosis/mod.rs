@@ -24,27 +24,136 @@ use redact::redact;
 /// Evidence lines shown per diagnosis.
 pub const MAX_EVIDENCE: usize = 12;
 
+/// The representative occurrence of a diagnosis, kept compact: its text is rendered (facts
+/// filled in, credentials redacted) once, when it becomes the representative, so the facts of
+/// every occurrence need not be kept.
+#[derive(Clone, Debug)]
+struct Best {
+    cause: usize,
+    symptom: usize,
+    confidence: f64,
+    severity: Severity,
+    alternatives: Vec<(usize, f64)>,
+    evidence: Vec<KeptLine>,
+    step: Option<crate::lambda::Step>,
+    secret: Option<String>,
+    function: Option<String>,
+    source: u32,
+    first_seen: Option<EpochMs>,
+    title: String,
+    symptom_title: String,
+    explanation: Option<String>,
+    remediation: Vec<String>,
+    why: Vec<String>,
+}
+
+impl Best {
+    fn new(o: Occurrence, rules: &RuleSet) -> Best {
+        let cause = &rules.causes[o.cause];
+        let symptom = &rules.symptoms[o.symptom];
+        let cand = &symptom.candidates[o.candidate];
+        let facts = &o.facts;
+        let clean = |s: &str| redact(&render(s, facts)).into_owned();
+        let mut remediation: Vec<String> = cause.remediation.iter().map(|r| clean(r)).collect();
+        remediation.extend(cand.remediation.iter().map(|r| clean(r)));
+        let mut evidence = o.evidence;
+        for e in &mut evidence {
+            if let std::borrow::Cow::Owned(r) = redact(&e.text) {
+                e.text = r;
+            }
+        }
+        Best {
+            cause: o.cause,
+            symptom: o.symptom,
+            confidence: o.confidence,
+            severity: o.severity,
+            alternatives: o.alternatives,
+            evidence,
+            step: o.step,
+            secret: o.secret.as_deref().map(|s| redact(s).into_owned()),
+            function: o.function,
+            source: o.source,
+            first_seen: o.first_seen,
+            title: clean(&cause.title),
+            symptom_title: clean(&symptom.title),
+            explanation: cause.explanation.as_deref().map(clean),
+            remediation,
+            why: o.why.iter().map(|w| clean(w)).collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Agg {
-    best: Occurrence,
+    best: Best,
     occurrences: u64,
     first_seen: Option<EpochMs>,
     last_seen: Option<EpochMs>,
 }
 
-/// Total order on occurrences: the one shown is the most confident, most severe, earliest.
-fn better(a: &Occurrence, b: &Occurrence) -> Ordering {
-    b.confidence
-        .total_cmp(&a.confidence)
-        .then(b.severity.cmp(&a.severity))
-        .then(a.first_seen.cmp(&b.first_seen))
-        .then(a.source.cmp(&b.source))
-        .then_with(|| {
-            let la = a.evidence.first().map(|l| l.line);
-            let lb = b.evidence.first().map(|l| l.line);
-            la.cmp(&lb)
-        })
-        .then(a.symptom.cmp(&b.symptom))
+type RankKey = (
+    std::cmp::Reverse<OrdF64>,
+    std::cmp::Reverse<Severity>,
+    Option<EpochMs>,
+    u32,
+    Option<u64>,
+    usize,
+);
+
+/// The order of candidates for representative: most confident, most severe, earliest, then by
+/// position in the input (a total order).
+fn rank_key(
+    confidence: f64,
+    severity: Severity,
+    first_seen: Option<EpochMs>,
+    source: u32,
+    first_line: Option<u64>,
+    symptom: usize,
+) -> RankKey {
+    (
+        std::cmp::Reverse(OrdF64(confidence)),
+        std::cmp::Reverse(severity),
+        first_seen,
+        source,
+        first_line,
+        symptom,
+    )
+}
+
+#[derive(PartialEq)]
+struct OrdF64(f64);
+impl Eq for OrdF64 {}
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrdF64 {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+fn occurrence_key(o: &Occurrence) -> RankKey {
+    rank_key(
+        o.confidence,
+        o.severity,
+        o.first_seen,
+        o.source,
+        o.evidence.first().map(|l| l.line),
+        o.symptom,
+    )
+}
+
+fn best_key(b: &Best) -> RankKey {
+    rank_key(
+        b.confidence,
+        b.severity,
+        b.first_seen,
+        b.source,
+        b.evidence.first().map(|l| l.line),
+        b.symptom,
+    )
 }
 
 fn min_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
@@ -68,7 +177,7 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn add(&mut self, o: Occurrence) {
+    pub fn add(&mut self, o: Occurrence, rules: &RuleSet) {
         let subject = subject_of(&o);
         let key = (o.cause, subject);
         match self.map.get_mut(&key) {
@@ -79,7 +188,7 @@ impl Aggregator {
                         first_seen: o.first_seen,
                         last_seen: o.last_seen,
                         occurrences: 1,
-                        best: o,
+                        best: Best::new(o, rules),
                     },
                 );
             }
@@ -87,8 +196,8 @@ impl Aggregator {
                 a.occurrences += 1;
                 a.first_seen = min_opt(a.first_seen, o.first_seen);
                 a.last_seen = max_opt(a.last_seen, o.last_seen);
-                if better(&o, &a.best) == Ordering::Less {
-                    a.best = o;
+                if occurrence_key(&o) < best_key(&a.best) {
+                    a.best = Best::new(o, rules);
                 }
             }
         }
@@ -104,7 +213,7 @@ impl Aggregator {
                     a.occurrences += b.occurrences;
                     a.first_seen = min_opt(a.first_seen, b.first_seen);
                     a.last_seen = max_opt(a.last_seen, b.last_seen);
-                    if better(&b.best, &a.best) == Ordering::Less {
+                    if best_key(&b.best) < best_key(&a.best) {
                         a.best = b.best;
                     }
                 }
@@ -215,49 +324,37 @@ fn evidence(l: &KeptLine, sources: &[String]) -> Evidence {
         line: l.line,
         timestamp: l.timestamp.map(format_iso),
         request_id: l.request_id.map(|r| r.to_string()),
-        text: redact(&l.text).into_owned(),
+        text: l.text.clone(),
     }
 }
 
 fn build(rank: usize, agg: Agg, rules: &RuleSet, sources: &[String]) -> Diagnosis {
-    let o = agg.best;
-    let cause = &rules.causes[o.cause];
-    let symptom = &rules.symptoms[o.symptom];
-    let cand = &symptom.candidates[o.candidate];
-    let facts = &o.facts;
-    let clean = |s: &str| redact(&render(s, facts)).into_owned();
-    let mut remediation: Vec<String> = cause.remediation.iter().map(|r| clean(r)).collect();
-    remediation.extend(cand.remediation.iter().map(|r| clean(r)));
+    let b = agg.best;
+    let cause = &rules.causes[b.cause];
+    let symptom = &rules.symptoms[b.symptom];
     let mut references = symptom.references.clone();
     for r in &cause.references {
         if !references.contains(r) {
             references.push(r.clone());
         }
     }
-    let mut ev: Vec<Evidence> = o.evidence.iter().map(|l| evidence(l, sources)).collect();
-    if ev.len() > MAX_EVIDENCE {
-        // Keep the first lines and the last one (usually the failure itself).
-        let last = ev.pop().unwrap();
-        ev.truncate(MAX_EVIDENCE - 1);
-        ev.push(last);
-    }
     Diagnosis {
         rank,
         cause: cause.id.clone(),
         symptom: symptom.id.clone(),
-        title: clean(&cause.title),
+        title: b.title,
         severity: symptom.severity.name(),
-        confidence: round3(o.confidence),
-        secret: o.secret.as_deref().map(|s| redact(s).into_owned()),
-        function: o.function.clone(),
-        step: o.step.map(|s| s.name().to_string()),
+        confidence: round3(b.confidence),
+        secret: b.secret,
+        function: b.function,
+        step: b.step.map(|s| s.name().to_string()),
         occurrences: agg.occurrences,
         first_seen: agg.first_seen.map(format_iso),
         last_seen: agg.last_seen.map(format_iso),
-        evidence: ev,
-        remediation,
+        evidence: b.evidence.iter().map(|l| evidence(l, sources)).collect(),
+        remediation: b.remediation,
         references,
-        alternatives: o
+        alternatives: b
             .alternatives
             .iter()
             .map(|(c, p)| Alternative {
@@ -265,9 +362,9 @@ fn build(rank: usize, agg: Agg, rules: &RuleSet, sources: &[String]) -> Diagnosi
                 confidence: round3(*p),
             })
             .collect(),
-        why: o.why.iter().map(|w| clean(w)).collect(),
+        why: b.why,
         severity_level: symptom.severity,
-        explanation: cause.explanation.as_deref().map(clean),
-        symptom_title: clean(&symptom.title),
+        explanation: b.explanation,
+        symptom_title: b.symptom_title,
     }
 }

@@ -161,6 +161,12 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
         .collect();
     evidence.sort_by_key(|l| (l.source, l.line));
     evidence.dedup_by_key(|l| (l.source, l.line));
+    if evidence.len() > crate::diagnosis::MAX_EVIDENCE {
+        // Keep the first lines and the last one (usually the failure itself).
+        let last = evidence.pop().unwrap();
+        evidence.truncate(crate::diagnosis::MAX_EVIDENCE - 1);
+        evidence.push(last);
+    }
     let secret = cx
         .facts
         .get("secret_arn")

@@ -101,9 +101,7 @@ fn utf8(b: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Trims what regexes over free text drag along: the sentence's full stop after an ARN, quotes.
 pub fn clean_fact(name: &str, v: &str) -> String {
-    let mut s = v
-        .trim()
-        .trim_matches(|c| c == '\'' || c == '"' || c == ',');
+    let mut s = v.trim().trim_matches(|c| c == '\'' || c == '"' || c == ',');
     if name.ends_with("arn") || name == "secret_name" || name == "denied_resource" {
         s = s.trim_end_matches(['.', ')', ']', '}', ';']);
     }
@@ -128,7 +126,10 @@ mod tests {
     #[test]
     fn cleaning_drops_sentence_punctuation_from_arns_only() {
         assert_eq!(
-            clean_fact("secret_arn", "arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123."),
+            clean_fact(
+                "secret_arn",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123."
+            ),
             "arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123"
         );
         assert_eq!(clean_fact("missing_key", "'host'"), "host");

@@ -27,7 +27,7 @@ use crate::time::EpochMs;
 /// Lines kept per invocation; the rest are counted in [`Invocation::dropped`].
 pub const MAX_KEPT_LINES: usize = 200;
 /// Longest text kept for a line (evidence is about recognising the line, not archiving it).
-pub const MAX_TEXT: usize = 4096;
+pub const MAX_TEXT: usize = 1024;
 /// Lambda's longest timeout is 15 minutes; an invocation silent for longer is over.
 pub const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
 /// An invocation that reported is closed once this many further records have gone by.
@@ -368,7 +368,8 @@ impl<'r> Assembler<'r> {
             Some(&i) => i,
             None => {
                 self.streams.push(StreamState::new(name.clone()));
-                self.stream_index.insert(name.clone(), self.streams.len() - 1);
+                self.stream_index
+                    .insert(name.clone(), self.streams.len() - 1);
                 self.streams.len() - 1
             }
         };
@@ -722,9 +723,14 @@ fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
         if f.starts_with("arn:") {
             inv.facts.insert_first(known.function_arn, f);
         }
-        inv.facts.insert_first(known.function_name, name.into_boxed_str());
+        inv.facts
+            .insert_first(known.function_name, name.into_boxed_str());
     }
-    if let Some(name) = inv.group.as_deref().and_then(|g| g.strip_prefix("/aws/lambda/")) {
+    if let Some(name) = inv
+        .group
+        .as_deref()
+        .and_then(|g| g.strip_prefix("/aws/lambda/"))
+    {
         inv.facts.insert_first(known.function_name, name.into());
     }
     if let Some(rv) = &inv.runtime_version {

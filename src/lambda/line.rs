@@ -316,9 +316,7 @@ pub fn classify(message: &[u8]) -> Line {
 /// flattened traceback) still reads as an error.
 fn other(m: &[u8]) -> Line {
     let mut l = Line::new(Kind::Other);
-    if m.starts_with(b"An error occurred (")
-        || TRACEBACK.find(m).is_some()
-    {
+    if m.starts_with(b"An error occurred (") || TRACEBACK.find(m).is_some() {
         l.level = Some(Level::Error);
     }
     l
@@ -413,7 +411,6 @@ impl Key {
     fn find(&self, hay: &[u8]) -> Option<usize> {
         self.0.find(hay)
     }
-
 }
 
 /// Parses the TAB (or space) separated `Key: value` fields of REPORT and INIT_REPORT lines, in

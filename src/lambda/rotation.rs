@@ -641,14 +641,27 @@ mod tests {
     }
 
     #[test]
-    fn functions_that_are_not_rotation_functions_are_recognised() {
+    fn other_functions_invocations_join_no_rotation() {
+        // A complete invocation of an API handler: dropped on arrival.
         let lines = invocation(
             A,
             &["[ERROR] KeyError: 'body'\nTraceback (most recent call last):".to_string()],
             false,
         );
         let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
-        let (_, rest) = track(&refs);
+        let mut t = Tracker::new();
+        for inv in assemble(&refs) {
+            t.add(inv, rules());
+        }
+        t.finish(rules());
+        assert!(t.drain_closed().is_empty());
+        assert_eq!(t.foreign_dropped, 1);
+        // A pasted fragment of the same: kept, on its own, and not a rotation.
+        let (_, rest) = track(&[(
+            None,
+            "[ERROR] KeyError: 'body'\nTraceback (most recent call last):",
+        )]);
+        assert_eq!(rest.len(), 1);
         assert!(rest[0].failed());
         assert!(!rest[0].is_rotation(rules()));
     }

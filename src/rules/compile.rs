@@ -18,8 +18,7 @@ use super::schema::{
 };
 use super::{
     Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, Pattern, PatternId,
-    PositionalFact, Range, RuleSet, Scope,
-    Severity, Symptom, Tier,
+    PositionalFact, Range, RuleSet, Scope, Severity, Symptom, Tier,
 };
 use crate::lambda::Step;
 

@@ -75,7 +75,13 @@ impl MatcherBuilder {
 
     /// `pattern` fires when `regex` matches a message that contains one of `needles`. Without
     /// `confirm`, the needle alone fires it (the regex runs later, to extract facts).
-    pub fn add_regex(&mut self, pattern: PatternId, regex: Regex, needles: &[String], confirm: bool) {
+    pub fn add_regex(
+        &mut self,
+        pattern: PatternId,
+        regex: Regex,
+        needles: &[String],
+        confirm: bool,
+    ) {
         if !confirm {
             self.add_literals(pattern, needles);
             return;
@@ -229,10 +235,7 @@ mod tests {
             hits(&m, "KeyError: 'host key is missing from secret JSON'"),
             Hits::from_slice(&[2])
         );
-        assert_eq!(
-            hits(&m, "key is missing from secret JSON"),
-            Hits::new()
-        );
+        assert_eq!(hits(&m, "key is missing from secret JSON"), Hits::new());
     }
 
     #[test]
