@@ -637,7 +637,8 @@ struct PlatformMetrics {
 /// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
 /// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
 fn classify_json(m: &[u8]) -> Option<Line> {
-    if memmem::find(m, b"\"eventSource\"").is_some() && memmem::find(m, b"\"eventName\"").is_some()
+    if memchr::memmem::find(m, b"\"eventSource\"").is_some()
+        && memchr::memmem::find(m, b"\"eventName\"").is_some()
     {
         let v: serde_json::Value = serde_json::from_slice(m).ok()?;
         if let Some(r) = crate::format::cloudtrail::render(&v) {
