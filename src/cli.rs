@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::format::Format;
+use crate::time::{self, EpochMs};
 
 /// Diagnose failed AWS Secrets Manager rotations from the CloudWatch logs of the rotation Lambda.
 ///
@@ -38,6 +39,21 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
 
+    /// Only read records at or after this time: an instant (2024-05-01T12:00:00Z), a date
+    /// (2024-05-01, UTC), epoch seconds, or a duration before now (90m, 6h, 2d, 1w). Records
+    /// without a timestamp are placed by the last one before them.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<EpochMs>,
+
+    /// Only read records before this time (same forms as --since).
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<EpochMs>,
+
+    /// Never show the progress bar (it is shown on stderr only when stderr is a terminal and the
+    /// run lasts more than a second).
+    #[arg(long)]
+    pub no_progress: bool,
+
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -62,6 +78,10 @@ pub enum ColorWhen {
     Auto,
     Always,
     Never,
+}
+
+fn parse_when(s: &str) -> Result<EpochMs, String> {
+    time::parse_bound(s, time::now())
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

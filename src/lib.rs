@@ -41,6 +41,7 @@ pub mod format;
 pub mod input;
 pub mod lambda;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod time;

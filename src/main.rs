@@ -63,8 +63,23 @@ fn run(args: Args) -> io::Result<u8> {
         return Ok(0);
     }
 
+    if let (Some(s), Some(u)) = (args.since, args.until)
+        && s >= u
+    {
+        eprintln!(
+            "rotdiag: --since ({}) must be before --until ({})",
+            rotdiag::time::format_iso(s),
+            rotdiag::time::format_iso(u)
+        );
+        return Ok(2);
+    }
     let opts = Options {
         input_format: args.input_format,
+        window: rotdiag::time::Window {
+            since: args.since,
+            until: args.until,
+        },
+        progress: !args.no_progress,
     };
     let run = pipeline::run(&args.paths, &rules, &opts);
 
@@ -77,6 +92,12 @@ fn run(args: Args) -> io::Result<u8> {
             };
             eprintln!("rotdiag: {}{at}: {}", input.source, e.message);
         }
+    }
+    for input in run.inputs.iter().filter(|i| i.untimed > 0) {
+        eprintln!(
+            "rotdiag: {}: {} record(s) carry no timestamp and follow none that does: kept, as --since/--until cannot place them",
+            input.source, input.untimed
+        );
     }
     let readable = run.inputs.iter().any(|i| i.readable);
 

@@ -21,13 +21,18 @@ use crate::input::{self, InputSpec, Opened};
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
+use crate::progress::Progress;
 use crate::rules::RuleSet;
+use crate::time::{EpochMs, Window};
 
 /// Bytes per parallel block of line-oriented input.
 const BLOCK: usize = 512 << 10;
 /// Blocks per thread in a window (a window is decoded in parallel while the previous one is
 /// assembled in order).
 const WINDOW_BLOCKS: usize = 2;
+/// Records between two hand-overs of closed invocations to the rotation tracker (and sweeps of
+/// idle rotations).
+const PUMP_EVERY: u64 = 4096;
 /// Records per batch of a JSON input.
 const JSON_BATCH: usize = 8192;
 /// A stream that shows no record boundary in this many bytes is decoded as one block anyway.
@@ -38,6 +43,10 @@ const MAX_RECORD_BYTES: usize = 256 << 20;
 pub struct Options {
     /// Skip detection and decode every input in this format.
     pub input_format: Option<Format>,
+    /// Leave out records outside this time window (`--since` / `--until`).
+    pub window: Window,
+    /// Show a progress bar on stderr when it is a terminal and the run is long.
+    pub progress: bool,
 }
 
 /// What was read from one input.
@@ -47,6 +56,12 @@ pub struct InputReport {
     pub format: String,
     pub records: u64,
     pub skipped: u64,
+    /// Records left out by `--since` / `--until`.
+    pub filtered: u64,
+    /// Records kept although `--since` / `--until` was given, because nothing in the input
+    /// before them carried a timestamp.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub untimed: u64,
     pub bytes: u64,
     pub errors: Vec<ErrorReport>,
     /// False when the input could not be opened or read at all.
@@ -82,11 +97,17 @@ pub struct Run {
 /// Scans `paths` (none: stdin) and diagnoses what failed.
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     let (specs, open_errors) = input::expand(paths);
+    let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
     let mut outcomes: Vec<SourceOutcome> = specs
         .par_iter()
         .enumerate()
-        .map(|(i, spec)| scan_source(i as u32, spec, rules, opts))
+        .map(|(i, spec)| {
+            let o = scan_source(i as u32, spec, rules, opts, &progress);
+            progress.file_done();
+            o
+        })
         .collect();
+    progress.finish();
 
     let mut inputs: Vec<InputReport> = Vec::new();
     let mut sources: Vec<String> = specs.iter().map(InputSpec::name).collect();
@@ -97,6 +118,8 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
             format: "unknown".into(),
             records: 0,
             skipped: 0,
+            filtered: 0,
+            untimed: 0,
             bytes: 0,
             errors: vec![ErrorReport {
                 line: None,
@@ -137,6 +160,21 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     }
 }
 
+/// The bytes on disk of every input, or `None` when one is stdin.
+fn total_size(specs: &[InputSpec]) -> Option<u64> {
+    specs
+        .iter()
+        .map(|s| match s {
+            InputSpec::Stdin => None,
+            InputSpec::File(p) => Some(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)),
+        })
+        .sum()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn close_rotation(
     rot: Rotation,
     rules: &RuleSet,
@@ -168,10 +206,17 @@ struct Session<'r> {
     records: u64,
     skipped: u64,
     binary_at: Option<u64>,
+    window: Window,
+    /// The last timestamp seen: records without one are placed by it.
+    last_ts: Option<EpochMs>,
+    filtered: u64,
+    untimed: u64,
+    /// Advanced as blocks are assembled (mapped inputs; streams count as they are read).
+    progress: Progress,
 }
 
 impl<'r> Session<'r> {
-    fn new(rules: &'r RuleSet, source: u32) -> Session<'r> {
+    fn new(rules: &'r RuleSet, source: u32, window: Window) -> Session<'r> {
         Session {
             rules,
             assembler: Assembler::new(rules, source),
@@ -181,6 +226,11 @@ impl<'r> Session<'r> {
             records: 0,
             skipped: 0,
             binary_at: None,
+            window,
+            last_ts: None,
+            filtered: 0,
+            untimed: 0,
+            progress: Progress::default(),
         }
     }
 
@@ -191,10 +241,36 @@ impl<'r> Session<'r> {
                 self.binary_at.get_or_insert(rec.line);
                 continue;
             }
+            if !self.window.is_open() && !self.in_window(rec, &a) {
+                continue;
+            }
             self.records += 1;
             self.assembler.push(rec, a);
+            // At fixed record counts, not at block ends: where rotations are swept must not
+            // depend on how the input was cut into blocks (thread count, stdin or file).
+            if self.records.is_multiple_of(PUMP_EVERY) {
+                self.pump(true);
+            }
         }
-        self.pump(true);
+    }
+
+    /// Is this record inside `--since` / `--until`? A record without a timestamp of its own (a
+    /// continuation, a raw line) is placed by the last one before it.
+    fn in_window(&mut self, rec: &Record, a: &Analysis) -> bool {
+        if let Some(ts) = rec.timestamp.or(a.line.timestamp) {
+            self.last_ts = Some(ts);
+        }
+        match self.last_ts {
+            Some(ts) if !self.window.contains(ts) => {
+                self.filtered += 1;
+                false
+            }
+            Some(_) => true,
+            None => {
+                self.untimed += 1;
+                true
+            }
+        }
     }
 
     fn pump(&mut self, sweep: bool) {
@@ -215,6 +291,8 @@ impl<'r> Session<'r> {
         let (open, unattributed) = self.tracker.take_open();
         report.records = self.records;
         report.skipped = self.skipped;
+        report.filtered = self.filtered;
+        report.untimed = self.untimed;
         if let Some(line) = self.binary_at {
             report.errors.push(ErrorReport {
                 line: Some(line),
@@ -245,21 +323,29 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
     crate::lambda::analyze(&rec.message, rules)
 }
 
-fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> SourceOutcome {
+fn scan_source(
+    idx: u32,
+    spec: &InputSpec,
+    rules: &RuleSet,
+    opts: &Options,
+    progress: &Progress,
+) -> SourceOutcome {
     let mut report = InputReport {
         source: spec.name(),
         format: "unknown".into(),
         records: 0,
         skipped: 0,
+        filtered: 0,
+        untimed: 0,
         bytes: 0,
         errors: Vec::new(),
         readable: true,
     };
-    let mut session = Session::new(rules, idx);
+    let mut session = Session::new(rules, idx, opts.window);
     session
         .assembler
         .set_default_stream(input::stream_from_path(spec));
-    let (opened, sample, layers) = match input::open(spec) {
+    let (opened, sample, layers) = match input::open(spec, progress) {
         Ok(x) => x,
         Err(e) => {
             report.readable = false;
@@ -278,11 +364,14 @@ fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> S
         name = format!("{name} ({})", layer_names.join(", "));
     }
     report.format = name;
+    if matches!(opened, Opened::Mapped(_)) {
+        session.progress = progress.clone();
+    }
     match (opened, format.decoder()) {
         (Opened::Mapped(m), Decoder::Lines(lines)) => {
             let data = m.bytes();
             report.bytes = data.len() as u64;
-            scan_lines(data, lines, 0, 0, &mut session);
+            scan_lines(data, lines, &mut session);
         }
         (Opened::Stream(mut r), Decoder::Lines(lines)) => {
             let (bytes, errs) = scan_line_stream(&mut r, lines, &mut session);
@@ -293,7 +382,7 @@ fn scan_source(idx: u32, spec: &InputSpec, rules: &RuleSet, opts: &Options) -> S
         }
         (opened, Decoder::Structured(decode)) => {
             let mut counted = CountingReader {
-                inner: opened.into_reader(),
+                inner: session.progress.reader(opened.into_reader()),
                 bytes: 0,
                 error: None,
             };
@@ -319,71 +408,115 @@ struct DecodedBlock<'a> {
     records: Vec<Record<'a>>,
     analyzed: Vec<Analysis>,
     lines: u64,
+    bytes: u64,
 }
 
-/// Decodes line-oriented `data` in parallel blocks and feeds the session in order.
-/// Returns the number of lines.
-fn scan_lines(
-    data: &[u8],
-    decoder: LineDecoder,
+/// Decodes one window of line-oriented input: cut into blocks at record boundaries, each block
+/// decoded, classified and matched on the pool. `base_offset` is the window's offset in the input.
+fn decode_window<'a>(
+    data: &'a [u8],
+    decoder: &LineDecoder,
     base_offset: u64,
-    first_line: u64,
-    session: &mut Session,
-) -> u64 {
-    let cuts = split_blocks(data, &decoder, BLOCK);
-    let rules = session.rules;
+    rules: &RuleSet,
+) -> Vec<DecodedBlock<'a>> {
+    let cuts = split_blocks(data, decoder, BLOCK);
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    let decode = |(s, e): (usize, usize)| {
-        // About one record per 64 bytes: grow once or twice, not a dozen times.
-        let mut records = Vec::with_capacity((e - s) / 64 + 16);
-        let lines = decoder.decode(&data[s..e], 1, base_offset + s as u64, &mut records);
-        let analyzed = records.iter().map(|r| analyze(r, rules)).collect();
-        DecodedBlock {
-            records,
-            analyzed,
-            lines,
-        }
+    let decode = |&(s, e): &(usize, usize)| {
+        decode_block(&data[s..e], decoder, base_offset + s as u64, rules)
     };
-    let mut line_base = first_line;
-    let mut assemble = |block: DecodedBlock, session: &mut Session| {
-        let DecodedBlock {
-            mut records,
-            analyzed,
-            lines,
-        } = block;
-        for r in &mut records {
-            r.line += line_base;
-        }
-        session.feed(&records, analyzed);
-        line_base += lines;
-    };
-    let threads = rayon::current_num_threads();
-    if threads <= 1 || blocks.len() <= 1 {
-        for &b in &blocks {
-            assemble(decode(b), session);
-        }
+    if blocks.len() <= 1 {
+        blocks.iter().map(decode).collect()
     } else {
-        // Decode and analyse windows of blocks on the pool (this thread, usually a pool worker
-        // itself, takes part) while a helper thread assembles the previous window, in order:
-        // the serial stage overlaps the parallel one and no pool worker sits blocked on it.
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<DecodedBlock>(threads * WINDOW_BLOCKS);
-            scope.spawn(move || {
-                for block in rx {
-                    assemble(block, session);
-                }
-            });
-            for window in blocks.chunks(threads * WINDOW_BLOCKS) {
-                let out: Vec<DecodedBlock> = window.par_iter().map(|&b| decode(b)).collect();
-                for block in out {
-                    if tx.send(block).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
+        blocks.par_iter().map(decode).collect()
     }
-    line_base - first_line
+}
+
+fn decode_block<'a>(
+    data: &'a [u8],
+    decoder: &LineDecoder,
+    base_offset: u64,
+    rules: &RuleSet,
+) -> DecodedBlock<'a> {
+    // About one record per 64 bytes: grow once or twice, not a dozen times.
+    let mut records = Vec::with_capacity(data.len() / 64 + 16);
+    let lines = decoder.decode(data, 1, base_offset, &mut records);
+    let analyzed = records.iter().map(|r| analyze(r, rules)).collect();
+    DecodedBlock {
+        records,
+        analyzed,
+        lines,
+        bytes: data.len() as u64,
+    }
+}
+
+/// The serial stage: feeds decoded blocks to the session in input order, numbering lines.
+struct InOrder<'s, 'r> {
+    session: &'s mut Session<'r>,
+    line_base: u64,
+}
+
+impl InOrder<'_, '_> {
+    fn assemble(&mut self, blocks: Vec<DecodedBlock>) {
+        for block in blocks {
+            let DecodedBlock {
+                mut records,
+                analyzed,
+                lines,
+                bytes,
+            } = block;
+            for r in &mut records {
+                r.line += self.line_base;
+            }
+            self.session.feed(&records, analyzed);
+            self.line_base += lines;
+            self.session.progress.advance(bytes);
+        }
+    }
+}
+
+/// Runs `work` on this thread while `blocks` are assembled on a helper thread (or first, on this
+/// thread, with one worker), so the serial stage overlaps the parallel one.
+fn overlapped<T>(order: &mut InOrder, blocks: Vec<DecodedBlock>, work: impl FnOnce() -> T) -> T {
+    if blocks.is_empty() {
+        return work();
+    }
+    if rayon::current_num_threads() <= 1 {
+        order.assemble(blocks);
+        return work();
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(move || order.assemble(blocks));
+        work()
+    })
+}
+
+/// Decodes mapped line-oriented `data` in parallel windows and feeds the session in order, each
+/// window assembled while the next is decoded.
+fn scan_lines(data: &[u8], decoder: LineDecoder, session: &mut Session) {
+    let rules = session.rules;
+    let window = rayon::current_num_threads().max(1) * WINDOW_BLOCKS * BLOCK;
+    let mut order = InOrder {
+        session,
+        line_base: 0,
+    };
+    let mut pending = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let end = if data.len() - start <= window + window / 2 {
+            data.len()
+        } else {
+            decoder
+                .boundary(data, start + window)
+                .filter(|&b| b > start)
+                .unwrap_or(data.len())
+        };
+        let part = &data[start..end];
+        pending = overlapped(&mut order, pending, || {
+            decode_window(part, &decoder, start as u64, rules)
+        });
+        start = end;
+    }
+    order.assemble(pending);
 }
 
 /// Cuts `data` into blocks of about `size` bytes, each starting at a record boundary.
@@ -403,94 +536,149 @@ fn split_blocks(data: &[u8], decoder: &LineDecoder, size: usize) -> Vec<usize> {
     cuts
 }
 
-/// Decodes a line-oriented stream a window at a time. Returns bytes read and read errors.
+/// Reads a stream into window buffers that end at record boundaries.
+struct WindowReader<'r> {
+    inner: &'r mut dyn Read,
+    decoder: LineDecoder,
+    eof: bool,
+    /// Bytes read so far.
+    read: u64,
+    errors: Vec<DecodeError>,
+}
+
+impl WindowReader<'_> {
+    /// Fills `buf` (see [`WindowReader::fill`]) and decodes the window in it. Returns the decoded
+    /// window, the carry for the next one, and the window's length (0 at the end of the input).
+    fn fill_and_decode<'b>(
+        &mut self,
+        buf: &'b mut Vec<u8>,
+        carry: &[u8],
+        offset: u64,
+        size: usize,
+        rules: &RuleSet,
+    ) -> (Vec<DecodedBlock<'b>>, &'b [u8], u64) {
+        let cut = self.fill(buf, carry, size);
+        let buf: &'b Vec<u8> = buf;
+        let window = decode_window(&buf[..cut], &self.decoder, offset, rules);
+        (window, &buf[cut..], cut as u64)
+    }
+
+    /// Fills `buf` with `carry` (the unfinished record of the previous window) and then input,
+    /// up to about `size` bytes. Returns where the window's last whole record ends: the rest of
+    /// `buf` is the next window's carry. Returns 0 only at the end of the input.
+    fn fill(&mut self, buf: &mut Vec<u8>, carry: &[u8], size: usize) -> usize {
+        buf.clear();
+        buf.extend_from_slice(carry);
+        let mut target = size.max(carry.len() + BLOCK);
+        loop {
+            while !self.eof && buf.len() < target {
+                let start = buf.len();
+                buf.resize(start + (target - start).min(BLOCK), 0);
+                match self.inner.read(&mut buf[start..]) {
+                    Ok(0) => {
+                        buf.truncate(start);
+                        self.eof = true;
+                    }
+                    Ok(n) => {
+                        buf.truncate(start + n);
+                        self.read += n as u64;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+                    Err(e) => {
+                        buf.truncate(start);
+                        self.eof = true;
+                        let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                            "compressed data ends early (truncated .gz?); everything before this point was read".to_string()
+                        } else {
+                            format!("read error: {e}; everything before this point was read")
+                        };
+                        self.errors.push(DecodeError {
+                            line: None,
+                            offset: Some(self.read),
+                            message: what,
+                        });
+                    }
+                }
+            }
+            if self.eof {
+                return buf.len();
+            }
+            match last_boundary(buf, &self.decoder) {
+                Some(c) => return c,
+                None if buf.len() >= MAX_RECORD_BYTES => return buf.len(),
+                None => target = buf.len() * 2,
+            }
+        }
+    }
+}
+
+/// A record boundary near the end of `buf`, after its first line (so a window is never empty):
+/// the first one in the last 64 KiB, else in the last half, and so on back to the start.
+fn last_boundary(buf: &[u8], decoder: &LineDecoder) -> Option<usize> {
+    let mut back = (64usize << 10).min(buf.len());
+    loop {
+        let from = buf.len() - back;
+        if let Some(b) = decoder.boundary(buf, from.max(1))
+            && b > 0
+            && b < buf.len()
+        {
+            return Some(b);
+        }
+        if back == buf.len() {
+            return None;
+        }
+        back = (back * 4).min(buf.len());
+    }
+}
+
+/// Decodes a line-oriented stream a window at a time with two buffers: while one window is
+/// assembled (on a helper thread), the next is read and decoded in parallel. Memory stays at two
+/// windows whatever the input size. Returns the bytes read and the read errors.
 fn scan_line_stream(
     r: &mut dyn Read,
     decoder: LineDecoder,
     session: &mut Session,
 ) -> (u64, Vec<DecodeError>) {
-    let mut errors = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
+    let rules = session.rules;
+    let size = rayon::current_num_threads().max(1) * WINDOW_BLOCKS * BLOCK;
+    let mut reader = WindowReader {
+        inner: r,
+        decoder,
+        eof: false,
+        read: 0,
+        errors: Vec::new(),
+    };
+    let mut order = InOrder {
+        session,
+        line_base: 0,
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    // Each step fills one buffer (starting with the other's carry) and decodes it while the
+    // window decoded into the other buffer by the previous step is assembled.
     let mut offset = 0u64;
-    let mut line_base = 0u64;
-    let mut eof = false;
-    let mut target = WINDOW_BLOCKS * BLOCK;
+    // The window decoded into `b` by the previous step and the carry after it.
+    let mut pending_b: (Vec<DecodedBlock>, &[u8]) = (Vec::new(), &[]);
     loop {
-        while !eof && buf.len() < target {
-            let start = buf.len();
-            buf.resize(start + BLOCK, 0);
-            match r.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    eof = true;
-                }
-                Ok(n) => buf.truncate(start + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-                Err(e) => {
-                    buf.truncate(start);
-                    eof = true;
-                    let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        "compressed data ends early (truncated .gz?); everything before this point was read".to_string()
-                    } else {
-                        format!("read error: {e}; everything before this point was read")
-                    };
-                    errors.push(DecodeError {
-                        line: None,
-                        offset: Some(offset + buf.len() as u64),
-                        message: what,
-                    });
-                }
-            }
-        }
-        if buf.is_empty() {
+        let (blocks, carry) = pending_b;
+        let (buf, rd) = (&mut a, &mut reader);
+        let (done_a, carry, n) = overlapped(&mut order, blocks, move || {
+            rd.fill_and_decode(buf, carry, offset, size, rules)
+        });
+        if n == 0 {
             break;
         }
-        let cut = if eof {
-            buf.len()
-        } else {
-            match last_boundary(&buf, &decoder) {
-                Some(c) => c,
-                None if buf.len() >= MAX_RECORD_BYTES => buf.len(),
-                None => {
-                    target = buf.len() * 2;
-                    continue;
-                }
-            }
-        };
-        let lines = scan_lines(&buf[..cut], decoder, offset, line_base, session);
-        // Cuts fall at line starts, so the block's lines are all whole.
-        line_base += lines;
-        offset += cut as u64;
-        buf.drain(..cut);
-        target = WINDOW_BLOCKS * BLOCK;
-        if eof && buf.is_empty() {
+        offset += n;
+        let (buf, rd) = (&mut b, &mut reader);
+        let (done_b, carry, n) = overlapped(&mut order, done_a, move || {
+            rd.fill_and_decode(buf, carry, offset, size, rules)
+        });
+        if n == 0 {
             break;
         }
+        offset += n;
+        pending_b = (done_b, carry);
     }
-    (offset, errors)
-}
-
-/// The last record boundary in `buf` after its first line (so a block is never empty).
-fn last_boundary(buf: &[u8], decoder: &LineDecoder) -> Option<usize> {
-    let mut from = buf.len() - buf.len() / 4;
-    loop {
-        if let Some(b) = decoder.boundary(buf, from)
-            && b > 0
-        {
-            // Walk forward to the last boundary.
-            let mut last = b;
-            let mut pos = b + 1;
-            while let Some(n) = decoder.boundary(buf, pos) {
-                last = n;
-                pos = n + 1;
-            }
-            return Some(last);
-        }
-        if from <= 1 {
-            return None;
-        }
-        from /= 2;
-    }
+    (reader.read, reader.errors)
 }
 
 /// Decodes a structured input in batches: parse (serially), classify and match (in parallel),

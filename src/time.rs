@@ -169,6 +169,63 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The `--since` / `--until` filter: records outside `[since, until)` are left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<EpochMs>,
+    pub until: Option<EpochMs>,
+}
+
+impl Window {
+    /// True when the window lets every record through.
+    pub fn is_open(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    pub fn contains(&self, ts: EpochMs) -> bool {
+        self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts < u)
+    }
+}
+
+/// Parses a `--since` / `--until` value: an ISO-8601 instant (`2024-05-01T12:00:00Z`, with or
+/// without zone and seconds, `T` or space), a date (`2024-05-01`, midnight UTC), epoch seconds or
+/// milliseconds, or a duration before `now` as `aws logs tail --since` takes it (`90m`, `6h`,
+/// `2d`, `1w`, `1h30m`).
+pub fn parse_bound(s: &str, now: EpochMs) -> Result<EpochMs, String> {
+    let t = s.trim();
+    if let Some(ms) = parse_any(t) {
+        return Ok(ms);
+    }
+    let b = t.as_bytes();
+    // Minutes without seconds: `2024-05-01 12:00`, `2024-05-01T12:00Z`.
+    if b.len() >= 16 && b[4] == b'-' && b[13] == b':' && b.get(16) != Some(&b':') {
+        let with_seconds = format!("{}:00{}", &t[..16], &t[16..]);
+        if let Some(ms) = parse_any(&with_seconds) {
+            return Ok(ms);
+        }
+    }
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let midnight = format!("{t}T00:00:00Z");
+        if let Some(ms) = parse_any(&midnight) {
+            return Ok(ms);
+        }
+    }
+    match humantime::parse_duration(t) {
+        Ok(d) => Ok(now - d.as_millis().min(i64::MAX as u128) as i64),
+        Err(_) => Err(format!(
+            "`{s}` is neither a time (2024-05-01T12:00:00Z, 2024-05-01, epoch seconds) nor a duration (90m, 6h, 2d, 1w)"
+        )),
+    }
+}
+
+/// The current time.
+pub fn now() -> EpochMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as EpochMs)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +276,45 @@ mod tests {
             assert_eq!(iso(&format_iso(ms)), ms);
         }
         assert_eq!(format_iso(1_714_564_800_456), "2024-05-01T12:00:00.456Z");
+    }
+
+    #[test]
+    fn since_and_until_take_instants_dates_and_durations() {
+        let now = parse_any("2024-05-03T00:00:00Z").unwrap();
+        let at = |s| parse_bound(s, now).unwrap();
+        assert_eq!(
+            at("2024-05-01T12:00:00Z"),
+            parse_any("2024-05-01T12:00:00Z").unwrap()
+        );
+        assert_eq!(
+            at("2024-05-01 12:00:00"),
+            parse_any("2024-05-01T12:00:00Z").unwrap()
+        );
+        assert_eq!(at("2024-05-01"), parse_any("2024-05-01T00:00:00Z").unwrap());
+        assert_eq!(
+            at("2024-05-01 12:30"),
+            parse_any("2024-05-01T12:30:00Z").unwrap()
+        );
+        assert_eq!(
+            at("2024-05-01T12:30+02:00"),
+            parse_any("2024-05-01T10:30:00Z").unwrap()
+        );
+        assert_eq!(at("1714564800"), parse_any("2024-05-01T12:00:00Z").unwrap());
+        assert_eq!(at("2d"), parse_any("2024-05-01T00:00:00Z").unwrap());
+        assert_eq!(at("6h"), parse_any("2024-05-02T18:00:00Z").unwrap());
+        assert_eq!(at("1h30m"), parse_any("2024-05-02T22:30:00Z").unwrap());
+        assert_eq!(at("1w"), parse_any("2024-04-26T00:00:00Z").unwrap());
+        let e = parse_bound("yesterday", now).unwrap_err();
+        assert!(e.contains("`yesterday`"), "{e}");
+    }
+
+    #[test]
+    fn a_window_is_half_open() {
+        let w = Window {
+            since: Some(10),
+            until: Some(20),
+        };
+        assert!(!w.contains(9) && w.contains(10) && w.contains(19) && !w.contains(20));
+        assert!(Window::default().is_open() && Window::default().contains(i64::MIN));
     }
 }

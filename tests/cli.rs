@@ -318,6 +318,297 @@ fn output_is_identical_across_thread_counts_and_runs() {
     assert_eq!(causes(&json(&one)).len(), 6);
 }
 
+/// Several megabytes of `aws logs tail` text: healthy rotations of 40 secrets running
+/// concurrently in a dozen execution environments (streams), failures of several kinds, steps
+/// that hang before logging anything (placed by time), and gaps of hours (idle rotations swept),
+/// so the input spans many parallel blocks and windows.
+fn big_export() -> String {
+    let ts = |ms: i64| {
+        let (s, f) = (ms / 1000, ms % 1000);
+        let (d, r) = (s / 86_400, s % 86_400);
+        // Day 20188 since the epoch is 2025-04-10; the input stays within April.
+        format!(
+            "2025-04-{:02}T{:02}:{:02}:{:02}.{f:03}Z",
+            10 + (d - 20_188),
+            r / 3600,
+            r % 3600 / 60,
+            r % 60
+        )
+    };
+    let mut lines: Vec<(i64, usize, u64, String)> = Vec::new();
+    let mut lane = 0;
+    let mut push = |t: i64, lane: u64, msg: String| {
+        let n = lines.len();
+        lines.push((t, n, lane, msg));
+    };
+    let mut start: i64 = 1_744_275_600_000; // 2025-04-10T09:00:00Z
+    let mut rid_n = 0u64;
+    for rot in 0..2_400u64 {
+        let secret = format!(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app{}/db-a1B2c{}",
+            rot % 40,
+            rot % 7
+        );
+        let token = format!("{:08x}-1111-4222-8333-{:012x}", rot, rot * 7919);
+        let fails = rot % 9 == 4;
+        let hangs = rot % 13 == 6;
+        let mut t = start;
+        lane = rot % 12;
+        for i in 0..4 {
+            rid_n += 1;
+            let rid = format!("{:08x}-aaaa-4bbb-8ccc-{:012x}", rid_n, rid_n);
+            push(t, lane, format!("START RequestId: {rid} Version: $LATEST"));
+            t += 40;
+            push(
+                t,
+                lane,
+                format!(
+                    "[INFO]\t{}\t{rid}\tFound credentials in environment variables.",
+                    ts(t)
+                ),
+            );
+            if hangs && i == 2 {
+                t += 30_000;
+                push(
+                    t,
+                    lane,
+                    format!("{} {rid} Task timed out after 30.03 seconds", ts(t)),
+                );
+                push(t, lane, format!("END RequestId: {rid}"));
+                push(
+                    t,
+                    lane,
+                    format!(
+                        "REPORT RequestId: {rid}\tDuration: 30033.71 ms\tBilled Duration: 30000 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB\tStatus: timeout"
+                    ),
+                );
+                break;
+            }
+            if fails && i == 1 {
+                t += 15_000;
+                push(
+                    t,
+                    lane,
+                    format!(
+                        "[ERROR]\t{}\t{rid}\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn {secret}",
+                        ts(t)
+                    ),
+                );
+                push(
+                    t,
+                    lane,
+                    format!(
+                        "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {secret}\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 77, in lambda_handler\n\u{a0}\u{a0}\u{a0}\u{a0}set_secret(service_client, arn, token)"
+                    ),
+                );
+                push(t, lane, format!("END RequestId: {rid}"));
+                push(
+                    t,
+                    lane,
+                    format!(
+                        "REPORT RequestId: {rid}\tDuration: 15010.00 ms\tBilled Duration: 15010 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB"
+                    ),
+                );
+                break;
+            }
+            t += 200;
+            push(
+                t,
+                lane,
+                match i {
+                    0 => format!(
+                        "[INFO]\t{}\t{rid}\tcreateSecret: Successfully put secret for ARN {secret} and version {token}.",
+                        ts(t)
+                    ),
+                    1 => format!(
+                        "[INFO]\t{}\t{rid}\tsetSecret: Successfully set password for user app in PostgreSQL DB for secret arn {secret}.",
+                        ts(t)
+                    ),
+                    2 => format!(
+                        "[INFO]\t{}\t{rid}\ttestSecret: Successfully signed into PostgreSQL DB with AWSPENDING secret in {secret}.",
+                        ts(t)
+                    ),
+                    _ => format!(
+                        "[INFO]\t{}\t{rid}\tfinishSecret: Successfully set AWSCURRENT stage to version {token} for secret {secret}.",
+                        ts(t)
+                    ),
+                },
+            );
+            // Application noise that rules never read.
+            for k in 0..6 {
+                push(
+                    t,
+                    lane,
+                    format!(
+                        "[DEBUG]\t{}\t{rid}\tStarting new HTTPS connection ({k}): secretsmanager.us-east-1.amazonaws.com:443",
+                        ts(t)
+                    ),
+                );
+            }
+            push(t, lane, format!("END RequestId: {rid}"));
+            push(
+                t,
+                lane,
+                format!(
+                    "REPORT RequestId: {rid}\tDuration: 240.00 ms\tBilled Duration: 240 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB"
+                ),
+            );
+            t += 1_000 + (rot as i64 % 5) * 700;
+        }
+        // Rotations overlap (a new one every 5 s, each lasting seconds to a minute); now and
+        // then the logs pause for hours.
+        start += if rot % 97 == 0 { 3 * 3_600_000 } else { 5_000 };
+    }
+    lines.sort();
+    let mut out = String::new();
+    for (t, _, lane, msg) in lines {
+        let at = ts(t);
+        out.push_str(&at[..at.len() - 1]);
+        out.push_str(&format!("000+00:00 2025/04/10/[$LATEST]{lane:032x} "));
+        out.push_str(&msg);
+        out.push('\n');
+    }
+    out
+}
+
+/// The report without what names the input (a path or `<stdin>`).
+fn diagnoses_without_sources(v: &Value) -> Value {
+    let mut d = v["diagnoses"].clone();
+    for diag in d.as_array_mut().unwrap() {
+        for e in diag["evidence"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("source");
+        }
+    }
+    serde_json::json!({ "summary": v["summary"], "diagnoses": d })
+}
+
+#[test]
+fn a_big_input_diagnoses_the_same_from_a_file_from_stdin_and_on_any_thread_count() {
+    let text = big_export();
+    assert!(text.len() > 4 << 20, "{} bytes", text.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "big.log", text.as_bytes());
+    let file1 = json(&rotdiag(&["-j", "1", "-f", "json", &path], None));
+    let reference = diagnoses_without_sources(&file1);
+    // Ground truth: 2400 rotations; every 9th fails in setSecret, every 13th hangs in
+    // testSecret (21 do both, failing first).
+    let summary = &reference["summary"];
+    assert_eq!(summary["rotations"], 2400, "{summary}");
+    assert_eq!(summary["failed_rotations"], 267 + 185 - 21, "{summary}");
+    assert_eq!(summary["succeeded_rotations"], 2400 - 431, "{summary}");
+    for threads in ["2", "3", "8"] {
+        let file = json(&rotdiag(&["-j", threads, "-f", "json", &path], None));
+        assert_eq!(
+            diagnoses_without_sources(&file),
+            reference,
+            "file, -j {threads}"
+        );
+    }
+    for threads in ["1", "2", "8"] {
+        let stdin = json(&rotdiag(
+            &["-j", threads, "-f", "json"],
+            Some(text.as_bytes()),
+        ));
+        assert_eq!(
+            diagnoses_without_sources(&stdin),
+            reference,
+            "stdin, -j {threads}"
+        );
+    }
+}
+
+#[test]
+fn since_and_until_leave_out_what_is_outside_the_window() {
+    let data = failing_export(); // 2025-04-10T09:31:22Z .. 09:31:37Z
+    let run = |args: &[&str]| {
+        let out = rotdiag(&[&["-f", "json"], args].concat(), Some(data.as_bytes()));
+        (out.status.code(), json(&out), stderr(&out))
+    };
+    // Inside the window: diagnosed as without it.
+    for args in [
+        &["--since", "2025-04-10"][..],
+        &[
+            "--since",
+            "2025-04-10T09:31:00Z",
+            "--until",
+            "2025-04-10T09:32:00Z",
+        ],
+        &["--until", "1744329600"], // 2025-04-11T00:00:00Z in epoch seconds
+    ] {
+        let (code, v, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert_eq!(causes(&v), ["database-unreachable"], "{args:?}");
+        assert_eq!(v["summary"]["filtered"], 0, "{args:?}");
+    }
+    // Outside it: nothing read, nothing to diagnose, and the report says what was left out.
+    for args in [
+        &["--since", "2025-04-10T10:00:00Z"][..],
+        &["--until", "2025-04-10 09:00"],
+        &["--since", "1h"], // an hour before now, long after these logs
+    ] {
+        let (code, v, err) = run(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(causes(&v).is_empty(), "{args:?}");
+        assert_eq!(v["summary"]["filtered"], v["inputs"][0]["filtered"]);
+        assert!(v["summary"]["filtered"].as_u64().unwrap() >= 5, "{v}");
+        assert_eq!(v["summary"]["records"], 0, "{args:?}");
+    }
+    // Cutting through the invocation keeps its failure: the error lines are inside.
+    let (code, v, _) = run(&["--since", "2025-04-10T09:31:30Z"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(causes(&v), ["database-unreachable"]);
+    let human = rotdiag(&["--since", "2025-04-10T10:00:00Z"], Some(data.as_bytes()));
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("outside --since/--until"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+}
+
+#[test]
+fn since_and_until_keep_records_that_carry_no_time_and_say_so() {
+    let raw = "2025-04-10 this line has no prefix\n[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-a1B2c3\n";
+    let out = rotdiag(
+        &["-f", "json", "--input-format", "raw", "--since", "1d"],
+        Some(raw.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("carry no timestamp"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(json(&out)["inputs"][0]["untimed"], 2);
+}
+
+#[test]
+fn bad_time_windows_are_usage_errors() {
+    for args in [
+        &["--since", "yesterday"][..],
+        &["--until", "2025-13-01"],
+        &["--since", "2025-04-11", "--until", "2025-04-10"],
+    ] {
+        let out = rotdiag(args, Some(b""));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("--since") || err.contains("--until"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let text = big_export();
+    let out = rotdiag(&["-f", "json"], Some(text.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    // Warnings may appear on stderr, never the bar's control sequences or its units.
+    let err = stderr(&out);
+    assert!(
+        !err.contains('\r') && !err.contains("\x1b[") && !err.contains("MiB/s"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_rule_files_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

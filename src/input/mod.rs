@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
+use crate::progress::Progress;
+
 /// What the user named on the command line, expanded.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InputSpec {
@@ -187,19 +189,25 @@ impl Mapped {
 
 /// Opens an input and peels off its transport layers. Returns the opened data and a sample of
 /// its first (decoded) bytes for format detection.
-pub fn open(spec: &InputSpec) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
+///
+/// What a stream reads (stdin, a FIFO, a compressed file's raw bytes) advances `progress`; a
+/// mapped file is counted by its reader, block by block.
+pub fn open(
+    spec: &InputSpec,
+    progress: &Progress,
+) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
     match spec {
-        InputSpec::Stdin => transport::stream(Box::new(io::stdin())),
-        InputSpec::File(p) => open_file(p),
+        InputSpec::Stdin => transport::stream(Box::new(progress.reader(io::stdin()))),
+        InputSpec::File(p) => open_file(p, progress),
     }
 }
 
-fn open_file(p: &Path) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
+fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
     let file = File::open(p)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         // FIFOs, devices: read as a stream.
-        return transport::stream(Box::new(file));
+        return transport::stream(Box::new(progress.reader(file)));
     }
     if meta.len() == 0 {
         return Ok((
@@ -217,7 +225,7 @@ fn open_file(p: &Path) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
         &map[..map.len().min(crate::format::detect::SNIFF_BYTES)],
     ) {
         let reader = MmapReader { map, pos: 0 };
-        return transport::stream(Box::new(reader));
+        return transport::stream(Box::new(progress.reader(reader)));
     }
     let skip = if head.starts_with(b"\xEF\xBB\xBF") {
         3

@@ -446,8 +446,16 @@ impl<'r> Assembler<'r> {
                 if !self.open.contains_key(&rid) {
                     self.open_invocation(rid, si, record);
                     let st = &mut self.streams[si];
-                    if st.current.is_none() && !matches!(line.kind, Kind::End | Kind::Report) {
-                        st.current = Some(rid);
+                    if st.current.is_none() {
+                        // No START (cut off by `--since`, a console selection): the lines
+                        // without a RequestId just before this one, in the same stream, are
+                        // this invocation's (a stream runs one invocation at a time).
+                        if let Some(p) = st.pending.take() {
+                            absorb(self.open.get_mut(&rid).unwrap(), p);
+                        }
+                        if !matches!(line.kind, Kind::End | Kind::Report) {
+                            self.streams[si].current = Some(rid);
+                        }
                     }
                 }
                 Some(rid)
@@ -917,6 +925,30 @@ pub(crate) mod tests {
         assert!(f.is_fragment() && f.failed());
         assert_eq!(f.step, Some(Step::SetSecret));
         assert_eq!(f.facts.get(rules().known.secret_arn), Some(ARN));
+    }
+
+    #[test]
+    fn an_invocation_whose_start_was_cut_off_keeps_the_lines_before_its_first_request_id() {
+        // `aws logs tail --since` started after START: the runtime's error (no RequestId) comes
+        // first, then END and REPORT name the invocation.
+        let error = format!(
+            "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}"
+        );
+        let end = format!("END RequestId: {A}");
+        let report = format!(
+            "REPORT RequestId: {A}\tDuration: 15362.41 ms\tBilled Duration: 15363 ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB"
+        );
+        let invs = assemble(&[(None, &error), (None, &end), (None, &report)]);
+        assert_eq!(invs.len(), 1, "{invs:?}");
+        let a = &invs[0];
+        assert_eq!(a.request_id, RequestId::parse(A));
+        assert!(a.failed());
+        assert_eq!(a.facts.get(rules().known.secret_arn), Some(ARN));
+        assert_eq!(
+            a.metrics.as_ref().and_then(|m| m.duration_ms),
+            Some(15362.41)
+        );
+        assert_eq!(a.first_line, 1);
     }
 
     #[test]

@@ -17,6 +17,8 @@ struct Document<'a> {
 
 #[derive(Serialize)]
 struct Summary {
+    #[serde(flatten)]
+    read: super::Read,
     invocations: u64,
     rotations: u64,
     failed_rotations: u64,
@@ -28,6 +30,7 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
         version: env!("CARGO_PKG_VERSION"),
         inputs: &run.inputs,
         summary: Summary {
+            read: super::Read::of(run),
             invocations: run.invocations,
             rotations: run.counts.rotations,
             failed_rotations: run.counts.failed,

@@ -5,22 +5,61 @@ pub mod json;
 
 use crate::pipeline::Run;
 
-/// A one-line account of what was read, shared by both reports.
+/// Totals over every input: what was read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Read {
+    pub inputs: u64,
+    pub bytes: u64,
+    pub records: u64,
+    pub skipped: u64,
+    pub filtered: u64,
+}
+
+impl Read {
+    pub fn of(run: &Run) -> Read {
+        let mut t = Read {
+            inputs: run.inputs.len() as u64,
+            ..Read::default()
+        };
+        for i in &run.inputs {
+            t.bytes += i.bytes;
+            t.records += i.records;
+            t.skipped += i.skipped;
+            t.filtered += i.filtered;
+        }
+        t
+    }
+}
+
+/// A one-line account of what was read and found, shared by both reports: inputs and bytes,
+/// records (and those skipped or outside --since/--until), invocations, rotations.
 pub fn summary_line(run: &Run) -> String {
     let c = &run.counts;
-    let inputs = run.inputs.len();
-    let records: u64 = run.inputs.iter().map(|i| i.records).sum();
-    format!(
-        "{inputs} input{}, {records} record{}, {} invocation{}, {} rotation{} ({} failed, {} succeeded)",
-        plural(inputs as u64),
-        plural(records),
+    let r = Read::of(run);
+    let mut s = format!(
+        "{} input{} ({}), {} record{}",
+        r.inputs,
+        plural(r.inputs),
+        indicatif::BinaryBytes(r.bytes),
+        r.records,
+        plural(r.records),
+    );
+    if r.skipped > 0 {
+        s += &format!(", {} skipped", r.skipped);
+    }
+    if r.filtered > 0 {
+        s += &format!(", {} outside --since/--until", r.filtered);
+    }
+    s += &format!(
+        ", {} invocation{}, {} rotation{} ({} failed, {} succeeded)",
         run.invocations,
         plural(run.invocations),
         c.rotations,
         plural(c.rotations),
         c.failed,
         c.succeeded,
-    )
+    );
+    s
 }
 
 pub fn plural(n: u64) -> &'static str {
