@@ -9,6 +9,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -234,8 +235,9 @@ impl<'r> Session<'r> {
         }
     }
 
-    fn feed(&mut self, records: &[Record], analyzed: Vec<Analysis>) {
-        for (rec, a) in records.iter().zip(analyzed) {
+    /// Feeds records in order; `analyzed` is drained (its buffer is reused).
+    fn feed(&mut self, records: &[Record], analyzed: &mut Vec<Analysis>) {
+        for (rec, a) in records.iter().zip(analyzed.drain(..)) {
             if is_binary(&rec.message) {
                 self.skipped += 1;
                 self.binary_at.get_or_insert(rec.line);
@@ -418,11 +420,12 @@ fn decode_window<'a>(
     decoder: &LineDecoder,
     base_offset: u64,
     rules: &RuleSet,
+    spare: &Spare,
 ) -> Vec<DecodedBlock<'a>> {
     let cuts = split_blocks(data, decoder, BLOCK);
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let decode = |&(s, e): &(usize, usize)| {
-        decode_block(&data[s..e], decoder, base_offset + s as u64, rules)
+        decode_block(&data[s..e], decoder, base_offset + s as u64, rules, spare)
     };
     if blocks.len() <= 1 {
         blocks.iter().map(decode).collect()
@@ -436,11 +439,13 @@ fn decode_block<'a>(
     decoder: &LineDecoder,
     base_offset: u64,
     rules: &RuleSet,
+    spare: &Spare,
 ) -> DecodedBlock<'a> {
+    let (mut records, mut analyzed) = spare.take();
     // About one record per 64 bytes: grow once or twice, not a dozen times.
-    let mut records = Vec::with_capacity(data.len() / 64 + 16);
+    records.reserve(data.len() / 64 + 16);
     let lines = decoder.decode(data, 1, base_offset, &mut records);
-    let analyzed = records.iter().map(|r| analyze(r, rules)).collect();
+    analyzed.extend(records.iter().map(|r| analyze(r, rules)));
     DecodedBlock {
         records,
         analyzed,
@@ -449,10 +454,44 @@ fn decode_block<'a>(
     }
 }
 
+/// The buffers of decoded blocks, handed back once assembled so that later blocks reuse them:
+/// allocating (and freeing, on another thread) a few MiB per window costs time, and memory the
+/// allocator is slow to give back.
+#[derive(Default)]
+struct Spare {
+    buffers: Mutex<Vec<(Vec<Record<'static>>, Vec<Analysis>)>>,
+}
+
+impl Spare {
+    /// Empty buffers, reused when there are some.
+    fn take<'a>(&self) -> (Vec<Record<'a>>, Vec<Analysis>) {
+        let spare = self.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        spare.unwrap_or_default()
+    }
+
+    fn give_back(&self, records: Vec<Record>, mut analyzed: Vec<Analysis>) {
+        analyzed.clear();
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        // Enough for the blocks of two windows in flight.
+        if buffers.len() < 4 * WINDOW_BLOCKS * rayon::current_num_threads() {
+            buffers.push((recycle(records), analyzed));
+        }
+    }
+}
+
+/// An emptied vector of records, with its allocation, as a vector of records of another input
+/// buffer (no record survives, so no borrow does).
+fn recycle<'b>(mut v: Vec<Record<'_>>) -> Vec<Record<'b>> {
+    v.clear();
+    // In-place collection of an empty iterator keeps the allocation.
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
 /// The serial stage: feeds decoded blocks to the session in input order, numbering lines.
 struct InOrder<'s, 'r> {
     session: &'s mut Session<'r>,
     line_base: u64,
+    spare: &'s Spare,
 }
 
 impl InOrder<'_, '_> {
@@ -460,22 +499,24 @@ impl InOrder<'_, '_> {
         for block in blocks {
             let DecodedBlock {
                 mut records,
-                analyzed,
+                mut analyzed,
                 lines,
                 bytes,
             } = block;
             for r in &mut records {
                 r.line += self.line_base;
             }
-            self.session.feed(&records, analyzed);
+            self.session.feed(&records, &mut analyzed);
             self.line_base += lines;
             self.session.progress.advance(bytes);
+            self.spare.give_back(records, analyzed);
         }
     }
 }
 
-/// Runs `work` on this thread while `blocks` are assembled on a helper thread (or first, on this
-/// thread, with one worker), so the serial stage overlaps the parallel one.
+/// Runs `work` on this thread while `blocks` are assembled by another worker of the pool (or
+/// first, on this thread, with one worker), so the serial stage overlaps the parallel one. No
+/// thread is started: a thread per window would cost more than it saves.
 fn overlapped<T>(order: &mut InOrder, blocks: Vec<DecodedBlock>, work: impl FnOnce() -> T) -> T {
     if blocks.is_empty() {
         return work();
@@ -484,8 +525,8 @@ fn overlapped<T>(order: &mut InOrder, blocks: Vec<DecodedBlock>, work: impl FnOn
         order.assemble(blocks);
         return work();
     }
-    std::thread::scope(|scope| {
-        scope.spawn(move || order.assemble(blocks));
+    rayon::in_place_scope(|scope| {
+        scope.spawn(move |_| order.assemble(blocks));
         work()
     })
 }
@@ -495,9 +536,11 @@ fn overlapped<T>(order: &mut InOrder, blocks: Vec<DecodedBlock>, work: impl FnOn
 fn scan_lines(data: &[u8], decoder: LineDecoder, session: &mut Session) {
     let rules = session.rules;
     let window = rayon::current_num_threads().max(1) * WINDOW_BLOCKS * BLOCK;
+    let spare = Spare::default();
     let mut order = InOrder {
         session,
         line_base: 0,
+        spare: &spare,
     };
     let mut pending = Vec::new();
     let mut start = 0;
@@ -512,7 +555,7 @@ fn scan_lines(data: &[u8], decoder: LineDecoder, session: &mut Session) {
         };
         let part = &data[start..end];
         pending = overlapped(&mut order, pending, || {
-            decode_window(part, &decoder, start as u64, rules)
+            decode_window(part, &decoder, start as u64, rules, &spare)
         });
         start = end;
     }
@@ -556,10 +599,11 @@ impl WindowReader<'_> {
         offset: u64,
         size: usize,
         rules: &RuleSet,
+        spare: &Spare,
     ) -> (Vec<DecodedBlock<'b>>, &'b [u8], u64) {
         let cut = self.fill(buf, carry, size);
         let buf: &'b Vec<u8> = buf;
-        let window = decode_window(&buf[..cut], &self.decoder, offset, rules);
+        let window = decode_window(&buf[..cut], &self.decoder, offset, rules, spare);
         (window, &buf[cut..], cut as u64)
     }
 
@@ -648,9 +692,11 @@ fn scan_line_stream(
         read: 0,
         errors: Vec::new(),
     };
+    let spare = &Spare::default();
     let mut order = InOrder {
         session,
         line_base: 0,
+        spare,
     };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     // Each step fills one buffer (starting with the other's carry) and decodes it while the
@@ -662,7 +708,7 @@ fn scan_line_stream(
         let (blocks, carry) = pending_b;
         let (buf, rd) = (&mut a, &mut reader);
         let (done_a, carry, n) = overlapped(&mut order, blocks, move || {
-            rd.fill_and_decode(buf, carry, offset, size, rules)
+            rd.fill_and_decode(buf, carry, offset, size, rules, spare)
         });
         if n == 0 {
             break;
@@ -670,7 +716,7 @@ fn scan_line_stream(
         offset += n;
         let (buf, rd) = (&mut b, &mut reader);
         let (done_b, carry, n) = overlapped(&mut order, done_a, move || {
-            rd.fill_and_decode(buf, carry, offset, size, rules)
+            rd.fill_and_decode(buf, carry, offset, size, rules, spare)
         });
         if n == 0 {
             break;
@@ -691,8 +737,8 @@ fn scan_structured(
     let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
     let rules = session.rules;
     let flush = |batch: &mut Vec<Record<'static>>, session: &mut Session| {
-        let analyzed: Vec<Analysis> = batch.par_iter().map(|r| analyze(r, rules)).collect();
-        session.feed(batch, analyzed);
+        let mut analyzed: Vec<Analysis> = batch.par_iter().map(|r| analyze(r, rules)).collect();
+        session.feed(batch, &mut analyzed);
         batch.clear();
     };
     let errors = decode(reader, &mut |rec| {

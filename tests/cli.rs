@@ -336,7 +336,6 @@ fn big_export() -> String {
         )
     };
     let mut lines: Vec<(i64, usize, u64, String)> = Vec::new();
-    let mut lane = 0;
     let mut push = |t: i64, lane: u64, msg: String| {
         let n = lines.len();
         lines.push((t, n, lane, msg));
@@ -353,7 +352,7 @@ fn big_export() -> String {
         let fails = rot % 9 == 4;
         let hangs = rot % 13 == 6;
         let mut t = start;
-        lane = rot % 12;
+        let lane = rot % 12;
         for i in 0..4 {
             rid_n += 1;
             let rid = format!("{:08x}-aaaa-4bbb-8ccc-{:012x}", rid_n, rid_n);

@@ -9,11 +9,17 @@
 //! path ends in the same line:
 //!
 //! ```text
-//! CloudTrail <eventName>[ <errorCode>] secret arn <secretId>[ version <uuid>][ by <principal arn>][ function <lambda arn>]: <errorMessage>
+//! CloudTrail <eventName>[ <errorCode>][ secret <secretId>][ version <uuid>][ by <principal>][ function <lambda arn>][: <errorMessage>]
 //! ```
 //!
-//! The ` secret arn …` part is left out when no secret is named, `: <errorMessage>` when the event
-//! has none. Rules match this text (the secret ARN joins the event to the rotation's Lambda logs).
+//! The ` secret …` part is left out when no secret is named, `: <errorMessage>` when the event has
+//! none. (Not `secret arn …`: that is how rotation templates name the rotated secret, and an API
+//! call's secret may be another one, the master secret; `rules/model.toml` tells them apart.) The principal is `userIdentity.arn` (or its session issuer), or the service that acted
+//! itself (`userIdentity.invokedBy`, e.g. `secretsmanager.amazonaws.com` invoking the function).
+//! Rules match this text: `rules/model.toml` reads the secret, version, principal and function off
+//! it, and `lambda::rotation` uses them to join the event to its rotation.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -68,25 +74,29 @@ pub fn render(v: &Value) -> Option<Rendered> {
     }
     let secret = secret_id(event, envelope).or(rotation.map(|(arn, _)| arn));
     if let Some(s) = secret {
-        text.push_str(" secret arn ");
+        text.push_str(" secret ");
         text.push_str(s);
         if let Some((_, version)) = rotation {
             text.push_str(" version ");
             text.push_str(version);
         }
     }
-    if let Some(p) = str_at(event, &["userIdentity", "arn"]).or_else(|| {
-        str_at(
-            event,
-            &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
-        )
-    }) {
+    if let Some(p) = str_at(event, &["userIdentity", "arn"])
+        .or_else(|| {
+            str_at(
+                event,
+                &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
+            )
+        })
+        .or_else(|| str_at(event, &["userIdentity", "invokedBy"]))
+        .filter(|p| !p.is_empty() && !p.contains(char::is_whitespace))
+    {
         text.push_str(" by ");
         text.push_str(p);
     }
     if let Some(f) = function_arn(event, error_message) {
         text.push_str(" function ");
-        text.push_str(f);
+        text.push_str(&f);
     }
     if let Some(m) = error_message {
         text.push_str(": ");
@@ -222,13 +232,50 @@ fn rotation_request(rid: &str) -> Option<(&str, &str)> {
     (is_uuid && !arn.is_empty()).then_some((arn, uuid))
 }
 
-/// A Lambda function ARN named by the event: `requestParameters.functionName`, or the first one in
-/// the error message (`Error when executing lambda arn:aws:lambda:… during setSecret step`).
-fn function_arn<'v>(event: &'v Value, error_message: Option<&'v str>) -> Option<&'v str> {
-    if let Some(f) = str_at(event, &["requestParameters", "functionName"])
-        && is_lambda_arn(f)
+/// A Lambda function ARN named by the event: `requestParameters.functionName` (or RotateSecret's
+/// `rotationLambdaARN`), a Lambda function among `resources` (data events), or the first one in
+/// the error message (`Error when executing lambda arn:aws:lambda:… during setSecret step`). A
+/// Lambda API call that names its function by name (the CLI's way) gets the ARN the event's region
+/// and account make of it.
+fn function_arn<'v>(event: &'v Value, error_message: Option<&'v str>) -> Option<Cow<'v, str>> {
+    for key in ["functionName", "rotationLambdaARN"] {
+        if let Some(f) = str_at(event, &["requestParameters", key])
+            && is_lambda_arn(f)
+        {
+            return Some(Cow::Borrowed(f));
+        }
+    }
+    if str_at(event, &["eventSource"]) == Some("lambda.amazonaws.com")
+        && let Some(name) = str_at(event, &["requestParameters", "functionName"])
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        && let Some(region) = str_at(event, &["awsRegion"])
+        && let Some(account) = str_at(event, &["recipientAccountId"])
+            .or_else(|| str_at(event, &["userIdentity", "accountId"]))
     {
-        return Some(f);
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        return Some(Cow::Owned(format!(
+            "arn:{partition}:lambda:{region}:{account}:function:{name}"
+        )));
+    }
+    if let Some(Value::Array(res)) = event.get("resources") {
+        for r in res {
+            let arn = r
+                .get("ARN")
+                .or_else(|| r.get("arn"))
+                .and_then(Value::as_str);
+            if let Some(a) = arn.filter(|a| is_lambda_arn(a)) {
+                return Some(Cow::Borrowed(a));
+            }
+        }
     }
     let m = error_message?;
     let start = find_lambda_arn(m)?;
@@ -237,7 +284,7 @@ fn function_arn<'v>(event: &'v Value, error_message: Option<&'v str>) -> Option<
         .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ')' | '('))
         .unwrap_or(tail.len());
     let arn = tail[..end].trim_end_matches(['.', ';']);
-    is_lambda_arn(arn).then_some(arn)
+    is_lambda_arn(arn).then_some(Cow::Borrowed(arn))
 }
 
 fn find_lambda_arn(s: &str) -> Option<usize> {
@@ -302,7 +349,7 @@ mod tests {
         assert_eq!(
             r.text,
             format!(
-                "CloudTrail RotationFailed secret arn {SECRET} version eeb681b1-a07d-4aeb-9b61-1ee6590ec295 function arn:aws:lambda:us-east-2:123456789012:function:SecretsManagertest-alternating-users-rotation2: Error when executing lambda arn:aws:lambda:us-east-2:123456789012:function:SecretsManagertest-alternating-users-rotation2 during setSecret step"
+                "CloudTrail RotationFailed secret {SECRET} version eeb681b1-a07d-4aeb-9b61-1ee6590ec295 by secretsmanager.amazonaws.com function arn:aws:lambda:us-east-2:123456789012:function:SecretsManagertest-alternating-users-rotation2: Error when executing lambda arn:aws:lambda:us-east-2:123456789012:function:SecretsManagertest-alternating-users-rotation2 during setSecret step"
             )
         );
         assert!(r.error);
@@ -324,7 +371,7 @@ mod tests {
         let r = render(&v).unwrap();
         assert_eq!(
             r.text,
-            "CloudTrail GetSecretValue AccessDenied secret arn arn:aws:secretsmanager:us-east-1:123456789012:secret:master-Xy12Ab by arn:aws:sts::123456789012:assumed-role/RotRole/RotFn: User: arn:aws:sts::123456789012:assumed-role/RotRole/RotFn is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:master-Xy12Ab because no identity-based policy allows the secretsmanager:GetSecretValue action"
+            "CloudTrail GetSecretValue AccessDenied secret arn:aws:secretsmanager:us-east-1:123456789012:secret:master-Xy12Ab by arn:aws:sts::123456789012:assumed-role/RotRole/RotFn: User: arn:aws:sts::123456789012:assumed-role/RotRole/RotFn is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:master-Xy12Ab because no identity-based policy allows the secretsmanager:GetSecretValue action"
         );
         assert!(r.error);
     }
@@ -347,7 +394,7 @@ mod tests {
         let r = render(&v).unwrap();
         assert_eq!(
             r.text,
-            "CloudTrail RotationSucceeded secret arn arn:aws:secretsmanager:us-west-2:accountid:secret:Appuser-pyodbc-WoDpmU version 7ac47c8c-f328-423b-9698-6926dd1f293e"
+            "CloudTrail RotationSucceeded secret arn:aws:secretsmanager:us-west-2:accountid:secret:Appuser-pyodbc-WoDpmU version 7ac47c8c-f328-423b-9698-6926dd1f293e by secretsmanager.amazonaws.com"
         );
         assert!(!r.error);
         assert_eq!(event_time(&v), time::parse_any("2021-08-13T19:17:16Z"));
@@ -364,29 +411,29 @@ mod tests {
         };
         assert_eq!(
             base(json!({"serviceEventDetails": {"secretId": "arn:s1"}})),
-            "CloudTrail RotationStarted secret arn arn:s1"
+            "CloudTrail RotationStarted secret arn:s1"
         );
         assert_eq!(
             base(json!({"responseElements": {"aRN": "arn:s2"}})),
-            "CloudTrail RotationStarted secret arn arn:s2"
+            "CloudTrail RotationStarted secret arn:s2"
         );
         assert_eq!(
             base(
                 json!({"resources": [{"ARN": "arn:aws:kms:us-east-1:1:key/k"}, {"ARN": "arn:aws:secretsmanager:us-east-1:1:secret:s3"}]})
             ),
-            "CloudTrail RotationStarted secret arn arn:aws:secretsmanager:us-east-1:1:secret:s3"
+            "CloudTrail RotationStarted secret arn:aws:secretsmanager:us-east-1:1:secret:s3"
         );
         assert_eq!(
             base(
                 json!({"requestID": "Rotation-arn:aws:secretsmanager:us-east-1:1:secret:s-4-7ac47c8c-f328-423b-9698-6926dd1f293e"})
             ),
-            "CloudTrail RotationStarted secret arn arn:aws:secretsmanager:us-east-1:1:secret:s-4 version 7ac47c8c-f328-423b-9698-6926dd1f293e"
+            "CloudTrail RotationStarted secret arn:aws:secretsmanager:us-east-1:1:secret:s-4 version 7ac47c8c-f328-423b-9698-6926dd1f293e"
         );
         assert_eq!(
             base(
                 json!({"additionalEventData": {"SecretId": "a"}, "requestParameters": {"secretId": "b"}})
             ),
-            "CloudTrail RotationStarted secret arn a"
+            "CloudTrail RotationStarted secret a"
         );
         assert_eq!(base(json!({})), "CloudTrail RotationStarted");
     }
@@ -402,7 +449,7 @@ mod tests {
         });
         assert_eq!(
             render(&v).unwrap().text,
-            "CloudTrail Decrypt AccessDenied secret arn arn:aws:secretsmanager:us-east-1:1:secret:x by arn:aws:sts::1:assumed-role/R/F"
+            "CloudTrail Decrypt AccessDenied secret arn:aws:secretsmanager:us-east-1:1:secret:x by arn:aws:sts::1:assumed-role/R/F"
         );
     }
 
@@ -419,6 +466,17 @@ mod tests {
         assert_eq!(strip_api_version("GetSecretValue"), "GetSecretValue");
         assert_eq!(strip_api_version("v2"), "v2");
         assert_eq!(strip_api_version("12345678"), "12345678");
+        let by_name = json!({
+            "eventSource": "lambda.amazonaws.com", "eventName": "UpdateFunctionConfiguration20150331v2",
+            "awsRegion": "eu-west-1", "recipientAccountId": "111122223333",
+            "errorCode": "InvalidParameterValueException",
+            "errorMessage": "The provided execution role does not have permissions to call CreateNetworkInterface on EC2",
+            "requestParameters": {"functionName": "RotFn"}
+        });
+        assert_eq!(
+            render(&by_name).unwrap().text,
+            "CloudTrail UpdateFunctionConfiguration InvalidParameterValueException function arn:aws:lambda:eu-west-1:111122223333:function:RotFn: The provided execution role does not have permissions to call CreateNetworkInterface on EC2"
+        );
         let v = json!({
             "eventSource": "lambda.amazonaws.com", "eventName": "UpdateFunctionConfiguration20150331v2",
             "errorCode": "AccessDeniedException",
@@ -428,6 +486,23 @@ mod tests {
         assert_eq!(
             render(&v).unwrap().text,
             "CloudTrail UpdateFunctionConfiguration AccessDeniedException by arn:aws:iam::1:role/Admin function arn:aws:lambda:us-east-1:1:function:Rot"
+        );
+    }
+
+    #[test]
+    fn a_service_principal_and_a_data_event_function() {
+        // Lambda data event: Secrets Manager refused invoking the function.
+        let v = json!({
+            "eventVersion": "1.09",
+            "userIdentity": {"type": "AWSService", "invokedBy": "secretsmanager.amazonaws.com"},
+            "eventTime": "2025-05-12T09:14:03Z", "eventSource": "lambda.amazonaws.com",
+            "eventName": "Invoke", "errorCode": "AccessDeniedException",
+            "requestParameters": null,
+            "resources": [{"accountId": "1", "type": "AWS::Lambda::Function", "ARN": "arn:aws:lambda:us-east-1:123456789012:function:RotFn"}]
+        });
+        assert_eq!(
+            render(&v).unwrap().text,
+            "CloudTrail Invoke AccessDeniedException by secretsmanager.amazonaws.com function arn:aws:lambda:us-east-1:123456789012:function:RotFn"
         );
     }
 

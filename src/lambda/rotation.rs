@@ -13,6 +13,17 @@
 //! A rotation closes when it succeeds (finishSecret), when it has been idle for
 //! [`ROTATION_IDLE_MS`] of event time, or at the end of the input. Closed rotations that did not
 //! succeed are handed to the rule engine.
+//!
+//! CloudTrail events arrive as one-line invocations ([`is_cloudtrail`]). Secrets Manager's own
+//! rotation events (`RotationStarted`, `RotationFailed`, …) name the secret and the version and join
+//! like any invocation. API calls do not say which rotation they belong to (a denied
+//! `GetSecretValue` may name the master secret, a KMS `Decrypt` or an ENI creation names no
+//! rotation at all), so they are held back and placed by who made them and when
+//! ([`Tracker::place_calls`]): into the rotation whose Lambda invocation was running at that
+//! second, or whose other CloudTrail events name the same function or role. A denied call nothing
+//! claims is kept on its own only when it is a call rotation makes (`rotation_related` in
+//! `rules/model.toml`) and comes from a rotation function or from Secrets Manager; the rest (other
+//! principals' denials, successful calls no rule reads) are dropped.
 
 use std::collections::HashSet;
 
@@ -22,6 +33,7 @@ use std::sync::Arc;
 
 use super::Step;
 use super::invocation::{Invocation, Outcome};
+use super::line::Kind;
 use crate::rules::RuleSet;
 use crate::time::EpochMs;
 
@@ -36,6 +48,11 @@ const CROSS_STREAM_MS: EpochMs = 2 * 60 * 1000;
 const NEXT_STEP_MS: EpochMs = 30 * 1000;
 /// Invocations per rotation before it is diagnosed in parts (a rotation retried forever).
 const MAX_INVOCATIONS: usize = 48;
+/// CloudTrail times are whole seconds: a call at second `t` happened in `[t, t + 1 s)`, and may be
+/// logged a little before or after the Lambda lines around it.
+const CALL_SLACK_MS: EpochMs = 1000;
+/// CloudTrail calls held for placement at most (a trail full of denials of other principals).
+const MAX_PENDING_CALLS: usize = 100_000;
 
 /// One rotation attempt of one secret (or, when the logs name no secret, the invocations that
 /// belong together by stream and time).
@@ -68,6 +85,13 @@ impl Rotation {
                 .any(|i| is_rotation_related(i, rules))
             || self.invocations.iter().all(|i| i.foreign == 0)
     }
+}
+
+/// Is this "invocation" a CloudTrail event (one `Kind::CloudTrail` line, no Lambda request)?
+pub fn is_cloudtrail(inv: &Invocation) -> bool {
+    inv.lines
+        .first()
+        .is_some_and(|l| l.kind == Kind::CloudTrail)
 }
 
 /// Does this invocation show it belongs to a rotation function?
@@ -104,7 +128,9 @@ pub struct Tracker {
     /// placed by time once the invocations around them are known.
     unattributed: Vec<Invocation>,
     closed: Vec<Rotation>,
-    /// Invocations of other functions, dropped on arrival.
+    /// CloudTrail API calls waiting to be placed by principal and time ([`Tracker::place_calls`]).
+    calls: Vec<Invocation>,
+    /// Invocations of other functions, and CloudTrail calls of no rotation, dropped.
     pub foreign_dropped: u64,
 }
 
@@ -134,6 +160,10 @@ impl Tracker {
             });
         }
         if slot.is_none() && secret.is_none() && token.is_none() {
+            if is_cloudtrail(&inv) {
+                self.hold_call(inv, rules);
+                return;
+            }
             if inv.foreign > 0 && inv.step.is_none() {
                 // Another function's invocation joins no rotation. A complete one is dropped
                 // here (nothing about it can be diagnosed); a pasted fragment stands alone.
@@ -219,8 +249,11 @@ impl Tracker {
         // Infer the step of an invocation that logged nothing telling: the step after the
         // previous invocation's, when that one succeeded.
         if inv.step.is_none()
-            && at > 0
-            && let Some(prev) = rot.invocations.get(at - 1)
+            && !is_cloudtrail(&inv)
+            && let Some(prev) = rot.invocations[..at]
+                .iter()
+                .rev()
+                .find(|i| !is_cloudtrail(i))
             && prev.outcome() == Outcome::Succeeded
             && let Some(next) = prev.step.and_then(Step::next)
         {
@@ -277,11 +310,11 @@ impl Tracker {
                     !r.succeeded && follows(r, &inv, CROSS_STREAM_MS) && continues(r, &inv)
                 })
                 .max_by_key(|(i, r)| {
-                    let last = r.invocations.last();
+                    let last = preceding(r, &inv);
                     (
                         last.is_some_and(|l| l.source == inv.source),
                         last.is_some_and(|l| l.stream == inv.stream),
-                        r.last_ts,
+                        preceding_end(r, &inv),
                         std::cmp::Reverse(*i),
                     )
                 })
@@ -307,11 +340,9 @@ impl Tracker {
             {
                 self.by_token.remove(t);
             }
-            if let Some(s) = &r.secret
-                && self.by_secret.get(s) == Some(&idx)
-            {
-                self.by_secret.remove(s);
-            }
+            // Every secret the rotation's invocations named points here (the master secret, a
+            // second ARN form), not only `r.secret`: a stale entry would outlive the slot.
+            self.by_secret.retain(|_, v| *v != idx);
             self.by_stream.retain(|_, v| *v != idx);
             self.closed.push(r);
         }
@@ -325,6 +356,8 @@ impl Tracker {
     /// longer than [`ROTATION_IDLE_MS`] before `now` (event time).
     pub fn sweep(&mut self, now: EpochMs, rules: &RuleSet) {
         self.resolve(Some(now - CROSS_STREAM_MS), rules);
+        // Calls that could still belong to a rotation about to close are placed first.
+        self.place_calls(Some(now - ROTATION_IDLE_MS + CROSS_STREAM_MS), rules);
         let idle: Vec<usize> = self
             .open
             .iter()
@@ -345,6 +378,7 @@ impl Tracker {
     /// Places every unattributed invocation and closes every open rotation.
     pub fn finish(&mut self, rules: &RuleSet) {
         self.resolve(None, rules);
+        self.place_calls(None, rules);
         for i in 0..self.open.len() {
             self.close(i);
         }
@@ -363,7 +397,159 @@ impl Tracker {
         self.by_secret.clear();
         self.by_stream.clear();
         let open = self.open.drain(..).flatten().collect();
-        (open, std::mem::take(&mut self.unattributed))
+        let mut rest = std::mem::take(&mut self.unattributed);
+        // CloudTrail calls go back through `add`, which holds them again.
+        rest.append(&mut self.calls);
+        (open, rest)
+    }
+
+    /// Holds a CloudTrail call for [`Tracker::place_calls`] when a symptom's pattern reads it (a
+    /// refusal, a new version written). The rest of a trail (successful calls, errors no rule
+    /// knows, such as the template's expected ResourceNotFoundException on AWSPENDING) says
+    /// nothing about a failure.
+    fn hold_call(&mut self, inv: Invocation, rules: &RuleSet) {
+        let read = inv
+            .lines
+            .iter()
+            .any(|l| l.hits.iter().any(|&p| !rules.is_model_pattern(p)));
+        if !read || self.calls.len() >= MAX_PENDING_CALLS {
+            self.foreign_dropped += 1;
+            return;
+        }
+        self.calls.push(inv);
+    }
+
+    /// Places held CloudTrail calls made before `until` (all of them when `None`).
+    ///
+    /// A denied call joins the open rotation it best fits: one whose Lambda invocation was running
+    /// at that second and ran as the same function or role (or names neither), else one with a
+    /// CloudTrail event of the same function or role (`RotationFailed` names the function; an
+    /// earlier call the principal) within [`ADJACENT_MS`]. Secrets Manager acting itself (invoking
+    /// the function) fits any of them. A successful call a rule reads (a new version written
+    /// during the rotation) joins the rotation of the secret it names, if it ran then. A denied
+    /// call nothing claims stands alone when it is a call rotation makes (the model's
+    /// `rotation_related` literals) and a rotation function or Secrets Manager made it; other
+    /// principals' denials are no rotation's business and are dropped.
+    pub fn place_calls(&mut self, until: Option<EpochMs>, rules: &RuleSet) {
+        if self.calls.is_empty() {
+            return;
+        }
+        let mut ready: Vec<Invocation> = match until {
+            None => std::mem::take(&mut self.calls),
+            Some(u) => self
+                .calls
+                .extract_if(.., |i| i.first_ts.is_some_and(|t| t < u))
+                .collect(),
+        };
+        if ready.is_empty() {
+            return;
+        }
+        ready.sort_by_key(|i| (i.first_ts, i.source, i.first_line));
+        let event_secret = rules.fact_id("event_secret_arn");
+        // The names of the invocations calls are compared with, computed once per batch.
+        let mut known = NamesCache::default();
+        for call in ready {
+            let names = Names::of_call(&call, rules);
+            let slot = if call.failed() {
+                self.slot_for_call(&call, &names, rules, &mut known)
+            } else {
+                event_secret
+                    .and_then(|f| call.facts.get(f))
+                    .and_then(|s| self.slot_for_secret(s, call.first_ts))
+            };
+            match slot {
+                Some(i) => {
+                    self.attach(Some(i), call, rules);
+                }
+                None if call.failed()
+                    && names.is_rotation_function()
+                    && is_rotation_related(&call, rules) =>
+                {
+                    self.attach(None, call, rules);
+                }
+                None => self.foreign_dropped += 1,
+            }
+        }
+    }
+
+    /// The open rotation a denied call belongs to, best fit first (see [`Tracker::place_calls`]).
+    fn slot_for_call(
+        &self,
+        call: &Invocation,
+        names: &Names,
+        rules: &RuleSet,
+        known: &mut NamesCache,
+    ) -> Option<usize> {
+        let t = call.first_ts;
+        let mut best: Option<((u8, std::cmp::Reverse<EpochMs>), usize)> = None;
+        for (i, r) in self.open.iter().enumerate() {
+            let Some(r) = r else { continue };
+            if r.succeeded {
+                continue;
+            }
+            // A rotation whose span (invocations are kept in time order) is far from the call.
+            if let (Some(t), Some(first), Some(last)) =
+                (t, r.invocations.first().and_then(|i| i.first_ts), r.last_ts)
+                && (t < first - ADJACENT_MS || t > last + ADJACENT_MS)
+            {
+                continue;
+            }
+            for inv in &r.invocations {
+                // Time first (cheap), names only for invocations close enough.
+                let fit = if is_cloudtrail(inv) {
+                    let near = match (t, inv.first_ts) {
+                        (Some(t), Some(u)) => (t - u).abs() <= ADJACENT_MS,
+                        _ => true,
+                    };
+                    (near && (names.service || names.matches(known.of(inv, rules)))).then_some(2)
+                } else {
+                    let during = match (t, inv.first_ts, inv.last_ts.or(inv.first_ts)) {
+                        (Some(t), Some(f), Some(l)) => {
+                            t <= l + CALL_SLACK_MS && t + CALL_SLACK_MS >= f
+                        }
+                        _ => false,
+                    };
+                    if !during {
+                        continue;
+                    }
+                    let own = known.of(inv, rules);
+                    if names.matches(own) {
+                        Some(4)
+                    } else if own.is_empty() {
+                        Some(3)
+                    } else {
+                        None
+                    }
+                };
+                let Some(fit) = fit else { continue };
+                let distance = match (t, inv.first_ts) {
+                    (Some(t), Some(u)) => (t - u).abs(),
+                    _ => EpochMs::MAX,
+                };
+                let key = (fit, std::cmp::Reverse(distance));
+                if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                    best = Some((key, i));
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    /// The open rotation of `secret` whose activity spans time `t`.
+    fn slot_for_secret(&self, secret: &str, t: Option<EpochMs>) -> Option<usize> {
+        self.open.iter().enumerate().find_map(|(i, r)| {
+            let r = r.as_ref()?;
+            let s = r.secret.as_deref()?;
+            if r.succeeded || !crate::engine::condition::same_resource(s, secret) {
+                return None;
+            }
+            let first = r.invocations.iter().filter_map(|i| i.first_ts).min();
+            let spans = match (t, first, r.last_ts) {
+                (Some(t), Some(f), Some(l)) => t + CALL_SLACK_MS >= f && t <= l + CALL_SLACK_MS,
+                _ => false,
+            };
+            spans.then_some(i)
+        })
     }
 
     /// Merges a rotation carried over from another input. A rotation that names its secret or
@@ -395,11 +581,133 @@ impl Tracker {
     }
 }
 
+/// Who an invocation or CloudTrail event says it is: function names (a Lambda function's own name,
+/// the session name of the role it assumed, the function a CloudTrail event names) and role names.
+#[derive(Debug, Default)]
+struct Names {
+    functions: Vec<String>,
+    roles: Vec<String>,
+    /// The call was made by Secrets Manager itself (invoking the function), on behalf of whichever
+    /// rotation it runs. (Other services acting on their own, AWS Config reading a bucket policy,
+    /// are nobody's rotation.)
+    service: bool,
+}
+
+impl Names {
+    /// A CloudTrail event: its principal (`by …`) and the function it names.
+    fn of_call(inv: &Invocation, rules: &RuleSet) -> Names {
+        let mut n = Names::default();
+        if let Some(p) = rules.fact_id("principal").and_then(|f| inv.facts.get(f)) {
+            if p == "secretsmanager.amazonaws.com" {
+                n.service = true;
+            } else if !p.ends_with(".amazonaws.com") {
+                n.add_principal(p);
+            }
+        }
+        if let Some(f) = inv.facts.get(rules.known.function_arn) {
+            n.add_function(f);
+        }
+        n
+    }
+
+    /// A Lambda invocation: its function (JSON platform records, the log group) and the role the
+    /// function's own error messages name.
+    fn of_invocation(inv: &Invocation, rules: &RuleSet) -> Names {
+        let mut n = Names::default();
+        if let Some(f) = inv.function.as_deref() {
+            n.add_function(f);
+        }
+        if let Some(g) = inv
+            .group
+            .as_deref()
+            .and_then(|g| g.strip_prefix("/aws/lambda/"))
+        {
+            n.add_function(g);
+        }
+        if let Some(f) = inv.facts.get(rules.known.function_arn) {
+            n.add_function(f);
+        }
+        if let Some(r) = rules.fact_id("role_arn").and_then(|f| inv.facts.get(f)) {
+            n.add_principal(r);
+        }
+        n
+    }
+
+    /// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` (a Lambda function's session is its
+    /// name) or `arn:aws:iam::<acct>:role/<path>/<role>`.
+    fn add_principal(&mut self, p: &str) {
+        if let Some(rest) = p.split(":assumed-role/").nth(1) {
+            let mut it = rest.split('/');
+            if let Some(role) = it.next().filter(|r| !r.is_empty()) {
+                self.roles.push(role.to_string());
+            }
+            if let Some(session) = it.next().filter(|s| !s.is_empty()) {
+                self.functions.push(session.to_string());
+            }
+        } else if let Some(rest) = p.split(":role/").nth(1)
+            && let Some(role) = rest.rsplit('/').next().filter(|r| !r.is_empty())
+        {
+            self.roles.push(role.to_string());
+        }
+    }
+
+    /// A function ARN (`…:function:<name>[:qualifier]`) or name.
+    fn add_function(&mut self, f: &str) {
+        let name = f.split(":function:").nth(1).unwrap_or(f);
+        let name = name.split(':').next().unwrap_or(name);
+        if !name.is_empty() && !self.functions.iter().any(|x| x == name) {
+            self.functions.push(name.to_string());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.functions.is_empty() && self.roles.is_empty() && !self.service
+    }
+
+    /// Same function or role, or a service acting for the rotation.
+    fn matches(&self, other: &Names) -> bool {
+        self.service
+            || self.functions.iter().any(|f| other.functions.contains(f))
+            || self.roles.iter().any(|r| other.roles.contains(r))
+    }
+
+    /// Secrets Manager itself, or a principal named like a rotation function or its role (the
+    /// same heuristic as for log groups, see [`is_rotation_related`]).
+    fn is_rotation_function(&self) -> bool {
+        self.service
+            || self
+                .functions
+                .iter()
+                .chain(&self.roles)
+                .any(|n| n.to_ascii_lowercase().contains("rotat"))
+    }
+}
+
+/// [`Names`] of the invocations of open rotations, by where they start in the input (which does not
+/// change when a rotation takes in another invocation).
+#[derive(Default)]
+struct NamesCache(HashMap<(u32, u64, bool), Names>);
+
+impl NamesCache {
+    fn of(&mut self, inv: &Invocation, rules: &RuleSet) -> &Names {
+        let trail = is_cloudtrail(inv);
+        self.0
+            .entry((inv.source, inv.first_line, trail))
+            .or_insert_with(|| {
+                if trail {
+                    Names::of_call(inv, rules)
+                } else {
+                    Names::of_invocation(inv, rules)
+                }
+            })
+    }
+}
+
 /// Could `inv` be the next invocation of `rot`, by its step? After a step succeeded Secrets
 /// Manager invokes the next one; after a failure it retries (from createSecret, or the same step).
 /// An invocation whose step is unknown fits anywhere.
 fn continues(rot: &Rotation, inv: &Invocation) -> bool {
-    let (Some(step), Some(last)) = (inv.step, rot.invocations.last()) else {
+    let (Some(step), Some(last)) = (inv.step, preceding(rot, inv)) else {
         return true;
     };
     let Some(prev) = last.step else {
@@ -412,18 +720,42 @@ fn continues(rot: &Rotation, inv: &Invocation) -> bool {
     }
 }
 
-/// Did `inv` start shortly after `rot`'s last activity (within `window`)? Secrets Manager
-/// invokes the next step as soon as a step succeeds, so after a success the window is
-/// [`NEXT_STEP_MS`]; retries after a failure come later.
+/// Did `inv` start shortly (within `window`) after the invocation of `rot` it would follow?
+/// Secrets Manager invokes the next step as soon as a step succeeds, so after a success the
+/// window is [`NEXT_STEP_MS`]; retries after a failure come later.
 fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
-    let window = match rot.invocations.last().map(Invocation::outcome) {
-        Some(Outcome::Succeeded) => window.min(NEXT_STEP_MS),
+    let Some(prev) = preceding(rot, inv) else {
+        // It started before anything in the rotation: it does not follow it.
+        return rot.invocations.is_empty();
+    };
+    let window = match prev.outcome() {
+        Outcome::Succeeded => window.min(NEXT_STEP_MS),
         _ => window,
     };
-    match (rot.last_ts, inv.first_ts) {
+    match (prev.last_ts.or(prev.first_ts), inv.first_ts) {
         (Some(l), Some(f)) => f >= l - 1000 && f - l <= window,
         _ => true,
     }
+}
+
+/// The invocation of `rot` that `inv` would come after: the last one that started before it (the
+/// last one when times are unknown); CloudTrail events are not invocations of the function. Judging by it, not by the rotation's latest activity, places
+/// an invocation the same way whenever it is placed, before or after later steps arrived.
+fn preceding<'a>(rot: &'a Rotation, inv: &Invocation) -> Option<&'a Invocation> {
+    match inv.first_ts {
+        Some(f) => rot
+            .invocations
+            .iter()
+            .rev()
+            .filter(|i| !is_cloudtrail(i))
+            .find(|i| i.first_ts.is_none_or(|t| t <= f)),
+        None => rot.invocations.iter().rev().find(|i| !is_cloudtrail(i)),
+    }
+}
+
+/// When the invocation `inv` would follow in `rot` last did something.
+fn preceding_end(rot: &Rotation, inv: &Invocation) -> Option<EpochMs> {
+    preceding(rot, inv).and_then(|p| p.last_ts.or(p.first_ts))
 }
 
 /// Counts rotations once each even when their pieces closed separately (several inputs).
@@ -519,6 +851,32 @@ mod tests {
 
     fn info(rid: &str, msg: &str) -> String {
         format!("[INFO]\t2025-03-11T14:02:07.402Z\t{rid}\t{msg}")
+    }
+
+    #[test]
+    fn a_closed_rotation_leaves_no_name_pointing_at_it() {
+        // An invocation that joins a rotation by its token but names another secret must not
+        // leave that secret pointing at the rotation's slot once it closes.
+        let other = "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-Zz9Yy8";
+        let mut lines = Vec::new();
+        lines.extend(invocation(
+            A,
+            &[info(
+                A,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+                ),
+            )],
+            false,
+        ));
+        lines.extend(invocation(B, &[info(B, &format!("finishSecret: Successfully set AWSCURRENT stage to version {TOKEN} for secret {other}."))], false));
+        lines.extend(invocation(C, &[info(C, &format!("setSecret: Unable to log into database with previous, current, or pending secret of secret arn {other}"))], false));
+        let lines: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let (closed, rest) = track(&lines);
+        assert_eq!(closed.len(), 1);
+        assert!(closed[0].succeeded);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].secret.as_deref(), Some(other));
     }
 
     #[test]

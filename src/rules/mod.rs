@@ -265,6 +265,14 @@ impl RuleSet {
         self.cause_index.get(id).map(|&i| &self.causes[i])
     }
 
+    /// Is `p` one of the model's own patterns (steps, markers, fact needles), as opposed to a
+    /// symptom's?
+    pub fn is_model_pattern(&self, p: PatternId) -> bool {
+        self.patterns
+            .get(p as usize)
+            .is_some_and(|x| x.name.starts_with("model/"))
+    }
+
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()
     }

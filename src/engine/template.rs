@@ -1,0 +1,270 @@
+//! Facts and templates: what a diagnosis says is rendered from the facts of its invocation.
+//!
+//! Remediation and titles are templates (`aws lambda add-permission --function-name
+//! {function_name}`); the facts come from the invocation, then its rotation, then the named
+//! captures of the regexes its lines matched, then values derived from those (region, account,
+//! names from ARNs). A fact nobody found renders as `<name>`, so a command is never silently wrong.
+
+use std::collections::BTreeMap;
+
+use crate::lambda::facts::clean_fact;
+use crate::lambda::rotation::Rotation;
+use crate::rules::RuleSet;
+
+/// Facts known when diagnosing invocation `index`: its own first, then its rotation's, then
+/// named captures of the pattern regexes its lines matched, then values derived from those.
+pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<String, String> {
+    let inv = &rot.invocations[index];
+    let mut facts = BTreeMap::new();
+    let order = std::iter::once(index).chain((0..rot.invocations.len()).filter(|&i| i != index));
+    for i in order.clone() {
+        for (k, v) in rot.invocations[i].facts.iter() {
+            facts
+                .entry(rules.fact_names[k as usize].clone())
+                .or_insert_with(|| v.to_string());
+        }
+    }
+    if let Some(s) = &rot.secret {
+        facts
+            .entry("secret_arn".into())
+            .or_insert_with(|| s.clone());
+    }
+    if let Some(t) = &rot.token {
+        facts.entry("token".into()).or_insert_with(|| t.clone());
+    }
+    // Captures of symptom patterns, from this invocation's lines first.
+    for i in order {
+        let other = &rot.invocations[i];
+        for l in other.lines.iter().chain(other.last_activity()) {
+            for &pid in &l.hits {
+                let Some(re) = &rules.patterns[pid as usize].regex else {
+                    continue;
+                };
+                if rules.model.facts.contains(&pid) {
+                    continue;
+                }
+                if let Some(caps) = re.captures(l.text.as_bytes()) {
+                    for name in re.capture_names().flatten() {
+                        if let Some(m) = caps.name(name) {
+                            let v = clean_fact(name, &String::from_utf8_lossy(m.as_bytes()));
+                            if !v.is_empty() {
+                                facts.entry(name.to_string()).or_insert(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    derive_facts(&mut facts);
+    if let Some(d) = inv.duration_ms() {
+        facts.insert("duration_ms".into(), format!("{d:.0}"));
+    }
+    if let Some(t) = inv.configured_timeout_ms() {
+        facts.insert("timeout_ms".into(), format!("{t:.0}"));
+        facts.insert("timeout_s".into(), format!("{:.0}", t / 1000.0));
+    }
+    if let Some(s) = inv.step {
+        facts.insert("step".into(), s.name().into());
+    }
+    if let Some(r) = inv.request_id {
+        facts.insert("request_id".into(), r.to_string());
+    }
+    if let Some(s) = &inv.stream {
+        facts.insert("stream".into(), s.to_string());
+    }
+    facts
+}
+
+/// Region, account, names: read off the ARNs already known.
+pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
+    // A KMS call Secrets Manager made for the function names, in its encryption context, the
+    // secret whose value it decrypted or encrypted: the rotated one, when nothing else names it.
+    if !facts.contains_key("secret_arn")
+        && let Some(s) = facts.get("kms_secret_arn").cloned()
+    {
+        facts.insert("secret_arn".into(), s);
+    }
+    let arns: Vec<String> = [
+        "secret_arn",
+        "function_arn",
+        "master_secret_arn",
+        "role_arn",
+        "kms_key_arn",
+    ]
+    .iter()
+    .filter_map(|k| facts.get(*k).cloned())
+    .collect();
+    for arn in &arns {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() == 6 {
+            if !parts[3].is_empty() {
+                facts
+                    .entry("region".into())
+                    .or_insert_with(|| parts[3].to_string());
+            }
+            if !parts[4].is_empty() {
+                facts
+                    .entry("account".into())
+                    .or_insert_with(|| parts[4].to_string());
+            }
+        }
+    }
+    if let Some(arn) = facts.get("secret_arn").cloned()
+        && let Some(name) = arn.split(":secret:").nth(1)
+    {
+        let name = match name.rsplit_once('-') {
+            Some((base, sfx)) if sfx.len() == 6 => base,
+            _ => name,
+        };
+        facts
+            .entry("secret_name".into())
+            .or_insert_with(|| name.to_string());
+    }
+    // A GetSecretValue refused on another secret than the rotated one is the master secret read
+    // of alternating-users rotation.
+    if !facts.contains_key("master_secret_arn")
+        && facts.get("denied_action").map(String::as_str) == Some("secretsmanager:GetSecretValue")
+        && let (Some(res), Some(own)) = (facts.get("denied_resource"), facts.get("secret_arn"))
+        && !super::condition::same_resource(res, own)
+    {
+        let res = res.clone();
+        facts.insert("master_secret_arn".into(), res);
+    }
+    if let Some(arn) = facts.get("function_arn").cloned()
+        && let Some(name) = arn.split(":function:").nth(1)
+    {
+        let name = name.split(':').next().unwrap_or(name);
+        facts
+            .entry("function_name".into())
+            .or_insert_with(|| name.to_string());
+    }
+    if let Some(role) = facts.get("role_arn").cloned() {
+        // arn:aws:sts::123:assumed-role/RoleName/session or arn:aws:iam::123:role/path/RoleName
+        if let Some(rest) = role.split(":assumed-role/").nth(1) {
+            let mut it = rest.split('/');
+            if let Some(r) = it.next() {
+                facts
+                    .entry("role_name".into())
+                    .or_insert_with(|| r.to_string());
+            }
+            if let Some(session) = it.next() {
+                facts
+                    .entry("function_name".into())
+                    .or_insert_with(|| session.to_string());
+            }
+        } else if let Some(rest) = role.split(":role/").nth(1) {
+            let r = rest.rsplit('/').next().unwrap_or(rest);
+            facts
+                .entry("role_name".into())
+                .or_insert_with(|| r.to_string());
+        }
+    }
+    if let (Some(acct), Some(region), Some(name)) = (
+        facts.get("account").cloned(),
+        facts.get("region").cloned(),
+        facts.get("function_name").cloned(),
+    ) {
+        facts
+            .entry("function_arn".into())
+            .or_insert_with(|| format!("arn:aws:lambda:{region}:{acct}:function:{name}"));
+    }
+}
+
+/// The `{name}` placeholders of a template: an identifier in braces. Other braces (JSON in a
+/// remediation line) are text.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    split_template(template, |piece| {
+        if let Piece::Placeholder(n) = piece {
+            out.push(n);
+        }
+    });
+    out
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Placeholder(&'a str),
+}
+
+fn split_template<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>)) {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        f(Piece::Text(&rest[..open]));
+        let after = &rest[open + 1..];
+        let ident = after.find('}').filter(|&c| {
+            c > 0
+                && after[..c]
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        });
+        match ident {
+            Some(close) => {
+                f(Piece::Placeholder(&after[..close]));
+                rest = &after[close + 1..];
+            }
+            None => {
+                f(Piece::Text("{"));
+                rest = after;
+            }
+        }
+    }
+    f(Piece::Text(rest));
+}
+
+/// Fills `{name}` placeholders from facts; unknown ones render as `<name>` for the user to fill.
+pub fn render(template: &str, facts: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    split_template(template, |piece| match piece {
+        Piece::Text(t) => out.push_str(t),
+        Piece::Placeholder(name) => match facts.get(name) {
+            Some(v) => out.push_str(v),
+            None => {
+                out.push('<');
+                out.push_str(name);
+                out.push('>');
+            }
+        },
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_fills_known_and_marks_unknown() {
+        let mut f = BTreeMap::new();
+        f.insert("secret_arn".to_string(), "arn:x".to_string());
+        assert_eq!(
+            render("get {secret_arn} via {function_name}", &f),
+            "get arn:x via <function_name>"
+        );
+        assert_eq!(render("json {\"a\": 1}", &f), "json {\"a\": 1}");
+    }
+
+    #[test]
+    fn derived_facts_from_arns() {
+        let mut f = BTreeMap::new();
+        f.insert(
+            "secret_arn".to_string(),
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-AbC123".to_string(),
+        );
+        f.insert(
+            "role_arn".to_string(),
+            "arn:aws:sts::111122223333:assumed-role/RotRole/RotFn".to_string(),
+        );
+        derive_facts(&mut f);
+        assert_eq!(f["region"], "eu-west-1");
+        assert_eq!(f["account"], "111122223333");
+        assert_eq!(f["secret_name"], "prod/db");
+        assert_eq!(f["role_name"], "RotRole");
+        assert_eq!(f["function_name"], "RotFn");
+        assert_eq!(
+            f["function_arn"],
+            "arn:aws:lambda:eu-west-1:111122223333:function:RotFn"
+        );
+    }
+}
