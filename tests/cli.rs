@@ -608,6 +608,147 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     );
 }
 
+/// One invocation's records as (epoch ms, message): a setSecret login failure after 15 s when
+/// `fails`, else an unrelated function's healthy call.
+fn invocation_records(i: u64, fails: bool) -> Vec<(i64, String)> {
+    let t = 1_744_277_400_000 + i as i64 * 60_000; // from 2025-04-10T09:30:00Z, a minute apart
+    let rid = format!("{i:08x}-8b9c-4d0e-9f1a-2b3c4d5e6f7a");
+    let arn =
+        format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app{i}/postgres-a1B2c3");
+    let mut r = vec![(t, format!("START RequestId: {rid} Version: $LATEST"))];
+    if fails {
+        r.push((t + 300, format!("[ERROR]\t2025-04-10T00:00:00.300Z\t{rid}\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn {arn}")));
+        r.push((t + 15_300, format!("[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {arn}\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 77, in lambda_handler\n\u{a0}\u{a0}\u{a0}\u{a0}set_secret(service_client, arn, token)")));
+    } else {
+        r.push((
+            t + 20,
+            format!("[INFO]\t2025-04-10T00:00:00.020Z\t{rid}\tprocessed order {i}"),
+        ));
+    }
+    let d = if fails { 15_362 } else { 21 };
+    r.push((t + d, format!("END RequestId: {rid}")));
+    r.push((t + d, format!("REPORT RequestId: {rid}\tDuration: {d}.41 ms\tBilled Duration: {} ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB", d + 1)));
+    r
+}
+
+fn iso(ms: i64) -> String {
+    // Within 2025-04-10 .. 2025-04-11 (day 20188 since the epoch).
+    let (s, f) = (ms / 1000, ms % 1000);
+    let (d, r) = (s / 86_400, s % 86_400);
+    format!(
+        "2025-04-{:02}T{:02}:{:02}:{:02}.{f:03}Z",
+        10 + (d - 20_188),
+        r / 3600,
+        r % 3600 / 60,
+        r % 60
+    )
+}
+
+/// The records in one of five shapes: S3 export text, S3 export .gz, `aws logs tail`,
+/// filter-log-events JSON, raw text.
+fn render_shape(shape: u64, records: &[(i64, String)]) -> (&'static str, Vec<u8>) {
+    let s3: String = records
+        .iter()
+        .map(|(t, m)| format!("{} {m}\n", iso(*t)))
+        .collect();
+    match shape {
+        0 => ("log", s3.into_bytes()),
+        1 => ("gz", gzip(s3.as_bytes())),
+        2 => (
+            "txt",
+            records
+                .iter()
+                .map(|(t, m)| {
+                    let at = iso(*t);
+                    format!(
+                        "{}000+00:00 2025/04/10/[$LATEST]0123456789abcdef0123456789abcdef {m}\n",
+                        &at[..at.len() - 1]
+                    )
+                })
+                .collect::<String>()
+                .into_bytes(),
+        ),
+        3 => {
+            let events: Vec<Value> = records
+                .iter()
+                .map(|(t, m)| serde_json::json!({"logStreamName": "2025/04/10/[$LATEST]0123", "timestamp": t, "message": format!("{m}\n"), "ingestionTime": t + 500, "eventId": format!("{t}")}))
+                .collect();
+            (
+                "json",
+                serde_json::to_vec_pretty(
+                    &serde_json::json!({"events": events, "searchedLogStreams": []}),
+                )
+                .unwrap(),
+            )
+        }
+        _ => (
+            "txt",
+            records
+                .iter()
+                .map(|(_, m)| format!("{m}\n"))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+    }
+}
+
+#[test]
+fn a_folder_of_a_thousand_mixed_files_with_one_corrupt_is_diagnosed_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut failing = 0;
+    for i in 0..999u64 {
+        let fails = i % 4 == 0;
+        failing += fails as usize;
+        let (ext, data) = render_shape(i % 5, &invocation_records(i, fails));
+        let sub = dir.path().join(format!("task-{}/stream-{i}", i % 7));
+        fs::create_dir_all(&sub).unwrap();
+        write(&sub, &format!("000000.{ext}"), &data);
+    }
+    // A compressed export cut short before its first complete block: nothing can be read.
+    let gz = gzip(failing_export().as_bytes());
+    let corrupt = write(dir.path(), "corrupt.gz", &gz[..12]);
+    let folder = dir.path().display().to_string();
+
+    let out = rotdiag(&["-f", "json", "-j", "2", &folder], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["summary"]["inputs"], 1000);
+    assert_eq!(
+        causes(&v).len(),
+        failing,
+        "one diagnosis per failing secret"
+    );
+    assert!(
+        causes(&v).iter().all(|c| c == "database-unreachable"),
+        "{:?}",
+        causes(&v)
+    );
+    let err = stderr(&out);
+    assert!(err.contains(&corrupt), "the corrupt file is named: {err}");
+    let bad: Vec<&Value> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i["errors"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0]["source"], corrupt.as_str());
+    // Every shape was detected by content.
+    let formats: std::collections::BTreeSet<&str> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["format"].as_str().unwrap().split(' ').next().unwrap())
+        .collect();
+    for f in ["s3-export", "tail", "events-json", "raw"] {
+        assert!(formats.contains(f), "{formats:?}");
+    }
+
+    // The same report with one thread.
+    let one = rotdiag(&["-f", "json", "-j", "1", &folder], None);
+    assert_eq!(one.stdout, out.stdout);
+}
+
 #[test]
 fn bad_rule_files_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
