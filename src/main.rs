@@ -4,11 +4,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use rotdiag::cli::{Args, ColorWhen, OutputFormat};
-
-/// The pipeline allocates many small, short-lived values (kept lines, facts, invocations);
-/// mimalloc handles that pattern markedly faster than the system allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use rotdiag::pipeline::{self, Options};
 use rotdiag::{report, rules};
 
