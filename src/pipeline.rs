@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::diagnosis::{Aggregator, Diagnosis};
 use crate::engine;
 use crate::format::lines::LineDecoder;
-use crate::format::{DecodeError, Decoder, Format, Record, StructuredDecoder, detect};
+use crate::format::{DecodeError, Decoder, Format, Record, detect};
 use crate::input::{self, InputSpec, Opened};
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
@@ -382,13 +382,41 @@ fn scan_source(
                 .errors
                 .extend(errs.into_iter().map(ErrorReport::from));
         }
+        (Opened::Mapped(m), Decoder::Structured(_)) if format.memory_decoder().is_some() => {
+            let decode = format.memory_decoder().unwrap();
+            let data = m.bytes();
+            report.bytes = data.len() as u64;
+            let progress = session.progress.clone();
+            let errs = scan_structured(
+                move |sink: &mut dyn FnMut(Record<'static>)| {
+                    let mut done = 0;
+                    let errs = decode(data, &mut |r: Record<'static>| {
+                        // Progress by the offset records are at (advanced at most every 1 MiB).
+                        if r.offset > done + (1 << 20) {
+                            progress.advance(r.offset - done);
+                            done = r.offset;
+                        }
+                        sink(r)
+                    });
+                    progress.advance((data.len() as u64).saturating_sub(done));
+                    errs
+                },
+                &mut session,
+            );
+            report
+                .errors
+                .extend(errs.into_iter().map(ErrorReport::from));
+        }
         (opened, Decoder::Structured(decode)) => {
             let mut counted = CountingReader {
                 inner: session.progress.reader(opened.into_reader()),
                 bytes: 0,
                 error: None,
             };
-            let errs = scan_structured(decode, &mut counted, &mut session);
+            let errs = scan_structured(
+                |sink: &mut dyn FnMut(Record<'static>)| decode(&mut counted, sink),
+                &mut session,
+            );
             report.bytes = counted.bytes;
             report
                 .errors
@@ -729,26 +757,54 @@ fn scan_line_stream(
 
 /// Decodes a structured input in batches: parse (serially), classify and match (in parallel),
 /// assemble (in order).
-fn scan_structured(
-    decode: StructuredDecoder,
-    reader: &mut dyn Read,
-    session: &mut Session,
-) -> Vec<DecodeError> {
-    let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
+/// Decodes a document-shaped input. With more than one thread the decoder runs on a thread of
+/// its own, handing batches of records over a short queue, while this thread classifies them (on
+/// the pool) and assembles them in order: parsing is serial, so it must not wait for the rest.
+fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<DecodeError>
+where
+    D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> + Send,
+{
     let rules = session.rules;
-    let flush = |batch: &mut Vec<Record<'static>>, session: &mut Session| {
+    let consume = |batch: &[Record<'static>], session: &mut Session| {
         let mut analyzed: Vec<Analysis> = batch.par_iter().map(|r| analyze(r, rules)).collect();
         session.feed(batch, &mut analyzed);
-        batch.clear();
     };
-    let errors = decode(reader, &mut |rec| {
-        batch.push(rec);
-        if batch.len() >= JSON_BATCH {
-            flush(&mut batch, session);
+    if rayon::current_num_threads() < 2 {
+        let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
+        let errors = decode(&mut |rec| {
+            batch.push(rec);
+            if batch.len() >= JSON_BATCH {
+                consume(&batch, session);
+                batch.clear();
+            }
+        });
+        consume(&batch, session);
+        return errors;
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record<'static>>>(2);
+    std::thread::scope(|s| {
+        let decoder = s.spawn(move || {
+            let mut batch = Vec::with_capacity(JSON_BATCH);
+            let errors = decode(&mut |rec| {
+                batch.push(rec);
+                if batch.len() >= JSON_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(JSON_BATCH));
+                    // Fails only when the receiving side panicked; the panic is re-raised below.
+                    let _ = tx.send(full);
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            errors
+        });
+        for batch in rx {
+            consume(&batch, session);
         }
-    });
-    flush(&mut batch, session);
-    errors
+        decoder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Counts bytes through a reader and turns a mid-stream read error (truncated gzip) into a report.

@@ -34,6 +34,12 @@ fn decode_all(format: Format, data: &[u8]) {
                 n += 1;
                 let _ = classify(&r.message);
             });
+            if let Some(from_memory) = format.memory_decoder() {
+                // A mapped file takes this path: the same records.
+                let mut m = 0u64;
+                let _ = from_memory(data, &mut |_| m += 1);
+                assert_eq!(n, m, "{format}: decoded from memory, another record count");
+            }
         }
     }
 }

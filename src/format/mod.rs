@@ -136,6 +136,18 @@ impl Format {
         matches!(self.decoder(), Decoder::Lines(_))
     }
 
+    /// For shapes that parse faster from memory than from a reader (JSON): the decoder of a
+    /// whole input held in memory (a mapped file). It gives what [`Format::decoder`] gives.
+    pub fn memory_decoder(self) -> Option<MemoryDecoder> {
+        match self {
+            Format::EventsJson
+            | Format::Subscription
+            | Format::InsightsJson
+            | Format::CloudTrail => Some(events_json::decode_slice),
+            _ => None,
+        }
+    }
+
     /// How inputs of this shape are decoded.
     pub fn decoder(self) -> Decoder {
         match self {
@@ -195,6 +207,9 @@ pub(crate) const REORDER_WINDOW: usize = 100_000;
 /// (in input order), and returns the problems it met. Memory must not grow with the input.
 pub type StructuredDecoder =
     fn(&mut dyn std::io::Read, &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError>;
+
+/// A structured decoder for an input held in memory.
+pub type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError>;
 
 /// The two ways inputs are decoded.
 #[derive(Clone, Copy)]

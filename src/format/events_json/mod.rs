@@ -32,7 +32,6 @@
 //! (or CloudTrail record).
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
@@ -40,197 +39,38 @@ use std::rc::Rc;
 use base64::Engine as _;
 use flate2::read::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{DecodeError, REORDER_WINDOW, Record, cloudtrail, reorder};
 use crate::time;
 
+mod memory;
+mod stream;
+
+/// Where the parser is, for the line and offset of what it delivers: counted as a stream is read
+/// ([`stream::Position`]), or worked out from where the parsed text sits in an input held in
+/// memory ([`memory::Position`]). Both give the same answers for the same bytes.
+trait Locate {
+    /// The line the parser is on (1-based).
+    fn line(&self) -> u64;
+    /// Bytes consumed.
+    fn offset(&self) -> u64;
+    /// A record was just made (a stream bounds the bytes between two records).
+    fn record_made(&self) {}
+    /// In memory: the parser has just read `text`, a key borrowed from the input.
+    fn passed(&self, _text: &str) {}
+    /// In memory: the input, values of which are parsed again from their own bytes to know
+    /// where they are. `None` for a stream.
+    fn memory(&self) -> Option<&memory::Position<'_>> {
+        None
+    }
+}
+
 /// How deep base64 payloads may nest (a payload whose events hold payloads…).
 const MAX_NESTING: u8 = 3;
 /// Syntax errors reported one by one; more are summarised.
 const MAX_ERRORS: usize = 16;
-
-/// Counts bytes and newlines read through it, and whether anything but whitespace was read since
-/// the last [`Position::mark_document`].
-struct Counting<R> {
-    inner: R,
-    pos: Rc<Position>,
-}
-
-#[derive(Default)]
-struct Position {
-    newlines: Cell<u64>,
-    bytes: Cell<u64>,
-    content_since_mark: Cell<bool>,
-    /// Bytes read since the last record was made (or the last document began).
-    since_record: Cell<u64>,
-}
-
-impl Position {
-    fn line(&self) -> u64 {
-        self.newlines.get() + 1
-    }
-    fn mark_document(&self) {
-        self.content_since_mark.set(false);
-        self.since_record.set(0);
-    }
-}
-
-/// A single JSON value (one event, one CloudTrail record, one payload) is far below this; a string
-/// that never ends is not read into memory past it.
-const MAX_VALUE_BYTES: u64 = 256 << 20;
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos.since_record.get() > MAX_VALUE_BYTES {
-            return Err(io::Error::other(format!(
-                "no event in {} MiB (a string that never ends?)",
-                MAX_VALUE_BYTES >> 20
-            )));
-        }
-        let n = self.inner.read(buf)?;
-        self.pos
-            .since_record
-            .set(self.pos.since_record.get() + n as u64);
-        if n == 1 {
-            // serde_json reads one byte at a time: the common case, kept cheap.
-            let b = buf[0];
-            if b == b'\n' {
-                self.pos.newlines.set(self.pos.newlines.get() + 1);
-            }
-            self.pos.bytes.set(self.pos.bytes.get() + 1);
-            if !b.is_ascii_whitespace() {
-                self.pos.content_since_mark.set(true);
-            }
-            return Ok(1);
-        }
-        let chunk = &buf[..n];
-        self.pos
-            .newlines
-            .set(self.pos.newlines.get() + memchr::memchr_iter(b'\n', chunk).count() as u64);
-        self.pos.bytes.set(self.pos.bytes.get() + n as u64);
-        if !self.pos.content_since_mark.get() && chunk.iter().any(|b| !b.is_ascii_whitespace()) {
-            self.pos.content_since_mark.set(true);
-        }
-        Ok(n)
-    }
-}
-
-/// Replaces invalid UTF-8 with U+FFFD on the way to the JSON parser, which would otherwise reject
-/// the whole document for one stray byte (cp1252 output of a Windows console, a cut multi-byte
-/// character). Valid input passes through unchanged.
-struct LossyUtf8<R> {
-    inner: R,
-    buf: Vec<u8>,
-    pos: usize,
-    /// An incomplete sequence at the end of the last chunk.
-    carry: Vec<u8>,
-    eof: bool,
-}
-
-impl<R: Read> LossyUtf8<R> {
-    fn new(inner: R) -> Self {
-        LossyUtf8 {
-            inner,
-            buf: Vec::new(),
-            pos: 0,
-            carry: Vec::new(),
-            eof: false,
-        }
-    }
-
-    fn refill(&mut self) -> io::Result<()> {
-        self.buf.clear();
-        self.pos = 0;
-        while self.buf.is_empty() && !self.eof {
-            let mut chunk = std::mem::take(&mut self.carry);
-            let start = chunk.len();
-            chunk.resize(start + 64 * 1024, 0);
-            let n = loop {
-                match self.inner.read(&mut chunk[start..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        chunk.truncate(start);
-                        self.carry = chunk;
-                        return Err(e);
-                    }
-                }
-            };
-            chunk.truncate(start + n);
-            if n == 0 {
-                self.eof = true;
-            }
-            if std::str::from_utf8(&chunk).is_ok() {
-                // Valid (nearly always): hand the chunk on as it is.
-                self.buf = chunk;
-                continue;
-            }
-            let mut rest = &chunk[..];
-            loop {
-                match std::str::from_utf8(rest) {
-                    Ok(_) => {
-                        self.buf.extend_from_slice(rest);
-                        break;
-                    }
-                    Err(e) => {
-                        let valid = e.valid_up_to();
-                        self.buf.extend_from_slice(&rest[..valid]);
-                        match e.error_len() {
-                            Some(bad) => {
-                                self.buf.extend_from_slice("\u{FFFD}".as_bytes());
-                                rest = &rest[valid + bad..];
-                            }
-                            None if self.eof => {
-                                self.buf.extend_from_slice("\u{FFFD}".as_bytes());
-                                break;
-                            }
-                            None => {
-                                self.carry = rest[valid..].to_vec();
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for LossyUtf8<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.buf.len() {
-            self.refill()?;
-        }
-        let avail = &self.buf[self.pos..];
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// Gives back one byte read ahead while looking for the next document after a syntax error.
-struct Pushback<R> {
-    pending: Option<u8>,
-    inner: R,
-    pos: Rc<Position>,
-}
-
-impl<R: Read> Read for Pushback<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if let Some(b) = self.pending.take() {
-            buf[0] = b;
-            self.pos.content_since_mark.set(true);
-            return Ok(1);
-        }
-        self.inner.read(buf)
-    }
-}
 
 /// Where decoded records go, and the problems met (shared by nested payloads).
 struct Walker<'s> {
@@ -289,6 +129,19 @@ impl Walker<'_> {
         r
     }
 
+    /// Hands on what is left and returns the problems met.
+    fn finish(mut self) -> Vec<DecodeError> {
+        self.flush_window();
+        if self.suppressed > 0 {
+            self.errors.push(DecodeError {
+                line: None,
+                offset: None,
+                message: format!("{} more invalid JSON regions were skipped", self.suppressed),
+            });
+        }
+        self.errors
+    }
+
     fn error(&mut self, line: Option<u64>, offset: Option<u64>, message: String) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(DecodeError {
@@ -322,30 +175,33 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
         window: Some(Window::default()),
     };
     walk(input, &mut w, None);
-    w.flush_window();
-    if w.suppressed > 0 {
-        w.errors.push(DecodeError {
-            line: None,
-            offset: None,
-            message: format!("{} more invalid JSON regions were skipped", w.suppressed),
-        });
+    w.finish()
+}
+
+/// [`decode`] for an input held in memory (a mapped file): the same records and errors, parsed
+/// from the slice (many times faster than through a reader).
+pub fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+    if std::str::from_utf8(data).is_err() {
+        // Invalid UTF-8 is replaced on the way in, which only the stream path does.
+        return decode(&mut &data[..], sink);
     }
-    w.errors
+    let mut w = Walker {
+        sink,
+        errors: Vec::new(),
+        suppressed: 0,
+        last_line: 0,
+        window: Some(Window::default()),
+    };
+    memory::walk(data, &mut w);
+    w.finish()
 }
 
 fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
-    let pos = Rc::new(Position::default());
+    let pos = Rc::new(stream::Position::default());
     // serde_json reads byte by byte from an `io::Read`: buffer underneath, and count what it
     // consumes on top, so positions are where the parser is, not where the buffer is.
-    let mut reader = Pushback {
-        pending: None,
-        inner: Counting {
-            inner: BufReader::with_capacity(64 * 1024, LossyUtf8::new(input)),
-            pos: pos.clone(),
-        },
-        pos: pos.clone(),
-    };
-    let at = |pos: &Position| match origin {
+    let mut reader = stream::Source::new(input, pos.clone());
+    let at = |pos: &stream::Position| match origin {
         Some(o) => (Some(o.line), None),
         None => (Some(pos.line()), None),
     };
@@ -362,14 +218,14 @@ fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
                 let mut target = Target::direct();
                 let node = Node {
                     w: &mut *w,
-                    pos: &pos,
+                    pos: &*pos,
                     origin,
                     depth: 0,
                     target: &mut target,
                 };
                 match node.deserialize(&mut de) {
                     Ok(()) => {}
-                    Err(e) if e.is_eof() && !pos.content_since_mark.get() => break None,
+                    Err(e) if e.is_eof() && !pos.content_since_mark() => break None,
                     Err(e) => break Some(e),
                 }
             }
@@ -395,22 +251,26 @@ fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
             return;
         }
         match resync(&mut reader) {
-            Some(b) => {
+            Some(()) => {
                 w.error(
                     line,
                     offset,
                     format!(
-                        "{prefix}invalid JSON ({e}); skipped to the next document, at line {}",
+                        "{prefix}invalid JSON ({}); skipped to the next document, at line {}",
+                        bare(&e),
                         pos.line()
                     ),
                 );
-                reader.pending = Some(b);
+                reader.unread();
             }
             None => {
                 w.error(
                     line,
                     offset,
-                    format!("{prefix}invalid JSON ({e}); the rest of the input was skipped"),
+                    format!(
+                        "{prefix}invalid JSON ({}); the rest of the input was skipped",
+                        bare(&e)
+                    ),
                 );
                 return;
             }
@@ -418,8 +278,8 @@ fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
     }
 }
 
-/// Skips to the next line that starts with `{` or `[`; returns that byte (consumed).
-fn resync(r: &mut impl Read) -> Option<u8> {
+/// Skips to the next line that starts with `{` or `[`, and stops just after that byte.
+fn resync(r: &mut impl Read) -> Option<()> {
     let mut prev_newline = false;
     let mut b = [0u8; 1];
     loop {
@@ -427,7 +287,7 @@ fn resync(r: &mut impl Read) -> Option<u8> {
             Ok(0) => return None,
             Ok(_) => {
                 if prev_newline && (b[0] == b'{' || b[0] == b'[') {
-                    return Some(b[0]);
+                    return Some(());
                 }
                 prev_newline = b[0] == b'\n';
             }
@@ -480,20 +340,32 @@ impl Target {
 /// Any JSON value met where records may be: a document, an element of a container array.
 struct Node<'a, 's> {
     w: &'a mut Walker<'s>,
-    pos: &'a Rc<Position>,
+    pos: &'a dyn Locate,
     origin: Option<Origin>,
     depth: u32,
     target: &'a mut Target,
 }
 
 impl Node<'_, '_> {
+    /// The next value of `map`, as a [`Value`]; in memory, the position moves past it (a stream
+    /// position moves by reading it).
+    fn next_value_passed<'de, A: MapAccess<'de>>(&self, map: &mut A) -> Result<Value, A::Error> {
+        match self.pos.memory() {
+            Some(mem) => {
+                let raw = map.next_value::<&'de RawValue>()?;
+                mem.leave(raw.get());
+                serde_json::from_str(raw.get()).map_err(de::Error::custom)
+            }
+            None => map.next_value(),
+        }
+    }
+
     fn line(&self) -> u64 {
         self.origin.map_or_else(|| self.pos.line(), |o| o.line)
     }
 
     fn offset(&self) -> u64 {
-        self.origin
-            .map_or_else(|| self.pos.bytes.get(), |o| o.offset)
+        self.origin.map_or_else(|| self.pos.offset(), |o| o.offset)
     }
 
     /// Hands on a record already numbered (collected from a container).
@@ -503,7 +375,7 @@ impl Node<'_, '_> {
 
     /// Hands on a record created here.
     fn emit(&mut self, r: Record<'static>) {
-        self.pos.since_record.set(0);
+        self.pos.record_made();
         let r = self.w.stamp(r);
         self.target.put(self.w, r);
     }
@@ -602,7 +474,10 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         };
         let mut env = Envelope::default();
         let mut early: Vec<Record<'static>> = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if let Cow::Borrowed(k) = key {
+                self.pos.passed(k);
+            }
             match key.as_ref() {
                 "events" => {
                     let mut c = Container {
@@ -651,7 +526,7 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
                     map.next_value_seed(Payloads { node: &mut self })?;
                 }
                 "awslogs" => {
-                    let v = map.next_value::<Value>()?;
+                    let v = self.next_value_passed(&mut map)?;
                     if let Some(data) = v.get("data").and_then(Value::as_str) {
                         let (line, offset) = (self.line(), self.offset());
                         nested(&mut self, data, line, offset);
@@ -733,6 +608,43 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
     }
 }
 
+/// An object key, borrowed from the input when it can be (no escapes, input in memory): no
+/// allocation per key, and its place in the input tells where the parser is.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A serde_json error's message without its position: serde_json counts lines from where its
+/// parser started (after the last resync, or inside an element parsed on its own); the error
+/// report carries the line in the input instead.
+fn bare(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((msg, _)) if e.line() > 0 => msg.to_owned(),
+        _ => text,
+    }
+}
+
 fn string_of(v: Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s),
@@ -763,6 +675,23 @@ impl<'de> Visitor<'de> for &mut Container<'_, '_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let depth = self.parent.depth + 1;
+        if let Some(mem) = self.parent.pos.memory() {
+            // Each element is taken whole first, to know where it is, then parsed from its bytes.
+            while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                mem.enter(raw.get());
+                let node = Node {
+                    w: &mut *self.parent.w,
+                    pos: self.parent.pos,
+                    origin: self.parent.origin,
+                    depth,
+                    target: &mut self.target,
+                };
+                mem.parse(raw.get(), node)
+                    .map_err(|e| de::Error::custom(bare(&e)))?;
+                mem.leave(raw.get());
+            }
+            return Ok(());
+        }
         loop {
             let node = Node {
                 w: &mut *self.parent.w,
@@ -807,11 +736,28 @@ impl<'de> Visitor<'de> for Payloads<'_, '_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let node = self.node;
+        let mem = node.pos.memory();
+        if let Some(mem) = mem {
+            mem.past_bracket();
+        }
         loop {
             let line = node.line();
             let offset = node.offset();
-            let Some(v) = seq.next_element::<Value>()? else {
-                break;
+            let v = match mem {
+                // Where the element is must be known before it is parsed: take it whole first.
+                Some(mem) => {
+                    let Some(raw) = seq.next_element::<&'de RawValue>()? else {
+                        break;
+                    };
+                    mem.leave(raw.get());
+                    serde_json::from_str::<Value>(raw.get()).map_err(de::Error::custom)?
+                }
+                None => {
+                    let Some(v) = seq.next_element::<Value>()? else {
+                        break;
+                    };
+                    v
+                }
             };
             if cloudtrail::is_event(&v) {
                 node.emit(cloudtrail_record(line, offset, &v));
@@ -1075,10 +1021,87 @@ mod tests {
         run_bytes(input.as_bytes())
     }
 
+    /// Decodes as a stream, and checks decoding from memory gives the same.
     fn run_bytes(input: &[u8]) -> (Vec<Record<'static>>, Vec<DecodeError>) {
         let mut out = Vec::new();
         let errors = decode(&mut &input[..], &mut |r| out.push(r));
+        assert_same_from_memory(input, &out, &errors);
         (out, errors)
+    }
+
+    /// A record's fields as one comparable value.
+    fn key(
+        r: &Record,
+    ) -> (
+        u64,
+        u64,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Vec<u8>,
+    ) {
+        (
+            r.line,
+            r.offset,
+            r.timestamp,
+            r.stream.as_deref().map(str::to_owned),
+            r.group.as_deref().map(str::to_owned),
+            r.message.to_vec(),
+        )
+    }
+
+    pub(crate) fn assert_same_from_memory(
+        input: &[u8],
+        records: &[Record<'static>],
+        errors: &[DecodeError],
+    ) {
+        let mut mem = Vec::new();
+        let mem_errors = decode_slice(input, &mut |r| mem.push(r));
+        let a: Vec<_> = records.iter().map(key).collect();
+        let b: Vec<_> = mem.iter().map(key).collect();
+        assert_eq!(
+            a,
+            b,
+            "records differ from memory for {:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert_eq!(
+            errors,
+            &mem_errors[..],
+            "errors differ from memory for {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+
+    /// Every JSON input of the corpus decodes the same from memory as from a stream.
+    #[test]
+    fn memory_and_stream_agree_on_the_corpus() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
+        let mut checked = 0;
+        for case in std::fs::read_dir(root).unwrap() {
+            let case = case.unwrap().path();
+            if !case.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&case).unwrap() {
+                let f = f.unwrap().path();
+                let Ok(data) = std::fs::read(&f) else {
+                    continue;
+                };
+                if f.extension().is_some_and(|e| e == "gz") {
+                    continue;
+                }
+                let format = crate::format::detect::detect(&data[..data.len().min(64 << 10)]);
+                if format.memory_decoder().is_none() {
+                    continue;
+                }
+                let mut out = Vec::new();
+                let errors = decode(&mut &data[..], &mut |r| out.push(r));
+                assert_same_from_memory(&data, &out, &errors);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "only {checked} JSON corpus files found");
     }
 
     fn msg(r: &Record) -> String {
