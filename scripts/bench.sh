@@ -146,8 +146,9 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 verdict() { if le "$1" "$2"; then echo "met"; else echo "NOT met"; fi; }
 verdict_ge() { if le "$2" "$1"; then echo "met"; else echo "NOT met"; fi; }
 
-# Sums a numeric field over rotdiag's JSON report (inputs[].records etc.).
-report_sum() { grep -o "\"$2\": [0-9]*" "$1" | awk '{s += $2} END {print s + 0}'; }
+# A numeric field of the summary of rotdiag's JSON report (the summary comes after the inputs,
+# which repeat some of its fields per input, and before the diagnoses, which have none of them).
+report_value() { grep -o "\"$2\": [0-9]*" "$1" | tail -n 1 | awk '{print $2 + 0}'; }
 
 ROWS=()
 declare -A T
@@ -182,7 +183,7 @@ bench_file() { # SHAPE FILE
     done
     # What rotdiag found, against what the generator wrote.
     "$BIN" --format json "$f" >"$TMP/report.json" || [[ $? == 1 ]]
-    CHECKS+=("| $shape | $(report_sum "$TMP/report.json" records) / $(summary_value "$f" events) | $(report_sum "$TMP/report.json" invocations) / $(summary_value "$f" invocations) | $(report_sum "$TMP/report.json" succeeded_rotations) / $(($(summary_value "$f" healthy_rotations) + $(summary_value "$f" recovered_rotations))) | $(report_sum "$TMP/report.json" failed_rotations) / $(summary_value "$f" failed_rotations) | $(grep -c '"rank":' "$TMP/report.json" || true) |")
+    CHECKS+=("| $shape | $(report_value "$TMP/report.json" records) / $(summary_value "$f" events) | $(report_value "$TMP/report.json" invocations) / $(summary_value "$f" invocations) | $(report_value "$TMP/report.json" succeeded_rotations) / $(($(summary_value "$f" healthy_rotations) + $(summary_value "$f" recovered_rotations))) | $(report_value "$TMP/report.json" failed_rotations) / $(summary_value "$f" failed_rotations) | $(grep -c '"rank":' "$TMP/report.json" || true) |")
 }
 
 CHECKS=()
