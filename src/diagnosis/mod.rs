@@ -7,16 +7,23 @@
 //! The representative occurrence (whose evidence and remediation are shown) is chosen by a total
 //! order, and aggregators merge associatively, so the report is identical whatever order inputs
 //! were read in and however many threads read them.
+//!
+//! Diagnoses are the one thing kept for the whole run (a month of logs of a few thousand secrets
+//! makes ten thousand of them), so each holds only what differs between them: evidence text and
+//! filled-in texts, boxed to size, while texts no fact went into stay in the rule set until the
+//! report is built.
 
 pub mod redact;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::engine::{Occurrence, render};
 use crate::lambda::invocation::KeptLine;
+use crate::lambda::line::RequestId;
 use crate::rules::{RuleSet, Severity};
 use crate::time::{EpochMs, format_iso};
 use redact::redact;
@@ -31,20 +38,62 @@ pub const MAX_EVIDENCE: usize = 12;
 struct Best {
     cause: usize,
     symptom: usize,
+    candidate: usize,
     confidence: f64,
     severity: Severity,
-    alternatives: Vec<(usize, f64)>,
-    evidence: Vec<KeptLine>,
+    alternatives: Box<[(usize, f64)]>,
+    evidence: Box<[Shown]>,
     step: Option<crate::lambda::Step>,
-    secret: Option<String>,
-    function: Option<String>,
+    secret: Option<Box<str>>,
+    function: Option<Box<str>>,
     source: u32,
     first_seen: Option<EpochMs>,
-    title: String,
-    symptom_title: String,
-    explanation: Option<String>,
-    remediation: Vec<String>,
-    why: Vec<String>,
+    title: Filled,
+    symptom_title: Filled,
+    explanation: Filled,
+    /// The cause's remediation, then the candidate's.
+    remediation: Box<[Filled]>,
+    why: Box<[Box<str>]>,
+}
+
+/// A line of evidence as a diagnosis keeps it: where it is, and its text, redacted.
+#[derive(Clone, Debug)]
+struct Shown {
+    source: u32,
+    line: u64,
+    timestamp: Option<EpochMs>,
+    request_id: Option<RequestId>,
+    text: Box<str>,
+}
+
+impl Shown {
+    fn new(l: KeptLine) -> Shown {
+        let text = match redact(&l.text) {
+            std::borrow::Cow::Owned(r) => r,
+            std::borrow::Cow::Borrowed(_) => l.text,
+        };
+        Shown {
+            source: l.source,
+            line: l.line,
+            timestamp: l.timestamp,
+            request_id: l.request_id,
+            text: text.into_boxed_str(),
+        }
+    }
+}
+
+/// A template with the facts filled in, or `None` when no fact went into it: the template itself,
+/// left in the rule set rather than copied into every diagnosis.
+type Filled = Option<Box<str>>;
+
+fn fill(template: &str, facts: &BTreeMap<String, String>) -> Filled {
+    let s = render(template, facts);
+    (s != template).then(|| s.into_boxed_str())
+}
+
+/// The text of a [`Filled`] template.
+fn filled(f: Filled, template: &str) -> String {
+    f.map_or_else(|| template.to_owned(), String::from)
 }
 
 impl Best {
@@ -61,32 +110,25 @@ impl Best {
             }
         }
         let facts = &o.facts;
-        let clean = |s: &str| render(s, facts);
-        let mut remediation: Vec<String> = cause.remediation.iter().map(|r| clean(r)).collect();
-        remediation.extend(cand.remediation.iter().map(|r| clean(r)));
-        let mut evidence = o.evidence;
-        for e in &mut evidence {
-            if let std::borrow::Cow::Owned(r) = redact(&e.text) {
-                e.text = r;
-            }
-        }
+        let remediation = cause.remediation.iter().chain(&cand.remediation);
         Best {
             cause: o.cause,
             symptom: o.symptom,
+            candidate: o.candidate,
             confidence: o.confidence,
             severity: o.severity,
-            alternatives: o.alternatives,
-            evidence,
+            alternatives: o.alternatives.into_boxed_slice(),
+            evidence: o.evidence.into_iter().map(Shown::new).collect(),
             step: o.step,
-            secret: o.secret.as_deref().map(|s| redact(s).into_owned()),
-            function: o.function,
+            secret: o.secret.as_deref().map(|s| redact(s).into()),
+            function: o.function.map(String::into_boxed_str),
             source: o.source,
             first_seen: o.first_seen,
-            title: clean(&cause.title),
-            symptom_title: clean(&symptom.title),
-            explanation: cause.explanation.as_deref().map(clean),
-            remediation,
-            why: o.why.iter().map(|w| clean(w)).collect(),
+            title: fill(&cause.title, facts),
+            symptom_title: fill(&symptom.title, facts),
+            explanation: cause.explanation.as_deref().and_then(|e| fill(e, facts)),
+            remediation: remediation.map(|r| fill(r, facts)).collect(),
+            why: o.why.iter().map(|w| render(w, facts).into()).collect(),
         }
     }
 }
@@ -181,7 +223,7 @@ fn max_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
 /// Folds occurrences into one entry per (cause, subject).
 #[derive(Default, Clone, Debug)]
 pub struct Aggregator {
-    map: BTreeMap<(usize, String), Agg>,
+    map: BTreeMap<(usize, Box<str>), Agg>,
 }
 
 impl Aggregator {
@@ -235,7 +277,7 @@ impl Aggregator {
 
     /// The ranked diagnoses. `sources` names the inputs by index.
     pub fn finish(self, rules: &RuleSet, sources: &[String]) -> Vec<Diagnosis> {
-        let mut out: Vec<(Agg, String)> = self
+        let mut out: Vec<(Agg, Box<str>)> = self
             .map
             .into_iter()
             .map(|((_, subject), agg)| (agg, subject))
@@ -254,30 +296,64 @@ impl Aggregator {
                 )
                 .then(sa.cmp(sb))
         });
+        let mut shared = Shared {
+            sources: sources.iter().map(|s| Arc::from(s.as_str())).collect(),
+            references: BTreeMap::new(),
+        };
         out.into_iter()
             .enumerate()
-            .map(|(i, (agg, _))| build(i + 1, agg, rules, sources))
+            .map(|(i, (agg, _))| build(i + 1, agg, rules, &mut shared))
             .collect()
     }
 }
 
-fn subject_of(o: &Occurrence) -> String {
-    if let Some(s) = &o.secret {
-        return format!("secret:{s}");
+/// Texts many diagnoses show, allocated once: input names and the references of each (symptom,
+/// cause) pair.
+struct Shared {
+    sources: Vec<Arc<str>>,
+    references: BTreeMap<(usize, usize), Arc<[String]>>,
+}
+
+impl Shared {
+    fn source(&self, i: u32) -> Arc<str> {
+        match self.sources.get(i as usize) {
+            Some(s) => s.clone(),
+            None => format!("input {i}").into(),
+        }
     }
-    if let Some(f) = &o.function {
-        return format!("function:{f}");
+
+    /// The symptom's references, then the cause's not already listed.
+    fn references(&mut self, rules: &RuleSet, symptom: usize, cause: usize) -> Arc<[String]> {
+        let refs = self.references.entry((symptom, cause)).or_insert_with(|| {
+            let mut references = rules.symptoms[symptom].references.clone();
+            for r in &rules.causes[cause].references {
+                if !references.contains(r) {
+                    references.push(r.clone());
+                }
+            }
+            references.into()
+        });
+        refs.clone()
     }
-    if let Some(s) = &o.stream {
-        return format!("stream:{}:{s}", o.source);
-    }
-    format!("input:{}", o.source)
+}
+
+fn subject_of(o: &Occurrence) -> Box<str> {
+    let s = if let Some(s) = &o.secret {
+        format!("secret:{s}")
+    } else if let Some(f) = &o.function {
+        format!("function:{f}")
+    } else if let Some(s) = &o.stream {
+        format!("stream:{}:{s}", o.source)
+    } else {
+        format!("input:{}", o.source)
+    };
+    s.into_boxed_str()
 }
 
 /// One line of evidence, as reported.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Evidence {
-    pub source: String,
+    pub source: Arc<str>,
     pub line: u64,
     pub timestamp: Option<String>,
     pub request_id: Option<String>,
@@ -307,7 +383,8 @@ pub struct Diagnosis {
     pub last_seen: Option<String>,
     pub evidence: Vec<Evidence>,
     pub remediation: Vec<String>,
-    pub references: Vec<String>,
+    /// Shared by the diagnoses of the same symptom and cause.
+    pub references: Arc<[String]>,
     pub alternatives: Vec<Alternative>,
     /// The evidence that weighed in, in words (`+` raised, `-` lowered this cause).
     pub why: Vec<String>,
@@ -323,45 +400,46 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn evidence(l: &KeptLine, sources: &[String]) -> Evidence {
+fn evidence(l: Shown, shared: &Shared) -> Evidence {
     Evidence {
-        source: sources
-            .get(l.source as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("input {}", l.source)),
+        source: shared.source(l.source),
         line: l.line,
         timestamp: l.timestamp.map(format_iso),
         request_id: l.request_id.map(|r| r.to_string()),
-        text: l.text.clone(),
+        text: l.text.into(),
     }
 }
 
-fn build(rank: usize, agg: Agg, rules: &RuleSet, sources: &[String]) -> Diagnosis {
+/// The diagnosis of rank `rank`, its texts moved out of `agg` (nothing is held twice).
+fn build(rank: usize, agg: Agg, rules: &RuleSet, shared: &mut Shared) -> Diagnosis {
     let b = agg.best;
     let cause = &rules.causes[b.cause];
     let symptom = &rules.symptoms[b.symptom];
-    let mut references = symptom.references.clone();
-    for r in &cause.references {
-        if !references.contains(r) {
-            references.push(r.clone());
-        }
-    }
+    let templates = cause
+        .remediation
+        .iter()
+        .chain(&symptom.candidates[b.candidate].remediation);
+    let remediation = b.remediation.into_iter().zip(templates);
     Diagnosis {
         rank,
         cause: cause.id.clone(),
         symptom: symptom.id.clone(),
-        title: b.title,
+        title: filled(b.title, &cause.title),
         severity: symptom.severity.name(),
         confidence: round3(b.confidence),
-        secret: b.secret,
-        function: b.function,
+        secret: b.secret.map(String::from),
+        function: b.function.map(String::from),
         step: b.step.map(|s| s.name().to_string()),
         occurrences: agg.occurrences,
         first_seen: agg.first_seen.map(format_iso),
         last_seen: agg.last_seen.map(format_iso),
-        evidence: b.evidence.iter().map(|l| evidence(l, sources)).collect(),
-        remediation: b.remediation,
-        references,
+        evidence: b
+            .evidence
+            .into_iter()
+            .map(|l| evidence(l, shared))
+            .collect(),
+        remediation: remediation.map(|(r, t)| filled(r, t)).collect(),
+        references: shared.references(rules, b.symptom, b.cause),
         alternatives: b
             .alternatives
             .iter()
@@ -370,9 +448,28 @@ fn build(rank: usize, agg: Agg, rules: &RuleSet, sources: &[String]) -> Diagnosi
                 confidence: round3(*p),
             })
             .collect(),
-        why: b.why,
+        why: b.why.into_iter().map(String::from).collect(),
         severity_level: symptom.severity,
-        explanation: b.explanation,
-        symptom_title: b.symptom_title,
+        explanation: cause
+            .explanation
+            .as_deref()
+            .map(|e| filled(b.explanation, e)),
+        symptom_title: filled(b.symptom_title, &symptom.title),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_no_fact_went_into_is_not_copied() {
+        let mut facts = BTreeMap::new();
+        facts.insert("secret_arn".to_string(), "arn:x".to_string());
+        assert_eq!(fill("Rotate again.", &facts), None);
+        assert_eq!(filled(None, "Rotate again."), "Rotate again.");
+        let f = fill("Rotate {secret_arn} again.", &facts);
+        assert_eq!(f.as_deref(), Some("Rotate arn:x again."));
+        assert_eq!(filled(f, "unused"), "Rotate arn:x again.");
     }
 }

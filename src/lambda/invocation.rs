@@ -10,6 +10,10 @@
 //! Memory is bounded by the invocations open at a time: an invocation closes at its stream's next
 //! `START`, some records after its `REPORT`, or when it has been silent longer than the longest
 //! Lambda timeout; only the lines rules care about are kept, and at most [`MAX_KEPT_LINES`] of them.
+//! A log stream's state is forgotten once it holds nothing (no open invocation, no init output) and
+//! nothing worth remembering, or has been silent for [`STREAM_IDLE_MS`]: every execution
+//! environment writes its own stream, so an input of a month has as many streams as it has cold
+//! starts, and only the recent ones are still in use.
 
 use std::sync::Arc;
 
@@ -32,6 +36,14 @@ pub const MAX_TEXT: usize = 1024;
 pub const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
 /// An invocation that reported is closed once this many further records have gone by.
 const CLOSE_AFTER_RECORDS: u64 = 512;
+/// A stream silent this long (event time) is forgotten even though it remembers its runtime
+/// version: Lambda shuts idle execution environments down long before, and a stream belongs to
+/// one environment.
+pub const STREAM_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
+/// The same for inputs without timestamps, in records.
+const STREAM_IDLE_RECORDS: u64 = 1 << 20;
+/// Records between two sweeps of stale invocations and idle streams.
+const SWEEP_EVERY: u64 = 4096;
 
 /// A set of pattern ids (a bitset sized to the rule set).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -282,6 +294,10 @@ struct StreamState {
     /// Init-phase output waiting for the stream's next invocation.
     pending: Option<Invocation>,
     runtime_version: Option<String>,
+    /// When the stream was last written to: the assembler's record count, and the latest event
+    /// time (for [`StreamState::forgettable`]).
+    last_record: u64,
+    last_ts: Option<EpochMs>,
 }
 
 impl StreamState {
@@ -292,6 +308,31 @@ impl StreamState {
             ended: Vec::new(),
             pending: None,
             runtime_version: None,
+            last_record: 0,
+            last_ts: None,
+        }
+    }
+
+    fn touch(&mut self, record: u64, ts: Option<EpochMs>) {
+        self.last_record = record;
+        if let Some(t) = ts {
+            self.last_ts = Some(self.last_ts.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// Can the state go? When it holds nothing in progress, and either remembers nothing (a
+    /// fresh state would behave the same) or has been silent past [`STREAM_IDLE_MS`] (its
+    /// runtime version, from the environment's `INIT_START`, is the only thing lost).
+    fn forgettable(&self, records: u64, now: Option<EpochMs>) -> bool {
+        if self.current.is_some() || !self.ended.is_empty() || self.pending.is_some() {
+            return false;
+        }
+        if self.runtime_version.is_none() {
+            return true;
+        }
+        match (self.last_ts, now) {
+            (Some(l), Some(n)) => n - l > STREAM_IDLE_MS,
+            _ => records - self.last_record > STREAM_IDLE_RECORDS,
         }
     }
 }
@@ -411,6 +452,7 @@ impl<'r> Assembler<'r> {
             self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
         }
         let si = self.stream_of(record);
+        self.streams[si].touch(self.records, ts);
         let source = self.source;
         match line.kind {
             Kind::InitStart => {
@@ -559,8 +601,9 @@ impl<'r> Assembler<'r> {
                 st.ended.push(k);
             }
         }
-        if self.records.is_multiple_of(4096) {
+        if self.records.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
+            self.forget_idle_streams();
         }
     }
 
@@ -652,6 +695,35 @@ impl<'r> Assembler<'r> {
                 self.closed.push(finish(inv, self.rules));
             }
         }
+    }
+
+    /// Drops the states of streams that can go ([`StreamState::forgettable`]), keeping the others
+    /// in order and their indices consistent.
+    fn forget_idle_streams(&mut self) {
+        let (records, now) = (self.records, self.max_ts);
+        let keep: Vec<bool> = self
+            .streams
+            .iter()
+            .map(|st| !st.forgettable(records, now))
+            .collect();
+        if keep.iter().all(|&k| k) {
+            return;
+        }
+        // Old index -> new index (kept streams only).
+        let mut moved_to = Vec::with_capacity(keep.len());
+        let mut next = 0;
+        for &k in &keep {
+            moved_to.push(next);
+            next += usize::from(k);
+        }
+        let mut kept = keep.iter();
+        self.streams.retain(|_| *kept.next().unwrap());
+        self.stream_index.retain(|_, i| {
+            let k = keep[*i];
+            *i = moved_to[*i];
+            k
+        });
+        self.last_stream = None;
     }
 
     /// Closes everything still open (end of input).
@@ -982,6 +1054,82 @@ pub(crate) mod tests {
         let end = format!("END RequestId: {A}");
         let invs = assemble(&[(None, &start), (None, &ssl), (None, &ok), (None, &end)]);
         assert_eq!(invs[0].outcome(), Outcome::Succeeded);
+    }
+
+    /// One record of `stream` at `ts` (seconds), analysed.
+    fn push_at(a: &mut Assembler, line: u64, stream: &str, ts: i64, msg: &str) {
+        let rec = Record {
+            line,
+            offset: 0,
+            timestamp: Some(ts * 1000),
+            stream: Some(Cow::Owned(stream.to_string())),
+            group: None,
+            message: Cow::Borrowed(msg.as_bytes()),
+        };
+        a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
+    }
+
+    /// A complete invocation (`START`, `END`, `REPORT`) in `stream`; returns the next line number.
+    fn invocation_in(a: &mut Assembler, line: u64, stream: &str, ts: i64, n: u32) -> u64 {
+        let rid = format!("{n:08x}-1111-4111-8111-111111111111");
+        push_at(
+            a,
+            line,
+            stream,
+            ts,
+            &format!("START RequestId: {rid} Version: $LATEST"),
+        );
+        push_at(a, line + 1, stream, ts, &format!("END RequestId: {rid}"));
+        let report = format!(
+            "REPORT RequestId: {rid}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB"
+        );
+        push_at(a, line + 2, stream, ts, &report);
+        line + 3
+    }
+
+    #[test]
+    fn streams_that_hold_nothing_are_forgotten() {
+        // Every execution environment writes its own stream: thousands of streams of one
+        // invocation each must not leave thousands of states behind.
+        let mut a = Assembler::new(rules(), 0);
+        let mut line = 1;
+        for n in 0..5000u32 {
+            line = invocation_in(&mut a, line, &format!("2025/01/01/[$LATEST]{n:08x}"), 0, n);
+        }
+        assert!(a.streams.len() < 2000, "{} stream states", a.streams.len());
+        assert_eq!(a.stream_index.len(), a.streams.len());
+        a.finish();
+        assert_eq!(a.drain_closed().len(), 5000);
+    }
+
+    #[test]
+    fn a_stream_keeps_its_runtime_version_until_it_has_been_idle_for_hours() {
+        let rules = rules();
+        let mut a = Assembler::new(rules, 0);
+        let env = "2025/01/01/[$LATEST]env";
+        let init = "INIT_START Runtime Version: python:3.12.v48\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:abc";
+        push_at(&mut a, 1, env, 0, init);
+        let mut line = invocation_in(&mut a, 2, env, 0, 0);
+        // Other streams' records, spread over an hour: `env` is swept past but not forgotten.
+        for n in 1..3000u32 {
+            line = invocation_in(&mut a, line, &format!("other-{n}"), i64::from(n), n);
+        }
+        line = invocation_in(&mut a, line, env, 3600, 7777);
+        // Four hours later: forgotten, its runtime version with it.
+        for n in 3000..6000u32 {
+            line = invocation_in(&mut a, line, &format!("other-{n}"), 4 * 3600, n);
+        }
+        invocation_in(&mut a, line, env, 4 * 3600, 8888);
+        a.finish();
+        let invs = a.drain_closed();
+        let version = |n: u32| {
+            let rid = RequestId::parse(&format!("{n:08x}-1111-4111-8111-111111111111"));
+            let inv = invs.iter().find(|i| i.request_id == rid).unwrap();
+            inv.runtime_version.clone()
+        };
+        assert_eq!(version(0).as_deref(), Some("python:3.12.v48"));
+        assert_eq!(version(7777).as_deref(), Some("python:3.12.v48"));
+        assert_eq!(version(8888), None);
     }
 
     #[test]

@@ -370,9 +370,29 @@ impl Tracker {
         for i in idle {
             self.close(i);
         }
-        if self.open.iter().all(Option::is_none) {
-            self.open.clear();
+        self.compact();
+    }
+
+    /// Drops the empty slots of closed rotations once they outnumber the open ones, keeping the
+    /// open ones in order (slot order breaks ties when invocations are placed) and the name
+    /// indices pointing at them. A long-lived rotation at the end of the slab would otherwise
+    /// keep every slot before it.
+    fn compact(&mut self) {
+        let live = self.open.iter().filter(|r| r.is_some()).count();
+        if self.open.len() - live <= live.max(16) {
+            return;
         }
+        let mut moved_to = Vec::with_capacity(self.open.len());
+        let mut next = 0;
+        for r in &self.open {
+            moved_to.push(if r.is_some() { next } else { usize::MAX });
+            next += usize::from(r.is_some());
+        }
+        self.open.retain(Option::is_some);
+        let remap = |i: &mut usize| *i = moved_to.get(*i).copied().unwrap_or(usize::MAX);
+        self.by_token.values_mut().for_each(remap);
+        self.by_secret.values_mut().for_each(remap);
+        self.by_stream.values_mut().for_each(remap);
     }
 
     /// Places every unattributed invocation and closes every open rotation.
@@ -877,6 +897,31 @@ mod tests {
         assert!(closed[0].succeeded);
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].secret.as_deref(), Some(other));
+    }
+
+    #[test]
+    fn closed_slots_before_an_open_rotation_are_reclaimed_in_order() {
+        let mut t = Tracker::new();
+        for i in 0..100 {
+            let secret = format!("s{i}");
+            t.open.push(Some(Rotation {
+                secret: Some(secret.clone()),
+                ..Rotation::default()
+            }));
+            t.by_secret.insert(secret, i);
+        }
+        for i in (0..99).filter(|&i| i != 50) {
+            t.close(i);
+        }
+        assert_eq!(
+            t.open.len(),
+            100,
+            "the open rotation at the end holds every slot"
+        );
+        t.compact();
+        assert_eq!(t.open.len(), 2);
+        assert_eq!((t.by_secret["s50"], t.by_secret["s99"]), (0, 1));
+        assert_eq!(t.open[1].as_ref().unwrap().secret.as_deref(), Some("s99"));
     }
 
     #[test]

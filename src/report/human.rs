@@ -143,7 +143,7 @@ fn diagnosis(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
             alts.join(", ")
         )?;
     }
-    for r in &d.references {
+    for r in d.references.iter() {
         writeln!(out, "   {label}docs{label:#}        {DIM}{r}{DIM:#}")?;
     }
     Ok(())
