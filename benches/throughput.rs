@@ -186,6 +186,26 @@ fn bench_decode(c: &mut Criterion) {
                 n
             })
         });
+        // A mapped file of this shape is decoded from memory instead (JSON).
+        if let Some(from_memory) = f.memory_decoder() {
+            let count = |data: &[u8]| {
+                let mut n = 0u64;
+                let errors = from_memory(data, &mut |rec| {
+                    black_box(&rec);
+                    n += 1;
+                });
+                assert!(errors.is_empty(), "{}: {errors:?}", f.name());
+                n
+            };
+            assert_eq!(count(&i.data), want, "decode/{}-memory: records", f.name());
+            g.bench_function(format!("{}-memory", f.name()), |b| {
+                b.iter(|| {
+                    let n = count(black_box(&i.data));
+                    assert_eq!(n, want);
+                    n
+                })
+            });
+        }
     }
     g.finish();
 }
