@@ -30,23 +30,30 @@
 //! default) are put in time order within a window of up to 100 000 records or 64 MiB; everything
 //! else is handed on as it is read. Memory is bounded by that window and the largest single event
 //! (or CloudTrail record).
+//!
+//! Files: this one walks documents (`Node` and the containers it meets); `stream` feeds the
+//! parser from a reader and counts where it is; `memory` parses an input held in memory (a
+//! mapped file, several times faster) and works out the same positions from where the parsed
+//! text sits; `payload` opens base64 payloads; `record` turns a parsed object into a record.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::rc::Rc;
 
-use base64::Engine as _;
-use flate2::read::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::{DecodeError, REORDER_WINDOW, Record, cloudtrail, reorder};
-use crate::time;
 
 mod memory;
+mod payload;
+mod record;
 mod stream;
+
+use payload::nested;
+use record::{Acc, cloudtrail_record, finish, insights_group, record, string_of};
 
 /// Where the parser is, for the line and offset of what it delivers: counted as a stream is read
 /// ([`stream::Position`]), or worked out from where the parsed text sits in an input held in
@@ -388,20 +395,6 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
     }
 }
 
-/// The fields of one object that may make it a record.
-#[derive(Default)]
-struct Acc {
-    line: u64,
-    offset: u64,
-    message: Option<Value>,
-    timestamp: Option<Value>,
-    stream: Option<String>,
-    group: Option<String>,
-    /// Saw a key only CloudWatch events have (`ingestionTime`, `eventId`, `logStreamName`…).
-    cloudwatch: bool,
-    extra: Map<String, Value>,
-}
-
 /// Envelope of a subscription payload.
 #[derive(Default)]
 struct Envelope {
@@ -645,13 +638,6 @@ fn bare(e: &serde_json::Error) -> String {
     }
 }
 
-fn string_of(v: Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// A container array (`events`, `logEvents`, `results`, a top-level array): each element is a
 /// [`Node`] whose records go to the container's target.
 struct Container<'n, 'a, 's> {
@@ -795,226 +781,11 @@ impl<'de> Visitor<'de> for Payloads<'_, '_, '_> {
     }
 }
 
-/// Decodes a base64 `data` field (gzip inside, usually) and walks what it holds; its records go
-/// where the container's records go.
-fn nested(node: &mut Node, data: &str, line: u64, offset: u64) {
-    let depth = node.origin.map_or(0, |o| o.depth) + 1;
-    if depth > MAX_NESTING {
-        node.w.error(
-            Some(line),
-            None,
-            "base64 payloads nested too deeply; skipped".into(),
-        );
-        return;
-    }
-    let compact: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let bytes = match base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT.decode(&compact) {
-        Ok(b) => b,
-        Err(e) => {
-            node.w.error(
-                Some(line),
-                None,
-                format!("a data field is not base64 ({e}); skipped"),
-            );
-            return;
-        }
-    };
-    drop(compact);
-    let origin = Origin {
-        line,
-        offset,
-        depth,
-    };
-    let mut reader = match peel_gzip(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            node.w.error(
-                Some(line),
-                None,
-                format!("a base64 payload does not decompress ({e}); skipped"),
-            );
-            return;
-        }
-    };
-    let first = match reader.fill_buf() {
-        Ok(h) => h.iter().find(|b| !b.is_ascii_whitespace()).copied(),
-        Err(_) => None,
-    };
-    if matches!(first, Some(b'{') | Some(b'[')) {
-        let (errors, suppressed) = {
-            let w = &mut *node.w;
-            let target = &mut *node.target;
-            let mut sink = |r: Record<'static>| {
-                let r = w.stamp(r);
-                target.put(w, r);
-            };
-            let mut inner = Walker {
-                sink: &mut sink,
-                errors: Vec::new(),
-                suppressed: 0,
-                last_line: 0,
-                window: None,
-            };
-            walk(&mut reader, &mut inner, Some(origin));
-            (inner.errors, inner.suppressed)
-        };
-        for e in errors {
-            node.w.error(e.line, e.offset, e.message);
-        }
-        node.w.suppressed += suppressed;
-        return;
-    }
-    // Firehose "message extraction" delivers the messages themselves, one per line.
-    let mut line_buf = Vec::new();
-    loop {
-        line_buf.clear();
-        match reader.read_until(b'\n', &mut line_buf) {
-            Ok(0) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line_buf);
-                let text = text.trim_end_matches(['\n', '\r']);
-                if !text.trim().is_empty() {
-                    node.emit(record(line, offset, None, None, None, text.to_owned()));
-                }
-            }
-            Err(e) => {
-                node.w.error(
-                    Some(line),
-                    None,
-                    format!("a base64 payload does not decompress ({e})"),
-                );
-                break;
-            }
-        }
-    }
-}
-
-/// Unwraps up to three gzip layers (Firehose objects can be compressed twice).
-fn peel_gzip(bytes: &[u8]) -> io::Result<Box<dyn BufRead + '_>> {
-    let mut r: Box<dyn BufRead + '_> = Box::new(bytes);
-    for _ in 0..3 {
-        let head = r.fill_buf()?;
-        if head.starts_with(&[0x1f, 0x8b]) {
-            r = Box::new(BufReader::new(MultiGzDecoder::new(r)));
-        } else {
-            break;
-        }
-    }
-    Ok(r)
-}
-
-/// `<account>:<log group>` (Insights `@log`) → the log group.
-fn insights_group(g: &str) -> &str {
-    match g.split_once(':') {
-        Some((acct, rest)) if !acct.is_empty() && acct.bytes().all(|b| b.is_ascii_digit()) => rest,
-        _ => g,
-    }
-}
-
-/// Turns the fields of an object into a record, if it is one.
-fn finish(acc: Acc) -> Option<Record<'static>> {
-    let lambda_record = acc.extra.contains_key("level")
-        || acc.extra.contains_key("log_level")
-        || acc
-            .extra
-            .get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.starts_with("platform."));
-    if let Some(message) = &acc.message
-        && (acc.cloudwatch || !lambda_record)
-    {
-        let text = match message {
-            Value::String(s) => s.clone(),
-            Value::Null => return None,
-            other => other.to_string(),
-        };
-        let timestamp = acc.timestamp.as_ref().and_then(timestamp_of);
-        return Some(record(
-            acc.line, acc.offset, timestamp, acc.stream, acc.group, text,
-        ));
-    }
-    let mut obj = acc.extra;
-    if lambda_record {
-        // A Lambda JSON log format record (JSON lines): the whole object is the message.
-        if let Some(m) = acc.message {
-            obj.insert("message".into(), m);
-        }
-        if let Some(t) = acc.timestamp {
-            obj.insert("timestamp".into(), t);
-        }
-        let v = Value::Object(obj);
-        return Some(record(
-            acc.line,
-            acc.offset,
-            None,
-            acc.stream,
-            acc.group,
-            v.to_string(),
-        ));
-    }
-    let v = Value::Object(obj);
-    if cloudtrail::is_event(&v) || cloudtrail::is_envelope(&v) {
-        return Some(cloudtrail_record(acc.line, acc.offset, &v));
-    }
-    None
-}
-
-fn cloudtrail_record(line: u64, offset: u64, v: &Value) -> Record<'static> {
-    let mut r = record(
-        line,
-        offset,
-        cloudtrail::event_time(v),
-        Some("cloudtrail".into()),
-        None,
-        v.to_string(),
-    );
-    r.group = None;
-    r
-}
-
-fn timestamp_of(v: &Value) -> Option<i64> {
-    match v {
-        // Epoch milliseconds (the API); 9 to 11 digits are epoch seconds (Kinesis arrival times).
-        Value::Number(n) => match n.as_i64() {
-            Some(i) if (100_000_000..100_000_000_000).contains(&i) => Some(i * 1000),
-            Some(i) => Some(i),
-            None => n
-                .as_f64()
-                .filter(|f| f.is_finite() && f.abs() < 1e16)
-                .map(|f| {
-                    if (1e8..1e11).contains(&f) {
-                        (f * 1000.0).round() as i64
-                    } else {
-                        f as i64
-                    }
-                }),
-        },
-        Value::String(s) => time::parse_any(s),
-        _ => None,
-    }
-}
-
-fn record(
-    line: u64,
-    offset: u64,
-    timestamp: Option<i64>,
-    stream: Option<String>,
-    group: Option<String>,
-    message: String,
-) -> Record<'static> {
-    Record {
-        line,
-        offset,
-        timestamp,
-        stream: stream.map(Cow::Owned),
-        group: group.map(Cow::Owned),
-        message: Cow::Owned(message.into_bytes()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time;
+    use base64::Engine as _;
     use std::io::Write;
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
