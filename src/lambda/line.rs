@@ -406,6 +406,8 @@ macro_rules! key {
 
 key!(EXITED, b"exited");
 key!(TRACEBACK, b"Traceback (most recent call last)");
+key!(EVENT_SOURCE, b"\"eventSource\"");
+key!(EVENT_NAME, b"\"eventName\"");
 
 impl Key {
     fn find(&self, hay: &[u8]) -> Option<usize> {
@@ -637,9 +639,7 @@ struct PlatformMetrics {
 /// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
 /// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
 fn classify_json(m: &[u8]) -> Option<Line> {
-    if memchr::memmem::find(m, b"\"eventSource\"").is_some()
-        && memchr::memmem::find(m, b"\"eventName\"").is_some()
-    {
+    if EVENT_SOURCE.find(m).is_some() && EVENT_NAME.find(m).is_some() {
         let v: serde_json::Value = serde_json::from_slice(m).ok()?;
         if let Some(r) = crate::format::cloudtrail::render(&v) {
             let mut l = Line::rendered(Kind::CloudTrail, r.text);
