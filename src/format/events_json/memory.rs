@@ -217,11 +217,12 @@ fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option
             Ok(raw) => raw,
             Err(e) => {
                 // Deliver what the document holds before the fault: parse it again, directly, as
-                // a stream parser would have (its error says what a stream parser's says).
+                // a stream parser would have (its error says what a stream parser's says). It
+                // starts after JSON's whitespace, which a form feed is not.
                 let start = done
                     + data[done..]
                         .iter()
-                        .take_while(|b| b.is_ascii_whitespace())
+                        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
                         .count();
                 pos.enter_at(start);
                 let text = std::str::from_utf8(&data[start..]).unwrap_or_default();
