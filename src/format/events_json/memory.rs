@@ -169,7 +169,17 @@ pub(super) fn walk(data: &[u8], w: &mut Walker) {
             );
             return;
         }
-        match first_document_line(&data[fault.at..]) {
+        // Where a stream parser resumes: a document starting a line that the fault's position
+        // already includes (the byte serde_json peeked at), or the next one.
+        let resume = if fault.at >= 2
+            && matches!(data[fault.at - 1], b'{' | b'[')
+            && data[fault.at - 2] == b'\n'
+        {
+            Some(fault.at - 1)
+        } else {
+            first_document_line(&data[fault.at..]).map(|next| fault.at + next)
+        };
+        match resume {
             Some(next) => {
                 w.error(
                     Some(fault.line),
@@ -177,10 +187,10 @@ pub(super) fn walk(data: &[u8], w: &mut Walker) {
                     format!(
                         "invalid JSON ({}); skipped to the next document, at line {}",
                         fault.message,
-                        pos.line_at(fault.at + next + 1)
+                        pos.line_at(next + 1)
                     ),
                 );
-                from = fault.at + next;
+                from = next;
             }
             None => {
                 w.error(

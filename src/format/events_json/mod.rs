@@ -218,6 +218,8 @@ fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
         ""
     };
     loop {
+        // serde_json counts the lines of its errors from where its parser started.
+        let base = pos.line();
         let failure = {
             let mut de = serde_json::Deserializer::from_reader(&mut reader);
             loop {
@@ -257,7 +259,18 @@ fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
             );
             return;
         }
-        match resync(&mut reader) {
+        let (line, offset) = match origin {
+            None if e.line() > 0 => (Some(base + e.line() as u64 - 1), None),
+            _ => (line, offset),
+        };
+        // Unwinding out of an array or object, serde_json skips the whitespace after the fault
+        // and peeks at the next byte: a document starting the next line may be read already.
+        let resumed = if reader.at_document_start() {
+            Some(())
+        } else {
+            resync(&mut reader)
+        };
+        match resumed {
             Some(()) => {
                 w.error(
                     line,
@@ -971,6 +984,23 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert!(e[0].message.contains("truncated"), "{}", e[0].message);
         assert!(e[0].line.unwrap() >= 13);
+    }
+
+    #[test]
+    fn a_fault_inside_an_array_does_not_swallow_the_document_on_the_next_line() {
+        // Unwinding out of the array, serde_json reads past the newline and peeks at the `{`.
+        let input = "{\"events\": [- \n{\"events\": [{\"timestamp\": 1714564800000, \"message\": \"hi\"}]}\n";
+        let (r, errors) = run(input);
+        assert_eq!(r.len(), 1, "{errors:?}");
+        assert_eq!((r[0].line, msg(&r[0]).as_str()), (2, "hi"));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, Some(1));
+        assert!(
+            errors[0]
+                .message
+                .ends_with("skipped to the next document, at line 2"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -125,6 +125,13 @@ impl<R: Read> Source<R> {
         Ok(true)
     }
 
+    /// Is the byte just read a `{` or `[` that starts a line?
+    pub(super) fn at_document_start(&self) -> bool {
+        self.at >= 2
+            && matches!(self.chunk[self.at - 1], b'{' | b'[')
+            && self.chunk[self.at - 2] == b'\n'
+    }
+
     /// Gives back the byte just read (the `{` or `[` a resync stopped at).
     pub(super) fn unread(&mut self) {
         self.at -= 1;
