@@ -117,14 +117,15 @@ fn exercise(data: &[u8]) -> Outcome {
                 });
                 assert!(errors.len() <= 32, "{f}: {} errors", errors.len());
                 if let Some(from_memory) = f.memory_decoder() {
-                    // A mapped file is decoded from memory: the same records, and the same
-                    // errors for inputs that are not hostile (serde_json counts its nesting
-                    // limit from where each parser starts, and the memory path starts one per
-                    // element, so an input nested past the limit may fail with another reason).
+                    // A mapped file is decoded from memory: the same records and errors for
+                    // well-formed input. After a syntax error both resume at the next
+                    // document, but serde_json's reader and slice parsers place some faults a
+                    // byte apart, so they may resume at different ones (the fuzz target found
+                    // such inputs; the ones kept in tests/fuzz-regressions/ must still agree).
                     let mut mem = Vec::new();
                     let mem_errors = from_memory(data, &mut |r| mem.push(record_key(&r)));
-                    assert_eq!(got, mem, "{f}: records differ when decoded from memory");
                     if errors.is_empty() {
+                        assert_eq!(got, mem, "{f}: records differ when decoded from memory");
                         assert_eq!(errors, mem_errors, "{f}: errors differ from memory");
                     }
                 }
@@ -401,6 +402,24 @@ fn fuzz_regressions() {
         let data = std::fs::read(&f).unwrap();
         if catch_unwind(AssertUnwindSafe(|| exercise(&data))).is_err() {
             panic!("{} crashes again", f.display());
+        }
+        // Inputs where the memory and stream JSON paths once disagreed: they must agree now.
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("json-") {
+            let f = Format::EventsJson;
+            let (Decoder::Structured(decode), Some(from_memory)) =
+                (f.decoder(), f.memory_decoder())
+            else {
+                panic!("events-json has no memory decoder");
+            };
+            let (mut stream, mut memory) = (Vec::new(), Vec::new());
+            let stream_errors = decode(&mut &data[..], &mut |r| stream.push(record_key(&r)));
+            let memory_errors = from_memory(&data, &mut |r| memory.push(record_key(&r)));
+            assert_eq!(stream, memory, "{name}: records differ from memory again");
+            assert_eq!(
+                stream_errors, memory_errors,
+                "{name}: errors differ from memory again"
+            );
         }
     }
 }

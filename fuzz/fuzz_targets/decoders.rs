@@ -30,15 +30,21 @@ fn decode_all(format: Format, data: &[u8]) {
         }
         Decoder::Structured(decode) => {
             let mut n = 0u64;
-            let _ = decode(&mut &data[..], &mut |r| {
+            let errors = decode(&mut &data[..], &mut |r| {
                 n += 1;
                 let _ = classify(&r.message);
             });
             if let Some(from_memory) = format.memory_decoder() {
-                // A mapped file takes this path: the same records.
+                // A mapped file takes this path: the same records when the input is well formed.
+                // (After a syntax error both resume at the next document, but serde_json's
+                // reader and slice parsers place some faults a byte apart, so they may resume
+                // at different ones.)
                 let mut m = 0u64;
-                let _ = from_memory(data, &mut |_| m += 1);
-                assert_eq!(n, m, "{format}: decoded from memory, another record count");
+                let mem_errors = from_memory(data, &mut |_| m += 1);
+                if errors.is_empty() {
+                    assert_eq!(n, m, "{format}: decoded from memory, another record count");
+                    assert!(mem_errors.is_empty(), "{format}: errors only from memory");
+                }
             }
         }
     }
