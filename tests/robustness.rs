@@ -68,26 +68,6 @@ struct Outcome {
     message_bytes: usize,
 }
 
-type RecordKey = (
-    u64,
-    u64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Vec<u8>,
-);
-
-fn record_key(r: &Record) -> RecordKey {
-    (
-        r.line,
-        r.offset,
-        r.timestamp,
-        r.stream.as_deref().map(str::to_owned),
-        r.group.as_deref().map(str::to_owned),
-        r.message.to_vec(),
-    )
-}
-
 /// Runs detection, every decoder and classification over `data`.
 fn exercise(data: &[u8]) -> Outcome {
     let mut out = Outcome::default();
@@ -113,7 +93,7 @@ fn exercise(data: &[u8]) -> Outcome {
                 let mut got = Vec::new();
                 let errors = decode(&mut &data[..], &mut |r| {
                     let _ = classify(&r.message);
-                    got.push(record_key(&r));
+                    got.push(r);
                 });
                 assert!(errors.len() <= 32, "{f}: {} errors", errors.len());
                 if let Some(from_memory) = f.memory_decoder() {
@@ -123,14 +103,14 @@ fn exercise(data: &[u8]) -> Outcome {
                     // byte apart, so they may resume at different ones (the fuzz target found
                     // such inputs; the ones kept in tests/fuzz-regressions/ must still agree).
                     let mut mem = Vec::new();
-                    let mem_errors = from_memory(data, &mut |r| mem.push(record_key(&r)));
+                    let mem_errors = from_memory(data, &mut |r| mem.push(r));
                     if errors.is_empty() {
                         assert_eq!(got, mem, "{f}: records differ when decoded from memory");
                         assert_eq!(errors, mem_errors, "{f}: errors differ from memory");
                     }
                 }
                 out.records += got.len();
-                out.message_bytes += got.iter().map(|k| k.5.len()).sum::<usize>();
+                out.message_bytes += got.iter().map(|r| r.message.len()).sum::<usize>();
             }
         }
     }
@@ -413,8 +393,8 @@ fn fuzz_regressions() {
                 panic!("events-json has no memory decoder");
             };
             let (mut stream, mut memory) = (Vec::new(), Vec::new());
-            let stream_errors = decode(&mut &data[..], &mut |r| stream.push(record_key(&r)));
-            let memory_errors = from_memory(&data, &mut |r| memory.push(record_key(&r)));
+            let stream_errors = decode(&mut &data[..], &mut |r| stream.push(r));
+            let memory_errors = from_memory(&data, &mut |r| memory.push(r));
             assert_eq!(stream, memory, "{name}: records differ from memory again");
             assert_eq!(
                 stream_errors, memory_errors,

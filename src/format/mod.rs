@@ -40,7 +40,7 @@ use std::str::FromStr;
 use crate::time::EpochMs;
 
 /// One CloudWatch log event recovered from an input.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     /// 1-based line number (in the decoded text) where the record starts.
     pub line: u64,

@@ -63,13 +63,7 @@ pub(super) fn nested(node: &mut Node, data: &str, line: u64, offset: u64) {
                 let r = w.stamp(r);
                 target.put(w, r);
             };
-            let mut inner = Walker {
-                sink: &mut sink,
-                errors: Vec::new(),
-                suppressed: 0,
-                last_line: 0,
-                window: None,
-            };
+            let mut inner = Walker::new(&mut sink, None);
             walk(&mut reader, &mut inner, Some(origin));
             (inner.errors, inner.suppressed)
         };
