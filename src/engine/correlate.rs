@@ -197,8 +197,8 @@ fn merge_evidence(evidence: &mut Vec<KeptLine>, extra: Vec<KeptLine>) {
 mod tests {
     use super::super::*;
     use crate::lambda::Step;
-    use crate::lambda::invocation::tests::{A, ARN, TOKEN, assemble, rules};
-    use crate::lambda::rotation::Tracker;
+    use crate::engine::scoring_tests::evaluate_lines;
+    use crate::lambda::invocation::tests::{A, ARN, TOKEN, rules};
 
     const FN: &str = "RotFn";
     const ROLE: &str = "arn:aws:sts::123456789012:assumed-role/RotRole/RotFn";
@@ -266,14 +266,8 @@ mod tests {
             .iter()
             .map(|l| (Some("cloudtrail"), l.as_str()))
             .collect();
-        let mut t = Tracker::new();
-        for inv in assemble(&refs) {
-            t.add(inv, rules());
-        }
-        t.finish(rules());
-        t.drain_closed()
-            .iter()
-            .flat_map(|r| evaluate(r, rules()))
+        evaluate_lines(&refs)
+            .into_iter()
             .map(|o| {
                 (
                     rules().causes[o.cause].id.clone(),
@@ -483,16 +477,7 @@ mod tests {
             ),
         ));
         let refs: Vec<(Option<&str>, &str)> = all.iter().map(|(s, l)| (*s, l.as_str())).collect();
-        let mut t = Tracker::new();
-        for inv in assemble(&refs) {
-            t.add(inv, rules());
-        }
-        t.finish(rules());
-        let occ: Vec<Occurrence> = t
-            .drain_closed()
-            .iter()
-            .flat_map(|r| evaluate(r, rules()))
-            .collect();
+        let occ: Vec<Occurrence> = evaluate_lines(&refs);
         assert_eq!(occ.len(), 1, "{occ:?}");
         let o = &occ[0];
         assert_eq!(rules().causes[o.cause].id, "kms-access-denied");

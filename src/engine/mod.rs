@@ -218,21 +218,28 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
 }
 
 #[cfg(test)]
-mod scoring_tests {
+pub(crate) mod scoring_tests {
     use super::*;
     use crate::lambda::invocation::tests::{A, ARN, assemble, rules};
     use crate::lambda::rotation::Tracker;
 
-    fn occurrences(lines: &[String]) -> Vec<(String, f64)> {
-        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+    /// Every occurrence the rules find in `lines` (stream, message), rotation by rotation.
+    pub(crate) fn evaluate_lines(lines: &[(Option<&str>, &str)]) -> Vec<Occurrence> {
         let mut t = Tracker::new();
-        for inv in assemble(&refs) {
+        for inv in assemble(lines) {
             t.add(inv, rules());
         }
         t.finish(rules());
         t.drain_closed()
             .iter()
             .flat_map(|r| evaluate(r, rules()))
+            .collect()
+    }
+
+    fn occurrences(lines: &[String]) -> Vec<(String, f64)> {
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        evaluate_lines(&refs)
+            .into_iter()
             .map(|o| (rules().causes[o.cause].id.clone(), o.confidence))
             .collect()
     }
@@ -279,13 +286,7 @@ mod scoring_tests {
     fn confidence_is_a_probability_and_alternatives_sum_with_it_below_one() {
         let refs: Vec<String> = login_failure(15362.41);
         let r: Vec<(Option<&str>, &str)> = refs.iter().map(|l| (None, l.as_str())).collect();
-        let mut t = Tracker::new();
-        for inv in assemble(&r) {
-            t.add(inv, rules());
-        }
-        t.finish(rules());
-        let rot = &t.drain_closed()[0];
-        let o = &evaluate(rot, rules())[0];
+        let o = &evaluate_lines(&r)[0];
         let total: f64 = o.confidence + o.alternatives.iter().map(|a| a.1).sum::<f64>();
         assert!(total < 1.0 && total > 0.5, "{total}");
         assert!(o.alternatives.windows(2).all(|w| w[0].1 >= w[1].1));
