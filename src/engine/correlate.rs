@@ -196,8 +196,8 @@ fn merge_evidence(evidence: &mut Vec<KeptLine>, extra: Vec<KeptLine>) {
 #[cfg(test)]
 mod tests {
     use super::super::*;
-    use crate::lambda::Step;
     use crate::engine::scoring_tests::evaluate_lines;
+    use crate::lambda::Step;
     use crate::lambda::invocation::tests::{A, ARN, TOKEN, rules};
 
     const FN: &str = "RotFn";

@@ -180,11 +180,10 @@ fn first_is_timestamp(rec: &::csv::ByteRecord) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::testing::decode_all;
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
-        let mut out = Vec::new();
-        let errors = decode(&mut input.as_bytes(), &mut |r| out.push(r));
-        (out, errors)
+        decode_all(decode, input.as_bytes())
     }
 
     #[test]

@@ -194,17 +194,12 @@ fn looks_like_stream(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::testing::{decode_all, msg};
 
     const STREAM: &str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef";
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
-        let mut out = Vec::new();
-        let errors = decode(&mut input.as_bytes(), &mut |r| out.push(r));
-        (out, errors)
-    }
-
-    fn msg(r: &Record) -> String {
-        String::from_utf8(r.message.to_vec()).unwrap()
+        decode_all(decode, input.as_bytes())
     }
 
     #[test]

@@ -140,10 +140,10 @@ pub fn looks_like_text(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::testing::decode_all;
 
     fn run(input: &str) -> Vec<Record<'static>> {
-        let mut out = Vec::new();
-        let errors = decode_text(&mut input.as_bytes(), &mut |r| out.push(r));
+        let (out, errors) = decode_all(decode_text, input.as_bytes());
         assert!(errors.is_empty(), "{errors:?}");
         out
     }

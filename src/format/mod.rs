@@ -262,6 +262,27 @@ impl fmt::Display for DecodeError {
     }
 }
 
+/// What the decoders' unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{DecodeError, Record, StructuredDecoder};
+
+    /// Everything `decode` makes of `input`: its records and the problems it reports.
+    pub(crate) fn decode_all(
+        decode: StructuredDecoder,
+        input: &[u8],
+    ) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+        let mut out = Vec::new();
+        let errors = decode(&mut &input[..], &mut |r| out.push(r));
+        (out, errors)
+    }
+
+    /// A record's message as text (the tests' inputs are UTF-8).
+    pub(crate) fn msg(r: &Record) -> String {
+        String::from_utf8(r.message.to_vec()).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

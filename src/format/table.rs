@@ -190,11 +190,11 @@ pub fn looks_like_table(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::testing::decode_all;
 
     fn run(input: &str) -> Vec<Record<'static>> {
-        let mut out = Vec::new();
-        let errors = decode(&mut input.as_bytes(), &mut |r| out.push(r));
-        assert!(errors.is_empty());
+        let (out, errors) = decode_all(decode, input.as_bytes());
+        assert!(errors.is_empty(), "{errors:?}");
         out
     }
 

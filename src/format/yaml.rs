@@ -294,15 +294,10 @@ pub fn looks_like_yaml(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::testing::{decode_all, msg};
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
-        let mut out = Vec::new();
-        let errors = decode(&mut input.as_bytes(), &mut |r| out.push(r));
-        (out, errors)
-    }
-
-    fn msg(r: &Record) -> String {
-        String::from_utf8(r.message.to_vec()).unwrap()
+        decode_all(decode, input.as_bytes())
     }
 
     const YAML: &str = r#"events:

@@ -797,6 +797,7 @@ impl<'de> Visitor<'de> for Payloads<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::testing::{decode_all, msg};
     use crate::time;
     use base64::Engine as _;
     use std::io::Write;
@@ -807,8 +808,7 @@ mod tests {
 
     /// Decodes as a stream, and checks decoding from memory gives the same.
     fn run_bytes(input: &[u8]) -> (Vec<Record<'static>>, Vec<DecodeError>) {
-        let mut out = Vec::new();
-        let errors = decode(&mut &input[..], &mut |r| out.push(r));
+        let (out, errors) = decode_all(decode, input);
         assert_same_from_memory(input, &out, &errors);
         (out, errors)
     }
@@ -863,10 +863,6 @@ mod tests {
             }
         }
         assert!(checked >= 20, "only {checked} JSON corpus files found");
-    }
-
-    fn msg(r: &Record) -> String {
-        String::from_utf8(r.message.to_vec()).unwrap()
     }
 
     fn b64gz(s: &str) -> String {
