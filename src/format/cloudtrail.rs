@@ -194,16 +194,8 @@ fn secret_id<'v>(event: &'v Value, envelope: Option<&'v Value>) -> Option<&'v st
             }
         }
     }
-    if let Some(Value::Array(res)) = event.get("resources") {
-        for r in res {
-            let arn = r
-                .get("ARN")
-                .or_else(|| r.get("arn"))
-                .and_then(Value::as_str);
-            if let Some(a) = arn.filter(|a| a.contains(":secretsmanager:")) {
-                return Some(a);
-            }
-        }
+    if let Some(a) = resource_arn(event, |a| a.contains(":secretsmanager:")) {
+        return Some(a);
     }
     if let Some(Value::Array(res)) = envelope.and_then(|e| e.get("resources")) {
         for r in res {
@@ -213,6 +205,20 @@ fn secret_id<'v>(event: &'v Value, envelope: Option<&'v Value>) -> Option<&'v st
         }
     }
     None
+}
+
+/// The first ARN in the event's `resources` (`{"ARN": …}` objects) that `pick` accepts.
+fn resource_arn(event: &Value, pick: impl Fn(&str) -> bool) -> Option<&str> {
+    let Some(Value::Array(res)) = event.get("resources") else {
+        return None;
+    };
+    res.iter()
+        .filter_map(|r| {
+            r.get("ARN")
+                .or_else(|| r.get("arn"))
+                .and_then(Value::as_str)
+        })
+        .find(|a| pick(a))
 }
 
 /// `Rotation-<secret arn>-<uuid>` → (secret arn, uuid).
@@ -266,16 +272,8 @@ fn function_arn<'v>(event: &'v Value, error_message: Option<&'v str>) -> Option<
             "arn:{partition}:lambda:{region}:{account}:function:{name}"
         )));
     }
-    if let Some(Value::Array(res)) = event.get("resources") {
-        for r in res {
-            let arn = r
-                .get("ARN")
-                .or_else(|| r.get("arn"))
-                .and_then(Value::as_str);
-            if let Some(a) = arn.filter(|a| is_lambda_arn(a)) {
-                return Some(Cow::Borrowed(a));
-            }
-        }
+    if let Some(a) = resource_arn(event, is_lambda_arn) {
+        return Some(Cow::Borrowed(a));
     }
     let m = error_message?;
     let start = find_lambda_arn(m)?;
