@@ -658,6 +658,20 @@ struct Container<'n, 'a, 's> {
     target: Target,
 }
 
+impl<'a, 's> Container<'_, 'a, 's> {
+    /// The node an element of the array is read as: one level deeper, records to this
+    /// container's target.
+    fn element(&mut self) -> Node<'_, 's> {
+        Node {
+            w: &mut *self.parent.w,
+            pos: self.parent.pos,
+            origin: self.parent.origin,
+            depth: self.parent.depth + 1,
+            target: &mut self.target,
+        }
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for &mut Container<'_, '_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -673,33 +687,18 @@ impl<'de> Visitor<'de> for &mut Container<'_, '_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let depth = self.parent.depth + 1;
         if let Some(mem) = self.parent.pos.memory() {
             // Each element is taken whole first, to know where it is, then parsed from its bytes.
             while let Some(raw) = seq.next_element::<&'de RawValue>()? {
                 mem.enter(raw.get());
-                let node = Node {
-                    w: &mut *self.parent.w,
-                    pos: self.parent.pos,
-                    origin: self.parent.origin,
-                    depth,
-                    target: &mut self.target,
-                };
-                mem.parse(raw.get(), node)
+                mem.parse(raw.get(), self.element())
                     .map_err(|e| de::Error::custom(bare(&e)))?;
                 mem.leave(raw.get());
             }
             return Ok(());
         }
         loop {
-            let node = Node {
-                w: &mut *self.parent.w,
-                pos: self.parent.pos,
-                origin: self.parent.origin,
-                depth,
-                target: &mut self.target,
-            };
-            if seq.next_element_seed(node)?.is_none() {
+            if seq.next_element_seed(self.element())?.is_none() {
                 break;
             }
         }
