@@ -34,6 +34,8 @@ usage() {
 [[ -x $BIN ]] || { echo "same-reports.sh: no rotdiag binary at $BIN" >&2; exit 2; }
 [[ -x $GEN ]] || { echo "same-reports.sh: no generator binary at $GEN" >&2; exit 2; }
 OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
+BIN=$(realpath "$BIN")
+GEN=$(realpath "$GEN")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/same-reports.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 if [[ $MODE == record ]]; then

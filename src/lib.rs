@@ -34,6 +34,7 @@
 //! matching (the per-byte work) run in parallel; assembly and evaluation run in input order, so the
 //! output is deterministic.
 
+pub mod aws;
 pub mod cli;
 pub mod diagnosis;
 pub mod engine;

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::aws::RequestId;
 use crate::engine::{Occurrence, render};
 use crate::lambda::invocation::KeptLine;
-use crate::lambda::line::RequestId;
 use crate::rules::{RuleSet, Severity};
 use crate::time::{EpochMs, format_iso};
 use redact::redact;
@@ -43,7 +43,7 @@ struct Best {
     severity: Severity,
     alternatives: Box<[(usize, f64)]>,
     evidence: Box<[Shown]>,
-    step: Option<crate::lambda::Step>,
+    step: Option<crate::aws::Step>,
     secret: Option<Box<str>>,
     function: Option<Box<str>>,
     source: u32,

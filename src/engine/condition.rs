@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::same_resource;
 use crate::lambda::invocation::{Invocation, KeptLine};
 use crate::lambda::line::{Kind, Level};
 use crate::lambda::rotation::Rotation;
@@ -193,45 +194,4 @@ impl<'a> Context<'a> {
 
 fn hit_any(l: &KeptLine, pats: &[PatternId]) -> bool {
     pats.iter().any(|p| l.hits.contains(p))
-}
-
-/// Secret ids compare equal when one is the other's ARN or the ARN without its random suffix.
-pub fn same_resource(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    let strip = |s: &str| -> String {
-        let s = s.trim_end_matches('*').trim_end_matches('-');
-        // arn:…:secret:name-AbCdEf -> name
-        let name = s.rsplit(":secret:").next().unwrap_or(s);
-        match name.rsplit_once('-') {
-            Some((base, suffix))
-                if suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) =>
-            {
-                base.to_string()
-            }
-            _ => name.to_string(),
-        }
-    };
-    strip(a) == strip(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_resource;
-
-    #[test]
-    fn secret_ids_match_across_arn_and_name_forms() {
-        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/db-a1B2c3";
-        assert!(same_resource(arn, arn));
-        assert!(same_resource(arn, "prod/app/db"));
-        assert!(same_resource(
-            arn,
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/db-*"
-        ));
-        assert!(!same_resource(
-            arn,
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/master-Zz9Yy8"
-        ));
-    }
 }

@@ -6,6 +6,7 @@
 //! Lambda diagnosis it confirms, and explains a Lambda failure nothing else did.
 
 use super::{MAX_CONFIDENCE, Occurrence};
+use crate::aws::Principal;
 use crate::lambda::invocation::KeptLine;
 use crate::rules::{RuleSet, Tier};
 use crate::time::EpochMs;
@@ -110,7 +111,7 @@ fn nearest(
 /// function's is its name) is the function the facts name?
 fn by_the_function(o: &Occurrence) -> bool {
     match (o.facts.get("role_arn"), o.facts.get("function_name")) {
-        (Some(role), Some(f)) => role.rsplit('/').next() == Some(f.as_str()),
+        (Some(role), Some(f)) => Principal::parse(role).session() == Some(f.as_str()),
         _ => false,
     }
 }
@@ -196,8 +197,8 @@ fn merge_evidence(evidence: &mut Vec<KeptLine>, extra: Vec<KeptLine>) {
 #[cfg(test)]
 mod tests {
     use super::super::*;
+    use crate::aws::Step;
     use crate::engine::scoring_tests::evaluate_lines;
-    use crate::lambda::Step;
     use crate::lambda::invocation::tests::{A, ARN, TOKEN, rules};
 
     const FN: &str = "RotFn";

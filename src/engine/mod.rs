@@ -22,7 +22,7 @@ pub use template::{derive_facts, facts_for, placeholders, render};
 
 use std::collections::BTreeMap;
 
-use crate::lambda::Step;
+use crate::aws::Step;
 use crate::lambda::invocation::KeptLine;
 use crate::lambda::rotation::{Rotation, is_cloudtrail, is_rotation_related};
 use crate::rules::{RuleSet, Severity, Tier};

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::{Arn, Principal, same_resource, secret_name};
 use crate::lambda::facts::clean_fact;
 use crate::lambda::rotation::Rotation;
 use crate::rules::RuleSet;
@@ -95,69 +96,53 @@ pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
     .iter()
     .filter_map(|k| facts.get(*k).cloned())
     .collect();
-    for arn in &arns {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        if parts.len() == 6 {
-            if !parts[3].is_empty() {
-                facts
-                    .entry("region".into())
-                    .or_insert_with(|| parts[3].to_string());
-            }
-            if !parts[4].is_empty() {
-                facts
-                    .entry("account".into())
-                    .or_insert_with(|| parts[4].to_string());
-            }
+    for arn in arns.iter().filter_map(|a| Arn::parse(a)) {
+        if !arn.region.is_empty() {
+            facts
+                .entry("region".into())
+                .or_insert_with(|| arn.region.to_string());
+        }
+        if !arn.account.is_empty() {
+            facts
+                .entry("account".into())
+                .or_insert_with(|| arn.account.to_string());
         }
     }
     if let Some(arn) = facts.get("secret_arn").cloned()
-        && let Some(name) = arn.split(":secret:").nth(1)
+        && Arn::parse(&arn).is_some_and(|a| a.service == "secretsmanager")
     {
-        let name = match name.rsplit_once('-') {
-            Some((base, sfx)) if sfx.len() == 6 => base,
-            _ => name,
-        };
         facts
             .entry("secret_name".into())
-            .or_insert_with(|| name.to_string());
+            .or_insert_with(|| secret_name(&arn).to_string());
     }
     // A GetSecretValue refused on another secret than the rotated one is the master secret read
     // of alternating-users rotation.
     if !facts.contains_key("master_secret_arn")
         && facts.get("denied_action").map(String::as_str) == Some("secretsmanager:GetSecretValue")
         && let (Some(res), Some(own)) = (facts.get("denied_resource"), facts.get("secret_arn"))
-        && !super::condition::same_resource(res, own)
+        && !same_resource(res, own)
     {
         let res = res.clone();
         facts.insert("master_secret_arn".into(), res);
     }
     if let Some(arn) = facts.get("function_arn").cloned()
-        && let Some(name) = arn.split(":function:").nth(1)
+        && let Some(name) = Arn::parse(&arn).and_then(|a| a.function_name())
     {
-        let name = name.split(':').next().unwrap_or(name);
         facts
             .entry("function_name".into())
             .or_insert_with(|| name.to_string());
     }
     if let Some(role) = facts.get("role_arn").cloned() {
-        // arn:aws:sts::123:assumed-role/RoleName/session or arn:aws:iam::123:role/path/RoleName
-        if let Some(rest) = role.split(":assumed-role/").nth(1) {
-            let mut it = rest.split('/');
-            if let Some(r) = it.next() {
-                facts
-                    .entry("role_name".into())
-                    .or_insert_with(|| r.to_string());
-            }
-            if let Some(session) = it.next() {
-                facts
-                    .entry("function_name".into())
-                    .or_insert_with(|| session.to_string());
-            }
-        } else if let Some(rest) = role.split(":role/").nth(1) {
-            let r = rest.rsplit('/').next().unwrap_or(rest);
+        let principal = Principal::parse(&role);
+        if let Some(r) = principal.role() {
             facts
                 .entry("role_name".into())
                 .or_insert_with(|| r.to_string());
+        }
+        if let Some(session) = principal.session() {
+            facts
+                .entry("function_name".into())
+                .or_insert_with(|| session.to_string());
         }
     }
     if let (Some(acct), Some(region), Some(name)) = (
@@ -167,7 +152,7 @@ pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
     ) {
         facts
             .entry("function_arn".into())
-            .or_insert_with(|| format!("arn:aws:lambda:{region}:{acct}:function:{name}"));
+            .or_insert_with(|| Arn::lambda_function(&region, &acct, &name));
     }
 }
 

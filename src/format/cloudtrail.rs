@@ -23,6 +23,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::aws::Arn;
 use crate::time::{self, EpochMs};
 
 /// One CloudTrail event as rotdiag reads it.
@@ -194,12 +195,12 @@ fn secret_id<'v>(event: &'v Value, envelope: Option<&'v Value>) -> Option<&'v st
             }
         }
     }
-    if let Some(a) = resource_arn(event, |a| a.contains(":secretsmanager:")) {
+    if let Some(a) = resource_arn(event, is_secret_arn) {
         return Some(a);
     }
     if let Some(Value::Array(res)) = envelope.and_then(|e| e.get("resources")) {
         for r in res {
-            if let Some(a) = r.as_str().filter(|a| a.contains(":secretsmanager:")) {
+            if let Some(a) = r.as_str().filter(|a| is_secret_arn(a)) {
                 return Some(a);
             }
         }
@@ -261,16 +262,7 @@ fn function_arn<'v>(event: &'v Value, error_message: Option<&'v str>) -> Option<
         && let Some(account) = str_at(event, &["recipientAccountId"])
             .or_else(|| str_at(event, &["userIdentity", "accountId"]))
     {
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
-        return Some(Cow::Owned(format!(
-            "arn:{partition}:lambda:{region}:{account}:function:{name}"
-        )));
+        return Some(Cow::Owned(Arn::lambda_function(region, account, name)));
     }
     if let Some(a) = resource_arn(event, is_lambda_arn) {
         return Some(Cow::Borrowed(a));
@@ -297,16 +289,14 @@ fn find_lambda_arn(s: &str) -> Option<usize> {
     None
 }
 
+/// `arn:<partition>:secretsmanager:<region>:<account>:…`
+fn is_secret_arn(s: &str) -> bool {
+    Arn::parse(s).is_some_and(|a| a.service == "secretsmanager")
+}
+
 /// `arn:<partition>:lambda:<region>:<account>:function:<name>…`
 fn is_lambda_arn(s: &str) -> bool {
-    let mut parts = s.splitn(7, ':');
-    parts.next() == Some("arn")
-        && parts.next().is_some_and(|p| p.starts_with("aws"))
-        && parts.next() == Some("lambda")
-        && parts.next().is_some()
-        && parts.next().is_some()
-        && parts.next() == Some("function")
-        && parts.next().is_some_and(|n| !n.is_empty())
+    Arn::parse(s).is_some_and(|a| a.is_lambda_function())
 }
 
 #[cfg(test)]

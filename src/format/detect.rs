@@ -192,7 +192,7 @@ pub fn line_shape(line: &[u8]) -> Option<Format> {
             if raw_start(l) {
                 // `<ts> <request id> Task timed out…` on its own (a raw snippet).
                 let after = &rest[1..];
-                if crate::lambda::line::RequestId::parse_prefix(after).is_some() {
+                if crate::aws::RequestId::parse_prefix(after).is_some() {
                     return Some(Format::Raw);
                 }
             }

@@ -14,7 +14,7 @@ use memchr::memmem::Finder;
 use memchr::{memchr, memchr_iter};
 
 use super::{Format, Record};
-use crate::lambda::line::RequestId;
+use crate::aws::RequestId;
 use crate::time::{self, EpochMs};
 
 /// Where the prefix of a record-start line ends.

@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::Analysis;
 use super::facts::Facts;
-use super::line::{Kind, Level, Line, Metrics, RequestId, Status};
-use super::{Analysis, Step};
+use super::line::{Kind, Level, Line, Metrics, Status};
+use crate::aws::{RequestId, Step, function_name};
 use crate::format::Record;
 use crate::rules::matcher::Hits;
 use crate::rules::{PatternId, RuleSet};
@@ -799,7 +800,7 @@ fn kept(source: u32, record: &Record, line: &Line, ts: Option<EpochMs>, hits: Hi
 fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
     let known = rules.known;
     if let Some(f) = inv.function.clone() {
-        let name = f.rsplit(':').next().unwrap_or(&f).to_string();
+        let name = function_name(&f).to_string();
         if f.starts_with("arn:") {
             inv.facts.insert_first(known.function_arn, f);
         }

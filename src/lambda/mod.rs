@@ -11,8 +11,7 @@ pub mod invocation;
 pub mod line;
 pub mod rotation;
 
-use std::fmt;
-
+use crate::aws::Step;
 use crate::rules::RuleSet;
 use crate::rules::matcher::{Hits, Positions};
 use facts::Facts;
@@ -63,52 +62,5 @@ pub fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
         hits,
         step,
         facts,
-    }
-}
-
-/// The four steps Secrets Manager invokes a rotation function for, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    CreateSecret,
-    SetSecret,
-    TestSecret,
-    FinishSecret,
-}
-
-impl Step {
-    pub const ALL: [Step; 4] = [
-        Step::CreateSecret,
-        Step::SetSecret,
-        Step::TestSecret,
-        Step::FinishSecret,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::CreateSecret => "createSecret",
-            Step::SetSecret => "setSecret",
-            Step::TestSecret => "testSecret",
-            Step::FinishSecret => "finishSecret",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Step> {
-        Step::ALL.iter().copied().find(|st| st.name() == s)
-    }
-
-    /// The step Secrets Manager runs after this one succeeds.
-    pub fn next(self) -> Option<Step> {
-        match self {
-            Step::CreateSecret => Some(Step::SetSecret),
-            Step::SetSecret => Some(Step::TestSecret),
-            Step::TestSecret => Some(Step::FinishSecret),
-            Step::FinishSecret => None,
-        }
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }

@@ -31,9 +31,9 @@ use rustc_hash::FxHashMap as HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use super::Step;
 use super::invocation::{Invocation, Outcome};
 use super::line::Kind;
+use crate::aws::{Principal, Step, function_name, same_resource};
 use crate::rules::RuleSet;
 use crate::time::EpochMs;
 
@@ -560,7 +560,7 @@ impl Tracker {
         self.open.iter().enumerate().find_map(|(i, r)| {
             let r = r.as_ref()?;
             let s = r.secret.as_deref()?;
-            if r.succeeded || !crate::engine::condition::same_resource(s, secret) {
+            if r.succeeded || !same_resource(s, secret) {
                 return None;
             }
             let first = r.invocations.iter().filter_map(|i| i.first_ts).min();
@@ -656,25 +656,18 @@ impl Names {
     /// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` (a Lambda function's session is its
     /// name) or `arn:aws:iam::<acct>:role/<path>/<role>`.
     fn add_principal(&mut self, p: &str) {
-        if let Some(rest) = p.split(":assumed-role/").nth(1) {
-            let mut it = rest.split('/');
-            if let Some(role) = it.next().filter(|r| !r.is_empty()) {
-                self.roles.push(role.to_string());
-            }
-            if let Some(session) = it.next().filter(|s| !s.is_empty()) {
-                self.functions.push(session.to_string());
-            }
-        } else if let Some(rest) = p.split(":role/").nth(1)
-            && let Some(role) = rest.rsplit('/').next().filter(|r| !r.is_empty())
-        {
+        let p = Principal::parse(p);
+        if let Some(role) = p.role() {
             self.roles.push(role.to_string());
+        }
+        if let Some(session) = p.session() {
+            self.functions.push(session.to_string());
         }
     }
 
     /// A function ARN (`…:function:<name>[:qualifier]`) or name.
     fn add_function(&mut self, f: &str) {
-        let name = f.split(":function:").nth(1).unwrap_or(f);
-        let name = name.split(':').next().unwrap_or(name);
+        let name = function_name(f);
         if !name.is_empty() && !self.functions.iter().any(|x| x == name) {
             self.functions.push(name.to_string());
         }

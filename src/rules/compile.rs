@@ -20,7 +20,7 @@ use super::{
     Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, Pattern, PatternId,
     PositionalFact, Range, RuleSet, Scope, Severity, Symptom, Tier,
 };
-use crate::lambda::Step;
+use crate::aws::Step;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));

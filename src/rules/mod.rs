@@ -21,7 +21,7 @@ pub mod schema;
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::lambda::Step;
+use crate::aws::Step;
 
 pub use compile::{RuleError, load};
 pub use matcher::Matcher;
@@ -228,7 +228,7 @@ pub struct Model {
 
 impl Model {
     /// The step named by a line with these hits, if any.
-    pub fn step_of(&self, hits: &[PatternId]) -> Option<crate::lambda::Step> {
+    pub fn step_of(&self, hits: &[PatternId]) -> Option<crate::aws::Step> {
         self.steps
             .iter()
             .find(|(_, p)| hits.contains(p))
