@@ -119,7 +119,7 @@ fn bench_detect(c: &mut Criterion) {
             continue;
         };
         let i = input(shape);
-        let sample = &i.data[..i.data.len().min(detect::SNIFF_BYTES)];
+        let sample = &i.data[..i.data.len().min(rotdiag::input::SNIFF_BYTES)];
         assert_eq!(detect::detect(sample), f, "detect({})", f.name());
         g.throughput(Throughput::Bytes(sample.len() as u64));
         g.bench_function(f.name(), |b| {

@@ -45,4 +45,5 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod template;
 pub mod time;

@@ -71,7 +71,7 @@ struct Outcome {
 /// Runs detection, every decoder and classification over `data`.
 fn exercise(data: &[u8]) -> Outcome {
     let mut out = Outcome::default();
-    let _ = detect::detect(&data[..data.len().min(detect::SNIFF_BYTES)]);
+    let _ = detect::detect(&data[..data.len().min(rotdiag::input::SNIFF_BYTES)]);
     for f in one_format_per_decoder() {
         match f.decoder() {
             Decoder::Lines(lines) => {
@@ -121,7 +121,7 @@ fn exercise(data: &[u8]) -> Outcome {
         let _ = detect::detect(&sample);
         let mut decoded = Vec::new();
         let _ = r.by_ref().take(16 << 20).read_to_end(&mut decoded);
-        let _ = detect::detect(&decoded[..decoded.len().min(detect::SNIFF_BYTES)]);
+        let _ = detect::detect(&decoded[..decoded.len().min(rotdiag::input::SNIFF_BYTES)]);
     }
     out
 }

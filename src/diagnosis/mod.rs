@@ -22,14 +22,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::aws::RequestId;
-use crate::engine::{Occurrence, render};
+use crate::engine::Occurrence;
 use crate::lambda::invocation::KeptLine;
 use crate::rules::{RuleSet, Severity};
+use crate::template::render;
 use crate::time::{EpochMs, format_iso};
 use redact::redact;
-
-/// Evidence lines shown per diagnosis.
-pub const MAX_EVIDENCE: usize = 12;
 
 /// The representative occurrence of a diagnosis, kept compact: its text is rendered (facts
 /// filled in, credentials redacted) once, when it becomes the representative, so the facts of

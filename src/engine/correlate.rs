@@ -5,7 +5,7 @@
 //! diagnoses that rank against each other; folded here, the CloudTrail record is evidence of the
 //! Lambda diagnosis it confirms, and explains a Lambda failure nothing else did.
 
-use super::{MAX_CONFIDENCE, Occurrence};
+use super::{MAX_CONFIDENCE, MAX_EVIDENCE, Occurrence};
 use crate::aws::Principal;
 use crate::lambda::invocation::KeptLine;
 use crate::rules::{RuleSet, Tier};
@@ -171,10 +171,10 @@ fn corroborate(into: &mut Occurrence, other: Occurrence, agree: bool) {
     };
 }
 
-/// Adds `extra` lines to `evidence` within [`crate::diagnosis::MAX_EVIDENCE`]: the added lines are
+/// Adds `extra` lines to `evidence` within [`MAX_EVIDENCE`]: the added lines are
 /// the point of the correlation, so `evidence`'s own middle lines give way first.
 fn merge_evidence(evidence: &mut Vec<KeptLine>, extra: Vec<KeptLine>) {
-    let max = crate::diagnosis::MAX_EVIDENCE;
+    let max = MAX_EVIDENCE;
     let mut extra: Vec<KeptLine> = extra
         .into_iter()
         .filter(|l| {

@@ -15,10 +15,10 @@
 
 pub mod condition;
 mod correlate;
-mod template;
+mod facts;
 
 pub use correlate::correlate;
-pub use template::{derive_facts, facts_for, placeholders, render};
+pub use facts::{derive_facts, facts_for};
 
 use std::collections::BTreeMap;
 
@@ -28,6 +28,9 @@ use crate::lambda::rotation::{Rotation, is_cloudtrail, is_rotation_related};
 use crate::rules::{RuleSet, Severity, Tier};
 use crate::time::EpochMs;
 use condition::Context;
+
+/// Evidence lines kept per occurrence (and so shown per diagnosis): the first ones and the last.
+pub const MAX_EVIDENCE: usize = 12;
 
 /// The highest confidence rotdiag states.
 pub const MAX_CONFIDENCE: f64 = 0.99;
@@ -175,10 +178,10 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
         .collect();
     evidence.sort_by_key(|l| (l.source, l.line));
     evidence.dedup_by_key(|l| (l.source, l.line));
-    if evidence.len() > crate::diagnosis::MAX_EVIDENCE {
+    if evidence.len() > MAX_EVIDENCE {
         // Keep the first lines and the last one (usually the failure itself).
         let last = evidence.pop().unwrap();
-        evidence.truncate(crate::diagnosis::MAX_EVIDENCE - 1);
+        evidence.truncate(MAX_EVIDENCE - 1);
         evidence.push(last);
     }
     let secret = cx

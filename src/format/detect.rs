@@ -17,10 +17,8 @@ use memchr::memmem;
 
 use super::lines::raw_start;
 use super::{Format, csv, events_text, insights, table, yaml};
+use crate::input::SNIFF_BYTES;
 use crate::time;
-
-/// How many bytes of an input detection looks at.
-pub const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Picks the format of an input from its first bytes (BOM and compression already removed).
 pub fn detect(sample: &[u8]) -> Format {

@@ -15,6 +15,7 @@ use memchr::{memchr, memchr_iter};
 
 use super::{Format, Record};
 use crate::aws::RequestId;
+use crate::input::transport::strip_ansi;
 use crate::time::{self, EpochMs};
 
 /// Where the prefix of a record-start line ends.
@@ -286,28 +287,6 @@ fn has_offset(line: &[u8], used: usize) -> bool {
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Removes ANSI SGR sequences (`ESC [ … m`) that `aws logs tail --color on` and terminal copies
-/// leave around timestamps and stream names.
-pub fn strip_ansi(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == 0x1b && s.get(i + 1) == Some(&b'[') {
-            let mut j = i + 2;
-            while j < s.len() && (s[j].is_ascii_digit() || s[j] == b';') {
-                j += 1;
-            }
-            if j < s.len() && s[j].is_ascii_alphabetic() {
-                i = j + 1;
-                continue;
-            }
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Strips ANSI codes from the start of a line so prefix parsing sees plain text.

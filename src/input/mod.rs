@@ -15,6 +15,9 @@ use memmap2::Mmap;
 
 use crate::progress::Progress;
 
+/// How many bytes of an input (after its transport layers) are sampled for format detection.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
 /// What the user named on the command line, expanded.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InputSpec {
@@ -220,10 +223,7 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
     // another process while it runs (the same contract as ripgrep's mmap path).
     let map = unsafe { Mmap::map(&file)? };
     let head = &map[..map.len().min(4)];
-    if transport::needs_stream(
-        head,
-        &map[..map.len().min(crate::format::detect::SNIFF_BYTES)],
-    ) {
+    if transport::needs_stream(head, &map[..map.len().min(SNIFF_BYTES)]) {
         let reader = MmapReader { map, pos: 0 };
         return transport::stream(Box::new(progress.reader(reader)));
     }
@@ -232,7 +232,7 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
     } else {
         0
     };
-    let sample = map[skip..map.len().min(skip + crate::format::detect::SNIFF_BYTES)].to_vec();
+    let sample = map[skip..map.len().min(skip + SNIFF_BYTES)].to_vec();
     Ok((
         Opened::Mapped(Mapped {
             map: Some(map),

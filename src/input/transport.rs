@@ -10,7 +10,7 @@ use std::io::{self, Cursor, Read};
 use flate2::read::MultiGzDecoder;
 
 use super::Opened;
-use crate::format::detect::SNIFF_BYTES;
+use super::SNIFF_BYTES;
 
 /// Which layers were peeled off an input (reported next to its format).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
     if memchr::memmem::find(&sample, b"\x1b[").is_some() {
         layers.ansi = true;
         r = Box::new(AnsiStrip::new(r));
-        sample = crate::format::lines::strip_ansi(&sample);
+        sample = strip_ansi(&sample);
     }
     Ok((Opened::Stream(r), sample, layers))
 }
@@ -224,6 +224,28 @@ impl<R: Read> Read for Utf16Reader<R> {
         self.out_pos += n;
         Ok(n)
     }
+}
+
+/// Removes ANSI SGR sequences (`ESC [ … m`) that `aws logs tail --color on` and terminal copies
+/// leave around timestamps and stream names.
+pub fn strip_ansi(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == 0x1b && s.get(i + 1) == Some(&b'[') {
+            let mut j = i + 2;
+            while j < s.len() && (s[j].is_ascii_digit() || s[j] == b';') {
+                j += 1;
+            }
+            if j < s.len() && s[j].is_ascii_alphabetic() {
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Drops ANSI SGR sequences (`ESC [ digits ; … letter`) from a stream.

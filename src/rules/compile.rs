@@ -632,9 +632,9 @@ impl CondCx<'_> {
         f.get_ref().clone()
     }
 
-    /// Checks the `{name}` placeholders of a template (parsed as [`crate::engine::render`] does).
+    /// Checks the `{name}` placeholders of a template (parsed as [`crate::template::render`] does).
     fn placeholders(&mut self, template: &str, at: usize) {
-        for name in crate::engine::placeholders(template) {
+        for name in crate::template::placeholders(template) {
             if !self.facts.contains(name) {
                 self.error(
                     at,

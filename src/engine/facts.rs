@@ -1,9 +1,9 @@
-//! Facts and templates: what a diagnosis says is rendered from the facts of its invocation.
+//! Facts: what a diagnosis knows about its invocation, to fill its templates with.
 //!
 //! Remediation and titles are templates (`aws lambda add-permission --function-name
-//! {function_name}`); the facts come from the invocation, then its rotation, then the named
-//! captures of the regexes its lines matched, then values derived from those (region, account,
-//! names from ARNs). A fact nobody found renders as `<name>`, so a command is never silently wrong.
+//! {function_name}`, rendered by [`crate::template`]); the facts come from the invocation, then its
+//! rotation, then the named captures of the regexes its lines matched, then values derived from
+//! those (region, account, names from ARNs).
 
 use std::collections::BTreeMap;
 
@@ -156,79 +156,9 @@ pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
     }
 }
 
-/// The `{name}` placeholders of a template: an identifier in braces. Other braces (JSON in a
-/// remediation line) are text.
-pub fn placeholders(template: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    split_template(template, |piece| {
-        if let Piece::Placeholder(n) = piece {
-            out.push(n);
-        }
-    });
-    out
-}
-
-enum Piece<'a> {
-    Text(&'a str),
-    Placeholder(&'a str),
-}
-
-fn split_template<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>)) {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        f(Piece::Text(&rest[..open]));
-        let after = &rest[open + 1..];
-        let ident = after.find('}').filter(|&c| {
-            c > 0
-                && after[..c]
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-        });
-        match ident {
-            Some(close) => {
-                f(Piece::Placeholder(&after[..close]));
-                rest = &after[close + 1..];
-            }
-            None => {
-                f(Piece::Text("{"));
-                rest = after;
-            }
-        }
-    }
-    f(Piece::Text(rest));
-}
-
-/// Fills `{name}` placeholders from facts; unknown ones render as `<name>` for the user to fill.
-pub fn render(template: &str, facts: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(template.len());
-    split_template(template, |piece| match piece {
-        Piece::Text(t) => out.push_str(t),
-        Piece::Placeholder(name) => match facts.get(name) {
-            Some(v) => out.push_str(v),
-            None => {
-                out.push('<');
-                out.push_str(name);
-                out.push('>');
-            }
-        },
-    });
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn render_fills_known_and_marks_unknown() {
-        let mut f = BTreeMap::new();
-        f.insert("secret_arn".to_string(), "arn:x".to_string());
-        assert_eq!(
-            render("get {secret_arn} via {function_name}", &f),
-            "get arn:x via <function_name>"
-        );
-        assert_eq!(render("json {\"a\": 1}", &f), "json {\"a\": 1}");
-    }
 
     #[test]
     fn derived_facts_from_arns() {
