@@ -42,6 +42,7 @@ pub mod format;
 pub mod input;
 pub mod lambda;
 pub mod pipeline;
+pub mod problem;
 pub mod progress;
 pub mod report;
 pub mod rules;

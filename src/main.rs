@@ -80,12 +80,7 @@ fn run(args: Args) -> io::Result<u8> {
 
     for input in &run.inputs {
         for e in &input.errors {
-            let at = match (e.line, e.offset) {
-                (Some(l), _) => format!(":{l}"),
-                (None, Some(o)) => format!(" (byte {o})"),
-                _ => String::new(),
-            };
-            eprintln!("rotdiag: {}{at}: {}", input.source, e.message);
+            eprintln!("rotdiag: {e}");
         }
     }
     for input in run.inputs.iter().filter(|i| i.untimed > 0) {

@@ -17,11 +17,12 @@ use serde::Serialize;
 use crate::diagnosis::{Aggregator, Diagnosis};
 use crate::engine;
 use crate::format::lines::LineDecoder;
-use crate::format::{DecodeError, Decoder, Format, Record, detect};
+use crate::format::{Decoder, Format, Record, detect};
 use crate::input::{self, InputSpec, Opened};
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
+use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
 use crate::time::{EpochMs, Window};
@@ -64,27 +65,10 @@ pub struct InputReport {
     #[serde(skip_serializing_if = "is_zero")]
     pub untimed: u64,
     pub bytes: u64,
-    pub errors: Vec<ErrorReport>,
+    pub errors: Vec<Problem>,
     /// False when the input could not be opened or read at all.
     #[serde(skip)]
     pub readable: bool,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct ErrorReport {
-    pub line: Option<u64>,
-    pub offset: Option<u64>,
-    pub message: String,
-}
-
-impl From<DecodeError> for ErrorReport {
-    fn from(e: DecodeError) -> Self {
-        ErrorReport {
-            line: e.line,
-            offset: e.offset,
-            message: e.message,
-        }
-    }
 }
 
 /// The result of a run.
@@ -113,20 +97,17 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     let mut inputs: Vec<InputReport> = Vec::new();
     let mut sources: Vec<String> = specs.iter().map(InputSpec::name).collect();
     for e in open_errors {
-        sources.push(e.source.clone());
+        let source = e.at.source.clone().unwrap_or_default();
+        sources.push(source.clone());
         inputs.push(InputReport {
-            source: e.source,
+            source,
             format: "unknown".into(),
             records: 0,
             skipped: 0,
             filtered: 0,
             untimed: 0,
             bytes: 0,
-            errors: vec![ErrorReport {
-                line: None,
-                offset: None,
-                message: e.message,
-            }],
+            errors: vec![e],
             readable: false,
         });
     }
@@ -296,14 +277,16 @@ impl<'r> Session<'r> {
         report.filtered = self.filtered;
         report.untimed = self.untimed;
         if let Some(line) = self.binary_at {
-            report.errors.push(ErrorReport {
-                line: Some(line),
-                offset: None,
-                message: format!(
-                    "binary data (NUL bytes): {} record(s) skipped, first at this line",
-                    self.skipped
-                ),
-            });
+            report.errors.push(Problem::at(
+                Some(line),
+                None,
+                Kind::Binary {
+                    skipped: self.skipped,
+                },
+            ));
+        }
+        for e in &mut report.errors {
+            e.at.source.get_or_insert_with(|| report.source.clone());
         }
         SourceOutcome {
             report,
@@ -351,11 +334,9 @@ fn scan_source(
         Ok(x) => x,
         Err(e) => {
             report.readable = false;
-            report.errors.push(ErrorReport {
-                line: None,
-                offset: None,
-                message: format!("cannot read: {}", input::describe_io(&e)),
-            });
+            report
+                .errors
+                .push(Problem::at(None, None, Kind::Open(input::describe_io(&e))));
             return session.end(report);
         }
     };
@@ -378,9 +359,7 @@ fn scan_source(
         (Opened::Stream(mut r), Decoder::Lines(lines)) => {
             let (bytes, errs) = scan_line_stream(&mut r, lines, &mut session);
             report.bytes = bytes;
-            report
-                .errors
-                .extend(errs.into_iter().map(ErrorReport::from));
+            report.errors.extend(errs);
         }
         (Opened::Mapped(m), Decoder::Structured(_)) if format.memory_decoder().is_some() => {
             let decode = format.memory_decoder().unwrap();
@@ -403,9 +382,7 @@ fn scan_source(
                 },
                 &mut session,
             );
-            report
-                .errors
-                .extend(errs.into_iter().map(ErrorReport::from));
+            report.errors.extend(errs);
         }
         (opened, Decoder::Structured(decode)) => {
             let mut counted = CountingReader {
@@ -418,15 +395,9 @@ fn scan_source(
                 &mut session,
             );
             report.bytes = counted.bytes;
-            report
-                .errors
-                .extend(errs.into_iter().map(ErrorReport::from));
+            report.errors.extend(errs);
             if let Some(e) = counted.error {
-                report.errors.push(ErrorReport {
-                    line: None,
-                    offset: Some(counted.bytes),
-                    message: e,
-                });
+                report.errors.push(e);
             }
         }
     }
@@ -614,7 +585,7 @@ struct WindowReader<'r> {
     eof: bool,
     /// Bytes read so far.
     read: u64,
-    errors: Vec<DecodeError>,
+    errors: Vec<Problem>,
 }
 
 impl WindowReader<'_> {
@@ -659,16 +630,7 @@ impl WindowReader<'_> {
                     Err(e) => {
                         buf.truncate(start);
                         self.eof = true;
-                        let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                            "compressed data ends early (truncated .gz?); everything before this point was read".to_string()
-                        } else {
-                            format!("read error: {e}; everything before this point was read")
-                        };
-                        self.errors.push(DecodeError {
-                            line: None,
-                            offset: Some(self.read),
-                            message: what,
-                        });
+                        self.errors.push(Problem::read(Some(self.read), &e));
                     }
                 }
             }
@@ -710,7 +672,7 @@ fn scan_line_stream(
     r: &mut dyn Read,
     decoder: LineDecoder,
     session: &mut Session,
-) -> (u64, Vec<DecodeError>) {
+) -> (u64, Vec<Problem>) {
     let rules = session.rules;
     let size = rayon::current_num_threads().max(1) * WINDOW_BLOCKS * BLOCK;
     let mut reader = WindowReader {
@@ -760,9 +722,9 @@ fn scan_line_stream(
 /// Decodes a document-shaped input. With more than one thread the decoder runs on a thread of
 /// its own, handing batches of records over a short queue, while this thread classifies them (on
 /// the pool) and assembles them in order: parsing is serial, so it must not wait for the rest.
-fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<DecodeError>
+fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<Problem>
 where
-    D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> + Send,
+    D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem> + Send,
 {
     let rules = session.rules;
     let consume = |batch: &[Record<'static>], session: &mut Session| {
@@ -811,7 +773,7 @@ where
 struct CountingReader<R> {
     inner: R,
     bytes: u64,
-    error: Option<String>,
+    error: Option<Problem>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
@@ -822,11 +784,7 @@ impl<R: Read> Read for CountingReader<R> {
                 Ok(n)
             }
             Err(e) => {
-                self.error = Some(if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    "compressed data ends early (truncated .gz?); everything before this point was read".into()
-                } else {
-                    format!("read error: {e}")
-                });
+                self.error = Some(Problem::read(Some(self.bytes), &e));
                 Ok(0)
             }
         }

@@ -14,7 +14,8 @@ use std::io::{self, Read};
 use std::rc::Rc;
 
 use super::insights::log_group;
-use super::{DecodeError, REORDER_WINDOW, Record, reorder};
+use super::{REORDER_WINDOW, Record, reorder};
+use crate::problem::{Kind, Problem};
 use crate::time;
 
 /// A field that runs on longer than this is not a log message (an unbalanced quote); stop there
@@ -85,7 +86,7 @@ pub fn is_header(line: &[u8]) -> bool {
 }
 
 /// Decodes a console CSV download, calling `sink` once per row (in time order).
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let since = Rc::new(Cell::new(0));
     let guard = Guard {
         inner: input,
@@ -106,16 +107,17 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
             Ok(true) => {}
             Err(e) => {
                 let pos = e.position().cloned();
-                errors.push(DecodeError {
-                    line: pos.as_ref().map(|p| p.line()),
-                    offset: pos.as_ref().map(|p| p.byte()),
-                    message: match e.kind() {
-                        ::csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
-                            super::text::read_error(io)
-                        }
-                        _ => format!("{e}; everything before this point was read"),
-                    },
-                });
+                let kind = match e.kind() {
+                    ::csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+                        Kind::Truncated
+                    }
+                    _ => Kind::Decode(format!("{e}; everything before this point was read")),
+                };
+                errors.push(Problem::at(
+                    pos.as_ref().map(|p| p.line()),
+                    pos.as_ref().map(|p| p.byte()),
+                    kind,
+                ));
                 break;
             }
         }
@@ -182,7 +184,7 @@ mod tests {
     use super::*;
     use crate::format::testing::decode_all;
 
-    fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+    fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         decode_all(decode, input.as_bytes())
     }
 

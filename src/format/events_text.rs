@@ -20,8 +20,9 @@
 use std::borrow::Cow;
 use std::io::Read;
 
+use super::Record;
 use super::text::{LineReader, lossy};
-use super::{DecodeError, Record};
+use crate::problem::Problem;
 use crate::time;
 
 /// How a line of `--output text` starts.
@@ -72,7 +73,7 @@ pub fn is_row_start(line: &[u8]) -> bool {
 }
 
 /// Decodes `--output text` rows, calling `sink` once per event.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
     // The record being read: (kind, line, offset, text).
@@ -198,7 +199,7 @@ mod tests {
 
     const STREAM: &str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef";
 
-    fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+    fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         decode_all(decode, input.as_bytes())
     }
 

@@ -11,7 +11,8 @@ use std::borrow::Cow;
 use std::io::Read;
 
 use super::text::{LineReader, lossy};
-use super::{DecodeError, REORDER_WINDOW, Record, reorder};
+use super::{REORDER_WINDOW, Record, reorder};
+use crate::problem::Problem;
 use crate::time;
 
 #[derive(Default)]
@@ -49,10 +50,7 @@ pub fn log_group(g: &str) -> &str {
 }
 
 /// Decodes `get-query-results --output text`, calling `sink` once per result row (in time order).
-pub fn decode_text(
-    input: &mut dyn Read,
-    sink: &mut dyn FnMut(Record<'static>),
-) -> Vec<DecodeError> {
+pub fn decode_text(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
     let mut rows: Vec<Record<'static>> = Vec::new();

@@ -37,6 +37,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::problem::Problem;
 use crate::time::EpochMs;
 
 /// One CloudWatch log event recovered from an input.
@@ -206,10 +207,10 @@ pub(crate) const REORDER_WINDOW: usize = 100_000;
 /// A decoder for structured documents: reads the whole input, calls the sink once per record
 /// (in input order), and returns the problems it met. Memory must not grow with the input.
 pub type StructuredDecoder =
-    fn(&mut dyn std::io::Read, &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError>;
+    fn(&mut dyn std::io::Read, &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
 
 /// A structured decoder for an input held in memory.
-pub type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError>;
+pub type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
 
 /// The two ways inputs are decoded.
 #[derive(Clone, Copy)]
@@ -244,34 +245,17 @@ impl FromStr for Format {
     }
 }
 
-/// A problem found while decoding an input: where it is and what was skipped.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DecodeError {
-    pub line: Option<u64>,
-    pub offset: Option<u64>,
-    pub message: String,
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.offset) {
-            (Some(l), _) => write!(f, "line {l}: {}", self.message),
-            (None, Some(o)) => write!(f, "byte {o}: {}", self.message),
-            (None, None) => f.write_str(&self.message),
-        }
-    }
-}
-
 /// What the decoders' unit tests share.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{DecodeError, Record, StructuredDecoder};
+    use super::{Record, StructuredDecoder};
+    use crate::problem::Problem;
 
     /// Everything `decode` makes of `input`: its records and the problems it reports.
     pub(crate) fn decode_all(
         decode: StructuredDecoder,
         input: &[u8],
-    ) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+    ) -> (Vec<Record<'static>>, Vec<Problem>) {
         let mut out = Vec::new();
         let errors = decode(&mut &input[..], &mut |r| out.push(r));
         (out, errors)

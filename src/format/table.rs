@@ -12,8 +12,9 @@
 use std::borrow::Cow;
 use std::io::Read;
 
+use super::Record;
 use super::text::{LineReader, MAX_LINE, lossy};
-use super::{DecodeError, Record};
+use crate::problem::Problem;
 use crate::time;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +69,7 @@ fn is_rule(line: &[u8]) -> bool {
 }
 
 /// Decodes `--output table`, calling `sink` once per row.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
     let mut columns: Option<Columns> = None;

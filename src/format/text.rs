@@ -3,7 +3,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use super::DecodeError;
+use crate::problem::{Kind, Problem};
 
 /// The longest line (and record) kept: a CloudWatch event is at most 1 MB, so anything longer is
 /// not a log line; the rest of such a line is skipped and reported.
@@ -18,7 +18,7 @@ pub(crate) struct LineReader<'r> {
     pub offset: u64,
     next_offset: u64,
     /// Problems met (a read error ends the input; an over-long line is cut).
-    pub errors: Vec<DecodeError>,
+    pub errors: Vec<Problem>,
     /// Stop reading (set after a read error).
     done: bool,
 }
@@ -50,11 +50,7 @@ impl<'r> LineReader<'r> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.done = true;
-                    self.errors.push(DecodeError {
-                        line: None,
-                        offset: Some(start + consumed),
-                        message: read_error(&e),
-                    });
+                    self.errors.push(Problem::read(Some(start + consumed), &e));
                     break;
                 }
             };
@@ -90,24 +86,15 @@ impl<'r> LineReader<'r> {
             buf.pop();
         }
         if cut {
-            self.errors.push(DecodeError {
-                line: Some(self.line),
-                offset: Some(start),
-                message: format!(
-                    "line longer than {} MiB; the rest of it was skipped",
-                    MAX_LINE >> 20
-                ),
-            });
+            self.errors.push(Problem::at(
+                Some(self.line),
+                Some(start),
+                Kind::LineTooLong {
+                    max_mib: MAX_LINE >> 20,
+                },
+            ));
         }
         true
-    }
-}
-
-pub(crate) fn read_error(e: &io::Error) -> String {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        "compressed data ends early (truncated .gz?); everything before this point was read".into()
-    } else {
-        format!("read error: {e}; everything before this point was read")
     }
 }
 

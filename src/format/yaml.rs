@@ -20,7 +20,8 @@ use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser};
 
-use super::{DecodeError, Record};
+use super::Record;
+use crate::problem::{Kind, Problem};
 use crate::time;
 
 /// Characters a single YAML token may span before the input is judged not to be a CLI listing.
@@ -127,7 +128,7 @@ struct Item {
 }
 
 /// Decodes `--output yaml` / `yaml-stream`, calling `sink` once per event.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let budget = Rc::new(Cell::new(0));
     let overflow = Rc::new(Cell::new(false));
     let read_error = Rc::new(Cell::new(None));
@@ -161,24 +162,20 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
             Ok(x) => x,
             Err(e) => {
                 let line = e.marker().line() as u64;
-                let message = if overflow.get() {
-                    format!(
+                let kind = if overflow.get() {
+                    Kind::Decode(format!(
                         "a YAML value runs on for more than {} Mi characters; the rest of the input was skipped",
                         MAX_TOKEN_CHARS >> 20
-                    )
+                    ))
                 } else if let Some(kind) = read_error.get() {
-                    super::text::read_error(&std::io::Error::from(kind))
+                    Problem::read(None, &std::io::Error::from(kind)).kind
                 } else {
-                    format!(
+                    Kind::Decode(format!(
                         "invalid YAML ({}); the rest of the input was skipped",
                         e.info()
-                    )
+                    ))
                 };
-                errors.push(DecodeError {
-                    line: Some(line.max(last_line)),
-                    offset: None,
-                    message,
-                });
+                errors.push(Problem::at(Some(line.max(last_line)), None, kind));
                 break;
             }
         };
@@ -296,7 +293,7 @@ mod tests {
     use super::*;
     use crate::format::testing::{decode_all, msg};
 
-    fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+    fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         decode_all(decode, input.as_bytes())
     }
 

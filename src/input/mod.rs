@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
+use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 
 /// How many bytes of an input (after its transport layers) are sampled for format detection.
@@ -34,15 +35,8 @@ impl InputSpec {
     }
 }
 
-/// An input that could not be opened or listed.
-#[derive(Debug, Clone)]
-pub struct InputError {
-    pub source: String,
-    pub message: String,
-}
-
 /// Expands paths: `-` is stdin, folders are walked recursively (sorted, hidden files skipped).
-pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
+pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<Problem>) {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     if paths.is_empty() {
@@ -54,10 +48,10 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
             continue;
         }
         match std::fs::metadata(p) {
-            Err(e) => errors.push(InputError {
-                source: p.display().to_string(),
-                message: describe_io(&e),
-            }),
+            Err(e) => errors.push(Problem::of(
+                p.display().to_string(),
+                Kind::Path(describe_io(&e)),
+            )),
             Ok(m) if m.is_dir() => {
                 let mut files = Vec::new();
                 for entry in walkdir::WalkDir::new(p)
@@ -75,20 +69,16 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
                                 files.push(InputSpec::File(e.into_path()));
                             }
                         }
-                        Err(e) => errors.push(InputError {
-                            source: e
-                                .path()
+                        Err(e) => errors.push(Problem::of(
+                            e.path()
                                 .map(|p| p.display().to_string())
                                 .unwrap_or_else(|| p.display().to_string()),
-                            message: e.to_string(),
-                        }),
+                            Kind::Path(e.to_string()),
+                        )),
                     }
                 }
                 if files.is_empty() {
-                    errors.push(InputError {
-                        source: p.display().to_string(),
-                        message: "folder holds no files".into(),
-                    });
+                    errors.push(Problem::of(p.display().to_string(), Kind::EmptyFolder));
                 }
                 specs.extend(files);
             }

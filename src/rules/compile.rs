@@ -5,7 +5,6 @@
 //! replaces the earlier one, so a user overrides a single rule by dropping one file in DIR.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::path::Path;
 
 use regex::bytes::Regex;
@@ -21,6 +20,7 @@ use super::{
     PositionalFact, Range, RuleSet, Scope, Severity, Symptom, Tier,
 };
 use crate::aws::Step;
+use crate::problem::{Kind, Problem};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
@@ -45,20 +45,12 @@ pub const BUILTIN_FACTS: &[&str] = &[
     "runtime_version",
 ];
 
-/// A problem with a rule file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleError {
-    pub file: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
+/// A problem with a rule file, at a line of it when one is known.
+fn rule_error(file: &str, line: Option<usize>, message: String) -> Problem {
+    let p = Problem::of(file, Kind::Rule(message));
+    match line {
+        Some(l) => p.at_line(l),
+        None => p,
     }
 }
 
@@ -68,7 +60,7 @@ pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
 }
 
 /// Loads the embedded rules plus the `*.toml` files under `extra` (recursively, sorted by path).
-pub fn load(extra: Option<&Path>) -> Result<RuleSet, Vec<RuleError>> {
+pub fn load(extra: Option<&Path>) -> Result<RuleSet, Vec<Problem>> {
     let mut files: Vec<(String, String)> = embedded_files()
         .iter()
         .map(|(n, t)| (n.to_string(), t.to_string()))
@@ -79,14 +71,9 @@ pub fn load(extra: Option<&Path>) -> Result<RuleSet, Vec<RuleError>> {
     compile(&files)
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Vec<RuleError>> {
-    let err = |file: &Path, message: String| {
-        vec![RuleError {
-            file: file.display().to_string(),
-            line: None,
-            message,
-        }]
-    };
+fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Vec<Problem>> {
+    let err =
+        |file: &Path, message: String| vec![rule_error(&file.display().to_string(), None, message)];
     if !dir.is_dir() {
         return Err(err(
             dir,
@@ -141,7 +128,7 @@ struct SymptomDef {
 }
 
 /// Compiles rule files (`(path, contents)`, later overriding earlier) into a [`RuleSet`].
-pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
+pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
     let mut errors = Vec::new();
     let mut symptoms: BTreeMap<String, SymptomDef> = BTreeMap::new();
     let mut causes: BTreeMap<String, (String, String, Spanned<CauseSpec>)> = BTreeMap::new();
@@ -151,11 +138,11 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
         let parsed: RuleFile = match toml::from_str(text) {
             Ok(p) => p,
             Err(e) => {
-                errors.push(RuleError {
-                    file: file.clone(),
-                    line: e.span().map(|s| line_of(text, s.start)),
-                    message: e.message().trim().to_string(),
-                });
+                errors.push(rule_error(
+                    file,
+                    e.span().map(|s| line_of(text, s.start)),
+                    e.message().trim().to_string(),
+                ));
                 continue;
             }
         };
@@ -185,11 +172,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                     || parsed.trigger.is_some()
                     || !parsed.candidate.is_empty()
                 {
-                    errors.push(RuleError {
-                        file: file.clone(),
-                        line: None,
-                        message: "[patterns], [trigger] and [[candidate]] belong to a [symptom]; this file has no [symptom] table".into(),
-                    });
+                    errors.push(rule_error(file, None, "[patterns], [trigger] and [[candidate]] belong to a [symptom]; this file has no [symptom] table".into()));
                 }
             }
         }
@@ -215,11 +198,11 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
     // Model.
     let mut compiled_model = Model::default();
     match &model {
-        None => errors.push(RuleError {
-            file: "rules/".into(),
-            line: None,
-            message: "no [model] definition found (rules/model.toml)".into(),
-        }),
+        None => errors.push(rule_error(
+            "rules/",
+            None,
+            "no [model] definition found (rules/model.toml)".into(),
+        )),
         Some((file, text, m)) => {
             for (name, lits) in &m.steps {
                 match Step::parse(name) {
@@ -227,13 +210,9 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                         let id = c.literal_pattern(&format!("model/step.{name}"), lits);
                         compiled_model.steps.push((step, id));
                     }
-                    None => errors.push(RuleError {
-                        file: file.clone(),
-                        line: None,
-                        message: format!(
+                    None => errors.push(rule_error(file, None, format!(
                             "unknown step '{name}' in [model.steps] (expected createSecret, setSecret, testSecret or finishSecret)"
-                        ),
-                    }),
+                        ))),
                 }
             }
             if !m.rotation_succeeded.is_empty() {
@@ -252,10 +231,8 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                     Some(c.literal_pattern("model/error_markers", &m.error_markers));
             }
             for (i, f) in m.facts.iter().enumerate() {
-                let err = |message: String| RuleError {
-                    file: file.clone(),
-                    line: Some(line_of(text, f.span().start)),
-                    message,
+                let err = |message: String| {
+                    rule_error(file, Some(line_of(text, f.span().start)), message)
                 };
                 let spec = f.get_ref();
                 match (&spec.regex, &spec.value) {
@@ -322,11 +299,11 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
                 Ok(pid) => {
                     local.insert(name.clone(), pid);
                 }
-                Err(msg) => errors.push(RuleError {
-                    file: def.file.clone(),
-                    line: Some(line_of(&def.text, spec.span().start)),
-                    message: format!("pattern '{name}': {msg}"),
-                }),
+                Err(msg) => errors.push(rule_error(
+                    &def.file,
+                    Some(line_of(&def.text, spec.span().start)),
+                    format!("pattern '{name}': {msg}"),
+                )),
             }
         }
         local_maps.insert(id.clone(), local);
@@ -462,7 +439,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<RuleError>> {
     }
 
     if !errors.is_empty() {
-        errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        errors.sort_by(|a, b| a.at.cmp(&b.at));
         errors.dedup();
         return Err(errors);
     }
@@ -584,16 +561,16 @@ struct CondCx<'a> {
     text: &'a str,
     patterns: &'a HashMap<String, PatternId>,
     facts: &'a BTreeSet<String>,
-    errors: &'a mut Vec<RuleError>,
+    errors: &'a mut Vec<Problem>,
 }
 
 impl CondCx<'_> {
     fn error(&mut self, offset: usize, message: String) {
-        self.errors.push(RuleError {
-            file: self.file.to_string(),
-            line: Some(line_of(self.text, offset)),
+        self.errors.push(rule_error(
+            self.file,
+            Some(line_of(self.text, offset)),
             message,
-        });
+        ));
     }
 
     fn pattern_refs(&mut self, refs: &OneOrMany) -> Vec<PatternId> {

@@ -23,7 +23,7 @@ use std::fmt;
 
 use crate::aws::Step;
 
-pub use compile::{RuleError, load};
+pub use compile::load;
 pub use matcher::Matcher;
 
 /// Index of a compiled pattern.

@@ -45,7 +45,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{DecodeError, REORDER_WINDOW, Record, cloudtrail, reorder};
+use super::{REORDER_WINDOW, Record, cloudtrail, reorder};
+use crate::problem::{Kind, Problem};
 
 mod memory;
 mod payload;
@@ -82,7 +83,7 @@ const MAX_ERRORS: usize = 16;
 /// Where decoded records go, and the problems met (shared by nested payloads).
 struct Walker<'s> {
     sink: &'s mut dyn FnMut(Record<'static>),
-    errors: Vec<DecodeError>,
+    errors: Vec<Problem>,
     suppressed: u64,
     /// The line number given to the last record created.
     last_line: u64,
@@ -149,25 +150,23 @@ impl<'s> Walker<'s> {
     }
 
     /// Hands on what is left and returns the problems met.
-    fn finish(mut self) -> Vec<DecodeError> {
+    fn finish(mut self) -> Vec<Problem> {
         self.flush_window();
         if self.suppressed > 0 {
-            self.errors.push(DecodeError {
-                line: None,
-                offset: None,
-                message: format!("{} more invalid JSON regions were skipped", self.suppressed),
-            });
+            self.errors
+                .push(Problem::at(None, None, Kind::Suppressed(self.suppressed)));
         }
         self.errors
     }
 
+    /// A decoding problem at `line` / `offset`, in the decoder's words.
     fn error(&mut self, line: Option<u64>, offset: Option<u64>, message: String) {
+        self.problem(Problem::at(line, offset, Kind::Decode(message)));
+    }
+
+    fn problem(&mut self, p: Problem) {
         if self.errors.len() < MAX_ERRORS {
-            self.errors.push(DecodeError {
-                line,
-                offset,
-                message,
-            });
+            self.errors.push(p);
         } else {
             self.suppressed += 1;
         }
@@ -185,7 +184,7 @@ struct Origin {
 /// Decodes every JSON document in `input`, calling `sink` once per event. Returns the problems
 /// found: syntax errors (the decoder resumes at the next line that starts a document), truncation,
 /// undecodable payloads.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut w = Walker::new(sink, Some(Window::default()));
     walk(input, &mut w, None);
     w.finish()
@@ -193,7 +192,7 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
 
 /// [`decode`] for an input held in memory (a mapped file): the same records and errors, parsed
 /// from the slice (many times faster than through a reader).
-pub fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<DecodeError> {
+pub fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     if std::str::from_utf8(data).is_err() {
         // Invalid UTF-8 is replaced on the way in, which only the stream path does.
         return decode(&mut &data[..], sink);
@@ -801,12 +800,12 @@ mod tests {
     use base64::Engine as _;
     use std::io::Write;
 
-    fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+    fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         run_bytes(input.as_bytes())
     }
 
     /// Decodes as a stream, and checks decoding from memory gives the same.
-    fn run_bytes(input: &[u8]) -> (Vec<Record<'static>>, Vec<DecodeError>) {
+    fn run_bytes(input: &[u8]) -> (Vec<Record<'static>>, Vec<Problem>) {
         let (out, errors) = decode_all(decode, input);
         assert_same_from_memory(input, &out, &errors);
         (out, errors)
@@ -815,7 +814,7 @@ mod tests {
     pub(crate) fn assert_same_from_memory(
         input: &[u8],
         records: &[Record<'static>],
-        errors: &[DecodeError],
+        errors: &[Problem],
     ) {
         let mut mem = Vec::new();
         let mem_errors = decode_slice(input, &mut |r| mem.push(r));
@@ -954,8 +953,8 @@ mod tests {
         let (r, e) = run(cut);
         assert_eq!(r.len(), 1);
         assert_eq!(e.len(), 1);
-        assert!(e[0].message.contains("truncated"), "{}", e[0].message);
-        assert!(e[0].line.unwrap() >= 13);
+        assert!(e[0].to_string().contains("truncated"), "{}", e[0]);
+        assert!(e[0].at.line.unwrap() >= 13);
     }
 
     #[test]
@@ -966,10 +965,10 @@ mod tests {
         assert_eq!(r.len(), 1, "{errors:?}");
         assert_eq!((r[0].line, msg(&r[0]).as_str()), (2, "hi"));
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].line, Some(1));
+        assert_eq!(errors[0].at.line, Some(1));
         assert!(
             errors[0]
-                .message
+                .to_string()
                 .ends_with("skipped to the next document, at line 2"),
             "{errors:?}"
         );
@@ -980,9 +979,9 @@ mod tests {
         let (r, e) = run(&format!("{DOC}\n$ aws logs filter-log-events ...\n{DOC}"));
         assert_eq!(r.len(), 4);
         assert_eq!(e.len(), 1);
-        assert_eq!(e[0].line, Some(21));
+        assert_eq!(e[0].at.line, Some(21));
         assert!(
-            e[0].message.contains("skipped to the next document"),
+            e[0].to_string().contains("skipped to the next document"),
             "{e:?}"
         );
         let (r, e) = run(&format!("{DOC}\n$ aws logs ...\n"));
@@ -1084,7 +1083,8 @@ mod tests {
         let (r, e) = run(&nested);
         assert!(r.is_empty());
         assert!(
-            e.iter().any(|e| e.message.contains("nested too deeply")),
+            e.iter()
+                .any(|e| e.to_string().contains("nested too deeply")),
             "{e:?}"
         );
     }

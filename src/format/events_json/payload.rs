@@ -68,7 +68,7 @@ pub(super) fn nested(node: &mut Node, data: &str, line: u64, offset: u64) {
             (inner.errors, inner.suppressed)
         };
         for e in errors {
-            node.w.error(e.line, e.offset, e.message);
+            node.w.problem(e);
         }
         node.w.suppressed += suppressed;
         return;

@@ -1,0 +1,211 @@
+//! The one error type: where a problem is ([`Location`]) and what it is ([`Kind`]).
+//!
+//! Everything rotdiag reports about what it could not read is a [`Problem`]: an input it cannot
+//! open, a decoder's account of a document it had to skip, a rule file that does not compile. The
+//! location is a source (an input or a rule file) and a line and/or byte offset in it; `Display`
+//! gives the `PATH:LINE: reason` form of compilers and grep (`PATH (byte N): reason` when only
+//! the offset is known), and the JSON report serializes a problem of an input as its line, offset
+//! and message (the input is the object it sits in).
+//!
+//! A leaf of the crate: it imports nothing from it.
+
+use std::fmt;
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+/// Where a problem is. Every part is optional: a decoder knows the line, the stream reader the
+/// byte offset, the pipeline which input it was.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    /// The input (a path, `<stdin>`) or the rule file.
+    pub source: Option<String>,
+    /// 1-based line.
+    pub line: Option<u64>,
+    /// Byte offset from the start of the (decoded) input.
+    pub offset: Option<u64>,
+}
+
+/// What went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A path named on the command line (or met walking a folder) cannot be looked at: the
+    /// operating system's reason.
+    Path(String),
+    /// A folder named on the command line holds no files.
+    EmptyFolder,
+    /// An input was found but cannot be opened or read: the operating system's reason.
+    Open(String),
+    /// Compressed data ends early (a truncated `.gz`): what came before was read.
+    Truncated,
+    /// Reading stopped on an error: what came before was read.
+    Read(String),
+    /// A line longer than this many MiB: its rest was skipped.
+    LineTooLong { max_mib: usize },
+    /// Records holding NUL bytes were skipped (the location is the first one).
+    Binary { skipped: u64 },
+    /// A decoder's account of what it could not decode and what it skipped (invalid JSON or YAML,
+    /// a payload that is not base64, a CSV quote left open).
+    Decode(String),
+    /// More problems of this input were left out of the report.
+    Suppressed(u64),
+    /// A rule file does not compile.
+    Rule(String),
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Path(reason) | Kind::Decode(reason) | Kind::Rule(reason) => f.write_str(reason),
+            Kind::EmptyFolder => f.write_str("folder holds no files"),
+            Kind::Open(reason) => write!(f, "cannot read: {reason}"),
+            Kind::Truncated => f.write_str(
+                "compressed data ends early (truncated .gz?); everything before this point was read",
+            ),
+            Kind::Read(error) => {
+                write!(f, "read error: {error}; everything before this point was read")
+            }
+            Kind::LineTooLong { max_mib } => {
+                write!(f, "line longer than {max_mib} MiB; the rest of it was skipped")
+            }
+            Kind::Binary { skipped } => write!(
+                f,
+                "binary data (NUL bytes): {skipped} record(s) skipped, first at this line"
+            ),
+            Kind::Suppressed(n) => write!(f, "{n} more invalid JSON regions were skipped"),
+        }
+    }
+}
+
+/// A problem and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub at: Location,
+    pub kind: Kind,
+}
+
+impl Problem {
+    /// A problem at a line and/or byte offset of the input being decoded.
+    pub fn at(line: Option<u64>, offset: Option<u64>, kind: Kind) -> Problem {
+        Problem {
+            at: Location {
+                source: None,
+                line,
+                offset,
+            },
+            kind,
+        }
+    }
+
+    /// A problem with a whole source (an input that cannot be opened, a rule file).
+    pub fn of(source: impl Into<String>, kind: Kind) -> Problem {
+        Problem {
+            at: Location {
+                source: Some(source.into()),
+                line: None,
+                offset: None,
+            },
+            kind,
+        }
+    }
+
+    /// The same problem, placed in `source`.
+    pub fn in_source(mut self, source: &str) -> Problem {
+        self.at.source = Some(source.to_owned());
+        self
+    }
+
+    /// The same problem, at `line`.
+    pub fn at_line(mut self, line: usize) -> Problem {
+        self.at.line = Some(line as u64);
+        self
+    }
+
+    /// The problem read from an I/O error: a truncated compressed stream, or another read error.
+    pub fn read(offset: Option<u64>, e: &std::io::Error) -> Problem {
+        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Kind::Truncated
+        } else {
+            Kind::Read(e.to_string())
+        };
+        Problem::at(None, offset, kind)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Location {
+            source,
+            line,
+            offset,
+        } = &self.at;
+        match (source, line, offset) {
+            (Some(s), Some(l), _) => write!(f, "{s}:{l}: {}", self.kind),
+            (Some(s), None, Some(o)) => write!(f, "{s} (byte {o}): {}", self.kind),
+            (Some(s), None, None) => write!(f, "{s}: {}", self.kind),
+            (None, Some(l), _) => write!(f, "line {l}: {}", self.kind),
+            (None, None, Some(o)) => write!(f, "byte {o}: {}", self.kind),
+            (None, None, None) => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+/// As the JSON report lists an input's problems: `{"line", "offset", "message"}` (the input is
+/// the object the list sits in).
+impl Serialize for Problem {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Problem", 3)?;
+        s.serialize_field("line", &self.at.line)?;
+        s.serialize_field("offset", &self.at.offset)?;
+        s.serialize_field("message", &self.kind.to_string())?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_place_as_compilers_do() {
+        let p = Problem::at(Some(12), Some(400), Kind::LineTooLong { max_mib: 16 });
+        assert_eq!(
+            p.to_string(),
+            "line 12: line longer than 16 MiB; the rest of it was skipped"
+        );
+        assert_eq!(
+            p.clone().in_source("logs/a.txt").to_string(),
+            "logs/a.txt:12: line longer than 16 MiB; the rest of it was skipped"
+        );
+        let p = Problem::at(None, Some(70), Kind::Truncated).in_source("<stdin>");
+        assert!(
+            p.to_string()
+                .starts_with("<stdin> (byte 70): compressed data ends early")
+        );
+        assert_eq!(
+            Problem::of("rules/x.toml", Kind::Rule("unknown cause 'y'".into()))
+                .at_line(3)
+                .to_string(),
+            "rules/x.toml:3: unknown cause 'y'"
+        );
+        assert_eq!(
+            Problem::of("logs", Kind::EmptyFolder).to_string(),
+            "logs: folder holds no files"
+        );
+    }
+
+    #[test]
+    fn serialized_as_line_offset_and_message() {
+        let p = Problem::at(Some(3), None, Kind::Decode("invalid JSON".into())).in_source("x");
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"line":3,"offset":null,"message":"invalid JSON"}"#
+        );
+        let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof");
+        assert_eq!(Problem::read(Some(5), &e).kind, Kind::Truncated);
+        let e = std::io::Error::other("disk on fire");
+        assert_eq!(
+            Problem::read(None, &e).to_string(),
+            "read error: disk on fire; everything before this point was read"
+        );
+    }
+}
