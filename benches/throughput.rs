@@ -464,18 +464,21 @@ fn bench_end_to_end(c: &mut Criterion) {
         let s = &i.summary;
         // Counts every run must reproduce; the causes are checked once (they are deterministic).
         let check = |run: &pipeline::Run| {
-            assert_eq!(run.inputs.len(), 1);
-            assert_eq!(run.inputs[0].records, s.events, "end_to_end: records");
+            assert_eq!(run.summary.inputs.len(), 1);
             assert_eq!(
-                run.invocations, s.stats.invocations,
+                run.summary.inputs[0].records, s.events,
+                "end_to_end: records"
+            );
+            assert_eq!(
+                run.summary.invocations, s.stats.invocations,
                 "end_to_end: invocations"
             );
             assert_eq!(
-                run.counts.succeeded,
+                run.summary.rotations.succeeded,
                 s.stats.healthy + s.stats.recovered,
                 "end_to_end: succeeded rotations"
             );
-            assert!(run.counts.failed > 0);
+            assert!(run.summary.rotations.failed > 0);
             run.diagnoses.len()
         };
         let first = pipeline::run(&paths, rules, &Options::default());

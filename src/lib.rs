@@ -46,5 +46,6 @@ pub mod problem;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod summary;
 pub mod template;
 pub mod time;

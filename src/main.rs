@@ -78,23 +78,23 @@ fn run(args: Args) -> io::Result<u8> {
     };
     let run = pipeline::run(&args.paths, &rules, &opts);
 
-    for input in &run.inputs {
+    for input in &run.summary.inputs {
         for e in &input.errors {
             eprintln!("rotdiag: {e}");
         }
     }
-    for input in run.inputs.iter().filter(|i| i.untimed > 0) {
+    for input in run.summary.inputs.iter().filter(|i| i.untimed > 0) {
         eprintln!(
             "rotdiag: {}: {} record(s) carry no timestamp and follow none that does: kept, as --since/--until cannot place them",
             input.source, input.untimed
         );
     }
-    let readable = run.inputs.iter().any(|i| i.readable);
+    let readable = run.summary.inputs.iter().any(|i| i.readable);
 
     match args.format {
         OutputFormat::Json => {
             let mut out = io::BufWriter::new(stdout.lock());
-            report::json::write(&run, &mut out)?;
+            report::json::write(&run.summary, &run.diagnoses, &mut out)?;
             out.flush()?;
         }
         OutputFormat::Human => {
@@ -105,7 +105,7 @@ fn run(args: Args) -> io::Result<u8> {
             };
             // Render, then write once through anstream, which keeps or strips the styles.
             let mut buf = Vec::new();
-            report::human::write(&run, &mut buf)?;
+            report::human::write(&run.summary, &run.diagnoses, &mut buf)?;
             let mut out = anstream::AutoStream::new(stdout.lock(), choice);
             out.write_all(&buf)?;
             out.flush()?;

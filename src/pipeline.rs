@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::diagnosis::{Aggregator, Diagnosis};
 use crate::engine;
@@ -21,10 +20,11 @@ use crate::format::{Decoder, Format, Record, detect};
 use crate::input::{self, InputSpec, Opened};
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
-use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
+use crate::lambda::rotation::{Rotation, RotationLedger, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
+use crate::summary::{InputReport, Summary};
 use crate::time::{EpochMs, Window};
 
 /// Bytes per parallel block of line-oriented input.
@@ -51,31 +51,9 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// What was read from one input.
-#[derive(Clone, Debug, Serialize)]
-pub struct InputReport {
-    pub source: String,
-    pub format: String,
-    pub records: u64,
-    pub skipped: u64,
-    /// Records left out by `--since` / `--until`.
-    pub filtered: u64,
-    /// Records kept although `--since` / `--until` was given, because nothing in the input
-    /// before them carried a timestamp.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub untimed: u64,
-    pub bytes: u64,
-    pub errors: Vec<Problem>,
-    /// False when the input could not be opened or read at all.
-    #[serde(skip)]
-    pub readable: bool,
-}
-
 /// The result of a run.
 pub struct Run {
-    pub inputs: Vec<InputReport>,
-    pub invocations: u64,
-    pub counts: RotationCounts,
+    pub summary: Summary,
     pub diagnoses: Vec<Diagnosis>,
 }
 
@@ -99,17 +77,7 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     for e in open_errors {
         let source = e.at.source.clone().unwrap_or_default();
         sources.push(source.clone());
-        inputs.push(InputReport {
-            source,
-            format: "unknown".into(),
-            records: 0,
-            skipped: 0,
-            filtered: 0,
-            untimed: 0,
-            bytes: 0,
-            errors: vec![e],
-            readable: false,
-        });
+        inputs.push(InputReport::unreadable(source, e));
     }
 
     let mut agg = Aggregator::default();
@@ -135,9 +103,11 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     }
     reports.extend(inputs);
     Run {
-        inputs: reports,
-        invocations,
-        counts: ledger.counts(),
+        summary: Summary {
+            inputs: reports,
+            invocations,
+            rotations: ledger.counts(),
+        },
         diagnoses: agg.finish(rules, &sources),
     }
 }
@@ -151,10 +121,6 @@ fn total_size(specs: &[InputSpec]) -> Option<u64> {
             InputSpec::File(p) => Some(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)),
         })
         .sum()
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 fn close_rotation(
@@ -315,17 +281,7 @@ fn scan_source(
     opts: &Options,
     progress: &Progress,
 ) -> SourceOutcome {
-    let mut report = InputReport {
-        source: spec.name(),
-        format: "unknown".into(),
-        records: 0,
-        skipped: 0,
-        filtered: 0,
-        untimed: 0,
-        bytes: 0,
-        errors: Vec::new(),
-        readable: true,
-    };
+    let mut report = InputReport::new(spec.name());
     let mut session = Session::new(rules, idx, opts.window);
     session
         .assembler

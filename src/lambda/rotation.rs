@@ -35,6 +35,7 @@ use super::invocation::{Invocation, Outcome};
 use super::line::Kind;
 use crate::aws::{Principal, Step, function_name, same_resource};
 use crate::rules::RuleSet;
+use crate::summary::RotationCounts;
 use crate::time::EpochMs;
 
 /// A rotation idle this long (event time) is over: Secrets Manager retries within minutes.
@@ -107,14 +108,6 @@ pub fn is_rotation_related(inv: &Invocation, rules: &RuleSet) -> bool {
             .as_deref()
             .or(inv.group.as_deref())
             .is_some_and(|f| f.to_ascii_lowercase().contains("rotat"))
-}
-
-/// Counts of what was seen, for the report summary.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RotationCounts {
-    pub rotations: u64,
-    pub failed: u64,
-    pub succeeded: u64,
 }
 
 /// Assembles rotations from closed invocations.

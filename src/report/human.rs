@@ -9,7 +9,7 @@ use anstyle::{AnsiColor, Color, Style};
 
 use super::summary_line;
 use crate::diagnosis::Diagnosis;
-use crate::pipeline::Run;
+use crate::summary::Summary;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -27,9 +27,9 @@ fn severity_style(s: &str) -> Style {
     }
 }
 
-pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
-    if run.diagnoses.is_empty() {
-        let what = if run.counts.rotations > 0 && run.counts.failed == 0 {
+pub fn write(summary: &Summary, diagnoses: &[Diagnosis], out: &mut dyn Write) -> io::Result<()> {
+    if diagnoses.is_empty() {
+        let what = if summary.rotations.rotations > 0 && summary.rotations.failed == 0 {
             "no failed rotation found"
         } else {
             "nothing to diagnose: no failed rotation step in these logs"
@@ -40,17 +40,17 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
             fg(AnsiColor::Green).bold(),
             fg(AnsiColor::Green).bold().render_reset()
         )?;
-        writeln!(out, "{DIM}{}{DIM:#}", summary_line(run))?;
+        writeln!(out, "{DIM}{}{DIM:#}", summary_line(summary))?;
         return Ok(());
     }
-    let n = run.diagnoses.len();
+    let n = diagnoses.len();
     writeln!(
         out,
         "{BOLD}{n} diagnos{}{BOLD:#} {DIM}({}){DIM:#}",
         if n == 1 { "is" } else { "es" },
-        summary_line(run)
+        summary_line(summary)
     )?;
-    for d in &run.diagnoses {
+    for d in diagnoses {
         writeln!(out)?;
         diagnosis(d, out)?;
     }

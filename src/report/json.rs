@@ -5,38 +5,39 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::diagnosis::Diagnosis;
-use crate::pipeline::{InputReport, Run};
+use crate::summary::{InputReport, Summary, Totals};
 
 #[derive(Serialize)]
 struct Document<'a> {
     version: &'static str,
     inputs: &'a [InputReport],
-    summary: Summary,
+    summary: Counts,
     diagnoses: &'a [Diagnosis],
 }
 
+/// The document's `summary` object.
 #[derive(Serialize)]
-struct Summary {
+struct Counts {
     #[serde(flatten)]
-    read: super::Read,
+    read: Totals,
     invocations: u64,
     rotations: u64,
     failed_rotations: u64,
     succeeded_rotations: u64,
 }
 
-pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(summary: &Summary, diagnoses: &[Diagnosis], out: &mut dyn Write) -> io::Result<()> {
     let doc = Document {
         version: env!("CARGO_PKG_VERSION"),
-        inputs: &run.inputs,
-        summary: Summary {
-            read: super::Read::of(run),
-            invocations: run.invocations,
-            rotations: run.counts.rotations,
-            failed_rotations: run.counts.failed,
-            succeeded_rotations: run.counts.succeeded,
+        inputs: &summary.inputs,
+        summary: Counts {
+            read: summary.totals(),
+            invocations: summary.invocations,
+            rotations: summary.rotations.rotations,
+            failed_rotations: summary.rotations.failed,
+            succeeded_rotations: summary.rotations.succeeded,
         },
-        diagnoses: &run.diagnoses,
+        diagnoses,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")

@@ -3,39 +3,13 @@
 pub mod human;
 pub mod json;
 
-use crate::pipeline::Run;
-
-/// Totals over every input: what was read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Read {
-    pub inputs: u64,
-    pub bytes: u64,
-    pub records: u64,
-    pub skipped: u64,
-    pub filtered: u64,
-}
-
-impl Read {
-    pub fn of(run: &Run) -> Read {
-        let mut t = Read {
-            inputs: run.inputs.len() as u64,
-            ..Read::default()
-        };
-        for i in &run.inputs {
-            t.bytes += i.bytes;
-            t.records += i.records;
-            t.skipped += i.skipped;
-            t.filtered += i.filtered;
-        }
-        t
-    }
-}
+use crate::summary::Summary;
 
 /// A one-line account of what was read and found, shared by both reports: inputs and bytes,
 /// records (and those skipped or outside --since/--until), invocations, rotations.
-pub fn summary_line(run: &Run) -> String {
-    let c = &run.counts;
-    let r = Read::of(run);
+pub fn summary_line(summary: &Summary) -> String {
+    let c = &summary.rotations;
+    let r = summary.totals();
     let mut s = format!(
         "{} input{} ({}), {} record{}",
         r.inputs,
@@ -52,8 +26,8 @@ pub fn summary_line(run: &Run) -> String {
     }
     s += &format!(
         ", {} invocation{}, {} rotation{} ({} failed, {} succeeded)",
-        run.invocations,
-        plural(run.invocations),
+        summary.invocations,
+        plural(summary.invocations),
         c.rotations,
         plural(c.rotations),
         c.failed,
