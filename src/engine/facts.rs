@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::aws::{Arn, Principal, same_resource, secret_name};
 use crate::lambda::facts::clean_fact;
 use crate::lambda::rotation::Rotation;
-use crate::rules::RuleSet;
+use crate::rules::{Inference, Model, RuleSet};
 
 /// Facts known when diagnosing invocation `index`: its own first, then its rotation's, then
 /// named captures of the pattern regexes its lines matched, then values derived from those.
@@ -57,7 +57,7 @@ pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<Stri
             }
         }
     }
-    derive_facts(&mut facts);
+    derive_facts(&mut facts, &rules.model);
     if let Some(d) = inv.duration_ms() {
         facts.insert("duration_ms".into(), format!("{d:.0}"));
     }
@@ -77,14 +77,10 @@ pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<Stri
     facts
 }
 
-/// Region, account, names: read off the ARNs already known.
-pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
-    // A KMS call Secrets Manager made for the function names, in its encryption context, the
-    // secret whose value it decrypted or encrypted: the rotated one, when nothing else names it.
-    if !facts.contains_key("secret_arn")
-        && let Some(s) = facts.get("kms_secret_arn").cloned()
-    {
-        facts.insert("secret_arn".into(), s);
+/// The model's inferred facts, then region, account, names: read off the ARNs already known.
+pub fn derive_facts(facts: &mut BTreeMap<String, String>, model: &Model) {
+    for inference in &model.inferences {
+        infer(facts, inference);
     }
     let arns: Vec<String> = [
         "secret_arn",
@@ -114,16 +110,6 @@ pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
         facts
             .entry("secret_name".into())
             .or_insert_with(|| secret_name(&arn).to_string());
-    }
-    // A GetSecretValue refused on another secret than the rotated one is the master secret read
-    // of alternating-users rotation.
-    if !facts.contains_key("master_secret_arn")
-        && facts.get("denied_action").map(String::as_str) == Some("secretsmanager:GetSecretValue")
-        && let (Some(res), Some(own)) = (facts.get("denied_resource"), facts.get("secret_arn"))
-        && !same_resource(res, own)
-    {
-        let res = res.clone();
-        facts.insert("master_secret_arn".into(), res);
     }
     if let Some(arn) = facts.get("function_arn").cloned()
         && let Some(name) = Arn::parse(&arn).and_then(|a| a.function_name())
@@ -156,6 +142,31 @@ pub fn derive_facts(facts: &mut BTreeMap<String, String>) {
     }
 }
 
+/// Applies one `[[model.infer]]` rule (see `rules/model.toml`).
+fn infer(facts: &mut BTreeMap<String, String>, rule: &Inference) {
+    if facts.contains_key(&rule.fact) {
+        return;
+    }
+    let Some(value) = facts.get(&rule.from) else {
+        return;
+    };
+    if !rule
+        .when
+        .iter()
+        .all(|(k, want)| facts.get(k).is_some_and(|v| v == want))
+    {
+        return;
+    }
+    if let Some(other) = &rule.unless_same {
+        match facts.get(other) {
+            Some(o) if !same_resource(value, o) => {}
+            _ => return,
+        }
+    }
+    let value = value.clone();
+    facts.insert(rule.fact.clone(), value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,7 +182,7 @@ mod tests {
             "role_arn".to_string(),
             "arn:aws:sts::111122223333:assumed-role/RotRole/RotFn".to_string(),
         );
-        derive_facts(&mut f);
+        derive_facts(&mut f, &crate::rules::load(None).unwrap().model);
         assert_eq!(f["region"], "eu-west-1");
         assert_eq!(f["account"], "111122223333");
         assert_eq!(f["secret_name"], "prod/db");

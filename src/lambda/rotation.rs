@@ -107,7 +107,7 @@ pub fn is_rotation_related(inv: &Invocation, rules: &RuleSet) -> bool {
             .function
             .as_deref()
             .or(inv.group.as_deref())
-            .is_some_and(|f| f.to_ascii_lowercase().contains("rotat"))
+            .is_some_and(|f| rules.model.is_rotation_function_name(f))
 }
 
 /// Assembles rotations from closed invocations.
@@ -475,7 +475,7 @@ impl Tracker {
                     self.attach(Some(i), call, rules);
                 }
                 None if call.failed()
-                    && names.is_rotation_function()
+                    && names.is_rotation_function(rules)
                     && is_rotation_related(&call, rules) =>
                 {
                     self.attach(None, call, rules);
@@ -611,10 +611,11 @@ impl Names {
     fn of_call(inv: &Invocation, rules: &RuleSet) -> Names {
         let mut n = Names::default();
         if let Some(p) = rules.fact_id("principal").and_then(|f| inv.facts.get(f)) {
-            if p == "secretsmanager.amazonaws.com" {
-                n.service = true;
-            } else if !p.ends_with(".amazonaws.com") {
-                n.add_principal(p);
+            match Principal::parse(p) {
+                Principal::Service(s) => {
+                    n.service = rules.model.rotation_service.as_deref() == Some(s)
+                }
+                _ => n.add_principal(p),
             }
         }
         if let Some(f) = inv.facts.get(rules.known.function_arn) {
@@ -678,14 +679,14 @@ impl Names {
     }
 
     /// Secrets Manager itself, or a principal named like a rotation function or its role (the
-    /// same heuristic as for log groups, see [`is_rotation_related`]).
-    fn is_rotation_function(&self) -> bool {
+    /// model's `rotation_function_names`, as for log groups, see [`is_rotation_related`]).
+    fn is_rotation_function(&self, rules: &RuleSet) -> bool {
         self.service
             || self
                 .functions
                 .iter()
                 .chain(&self.roles)
-                .any(|n| n.to_ascii_lowercase().contains("rotat"))
+                .any(|n| rules.model.is_rotation_function_name(n))
     }
 }
 

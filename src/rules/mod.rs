@@ -8,7 +8,8 @@
 //!   version token, function, role) used to group invocations into rotations and to fill fixes;
 //! * **symptoms** (`rules/symptoms/*.toml`): a trigger condition on a failed invocation, and the
 //!   candidate causes with the evidence that raises or lowers each of them;
-//! * **causes** (`rules/causes.toml`): stable ids, titles, remediation templates, references.
+//! * **causes** (`rules/causes/*.toml`, one file per cause): stable ids, titles, remediation
+//!   templates, references.
 //!
 //! [`compile`] turns the files into a [`RuleSet`]: every literal of every pattern goes into one
 //! aho-corasick automaton ([`matcher`]), so each byte of input is scanned once, and regexes run only
@@ -21,6 +22,8 @@ pub mod schema;
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::Deserialize;
+
 use crate::aws::Step;
 
 pub use compile::load;
@@ -29,8 +32,9 @@ pub use matcher::Matcher;
 /// Index of a compiled pattern.
 pub type PatternId = u16;
 
-/// How bad a symptom is for the secret's owner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// How bad a symptom is for the secret's owner (`severity` in a rule file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
     Low,
@@ -40,17 +44,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn parse(s: &str) -> Option<Severity> {
-        Some(match s {
-            "info" => Severity::Info,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => return None,
-        })
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -68,10 +61,12 @@ impl fmt::Display for Severity {
     }
 }
 
-/// When a symptom is looked for: generic symptoms only for invocations no specific symptom
-/// matched, fallback symptoms only for invocations nothing else matched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// When a symptom is looked for (`tier` in a rule file): generic symptoms only for invocations no
+/// specific symptom matched, fallback symptoms only for invocations nothing else matched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Tier {
+    #[default]
     Specific,
     Generic,
     Fallback,
@@ -117,8 +112,9 @@ pub struct KnownFacts {
     pub runtime_version: FactId,
 }
 
-/// Where a condition looks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a condition looks (`scope` in a rule file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The invocation being diagnosed.
     Invocation,
@@ -224,6 +220,25 @@ pub struct Model {
     pub facts: Vec<PatternId>,
     /// Facts read right after (or at) a literal.
     pub positional: Vec<PositionalFact>,
+    /// Lowercase substrings of the names of rotation functions (and their roles).
+    pub rotation_function_names: Vec<String>,
+    /// The service principal that invokes rotation functions.
+    pub rotation_service: Option<String>,
+    /// Facts inferred from others, in order.
+    pub inferences: Vec<Inference>,
+}
+
+/// A fact inferred from others when the logs do not state it (`[[model.infer]]`).
+#[derive(Clone, Debug, Default)]
+pub struct Inference {
+    /// The fact inferred, when it is not known...
+    pub fact: String,
+    /// ...takes the value of this one...
+    pub from: String,
+    /// ...when these facts have these values...
+    pub when: Vec<(String, String)>,
+    /// ...and, when given, this fact is known and names another secret than the value.
+    pub unless_same: Option<String>,
 }
 
 impl Model {
@@ -233,6 +248,14 @@ impl Model {
             .iter()
             .find(|(_, p)| hits.contains(p))
             .map(|(s, _)| *s)
+    }
+
+    /// Is a function (or role) of this name a rotation function, by its name?
+    pub fn is_rotation_function_name(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.rotation_function_names
+            .iter()
+            .any(|n| name.contains(n.as_str()))
     }
 
     /// Does a line with these hits show it comes from a rotation function, or at least nothing

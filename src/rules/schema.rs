@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::{Scope, Severity, Tier};
+
 /// One rule file. A file may define a symptom, causes, the model, or several of them.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -30,13 +32,14 @@ pub struct RuleFile {
 pub struct SymptomSpec {
     pub id: String,
     pub title: String,
-    pub severity: Spanned<String>,
+    /// `info`, `low`, `medium`, `high` or `critical`.
+    pub severity: Severity,
     #[serde(default)]
     pub references: Vec<String>,
     /// `specific` (default), `generic` (only when no specific symptom matched the invocation) or
     /// `fallback` (only when nothing else did).
     #[serde(default)]
-    pub tier: Option<Spanned<String>>,
+    pub tier: Tier,
     /// Score of "a cause this rule does not know" in the softmax (see README, Confidence).
     #[serde(default)]
     pub unknown_weight: Option<f64>,
@@ -113,6 +116,28 @@ pub struct ModelSpec {
     /// Regexes whose named groups are facts (secret_arn, token, function_arn, …).
     #[serde(default)]
     pub facts: Vec<Spanned<FactSpec>>,
+    /// A function (or role) whose name contains one of these, in any case, is a rotation function.
+    #[serde(default)]
+    pub rotation_function_names: Vec<Spanned<String>>,
+    /// The service principal that invokes rotation functions (its calls belong to whichever
+    /// rotation it runs).
+    pub rotation_service: Option<Spanned<String>>,
+    /// Facts inferred from others, in this order.
+    #[serde(default)]
+    pub infer: Vec<Spanned<InferSpec>>,
+}
+
+/// `[[model.infer]]`: fact `fact` takes the value of fact `from` when it is not known, when the
+/// facts of `when` have those values, and (with `unless_same`) when that value names another
+/// secret than that fact does.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct InferSpec {
+    pub fact: String,
+    pub from: String,
+    #[serde(default)]
+    pub when: BTreeMap<String, String>,
+    pub unless_same: Option<String>,
 }
 
 /// A fact: either a value read right after (or at) literals, or a regex with named groups.
@@ -148,7 +173,7 @@ pub struct ConditionSpec {
     /// ...and no line after it (in scope) matches any of these.
     pub then_none: Option<OneOrMany>,
     /// `invocation` (default) or `rotation`.
-    pub scope: Option<Spanned<String>>,
+    pub scope: Option<Scope>,
     pub failed: Option<bool>,
     /// The scope has error lines: ERROR/CRITICAL lines, unhandled errors, timeouts, crashes.
     pub errors: Option<bool>,

@@ -3,24 +3,40 @@
 //! Files are read in order: the embedded `rules/` first, then `--rules DIR`. Definitions are keyed
 //! by id (symptom id, cause id; the model is one definition), and a later file with the same id
 //! replaces the earlier one, so a user overrides a single rule by dropping one file in DIR.
+//!
+//! [`compile`] runs in named phases, each reporting every problem it finds (with the file and
+//! line) before the next starts:
+//!
+//! 1. [`Definitions::parse`]: TOML syntax and shape (unknown keys, a bad severity or tier), per
+//!    file; definitions keyed by id.
+//! 2. [`causes`]: the causes, by id.
+//! 3. [`model::compile`]: the model's patterns and facts (their literals go first into the matcher).
+//! 4. [`symptom_patterns`]: every symptom's patterns, so that every fact name is known...
+//! 5. [`fact_names`]: ...the built-in facts, and the named groups and names of every fact rule;
+//!    then [`model::inferences`], which may name any of them.
+//! 6. [`symptom`]: triggers, candidates, evidence and templates, checked against those names.
+//! 7. [`cause_templates`]: the causes' placeholders.
+//! 8. [`assemble`]: fact ids, the matcher, the [`RuleSet`].
+
+mod condition;
+mod model;
+mod patterns;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use regex::bytes::Regex;
 use toml::Spanned;
 
-use super::matcher::MatcherBuilder;
 use super::schema::{
-    CandidateSpec, CauseSpec, ConditionSpec, ModelSpec, OneOrMany, PatternSpec, RangeSpec,
-    RuleFile, SymptomSpec,
+    CandidateSpec, CauseSpec, ConditionSpec, ModelSpec, PatternSpec, RuleFile, SymptomSpec,
 };
 use super::{
-    Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, Pattern, PatternId,
-    PositionalFact, Range, RuleSet, Scope, Severity, Symptom, Tier,
+    Candidate, Cause, Condition, EvidenceRule, FactId, KnownFacts, Model, PatternId, RuleSet,
+    Symptom,
 };
-use crate::aws::Step;
 use crate::problem::{Kind, Problem};
+use condition::CondCx;
+use patterns::Compiler;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
@@ -99,17 +115,6 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Vec<Problem>> {
     Ok(out)
 }
 
-/// Compiles a positional fact's value regex to an anchored DFA over bytes, ASCII semantics.
-fn value_dfa(value: &str) -> Result<regex_automata::dfa::dense::DFA<Vec<u32>>, String> {
-    use regex_automata::dfa::{StartKind, dense};
-    use regex_automata::util::syntax;
-    dense::Builder::new()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .configure(dense::Config::new().start_kind(StartKind::Anchored))
-        .build(value)
-        .map_err(|e| e.to_string())
-}
-
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -118,75 +123,138 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-struct SymptomDef {
+/// A definition and the file it came from (its path, and its text for line numbers).
+struct Source<T> {
     file: String,
     text: String,
+    spec: T,
+}
+
+/// A symptom: its table and the tables of its file that belong to it.
+struct SymptomDef {
     spec: Spanned<SymptomSpec>,
     patterns: BTreeMap<String, Spanned<PatternSpec>>,
     trigger: Option<ConditionSpec>,
     candidates: Vec<Spanned<CandidateSpec>>,
 }
 
-/// Compiles rule files (`(path, contents)`, later overriding earlier) into a [`RuleSet`].
-pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
-    let mut errors = Vec::new();
-    let mut symptoms: BTreeMap<String, SymptomDef> = BTreeMap::new();
-    let mut causes: BTreeMap<String, (String, String, Spanned<CauseSpec>)> = BTreeMap::new();
-    let mut model: Option<(String, String, ModelSpec)> = None;
+/// Every definition of every file, later files replacing earlier ones of the same id.
+#[derive(Default)]
+struct Definitions {
+    symptoms: BTreeMap<String, Source<SymptomDef>>,
+    causes: BTreeMap<String, Source<Spanned<CauseSpec>>>,
+    model: Option<Source<ModelSpec>>,
+}
 
-    for (file, text) in files {
-        let parsed: RuleFile = match toml::from_str(text) {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(rule_error(
+impl Definitions {
+    /// Phase 1: parses every file (syntax and shape), keying definitions by id.
+    fn parse(files: &[(String, String)], errors: &mut Vec<Problem>) -> Definitions {
+        let mut defs = Definitions::default();
+        for (file, text) in files {
+            match toml::from_str::<RuleFile>(text) {
+                Ok(parsed) => defs.add(file, text, parsed, errors),
+                Err(e) => errors.push(rule_error(
                     file,
                     e.span().map(|s| line_of(text, s.start)),
                     e.message().trim().to_string(),
-                ));
-                continue;
+                )),
             }
+        }
+        defs
+    }
+
+    fn add(&mut self, file: &str, text: &str, parsed: RuleFile, errors: &mut Vec<Problem>) {
+        let source = |spec| Source {
+            file: file.to_owned(),
+            text: text.to_owned(),
+            spec,
         };
         for c in parsed.cause {
-            causes.insert(c.get_ref().id.clone(), (file.clone(), text.clone(), c));
+            self.causes.insert(c.get_ref().id.clone(), source(c));
         }
         if let Some(m) = parsed.model {
-            model = Some((file.clone(), text.clone(), m));
+            self.model = Some(Source {
+                file: file.to_owned(),
+                text: text.to_owned(),
+                spec: m,
+            });
         }
         match parsed.symptom {
             Some(spec) => {
                 let id = spec.get_ref().id.clone();
-                symptoms.insert(
+                let def = SymptomDef {
+                    spec,
+                    patterns: parsed.patterns,
+                    trigger: parsed.trigger,
+                    candidates: parsed.candidate,
+                };
+                self.symptoms.insert(
                     id,
-                    SymptomDef {
-                        file: file.clone(),
-                        text: text.clone(),
-                        spec,
-                        patterns: parsed.patterns,
-                        trigger: parsed.trigger,
-                        candidates: parsed.candidate,
+                    Source {
+                        file: file.to_owned(),
+                        text: text.to_owned(),
+                        spec: def,
                     },
                 );
             }
-            None => {
-                if !parsed.patterns.is_empty()
-                    || parsed.trigger.is_some()
-                    || !parsed.candidate.is_empty()
-                {
-                    errors.push(rule_error(file, None, "[patterns], [trigger] and [[candidate]] belong to a [symptom]; this file has no [symptom] table".into()));
-                }
+            None if !parsed.patterns.is_empty()
+                || parsed.trigger.is_some()
+                || !parsed.candidate.is_empty() =>
+            {
+                errors.push(rule_error(file, None, "[patterns], [trigger] and [[candidate]] belong to a [symptom]; this file has no [symptom] table".into()));
             }
+            None => {}
         }
     }
+}
 
+/// Compiles rule files (`(path, contents)`, later overriding earlier) into a [`RuleSet`].
+pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
+    let mut errors = Vec::new();
+    let defs = Definitions::parse(files, &mut errors);
+    let (causes, cause_index) = causes(&defs.causes);
     let mut c = Compiler::default();
+    let mut model = model::compile(defs.model.as_ref(), &mut c, &mut errors);
+    let local = symptom_patterns(&defs.symptoms, &mut c, &mut errors);
+    let fact_names = fact_names(&c, &model);
+    model.inferences = model::inferences(defs.model.as_ref(), &fact_names, &mut errors);
+    let mut symptoms = Vec::new();
+    for (id, def) in &defs.symptoms {
+        let cx = CondCx {
+            file: &def.file,
+            text: &def.text,
+            patterns: &local[id],
+            facts: &fact_names,
+            errors: &mut errors,
+        };
+        symptoms.push(symptom(def, cx, &cause_index));
+    }
+    cause_templates(&defs.causes, &fact_names, &mut errors);
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| a.at.cmp(&b.at));
+        errors.dedup();
+        return Err(errors);
+    }
+    Ok(assemble(
+        c,
+        model,
+        symptoms,
+        causes,
+        cause_index,
+        fact_names,
+    ))
+}
 
-    // Causes.
-    let mut cause_list = Vec::new();
-    let mut cause_index = HashMap::new();
-    for (id, (_file, _text, spec)) in &causes {
-        let s = spec.get_ref();
-        cause_index.insert(id.clone(), cause_list.len());
-        cause_list.push(Cause {
+/// Phase 2: the causes, in id order, and their index.
+fn causes(
+    defs: &BTreeMap<String, Source<Spanned<CauseSpec>>>,
+) -> (Vec<Cause>, HashMap<String, usize>) {
+    let mut list = Vec::new();
+    let mut index = HashMap::new();
+    for (id, def) in defs {
+        let s = def.spec.get_ref();
+        index.insert(id.clone(), list.len());
+        list.push(Cause {
             id: s.id.clone(),
             title: s.title.clone(),
             explanation: s.explanation.clone(),
@@ -194,107 +262,19 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
             references: s.references.clone(),
         });
     }
+    (list, index)
+}
 
-    // Model.
-    let mut compiled_model = Model::default();
-    match &model {
-        None => errors.push(rule_error(
-            "rules/",
-            None,
-            "no [model] definition found (rules/model.toml)".into(),
-        )),
-        Some((file, text, m)) => {
-            for (name, lits) in &m.steps {
-                match Step::parse(name) {
-                    Some(step) => {
-                        let id = c.literal_pattern(&format!("model/step.{name}"), lits);
-                        compiled_model.steps.push((step, id));
-                    }
-                    None => errors.push(rule_error(file, None, format!(
-                            "unknown step '{name}' in [model.steps] (expected createSecret, setSecret, testSecret or finishSecret)"
-                        ))),
-                }
-            }
-            if !m.rotation_succeeded.is_empty() {
-                compiled_model.rotation_succeeded =
-                    Some(c.literal_pattern("model/rotation_succeeded", &m.rotation_succeeded));
-            }
-            if !m.rotation_related.is_empty() {
-                compiled_model.rotation_related =
-                    Some(c.literal_pattern("model/rotation_related", &m.rotation_related));
-            }
-            if !m.neutral.is_empty() {
-                compiled_model.neutral = Some(c.literal_pattern("model/neutral", &m.neutral));
-            }
-            if !m.error_markers.is_empty() {
-                compiled_model.error_marker =
-                    Some(c.literal_pattern("model/error_markers", &m.error_markers));
-            }
-            for (i, f) in m.facts.iter().enumerate() {
-                let err = |message: String| {
-                    rule_error(file, Some(line_of(text, f.span().start)), message)
-                };
-                let spec = f.get_ref();
-                match (&spec.regex, &spec.value) {
-                    (Some(re), None) if spec.name.is_none() && spec.after.is_none() && spec.at.is_none() => {
-                        let p = PatternSpec {
-                            literal: None,
-                            any: None,
-                            regex: Some(re.clone()),
-                            needle: spec.needle.clone(),
-                            needles: spec.needles.clone(),
-                        };
-                        match c.pattern(&format!("model/fact{i}"), &p, false) {
-                            Ok(id) => compiled_model.facts.push(id),
-                            Err(msg) => errors.push(err(msg)),
-                        }
-                    }
-                    (None, Some(value)) if spec.needle.is_none() && spec.needles.is_none() => {
-                        let Some(name) = &spec.name else {
-                            errors.push(err("a positional fact needs `name`".into()));
-                            continue;
-                        };
-                        let (lits, at) = match (&spec.after, &spec.at) {
-                            (Some(a), None) => (a, false),
-                            (None, Some(a)) => (a, true),
-                            _ => {
-                                errors.push(err("give exactly one of `after` or `at`".into()));
-                                continue;
-                            }
-                        };
-                        if lits.is_empty() || lits.iter().any(String::is_empty) {
-                            errors.push(err("`after`/`at` literals must be non-empty".into()));
-                            continue;
-                        }
-                        let re = match value_dfa(value) {
-                            Ok(r) => r,
-                            Err(e) => {
-                                errors.push(err(format!("invalid value regex: {e}")));
-                                continue;
-                            }
-                        };
-                        let index = compiled_model.positional.len();
-                        c.matcher.add_positional(index, lits, at);
-                        compiled_model.positional.push(PositionalFact {
-                            fact: 0,
-                            value: re,
-                            name: name.clone(),
-                        });
-                    }
-                    _ => errors.push(err(
-                        "a fact is either `name` + `after`/`at` + `value`, or `regex` with `needle`/`needles`"
-                            .into(),
-                    )),
-                }
-            }
-        }
-    }
-
-    // Symptom patterns first, so fact names are all known before conditions are compiled.
-    let mut local_maps: BTreeMap<String, HashMap<String, PatternId>> = BTreeMap::new();
-    for (id, def) in &symptoms {
+/// Phase 4: every symptom's patterns, named `<symptom>/<pattern>`; per symptom, its names.
+fn symptom_patterns(
+    symptoms: &BTreeMap<String, Source<SymptomDef>>,
+    c: &mut Compiler,
+    errors: &mut Vec<Problem>,
+) -> BTreeMap<String, HashMap<String, PatternId>> {
+    let mut maps = BTreeMap::new();
+    for (id, def) in symptoms {
         let mut local = HashMap::new();
-        for (name, spec) in &def.patterns {
+        for (name, spec) in &def.spec.patterns {
             match c.pattern(&format!("{id}/{name}"), spec.get_ref(), true) {
                 Ok(pid) => {
                     local.insert(name.clone(), pid);
@@ -306,143 +286,142 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
                 )),
             }
         }
-        local_maps.insert(id.clone(), local);
+        maps.insert(id.clone(), local);
     }
+    maps
+}
 
-    let mut fact_names: BTreeSet<String> = BUILTIN_FACTS.iter().map(|s| s.to_string()).collect();
+/// Phase 5: every fact a rule may name: the built-in ones, the named groups of every regex, the
+/// positional facts.
+fn fact_names(c: &Compiler, model: &Model) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = BUILTIN_FACTS.iter().map(|s| s.to_string()).collect();
     for p in &c.patterns {
         if let Some(re) = &p.regex {
-            fact_names.extend(re.capture_names().flatten().map(str::to_owned));
+            names.extend(re.capture_names().flatten().map(str::to_owned));
         }
     }
-    fact_names.extend(compiled_model.positional.iter().map(|p| p.name.clone()));
+    names.extend(model.positional.iter().map(|p| p.name.clone()));
+    names
+}
 
-    let mut compiled_symptoms = Vec::new();
-    for (id, def) in &symptoms {
-        let local = &local_maps[id];
+/// Phase 6: one symptom, its trigger and candidates checked against its patterns and the facts.
+fn symptom(
+    def: &Source<SymptomDef>,
+    mut cx: CondCx,
+    cause_index: &HashMap<String, usize>,
+) -> Symptom {
+    let spec = def.spec.spec.get_ref();
+    let symptom_line = def.spec.spec.span().start;
+    let trigger = match &def.spec.trigger {
+        Some(t) => cx.condition(t, symptom_line),
+        None => {
+            cx.error(symptom_line, "a symptom needs a [trigger] condition".into());
+            Condition::All(vec![])
+        }
+    };
+    if def.spec.candidates.is_empty() {
+        cx.error(
+            symptom_line,
+            "a symptom needs at least one [[candidate]] cause".into(),
+        );
+    }
+    let candidates = def
+        .spec
+        .candidates
+        .iter()
+        .filter_map(|cand| candidate(cand, &mut cx, cause_index))
+        .collect();
+    cx.placeholders(&spec.title, symptom_line);
+    Symptom {
+        id: spec.id.clone(),
+        title: spec.title.clone(),
+        severity: spec.severity,
+        references: spec.references.clone(),
+        tier: spec.tier,
+        unknown_weight: spec.unknown_weight.unwrap_or(0.0),
+        trigger,
+        candidates,
+        file: def.file.clone(),
+    }
+}
+
+/// A candidate cause of a symptom: its cause must exist, its conditions and templates compile.
+fn candidate(
+    cand: &Spanned<CandidateSpec>,
+    cx: &mut CondCx,
+    cause_index: &HashMap<String, usize>,
+) -> Option<Candidate> {
+    let cs = cand.get_ref();
+    let Some(&cause) = cause_index.get(cs.cause.get_ref()) else {
+        cx.error(
+            cs.cause.span().start,
+            format!(
+                "unknown cause '{}' (define it with [[cause]] in rules/causes/{}.toml)",
+                cs.cause.get_ref(),
+                cs.cause.get_ref()
+            ),
+        );
+        return None;
+    };
+    let at = cand.span().start;
+    let requires = cs.requires.as_ref().map(|r| cx.condition(r, at));
+    let evidence = cs
+        .evidence
+        .iter()
+        .map(|e| {
+            if let Some(why) = &e.why {
+                cx.placeholders(why, at);
+            }
+            EvidenceRule {
+                condition: cx.condition(&e.when, at),
+                weight: e.weight,
+                why: e.why.clone(),
+            }
+        })
+        .collect();
+    for r in &cs.remediation {
+        cx.placeholders(r, at);
+    }
+    Some(Candidate {
+        cause,
+        prior: cs.prior,
+        requires,
+        evidence,
+        remediation: cs.remediation.clone(),
+    })
+}
+
+/// Phase 7: the placeholders of every cause's title and remediation.
+fn cause_templates(
+    causes: &BTreeMap<String, Source<Spanned<CauseSpec>>>,
+    fact_names: &BTreeSet<String>,
+    errors: &mut Vec<Problem>,
+) {
+    for def in causes.values() {
+        let s = def.spec.get_ref();
         let mut cx = CondCx {
             file: &def.file,
             text: &def.text,
-            patterns: local,
-            facts: &fact_names,
-            errors: &mut errors,
-        };
-        let spec = def.spec.get_ref();
-        let severity = match Severity::parse(spec.severity.get_ref()) {
-            Some(s) => s,
-            None => {
-                cx.error(
-                    spec.severity.span().start,
-                    format!(
-                        "unknown severity '{}' (expected info, low, medium, high or critical)",
-                        spec.severity.get_ref()
-                    ),
-                );
-                Severity::Medium
-            }
-        };
-        let symptom_line = def.spec.span().start;
-        let tier = match &spec.tier {
-            None => Tier::Specific,
-            Some(t) => match t.get_ref().as_str() {
-                "specific" => Tier::Specific,
-                "generic" => Tier::Generic,
-                "fallback" => Tier::Fallback,
-                other => {
-                    cx.error(
-                        t.span().start,
-                        format!("unknown tier '{other}' (expected specific, generic or fallback)"),
-                    );
-                    Tier::Specific
-                }
-            },
-        };
-        let trigger = match &def.trigger {
-            Some(t) => cx.condition(t, symptom_line),
-            None => {
-                cx.error(symptom_line, "a symptom needs a [trigger] condition".into());
-                Condition::All(vec![])
-            }
-        };
-        if def.candidates.is_empty() {
-            cx.error(
-                symptom_line,
-                "a symptom needs at least one [[candidate]] cause".into(),
-            );
-        }
-        let mut candidates = Vec::new();
-        for cand in &def.candidates {
-            let cs = cand.get_ref();
-            let Some(&cause) = cause_index.get(cs.cause.get_ref()) else {
-                cx.error(
-                    cs.cause.span().start,
-                    format!(
-                        "unknown cause '{}' (define it with [[cause]] in rules/causes.toml)",
-                        cs.cause.get_ref()
-                    ),
-                );
-                continue;
-            };
-            let at = cand.span().start;
-            let requires = cs.requires.as_ref().map(|r| cx.condition(r, at));
-            let evidence = cs
-                .evidence
-                .iter()
-                .map(|e| {
-                    if let Some(why) = &e.why {
-                        cx.placeholders(why, at);
-                    }
-                    EvidenceRule {
-                        condition: cx.condition(&e.when, at),
-                        weight: e.weight,
-                        why: e.why.clone(),
-                    }
-                })
-                .collect();
-            for r in &cs.remediation {
-                cx.placeholders(r, at);
-            }
-            candidates.push(Candidate {
-                cause,
-                prior: cs.prior,
-                requires,
-                evidence,
-                remediation: cs.remediation.clone(),
-            });
-        }
-        cx.placeholders(&spec.title, symptom_line);
-        compiled_symptoms.push(Symptom {
-            id: spec.id.clone(),
-            title: spec.title.clone(),
-            severity,
-            references: spec.references.clone(),
-            tier,
-            unknown_weight: spec.unknown_weight.unwrap_or(0.0),
-            trigger,
-            candidates,
-            file: def.file.clone(),
-        });
-    }
-
-    for (file, text, spec) in causes.values() {
-        let s = spec.get_ref();
-        let mut cx = CondCx {
-            file,
-            text,
             patterns: &HashMap::new(),
-            facts: &fact_names,
-            errors: &mut errors,
+            facts: fact_names,
+            errors,
         };
         for r in s.remediation.iter().chain(std::iter::once(&s.title)) {
-            cx.placeholders(r, spec.span().start);
+            cx.placeholders(r, def.spec.span().start);
         }
     }
+}
 
-    if !errors.is_empty() {
-        errors.sort_by(|a, b| a.at.cmp(&b.at));
-        errors.dedup();
-        return Err(errors);
-    }
+/// Phase 8: fact names become ids (in patterns' captures, positional facts, the facts the model
+/// reads), the matcher is built.
+fn assemble(
+    c: Compiler,
+    mut model: Model,
+    symptoms: Vec<Symptom>,
+    causes: Vec<Cause>,
+    cause_index: HashMap<String, usize>,
+    fact_names: BTreeSet<String>,
+) -> RuleSet {
     let fact_names: Vec<String> = fact_names.into_iter().collect();
     let id_of = |n: &str| fact_names.iter().position(|f| f == n).unwrap_or(0) as FactId;
     let mut patterns = c.patterns;
@@ -455,7 +434,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
                 .collect();
         }
     }
-    for p in &mut compiled_model.positional {
+    for p in &mut model.positional {
         p.fact = id_of(&p.name);
     }
     let known = KnownFacts {
@@ -465,284 +444,22 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
         function_name: id_of("function_name"),
         runtime_version: id_of("runtime_version"),
     };
-    Ok(RuleSet {
+    RuleSet {
         matcher: c.matcher.build(),
         patterns,
-        model: compiled_model,
-        symptoms: compiled_symptoms,
-        causes: cause_list,
+        model,
+        symptoms,
+        causes,
         cause_index,
         fact_names,
         known,
-    })
-}
-
-#[derive(Default)]
-struct Compiler {
-    patterns: Vec<Pattern>,
-    matcher: MatcherBuilder,
-}
-
-impl Compiler {
-    fn next_id(&self) -> Result<PatternId, String> {
-        PatternId::try_from(self.patterns.len()).map_err(|_| "too many patterns".to_string())
-    }
-
-    fn literal_pattern(&mut self, name: &str, literals: &[String]) -> PatternId {
-        let id = self.next_id().expect("pattern count");
-        let lits: Vec<String> = literals.iter().filter(|l| !l.is_empty()).cloned().collect();
-        self.matcher.add_literals(id, &lits);
-        self.patterns.push(Pattern {
-            name: name.to_string(),
-            literals: lits,
-            regex: None,
-            captures: Vec::new(),
-        });
-        id
-    }
-
-    fn pattern(
-        &mut self,
-        name: &str,
-        spec: &PatternSpec,
-        confirm: bool,
-    ) -> Result<PatternId, String> {
-        let given = [
-            spec.literal.is_some(),
-            spec.any.is_some(),
-            spec.regex.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if given != 1 {
-            return Err("give exactly one of `literal`, `any` or `regex`".into());
-        }
-        if let Some(re) = &spec.regex {
-            let needles: Vec<String> = match (&spec.needle, &spec.needles) {
-                (Some(n), None) => vec![n.clone()],
-                (None, Some(ns)) => ns.clone(),
-                _ => {
-                    return Err("a regex pattern needs `needle` (or `needles`): a literal every match contains, so the regex only runs on lines that have it".into());
-                }
-            };
-            if needles.is_empty() || needles.iter().any(|n| n.is_empty()) {
-                return Err("needles must be non-empty literals".into());
-            }
-            let compiled = Regex::new(re).map_err(|e| format!("invalid regex: {e}"))?;
-            let id = self.next_id()?;
-            self.matcher
-                .add_regex(id, compiled.clone(), &needles, confirm);
-            self.patterns.push(Pattern {
-                name: name.to_string(),
-                literals: needles,
-                regex: Some(compiled),
-                captures: Vec::new(),
-            });
-            return Ok(id);
-        }
-        if spec.needle.is_some() || spec.needles.is_some() {
-            return Err("`needle` only goes with `regex`".into());
-        }
-        let lits: Vec<String> = match (&spec.literal, &spec.any) {
-            (Some(l), _) => vec![l.clone()],
-            (_, Some(a)) => a.clone(),
-            _ => unreachable!(),
-        };
-        if lits.is_empty() || lits.iter().any(|l| l.is_empty()) {
-            return Err("literals must be non-empty".into());
-        }
-        Ok(self.literal_pattern(name, &lits))
-    }
-}
-
-struct CondCx<'a> {
-    file: &'a str,
-    text: &'a str,
-    patterns: &'a HashMap<String, PatternId>,
-    facts: &'a BTreeSet<String>,
-    errors: &'a mut Vec<Problem>,
-}
-
-impl CondCx<'_> {
-    fn error(&mut self, offset: usize, message: String) {
-        self.errors.push(rule_error(
-            self.file,
-            Some(line_of(self.text, offset)),
-            message,
-        ));
-    }
-
-    fn pattern_refs(&mut self, refs: &OneOrMany) -> Vec<PatternId> {
-        let mut out = Vec::new();
-        for r in refs.items() {
-            match self.patterns.get(r.get_ref().as_str()) {
-                Some(&id) => out.push(id),
-                None => {
-                    let mut known: Vec<_> = self.patterns.keys().cloned().collect();
-                    known.sort();
-                    self.error(
-                        r.span().start,
-                        format!(
-                            "unknown pattern '{}' (this symptom's [patterns] are: {})",
-                            r.get_ref(),
-                            known.join(", ")
-                        ),
-                    );
-                }
-            }
-        }
-        out
-    }
-
-    fn fact(&mut self, f: &Spanned<String>) -> String {
-        if !self.facts.contains(f.get_ref()) {
-            self.error(
-                f.span().start,
-                format!(
-                    "unknown fact '{}' (known: a named group of a fact or pattern regex, or one of {})",
-                    f.get_ref(),
-                    BUILTIN_FACTS.join(", ")
-                ),
-            );
-        }
-        f.get_ref().clone()
-    }
-
-    /// Checks the `{name}` placeholders of a template (parsed as [`crate::template::render`] does).
-    fn placeholders(&mut self, template: &str, at: usize) {
-        for name in crate::template::placeholders(template) {
-            if !self.facts.contains(name) {
-                self.error(
-                    at,
-                    format!("unknown placeholder '{{{name}}}' in \"{template}\""),
-                );
-            }
-        }
-    }
-
-    fn condition(&mut self, spec: &ConditionSpec, at: usize) -> Condition {
-        let scope = match &spec.scope {
-            None => Scope::Invocation,
-            Some(s) => match s.get_ref().as_str() {
-                "invocation" => Scope::Invocation,
-                "rotation" => Scope::Rotation,
-                other => {
-                    self.error(
-                        s.span().start,
-                        format!("unknown scope '{other}' (expected invocation or rotation)"),
-                    );
-                    Scope::Invocation
-                }
-            },
-        };
-        let mut parts = Vec::new();
-        if let Some(h) = &spec.has {
-            parts.push(Condition::Has(self.pattern_refs(h), scope));
-        }
-        if let Some(h) = &spec.lacks {
-            parts.push(Condition::Lacks(self.pattern_refs(h), scope));
-        }
-        if let Some(h) = &spec.last {
-            parts.push(Condition::Last(self.pattern_refs(h), scope));
-        }
-        match (&spec.after, &spec.then_none) {
-            (Some(a), Some(n)) => {
-                let after = self.pattern_refs(&OneOrMany::one(a.clone()));
-                let none = self.pattern_refs(n);
-                if let Some(&after) = after.first() {
-                    parts.push(Condition::AfterNone { after, none, scope });
-                }
-            }
-            (Some(a), None) => self.error(a.span().start, "`after` needs `then_none`".into()),
-            (None, Some(_)) => self.error(at, "`then_none` needs `after`".into()),
-            (None, None) => {}
-        }
-        if let Some(b) = spec.failed {
-            parts.push(Condition::Failed(b));
-        }
-        if let Some(b) = spec.errors {
-            parts.push(Condition::Errors(b, scope));
-        }
-        if let Some(b) = spec.timed_out {
-            parts.push(Condition::TimedOut(b));
-        }
-        if let Some(b) = spec.completed {
-            parts.push(Condition::Completed(b));
-        }
-        if let Some(b) = spec.fragment {
-            parts.push(Condition::Fragment(b));
-        }
-        if let Some(b) = spec.rotation {
-            parts.push(Condition::Rotation(b));
-        }
-        if let Some(steps) = &spec.step {
-            let mut v = Vec::new();
-            for s in steps.items() {
-                match Step::parse(s.get_ref()) {
-                    Some(st) => v.push(st),
-                    None => self.error(s.span().start, format!("unknown step '{}'", s.get_ref())),
-                }
-            }
-            parts.push(Condition::Step(v));
-        }
-        if let Some(r) = &spec.duration_ms {
-            parts.push(Condition::Duration(self.range(r, at)));
-        }
-        if let Some(r) = &spec.timeout_ms {
-            parts.push(Condition::Timeout(self.range(r, at)));
-        }
-        if let Some([a, b]) = &spec.same {
-            parts.push(Condition::Same(self.fact(a), self.fact(b)));
-        }
-        if let Some([a, b]) = &spec.differ {
-            parts.push(Condition::Differ(self.fact(a), self.fact(b)));
-        }
-        if let Some(f) = &spec.fact {
-            parts.push(Condition::Fact(self.fact(f)));
-        }
-        if let Some(all) = &spec.all {
-            parts.push(Condition::All(
-                all.iter().map(|c| self.condition(c, at)).collect(),
-            ));
-        }
-        if let Some(any) = &spec.any {
-            if any.is_empty() {
-                self.error(at, "`any = []` can never hold".into());
-            }
-            parts.push(Condition::Any(
-                any.iter().map(|c| self.condition(c, at)).collect(),
-            ));
-        }
-        if let Some(not) = &spec.not {
-            parts.push(Condition::Not(Box::new(self.condition(not, at))));
-        }
-        if parts.is_empty() {
-            self.error(at, "empty condition: give at least one of has, lacks, last, after/then_none, failed, errors, timed_out, completed, fragment, rotation, step, duration_ms, timeout_ms, same, differ, fact, all, any, not".into());
-        }
-        if parts.len() == 1 {
-            parts.pop().unwrap()
-        } else {
-            Condition::All(parts)
-        }
-    }
-
-    fn range(&mut self, r: &RangeSpec, at: usize) -> Range {
-        if r.gt.is_none() && r.gte.is_none() && r.lt.is_none() && r.lte.is_none() {
-            self.error(at, "a range needs gt, gte, lt or lte".into());
-        }
-        Range {
-            gt: r.gt,
-            gte: r.gte,
-            lt: r.lt,
-            lte: r.lte,
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{Severity, Tier};
 
     const MODEL: &str = r#"
 [model]
@@ -844,11 +561,6 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
                 "unknown cause 'nope'",
             ),
             (
-                "severity = \"high\"",
-                "severity = \"urgent\"",
-                "unknown severity 'urgent'",
-            ),
-            (
                 "needle = \"out\"",
                 "needle = \"\"",
                 "needles must be non-empty",
@@ -870,11 +582,6 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
             ),
             (
                 "has = \"login\"",
-                "scope = \"everywhere\"\nhas = \"login\"",
-                "unknown scope",
-            ),
-            (
-                "has = \"login\"",
                 "step = \"makeSecret\"",
                 "unknown step 'makeSecret'",
             ),
@@ -883,6 +590,113 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
             assert_ne!(bad, GOOD, "{from}");
             let e = errors(&bad);
             assert!(e.iter().any(|m| m.contains(want)), "{want}: {e:?}");
+        }
+    }
+
+    /// Severity, tier and scope are enums serde reads: a value that is none of them is reported
+    /// at its line, with the values it may take.
+    #[test]
+    fn bad_severity_tier_and_scope_name_the_line_and_the_choices() {
+        for (from, to, want) in [
+            (
+                "severity = \"high\"",
+                "severity = \"urgent\"",
+                "rules/symptoms/s.toml:5: unknown variant `urgent`, expected one of `info`, `low`, `medium`, `high`, `critical`",
+            ),
+            (
+                "severity = \"high\"",
+                "severity = \"high\"\ntier = \"sometimes\"",
+                "rules/symptoms/s.toml:6: unknown variant `sometimes`, expected one of `specific`, `generic`, `fallback`",
+            ),
+            (
+                "has = \"login\"",
+                "scope = \"everywhere\"\nhas = \"login\"",
+                "rules/symptoms/s.toml:12: unknown variant `everywhere`, expected `invocation` or `rotation`",
+            ),
+            (
+                "severity = \"high\"",
+                "severity = 3",
+                "rules/symptoms/s.toml:5: wanted string or table",
+            ),
+        ] {
+            let bad = GOOD.replace(from, to);
+            let e = errors(&bad);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].starts_with(want), "{want}: {e:?}");
+        }
+        let rs = compile(&files(&GOOD.replace(
+            "severity = \"high\"",
+            "severity = \"critical\"\ntier = \"fallback\"",
+        )))
+        .unwrap();
+        assert_eq!(
+            (rs.symptoms[0].severity, rs.symptoms[0].tier),
+            (Severity::Critical, Tier::Fallback)
+        );
+        assert_eq!(
+            compile(&files(GOOD)).unwrap().symptoms[0].tier,
+            Tier::Specific
+        );
+    }
+
+    #[test]
+    fn the_model_names_known_facts_and_a_service_principal() {
+        let with = |extra: &str| {
+            let mut f = files(GOOD);
+            f[0].1 = format!("{MODEL}{extra}");
+            match compile(&f) {
+                Ok(rs) => Ok(rs.model),
+                Err(e) => Err(e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+            }
+        };
+        let model = with("rotation_function_names = [\"Rotat\"]\nrotation_service = \"secretsmanager.amazonaws.com\"\n[[model.infer]]\nfact = \"token\"\nfrom = \"secret_arn\"\nwhen = { step = \"setSecret\" }\n").unwrap();
+        assert!(model.is_rotation_function_name("SecretsManagerPgROTATION"));
+        assert!(!model.is_rotation_function_name("orders-api"));
+        assert_eq!(
+            model.rotation_service.as_deref(),
+            Some("secretsmanager.amazonaws.com")
+        );
+        assert_eq!(model.inferences.len(), 1);
+        let e = with("rotation_service = \"arn:aws:iam::1:role/R\"\n").unwrap_err();
+        assert!(e[0].contains("must be a service principal"), "{e:?}");
+        let e = with("[[model.infer]]\nfact = \"token\"\nfrom = \"nope\"\n").unwrap_err();
+        assert!(
+            e[0].contains("unknown fact 'nope' in [[model.infer]]"),
+            "{e:?}"
+        );
+        assert!(e[0].starts_with("rules/model.toml:"), "{e:?}");
+        let e = with("rotation_function_names = [\" \"]\n").unwrap_err();
+        assert!(e[0].contains("must be non-empty"), "{e:?}");
+    }
+
+    /// A cause, its symptom and its corpus cases line up by name: `rules/causes/<id>.toml`
+    /// defines the cause `<id>`, `rules/symptoms/<id>.toml` the symptom `<id>`.
+    #[test]
+    fn embedded_rule_files_are_named_after_what_they_define() {
+        for (path, text) in embedded_files() {
+            let parsed: RuleFile = toml::from_str(text).unwrap();
+            let stem = Path::new(path).file_stem().unwrap().to_str().unwrap();
+            if path.starts_with("rules/causes/") {
+                let ids: Vec<&str> = parsed
+                    .cause
+                    .iter()
+                    .map(|c| c.get_ref().id.as_str())
+                    .collect();
+                assert_eq!(ids, [stem], "{path}");
+                assert!(parsed.symptom.is_none() && parsed.model.is_none(), "{path}");
+            } else if path.starts_with("rules/symptoms/") {
+                assert_eq!(
+                    parsed.symptom.map(|s| s.into_inner().id).as_deref(),
+                    Some(stem),
+                    "{path}"
+                );
+                assert!(
+                    parsed.cause.is_empty(),
+                    "{path}: causes go in rules/causes/"
+                );
+            } else {
+                assert_eq!(*path, "rules/model.toml");
+            }
         }
     }
 
