@@ -34,6 +34,8 @@
 //! matching (the per-byte work) run in parallel; assembly and evaluation run in input order, so the
 //! output is deterministic.
 
+#![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
+
 pub mod aws;
 pub mod cli;
 pub mod diagnosis;

@@ -1,3 +1,5 @@
+#![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 

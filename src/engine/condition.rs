@@ -144,13 +144,13 @@ impl<'a> Context<'a> {
                 }
             }
             Condition::TimedOut(b) => {
-                if inv.timed_out == *b {
+                if inv.timed_out() == *b {
                     Some(if *b { self.duration_line() } else { vec![] })
                 } else {
                     None
                 }
             }
-            Condition::Completed(b) => holds((inv.ended || inv.reported) == *b),
+            Condition::Completed(b) => holds(inv.lifecycle.ended() == *b),
             Condition::Fragment(b) => holds(inv.is_fragment() == *b),
             Condition::Rotation(b) => holds(self.rotation_related == *b),
             Condition::Step(steps) => holds(inv.step.is_some_and(|s| steps.contains(&s))),

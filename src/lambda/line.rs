@@ -11,12 +11,12 @@
 //! run of spaces (terminal copies expand tabs), request ids are recognised by their UUID shape, and
 //! anything unrecognised is kept as `Kind::Other`: still activity of the invocation it falls in.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
-use serde::Deserialize;
 
+use super::json::classify_json;
+use super::report::{Metrics, Status, parse_number, parse_report_fields};
 use crate::aws::RequestId;
 use crate::time::{self, EpochMs};
 
@@ -31,7 +31,7 @@ pub enum Level {
 }
 
 impl Level {
-    fn parse(s: &[u8]) -> Option<Level> {
+    pub(super) fn parse(s: &[u8]) -> Option<Level> {
         Some(match s {
             b"DEBUG" | b"TRACE" => Level::Debug,
             b"INFO" => Level::Info,
@@ -68,51 +68,6 @@ pub enum Kind {
     Other,
 }
 
-impl Kind {
-    /// Platform lines delimit invocations; everything else is something the function did.
-    pub fn is_platform(self) -> bool {
-        matches!(
-            self,
-            Kind::InitStart | Kind::InitReport | Kind::Start | Kind::End | Kind::Report
-        )
-    }
-}
-
-/// How an invocation (or init phase) ended, from `REPORT … Status:` or `platform.report`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Success,
-    Timeout,
-    Error,
-    Failure,
-}
-
-impl Status {
-    fn parse(s: &str) -> Option<Status> {
-        Some(match s.trim() {
-            "success" => Status::Success,
-            "timeout" => Status::Timeout,
-            "error" => Status::Error,
-            "failure" => Status::Failure,
-            _ => return None,
-        })
-    }
-}
-
-/// Numbers from `REPORT`, `INIT_REPORT`, `platform.report` or the legacy timeout line.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Metrics {
-    pub duration_ms: Option<f64>,
-    pub billed_ms: Option<f64>,
-    pub memory_mb: Option<u32>,
-    pub max_memory_mb: Option<u32>,
-    pub init_ms: Option<f64>,
-    pub status: Option<Status>,
-    pub error_type: Option<String>,
-    /// `INIT_REPORT … Phase: init|invoke`.
-    pub phase: Option<String>,
-}
-
 /// One classified message.
 #[derive(Clone, Debug)]
 pub struct Line {
@@ -133,7 +88,7 @@ pub struct Line {
 }
 
 impl Line {
-    fn new(kind: Kind) -> Line {
+    pub(super) fn new(kind: Kind) -> Line {
         Line {
             kind,
             level: None,
@@ -146,7 +101,7 @@ impl Line {
         }
     }
 
-    fn rendered(kind: Kind, text: String) -> Line {
+    pub(super) fn rendered(kind: Kind, text: String) -> Line {
         let mut l = Line::new(kind);
         l.text = Some(text.into_bytes().into_boxed_slice());
         l
@@ -321,8 +276,6 @@ macro_rules! key {
 
 key!(EXITED, b"exited");
 key!(TRACEBACK, b"Traceback (most recent call last)");
-key!(EVENT_SOURCE, b"\"eventSource\"");
-key!(EVENT_NAME, b"\"eventName\"");
 
 impl Key {
     fn find(&self, hay: &[u8]) -> Option<usize> {
@@ -330,126 +283,7 @@ impl Key {
     }
 }
 
-/// Parses the TAB (or space) separated `Key: value` fields of REPORT and INIT_REPORT lines, in
-/// one pass over the colons (terminal copies turn the TABs into spaces, so fields are found by
-/// their keys, not by position).
-fn parse_report_fields(s: &[u8]) -> Metrics {
-    #[derive(Clone, Copy)]
-    enum F {
-        Duration,
-        Billed,
-        Init,
-        Memory,
-        MaxMemory,
-        Status,
-        ErrorType,
-        Phase,
-        Ignored,
-    }
-    // Longer keys first: "Billed Duration" also ends with "Duration".
-    const KEYS: [(&[u8], F); 10] = [
-        (b"Billed Restore Duration", F::Ignored),
-        (b"Restore Duration", F::Ignored),
-        (b"Billed Duration", F::Billed),
-        (b"Init Duration", F::Init),
-        (b"Duration", F::Duration),
-        (b"Max Memory Used", F::MaxMemory),
-        (b"Memory Size", F::Memory),
-        (b"Status", F::Status),
-        (b"Error Type", F::ErrorType),
-        (b"Phase", F::Phase),
-    ];
-    if let Some(m) = parse_report_in_order(s) {
-        return m;
-    }
-    let mut m = Metrics::default();
-    for c in memchr::memchr_iter(b':', s) {
-        let before = &s[..c];
-        let Some(&(_, field)) = KEYS.iter().find(|(k, _)| before.ends_with(k)) else {
-            continue;
-        };
-        let v = skip_ws(&s[c + 1..]);
-        match field {
-            F::Duration => m.duration_ms = m.duration_ms.or(parse_number(v)),
-            F::Billed => m.billed_ms = parse_number(v),
-            F::Init => m.init_ms = parse_number(v),
-            F::Memory => m.memory_mb = parse_number(v).map(|x| x as u32),
-            F::MaxMemory => m.max_memory_mb = parse_number(v).map(|x| x as u32),
-            F::Status => m.status = Status::parse(&word(v)),
-            F::ErrorType => m.error_type = Some(word(v)).filter(|w| !w.is_empty()),
-            F::Phase => m.phase = Some(word(v)).filter(|w| !w.is_empty()),
-            F::Ignored => {}
-        }
-    }
-    m
-}
-
-/// The fast path for a REPORT as the platform writes it: `<rid>\tDuration: N ms\tBilled Duration:
-/// N ms\tMemory Size: N MB\tMax Memory Used: N MB[\tInit Duration: N ms]`, then nothing or a
-/// status. Anything else (tabs turned to spaces, statuses, XRAY) takes the general path.
-fn parse_report_in_order(s: &[u8]) -> Option<Metrics> {
-    fn field<'a>(s: &'a [u8], key: &[u8], unit: &[u8]) -> Option<(f64, &'a [u8])> {
-        let s = s.strip_prefix(b"\t")?.strip_prefix(key)?;
-        let end = s.iter().position(|&b| !(b.is_ascii_digit() || b == b'.'))?;
-        let v = parse_number(&s[..end])?;
-        Some((v, s[end..].strip_prefix(unit)?))
-    }
-    let rest = s.get(36..)?;
-    let (duration, rest) = field(rest, b"Duration: ", b" ms")?;
-    let (billed, rest) = field(rest, b"Billed Duration: ", b" ms")?;
-    let (memory, rest) = field(rest, b"Memory Size: ", b" MB")?;
-    let (used, rest) = field(rest, b"Max Memory Used: ", b" MB")?;
-    let (init, rest) = match field(rest, b"Init Duration: ", b" ms") {
-        Some((v, r)) => (Some(v), r),
-        None => (None, rest),
-    };
-    if !rest.iter().all(|b| b.is_ascii_whitespace()) {
-        return None;
-    }
-    Some(Metrics {
-        duration_ms: Some(duration),
-        billed_ms: Some(billed),
-        memory_mb: Some(memory as u32),
-        max_memory_mb: Some(used as u32),
-        init_ms: init,
-        ..Metrics::default()
-    })
-}
-
-/// The value up to the next separator.
-fn word(v: &[u8]) -> String {
-    let end = v
-        .iter()
-        .position(|&b| b == b'\t' || b == b' ' || b == b'\n' || b == b'\r')
-        .unwrap_or(v.len());
-    String::from_utf8_lossy(&v[..end]).into_owned()
-}
-
-/// A decimal number as Lambda prints them (`30000.00`, `128`): digits, an optional fraction.
-fn parse_number(s: &[u8]) -> Option<f64> {
-    let mut int: u64 = 0;
-    let mut i = 0;
-    while i < s.len() && s[i].is_ascii_digit() && i < 18 {
-        int = int * 10 + (s[i] - b'0') as u64;
-        i += 1;
-    }
-    if i == 0 {
-        return None;
-    }
-    let mut value = int as f64;
-    if s.get(i) == Some(&b'.') {
-        let mut scale = 0.1;
-        i += 1;
-        while i < s.len() && s[i].is_ascii_digit() {
-            value += (s[i] - b'0') as f64 * scale;
-            scale /= 10.0;
-            i += 1;
-        }
-    }
-    Some(value)
-}
-
-fn skip_ws(s: &[u8]) -> &[u8] {
+pub(super) fn skip_ws(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     &s[n..]
 }
@@ -470,295 +304,6 @@ fn trim_end(s: &[u8]) -> &[u8] {
         .take_while(|&&b| matches!(b, b'\n' | b'\r' | b'\t' | b' '))
         .count();
     &s[..s.len() - n]
-}
-
-/// The fields of the Lambda JSON log format records we read (application and platform).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct JsonRecord<'a> {
-    // platform records: {"time", "type", "record": {…}}
-    #[serde(borrow)]
-    time: Option<Cow<'a, str>>,
-    #[serde(rename = "type")]
-    #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    record: Option<PlatformRecord<'a>>,
-    // application records: {"timestamp", "level" | "log_level", "message", "requestId", …}
-    #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    level: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    log_level: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    message: Option<&'a serde_json::value::RawValue>,
-    #[serde(rename = "requestId", alias = "AWSRequestId", alias = "aws_request_id")]
-    #[serde(borrow)]
-    request_id: Option<Cow<'a, str>>,
-    #[serde(rename = "errorType")]
-    #[serde(borrow)]
-    error_type: Option<Cow<'a, str>>,
-    #[serde(rename = "errorMessage")]
-    #[serde(borrow)]
-    error_message: Option<Cow<'a, str>>,
-    #[serde(rename = "stackTrace")]
-    stack_trace: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PlatformRecord<'a> {
-    #[serde(rename = "requestId")]
-    #[serde(borrow)]
-    request_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    version: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
-    #[serde(rename = "errorType")]
-    #[serde(borrow)]
-    error_type: Option<Cow<'a, str>>,
-    metrics: Option<PlatformMetrics>,
-    #[serde(borrow)]
-    phase: Option<Cow<'a, str>>,
-    #[serde(rename = "functionArn")]
-    #[serde(borrow)]
-    function_arn: Option<Cow<'a, str>>,
-    #[serde(rename = "functionName")]
-    #[serde(borrow)]
-    function_name: Option<Cow<'a, str>>,
-    #[serde(rename = "runtimeVersion")]
-    #[serde(borrow)]
-    runtime_version: Option<Cow<'a, str>>,
-    #[serde(rename = "runtimeVersionArn")]
-    #[serde(borrow)]
-    runtime_version_arn: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PlatformMetrics {
-    #[serde(rename = "durationMs")]
-    duration_ms: Option<f64>,
-    #[serde(rename = "billedDurationMs")]
-    billed_ms: Option<f64>,
-    #[serde(rename = "memorySizeMB")]
-    memory_mb: Option<u32>,
-    #[serde(rename = "maxMemoryUsedMB")]
-    max_memory_mb: Option<u32>,
-    #[serde(rename = "initDurationMs")]
-    init_ms: Option<f64>,
-}
-
-/// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
-/// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
-fn classify_json(m: &[u8]) -> Option<Line> {
-    if EVENT_SOURCE.find(m).is_some() && EVENT_NAME.find(m).is_some() {
-        let v: serde_json::Value = serde_json::from_slice(m).ok()?;
-        if let Some(r) = crate::format::cloudtrail::render(&v) {
-            let mut l = Line::rendered(Kind::CloudTrail, r.text);
-            l.timestamp = r.timestamp;
-            l.level = r.error.then_some(Level::Error);
-            return Some(l);
-        }
-    }
-    let rec: JsonRecord = serde_json::from_slice(m).ok()?;
-    if let Some(kind) = rec.kind.as_deref() {
-        let r = rec.record.unwrap_or_default();
-        let rid = r.request_id.as_deref().and_then(RequestId::parse);
-        let ts = rec.time.as_deref().and_then(time::parse_any);
-        let (k, text) = match kind {
-            // START/END say nothing rules read: no rendered text, the evidence shows the record.
-            "platform.start" => (Kind::Start, None),
-            "platform.end" => (Kind::End, None),
-            "platform.report" | "platform.runtimeDone" => {
-                let mx = r.metrics.unwrap_or_default();
-                let status = r.status.as_deref().and_then(Status::parse);
-                let metrics = Metrics {
-                    duration_ms: mx.duration_ms,
-                    billed_ms: mx.billed_ms,
-                    memory_mb: mx.memory_mb,
-                    max_memory_mb: mx.max_memory_mb,
-                    init_ms: mx.init_ms,
-                    status,
-                    error_type: r.error_type.as_deref().map(str::to_owned),
-                    phase: None,
-                };
-                let text = render_report(r.request_id.as_deref().unwrap_or(""), &metrics);
-                let kind = if kind == "platform.report" {
-                    Kind::Report
-                } else {
-                    Kind::Other
-                };
-                let mut l = Line::rendered(kind, text);
-                l.request_id = rid;
-                l.timestamp = ts;
-                if kind == Kind::Report {
-                    l.metrics = Some(Box::new(metrics));
-                }
-                return Some(l);
-            }
-            "platform.initStart" => {
-                let text = format!(
-                    "INIT_START Runtime Version: {}\tRuntime Version ARN: {}",
-                    r.runtime_version.as_deref().unwrap_or(""),
-                    r.runtime_version_arn.as_deref().unwrap_or("")
-                );
-                let mut l = Line::rendered(Kind::InitStart, text);
-                l.timestamp = ts;
-                l.function = r.function_name.as_deref().map(Box::from);
-                return Some(l);
-            }
-            "platform.initReport" | "platform.initRuntimeDone" => {
-                let mx = r.metrics.unwrap_or_default();
-                let metrics = Metrics {
-                    init_ms: mx.duration_ms,
-                    status: r.status.as_deref().and_then(Status::parse),
-                    error_type: r.error_type.as_deref().map(str::to_owned),
-                    phase: r.phase.as_deref().map(str::to_owned),
-                    ..Metrics::default()
-                };
-                let mut text = format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}",
-                    metrics.init_ms.unwrap_or(0.0),
-                    metrics.phase.as_deref().unwrap_or("init")
-                );
-                if let Some(s) = r.status.as_deref() {
-                    text.push_str(&format!("\tStatus: {s}"));
-                }
-                if let Some(e) = &metrics.error_type {
-                    text.push_str(&format!("\tError Type: {e}"));
-                }
-                let kind = if kind == "platform.initReport" {
-                    Kind::InitReport
-                } else {
-                    Kind::Other
-                };
-                let mut l = Line::rendered(kind, text);
-                l.timestamp = ts;
-                l.metrics = Some(Box::new(metrics));
-                return Some(l);
-            }
-            _ => (Kind::Other, None),
-        };
-        let mut l = Line::new(k);
-        l.text = text;
-        l.request_id = rid;
-        l.timestamp = ts;
-        l.function = r
-            .function_arn
-            .as_deref()
-            .or(r.function_name.as_deref())
-            .map(Box::from);
-        return Some(l);
-    }
-    let level_name = rec.level.as_deref().or(rec.log_level.as_deref())?;
-    let mut upper = [0u8; 8];
-    let n = level_name.len().min(8);
-    upper[..n].copy_from_slice(&level_name.as_bytes()[..n]);
-    upper.make_ascii_uppercase();
-    let level = Level::parse(&upper[..n])?;
-    let level_name = std::str::from_utf8(&upper[..n]).unwrap_or("INFO");
-    let message: Cow<str> = match rec.message.map(|r| r.get()) {
-        Some(raw) if raw.starts_with('"') => {
-            serde_json::from_str::<String>(raw).map_or(Cow::Borrowed(raw), Cow::Owned)
-        }
-        Some(raw) => Cow::Borrowed(raw),
-        None => Cow::Borrowed(""),
-    };
-    let mut text = String::with_capacity(message.len() + 64);
-    let mut body = 0;
-    let unhandled = rec.log_level.is_some() && rec.level.is_none() && rec.error_type.is_some();
-    if unhandled {
-        // The runtime's own error record: render like the text-format `[ERROR] Type: message` block.
-        text.push_str("[ERROR] ");
-        text.push_str(rec.error_type.as_deref().unwrap_or(""));
-        if let Some(em) = rec.error_message.as_deref().filter(|s| !s.is_empty()) {
-            text.push_str(": ");
-            text.push_str(em);
-        }
-    } else {
-        for part in [
-            "[",
-            level_name,
-            "]\t",
-            rec.timestamp.as_deref().unwrap_or(""),
-            "\t",
-            rec.request_id.as_deref().unwrap_or(""),
-            "\t",
-        ] {
-            text.push_str(part);
-        }
-        body = text.len();
-        text.push_str(&message);
-        if let Some(et) = rec.error_type.as_deref() {
-            text.push_str(&format!(
-                "\n{et}: {}",
-                rec.error_message.as_deref().unwrap_or("")
-            ));
-        }
-    }
-    if let Some(serde_json::Value::Array(frames)) = &rec.stack_trace {
-        text.push_str("\nTraceback (most recent call last):");
-        for f in frames {
-            match f {
-                serde_json::Value::String(s) => {
-                    text.push('\n');
-                    text.push_str(s.trim_end_matches('\n'));
-                }
-                other => {
-                    text.push('\n');
-                    text.push_str(&other.to_string());
-                }
-            }
-        }
-    }
-    let mut l = Line::rendered(
-        if unhandled {
-            Kind::Unhandled
-        } else {
-            Kind::App
-        },
-        text,
-    );
-    l.level = Some(level);
-    l.body = body as u32;
-    l.request_id = rec.request_id.as_deref().and_then(RequestId::parse);
-    l.timestamp = rec.timestamp.as_deref().and_then(time::parse_any);
-    Some(l)
-}
-
-fn render_report(rid: &str, m: &Metrics) -> String {
-    let mut s = format!("REPORT RequestId: {rid}");
-    if let Some(d) = m.duration_ms {
-        s.push_str(&format!("\tDuration: {d:.2} ms"));
-    }
-    if let Some(b) = m.billed_ms {
-        s.push_str(&format!("\tBilled Duration: {b:.0} ms"));
-    }
-    if let Some(v) = m.memory_mb {
-        s.push_str(&format!("\tMemory Size: {v} MB"));
-    }
-    if let Some(v) = m.max_memory_mb {
-        s.push_str(&format!("\tMax Memory Used: {v} MB"));
-    }
-    if let Some(v) = m.init_ms {
-        s.push_str(&format!("\tInit Duration: {v:.2} ms"));
-    }
-    if let Some(st) = m.status {
-        let w = match st {
-            Status::Success => "success",
-            Status::Timeout => "timeout",
-            Status::Error => "error",
-            Status::Failure => "failure",
-        };
-        s.push_str(&format!("\tStatus: {w}"));
-    }
-    if let Some(e) = &m.error_type {
-        s.push_str(&format!("\tError Type: {e}"));
-    }
-    s
 }
 
 #[cfg(test)]

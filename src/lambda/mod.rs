@@ -8,7 +8,9 @@
 
 pub mod facts;
 pub mod invocation;
+mod json;
 pub mod line;
+pub mod report;
 pub mod rotation;
 
 use crate::aws::Step;

@@ -1,0 +1,405 @@
+//! The router of invocation assembly: each line goes, by its kind and request id, to the
+//! invocation it belongs to, which [`super::state`] then updates.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::state::{absorb, finish, kept, runtime_version};
+use super::stream::StreamState;
+use super::{Invocation, STALE_AFTER_MS};
+use crate::aws::RequestId;
+use crate::format::Record;
+use crate::lambda::Analysis;
+use crate::lambda::line::{Kind, Level, Line};
+use crate::rules::RuleSet;
+use crate::time::EpochMs;
+
+/// An invocation that reported is closed once this many further records have gone by.
+const CLOSE_AFTER_RECORDS: u64 = 512;
+/// Records between two sweeps of stale invocations and idle streams.
+const SWEEP_EVERY: u64 = 4096;
+
+/// Where a record falls: its stream's state and its time (its own, or the one its message prints).
+#[derive(Clone, Copy)]
+struct At {
+    stream: usize,
+    ts: Option<EpochMs>,
+}
+
+/// Builds invocations from the records of one input.
+pub struct Assembler<'r> {
+    rules: &'r RuleSet,
+    source: u32,
+    open: FxHashMap<RequestId, Invocation>,
+    streams: Vec<StreamState>,
+    stream_index: FxHashMap<Option<Arc<str>>, usize>,
+    /// The stream of the previous record (records of one stream come in runs).
+    last_stream: Option<(Option<Arc<str>>, usize)>,
+    /// The stream of records that carry none (an S3 export file's stream, from its path).
+    default_stream: Option<Arc<str>>,
+    closed: Vec<Invocation>,
+    records: u64,
+    max_ts: Option<EpochMs>,
+    /// Invocations seen (START, or lines with a request id).
+    pub invocations: u64,
+}
+
+impl<'r> Assembler<'r> {
+    pub fn new(rules: &'r RuleSet, source: u32) -> Assembler<'r> {
+        Assembler {
+            rules,
+            source,
+            open: FxHashMap::default(),
+            streams: Vec::new(),
+            stream_index: FxHashMap::default(),
+            last_stream: None,
+            default_stream: None,
+            closed: Vec::new(),
+            records: 0,
+            max_ts: None,
+            invocations: 0,
+        }
+    }
+
+    /// Names the stream of records that carry none.
+    pub fn set_default_stream(&mut self, stream: Option<String>) {
+        self.default_stream = stream.map(Arc::from);
+    }
+
+    /// Takes the invocations closed so far, in input order (the order they started in).
+    pub fn drain_closed(&mut self) -> Vec<Invocation> {
+        let mut v = std::mem::take(&mut self.closed);
+        v.sort_by_key(|i| i.first_line);
+        v
+    }
+
+    /// The latest event time seen in this input.
+    pub fn max_ts(&self) -> Option<EpochMs> {
+        self.max_ts
+    }
+
+    /// Index of the record's stream state.
+    fn stream_of(&mut self, record: &Record) -> usize {
+        let named = record.stream.as_deref();
+        if let Some((name, idx)) = &self.last_stream {
+            let same = match named {
+                Some(s) => name.as_deref() == Some(s),
+                None => *name == self.default_stream,
+            };
+            if same {
+                return *idx;
+            }
+        }
+        let name: Option<Arc<str>> = match named {
+            Some(s) => Some(Arc::from(s)),
+            None => self.default_stream.clone(),
+        };
+        let idx = match self.stream_index.get(&name) {
+            Some(&i) => i,
+            None => {
+                self.streams.push(StreamState::new(name.clone()));
+                self.stream_index
+                    .insert(name.clone(), self.streams.len() - 1);
+                self.streams.len() - 1
+            }
+        };
+        self.last_stream = Some((name, idx));
+        idx
+    }
+
+    fn new_invocation(&self, si: usize, record: &Record) -> Invocation {
+        Invocation {
+            source: self.source,
+            stream: self.streams[si].name.clone(),
+            group: record.group.as_deref().map(Arc::from),
+            first_line: record.line,
+            ..Invocation::default()
+        }
+    }
+
+    /// Opens the invocation `rid` unless it is open, counting it.
+    fn open_invocation(&mut self, rid: RequestId, si: usize, record: &Record) {
+        if !self.open.contains_key(&rid) {
+            self.invocations += 1;
+            let mut inv = self.new_invocation(si, record);
+            inv.request_id = Some(rid);
+            self.open.insert(rid, inv);
+        }
+    }
+
+    /// Adds one analysed record: routes it by its kind. START opens an invocation (and closes
+    /// what its stream had ended), INIT_START names its stream's runtime, a CloudTrail event stands
+    /// on its own; every other line goes to the invocation it belongs to ([`Assembler::line`]).
+    pub fn push(&mut self, record: &Record, a: Analysis) {
+        self.records += 1;
+        let ts = record.timestamp.or(a.line.timestamp);
+        if let Some(t) = ts {
+            self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
+        }
+        let stream = self.stream_of(record);
+        self.streams[stream].touch(self.records, ts);
+        let at = At { stream, ts };
+        match a.line.kind {
+            Kind::InitStart => {
+                self.streams[stream].runtime_version = runtime_version(&record.message);
+            }
+            Kind::Start => {
+                if let Some(rid) = a.line.request_id {
+                    self.start(rid, at, record, a);
+                }
+            }
+            Kind::CloudTrail => self.cloudtrail(at, record, a),
+            _ => self.line(at, record, a),
+        }
+    }
+
+    /// A CloudTrail event stands on its own: a one-line invocation, closed at once, that joins
+    /// its rotation by the secret it names.
+    fn cloudtrail(&mut self, at: At, record: &Record, a: Analysis) {
+        let Analysis {
+            line,
+            hits,
+            step,
+            facts,
+        } = a;
+        let mut inv = self.new_invocation(at.stream, record);
+        inv.touch(at.ts);
+        inv.note(&hits, step, facts);
+        if line.level >= Some(Level::Error) {
+            inv.error_lines += 1;
+        }
+        inv.activity = 1;
+        inv.keep(kept(self.source, record, &line, at.ts, hits));
+        inv.last_is_kept();
+        self.closed.push(finish(inv, self.rules));
+    }
+
+    /// Any other line: to the invocation of its request id, or the one open in its stream, or the
+    /// stream's init output; then what its kind does to that invocation, and whether it is kept.
+    fn line(&mut self, at: At, record: &Record, a: Analysis) {
+        let Analysis {
+            mut line,
+            hits,
+            step,
+            facts,
+        } = a;
+        let key = self.owner(at.stream, record, &line);
+        let (rules, records, source) = (self.rules, self.records, self.source);
+        let inv = match key {
+            Some(k) => self.open.get_mut(&k).unwrap(),
+            None => {
+                // Init-phase output, or a fragment with nothing to attach to.
+                let new = self.new_invocation(at.stream, record);
+                self.streams[at.stream].pending.get_or_insert(new)
+            }
+        };
+        inv.touch(at.ts);
+        if inv.function.is_none() && line.function.is_some() {
+            inv.function = line.function.clone();
+        }
+        let keep = inv.apply(&mut line, &hits, rules, records) | !hits.is_empty();
+        let activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
+        if activity {
+            inv.activity += 1;
+            if !rules.model.vouches_for_rotation(&hits) {
+                inv.foreign += 1;
+            }
+            if !keep {
+                inv.set_last_activity(source, record, &line, at.ts, &hits);
+            }
+        }
+        if keep {
+            inv.note(&hits, step, facts);
+            inv.keep(kept(source, record, &line, at.ts, hits));
+            if activity {
+                inv.last_is_kept();
+            }
+        } else if !facts.is_empty() || step.is_some() {
+            inv.note(&hits, step, facts);
+        }
+        if matches!(line.kind, Kind::End | Kind::Report)
+            && let Some(k) = key
+        {
+            self.ended(at.stream, k);
+        }
+        if self.records.is_multiple_of(SWEEP_EVERY) {
+            self.sweep();
+            self.forget_idle_streams();
+        }
+    }
+
+    /// Which open invocation a line belongs to: its request id's (opened now if new), else the one
+    /// running in its stream; `None` for a line with nothing to attach to.
+    fn owner(&mut self, si: usize, record: &Record, line: &Line) -> Option<RequestId> {
+        let Some(rid) = line.request_id else {
+            return self.streams[si]
+                .current
+                .filter(|k| self.open.contains_key(k));
+        };
+        if !self.open.contains_key(&rid) {
+            self.open_invocation(rid, si, record);
+            let st = &mut self.streams[si];
+            if st.current.is_none() {
+                // No START (cut off by `--since`, a console selection): the lines without a
+                // RequestId just before this one, in the same stream, are this invocation's (a
+                // stream runs one invocation at a time).
+                if let Some(p) = st.pending.take() {
+                    absorb(self.open.get_mut(&rid).unwrap(), p);
+                }
+                if !matches!(line.kind, Kind::End | Kind::Report) {
+                    self.streams[si].current = Some(rid);
+                }
+            }
+        }
+        Some(rid)
+    }
+
+    /// END or REPORT of invocation `k`: it closes at its stream's next START.
+    fn ended(&mut self, si: usize, k: RequestId) {
+        let st = &mut self.streams[si];
+        if st.current == Some(k) {
+            st.current = None;
+        }
+        if !st.ended.contains(&k) {
+            st.ended.push(k);
+        }
+    }
+
+    /// START: opens the invocation, closes what the stream had ended, hands it the stream's
+    /// init output.
+    fn start(&mut self, rid: RequestId, at: At, record: &Record, a: Analysis) {
+        let si = at.stream;
+        self.close_ended(si);
+        self.open_invocation(rid, si, record);
+        let st = &mut self.streams[si];
+        // A new START in a known stream means the previous invocation there is over.
+        if st.name.is_some()
+            && let Some(prev) = st.current.take()
+            && prev != rid
+        {
+            st.ended.push(prev);
+        }
+        let pending = st.pending.take();
+        let rv = st.runtime_version.clone();
+        st.current = Some(rid);
+        let source = self.source;
+        let inv = self.open.get_mut(&rid).unwrap();
+        inv.lifecycle = inv.lifecycle.start();
+        inv.touch(at.ts);
+        inv.first_line = inv.first_line.min(record.line);
+        if inv.function.is_none() {
+            inv.function = a.line.function.clone();
+        }
+        if inv.runtime_version.is_none() {
+            inv.runtime_version = rv;
+        }
+        if let Some(p) = pending {
+            absorb(inv, p);
+        }
+        if !a.hits.is_empty() {
+            inv.note(&a.hits, a.step, a.facts);
+            inv.keep(kept(source, record, &a.line, at.ts, a.hits));
+        }
+        self.close_ended(si);
+    }
+
+    /// Closes the invocations of stream `si` that already ended.
+    fn close_ended(&mut self, si: usize) {
+        let ended = std::mem::take(&mut self.streams[si].ended);
+        for k in ended {
+            if let Some(inv) = self.open.remove(&k) {
+                self.closed.push(finish(inv, self.rules));
+            }
+        }
+    }
+
+    /// Closes invocations that reported long ago or have been silent past any Lambda timeout.
+    fn sweep(&mut self) {
+        let now_rec = self.records;
+        let max_ts = self.max_ts;
+        let stale: Vec<RequestId> = self
+            .open
+            .iter()
+            .filter(|(_, inv)| {
+                let reported_long_ago = inv
+                    .reported_at_record
+                    .is_some_and(|r| now_rec.saturating_sub(r) > CLOSE_AFTER_RECORDS);
+                let silent = match (inv.last_ts, max_ts) {
+                    (Some(l), Some(m)) => m - l > STALE_AFTER_MS,
+                    _ => false,
+                };
+                reported_long_ago || silent
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            if let Some(inv) = self.open.remove(&k) {
+                for st in &mut self.streams {
+                    if st.current == Some(k) {
+                        st.current = None;
+                    }
+                    st.ended.retain(|e| *e != k);
+                }
+                self.closed.push(finish(inv, self.rules));
+            }
+        }
+    }
+
+    /// Drops the states of streams that can go ([`StreamState::forgettable`]), keeping the others
+    /// in order and their indices consistent.
+    fn forget_idle_streams(&mut self) {
+        let (records, now) = (self.records, self.max_ts);
+        let keep: Vec<bool> = self
+            .streams
+            .iter()
+            .map(|st| !st.forgettable(records, now))
+            .collect();
+        if keep.iter().all(|&k| k) {
+            return;
+        }
+        // Old index -> new index (kept streams only).
+        let mut moved_to = Vec::with_capacity(keep.len());
+        let mut next = 0;
+        for &k in &keep {
+            moved_to.push(next);
+            next += usize::from(k);
+        }
+        let mut kept = keep.iter();
+        self.streams.retain(|_| *kept.next().unwrap());
+        self.stream_index.retain(|_, i| {
+            let k = keep[*i];
+            *i = moved_to[*i];
+            k
+        });
+        self.last_stream = None;
+    }
+
+    /// How many stream states are kept, and how many the index of streams holds.
+    #[cfg(test)]
+    pub(super) fn stream_states(&self) -> (usize, usize) {
+        (self.streams.len(), self.stream_index.len())
+    }
+
+    /// Closes everything still open (end of input).
+    pub fn finish(&mut self) {
+        let mut keys: Vec<RequestId> = self.open.keys().copied().collect();
+        keys.sort_by_key(|k| self.open[k].first_line);
+        for k in keys {
+            if let Some(inv) = self.open.remove(&k) {
+                self.closed.push(finish(inv, self.rules));
+            }
+        }
+        let mut pending: Vec<Invocation> = self
+            .streams
+            .iter_mut()
+            .filter_map(|st| st.pending.take())
+            .collect();
+        pending.sort_by_key(|p| p.first_line);
+        for p in pending {
+            if p.activity > 0 || !p.lines.is_empty() {
+                self.closed.push(finish(p, self.rules));
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! What a line of each kind does to the invocation it belongs to: the state changes
+//! [`super::Assembler`] applies once it has routed a line to its invocation, and what an
+//! invocation learns when it absorbs its stream's init output or closes.
+
+use super::{Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
+use crate::aws::function_name;
+use crate::format::Record;
+use crate::lambda::line::{Kind, Level, Line};
+use crate::lambda::report::{Metrics, Status};
+use crate::rules::RuleSet;
+use crate::rules::matcher::Hits;
+use crate::time::EpochMs;
+
+impl Invocation {
+    /// Applies what a line routed to this invocation says about it (START, INIT_START and
+    /// CloudTrail lines are the router's own). Returns whether the line is evidence by its kind
+    /// (an error, a warning, a timeout), whatever patterns it matched.
+    pub(super) fn apply(
+        &mut self,
+        line: &mut Line,
+        hits: &Hits,
+        rules: &RuleSet,
+        record: u64,
+    ) -> bool {
+        match line.kind {
+            Kind::End => {
+                self.lifecycle = self.lifecycle.end();
+                false
+            }
+            Kind::Report => self.on_report(line.metrics.take(), record),
+            Kind::InitReport => self.on_init_report(line),
+            Kind::Timeout => self.on_timeout(line),
+            Kind::RuntimeExit => {
+                self.failures.insert(Failure::RuntimeExit);
+                true
+            }
+            Kind::Unhandled => {
+                self.failures.insert(Failure::Unhandled);
+                self.error_lines += 1;
+                true
+            }
+            Kind::App | Kind::Other | Kind::RuntimeWarning => self.on_app_line(line, hits, rules),
+            Kind::InitStart | Kind::Start | Kind::CloudTrail => false,
+        }
+    }
+
+    /// REPORT: the invocation ended; its numbers and status.
+    fn on_report(&mut self, metrics: Option<Box<Metrics>>, record: u64) -> bool {
+        self.lifecycle = self.lifecycle.end();
+        if let Some(m) = metrics {
+            if m.status == Some(Status::Timeout) {
+                self.failures.insert(Failure::TimedOut);
+                self.timeout_ms = self.timeout_ms.or(m.duration_ms);
+            }
+            self.metrics = Some(m);
+        }
+        self.reported_at_record = Some(record);
+        // The REPORT is evidence (its duration) only for an invocation that failed.
+        self.outcome() == Outcome::Failed
+    }
+
+    /// INIT_REPORT: evidence when the init phase did not succeed.
+    fn on_init_report(&mut self, line: &Line) -> bool {
+        let bad = line
+            .metrics
+            .as_ref()
+            .and_then(|m| m.status)
+            .is_some_and(|s| s != Status::Success);
+        if bad {
+            self.failures.insert(Failure::InitFailed);
+        }
+        bad
+    }
+
+    /// The legacy `Task timed out after N seconds` line.
+    fn on_timeout(&mut self, line: &Line) -> bool {
+        self.failures.insert(Failure::TimedOut);
+        self.timeout_ms = line.metrics.as_ref().and_then(|m| m.duration_ms);
+        true
+    }
+
+    /// A line the function wrote: an error (by its level, or by an error marker of the model when
+    /// it has no level) counts; errors and warnings are evidence.
+    fn on_app_line(&mut self, line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
+        let marked_error =
+            line.level.is_none() && rules.model.error_marker.is_some_and(|p| hits.contains(&p));
+        if marked_error || line.level >= Some(Level::Error) {
+            self.error_lines += 1;
+        }
+        marked_error || line.level >= Some(Level::Warning)
+    }
+}
+
+/// Moves init-phase output into the invocation that followed it.
+pub(super) fn absorb(inv: &mut Invocation, pending: Invocation) {
+    inv.first_ts = match (inv.first_ts, pending.first_ts) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    inv.first_line = inv.first_line.min(pending.first_line);
+    inv.failures.extend(pending.failures);
+    inv.error_lines += pending.error_lines;
+    inv.seen.union(&pending.seen);
+    inv.activity += pending.activity;
+    inv.foreign += pending.foreign;
+    if inv.step.is_none() {
+        inv.step = pending.step;
+    }
+    inv.facts.merge(pending.facts);
+    let shift = pending.lines.len();
+    inv.last = match std::mem::take(&mut inv.last) {
+        Last::None => pending.last,
+        Last::Kept(i) => Last::Kept(i + shift),
+        own => own,
+    };
+    let mut lines = pending.lines;
+    lines.append(&mut inv.lines);
+    inv.lines = lines;
+    inv.lines.truncate(MAX_KEPT_LINES);
+    if matches!(inv.last, Last::Kept(i) if i >= inv.lines.len()) {
+        inv.last = Last::None;
+    }
+}
+
+/// The line as evidence.
+pub(super) fn kept(
+    source: u32,
+    record: &Record,
+    line: &Line,
+    ts: Option<EpochMs>,
+    hits: Hits,
+) -> KeptLine {
+    KeptLine {
+        source,
+        line: record.line,
+        timestamp: ts,
+        request_id: line.request_id,
+        kind: line.kind,
+        level: line.level,
+        hits,
+        text: text_for(line.text(&record.message)),
+    }
+}
+
+/// Derives what an invocation knows about its function, once, when it closes.
+pub(super) fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
+    let known = rules.known;
+    if let Some(f) = inv.function.clone() {
+        let name = function_name(&f).to_string();
+        if f.starts_with("arn:") {
+            inv.facts.insert_first(known.function_arn, f);
+        }
+        inv.facts
+            .insert_first(known.function_name, name.into_boxed_str());
+    }
+    if let Some(name) = inv
+        .group
+        .as_deref()
+        .and_then(|g| g.strip_prefix("/aws/lambda/"))
+    {
+        inv.facts.insert_first(known.function_name, name.into());
+    }
+    if let Some(rv) = &inv.runtime_version {
+        inv.facts
+            .insert_first(known.runtime_version, rv.as_str().into());
+    }
+    inv
+}
+
+/// `INIT_START Runtime Version: python:3.12.v48\t…` -> `python:3.12.v48`.
+pub(super) fn runtime_version(msg: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(msg);
+    let rest = s.split("Runtime Version:").nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
+}

@@ -1,0 +1,310 @@
+//! Lambda JSON log format records (`LogFormat=JSON`) and CloudTrail events, as the text lines they
+//! stand for: a `platform.report` record is classified and rendered as the REPORT line it replaces,
+//! an application record as the `[LEVEL]` line, so rules match the same strings whichever log
+//! format the function used. The record shapes are the Lambda runtime's (see
+//! `docs/log-formats.md`).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+use serde::Deserialize;
+
+use super::line::{Kind, Level, Line};
+use super::report::{Metrics, Status, render_report};
+use crate::aws::RequestId;
+use crate::time::{self, EpochMs};
+
+// Searchers built once (building one per call showed up in profiles).
+static EVENT_SOURCE: LazyLock<Finder> = LazyLock::new(|| Finder::new(b"\"eventSource\""));
+static EVENT_NAME: LazyLock<Finder> = LazyLock::new(|| Finder::new(b"\"eventName\""));
+
+/// The fields of the Lambda JSON log format records we read (application and platform).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct JsonRecord<'a> {
+    // platform records: {"time", "type", "record": {…}}
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(rename = "type")]
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    record: Option<PlatformRecord<'a>>,
+    // application records: {"timestamp", "level" | "log_level", "message", "requestId", …}
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    level: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    log_level: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<&'a serde_json::value::RawValue>,
+    #[serde(rename = "requestId", alias = "AWSRequestId", alias = "aws_request_id")]
+    #[serde(borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(rename = "errorType")]
+    #[serde(borrow)]
+    error_type: Option<Cow<'a, str>>,
+    #[serde(rename = "errorMessage")]
+    #[serde(borrow)]
+    error_message: Option<Cow<'a, str>>,
+    #[serde(rename = "stackTrace")]
+    stack_trace: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PlatformRecord<'a> {
+    #[serde(rename = "requestId")]
+    #[serde(borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(rename = "errorType")]
+    #[serde(borrow)]
+    error_type: Option<Cow<'a, str>>,
+    metrics: Option<PlatformMetrics>,
+    #[serde(borrow)]
+    phase: Option<Cow<'a, str>>,
+    #[serde(rename = "functionArn")]
+    #[serde(borrow)]
+    function_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "functionName")]
+    #[serde(borrow)]
+    function_name: Option<Cow<'a, str>>,
+    #[serde(rename = "runtimeVersion")]
+    #[serde(borrow)]
+    runtime_version: Option<Cow<'a, str>>,
+    #[serde(rename = "runtimeVersionArn")]
+    #[serde(borrow)]
+    runtime_version_arn: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PlatformMetrics {
+    #[serde(rename = "durationMs")]
+    duration_ms: Option<f64>,
+    #[serde(rename = "billedDurationMs")]
+    billed_ms: Option<f64>,
+    #[serde(rename = "memorySizeMB")]
+    memory_mb: Option<u32>,
+    #[serde(rename = "maxMemoryUsedMB")]
+    max_memory_mb: Option<u32>,
+    #[serde(rename = "initDurationMs")]
+    init_ms: Option<f64>,
+}
+
+/// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
+/// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
+pub(super) fn classify_json(m: &[u8]) -> Option<Line> {
+    if EVENT_SOURCE.find(m).is_some() && EVENT_NAME.find(m).is_some() {
+        let v: serde_json::Value = serde_json::from_slice(m).ok()?;
+        if let Some(l) = cloudtrail(&v) {
+            return Some(l);
+        }
+    }
+    let rec: JsonRecord = serde_json::from_slice(m).ok()?;
+    match rec.kind.as_deref() {
+        Some(kind) => Some(platform(kind, &rec)),
+        None => application(&rec),
+    }
+}
+
+/// A CloudTrail event, as `format::cloudtrail` renders it; an error when it records one.
+fn cloudtrail(v: &serde_json::Value) -> Option<Line> {
+    let r = crate::format::cloudtrail::render(v)?;
+    let mut l = Line::rendered(Kind::CloudTrail, r.text);
+    l.timestamp = r.timestamp;
+    l.level = r.error.then_some(Level::Error);
+    Some(l)
+}
+
+/// A `platform.*` record (`{"time", "type", "record": {…}}`).
+fn platform(kind: &str, rec: &JsonRecord) -> Line {
+    let empty = PlatformRecord::default();
+    let r = rec.record.as_ref().unwrap_or(&empty);
+    let rid = r.request_id.as_deref().and_then(RequestId::parse);
+    let ts = rec.time.as_deref().and_then(time::parse_any);
+    let k = match kind {
+        "platform.report" | "platform.runtimeDone" => return report(kind, r, rid, ts),
+        "platform.initStart" => return init_start(r, ts),
+        "platform.initReport" | "platform.initRuntimeDone" => return init_report(kind, r, ts),
+        // START/END say nothing rules read: no rendered text, the evidence shows the record.
+        "platform.start" => Kind::Start,
+        "platform.end" => Kind::End,
+        _ => Kind::Other,
+    };
+    let mut l = Line::new(k);
+    l.request_id = rid;
+    l.timestamp = ts;
+    l.function = r
+        .function_arn
+        .as_deref()
+        .or(r.function_name.as_deref())
+        .map(Box::from);
+    l
+}
+
+/// `platform.report` (a REPORT line) or `platform.runtimeDone` (the same numbers, no REPORT).
+fn report(kind: &str, r: &PlatformRecord, rid: Option<RequestId>, ts: Option<EpochMs>) -> Line {
+    let mx = r.metrics.as_ref();
+    let metrics = Metrics {
+        duration_ms: mx.and_then(|m| m.duration_ms),
+        billed_ms: mx.and_then(|m| m.billed_ms),
+        memory_mb: mx.and_then(|m| m.memory_mb),
+        max_memory_mb: mx.and_then(|m| m.max_memory_mb),
+        init_ms: mx.and_then(|m| m.init_ms),
+        status: r.status.as_deref().and_then(Status::parse),
+        error_type: r.error_type.as_deref().map(str::to_owned),
+        phase: None,
+    };
+    let text = render_report(r.request_id.as_deref().unwrap_or(""), &metrics);
+    let kind = if kind == "platform.report" {
+        Kind::Report
+    } else {
+        Kind::Other
+    };
+    let mut l = Line::rendered(kind, text);
+    l.request_id = rid;
+    l.timestamp = ts;
+    if kind == Kind::Report {
+        l.metrics = Some(Box::new(metrics));
+    }
+    l
+}
+
+/// `platform.initStart`: the INIT_START line, which names the runtime version and the function.
+fn init_start(r: &PlatformRecord, ts: Option<EpochMs>) -> Line {
+    let text = format!(
+        "INIT_START Runtime Version: {}\tRuntime Version ARN: {}",
+        r.runtime_version.as_deref().unwrap_or(""),
+        r.runtime_version_arn.as_deref().unwrap_or("")
+    );
+    let mut l = Line::rendered(Kind::InitStart, text);
+    l.timestamp = ts;
+    l.function = r.function_name.as_deref().map(Box::from);
+    l
+}
+
+/// `platform.initReport` (an INIT_REPORT line) or `platform.initRuntimeDone`.
+fn init_report(kind: &str, r: &PlatformRecord, ts: Option<EpochMs>) -> Line {
+    let metrics = Metrics {
+        init_ms: r.metrics.as_ref().and_then(|m| m.duration_ms),
+        status: r.status.as_deref().and_then(Status::parse),
+        error_type: r.error_type.as_deref().map(str::to_owned),
+        phase: r.phase.as_deref().map(str::to_owned),
+        ..Metrics::default()
+    };
+    let mut text = format!(
+        "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}",
+        metrics.init_ms.unwrap_or(0.0),
+        metrics.phase.as_deref().unwrap_or("init")
+    );
+    if let Some(s) = r.status.as_deref() {
+        text.push_str(&format!("\tStatus: {s}"));
+    }
+    if let Some(e) = &metrics.error_type {
+        text.push_str(&format!("\tError Type: {e}"));
+    }
+    let kind = if kind == "platform.initReport" {
+        Kind::InitReport
+    } else {
+        Kind::Other
+    };
+    let mut l = Line::rendered(kind, text);
+    l.timestamp = ts;
+    l.metrics = Some(Box::new(metrics));
+    l
+}
+
+/// An application record (`{"timestamp", "level" | "log_level", "message", "requestId", …}`),
+/// rendered as the `[LEVEL]\t<ts>\t<request id>\t<message>` line, or the runtime's own error record
+/// as the `[ERROR] Type: message` block. `None` without a level.
+fn application(rec: &JsonRecord) -> Option<Line> {
+    let level_name = rec.level.as_deref().or(rec.log_level.as_deref())?;
+    let mut upper = [0u8; 8];
+    let n = level_name.len().min(8);
+    upper[..n].copy_from_slice(&level_name.as_bytes()[..n]);
+    upper.make_ascii_uppercase();
+    let level = Level::parse(&upper[..n])?;
+    let level_name = std::str::from_utf8(&upper[..n]).unwrap_or("INFO");
+    let unhandled = rec.log_level.is_some() && rec.level.is_none() && rec.error_type.is_some();
+    let (mut text, body) = if unhandled {
+        (unhandled_text(rec), 0)
+    } else {
+        application_text(rec, level_name)
+    };
+    if let Some(serde_json::Value::Array(frames)) = &rec.stack_trace {
+        text.push_str("\nTraceback (most recent call last):");
+        for f in frames {
+            match f {
+                serde_json::Value::String(s) => {
+                    text.push('\n');
+                    text.push_str(s.trim_end_matches('\n'));
+                }
+                other => {
+                    text.push('\n');
+                    text.push_str(&other.to_string());
+                }
+            }
+        }
+    }
+    let kind = if unhandled {
+        Kind::Unhandled
+    } else {
+        Kind::App
+    };
+    let mut l = Line::rendered(kind, text);
+    l.level = Some(level);
+    l.body = body as u32;
+    l.request_id = rec.request_id.as_deref().and_then(RequestId::parse);
+    l.timestamp = rec.timestamp.as_deref().and_then(time::parse_any);
+    Some(l)
+}
+
+/// The runtime's own error record, as the text-format `[ERROR] Type: message` block.
+fn unhandled_text(rec: &JsonRecord) -> String {
+    let mut text = String::from("[ERROR] ");
+    text.push_str(rec.error_type.as_deref().unwrap_or(""));
+    if let Some(em) = rec.error_message.as_deref().filter(|s| !s.is_empty()) {
+        text.push_str(": ");
+        text.push_str(em);
+    }
+    text
+}
+
+/// `[LEVEL]\t<ts>\t<request id>\t<message>`, and where the message starts.
+fn application_text(rec: &JsonRecord, level_name: &str) -> (String, usize) {
+    let message: Cow<str> = match rec.message.map(|r| r.get()) {
+        Some(raw) if raw.starts_with('"') => {
+            serde_json::from_str::<String>(raw).map_or(Cow::Borrowed(raw), Cow::Owned)
+        }
+        Some(raw) => Cow::Borrowed(raw),
+        None => Cow::Borrowed(""),
+    };
+    let mut text = String::with_capacity(message.len() + 64);
+    for part in [
+        "[",
+        level_name,
+        "]\t",
+        rec.timestamp.as_deref().unwrap_or(""),
+        "\t",
+        rec.request_id.as_deref().unwrap_or(""),
+        "\t",
+    ] {
+        text.push_str(part);
+    }
+    let body = text.len();
+    text.push_str(&message);
+    if let Some(et) = rec.error_type.as_deref() {
+        text.push_str(&format!(
+            "\n{et}: {}",
+            rec.error_message.as_deref().unwrap_or("")
+        ));
+    }
+    (text, body)
+}
