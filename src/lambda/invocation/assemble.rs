@@ -172,7 +172,7 @@ impl<'r> Assembler<'r> {
         inv.activity = 1;
         inv.keep(kept(self.source, record, &line, at.ts, hits));
         inv.last_is_kept();
-        self.closed.push(finish(inv, self.rules));
+        self.close(inv);
     }
 
     /// Any other line: to the invocation of its request id, or the one open in its stream, or the
@@ -304,12 +304,18 @@ impl<'r> Assembler<'r> {
         self.close_ended(si);
     }
 
+    /// Hands a closed invocation on, with what it knows about its function.
+    fn close(&mut self, mut inv: Invocation) {
+        finish(&mut inv, self.rules);
+        self.closed.push(inv);
+    }
+
     /// Closes the invocations of stream `si` that already ended.
     fn close_ended(&mut self, si: usize) {
         let ended = std::mem::take(&mut self.streams[si].ended);
         for k in ended {
             if let Some(inv) = self.open.remove(&k) {
-                self.closed.push(finish(inv, self.rules));
+                self.close(inv);
             }
         }
     }
@@ -341,7 +347,7 @@ impl<'r> Assembler<'r> {
                     }
                     st.ended.retain(|e| *e != k);
                 }
-                self.closed.push(finish(inv, self.rules));
+                self.close(inv);
             }
         }
     }
@@ -387,7 +393,7 @@ impl<'r> Assembler<'r> {
         keys.sort_by_key(|k| self.open[k].first_line);
         for k in keys {
             if let Some(inv) = self.open.remove(&k) {
-                self.closed.push(finish(inv, self.rules));
+                self.close(inv);
             }
         }
         let mut pending: Vec<Invocation> = self
@@ -398,7 +404,7 @@ impl<'r> Assembler<'r> {
         pending.sort_by_key(|p| p.first_line);
         for p in pending {
             if p.activity > 0 || !p.lines.is_empty() {
-                self.closed.push(finish(p, self.rules));
+                self.close(p);
             }
         }
     }

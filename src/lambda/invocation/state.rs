@@ -143,7 +143,7 @@ pub(super) fn kept(
 }
 
 /// Derives what an invocation knows about its function, once, when it closes.
-pub(super) fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
+pub(super) fn finish(inv: &mut Invocation, rules: &RuleSet) {
     let known = rules.known;
     if let Some(f) = inv.function.clone() {
         let name = function_name(&f).to_string();
@@ -164,12 +164,39 @@ pub(super) fn finish(mut inv: Invocation, rules: &RuleSet) -> Invocation {
         inv.facts
             .insert_first(known.runtime_version, rv.as_str().into());
     }
-    inv
 }
 
-/// `INIT_START Runtime Version: python:3.12.v48\t…` -> `python:3.12.v48`.
+/// `INIT_START Runtime Version: python:3.12.v48\t…` -> `python:3.12.v48`: the first word after
+/// the first `Runtime Version:` (and before another one). Only that word is converted to text: an
+/// INIT_START line per cold start, each copied whole, showed up in profiles.
 pub(super) fn runtime_version(msg: &[u8]) -> Option<String> {
-    let s = String::from_utf8_lossy(msg);
-    let rest = s.split("Runtime Version:").nth(1)?;
-    rest.split_whitespace().next().map(str::to_owned)
+    const KEY: &[u8] = b"Runtime Version:";
+    let at = memchr::memmem::find(msg, KEY)? + KEY.len();
+    let rest = &msg[at..];
+    let rest = &rest[..memchr::memmem::find(rest, KEY).unwrap_or(rest.len())];
+    String::from_utf8_lossy(rest)
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_version;
+
+    #[test]
+    fn the_runtime_version_is_the_first_word_after_its_key() {
+        let line = b"INIT_START Runtime Version: python:3.12.v48\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:abc";
+        assert_eq!(runtime_version(line).as_deref(), Some("python:3.12.v48"));
+        assert_eq!(
+            runtime_version(b"INIT_START Runtime Version:   nodejs:20.v30 \xff").as_deref(),
+            Some("nodejs:20.v30")
+        );
+        assert_eq!(runtime_version(b"INIT_START Runtime Version:"), None);
+        assert_eq!(
+            runtime_version(b"INIT_START Runtime Version:Runtime Version: x"),
+            None
+        );
+        assert_eq!(runtime_version(b"INIT_START"), None);
+    }
 }
