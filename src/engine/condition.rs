@@ -10,7 +10,7 @@ use crate::aws::same_resource;
 use crate::lambda::invocation::{Invocation, KeptLine};
 use crate::lambda::line::{Kind, Level};
 use crate::lambda::rotation::Rotation;
-use crate::rules::{Condition, PatternId, RuleSet, Scope};
+use crate::rules::{Condition, PatternId, Range, RuleSet, Scope};
 
 /// What conditions are evaluated against.
 pub struct Context<'a> {
@@ -59,117 +59,27 @@ impl<'a> Context<'a> {
             .collect()
     }
 
+    /// The lines that prove `c` holds for the invocation, or `None` when it does not hold.
     pub fn eval(&self, c: &Condition) -> Option<Vec<&'a KeptLine>> {
         let inv = self.invocation();
-        let holds = |b: bool| if b { Some(Vec::new()) } else { None };
         match c {
-            Condition::Has(pats, scope) => {
-                if *scope == Scope::Invocation && !pats.iter().any(|p| inv.seen.contains(*p)) {
-                    return None;
-                }
-                let found: Vec<_> = self
-                    .lines(*scope)
-                    .into_iter()
-                    .filter(|l| hit_any(l, pats))
-                    .collect();
-                if found.is_empty() {
-                    // The pattern matched a line that was not kept (cap reached): still true.
-                    let seen = match scope {
-                        Scope::Invocation => pats.iter().any(|p| inv.seen.contains(*p)),
-                        Scope::Rotation => self
-                            .rotation
-                            .invocations
-                            .iter()
-                            .any(|i| pats.iter().any(|p| i.seen.contains(*p))),
-                    };
-                    return holds(seen);
-                }
-                Some(found)
-            }
-            Condition::Lacks(pats, scope) => {
-                let any = match scope {
-                    Scope::Invocation => pats.iter().any(|p| inv.seen.contains(*p)),
-                    Scope::Rotation => self
-                        .rotation
-                        .invocations
-                        .iter()
-                        .any(|i| pats.iter().any(|p| i.seen.contains(*p))),
-                };
-                holds(!any)
-            }
-            Condition::Last(pats, scope) => {
-                let last = match scope {
-                    Scope::Invocation => inv.last_activity(),
-                    Scope::Rotation => self.rotation.invocations[..=self.index]
-                        .iter()
-                        .rev()
-                        .find_map(|i| i.last_activity()),
-                };
-                match last {
-                    Some(l) if hit_any(l, pats) => Some(vec![l]),
-                    _ => None,
-                }
-            }
-            Condition::AfterNone { after, none, scope } => {
-                let lines = self.lines(*scope);
-                let pos = lines.iter().rposition(|l| l.hits.contains(after))?;
-                if lines[pos + 1..].iter().any(|l| hit_any(l, none)) {
-                    return None;
-                }
-                // Invocations after this one in the rotation count as activity after it too.
-                if *scope == Scope::Rotation {
-                    let later_seen = self.rotation.invocations[self.index + 1..]
-                        .iter()
-                        .any(|i| none.iter().any(|p| i.seen.contains(*p)));
-                    if later_seen {
-                        return None;
-                    }
-                }
-                Some(vec![lines[pos]])
-            }
+            Condition::Has(pats, scope) => self.has(pats, *scope),
+            Condition::Lacks(pats, scope) => holds(!self.seen(pats, *scope)),
+            Condition::Last(pats, scope) => self.last(pats, *scope),
+            Condition::AfterNone { after, none, scope } => self.after_none(*after, none, *scope),
             Condition::Failed(b) => holds(inv.failed() == *b),
-            Condition::Errors(b, scope) => {
-                let errors: Vec<_> = self
-                    .lines(*scope)
-                    .into_iter()
-                    .filter(|l| {
-                        l.level >= Some(Level::Error)
-                            || matches!(l.kind, Kind::Unhandled | Kind::Timeout | Kind::RuntimeExit)
-                    })
-                    .collect();
-                match (errors.is_empty(), *b) {
-                    (false, true) => Some(errors),
-                    (true, false) => Some(vec![]),
-                    _ => None,
-                }
-            }
+            Condition::Errors(b, scope) => self.errors(*b, *scope),
             Condition::TimedOut(b) => {
-                if inv.timed_out() == *b {
-                    Some(if *b { self.duration_line() } else { vec![] })
-                } else {
-                    None
-                }
+                (inv.timed_out() == *b).then(|| if *b { self.duration_line() } else { vec![] })
             }
             Condition::Completed(b) => holds(inv.lifecycle.ended() == *b),
             Condition::Fragment(b) => holds(inv.is_fragment() == *b),
             Condition::Rotation(b) => holds(self.rotation_related == *b),
             Condition::Step(steps) => holds(inv.step.is_some_and(|s| steps.contains(&s))),
-            Condition::Duration(r) => match inv.duration_ms() {
-                Some(d) if r.contains(d) => Some(self.duration_line()),
-                _ => None,
-            },
-            Condition::Timeout(r) => match inv.configured_timeout_ms() {
-                Some(t) if r.contains(t) => Some(self.duration_line()),
-                _ => None,
-            },
-            Condition::Same(a, b) => match (self.facts.get(a), self.facts.get(b)) {
-                (Some(x), Some(y)) if same_resource(x, y) => Some(vec![]),
-                _ => None,
-            },
-            Condition::Differ(a, b) => match (self.facts.get(a), self.facts.get(b)) {
-                (Some(x), Some(y)) if !same_resource(x, y) => Some(vec![]),
-                _ => None,
-            },
+            Condition::Duration(r) => self.within(inv.duration_ms(), r),
+            Condition::Timeout(r) => self.within(inv.configured_timeout_ms(), r),
+            Condition::Same(a, b) => self.compare(a, b, true),
+            Condition::Differ(a, b) => self.compare(a, b, false),
             Condition::Fact(f) => holds(self.facts.contains_key(f)),
             Condition::All(cs) => {
                 let mut out = Vec::new();
@@ -190,6 +100,112 @@ impl<'a> Context<'a> {
             Condition::Not(c) => holds(self.eval(c).is_none()),
         }
     }
+
+    /// Did a line in scope match one of `pats` (kept or not)?
+    fn seen(&self, pats: &[PatternId], scope: Scope) -> bool {
+        match scope {
+            Scope::Invocation => pats.iter().any(|p| self.invocation().seen.contains(*p)),
+            Scope::Rotation => self
+                .rotation
+                .invocations
+                .iter()
+                .any(|i| pats.iter().any(|p| i.seen.contains(*p))),
+        }
+    }
+
+    /// `has`: the kept lines in scope that match; true without lines when the matching line was
+    /// not kept (the invocation's cap was reached).
+    fn has(&self, pats: &[PatternId], scope: Scope) -> Option<Vec<&'a KeptLine>> {
+        if scope == Scope::Invocation && !self.seen(pats, scope) {
+            return None;
+        }
+        let found: Vec<_> = self
+            .lines(scope)
+            .into_iter()
+            .filter(|l| hit_any(l, pats))
+            .collect();
+        if found.is_empty() {
+            return holds(self.seen(pats, scope));
+        }
+        Some(found)
+    }
+
+    /// `last`: the last thing the function wrote in scope matches.
+    fn last(&self, pats: &[PatternId], scope: Scope) -> Option<Vec<&'a KeptLine>> {
+        let last = match scope {
+            Scope::Invocation => self.invocation().last_activity(),
+            Scope::Rotation => self.rotation.invocations[..=self.index]
+                .iter()
+                .rev()
+                .find_map(|i| i.last_activity()),
+        };
+        match last {
+            Some(l) if hit_any(l, pats) => Some(vec![l]),
+            _ => None,
+        }
+    }
+
+    /// `after` + `then_none`: a line matching `after`, and no activity matching `none` after it.
+    fn after_none(
+        &self,
+        after: PatternId,
+        none: &[PatternId],
+        scope: Scope,
+    ) -> Option<Vec<&'a KeptLine>> {
+        let lines = self.lines(scope);
+        let pos = lines.iter().rposition(|l| l.hits.contains(&after))?;
+        if lines[pos + 1..].iter().any(|l| hit_any(l, none)) {
+            return None;
+        }
+        // Invocations after this one in the rotation count as activity after it too.
+        if scope == Scope::Rotation {
+            let later_seen = self.rotation.invocations[self.index + 1..]
+                .iter()
+                .any(|i| none.iter().any(|p| i.seen.contains(*p)));
+            if later_seen {
+                return None;
+            }
+        }
+        Some(vec![lines[pos]])
+    }
+
+    /// `errors`: error lines (ERROR/CRITICAL, unhandled errors, timeouts, crashes) in scope.
+    fn errors(&self, want: bool, scope: Scope) -> Option<Vec<&'a KeptLine>> {
+        let errors: Vec<_> = self
+            .lines(scope)
+            .into_iter()
+            .filter(|l| {
+                l.level >= Some(Level::Error)
+                    || matches!(l.kind, Kind::Unhandled | Kind::Timeout | Kind::RuntimeExit)
+            })
+            .collect();
+        match (errors.is_empty(), want) {
+            (false, true) => Some(errors),
+            (true, false) => Some(vec![]),
+            _ => None,
+        }
+    }
+
+    /// `duration_ms` / `timeout_ms`: the value is known and in range; the REPORT proves it.
+    fn within(&self, value: Option<f64>, range: &Range) -> Option<Vec<&'a KeptLine>> {
+        match value {
+            Some(v) if range.contains(v) => Some(self.duration_line()),
+            _ => None,
+        }
+    }
+
+    /// `same` (or `differ`): both facts are known and name the same resource (or not).
+    fn compare(&self, a: &str, b: &str, same: bool) -> Option<Vec<&'a KeptLine>> {
+        match (self.facts.get(a), self.facts.get(b)) {
+            (Some(x), Some(y)) if same_resource(x, y) == same => Some(vec![]),
+            _ => None,
+        }
+    }
+}
+
+/// A condition that holds with no line to show for it, or does not hold.
+fn holds<'a>(b: bool) -> Option<Vec<&'a KeptLine>> {
+    if b { Some(Vec::new()) } else { None }
 }
 
 fn hit_any(l: &KeptLine, pats: &[PatternId]) -> bool {

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use crate::aws::Step;
 use crate::lambda::invocation::KeptLine;
 use crate::lambda::rotation::{Rotation, is_cloudtrail, is_rotation_related};
-use crate::rules::{RuleSet, Severity, Tier};
+use crate::rules::{Candidate, RuleSet, Severity, Tier};
 use crate::time::EpochMs;
 use condition::Context;
 
@@ -104,57 +104,32 @@ pub fn evaluate(rot: &Rotation, rules: &RuleSet) -> Vec<Occurrence> {
     correlate(lambda, trail, rules)
 }
 
+/// A candidate cause of a symptom, scored for one invocation.
+struct Scored<'a> {
+    candidate: usize,
+    /// `prior + Σ weight` of the evidence that holds.
+    z: f64,
+    /// The lines that prove its `requires` and its positive evidence.
+    lines: Vec<&'a KeptLine>,
+    /// The `why` of the evidence that weighed in, signed.
+    why: Vec<String>,
+}
+
+/// The occurrence of symptom `si` for the invocation of `cx`, when its trigger holds and a
+/// candidate's `requires` does: the best candidate, its confidence, the others as alternatives.
 fn score(cx: &Context, si: usize) -> Option<Occurrence> {
-    let rules = cx.rules;
-    let sym = &rules.symptoms[si];
+    let sym = &cx.rules.symptoms[si];
     let trigger_lines = cx.eval(&sym.trigger)?;
-    struct Scored<'a> {
-        candidate: usize,
-        z: f64,
-        lines: Vec<&'a KeptLine>,
-        why: Vec<String>,
-    }
-    let mut scored: Vec<Scored> = Vec::new();
-    for (ci, cand) in sym.candidates.iter().enumerate() {
-        let mut lines = Vec::new();
-        if let Some(req) = &cand.requires {
-            match cx.eval(req) {
-                Some(l) => lines.extend(l),
-                None => continue,
-            }
-        }
-        let mut z = cand.prior;
-        let mut why = Vec::new();
-        for ev in &cand.evidence {
-            if let Some(l) = cx.eval(&ev.condition) {
-                z += ev.weight;
-                if ev.weight >= 0.0 {
-                    lines.extend(l);
-                }
-                if let Some(w) = &ev.why {
-                    let sign = if ev.weight >= 0.0 { "+" } else { "-" };
-                    why.push(format!("{sign} {w}"));
-                }
-            }
-        }
-        scored.push(Scored {
-            candidate: ci,
-            z,
-            lines,
-            why,
-        });
-    }
+    let scored: Vec<Scored> = sym
+        .candidates
+        .iter()
+        .enumerate()
+        .filter_map(|(ci, cand)| score_candidate(cx, ci, cand))
+        .collect();
     if scored.is_empty() {
         return None;
     }
-    let max = scored
-        .iter()
-        .map(|s| s.z)
-        .fold(sym.unknown_weight, f64::max);
-    let denom: f64 =
-        (sym.unknown_weight - max).exp() + scored.iter().map(|s| (s.z - max).exp()).sum::<f64>();
-    // No log line proves a cause beyond doubt: confidence stops at MAX_CONFIDENCE.
-    let prob = |z: f64| ((z - max).exp() / denom).min(MAX_CONFIDENCE);
+    let softmax = Softmax::new(&scored, sym.unknown_weight);
     // Best score first; ties keep the rule file's order.
     let mut order: Vec<usize> = (0..scored.len()).collect();
     order.sort_by(|&a, &b| {
@@ -165,25 +140,104 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
             .then(a.cmp(&b))
     });
     let best = &scored[order[0]];
-    let cand = &sym.candidates[best.candidate];
     let alternatives = order[1..]
         .iter()
-        .map(|&i| (sym.candidates[scored[i].candidate].cause, prob(scored[i].z)))
+        .map(|&i| {
+            let cause = sym.candidates[scored[i].candidate].cause;
+            (cause, softmax.probability(scored[i].z))
+        })
         .collect();
-    let inv = cx.invocation();
-    let mut evidence: Vec<KeptLine> = trigger_lines
+    let evidence = evidence(trigger_lines, &best.lines);
+    Some(occurrence(
+        cx,
+        si,
+        best,
+        softmax.probability(best.z),
+        alternatives,
+        evidence,
+    ))
+}
+
+/// A candidate's score: `None` when its `requires` does not hold.
+fn score_candidate<'a>(cx: &Context<'a>, ci: usize, cand: &Candidate) -> Option<Scored<'a>> {
+    let mut lines = Vec::new();
+    if let Some(req) = &cand.requires {
+        lines.extend(cx.eval(req)?);
+    }
+    let mut z = cand.prior;
+    let mut why = Vec::new();
+    for ev in &cand.evidence {
+        if let Some(l) = cx.eval(&ev.condition) {
+            z += ev.weight;
+            if ev.weight >= 0.0 {
+                lines.extend(l);
+            }
+            if let Some(w) = &ev.why {
+                let sign = if ev.weight >= 0.0 { "+" } else { "-" };
+                why.push(format!("{sign} {w}"));
+            }
+        }
+    }
+    Some(Scored {
+        candidate: ci,
+        z,
+        lines,
+        why,
+    })
+}
+
+/// Scores turned into probabilities: a softmax over the candidates and "a cause these rules do
+/// not know" (score `unknown_weight`).
+struct Softmax {
+    max: f64,
+    denom: f64,
+}
+
+impl Softmax {
+    fn new(scored: &[Scored], unknown_weight: f64) -> Softmax {
+        let max = scored.iter().map(|s| s.z).fold(unknown_weight, f64::max);
+        let denom: f64 =
+            (unknown_weight - max).exp() + scored.iter().map(|s| (s.z - max).exp()).sum::<f64>();
+        Softmax { max, denom }
+    }
+
+    /// The probability of a candidate that scored `z`. No log line proves a cause beyond doubt:
+    /// confidence stops at [`MAX_CONFIDENCE`].
+    fn probability(&self, z: f64) -> f64 {
+        ((z - self.max).exp() / self.denom).min(MAX_CONFIDENCE)
+    }
+}
+
+/// The trigger's lines and the winner's, in input order, at most [`MAX_EVIDENCE`] of them: the
+/// first ones and the last (usually the failure itself).
+fn evidence(trigger: Vec<&KeptLine>, best: &[&KeptLine]) -> Vec<KeptLine> {
+    let mut evidence: Vec<KeptLine> = trigger
         .into_iter()
-        .chain(best.lines.iter().copied())
+        .chain(best.iter().copied())
         .cloned()
         .collect();
     evidence.sort_by_key(|l| (l.source, l.line));
     evidence.dedup_by_key(|l| (l.source, l.line));
     if evidence.len() > MAX_EVIDENCE {
-        // Keep the first lines and the last one (usually the failure itself).
         let last = evidence.pop().unwrap();
         evidence.truncate(MAX_EVIDENCE - 1);
         evidence.push(last);
     }
+    evidence
+}
+
+/// The occurrence: the winner, where and when, and what the facts say about the secret and
+/// function.
+fn occurrence(
+    cx: &Context,
+    si: usize,
+    best: &Scored,
+    confidence: f64,
+    alternatives: Vec<(usize, f64)>,
+    evidence: Vec<KeptLine>,
+) -> Occurrence {
+    let sym = &cx.rules.symptoms[si];
+    let inv = cx.invocation();
     let secret = cx
         .facts
         .get("secret_arn")
@@ -200,11 +254,11 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
     let last_seen = inv
         .last_ts
         .or_else(|| evidence.iter().filter_map(|l| l.timestamp).max());
-    Some(Occurrence {
-        cause: cand.cause,
+    Occurrence {
+        cause: sym.candidates[best.candidate].cause,
         symptom: si,
         candidate: best.candidate,
-        confidence: prob(best.z),
+        confidence,
         severity: sym.severity,
         alternatives,
         evidence,
@@ -217,7 +271,7 @@ fn score(cx: &Context, si: usize) -> Option<Occurrence> {
         source: inv.source,
         first_seen,
         last_seen,
-    })
+    }
 }
 
 #[cfg(test)]
