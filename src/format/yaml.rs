@@ -143,10 +143,12 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
         read_error: read_error.clone(),
     };
     let mut parser = Parser::new_from_iter(chars);
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut item: Option<Item> = None;
+    let mut walk = Walk {
+        stack: Vec::new(),
+        item: None,
+        last_line: 1,
+    };
     let mut errors = Vec::new();
-    let mut last_line = 1u64;
     // Records are told apart by their line: flow-style items on one line are numbered on.
     let mut numbered = 0u64;
     let mut sink = |mut r: Record<'static>| {
@@ -175,79 +177,97 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
                         e.info()
                     ))
                 };
-                errors.push(Problem::at(Some(line.max(last_line)), None, kind));
+                errors.push(Problem::at(Some(line.max(walk.last_line)), None, kind));
                 break;
             }
         };
-        last_line = span.start.line() as u64;
+        walk.last_line = span.start.line() as u64;
+        walk.event(event, &mut sink);
+    }
+    errors
+}
+
+/// Where the walk over the parser's events is: the open mappings and sequences, and the event
+/// item being read (an element of an `events` list).
+struct Walk {
+    stack: Vec<Frame>,
+    item: Option<Item>,
+    /// The line of the last event.
+    last_line: u64,
+}
+
+impl Walk {
+    fn event(&mut self, event: Event, sink: &mut dyn FnMut(Record<'static>)) {
         match event {
-            Event::Scalar(value, ..) => {
-                let top = stack.len();
-                match stack.last_mut() {
-                    Some(Frame::Map { key, want_key }) if *want_key => {
-                        *key = Some(value.into_owned());
-                        *want_key = false;
-                    }
-                    Some(Frame::Map { key, want_key }) => {
-                        if let Some(it) = item.as_mut().filter(|it| it.depth == top) {
-                            match key.as_deref() {
-                                Some("message") => it.message = Some(value.into_owned()),
-                                Some("timestamp") => it.timestamp = Some(value.into_owned()),
-                                Some("logStreamName") => it.stream = Some(value.into_owned()),
-                                _ => {}
-                            }
-                        }
-                        *key = None;
-                        *want_key = true;
-                    }
-                    Some(Frame::Seq { .. }) if top == 1 => {
-                        // `--query 'events[].message' --output yaml`: a list of messages.
-                        sink(record(last_line, None, None, value.into_owned()));
-                    }
-                    _ => {}
-                }
-            }
-            Event::Alias(_) => value_done(&mut stack),
+            Event::Scalar(value, ..) => self.scalar(value, sink),
+            Event::Alias(_) => value_done(&mut self.stack),
             Event::SequenceStart(..) => {
                 let events = matches!(
-                    stack.last(),
+                    self.stack.last(),
                     Some(Frame::Map { key: Some(k), want_key: false }) if k == "events"
                 );
-                stack.push(Frame::Seq { events });
+                self.stack.push(Frame::Seq { events });
             }
             Event::MappingStart(..) => {
-                if matches!(stack.last(), Some(Frame::Seq { events: true })) {
-                    item = Some(Item {
-                        depth: stack.len() + 1,
-                        line: last_line,
+                if matches!(self.stack.last(), Some(Frame::Seq { events: true })) {
+                    self.item = Some(Item {
+                        depth: self.stack.len() + 1,
+                        line: self.last_line,
                         ..Item::default()
                     });
                 }
-                stack.push(Frame::Map {
+                self.stack.push(Frame::Map {
                     key: None,
                     want_key: true,
                 });
             }
             Event::MappingEnd => {
-                let depth = stack.len();
-                stack.pop();
-                if item.as_ref().is_some_and(|it| it.depth == depth)
-                    && let Some(it) = item.take()
+                let depth = self.stack.len();
+                self.stack.pop();
+                if self.item.as_ref().is_some_and(|it| it.depth == depth)
+                    && let Some(it) = self.item.take()
                     && let Some(m) = it.message
                 {
                     let ts = it.timestamp.as_deref().and_then(time::parse_any);
                     sink(record(it.line, ts, it.stream, m));
                 }
-                value_done(&mut stack);
+                value_done(&mut self.stack);
             }
             Event::SequenceEnd => {
-                stack.pop();
-                value_done(&mut stack);
+                self.stack.pop();
+                value_done(&mut self.stack);
             }
             _ => {}
         }
     }
-    errors
+
+    /// A scalar: a key, a field of the event item, or a message of a bare list of messages.
+    fn scalar(&mut self, value: Cow<str>, sink: &mut dyn FnMut(Record<'static>)) {
+        let top = self.stack.len();
+        match self.stack.last_mut() {
+            Some(Frame::Map { key, want_key }) if *want_key => {
+                *key = Some(value.into_owned());
+                *want_key = false;
+            }
+            Some(Frame::Map { key, want_key }) => {
+                if let Some(it) = self.item.as_mut().filter(|it| it.depth == top) {
+                    match key.as_deref() {
+                        Some("message") => it.message = Some(value.into_owned()),
+                        Some("timestamp") => it.timestamp = Some(value.into_owned()),
+                        Some("logStreamName") => it.stream = Some(value.into_owned()),
+                        _ => {}
+                    }
+                }
+                *key = None;
+                *want_key = true;
+            }
+            Some(Frame::Seq { .. }) if top == 1 => {
+                // `--query 'events[].message' --output yaml`: a list of messages.
+                sink(record(self.last_line, None, None, value.into_owned()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A value in a mapping is complete: the next scalar is a key.

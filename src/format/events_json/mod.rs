@@ -407,6 +407,130 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
     }
 }
 
+impl<'de> Node<'_, '_> {
+    /// A key whose value holds records (`events`, `logEvents`, `results`, `Records`, …): its records
+    /// are read and handed on. `false` for any other key (its value is left to read).
+    fn container<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        env: &Envelope,
+        early: &mut Vec<Record<'static>>,
+    ) -> Result<bool, A::Error> {
+        match key {
+            "events" => {
+                let mut c = Container {
+                    parent: &mut *self,
+                    target: Target::direct(),
+                };
+                map.next_value_seed(&mut c)?;
+            }
+            "logEvents" if env.control => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            "logEvents" => {
+                // The envelope comes first in real payloads; when it does not, keep the
+                // events until it is complete.
+                let known = env.group.is_some() && env.stream.is_some();
+                let mut target = if known {
+                    Target::direct()
+                } else {
+                    Target::collect()
+                };
+                target.group = env.group.clone();
+                target.stream = env.stream.clone();
+                let mut c = Container {
+                    parent: &mut *self,
+                    target,
+                };
+                map.next_value_seed(&mut c)?;
+                if let Some(v) = c.target.buf {
+                    early.extend(v);
+                }
+            }
+            "results" => {
+                let mut c = Container {
+                    parent: &mut *self,
+                    target: Target::collect(),
+                };
+                map.next_value_seed(&mut c)?;
+                if let Some(mut v) = c.target.buf {
+                    reorder(&mut v);
+                    for r in v {
+                        self.put(r);
+                    }
+                }
+            }
+            "Records" | "records" | "Events" => {
+                map.next_value_seed(Payloads { node: &mut *self })?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Any other key: a field of the envelope (subscription payloads), of the record (a CloudWatch
+    /// event, an Insights row), or of a CloudTrail event (kept whole).
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+        acc: &mut Acc,
+        env: &mut Envelope,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "awslogs" => {
+                let v = self.next_value_passed(map)?;
+                if let Some(data) = v.get("data").and_then(Value::as_str) {
+                    let (line, offset) = (self.line(), self.offset());
+                    nested(self, data, line, offset);
+                } else {
+                    acc.extra.insert(key.into_owned(), v);
+                }
+            }
+            "messageType" => {
+                let v = map.next_value::<Value>()?;
+                env.control = v.as_str() == Some("CONTROL_MESSAGE");
+                acc.extra.insert(key.into_owned(), v);
+            }
+            "logGroup" | "logStream" => {
+                let v = map.next_value::<Value>()?;
+                if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                    if key == "logGroup" {
+                        env.group = Some(s.to_owned());
+                    } else {
+                        env.stream = Some(s.to_owned());
+                    }
+                }
+                acc.extra.insert(key.into_owned(), v);
+            }
+            "message" | "@message" => {
+                acc.line = self.line();
+                acc.message = Some(map.next_value::<Value>()?);
+            }
+            "timestamp" | "@timestamp" => acc.timestamp = Some(map.next_value::<Value>()?),
+            "logStreamName" | "@logStream" => {
+                acc.cloudwatch = true;
+                acc.stream = string_of(map.next_value::<Value>()?);
+            }
+            "logGroupName" => acc.group = string_of(map.next_value::<Value>()?),
+            "@log" => {
+                acc.group =
+                    string_of(map.next_value::<Value>()?).map(|g| insights_group(&g).to_owned())
+            }
+            "ingestionTime" | "eventId" | "@ptr" => {
+                acc.cloudwatch = true;
+                map.next_value::<IgnoredAny>()?;
+            }
+            _ => {
+                let v = map.next_value::<Value>()?;
+                acc.extra.insert(key.into_owned(), v);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Envelope of a subscription payload.
 #[derive(Default)]
 struct Envelope {
@@ -483,100 +607,8 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             if let Cow::Borrowed(k) = key {
                 self.pos.passed(k);
             }
-            match key.as_ref() {
-                "events" => {
-                    let mut c = Container {
-                        parent: &mut self,
-                        target: Target::direct(),
-                    };
-                    map.next_value_seed(&mut c)?;
-                }
-                "logEvents" if env.control => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                "logEvents" => {
-                    // The envelope comes first in real payloads; when it does not, keep the
-                    // events until it is complete.
-                    let known = env.group.is_some() && env.stream.is_some();
-                    let mut target = if known {
-                        Target::direct()
-                    } else {
-                        Target::collect()
-                    };
-                    target.group = env.group.clone();
-                    target.stream = env.stream.clone();
-                    let mut c = Container {
-                        parent: &mut self,
-                        target,
-                    };
-                    map.next_value_seed(&mut c)?;
-                    if let Some(v) = c.target.buf {
-                        early.extend(v);
-                    }
-                }
-                "results" => {
-                    let mut c = Container {
-                        parent: &mut self,
-                        target: Target::collect(),
-                    };
-                    map.next_value_seed(&mut c)?;
-                    if let Some(mut v) = c.target.buf {
-                        reorder(&mut v);
-                        for r in v {
-                            self.put(r);
-                        }
-                    }
-                }
-                "Records" | "records" | "Events" => {
-                    map.next_value_seed(Payloads { node: &mut self })?;
-                }
-                "awslogs" => {
-                    let v = self.next_value_passed(&mut map)?;
-                    if let Some(data) = v.get("data").and_then(Value::as_str) {
-                        let (line, offset) = (self.line(), self.offset());
-                        nested(&mut self, data, line, offset);
-                    } else {
-                        acc.extra.insert(key.into_owned(), v);
-                    }
-                }
-                "messageType" => {
-                    let v = map.next_value::<Value>()?;
-                    env.control = v.as_str() == Some("CONTROL_MESSAGE");
-                    acc.extra.insert(key.into_owned(), v);
-                }
-                "logGroup" | "logStream" => {
-                    let v = map.next_value::<Value>()?;
-                    if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
-                        if key == "logGroup" {
-                            env.group = Some(s.to_owned());
-                        } else {
-                            env.stream = Some(s.to_owned());
-                        }
-                    }
-                    acc.extra.insert(key.into_owned(), v);
-                }
-                "message" | "@message" => {
-                    acc.line = self.line();
-                    acc.message = Some(map.next_value::<Value>()?);
-                }
-                "timestamp" | "@timestamp" => acc.timestamp = Some(map.next_value::<Value>()?),
-                "logStreamName" | "@logStream" => {
-                    acc.cloudwatch = true;
-                    acc.stream = string_of(map.next_value::<Value>()?);
-                }
-                "logGroupName" => acc.group = string_of(map.next_value::<Value>()?),
-                "@log" => {
-                    acc.group =
-                        string_of(map.next_value::<Value>()?).map(|g| insights_group(&g).to_owned())
-                }
-                "ingestionTime" | "eventId" | "@ptr" => {
-                    acc.cloudwatch = true;
-                    map.next_value::<IgnoredAny>()?;
-                }
-                _ => {
-                    let v = map.next_value::<Value>()?;
-                    acc.extra.insert(key.into_owned(), v);
-                }
+            if !self.container(&key, &mut map, &env, &mut early)? {
+                self.field(key, &mut map, &mut acc, &mut env)?;
             }
         }
         if !env.control {
