@@ -50,4 +50,6 @@ pub mod report;
 pub mod rules;
 pub mod summary;
 pub mod template;
+#[cfg(test)]
+mod testing;
 pub mod time;

@@ -198,8 +198,7 @@ fn merge_evidence(evidence: &mut Vec<KeptLine>, extra: Vec<KeptLine>) {
 mod tests {
     use super::super::*;
     use crate::aws::Step;
-    use crate::engine::scoring_tests::evaluate_lines;
-    use crate::lambda::invocation::tests::{A, ARN, TOKEN, rules};
+    use crate::testing::{A, ARN, TOKEN, evaluate_lines, rules};
 
     const FN: &str = "RotFn";
     const ROLE: &str = "arn:aws:sts::123456789012:assumed-role/RotRole/RotFn";

@@ -275,23 +275,8 @@ fn occurrence(
 }
 
 #[cfg(test)]
-pub(crate) mod scoring_tests {
-    use super::*;
-    use crate::lambda::invocation::tests::{A, ARN, assemble, rules};
-    use crate::lambda::rotation::Tracker;
-
-    /// Every occurrence the rules find in `lines` (stream, message), rotation by rotation.
-    pub(crate) fn evaluate_lines(lines: &[(Option<&str>, &str)]) -> Vec<Occurrence> {
-        let mut t = Tracker::new();
-        for inv in assemble(lines) {
-            t.add(inv, rules());
-        }
-        t.finish(rules());
-        t.drain_closed()
-            .iter()
-            .flat_map(|r| evaluate(r, rules()))
-            .collect()
-    }
+mod tests {
+    use crate::testing::{A, ARN, evaluate_lines, rules};
 
     fn occurrences(lines: &[String]) -> Vec<(String, f64)> {
         let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();

@@ -182,7 +182,7 @@ fn first_is_timestamp(rec: &::csv::ByteRecord) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::decode_all;
+    use crate::testing::decode_all;
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         decode_all(decode, input.as_bytes())

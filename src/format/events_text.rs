@@ -195,7 +195,7 @@ fn looks_like_stream(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::{decode_all, msg};
+    use crate::testing::{decode_all, msg};
 
     const STREAM: &str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef";
 

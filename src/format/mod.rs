@@ -245,28 +245,6 @@ impl FromStr for Format {
     }
 }
 
-/// What the decoders' unit tests share.
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::{Record, StructuredDecoder};
-    use crate::problem::Problem;
-
-    /// Everything `decode` makes of `input`: its records and the problems it reports.
-    pub(crate) fn decode_all(
-        decode: StructuredDecoder,
-        input: &[u8],
-    ) -> (Vec<Record<'static>>, Vec<Problem>) {
-        let mut out = Vec::new();
-        let errors = decode(&mut &input[..], &mut |r| out.push(r));
-        (out, errors)
-    }
-
-    /// A record's message as text (the tests' inputs are UTF-8).
-    pub(crate) fn msg(r: &Record) -> String {
-        String::from_utf8(r.message.to_vec()).unwrap()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,7 +191,7 @@ pub fn looks_like_table(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::decode_all;
+    use crate::testing::decode_all;
 
     fn run(input: &str) -> Vec<Record<'static>> {
         let (out, errors) = decode_all(decode, input.as_bytes());

@@ -311,7 +311,7 @@ pub fn looks_like_yaml(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::{decode_all, msg};
+    use crate::testing::{decode_all, msg};
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         decode_all(decode, input.as_bytes())

@@ -827,7 +827,7 @@ impl<'de> Visitor<'de> for Payloads<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::{decode_all, msg};
+    use crate::testing::{decode_all, msg};
     use crate::time;
     use base64::Engine as _;
     use std::io::Write;

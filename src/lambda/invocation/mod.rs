@@ -392,41 +392,11 @@ fn trim_end_ws(s: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::rules::RuleSet;
-
-    pub fn rules() -> &'static RuleSet {
-        use std::sync::OnceLock;
-        static RULES: OnceLock<RuleSet> = OnceLock::new();
-        RULES.get_or_init(|| crate::rules::load(None).expect("embedded rules"))
-    }
-
-    /// Assembles `(stream, message)` pairs, one record each, numbered from line 1.
-    pub fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
-        let rules = rules();
-        let mut a = Assembler::new(rules, 0);
-        for (i, (stream, msg)) in lines.iter().enumerate() {
-            let rec = Record {
-                line: i as u64 + 1,
-                offset: 0,
-                timestamp: None,
-                stream: stream.map(Cow::Borrowed),
-                group: None,
-                message: Cow::Borrowed(msg.as_bytes()),
-            };
-            a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules));
-        }
-        a.finish();
-        a.drain_closed()
-    }
-
-    pub const A: &str = "11111111-1111-4111-8111-111111111111";
-    pub const B: &str = "22222222-2222-4222-8222-222222222222";
-    pub const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-a1B2c3";
-    pub const TOKEN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    use crate::testing::{A, ARN, B, TOKEN, assemble, rules};
 
     fn by_rid(invs: &[Invocation], rid: &str) -> Invocation {
         let r = RequestId::parse(rid);

@@ -500,8 +500,8 @@ fn preceding_end(rot: &Rotation, inv: &Invocation) -> Option<EpochMs> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::invocation::tests::{A, ARN, B, TOKEN, assemble, rules};
     use crate::summary::RotationCounts;
+    use crate::testing::{A, ARN, B, TOKEN, assemble, rules};
 
     const C: &str = "33333333-3333-4333-8333-333333333333";
     const D: &str = "44444444-4444-4444-8444-444444444444";

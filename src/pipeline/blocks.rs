@@ -1,0 +1,242 @@
+//! What the two line-oriented strategies share ([`super::mapped`], [`super::windows`]): a window
+//! of text cut into blocks at record boundaries, each block decoded, classified and matched on the
+//! pool, and the blocks fed to the session in input order while the next window is decoded.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::analyze;
+use super::session::Session;
+use crate::format::Record;
+use crate::format::lines::LineDecoder;
+use crate::lambda::Analysis;
+use crate::rules::RuleSet;
+
+/// Bytes per parallel block of line-oriented input.
+pub(super) const BLOCK: usize = 512 << 10;
+/// Blocks per thread in a window (a window is decoded in parallel while the previous one is
+/// assembled in order).
+pub(super) const WINDOW_BLOCKS: usize = 2;
+
+/// The bytes of a window: a block per thread and per [`WINDOW_BLOCKS`].
+pub(super) fn window_size() -> usize {
+    rayon::current_num_threads().max(1) * WINDOW_BLOCKS * BLOCK
+}
+
+/// One block of line-oriented input, decoded, classified and matched.
+pub(super) struct DecodedBlock<'a> {
+    pub(super) records: Vec<Record<'a>>,
+    pub(super) analyzed: Vec<Analysis>,
+    pub(super) lines: u64,
+    bytes: u64,
+}
+
+/// Decodes one window of line-oriented input: cut into blocks at record boundaries, each block
+/// decoded, classified and matched on the pool. `base_offset` is the window's offset in the input.
+pub(super) fn decode_window<'a>(
+    data: &'a [u8],
+    decoder: &LineDecoder,
+    base_offset: u64,
+    rules: &RuleSet,
+    spare: &Spare,
+) -> Vec<DecodedBlock<'a>> {
+    let cuts = split_blocks(data, decoder, BLOCK);
+    let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let decode = |&(s, e): &(usize, usize)| {
+        decode_block(&data[s..e], decoder, base_offset + s as u64, rules, spare)
+    };
+    if blocks.len() <= 1 {
+        blocks.iter().map(decode).collect()
+    } else {
+        blocks.par_iter().map(decode).collect()
+    }
+}
+
+fn decode_block<'a>(
+    data: &'a [u8],
+    decoder: &LineDecoder,
+    base_offset: u64,
+    rules: &RuleSet,
+    spare: &Spare,
+) -> DecodedBlock<'a> {
+    let (mut records, mut analyzed) = spare.take();
+    // About one record per 64 bytes: grow once or twice, not a dozen times.
+    records.reserve(data.len() / 64 + 16);
+    let lines = decoder.decode(data, 1, base_offset, &mut records);
+    analyzed.extend(records.iter().map(|r| analyze(r, rules)));
+    DecodedBlock {
+        records,
+        analyzed,
+        lines,
+        bytes: data.len() as u64,
+    }
+}
+
+/// The buffers of decoded blocks, handed back once assembled so that later blocks reuse them:
+/// allocating (and freeing, on another thread) a few MiB per window costs time, and memory the
+/// allocator is slow to give back.
+#[derive(Default)]
+pub(super) struct Spare {
+    buffers: Mutex<Vec<(Vec<Record<'static>>, Vec<Analysis>)>>,
+}
+
+impl Spare {
+    /// Empty buffers, reused when there are some.
+    fn take<'a>(&self) -> (Vec<Record<'a>>, Vec<Analysis>) {
+        let spare = self.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        spare.unwrap_or_default()
+    }
+
+    fn give_back(&self, records: Vec<Record>, mut analyzed: Vec<Analysis>) {
+        analyzed.clear();
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        // Enough for the blocks of two windows in flight.
+        if buffers.len() < 4 * WINDOW_BLOCKS * rayon::current_num_threads() {
+            buffers.push((recycle(records), analyzed));
+        }
+    }
+}
+
+/// An emptied vector of records, with its allocation, as a vector of records of another input
+/// buffer (no record survives, so no borrow does).
+fn recycle<'b>(mut v: Vec<Record<'_>>) -> Vec<Record<'b>> {
+    v.clear();
+    // In-place collection of an empty iterator keeps the allocation.
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// The serial stage: feeds decoded blocks to the session in input order, numbering lines.
+pub(super) struct InOrder<'s, 'r> {
+    pub(super) session: &'s mut Session<'r>,
+    pub(super) line_base: u64,
+    pub(super) spare: &'s Spare,
+}
+
+impl InOrder<'_, '_> {
+    pub(super) fn assemble(&mut self, blocks: Vec<DecodedBlock>) {
+        for block in blocks {
+            let DecodedBlock {
+                mut records,
+                mut analyzed,
+                lines,
+                bytes,
+            } = block;
+            for r in &mut records {
+                r.line += self.line_base;
+            }
+            self.session.feed(&records, &mut analyzed);
+            self.line_base += lines;
+            self.session.progress.advance(bytes);
+            self.spare.give_back(records, analyzed);
+        }
+    }
+}
+
+/// Runs `work` on this thread while `blocks` are assembled by another worker of the pool (or
+/// first, on this thread, with one worker), so the serial stage overlaps the parallel one. No
+/// thread is started: a thread per window would cost more than it saves.
+pub(super) fn overlapped<T>(
+    order: &mut InOrder,
+    blocks: Vec<DecodedBlock>,
+    work: impl FnOnce() -> T,
+) -> T {
+    if blocks.is_empty() {
+        return work();
+    }
+    if rayon::current_num_threads() <= 1 {
+        order.assemble(blocks);
+        return work();
+    }
+    rayon::in_place_scope(|scope| {
+        scope.spawn(move |_| order.assemble(blocks));
+        work()
+    })
+}
+
+/// Cuts `data` into blocks of about `size` bytes, each starting at a record boundary.
+pub(super) fn split_blocks(data: &[u8], decoder: &LineDecoder, size: usize) -> Vec<usize> {
+    let mut cuts = vec![0];
+    let mut pos = size;
+    while pos < data.len() {
+        match decoder.boundary(data, pos) {
+            Some(b) if b > *cuts.last().unwrap() => {
+                cuts.push(b);
+                pos = b + size;
+            }
+            _ => break,
+        }
+    }
+    cuts.push(data.len());
+    cuts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Decoder, Format};
+    use crate::testing::rules;
+
+    #[test]
+    fn blocks_start_at_record_boundaries_and_decode_as_the_whole() {
+        let Decoder::Lines(decoder) = Format::S3Export.decoder() else {
+            panic!()
+        };
+        let mut input = String::new();
+        for i in 0..40 {
+            input.push_str(&format!("2024-05-01T12:00:{i:02}.000Z [ERROR] Boom\nTraceback (most recent call last):\n  File \"x.py\", line {i}\n"));
+        }
+        let data = input.as_bytes();
+        let mut whole = Vec::new();
+        decoder.decode(data, 1, 0, &mut whole);
+        for size in [1, 10, 50, 100, 1000, 100_000] {
+            let cuts = split_blocks(data, &decoder, size);
+            assert_eq!((cuts[0], *cuts.last().unwrap()), (0, data.len()));
+            assert!(cuts.windows(2).all(|w| w[0] < w[1]), "{size}: {cuts:?}");
+            for &c in &cuts[1..cuts.len() - 1] {
+                assert!(data[c..].starts_with(b"2024-"), "{size}: cut at {c}");
+            }
+            let mut line_base = 0;
+            let mut got = Vec::new();
+            for w in cuts.windows(2) {
+                let mut block = Vec::new();
+                let lines = decoder.decode(&data[w[0]..w[1]], 1, w[0] as u64, &mut block);
+                got.extend(block.iter().map(|r| (r.line + line_base, r.offset)));
+                line_base += lines;
+            }
+            let want: Vec<(u64, u64)> = whole.iter().map(|r| (r.line, r.offset)).collect();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_window_decodes_in_blocks_as_the_whole() {
+        let Decoder::Lines(decoder) = Format::S3Export.decoder() else {
+            panic!()
+        };
+        let input = "2024-05-01T12:00:00.000Z START x\n".repeat(40_000);
+        let data = input.as_bytes();
+        assert!(data.len() > 2 * BLOCK);
+        let blocks = decode_window(data, &decoder, 7, rules(), &Spare::default());
+        assert!(blocks.len() > 2);
+        let mut line_base = 0;
+        for b in &blocks {
+            assert_eq!(b.records.len(), b.analyzed.len());
+            for r in &b.records {
+                assert_eq!(r.line + line_base, (r.offset - 7) / 33 + 1);
+            }
+            line_base += b.lines;
+        }
+        assert_eq!(line_base, 40_000);
+    }
+
+    #[test]
+    fn an_empty_window_is_one_empty_block() {
+        let Decoder::Lines(decoder) = Format::Raw.decoder() else {
+            panic!()
+        };
+        assert_eq!(split_blocks(b"", &decoder, 16), [0, 0]);
+        let blocks = decode_window(b"", &decoder, 0, rules(), &Spare::default());
+        assert!(blocks.iter().all(|b| b.records.is_empty() && b.lines == 0));
+    }
+}

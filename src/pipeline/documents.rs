@@ -1,0 +1,152 @@
+//! The structured-documents strategy: JSON (every JSON shape), the CLI's text, YAML and table
+//! outputs, CSV. A decoder parses records one after another (from memory for a mapped JSON file,
+//! from a reader otherwise); batches of records are classified and matched on the pool and fed
+//! to the session in order.
+
+use std::io::Read;
+
+use rayon::prelude::*;
+
+use super::analyze;
+use super::session::Session;
+use super::{Scanned, Strategy};
+use crate::format::{MemoryDecoder, Record, StructuredDecoder};
+use crate::lambda::Analysis;
+use crate::problem::Problem;
+
+/// Records per batch of a structured input.
+const JSON_BATCH: usize = 8192;
+
+/// A JSON input held in memory (a mapped file), parsed from its slice.
+pub(super) struct MappedDocuments<'a> {
+    pub(super) data: &'a [u8],
+    pub(super) decode: MemoryDecoder,
+}
+
+impl Strategy for MappedDocuments<'_> {
+    fn scan(self, session: &mut Session) -> Scanned {
+        let MappedDocuments { data, decode } = self;
+        let progress = session.progress.clone();
+        let problems = scan_structured(
+            move |sink: &mut dyn FnMut(Record<'static>)| {
+                let mut done = 0;
+                let errs = decode(data, &mut |r: Record<'static>| {
+                    // Progress by the offset records are at (advanced at most every 1 MiB).
+                    if r.offset > done + (1 << 20) {
+                        progress.advance(r.offset - done);
+                        done = r.offset;
+                    }
+                    sink(r)
+                });
+                progress.advance((data.len() as u64).saturating_sub(done));
+                errs
+            },
+            session,
+        );
+        Scanned {
+            bytes: data.len() as u64,
+            problems,
+        }
+    }
+}
+
+/// A structured input read from a stream (or a mapped file of a shape parsed from a reader).
+pub(super) struct StreamDocuments<R> {
+    pub(super) reader: R,
+    pub(super) decode: StructuredDecoder,
+}
+
+impl<R: Read + Send> Strategy for StreamDocuments<R> {
+    fn scan(self, session: &mut Session) -> Scanned {
+        let decode = self.decode;
+        let mut counted = CountingReader {
+            inner: session.progress.reader(self.reader),
+            bytes: 0,
+            error: None,
+        };
+        let mut problems = scan_structured(
+            |sink: &mut dyn FnMut(Record<'static>)| decode(&mut counted, sink),
+            session,
+        );
+        if let Some(e) = counted.error {
+            problems.push(e);
+        }
+        Scanned {
+            bytes: counted.bytes,
+            problems,
+        }
+    }
+}
+
+/// Decodes a document-shaped input in batches: parse (serially), classify and match (in parallel),
+/// assemble (in order). With more than one thread the decoder runs on a thread of
+/// its own, handing batches of records over a short queue, while this thread classifies them (on
+/// the pool) and assembles them in order: parsing is serial, so it must not wait for the rest.
+fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<Problem>
+where
+    D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem> + Send,
+{
+    let rules = session.rules;
+    let consume = |batch: &[Record<'static>], session: &mut Session| {
+        let mut analyzed: Vec<Analysis> = batch.par_iter().map(|r| analyze(r, rules)).collect();
+        session.feed(batch, &mut analyzed);
+    };
+    if rayon::current_num_threads() < 2 {
+        let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
+        let errors = decode(&mut |rec| {
+            batch.push(rec);
+            if batch.len() >= JSON_BATCH {
+                consume(&batch, session);
+                batch.clear();
+            }
+        });
+        consume(&batch, session);
+        return errors;
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record<'static>>>(2);
+    std::thread::scope(|s| {
+        let decoder = s.spawn(move || {
+            let mut batch = Vec::with_capacity(JSON_BATCH);
+            let errors = decode(&mut |rec| {
+                batch.push(rec);
+                if batch.len() >= JSON_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(JSON_BATCH));
+                    // Fails only when the receiving side panicked; the panic is re-raised below.
+                    let _ = tx.send(full);
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            errors
+        });
+        for batch in rx {
+            consume(&batch, session);
+        }
+        decoder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Counts bytes through a reader and turns a mid-stream read error (truncated gzip) into a report.
+struct CountingReader<R> {
+    inner: R,
+    bytes: u64,
+    error: Option<Problem>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.bytes += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                self.error = Some(Problem::read(Some(self.bytes), &e));
+                Ok(0)
+            }
+        }
+    }
+}

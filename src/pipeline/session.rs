@@ -1,0 +1,168 @@
+//! The serial fold of one input: analysed records, in input order, through invocation assembly
+//! and rotation tracking; rotations diagnosed as they close. Whichever strategy decoded the input
+//! feeds a [`Session`].
+
+use crate::diagnosis::Aggregator;
+use crate::engine;
+use crate::format::Record;
+use crate::lambda::Analysis;
+use crate::lambda::invocation::{Assembler, Invocation};
+use crate::lambda::rotation::{Rotation, RotationLedger, Tracker};
+use crate::problem::{Kind, Problem};
+use crate::progress::Progress;
+use crate::rules::RuleSet;
+use crate::summary::InputReport;
+use crate::time::{EpochMs, Window};
+
+/// Records between two hand-overs of closed invocations to the rotation tracker (and sweeps of
+/// idle rotations).
+const PUMP_EVERY: u64 = 4096;
+
+/// What one input gave: its report, the diagnoses of the rotations closed in it, and what is left
+/// open for the run to carry on with the other inputs.
+pub(super) struct SourceOutcome {
+    pub(super) report: InputReport,
+    pub(super) agg: Aggregator,
+    pub(super) ledger: RotationLedger,
+    pub(super) open: Vec<Rotation>,
+    pub(super) unattributed: Vec<Invocation>,
+    pub(super) invocations: u64,
+}
+
+/// Diagnoses a closed rotation and counts it.
+pub(super) fn close_rotation(
+    rot: Rotation,
+    rules: &RuleSet,
+    ledger: &mut RotationLedger,
+    agg: &mut Aggregator,
+) {
+    ledger.record(&rot, rules);
+    for o in engine::evaluate(&rot, rules) {
+        agg.add(o, rules);
+    }
+}
+
+/// Per-input state: assembly, rotation tracking and the diagnoses of rotations closed so far.
+pub(super) struct Session<'r> {
+    pub(super) rules: &'r RuleSet,
+    pub(super) assembler: Assembler<'r>,
+    tracker: Tracker,
+    ledger: RotationLedger,
+    agg: Aggregator,
+    records: u64,
+    skipped: u64,
+    binary_at: Option<u64>,
+    window: Window,
+    /// The last timestamp seen: records without one are placed by it.
+    last_ts: Option<EpochMs>,
+    filtered: u64,
+    untimed: u64,
+    /// Advanced as blocks are assembled (mapped inputs; streams count as they are read).
+    pub(super) progress: Progress,
+}
+
+impl<'r> Session<'r> {
+    pub(super) fn new(rules: &'r RuleSet, source: u32, window: Window) -> Session<'r> {
+        Session {
+            rules,
+            assembler: Assembler::new(rules, source),
+            tracker: Tracker::new(),
+            ledger: RotationLedger::default(),
+            agg: Aggregator::default(),
+            records: 0,
+            skipped: 0,
+            binary_at: None,
+            window,
+            last_ts: None,
+            filtered: 0,
+            untimed: 0,
+            progress: Progress::default(),
+        }
+    }
+
+    /// Feeds records in order; `analyzed` is drained (its buffer is reused).
+    pub(super) fn feed(&mut self, records: &[Record], analyzed: &mut Vec<Analysis>) {
+        for (rec, a) in records.iter().zip(analyzed.drain(..)) {
+            if is_binary(&rec.message) {
+                self.skipped += 1;
+                self.binary_at.get_or_insert(rec.line);
+                continue;
+            }
+            if !self.window.is_open() && !self.in_window(rec, &a) {
+                continue;
+            }
+            self.records += 1;
+            self.assembler.push(rec, a);
+            // At fixed record counts, not at block ends: where rotations are swept must not
+            // depend on how the input was cut into blocks (thread count, stdin or file).
+            if self.records.is_multiple_of(PUMP_EVERY) {
+                self.pump(true);
+            }
+        }
+    }
+
+    /// Is this record inside `--since` / `--until`? A record without a timestamp of its own (a
+    /// continuation, a raw line) is placed by the last one before it.
+    fn in_window(&mut self, rec: &Record, a: &Analysis) -> bool {
+        if let Some(ts) = rec.timestamp.or(a.line.timestamp) {
+            self.last_ts = Some(ts);
+        }
+        match self.last_ts {
+            Some(ts) if !self.window.contains(ts) => {
+                self.filtered += 1;
+                false
+            }
+            Some(_) => true,
+            None => {
+                self.untimed += 1;
+                true
+            }
+        }
+    }
+
+    fn pump(&mut self, sweep: bool) {
+        for inv in self.assembler.drain_closed() {
+            self.tracker.add(inv, self.rules);
+        }
+        if sweep && let Some(now) = self.assembler.max_ts() {
+            self.tracker.sweep(now, self.rules);
+        }
+        for rot in self.tracker.drain_closed() {
+            close_rotation(rot, self.rules, &mut self.ledger, &mut self.agg);
+        }
+    }
+
+    pub(super) fn end(mut self, mut report: InputReport) -> SourceOutcome {
+        self.assembler.finish();
+        self.pump(false);
+        let (open, unattributed) = self.tracker.take_open();
+        report.records = self.records;
+        report.skipped = self.skipped;
+        report.filtered = self.filtered;
+        report.untimed = self.untimed;
+        if let Some(line) = self.binary_at {
+            report.errors.push(Problem::at(
+                Some(line),
+                None,
+                Kind::Binary {
+                    skipped: self.skipped,
+                },
+            ));
+        }
+        for e in &mut report.errors {
+            e.at.source.get_or_insert_with(|| report.source.clone());
+        }
+        SourceOutcome {
+            report,
+            agg: self.agg,
+            ledger: self.ledger,
+            open,
+            unattributed,
+            invocations: self.assembler.invocations,
+        }
+    }
+}
+
+fn is_binary(message: &[u8]) -> bool {
+    memchr::memchr(0, message).is_some()
+}

@@ -1,0 +1,69 @@
+//! What the unit tests of several modules share: the embedded rule set, lines assembled into
+//! invocations and evaluated, a decoder's whole output. Compiled for tests only; production code
+//! never imports it (and the module-order check in `lib.rs` lets it import anything).
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use crate::engine::{Occurrence, evaluate};
+use crate::format::{Record, StructuredDecoder};
+use crate::lambda::invocation::{Assembler, Invocation};
+use crate::lambda::rotation::Tracker;
+use crate::problem::Problem;
+use crate::rules::RuleSet;
+
+/// Request ids and the secret and version of the tests' rotations.
+pub const A: &str = "11111111-1111-4111-8111-111111111111";
+pub const B: &str = "22222222-2222-4222-8222-222222222222";
+pub const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-a1B2c3";
+pub const TOKEN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+/// The embedded rules, compiled once.
+pub fn rules() -> &'static RuleSet {
+    static RULES: OnceLock<RuleSet> = OnceLock::new();
+    RULES.get_or_init(|| crate::rules::load(None).expect("embedded rules"))
+}
+
+/// Assembles `(stream, message)` pairs, one record each, numbered from line 1.
+pub fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
+    let rules = rules();
+    let mut a = Assembler::new(rules, 0);
+    for (i, (stream, msg)) in lines.iter().enumerate() {
+        let rec = Record {
+            line: i as u64 + 1,
+            offset: 0,
+            timestamp: None,
+            stream: stream.map(Cow::Borrowed),
+            group: None,
+            message: Cow::Borrowed(msg.as_bytes()),
+        };
+        a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules));
+    }
+    a.finish();
+    a.drain_closed()
+}
+
+/// Every occurrence the rules find in `lines` (stream, message), rotation by rotation.
+pub fn evaluate_lines(lines: &[(Option<&str>, &str)]) -> Vec<Occurrence> {
+    let mut t = Tracker::new();
+    for inv in assemble(lines) {
+        t.add(inv, rules());
+    }
+    t.finish(rules());
+    t.drain_closed()
+        .iter()
+        .flat_map(|r| evaluate(r, rules()))
+        .collect()
+}
+
+/// Everything `decode` makes of `input`: its records and the problems it reports.
+pub fn decode_all(decode: StructuredDecoder, input: &[u8]) -> (Vec<Record<'static>>, Vec<Problem>) {
+    let mut out = Vec::new();
+    let errors = decode(&mut &input[..], &mut |r| out.push(r));
+    (out, errors)
+}
+
+/// A record's message as text (the tests' inputs are UTF-8).
+pub fn msg(r: &Record) -> String {
+    String::from_utf8(r.message.to_vec()).unwrap()
+}
