@@ -36,7 +36,7 @@
 
 #![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
 
-pub mod aws;
+mod aws;
 pub mod cli;
 pub mod diagnosis;
 pub mod engine;
@@ -45,11 +45,11 @@ pub mod input;
 pub mod lambda;
 pub mod pipeline;
 pub mod problem;
-pub mod progress;
+mod progress;
 pub mod report;
 pub mod rules;
 pub mod summary;
-pub mod template;
+mod template;
 #[cfg(test)]
 mod testing;
 pub mod time;

@@ -17,7 +17,7 @@ const SHOW_AFTER: Duration = Duration::from_secs(1);
 
 /// A cheap, shareable handle; the default does nothing.
 #[derive(Clone, Default)]
-pub struct Progress(Option<Arc<Inner>>);
+pub(crate) struct Progress(Option<Arc<Inner>>);
 
 struct Inner {
     bar: ProgressBar,
@@ -40,7 +40,7 @@ impl std::fmt::Debug for Progress {
 impl Progress {
     /// A progress bar for a run over `files` inputs of `total` bytes (`None`: unknown, as for
     /// stdin), drawn on stderr if `enabled` and stderr is a terminal.
-    pub fn new(enabled: bool, files: u64, total: Option<u64>) -> Progress {
+    pub(crate) fn new(enabled: bool, files: u64, total: Option<u64>) -> Progress {
         if !enabled || !io::stderr().is_terminal() {
             return Progress(None);
         }
@@ -68,7 +68,7 @@ impl Progress {
     }
 
     /// `bytes` more of the input were read.
-    pub fn advance(&self, bytes: u64) {
+    pub(crate) fn advance(&self, bytes: u64) {
         if let Some(p) = &self.0 {
             p.bar.inc(bytes);
             p.show_if_long();
@@ -76,7 +76,7 @@ impl Progress {
     }
 
     /// One more input is finished.
-    pub fn file_done(&self) {
+    pub(crate) fn file_done(&self) {
         if let Some(p) = &self.0 {
             let done = p.files_done.fetch_add(1, Ordering::Relaxed) + 1;
             if p.files > 1 {
@@ -87,14 +87,14 @@ impl Progress {
     }
 
     /// Removes the bar before the report is printed.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(p) = &self.0 {
             p.bar.finish_and_clear();
         }
     }
 
     /// Wraps a reader so that what it reads advances the progress.
-    pub fn reader<R: Read>(&self, inner: R) -> ProgressReader<R> {
+    pub(crate) fn reader<R: Read>(&self, inner: R) -> ProgressReader<R> {
         ProgressReader {
             inner,
             progress: self.clone(),
@@ -113,7 +113,7 @@ impl Inner {
 }
 
 /// A reader that reports what it reads to a [`Progress`].
-pub struct ProgressReader<R> {
+pub(crate) struct ProgressReader<R> {
     inner: R,
     progress: Progress,
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// The `{name}` placeholders of a template: an identifier in braces. Other braces (JSON in a
 /// remediation line) are text.
-pub fn placeholders(template: &str) -> Vec<&str> {
+pub(crate) fn placeholders(template: &str) -> Vec<&str> {
     let mut out = Vec::new();
     split_template(template, |piece| {
         if let Piece::Placeholder(n) = piece {
@@ -49,7 +49,7 @@ fn split_template<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>)) {
 }
 
 /// Fills `{name}` placeholders from facts; unknown ones render as `<name>` for the user to fill.
-pub fn render(template: &str, facts: &BTreeMap<String, String>) -> String {
+pub(crate) fn render(template: &str, facts: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(template.len());
     split_template(template, |piece| match piece {
         Piece::Text(t) => out.push_str(t),

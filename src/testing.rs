@@ -13,19 +13,19 @@ use crate::problem::Problem;
 use crate::rules::RuleSet;
 
 /// Request ids and the secret and version of the tests' rotations.
-pub const A: &str = "11111111-1111-4111-8111-111111111111";
-pub const B: &str = "22222222-2222-4222-8222-222222222222";
-pub const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-a1B2c3";
-pub const TOKEN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+pub(crate) const A: &str = "11111111-1111-4111-8111-111111111111";
+pub(crate) const B: &str = "22222222-2222-4222-8222-222222222222";
+pub(crate) const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-a1B2c3";
+pub(crate) const TOKEN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 
 /// The embedded rules, compiled once.
-pub fn rules() -> &'static RuleSet {
+pub(crate) fn rules() -> &'static RuleSet {
     static RULES: OnceLock<RuleSet> = OnceLock::new();
     RULES.get_or_init(|| crate::rules::load(None).expect("embedded rules"))
 }
 
 /// Assembles `(stream, message)` pairs, one record each, numbered from line 1.
-pub fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
+pub(crate) fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
     let rules = rules();
     let mut a = Assembler::new(rules, 0);
     for (i, (stream, msg)) in lines.iter().enumerate() {
@@ -44,7 +44,7 @@ pub fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
 }
 
 /// Every occurrence the rules find in `lines` (stream, message), rotation by rotation.
-pub fn evaluate_lines(lines: &[(Option<&str>, &str)]) -> Vec<Occurrence> {
+pub(crate) fn evaluate_lines(lines: &[(Option<&str>, &str)]) -> Vec<Occurrence> {
     let mut t = Tracker::new();
     for inv in assemble(lines) {
         t.add(inv, rules());
@@ -57,13 +57,16 @@ pub fn evaluate_lines(lines: &[(Option<&str>, &str)]) -> Vec<Occurrence> {
 }
 
 /// Everything `decode` makes of `input`: its records and the problems it reports.
-pub fn decode_all(decode: StructuredDecoder, input: &[u8]) -> (Vec<Record<'static>>, Vec<Problem>) {
+pub(crate) fn decode_all(
+    decode: StructuredDecoder,
+    input: &[u8],
+) -> (Vec<Record<'static>>, Vec<Problem>) {
     let mut out = Vec::new();
     let errors = decode(&mut &input[..], &mut |r| out.push(r));
     (out, errors)
 }
 
 /// A record's message as text (the tests' inputs are UTF-8).
-pub fn msg(r: &Record) -> String {
+pub(crate) fn msg(r: &Record) -> String {
     String::from_utf8(r.message.to_vec()).unwrap()
 }

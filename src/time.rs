@@ -6,14 +6,14 @@
 //! written by hand over bytes: no allocation, no UTF-8 validation, no regex.
 
 /// Milliseconds since the Unix epoch, UTC.
-pub type EpochMs = i64;
+pub(crate) type EpochMs = i64;
 
 /// Parses an ISO-8601-like timestamp at the start of `s`.
 ///
 /// Returns the instant and the number of bytes consumed. Accepts `T` or a single space between date
 /// and time, any number of fractional digits (truncated to milliseconds), and `Z`, `+hh:mm`, `-hh:mm`,
 /// `+hhmm` or no zone (read as UTC, which is what `aws logs tail --format short` prints).
-pub fn parse_iso_prefix(s: &[u8]) -> Option<(EpochMs, usize)> {
+pub(crate) fn parse_iso_prefix(s: &[u8]) -> Option<(EpochMs, usize)> {
     if s.len() < 19 {
         return None;
     }
@@ -93,7 +93,7 @@ pub fn parse_any(s: &str) -> Option<EpochMs> {
 }
 
 /// Epoch milliseconds (13 digits) or seconds (10 digits, optional fraction), as the APIs print them.
-pub fn parse_epoch(t: &str) -> Option<EpochMs> {
+pub(crate) fn parse_epoch(t: &str) -> Option<EpochMs> {
     if t.is_empty() {
         return None;
     }
@@ -178,11 +178,11 @@ pub struct Window {
 
 impl Window {
     /// True when the window lets every record through.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.since.is_none() && self.until.is_none()
     }
 
-    pub fn contains(&self, ts: EpochMs) -> bool {
+    pub(crate) fn contains(&self, ts: EpochMs) -> bool {
         self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts < u)
     }
 }
@@ -191,7 +191,7 @@ impl Window {
 /// without zone and seconds, `T` or space), a date (`2024-05-01`, midnight UTC), epoch seconds or
 /// milliseconds, or a duration before `now` as `aws logs tail --since` takes it (`90m`, `6h`,
 /// `2d`, `1w`, `1h30m`).
-pub fn parse_bound(s: &str, now: EpochMs) -> Result<EpochMs, String> {
+pub(crate) fn parse_bound(s: &str, now: EpochMs) -> Result<EpochMs, String> {
     let t = s.trim();
     if let Some(ms) = parse_any(t) {
         return Ok(ms);
@@ -219,7 +219,7 @@ pub fn parse_bound(s: &str, now: EpochMs) -> Result<EpochMs, String> {
 }
 
 /// The current time.
-pub fn now() -> EpochMs {
+pub(crate) fn now() -> EpochMs {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as EpochMs)

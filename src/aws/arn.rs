@@ -9,18 +9,18 @@
 /// The parts of an ARN. The resource is everything after the fifth colon (it may hold colons and
 /// slashes: `function:Name:qualifier`, `assumed-role/Role/session`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arn<'a> {
-    pub partition: &'a str,
-    pub service: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-    pub resource: &'a str,
+pub(crate) struct Arn<'a> {
+    pub(crate) partition: &'a str,
+    pub(crate) service: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) account: &'a str,
+    pub(crate) resource: &'a str,
 }
 
 impl<'a> Arn<'a> {
     /// Parses `arn:aws…:<service>:<region>:<account>:<resource>`; region and account may be empty
     /// (IAM and STS ARNs have no region). `None` for anything else.
-    pub fn parse(s: &'a str) -> Option<Arn<'a>> {
+    pub(crate) fn parse(s: &'a str) -> Option<Arn<'a>> {
         // Byte by byte with memchr: this runs for every invocation that names its function.
         let rest = s.strip_prefix("arn:")?;
         let mut fields = [""; 4];
@@ -44,7 +44,7 @@ impl<'a> Arn<'a> {
     }
 
     /// A Lambda function ARN's function name (without a `:qualifier`), `None` for other ARNs.
-    pub fn function_name(&self) -> Option<&'a str> {
+    pub(crate) fn function_name(&self) -> Option<&'a str> {
         if self.service != "lambda" {
             return None;
         }
@@ -53,7 +53,7 @@ impl<'a> Arn<'a> {
     }
 
     /// Is this `arn:aws…:lambda:<region>:<account>:function:<something>`?
-    pub fn is_lambda_function(&self) -> bool {
+    pub(crate) fn is_lambda_function(&self) -> bool {
         self.service == "lambda"
             && self
                 .resource
@@ -62,14 +62,14 @@ impl<'a> Arn<'a> {
     }
 
     /// The ARN of function `name` in `region` and `account`, in the region's partition.
-    pub fn lambda_function(region: &str, account: &str, name: &str) -> String {
+    pub(crate) fn lambda_function(region: &str, account: &str, name: &str) -> String {
         let partition = partition_of_region(region);
         format!("arn:{partition}:lambda:{region}:{account}:function:{name}")
     }
 }
 
 /// The name of a Lambda function named by its ARN (with or without a qualifier) or by its name.
-pub fn function_name(f: &str) -> &str {
+pub(crate) fn function_name(f: &str) -> &str {
     if !f.starts_with("arn:") {
         return f;
     }
@@ -80,7 +80,7 @@ pub fn function_name(f: &str) -> &str {
 }
 
 /// The partition a region belongs to: `aws-cn` for `cn-…`, `aws-us-gov` for `us-gov-…`, else `aws`.
-pub fn partition_of_region(region: &str) -> &'static str {
+fn partition_of_region(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -93,7 +93,7 @@ pub fn partition_of_region(region: &str) -> &'static str {
 /// The name of a secret named by a complete ARN (without the `-` and six random characters
 /// Secrets Manager appends), a partial ARN, a bare name, or an IAM resource pattern (`name-*`,
 /// `name-??????`).
-pub fn secret_name(id: &str) -> &str {
+pub(crate) fn secret_name(id: &str) -> &str {
     let (id, pattern) = strip_wildcard(id);
     match Arn::parse(id) {
         Some(arn) if arn.service == "secretsmanager" => {
@@ -111,7 +111,7 @@ pub fn secret_name(id: &str) -> &str {
 /// Do `a` and `b` name the same secret? Yes when they are equal, or name it with and without its
 /// random suffix (a complete ARN and the name, a partial ARN or a policy pattern). Two ARNs must
 /// also agree on their region and account (a `*` or an empty field matches any).
-pub fn same_resource(a: &str, b: &str) -> bool {
+pub(crate) fn same_resource(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }

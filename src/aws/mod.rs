@@ -8,18 +8,18 @@
 mod arn;
 mod principal;
 
-pub use arn::{Arn, function_name, partition_of_region, same_resource, secret_name};
-pub use principal::Principal;
+pub(crate) use arn::{Arn, function_name, same_resource, secret_name};
+pub(crate) use principal::Principal;
 
 use std::fmt;
 
 /// A Lambda request id (a UUID), stored as its 128 bits so grouping never allocates.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u128);
+pub(crate) struct RequestId(pub u128);
 
 impl RequestId {
     /// Parses the 36-byte `8-4-4-4-12` hex form at the start of `s`.
-    pub fn parse_prefix(s: &[u8]) -> Option<RequestId> {
+    pub(crate) fn parse_prefix(s: &[u8]) -> Option<RequestId> {
         if s.len() < 36 {
             return None;
         }
@@ -68,7 +68,7 @@ impl RequestId {
         Some(RequestId(v))
     }
 
-    pub fn parse(s: &str) -> Option<RequestId> {
+    pub(crate) fn parse(s: &str) -> Option<RequestId> {
         let s = s.trim();
         if s.len() != 36 {
             return None;
@@ -100,7 +100,9 @@ impl fmt::Debug for RequestId {
 
 /// The four steps Secrets Manager invokes a rotation function for, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
+// The variants are the steps as Secrets Manager names them (`createSecret`, …).
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum Step {
     CreateSecret,
     SetSecret,
     TestSecret,
@@ -108,14 +110,14 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 4] = [
+    pub(crate) const ALL: [Step; 4] = [
         Step::CreateSecret,
         Step::SetSecret,
         Step::TestSecret,
         Step::FinishSecret,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::CreateSecret => "createSecret",
             Step::SetSecret => "setSecret",
@@ -124,12 +126,12 @@ impl Step {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Step> {
+    pub(crate) fn parse(s: &str) -> Option<Step> {
         Step::ALL.iter().copied().find(|st| st.name() == s)
     }
 
     /// The step Secrets Manager runs after this one succeeds.
-    pub fn next(self) -> Option<Step> {
+    pub(crate) fn next(self) -> Option<Step> {
         match self {
             Step::CreateSecret => Some(Step::SetSecret),
             Step::SetSecret => Some(Step::TestSecret),

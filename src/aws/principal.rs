@@ -5,7 +5,7 @@ use super::Arn;
 
 /// An IAM principal, as logs and CloudTrail name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Principal<'a> {
+pub(crate) enum Principal<'a> {
     /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`: a Lambda function's session is the
     /// function's name.
     AssumedRole { role: &'a str, session: &'a str },
@@ -18,7 +18,7 @@ pub enum Principal<'a> {
 }
 
 impl<'a> Principal<'a> {
-    pub fn parse(s: &'a str) -> Principal<'a> {
+    pub(crate) fn parse(s: &'a str) -> Principal<'a> {
         if s.ends_with(".amazonaws.com") && !s.contains(':') {
             return Principal::Service(s);
         }
@@ -40,7 +40,7 @@ impl<'a> Principal<'a> {
     }
 
     /// The role's name (an assumed role's or a role's), when there is one.
-    pub fn role(&self) -> Option<&'a str> {
+    pub(crate) fn role(&self) -> Option<&'a str> {
         match *self {
             Principal::AssumedRole { role, .. } => Some(role).filter(|r| !r.is_empty()),
             Principal::Role { name } => Some(name).filter(|r| !r.is_empty()),
@@ -49,7 +49,7 @@ impl<'a> Principal<'a> {
     }
 
     /// An assumed role's session name (a Lambda function's name), when there is one.
-    pub fn session(&self) -> Option<&'a str> {
+    pub(crate) fn session(&self) -> Option<&'a str> {
         match *self {
             Principal::AssumedRole { session, .. } => Some(session).filter(|s| !s.is_empty()),
             _ => None,

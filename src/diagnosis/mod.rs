@@ -13,7 +13,7 @@
 //! filled-in texts, boxed to size, while texts no fact went into stay in the rule set until the
 //! report is built.
 
-pub mod redact;
+pub(crate) mod redact;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -220,12 +220,12 @@ fn max_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
 
 /// Folds occurrences into one entry per (cause, subject).
 #[derive(Default, Clone, Debug)]
-pub struct Aggregator {
+pub(crate) struct Aggregator {
     map: BTreeMap<(usize, Box<str>), Agg>,
 }
 
 impl Aggregator {
-    pub fn add(&mut self, o: Occurrence, rules: &RuleSet) {
+    pub(crate) fn add(&mut self, o: Occurrence, rules: &RuleSet) {
         let subject = subject_of(&o);
         let key = (o.cause, subject);
         match self.map.get_mut(&key) {
@@ -251,7 +251,7 @@ impl Aggregator {
         }
     }
 
-    pub fn merge(&mut self, other: Aggregator) {
+    pub(crate) fn merge(&mut self, other: Aggregator) {
         for (k, b) in other.map {
             match self.map.get_mut(&k) {
                 None => {
@@ -269,12 +269,8 @@ impl Aggregator {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
     /// The ranked diagnoses. `sources` names the inputs by index.
-    pub fn finish(self, rules: &RuleSet, sources: &[String]) -> Vec<Diagnosis> {
+    pub(crate) fn finish(self, rules: &RuleSet, sources: &[String]) -> Vec<Diagnosis> {
         let mut out: Vec<(Agg, Box<str>)> = self
             .map
             .into_iter()
@@ -350,48 +346,46 @@ fn subject_of(o: &Occurrence) -> Box<str> {
 
 /// One line of evidence, as reported.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Evidence {
-    pub source: Arc<str>,
-    pub line: u64,
-    pub timestamp: Option<String>,
-    pub request_id: Option<String>,
-    pub text: String,
+pub(crate) struct Evidence {
+    pub(crate) source: Arc<str>,
+    pub(crate) line: u64,
+    pub(crate) timestamp: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) text: String,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Alternative {
-    pub cause: String,
-    pub confidence: f64,
+pub(crate) struct Alternative {
+    pub(crate) cause: String,
+    pub(crate) confidence: f64,
 }
 
 /// A ranked diagnosis: one cause for one secret (or function, stream, input).
 #[derive(Clone, Debug, Serialize)]
 pub struct Diagnosis {
-    pub rank: usize,
+    pub(crate) rank: usize,
     pub cause: String,
-    pub symptom: String,
-    pub title: String,
-    pub severity: &'static str,
-    pub confidence: f64,
-    pub secret: Option<String>,
-    pub function: Option<String>,
-    pub step: Option<String>,
-    pub occurrences: u64,
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
-    pub evidence: Vec<Evidence>,
-    pub remediation: Vec<String>,
+    pub(crate) symptom: String,
+    pub(crate) title: String,
+    pub(crate) severity: &'static str,
+    pub(crate) confidence: f64,
+    pub(crate) secret: Option<String>,
+    pub(crate) function: Option<String>,
+    pub(crate) step: Option<String>,
+    pub(crate) occurrences: u64,
+    pub(crate) first_seen: Option<String>,
+    pub(crate) last_seen: Option<String>,
+    pub(crate) evidence: Vec<Evidence>,
+    pub(crate) remediation: Vec<String>,
     /// Shared by the diagnoses of the same symptom and cause.
-    pub references: Arc<[String]>,
-    pub alternatives: Vec<Alternative>,
+    pub(crate) references: Arc<[String]>,
+    pub(crate) alternatives: Vec<Alternative>,
     /// The evidence that weighed in, in words (`+` raised, `-` lowered this cause).
-    pub why: Vec<String>,
+    pub(crate) why: Vec<String>,
     #[serde(skip)]
-    pub severity_level: Severity,
+    pub(crate) explanation: Option<String>,
     #[serde(skip)]
-    pub explanation: Option<String>,
-    #[serde(skip)]
-    pub symptom_title: String,
+    pub(crate) symptom_title: String,
 }
 
 fn round3(x: f64) -> f64 {
@@ -447,7 +441,6 @@ fn build(rank: usize, agg: Agg, rules: &RuleSet, shared: &mut Shared) -> Diagnos
             })
             .collect(),
         why: b.why.into_iter().map(String::from).collect(),
-        severity_level: symptom.severity,
         explanation: cause
             .explanation
             .as_deref()

@@ -92,7 +92,7 @@ fn may_hold_credentials(s: &str) -> bool {
 }
 
 /// Replaces credential values in `s` with `***`.
-pub fn redact(s: &str) -> Cow<'_, str> {
+pub(crate) fn redact(s: &str) -> Cow<'_, str> {
     if !may_hold_credentials(s) {
         return Cow::Borrowed(s);
     }

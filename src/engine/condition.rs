@@ -13,17 +13,17 @@ use crate::lambda::rotation::Rotation;
 use crate::rules::{Condition, PatternId, Range, RuleSet, Scope};
 
 /// What conditions are evaluated against.
-pub struct Context<'a> {
-    pub rules: &'a RuleSet,
-    pub rotation: &'a Rotation,
+pub(crate) struct Context<'a> {
+    pub(crate) rules: &'a RuleSet,
+    pub(crate) rotation: &'a Rotation,
     /// Index of the invocation being diagnosed in `rotation.invocations`.
-    pub index: usize,
-    pub rotation_related: bool,
-    pub facts: &'a BTreeMap<String, String>,
+    pub(crate) index: usize,
+    pub(crate) rotation_related: bool,
+    pub(crate) facts: &'a BTreeMap<String, String>,
 }
 
 impl<'a> Context<'a> {
-    pub fn invocation(&self) -> &'a Invocation {
+    pub(crate) fn invocation(&self) -> &'a Invocation {
         &self.rotation.invocations[self.index]
     }
 
@@ -60,7 +60,7 @@ impl<'a> Context<'a> {
     }
 
     /// The lines that prove `c` holds for the invocation, or `None` when it does not hold.
-    pub fn eval(&self, c: &Condition) -> Option<Vec<&'a KeptLine>> {
+    pub(crate) fn eval(&self, c: &Condition) -> Option<Vec<&'a KeptLine>> {
         let inv = self.invocation();
         match c {
             Condition::Has(pats, scope) => self.has(pats, *scope),

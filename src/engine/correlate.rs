@@ -24,7 +24,7 @@ use crate::time::EpochMs;
 ///   of the nearest diagnosis of the same step or of none yet (a CloudTrail call's), else of the
 ///   nearest one, and gives it its step; alone, it is the diagnosis;
 /// * an event pointing at another cause stays a diagnosis of its own.
-pub fn correlate(
+pub(crate) fn correlate(
     lambda: Vec<Occurrence>,
     trail: Vec<Occurrence>,
     rules: &RuleSet,

@@ -14,7 +14,7 @@ use crate::rules::{Inference, Model, RuleSet};
 
 /// Facts known when diagnosing invocation `index`: its own first, then its rotation's, then
 /// named captures of the pattern regexes its lines matched, then values derived from those.
-pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<String, String> {
+pub(crate) fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<String, String> {
     let inv = &rot.invocations[index];
     let mut facts = BTreeMap::new();
     let order = std::iter::once(index).chain((0..rot.invocations.len()).filter(|&i| i != index));
@@ -78,7 +78,7 @@ pub fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeMap<Stri
 }
 
 /// The model's inferred facts, then region, account, names: read off the ARNs already known.
-pub fn derive_facts(facts: &mut BTreeMap<String, String>, model: &Model) {
+pub(crate) fn derive_facts(facts: &mut BTreeMap<String, String>, model: &Model) {
     for inference in &model.inferences {
         infer(facts, inference);
     }

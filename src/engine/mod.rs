@@ -13,12 +13,12 @@
 //! that diagnosis, not a second one; an event that only says the rotation failed (`RotationFailed
 //! … during setSecret step`) is evidence of the diagnosis of that step.
 
-pub mod condition;
+pub(crate) mod condition;
 mod correlate;
 mod facts;
 
-pub use correlate::correlate;
-pub use facts::{derive_facts, facts_for};
+pub(crate) use correlate::correlate;
+pub(crate) use facts::facts_for;
 
 use std::collections::BTreeMap;
 
@@ -30,32 +30,32 @@ use crate::time::EpochMs;
 use condition::Context;
 
 /// Evidence lines kept per occurrence (and so shown per diagnosis): the first ones and the last.
-pub const MAX_EVIDENCE: usize = 12;
+pub(crate) const MAX_EVIDENCE: usize = 12;
 
 /// The highest confidence rotdiag states.
-pub const MAX_CONFIDENCE: f64 = 0.99;
+pub(crate) const MAX_CONFIDENCE: f64 = 0.99;
 
 /// One diagnosed failure: the winning cause for one failed invocation.
 #[derive(Clone, Debug)]
 pub struct Occurrence {
     pub cause: usize,
-    pub symptom: usize,
-    pub candidate: usize,
-    pub confidence: f64,
-    pub severity: Severity,
+    pub(crate) symptom: usize,
+    pub(crate) candidate: usize,
+    pub(crate) confidence: f64,
+    pub(crate) severity: Severity,
     /// Other candidates of the symptom with their confidence, best first.
-    pub alternatives: Vec<(usize, f64)>,
-    pub evidence: Vec<KeptLine>,
+    pub(crate) alternatives: Vec<(usize, f64)>,
+    pub(crate) evidence: Vec<KeptLine>,
     /// Explanations of the evidence that weighed in (templates, rendered later).
-    pub why: Vec<String>,
-    pub facts: BTreeMap<String, String>,
-    pub step: Option<Step>,
-    pub secret: Option<String>,
-    pub function: Option<String>,
-    pub stream: Option<String>,
-    pub source: u32,
-    pub first_seen: Option<EpochMs>,
-    pub last_seen: Option<EpochMs>,
+    pub(crate) why: Vec<String>,
+    pub(crate) facts: BTreeMap<String, String>,
+    pub(crate) step: Option<Step>,
+    pub(crate) secret: Option<String>,
+    pub(crate) function: Option<String>,
+    pub(crate) stream: Option<String>,
+    pub(crate) source: u32,
+    pub(crate) first_seen: Option<EpochMs>,
+    pub(crate) last_seen: Option<EpochMs>,
 }
 
 /// Evaluates every failed invocation of a rotation that did not succeed.

@@ -28,30 +28,30 @@ use crate::time::{self, EpochMs};
 
 /// One CloudTrail event as rotdiag reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// `eventTime` (whole seconds, UTC), or the EventBridge envelope's `time`.
-    pub timestamp: Option<EpochMs>,
+    pub(crate) timestamp: Option<EpochMs>,
     /// The one-line rendering described in the module documentation.
-    pub text: String,
+    pub(crate) text: String,
     /// An `errorCode` is present, or the event is `RotationFailed` / `RotationAbandoned` /
     /// `TestRotationFailed`.
-    pub error: bool,
+    pub(crate) error: bool,
 }
 
 /// Is `v` a CloudTrail event (not an S3 or Kinesis notification, whose `eventSource` is `aws:…`)?
-pub fn is_event(v: &Value) -> bool {
+pub(crate) fn is_event(v: &Value) -> bool {
     let source = v.get("eventSource").and_then(Value::as_str);
     let name = v.get("eventName").and_then(Value::as_str);
     matches!((source, name), (Some(s), Some(n)) if s.ends_with(".amazonaws.com") && !n.is_empty())
 }
 
 /// Is `v` an EventBridge envelope around a CloudTrail event?
-pub fn is_envelope(v: &Value) -> bool {
+pub(crate) fn is_envelope(v: &Value) -> bool {
     v.get("detail").is_some_and(is_event) && v.get("detail-type").is_some()
 }
 
 /// Renders a CloudTrail event, or an EventBridge envelope around one. `None` for anything else.
-pub fn render(v: &Value) -> Option<Rendered> {
+pub(crate) fn render(v: &Value) -> Option<Rendered> {
     let (event, envelope) = if is_event(v) {
         (v, None)
     } else if is_envelope(v) {
@@ -125,7 +125,7 @@ pub fn render(v: &Value) -> Option<Rendered> {
 }
 
 /// The event time of a CloudTrail event or envelope (for records decoded from containers).
-pub fn event_time(v: &Value) -> Option<EpochMs> {
+pub(crate) fn event_time(v: &Value) -> Option<EpochMs> {
     str_at(v, &["eventTime"])
         .or_else(|| str_at(v, &["detail", "eventTime"]))
         .or_else(|| str_at(v, &["time"]))

@@ -74,7 +74,7 @@ impl Columns {
 }
 
 /// Is this line a CSV header rotdiag reads?
-pub fn is_header(line: &[u8]) -> bool {
+pub(crate) fn is_header(line: &[u8]) -> bool {
     let mut r = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -86,7 +86,7 @@ pub fn is_header(line: &[u8]) -> bool {
 }
 
 /// Decodes a console CSV download, calling `sink` once per row (in time order).
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let since = Rc::new(Cell::new(0));
     let guard = Guard {
         inner: input,

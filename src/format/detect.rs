@@ -151,7 +151,7 @@ fn vote(sample: &[u8]) -> Format {
 }
 
 /// Which shape's record-start prefix `line` carries, if any.
-pub fn line_shape(line: &[u8]) -> Option<Format> {
+pub(crate) fn line_shape(line: &[u8]) -> Option<Format> {
     if events_text::is_row_start(line) {
         return Some(Format::EventsText);
     }

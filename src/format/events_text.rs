@@ -68,12 +68,12 @@ fn is_token_line(line: &[u8]) -> bool {
 }
 
 /// Is this a line a `--output text` events listing starts a row with?
-pub fn is_row_start(line: &[u8]) -> bool {
+pub(crate) fn is_row_start(line: &[u8]) -> bool {
     matches!(kind(line), LineKind::Events | LineKind::QueryRow)
 }
 
 /// Decodes `--output text` rows, calling `sink` once per event.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
     // The record being read: (kind, line, offset, text).

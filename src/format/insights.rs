@@ -42,7 +42,7 @@ impl Row {
 }
 
 /// `<account>:<log group>` → the log group.
-pub fn log_group(g: &str) -> &str {
+pub(crate) fn log_group(g: &str) -> &str {
     match g.split_once(':') {
         Some((acct, rest)) if !acct.is_empty() && acct.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => g,
@@ -50,7 +50,10 @@ pub fn log_group(g: &str) -> &str {
 }
 
 /// Decodes `get-query-results --output text`, calling `sink` once per result row (in time order).
-pub fn decode_text(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode_text(
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(Record<'static>),
+) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
     let mut rows: Vec<Record<'static>> = Vec::new();
@@ -128,7 +131,7 @@ fn is_status(line: &[u8]) -> bool {
 }
 
 /// Does this look like `get-query-results --output text`?
-pub fn looks_like_text(sample: &[u8]) -> bool {
+pub(crate) fn looks_like_text(sample: &[u8]) -> bool {
     sample
         .split(|&b| b == b'\n')
         .take(50)

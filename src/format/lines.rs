@@ -35,7 +35,7 @@ pub struct LineDecoder {
 }
 
 impl LineDecoder {
-    pub fn new(format: Format) -> LineDecoder {
+    pub(crate) fn new(format: Format) -> LineDecoder {
         LineDecoder { format }
     }
 
@@ -44,7 +44,7 @@ impl LineDecoder {
     }
 
     /// Does `line` (without its newline) start a record in this format?
-    pub fn is_record_start(&self, line: &[u8]) -> bool {
+    pub(crate) fn is_record_start(&self, line: &[u8]) -> bool {
         self.start(strip_cr(line)).is_some()
     }
 
@@ -335,7 +335,7 @@ fn console_start(line: &[u8]) -> Option<Start> {
 }
 
 /// Raw Lambda text: a record starts at a line the Lambda runtime or platform begins an event with.
-pub fn raw_start(line: &[u8]) -> bool {
+pub(crate) fn raw_start(line: &[u8]) -> bool {
     let line = plain_prefix(line);
     let l = &line[..];
     const STARTS: [&[u8]; 9] = [

@@ -22,16 +22,16 @@
 //! [`detect`] picks the shape from the first bytes, following the sniffing order of
 //! `log-formats.md` §0; `--input-format` overrides it.
 
-pub mod cloudtrail;
-pub mod csv;
+pub(crate) mod cloudtrail;
+pub(crate) mod csv;
 pub mod detect;
-pub mod events_json;
-pub mod events_text;
-pub mod insights;
-pub mod lines;
-pub mod table;
+pub(crate) mod events_json;
+pub(crate) mod events_text;
+pub(crate) mod insights;
+pub(crate) mod lines;
+pub(crate) mod table;
 mod text;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -44,15 +44,15 @@ use crate::time::EpochMs;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     /// 1-based line number (in the decoded text) where the record starts.
-    pub line: u64,
+    pub(crate) line: u64,
     /// Byte offset of the record in the decoded input.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// Event timestamp from the container (export prefix, JSON `timestamp`), if any.
     pub timestamp: Option<EpochMs>,
     /// Log stream name, when the shape carries it.
-    pub stream: Option<Cow<'a, str>>,
+    pub(crate) stream: Option<Cow<'a, str>>,
     /// Log group, when the shape carries it.
-    pub group: Option<Cow<'a, str>>,
+    pub(crate) group: Option<Cow<'a, str>>,
     /// The event's message, exactly as the function (or platform) wrote it.
     pub message: Cow<'a, [u8]>,
 }
@@ -132,11 +132,6 @@ impl Format {
         }
     }
 
-    /// Line-oriented shapes are decoded block by block; the others are parsed as documents.
-    pub fn is_line_oriented(self) -> bool {
-        matches!(self.decoder(), Decoder::Lines(_))
-    }
-
     /// For shapes that parse faster from memory than from a reader (JSON): the decoder of a
     /// whole input held in memory (a mapped file). It gives what [`Format::decoder`] gives.
     pub fn memory_decoder(self) -> Option<MemoryDecoder> {
@@ -206,11 +201,11 @@ pub(crate) const REORDER_WINDOW: usize = 100_000;
 
 /// A decoder for structured documents: reads the whole input, calls the sink once per record
 /// (in input order), and returns the problems it met. Memory must not grow with the input.
-pub type StructuredDecoder =
+pub(crate) type StructuredDecoder =
     fn(&mut dyn std::io::Read, &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
 
 /// A structured decoder for an input held in memory.
-pub type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
+pub(crate) type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
 
 /// The two ways inputs are decoded.
 #[derive(Clone, Copy)]

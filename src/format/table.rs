@@ -69,7 +69,7 @@ fn is_rule(line: &[u8]) -> bool {
 }
 
 /// Decodes `--output table`, calling `sink` once per row.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
     let mut columns: Option<Columns> = None;
@@ -169,7 +169,7 @@ fn parse_row(c: &Columns, line: u64, offset: u64, text: &[u8]) -> Option<Record<
 }
 
 /// Does the sample look like `--output table` of a log-events call?
-pub fn looks_like_table(sample: &[u8]) -> bool {
+pub(crate) fn looks_like_table(sample: &[u8]) -> bool {
     let mut lines = sample
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))

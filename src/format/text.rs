@@ -13,18 +13,18 @@ pub(crate) const MAX_LINE: usize = 16 << 20;
 pub(crate) struct LineReader<'r> {
     inner: BufReader<&'r mut dyn Read>,
     /// 1-based number of the line last returned.
-    pub line: u64,
+    pub(crate) line: u64,
     /// Byte offset of the line last returned.
-    pub offset: u64,
+    pub(crate) offset: u64,
     next_offset: u64,
     /// Problems met (a read error ends the input; an over-long line is cut).
-    pub errors: Vec<Problem>,
+    pub(crate) errors: Vec<Problem>,
     /// Stop reading (set after a read error).
     done: bool,
 }
 
 impl<'r> LineReader<'r> {
-    pub fn new(input: &'r mut dyn Read) -> LineReader<'r> {
+    pub(crate) fn new(input: &'r mut dyn Read) -> LineReader<'r> {
         LineReader {
             inner: BufReader::with_capacity(256 * 1024, input),
             line: 0,
@@ -36,7 +36,7 @@ impl<'r> LineReader<'r> {
     }
 
     /// Reads the next line into `buf` (cleared first). Returns false at the end of the input.
-    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> bool {
+    pub(crate) fn next_line(&mut self, buf: &mut Vec<u8>) -> bool {
         buf.clear();
         if self.done {
             return false;

@@ -128,7 +128,7 @@ struct Item {
 }
 
 /// Decodes `--output yaml` / `yaml-stream`, calling `sink` once per event.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let budget = Rc::new(Cell::new(0));
     let overflow = Rc::new(Cell::new(false));
     let read_error = Rc::new(Cell::new(None));
@@ -297,7 +297,7 @@ fn record(
 }
 
 /// Does the sample look like CLI YAML output (an `events:` key at the top, or `- events:`)?
-pub fn looks_like_yaml(sample: &[u8]) -> bool {
+pub(crate) fn looks_like_yaml(sample: &[u8]) -> bool {
     for line in sample.split(|&b| b == b'\n').take(40) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let l = line.strip_prefix(b"- ").unwrap_or(line);

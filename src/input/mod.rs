@@ -21,13 +21,13 @@ pub const SNIFF_BYTES: usize = 64 * 1024;
 
 /// What the user named on the command line, expanded.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum InputSpec {
+pub(crate) enum InputSpec {
     Stdin,
     File(PathBuf),
 }
 
 impl InputSpec {
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             InputSpec::Stdin => "<stdin>".to_string(),
             InputSpec::File(p) => p.display().to_string(),
@@ -36,7 +36,7 @@ impl InputSpec {
 }
 
 /// Expands paths: `-` is stdin, folders are walked recursively (sorted, hidden files skipped).
-pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<Problem>) {
+pub(crate) fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<Problem>) {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     if paths.is_empty() {
@@ -93,7 +93,7 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<Problem>) {
 /// without `.gz`). Lambda stream names contain `/`; exports seen in the wild flatten them to
 /// `2025-03-11-[$LATEST]5f0d…`, and then the folder is taken as it is. When the `/` were kept, the
 /// stream is the folder and the date folders above it: `2025/03/11/[$LATEST]5f0d…`.
-pub fn stream_from_path(spec: &InputSpec) -> Option<String> {
+pub(crate) fn stream_from_path(spec: &InputSpec) -> Option<String> {
     let InputSpec::File(p) = spec else {
         return None;
     };
@@ -126,7 +126,7 @@ pub fn stream_from_path(spec: &InputSpec) -> Option<String> {
     Some(parent.to_string())
 }
 
-pub fn describe_io(e: &io::Error) -> String {
+pub(crate) fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -142,7 +142,7 @@ pub enum Opened {
 
 impl Opened {
     /// The input as a reader (a mapped file is read from memory).
-    pub fn into_reader(self) -> Box<dyn Read + Send> {
+    pub(crate) fn into_reader(self) -> Box<dyn Read + Send> {
         match self {
             Opened::Stream(r) => r,
             Opened::Mapped(m) => Box::new(MappedReader { m, pos: 0 }),
@@ -172,7 +172,7 @@ pub struct Mapped {
 }
 
 impl Mapped {
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match &self.map {
             Some(m) => &m[self.skip..],
             None => &[],
@@ -185,7 +185,7 @@ impl Mapped {
 ///
 /// What a stream reads (stdin, a FIFO, a compressed file's raw bytes) advances `progress`; a
 /// mapped file is counted by its reader, block by block.
-pub fn open(
+pub(crate) fn open(
     spec: &InputSpec,
     progress: &Progress,
 ) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {

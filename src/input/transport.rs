@@ -15,14 +15,14 @@ use super::SNIFF_BYTES;
 /// Which layers were peeled off an input (reported next to its format).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Layers {
-    pub gzip: u8,
-    pub bom: bool,
-    pub utf16: bool,
-    pub ansi: bool,
+    pub(crate) gzip: u8,
+    pub(crate) bom: bool,
+    pub(crate) utf16: bool,
+    pub(crate) ansi: bool,
 }
 
 impl Layers {
-    pub fn describe(&self) -> Vec<&'static str> {
+    pub(crate) fn describe(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
         match self.gzip {
             0 => {}
@@ -43,7 +43,7 @@ impl Layers {
 }
 
 /// Does this input need the streaming path (anything but plain UTF-8 text)?
-pub fn needs_stream(head: &[u8], sample: &[u8]) -> bool {
+pub(crate) fn needs_stream(head: &[u8], sample: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b])
         || head.starts_with(&[0xff, 0xfe])
         || head.starts_with(&[0xfe, 0xff])
@@ -228,7 +228,7 @@ impl<R: Read> Read for Utf16Reader<R> {
 
 /// Removes ANSI SGR sequences (`ESC [ … m`) that `aws logs tail --color on` and terminal copies
 /// leave around timestamps and stream names.
-pub fn strip_ansi(s: &[u8]) -> Vec<u8> {
+pub(crate) fn strip_ansi(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {

@@ -12,43 +12,43 @@ use crate::rules::{FactId, RuleSet};
 
 /// A small first-value-wins map from fact id to value.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Facts(Vec<(FactId, Box<str>)>);
+pub(crate) struct Facts(Vec<(FactId, Box<str>)>);
 
 impl Facts {
-    pub fn get(&self, id: FactId) -> Option<&str> {
+    pub(crate) fn get(&self, id: FactId) -> Option<&str> {
         self.0.iter().find(|(k, _)| *k == id).map(|(_, v)| &**v)
     }
 
-    pub fn contains(&self, id: FactId) -> bool {
+    pub(crate) fn contains(&self, id: FactId) -> bool {
         self.0.iter().any(|(k, _)| *k == id)
     }
 
     /// Records `value` unless the fact is already known.
-    pub fn insert_first(&mut self, id: FactId, value: Box<str>) {
+    pub(crate) fn insert_first(&mut self, id: FactId, value: Box<str>) {
         if !self.contains(id) {
             self.0.push((id, value));
         }
     }
 
     /// Adds every fact of `other` not already known.
-    pub fn merge(&mut self, other: Facts) {
+    pub(crate) fn merge(&mut self, other: Facts) {
         for (k, v) in other.0 {
             self.insert_first(k, v);
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (FactId, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (FactId, &str)> {
         self.0.iter().map(|(k, v)| (*k, &**v))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
 
 /// Reads the positional facts at `positions`, then runs the model's fact regexes whose needle
 /// `hits` shows, over `text`.
-pub fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions) -> Facts {
+pub(crate) fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions) -> Facts {
     let mut facts = Facts::default();
     for &(index, offset) in positions {
         let pf = &rules.model.positional[index as usize];
@@ -100,7 +100,7 @@ fn utf8(b: &[u8]) -> std::borrow::Cow<'_, str> {
 }
 
 /// Trims what regexes over free text drag along: the sentence's full stop after an ARN, quotes.
-pub fn clean_fact(name: &str, v: &str) -> String {
+pub(crate) fn clean_fact(name: &str, v: &str) -> String {
     let mut s = v.trim().trim_matches(|c| c == '\'' || c == '"' || c == ',');
     if name.ends_with("arn") || name == "secret_name" || name == "denied_resource" {
         s = s.trim_end_matches(['.', ')', ']', '}', ';']);

@@ -22,7 +22,7 @@ use crate::time::{self, EpochMs};
 
 /// The Python logging level of an application line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Debug,
     Info,
     Warning,
@@ -45,7 +45,7 @@ impl Level {
 
 /// What kind of line a message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     InitStart,
     InitReport,
     Start,
@@ -71,20 +71,20 @@ pub enum Kind {
 /// One classified message.
 #[derive(Clone, Debug)]
 pub struct Line {
-    pub kind: Kind,
-    pub level: Option<Level>,
-    pub request_id: Option<RequestId>,
+    pub(crate) kind: Kind,
+    pub(crate) level: Option<Level>,
+    pub(crate) request_id: Option<RequestId>,
     /// A timestamp printed inside the message itself (application lines, JSON records).
-    pub timestamp: Option<EpochMs>,
+    pub(crate) timestamp: Option<EpochMs>,
     /// For JSON log format records: the text-format line the record stands for, which is what
     /// rules match. `None`: rules match the message itself.
-    pub text: Option<Box<[u8]>>,
+    pub(crate) text: Option<Box<[u8]>>,
     /// Where the part of the message worth matching starts: after the `[LEVEL]\t<ts>\t<rid>\t`
     /// prefix of an application line (0 for everything else).
-    pub body: u32,
-    pub metrics: Option<Box<Metrics>>,
+    pub(crate) body: u32,
+    pub(crate) metrics: Option<Box<Metrics>>,
     /// `platform.start` / `platform.initStart` name the function: `functionArn` or `functionName`.
-    pub function: Option<Box<str>>,
+    pub(crate) function: Option<Box<str>>,
 }
 
 impl Line {
@@ -113,7 +113,7 @@ impl Line {
     }
 
     /// The part rules are matched against: [`Line::text`] without an application line's prefix.
-    pub fn scan_text<'a>(&'a self, message: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn scan_text<'a>(&'a self, message: &'a [u8]) -> &'a [u8] {
         let text = self.text(message);
         text.get(self.body as usize..).unwrap_or(text)
     }

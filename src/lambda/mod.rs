@@ -6,11 +6,11 @@
 //! * [`rotation`] groups closed invocations into rotations by secret ARN and version token, infers
 //!   the step and rotation of invocations that logged nothing, and decides which rotations failed.
 
-pub mod facts;
+pub(crate) mod facts;
 pub mod invocation;
 mod json;
 pub mod line;
-pub mod report;
+pub(crate) mod report;
 pub mod rotation;
 
 use crate::aws::Step;
@@ -23,15 +23,15 @@ use line::{Kind, Line, classify};
 /// matches, the step it names and the facts it states. The serial stage only files these away.
 #[derive(Clone, Debug)]
 pub struct Analysis {
-    pub line: Line,
+    pub(crate) line: Line,
     pub hits: Hits,
-    pub step: Option<Step>,
-    pub facts: Facts,
+    pub(crate) step: Option<Step>,
+    pub(crate) facts: Facts,
 }
 
 /// Classifies a message, matches it against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
-pub fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
+pub(crate) fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
     let line = classify(message);
     let text = line.scan_text(message);
     let mut hits = Hits::new();

@@ -6,7 +6,7 @@ use super::line::skip_ws;
 
 /// How an invocation (or init phase) ended, from `REPORT … Status:` or `platform.report`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Success,
     Timeout,
     Error,
@@ -27,16 +27,16 @@ impl Status {
 
 /// Numbers from `REPORT`, `INIT_REPORT`, `platform.report` or the legacy timeout line.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Metrics {
-    pub duration_ms: Option<f64>,
-    pub billed_ms: Option<f64>,
-    pub memory_mb: Option<u32>,
-    pub max_memory_mb: Option<u32>,
-    pub init_ms: Option<f64>,
-    pub status: Option<Status>,
-    pub error_type: Option<String>,
+pub(crate) struct Metrics {
+    pub(crate) duration_ms: Option<f64>,
+    pub(crate) billed_ms: Option<f64>,
+    pub(crate) memory_mb: Option<u32>,
+    pub(crate) max_memory_mb: Option<u32>,
+    pub(crate) init_ms: Option<f64>,
+    pub(crate) status: Option<Status>,
+    pub(crate) error_type: Option<String>,
     /// `INIT_REPORT … Phase: init|invoke`.
-    pub phase: Option<String>,
+    pub(crate) phase: Option<String>,
 }
 
 /// Parses the TAB (or space) separated `Key: value` fields of REPORT and INIT_REPORT lines, in

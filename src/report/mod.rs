@@ -7,7 +7,7 @@ use crate::summary::Summary;
 
 /// A one-line account of what was read and found, shared by both reports: inputs and bytes,
 /// records (and those skipped or outside --since/--until), invocations, rotations.
-pub fn summary_line(summary: &Summary) -> String {
+pub(crate) fn summary_line(summary: &Summary) -> String {
     let c = &summary.rotations;
     let r = summary.totals();
     let mut s = format!(
@@ -36,7 +36,7 @@ pub fn summary_line(summary: &Summary) -> String {
     s
 }
 
-pub fn plural(n: u64) -> &'static str {
+pub(crate) fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 

@@ -15,7 +15,7 @@ use super::PatternId;
 pub type Hits = smallvec::SmallVec<[PatternId; 6]>;
 
 /// Where the literals of positional facts were found: (positional fact index, offset of the value).
-pub type Positions = smallvec::SmallVec<[(u16, u32); 4]>;
+pub(crate) type Positions = smallvec::SmallVec<[(u16, u32); 4]>;
 
 /// Occurrences of positional literals recorded per message, at most.
 const MAX_POSITIONS: usize = 16;
@@ -34,7 +34,7 @@ pub struct Matcher {
 
 /// Builds a [`Matcher`]: add patterns, then [`MatcherBuilder::build`].
 #[derive(Default)]
-pub struct MatcherBuilder {
+pub(crate) struct MatcherBuilder {
     literals: Vec<String>,
     literal_positional: Vec<Vec<(u16, bool)>>,
     literal_patterns: Vec<Vec<PatternId>>,
@@ -56,7 +56,7 @@ impl MatcherBuilder {
 
     /// Positional fact `index` has its value right after (or, with `at`, starting at) each
     /// occurrence of any of `literals`.
-    pub fn add_positional(&mut self, index: usize, literals: &[String], at: bool) {
+    pub(crate) fn add_positional(&mut self, index: usize, literals: &[String], at: bool) {
         for lit in literals {
             let i = self.literal_index(lit);
             self.literal_positional[i].push((index as u16, at));
@@ -64,7 +64,7 @@ impl MatcherBuilder {
     }
 
     /// `pattern` fires when any of `literals` occurs.
-    pub fn add_literals(&mut self, pattern: PatternId, literals: &[String]) {
+    pub(crate) fn add_literals(&mut self, pattern: PatternId, literals: &[String]) {
         for lit in literals {
             let i = self.literal_index(lit);
             if !self.literal_patterns[i].contains(&pattern) {
@@ -75,7 +75,7 @@ impl MatcherBuilder {
 
     /// `pattern` fires when `regex` matches a message that contains one of `needles`. Without
     /// `confirm`, the needle alone fires it (the regex runs later, to extract facts).
-    pub fn add_regex(
+    pub(crate) fn add_regex(
         &mut self,
         pattern: PatternId,
         regex: Regex,
@@ -94,7 +94,7 @@ impl MatcherBuilder {
         }
     }
 
-    pub fn build(self) -> Matcher {
+    pub(crate) fn build(self) -> Matcher {
         let ac = if self.literals.is_empty() {
             None
         } else {
@@ -129,7 +129,7 @@ impl Matcher {
     }
 
     /// [`Matcher::scan`], also recording where positional facts' values are.
-    pub fn scan_with_positions(
+    pub(crate) fn scan_with_positions(
         &self,
         text: &[u8],
         hits: &mut Hits,

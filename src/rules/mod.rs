@@ -15,11 +15,10 @@
 //! aho-corasick automaton ([`matcher`]), so each byte of input is scanned once, and regexes run only
 //! on lines the automaton selected.
 
-pub mod compile;
+pub(crate) mod compile;
 pub mod matcher;
-pub mod schema;
+pub(crate) mod schema;
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -27,15 +26,15 @@ use serde::Deserialize;
 use crate::aws::Step;
 
 pub use compile::load;
-pub use matcher::Matcher;
+pub(crate) use matcher::Matcher;
 
 /// Index of a compiled pattern.
-pub type PatternId = u16;
+pub(crate) type PatternId = u16;
 
 /// How bad a symptom is for the secret's owner (`severity` in a rule file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Info,
     Low,
     Medium,
@@ -44,7 +43,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Low => "low",
@@ -65,7 +64,7 @@ impl fmt::Display for Severity {
 /// specific symptom matched, fallback symptoms only for invocations nothing else matched.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Tier {
+pub(crate) enum Tier {
     #[default]
     Specific,
     Generic,
@@ -73,49 +72,48 @@ pub enum Tier {
 }
 
 impl Tier {
-    pub const ALL: [Tier; 3] = [Tier::Specific, Tier::Generic, Tier::Fallback];
+    pub(crate) const ALL: [Tier; 3] = [Tier::Specific, Tier::Generic, Tier::Fallback];
 }
 
 /// A compiled pattern.
 #[derive(Debug)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     /// `<owner>/<name>`: `model/secret_arn`, `setsecret-login-failed/login_failed`.
-    pub name: String,
-    pub literals: Vec<String>,
+    pub(crate) name: String,
     /// For regex patterns: the regex, also used to extract named captures as facts.
-    pub regex: Option<regex::bytes::Regex>,
+    pub(crate) regex: Option<regex::bytes::Regex>,
     /// The regex's named groups: (group index, fact id).
-    pub captures: Vec<(usize, FactId)>,
+    pub(crate) captures: Vec<(usize, FactId)>,
 }
 
 /// A fact whose value follows (or starts with) a literal: `secret arn <ARN>`.
 #[derive(Clone, Debug)]
-pub struct PositionalFact {
-    pub fact: FactId,
+pub(crate) struct PositionalFact {
+    pub(crate) fact: FactId,
     /// The value, as a DFA searched anchored at the position the literal gives (ASCII classes,
     /// any bytes): one tight loop per value, no regex engine set-up.
-    pub value: regex_automata::dfa::dense::DFA<Vec<u32>>,
+    pub(crate) value: regex_automata::dfa::dense::DFA<Vec<u32>>,
     /// Fact name until ids are assigned.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// Index of a fact name in [`RuleSet::fact_names`].
-pub type FactId = u16;
+pub(crate) type FactId = u16;
 
 /// The facts the Lambda model itself reads.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct KnownFacts {
-    pub secret_arn: FactId,
-    pub token: FactId,
-    pub function_arn: FactId,
-    pub function_name: FactId,
-    pub runtime_version: FactId,
+pub(crate) struct KnownFacts {
+    pub(crate) secret_arn: FactId,
+    pub(crate) token: FactId,
+    pub(crate) function_arn: FactId,
+    pub(crate) function_name: FactId,
+    pub(crate) runtime_version: FactId,
 }
 
 /// Where a condition looks (`scope` in a rule file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The invocation being diagnosed.
     Invocation,
     /// Every invocation of its rotation (for `last`: up to the end of this invocation).
@@ -124,15 +122,15 @@ pub enum Scope {
 
 /// An inclusive/exclusive numeric range; `None` bounds are open.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Range {
-    pub gt: Option<f64>,
-    pub gte: Option<f64>,
-    pub lt: Option<f64>,
-    pub lte: Option<f64>,
+pub(crate) struct Range {
+    pub(crate) gt: Option<f64>,
+    pub(crate) gte: Option<f64>,
+    pub(crate) lt: Option<f64>,
+    pub(crate) lte: Option<f64>,
 }
 
 impl Range {
-    pub fn contains(&self, v: f64) -> bool {
+    pub(crate) fn contains(&self, v: f64) -> bool {
         self.gt.is_none_or(|b| v > b)
             && self.gte.is_none_or(|b| v >= b)
             && self.lt.is_none_or(|b| v < b)
@@ -142,7 +140,7 @@ impl Range {
 
 /// A compiled condition (see `rules/README.md` for the meaning of each).
 #[derive(Clone, Debug)]
-pub enum Condition {
+pub(crate) enum Condition {
     Has(Vec<PatternId>, Scope),
     Lacks(Vec<PatternId>, Scope),
     Last(Vec<PatternId>, Scope),
@@ -170,80 +168,80 @@ pub enum Condition {
 
 /// One piece of evidence a candidate cause weighs.
 #[derive(Clone, Debug)]
-pub struct EvidenceRule {
-    pub condition: Condition,
-    pub weight: f64,
-    pub why: Option<String>,
+pub(crate) struct EvidenceRule {
+    pub(crate) condition: Condition,
+    pub(crate) weight: f64,
+    pub(crate) why: Option<String>,
 }
 
 #[derive(Clone, Debug)]
-pub struct Candidate {
-    pub cause: usize,
-    pub prior: f64,
-    pub requires: Option<Condition>,
-    pub evidence: Vec<EvidenceRule>,
-    pub remediation: Vec<String>,
+pub(crate) struct Candidate {
+    pub(crate) cause: usize,
+    pub(crate) prior: f64,
+    pub(crate) requires: Option<Condition>,
+    pub(crate) evidence: Vec<EvidenceRule>,
+    pub(crate) remediation: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
-pub struct Symptom {
-    pub id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub references: Vec<String>,
-    pub tier: Tier,
-    pub unknown_weight: f64,
-    pub trigger: Condition,
-    pub candidates: Vec<Candidate>,
+pub(crate) struct Symptom {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) severity: Severity,
+    pub(crate) references: Vec<String>,
+    pub(crate) tier: Tier,
+    pub(crate) unknown_weight: f64,
+    pub(crate) trigger: Condition,
+    pub(crate) candidates: Vec<Candidate>,
     /// Where the symptom was defined (`rules/symptoms/x.toml`), for `--list-rules`.
-    pub file: String,
+    pub(crate) file: String,
 }
 
 #[derive(Clone, Debug)]
 pub struct Cause {
     pub id: String,
-    pub title: String,
-    pub explanation: Option<String>,
-    pub remediation: Vec<String>,
-    pub references: Vec<String>,
+    pub(crate) title: String,
+    pub(crate) explanation: Option<String>,
+    pub(crate) remediation: Vec<String>,
+    pub(crate) references: Vec<String>,
 }
 
 /// How the lines tell the rotation model apart.
 #[derive(Clone, Debug, Default)]
-pub struct Model {
-    pub steps: Vec<(Step, PatternId)>,
-    pub rotation_succeeded: Option<PatternId>,
-    pub rotation_related: Option<PatternId>,
-    pub error_marker: Option<PatternId>,
-    pub neutral: Option<PatternId>,
+pub(crate) struct Model {
+    pub(crate) steps: Vec<(Step, PatternId)>,
+    pub(crate) rotation_succeeded: Option<PatternId>,
+    pub(crate) rotation_related: Option<PatternId>,
+    pub(crate) error_marker: Option<PatternId>,
+    pub(crate) neutral: Option<PatternId>,
     /// Regex patterns whose named groups are facts.
-    pub facts: Vec<PatternId>,
+    pub(crate) facts: Vec<PatternId>,
     /// Facts read right after (or at) a literal.
-    pub positional: Vec<PositionalFact>,
+    pub(crate) positional: Vec<PositionalFact>,
     /// Lowercase substrings of the names of rotation functions (and their roles).
-    pub rotation_function_names: Vec<String>,
+    pub(crate) rotation_function_names: Vec<String>,
     /// The service principal that invokes rotation functions.
-    pub rotation_service: Option<String>,
+    pub(crate) rotation_service: Option<String>,
     /// Facts inferred from others, in order.
-    pub inferences: Vec<Inference>,
+    pub(crate) inferences: Vec<Inference>,
 }
 
 /// A fact inferred from others when the logs do not state it (`[[model.infer]]`).
 #[derive(Clone, Debug, Default)]
-pub struct Inference {
+pub(crate) struct Inference {
     /// The fact inferred, when it is not known...
-    pub fact: String,
+    pub(crate) fact: String,
     /// ...takes the value of this one...
-    pub from: String,
+    pub(crate) from: String,
     /// ...when these facts have these values...
-    pub when: Vec<(String, String)>,
+    pub(crate) when: Vec<(String, String)>,
     /// ...and, when given, this fact is known and names another secret than the value.
-    pub unless_same: Option<String>,
+    pub(crate) unless_same: Option<String>,
 }
 
 impl Model {
     /// The step named by a line with these hits, if any.
-    pub fn step_of(&self, hits: &[PatternId]) -> Option<crate::aws::Step> {
+    pub(crate) fn step_of(&self, hits: &[PatternId]) -> Option<crate::aws::Step> {
         self.steps
             .iter()
             .find(|(_, p)| hits.contains(p))
@@ -251,7 +249,7 @@ impl Model {
     }
 
     /// Is a function (or role) of this name a rotation function, by its name?
-    pub fn is_rotation_function_name(&self, name: &str) -> bool {
+    pub(crate) fn is_rotation_function_name(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
         self.rotation_function_names
             .iter()
@@ -260,7 +258,7 @@ impl Model {
 
     /// Does a line with these hits show it comes from a rotation function, or at least nothing
     /// against it (a neutral line)?
-    pub fn vouches_for_rotation(&self, hits: &[PatternId]) -> bool {
+    pub(crate) fn vouches_for_rotation(&self, hits: &[PatternId]) -> bool {
         hits.iter().any(|h| {
             Some(*h) == self.rotation_related
                 || Some(*h) == self.neutral
@@ -273,34 +271,25 @@ impl Model {
 /// Everything rotdiag knows, compiled.
 pub struct RuleSet {
     pub matcher: Matcher,
-    pub patterns: Vec<Pattern>,
-    pub model: Model,
-    pub symptoms: Vec<Symptom>,
+    pub(crate) patterns: Vec<Pattern>,
+    pub(crate) model: Model,
+    pub(crate) symptoms: Vec<Symptom>,
     pub causes: Vec<Cause>,
-    pub cause_index: HashMap<String, usize>,
     /// Every fact name a rule may use (`{name}` placeholders, `same`/`differ`), sorted.
-    pub fact_names: Vec<String>,
-    pub known: KnownFacts,
+    pub(crate) fact_names: Vec<String>,
+    pub(crate) known: KnownFacts,
 }
 
 impl RuleSet {
-    pub fn cause(&self, id: &str) -> Option<&Cause> {
-        self.cause_index.get(id).map(|&i| &self.causes[i])
-    }
-
     /// Is `p` one of the model's own patterns (steps, markers, fact needles), as opposed to a
     /// symptom's?
-    pub fn is_model_pattern(&self, p: PatternId) -> bool {
+    pub(crate) fn is_model_pattern(&self, p: PatternId) -> bool {
         self.patterns
             .get(p as usize)
             .is_some_and(|x| x.name.starts_with("model/"))
     }
 
-    pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
-    }
-
-    pub fn fact_id(&self, name: &str) -> Option<FactId> {
+    pub(crate) fn fact_id(&self, name: &str) -> Option<FactId> {
         self.fact_names
             .binary_search_by(|n| n.as_str().cmp(name))
             .ok()

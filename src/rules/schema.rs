@@ -15,116 +15,117 @@ use super::{Scope, Severity, Tier};
 /// One rule file. A file may define a symptom, causes, the model, or several of them.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RuleFile {
-    pub symptom: Option<Spanned<SymptomSpec>>,
+pub(crate) struct RuleFile {
+    pub(crate) symptom: Option<Spanned<SymptomSpec>>,
     #[serde(default)]
-    pub patterns: BTreeMap<String, Spanned<PatternSpec>>,
-    pub trigger: Option<ConditionSpec>,
+    pub(crate) patterns: BTreeMap<String, Spanned<PatternSpec>>,
+    pub(crate) trigger: Option<ConditionSpec>,
     #[serde(default)]
-    pub candidate: Vec<Spanned<CandidateSpec>>,
+    pub(crate) candidate: Vec<Spanned<CandidateSpec>>,
     #[serde(default)]
-    pub cause: Vec<Spanned<CauseSpec>>,
-    pub model: Option<ModelSpec>,
+    pub(crate) cause: Vec<Spanned<CauseSpec>>,
+    pub(crate) model: Option<ModelSpec>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct SymptomSpec {
-    pub id: String,
-    pub title: String,
+pub(crate) struct SymptomSpec {
+    pub(crate) id: String,
+    pub(crate) title: String,
     /// `info`, `low`, `medium`, `high` or `critical`.
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     #[serde(default)]
-    pub references: Vec<String>,
+    pub(crate) references: Vec<String>,
     /// `specific` (default), `generic` (only when no specific symptom matched the invocation) or
     /// `fallback` (only when nothing else did).
     #[serde(default)]
-    pub tier: Tier,
+    pub(crate) tier: Tier,
     /// Score of "a cause this rule does not know" in the softmax (see README, Confidence).
     #[serde(default)]
-    pub unknown_weight: Option<f64>,
-    #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) unknown_weight: Option<f64>,
+    /// For whoever reads the rule file; rotdiag does not print it.
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
 }
 
 /// A named pattern: one literal, any of several literals, or a regex confirmed on lines that
 /// contain one of its needles.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct PatternSpec {
-    pub literal: Option<String>,
-    pub any: Option<Vec<String>>,
-    pub regex: Option<String>,
-    pub needle: Option<String>,
-    pub needles: Option<Vec<String>>,
+pub(crate) struct PatternSpec {
+    pub(crate) literal: Option<String>,
+    pub(crate) any: Option<Vec<String>>,
+    pub(crate) regex: Option<String>,
+    pub(crate) needle: Option<String>,
+    pub(crate) needles: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct CandidateSpec {
-    pub cause: Spanned<String>,
+pub(crate) struct CandidateSpec {
+    pub(crate) cause: Spanned<String>,
     #[serde(default)]
-    pub prior: f64,
-    pub requires: Option<ConditionSpec>,
+    pub(crate) prior: f64,
+    pub(crate) requires: Option<ConditionSpec>,
     #[serde(default)]
-    pub evidence: Vec<EvidenceSpec>,
+    pub(crate) evidence: Vec<EvidenceSpec>,
     /// Remediation lines added to the cause's own for this symptom.
     #[serde(default)]
-    pub remediation: Vec<String>,
+    pub(crate) remediation: Vec<String>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct EvidenceSpec {
+pub(crate) struct EvidenceSpec {
     #[serde(rename = "if")]
-    pub when: ConditionSpec,
-    pub weight: f64,
-    pub why: Option<String>,
+    pub(crate) when: ConditionSpec,
+    pub(crate) weight: f64,
+    pub(crate) why: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct CauseSpec {
-    pub id: String,
-    pub title: String,
+pub(crate) struct CauseSpec {
+    pub(crate) id: String,
+    pub(crate) title: String,
     #[serde(default)]
-    pub explanation: Option<String>,
+    pub(crate) explanation: Option<String>,
     #[serde(default)]
-    pub remediation: Vec<String>,
+    pub(crate) remediation: Vec<String>,
     #[serde(default)]
-    pub references: Vec<String>,
+    pub(crate) references: Vec<String>,
 }
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct ModelSpec {
+pub(crate) struct ModelSpec {
     /// Step name -> literals that show an invocation runs that step.
     #[serde(default)]
-    pub steps: BTreeMap<String, Vec<String>>,
+    pub(crate) steps: BTreeMap<String, Vec<String>>,
     /// Literals that show a rotation completed (finishSecret succeeded).
     #[serde(default)]
-    pub rotation_succeeded: Vec<String>,
+    pub(crate) rotation_succeeded: Vec<String>,
     /// Literals that show an invocation belongs to a rotation function.
     #[serde(default)]
-    pub rotation_related: Vec<String>,
+    pub(crate) rotation_related: Vec<String>,
     /// Literals any function prints, which say nothing about what it is.
     #[serde(default)]
-    pub neutral: Vec<String>,
+    pub(crate) neutral: Vec<String>,
     /// Literals that make a line an error even without an `[ERROR]` prefix (pasted messages).
     #[serde(default)]
-    pub error_markers: Vec<String>,
+    pub(crate) error_markers: Vec<String>,
     /// Regexes whose named groups are facts (secret_arn, token, function_arn, …).
     #[serde(default)]
-    pub facts: Vec<Spanned<FactSpec>>,
+    pub(crate) facts: Vec<Spanned<FactSpec>>,
     /// A function (or role) whose name contains one of these, in any case, is a rotation function.
     #[serde(default)]
-    pub rotation_function_names: Vec<Spanned<String>>,
+    pub(crate) rotation_function_names: Vec<Spanned<String>>,
     /// The service principal that invokes rotation functions (its calls belong to whichever
     /// rotation it runs).
-    pub rotation_service: Option<Spanned<String>>,
+    pub(crate) rotation_service: Option<Spanned<String>>,
     /// Facts inferred from others, in this order.
     #[serde(default)]
-    pub infer: Vec<Spanned<InferSpec>>,
+    pub(crate) infer: Vec<Spanned<InferSpec>>,
 }
 
 /// `[[model.infer]]`: fact `fact` takes the value of fact `from` when it is not known, when the
@@ -132,91 +133,91 @@ pub struct ModelSpec {
 /// secret than that fact does.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct InferSpec {
-    pub fact: String,
-    pub from: String,
+pub(crate) struct InferSpec {
+    pub(crate) fact: String,
+    pub(crate) from: String,
     #[serde(default)]
-    pub when: BTreeMap<String, String>,
-    pub unless_same: Option<String>,
+    pub(crate) when: BTreeMap<String, String>,
+    pub(crate) unless_same: Option<String>,
 }
 
 /// A fact: either a value read right after (or at) literals, or a regex with named groups.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct FactSpec {
+pub(crate) struct FactSpec {
     /// Positional form: the fact's name…
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// …and the literals its value follows…
-    pub after: Option<Vec<String>>,
+    pub(crate) after: Option<Vec<String>>,
     /// …or starts with…
-    pub at: Option<Vec<String>>,
+    pub(crate) at: Option<Vec<String>>,
     /// …and the regex the value matches there (anchored).
-    pub value: Option<String>,
+    pub(crate) value: Option<String>,
     /// Regex form: named groups are facts; runs on lines with one of the needles.
-    pub regex: Option<String>,
-    pub needle: Option<String>,
-    pub needles: Option<Vec<String>>,
+    pub(crate) regex: Option<String>,
+    pub(crate) needle: Option<String>,
+    pub(crate) needles: Option<Vec<String>>,
 }
 
 /// A condition: every key given must hold (keys are AND-ed).
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct ConditionSpec {
+pub(crate) struct ConditionSpec {
     /// Some line in scope matches one of these patterns.
-    pub has: Option<OneOrMany>,
+    pub(crate) has: Option<OneOrMany>,
     /// No line in scope matches any of these patterns.
-    pub lacks: Option<OneOrMany>,
+    pub(crate) lacks: Option<OneOrMany>,
     /// The last activity in scope matches one of these patterns.
-    pub last: Option<OneOrMany>,
+    pub(crate) last: Option<OneOrMany>,
     /// A line matching this pattern occurs in scope...
-    pub after: Option<Spanned<String>>,
+    pub(crate) after: Option<Spanned<String>>,
     /// ...and no line after it (in scope) matches any of these.
-    pub then_none: Option<OneOrMany>,
+    pub(crate) then_none: Option<OneOrMany>,
     /// `invocation` (default) or `rotation`.
-    pub scope: Option<Scope>,
-    pub failed: Option<bool>,
+    pub(crate) scope: Option<Scope>,
+    pub(crate) failed: Option<bool>,
     /// The scope has error lines: ERROR/CRITICAL lines, unhandled errors, timeouts, crashes.
-    pub errors: Option<bool>,
-    pub timed_out: Option<bool>,
+    pub(crate) errors: Option<bool>,
+    pub(crate) timed_out: Option<bool>,
     /// END or REPORT was seen.
-    pub completed: Option<bool>,
+    pub(crate) completed: Option<bool>,
     /// No START was seen: a pasted fragment.
-    pub fragment: Option<bool>,
+    pub(crate) fragment: Option<bool>,
     /// The invocation belongs to a rotation function.
-    pub rotation: Option<bool>,
-    pub step: Option<OneOrMany>,
-    pub duration_ms: Option<RangeSpec>,
-    pub timeout_ms: Option<RangeSpec>,
+    pub(crate) rotation: Option<bool>,
+    pub(crate) step: Option<OneOrMany>,
+    pub(crate) duration_ms: Option<RangeSpec>,
+    pub(crate) timeout_ms: Option<RangeSpec>,
     /// Both facts are known and equal / differ.
-    pub same: Option<[Spanned<String>; 2]>,
-    pub differ: Option<[Spanned<String>; 2]>,
+    pub(crate) same: Option<[Spanned<String>; 2]>,
+    pub(crate) differ: Option<[Spanned<String>; 2]>,
     /// The fact is known.
-    pub fact: Option<Spanned<String>>,
-    pub all: Option<Vec<ConditionSpec>>,
-    pub any: Option<Vec<ConditionSpec>>,
-    pub not: Option<Box<ConditionSpec>>,
+    pub(crate) fact: Option<Spanned<String>>,
+    pub(crate) all: Option<Vec<ConditionSpec>>,
+    pub(crate) any: Option<Vec<ConditionSpec>>,
+    pub(crate) not: Option<Box<ConditionSpec>>,
 }
 
 /// A name or a list of names (`has = "a"` or `has = ["a", "b"]`), with the span of the value.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(transparent)]
-pub struct OneOrMany(pub Spanned<Names>);
+pub(crate) struct OneOrMany(pub Spanned<Names>);
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-pub enum Names {
+pub(crate) enum Names {
     One(String),
     Many(Vec<String>),
 }
 
 impl OneOrMany {
-    pub fn one(s: Spanned<String>) -> OneOrMany {
+    pub(crate) fn one(s: Spanned<String>) -> OneOrMany {
         let span = s.span();
         OneOrMany(Spanned::new(span, Names::One(s.into_inner())))
     }
 
     /// The names, each with the span of the whole value.
-    pub fn items(&self) -> Vec<Spanned<String>> {
+    pub(crate) fn items(&self) -> Vec<Spanned<String>> {
         let span = self.0.span();
         match self.0.get_ref() {
             Names::One(s) => vec![Spanned::new(span.clone(), s.clone())],
@@ -230,9 +231,9 @@ impl OneOrMany {
 
 #[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct RangeSpec {
-    pub gt: Option<f64>,
-    pub gte: Option<f64>,
-    pub lt: Option<f64>,
-    pub lte: Option<f64>,
+pub(crate) struct RangeSpec {
+    pub(crate) gt: Option<f64>,
+    pub(crate) gte: Option<f64>,
+    pub(crate) lt: Option<f64>,
+    pub(crate) lte: Option<f64>,
 }

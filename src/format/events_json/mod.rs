@@ -184,7 +184,7 @@ struct Origin {
 /// Decodes every JSON document in `input`, calling `sink` once per event. Returns the problems
 /// found: syntax errors (the decoder resumes at the next line that starts a document), truncation,
 /// undecodable payloads.
-pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut w = Walker::new(sink, Some(Window::default()));
     walk(input, &mut w, None);
     w.finish()
@@ -192,7 +192,7 @@ pub fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Ve
 
 /// [`decode`] for an input held in memory (a mapped file): the same records and errors, parsed
 /// from the slice (many times faster than through a reader).
-pub fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     if std::str::from_utf8(data).is_err() {
         // Invalid UTF-8 is replaced on the way in, which only the stream path does.
         return decode(&mut &data[..], sink);

@@ -63,7 +63,7 @@ impl<'r> Assembler<'r> {
     }
 
     /// Names the stream of records that carry none.
-    pub fn set_default_stream(&mut self, stream: Option<String>) {
+    pub(crate) fn set_default_stream(&mut self, stream: Option<String>) {
         self.default_stream = stream.map(Arc::from);
     }
 
@@ -75,7 +75,7 @@ impl<'r> Assembler<'r> {
     }
 
     /// The latest event time seen in this input.
-    pub fn max_ts(&self) -> Option<EpochMs> {
+    pub(crate) fn max_ts(&self) -> Option<EpochMs> {
         self.max_ts
     }
 

@@ -36,22 +36,22 @@ use crate::rules::matcher::Hits;
 use crate::time::EpochMs;
 
 /// Lines kept per invocation; the rest are counted in [`Invocation::dropped`].
-pub const MAX_KEPT_LINES: usize = 200;
+pub(crate) const MAX_KEPT_LINES: usize = 200;
 /// Longest text kept for a line (evidence is about recognising the line, not archiving it).
-pub const MAX_TEXT: usize = 1024;
+pub(crate) const MAX_TEXT: usize = 1024;
 /// Lambda's longest timeout is 15 minutes; an invocation silent for longer is over.
-pub const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
+pub(crate) const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
 /// A stream silent this long (event time) is forgotten even though it remembers its runtime
 /// version: Lambda shuts idle execution environments down long before, and a stream belongs to
 /// one environment.
-pub const STREAM_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
+pub(crate) const STREAM_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
 
 /// A set of pattern ids (a bitset sized to the rule set).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PatternSet(smallvec::SmallVec<[u64; 2]>);
+pub(crate) struct PatternSet(smallvec::SmallVec<[u64; 2]>);
 
 impl PatternSet {
-    pub fn insert(&mut self, p: PatternId) {
+    pub(crate) fn insert(&mut self, p: PatternId) {
         let (w, b) = (p as usize / 64, p as usize % 64);
         if self.0.len() <= w {
             self.0.resize(w + 1, 0);
@@ -59,12 +59,12 @@ impl PatternSet {
         self.0[w] |= 1 << b;
     }
 
-    pub fn contains(&self, p: PatternId) -> bool {
+    pub(crate) fn contains(&self, p: PatternId) -> bool {
         let (w, b) = (p as usize / 64, p as usize % 64);
         self.0.get(w).is_some_and(|x| x & (1 << b) != 0)
     }
 
-    pub fn union(&mut self, other: &PatternSet) {
+    pub(crate) fn union(&mut self, other: &PatternSet) {
         if self.0.len() < other.0.len() {
             self.0.resize(other.0.len(), 0);
         }
@@ -76,59 +76,59 @@ impl PatternSet {
 
 /// A line an invocation keeps: it matched a pattern, or is an error, a warning, or a REPORT.
 #[derive(Clone, Debug, PartialEq)]
-pub struct KeptLine {
+pub(crate) struct KeptLine {
     /// Index of the input it came from.
-    pub source: u32,
-    pub line: u64,
-    pub timestamp: Option<EpochMs>,
-    pub request_id: Option<RequestId>,
-    pub kind: Kind,
-    pub level: Option<Level>,
-    pub hits: Hits,
-    pub text: String,
+    pub(crate) source: u32,
+    pub(crate) line: u64,
+    pub(crate) timestamp: Option<EpochMs>,
+    pub(crate) request_id: Option<RequestId>,
+    pub(crate) kind: Kind,
+    pub(crate) level: Option<Level>,
+    pub(crate) hits: Hits,
+    pub(crate) text: String,
 }
 
 /// One Lambda invocation (or fragment of one).
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
-    pub request_id: Option<RequestId>,
-    pub source: u32,
-    pub stream: Option<Arc<str>>,
-    pub group: Option<Arc<str>>,
+    pub(crate) request_id: Option<RequestId>,
+    pub(crate) source: u32,
+    pub(crate) stream: Option<Arc<str>>,
+    pub(crate) group: Option<Arc<str>>,
     /// `functionArn`/`functionName` from JSON platform records, or the log group's function.
-    pub function: Option<Box<str>>,
+    pub(crate) function: Option<Box<str>>,
     pub first_ts: Option<EpochMs>,
     pub last_ts: Option<EpochMs>,
-    pub first_line: u64,
+    pub(crate) first_line: u64,
     /// Which of its platform lines (START; END or REPORT) were seen.
-    pub lifecycle: Lifecycle,
-    pub metrics: Option<Box<Metrics>>,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) metrics: Option<Box<Metrics>>,
     /// What made it fail, as far as its lines tell (a REPORT's status aside).
-    pub failures: Failures,
+    pub(crate) failures: Failures,
     /// Duration the timeout fired at (legacy `Task timed out after N s` or `Status: timeout`).
-    pub timeout_ms: Option<f64>,
-    pub error_lines: u32,
-    pub lines: Vec<KeptLine>,
-    pub dropped: u32,
+    pub(crate) timeout_ms: Option<f64>,
+    pub(crate) error_lines: u32,
+    pub(crate) lines: Vec<KeptLine>,
+    pub(crate) dropped: u32,
     /// Every pattern matched by any line of the invocation.
-    pub seen: PatternSet,
+    pub(crate) seen: PatternSet,
     /// The last line the function itself wrote (not a platform line).
     last: Last,
-    pub activity: u32,
+    pub(crate) activity: u32,
     /// Lines the function wrote that show no sign of a rotation function.
-    pub foreign: u32,
-    pub step: Option<Step>,
+    pub(crate) foreign: u32,
+    pub(crate) step: Option<Step>,
     /// The step was inferred from the invocation before it in its rotation, not logged.
-    pub step_inferred: bool,
-    pub facts: Facts,
-    pub runtime_version: Option<String>,
+    pub(crate) step_inferred: bool,
+    pub(crate) facts: Facts,
+    pub(crate) runtime_version: Option<String>,
     /// Records since the stream saw this invocation's REPORT (for closing).
     reported_at_record: Option<u64>,
 }
 
 /// Which platform lines of an invocation the input holds: its START, and its END or REPORT.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Lifecycle {
+pub(crate) enum Lifecycle {
     /// Neither: lines of an invocation whose platform lines are not in the input (a fragment).
     #[default]
     Unbounded,
@@ -141,17 +141,17 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    pub fn started(self) -> bool {
+    pub(crate) fn started(self) -> bool {
         matches!(self, Lifecycle::Running | Lifecycle::Complete)
     }
 
     /// END or REPORT was seen.
-    pub fn ended(self) -> bool {
+    pub(crate) fn ended(self) -> bool {
         matches!(self, Lifecycle::EndOnly | Lifecycle::Complete)
     }
 
     /// After a START.
-    pub fn start(self) -> Lifecycle {
+    pub(crate) fn start(self) -> Lifecycle {
         if self.ended() {
             Lifecycle::Complete
         } else {
@@ -160,7 +160,7 @@ impl Lifecycle {
     }
 
     /// After an END or a REPORT.
-    pub fn end(self) -> Lifecycle {
+    pub(crate) fn end(self) -> Lifecycle {
         if self.started() {
             Lifecycle::Complete
         } else {
@@ -171,7 +171,7 @@ impl Lifecycle {
 
 /// A way an invocation fails that its lines show (besides a REPORT's status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Lambda stopped it at its timeout (`Task timed out`, `Status: timeout`).
     TimedOut,
     /// The runtime process exited (`Runtime exited`, out of memory).
@@ -184,23 +184,23 @@ pub enum Failure {
 
 /// The [`Failure`]s seen, as a small set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Failures(u8);
+pub(crate) struct Failures(u8);
 
 impl Failures {
-    pub fn insert(&mut self, f: Failure) {
+    pub(crate) fn insert(&mut self, f: Failure) {
         self.0 |= 1 << f as u8;
     }
 
-    pub fn contains(self, f: Failure) -> bool {
+    pub(crate) fn contains(self, f: Failure) -> bool {
         self.0 & (1 << f as u8) != 0
     }
 
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// Adds every failure of `other`.
-    pub fn extend(&mut self, other: Failures) {
+    pub(crate) fn extend(&mut self, other: Failures) {
         self.0 |= other.0;
     }
 }
@@ -217,7 +217,7 @@ enum Last {
 
 /// How an invocation ended, as far as its lines tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Succeeded,
     Failed,
     Unknown,
@@ -226,7 +226,7 @@ pub enum Outcome {
 impl Invocation {
     /// Failed: timed out, crashed, raised an unhandled error, or reported a non-success status.
     /// A fragment (no END/REPORT) that logged an error also counts as failed.
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         let status = self.metrics.as_ref().and_then(|m| m.status);
         if !self.failures.is_empty()
             || matches!(
@@ -246,21 +246,21 @@ impl Invocation {
         }
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.outcome() == Outcome::Failed
     }
 
     /// No START was seen: the logs hold only a piece of this invocation.
-    pub fn is_fragment(&self) -> bool {
+    pub(crate) fn is_fragment(&self) -> bool {
         !self.lifecycle.started()
     }
 
     /// Lambda stopped it at its timeout.
-    pub fn timed_out(&self) -> bool {
+    pub(crate) fn timed_out(&self) -> bool {
         self.failures.contains(Failure::TimedOut)
     }
 
-    pub fn duration_ms(&self) -> Option<f64> {
+    pub(crate) fn duration_ms(&self) -> Option<f64> {
         self.metrics
             .as_ref()
             .and_then(|m| m.duration_ms)
@@ -269,7 +269,7 @@ impl Invocation {
 
     /// The function's configured timeout, when the invocation hit it (Lambda timeouts are whole
     /// seconds: the duration at timeout, rounded down).
-    pub fn configured_timeout_ms(&self) -> Option<f64> {
+    pub(crate) fn configured_timeout_ms(&self) -> Option<f64> {
         if !self.timed_out() {
             return None;
         }
@@ -310,7 +310,7 @@ impl Invocation {
     }
 
     /// The last line the function itself wrote (not a platform line).
-    pub fn last_activity(&self) -> Option<&KeptLine> {
+    pub(crate) fn last_activity(&self) -> Option<&KeptLine> {
         match &self.last {
             Last::None => None,
             Last::Kept(i) => self.lines.get(*i),
@@ -363,7 +363,7 @@ impl Invocation {
 }
 
 /// Lossy UTF-8, cut at [`MAX_TEXT`] bytes on a character boundary.
-pub fn text_for(raw: &[u8]) -> String {
+pub(crate) fn text_for(raw: &[u8]) -> String {
     let mut s = String::new();
     push_text(&mut s, raw, MAX_TEXT);
     s

@@ -43,7 +43,7 @@ impl Tracker {
     /// call nothing claims stands alone when it is a call rotation makes (the model's
     /// `rotation_related` literals) and a rotation function or Secrets Manager made it; other
     /// principals' denials are no rotation's business and are dropped.
-    pub fn place_calls(&mut self, until: Option<EpochMs>, rules: &RuleSet) {
+    pub(crate) fn place_calls(&mut self, until: Option<EpochMs>, rules: &RuleSet) {
         if self.calls.is_empty() {
             return;
         }

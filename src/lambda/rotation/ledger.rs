@@ -10,7 +10,7 @@ use crate::summary::RotationCounts;
 /// Counts rotations once each even when their pieces closed separately (several inputs).
 /// Rotations are remembered by a 64-bit hash of their token (or secret), so the ledger stays small.
 #[derive(Default)]
-pub struct RotationLedger {
+pub(crate) struct RotationLedger {
     seen: HashSet<u64>,
     succeeded: HashSet<u64>,
     failed: HashSet<u64>,
@@ -24,7 +24,7 @@ fn key_hash(s: &str) -> u64 {
 }
 
 impl RotationLedger {
-    pub fn record(&mut self, rot: &Rotation, rules: &RuleSet) {
+    pub(crate) fn record(&mut self, rot: &Rotation, rules: &RuleSet) {
         if !rot.is_rotation(rules) {
             return;
         }
@@ -49,7 +49,7 @@ impl RotationLedger {
         }
     }
 
-    pub fn merge(&mut self, other: RotationLedger) {
+    pub(crate) fn merge(&mut self, other: RotationLedger) {
         self.seen.extend(other.seen);
         self.succeeded.extend(other.succeeded);
         self.failed.extend(other.failed);
@@ -58,7 +58,7 @@ impl RotationLedger {
         self.anonymous.succeeded += other.anonymous.succeeded;
     }
 
-    pub fn counts(&self) -> RotationCounts {
+    pub(crate) fn counts(&self) -> RotationCounts {
         let failed = self.failed.difference(&self.succeeded).count() as u64;
         RotationCounts {
             rotations: self.seen.len() as u64 + self.anonymous.rotations,

@@ -29,7 +29,7 @@
 mod calls;
 mod ledger;
 
-pub use ledger::RotationLedger;
+pub(crate) use ledger::RotationLedger;
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ use crate::rules::RuleSet;
 use crate::time::EpochMs;
 
 /// A rotation idle this long (event time) is over: Secrets Manager retries within minutes.
-pub const ROTATION_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
+pub(crate) const ROTATION_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
 /// An invocation with no secret or token joins its stream's last rotation only if it started this
 /// soon after that rotation's last activity.
 const ADJACENT_MS: EpochMs = 15 * 60 * 1000;
@@ -56,16 +56,16 @@ const MAX_INVOCATIONS: usize = 48;
 /// belong together by stream and time).
 #[derive(Clone, Debug, Default)]
 pub struct Rotation {
-    pub secret: Option<String>,
-    pub token: Option<String>,
-    pub invocations: Vec<Invocation>,
+    pub(crate) secret: Option<String>,
+    pub(crate) token: Option<String>,
+    pub(crate) invocations: Vec<Invocation>,
     pub succeeded: bool,
-    pub last_ts: Option<EpochMs>,
+    pub(crate) last_ts: Option<EpochMs>,
 }
 
 impl Rotation {
     /// Did any invocation of this rotation fail?
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         !self.succeeded && self.invocations.iter().any(Invocation::failed)
     }
 
@@ -74,7 +74,7 @@ impl Rotation {
     /// (only platform lines and neutral ones, like botocore's credential lookup): that is a
     /// rotation function hanging before its first template line, the troubleshooting guide's
     /// first symptom.
-    pub fn is_rotation(&self, rules: &RuleSet) -> bool {
+    pub(crate) fn is_rotation(&self, rules: &RuleSet) -> bool {
         self.secret.is_some()
             || self.token.is_some()
             || self
@@ -86,14 +86,14 @@ impl Rotation {
 }
 
 /// Is this "invocation" a CloudTrail event (one `Kind::CloudTrail` line, no Lambda request)?
-pub fn is_cloudtrail(inv: &Invocation) -> bool {
+pub(crate) fn is_cloudtrail(inv: &Invocation) -> bool {
     inv.lines
         .first()
         .is_some_and(|l| l.kind == Kind::CloudTrail)
 }
 
 /// Does this invocation show it belongs to a rotation function?
-pub fn is_rotation_related(inv: &Invocation, rules: &RuleSet) -> bool {
+pub(crate) fn is_rotation_related(inv: &Invocation, rules: &RuleSet) -> bool {
     inv.step.is_some()
         || inv.facts.contains(rules.known.secret_arn)
         || rules
@@ -121,7 +121,7 @@ pub struct Tracker {
     /// CloudTrail API calls waiting to be placed by principal and time ([`Tracker::place_calls`]).
     calls: Vec<Invocation>,
     /// Invocations of other functions, and CloudTrail calls of no rotation, dropped.
-    pub foreign_dropped: u64,
+    pub(crate) foreign_dropped: u64,
 }
 
 impl Tracker {
@@ -402,7 +402,7 @@ impl Tracker {
 
     /// Takes every open rotation and unattributed invocation without closing anything (to
     /// continue assembly across inputs).
-    pub fn take_open(&mut self) -> (Vec<Rotation>, Vec<Invocation>) {
+    pub(crate) fn take_open(&mut self) -> (Vec<Rotation>, Vec<Invocation>) {
         self.by_token.clear();
         self.by_secret.clear();
         self.by_stream.clear();
@@ -417,7 +417,7 @@ impl Tracker {
     /// token joins the open rotation with the same names, as a unit (so invocations placed by
     /// time in their own input stay with it); one that names neither gives its invocations back
     /// to be placed by time among all inputs.
-    pub fn absorb(&mut self, rot: Rotation, rules: &RuleSet) {
+    pub(crate) fn absorb(&mut self, rot: Rotation, rules: &RuleSet) {
         if rot.secret.is_none() && rot.token.is_none() {
             self.unattributed.extend(rot.invocations);
             return;

@@ -43,7 +43,7 @@ mod embedded {
 }
 
 /// Facts every invocation or rotation may know without a rule extracting them.
-pub const BUILTIN_FACTS: &[&str] = &[
+pub(crate) const BUILTIN_FACTS: &[&str] = &[
     "secret_arn",
     "secret_name",
     "token",
@@ -71,7 +71,7 @@ fn rule_error(file: &str, line: Option<usize>, message: String) -> Problem {
 }
 
 /// The rule files built into the binary: `(path, contents)`.
-pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
+pub(crate) fn embedded_files() -> &'static [(&'static str, &'static str)] {
     embedded::FILES
 }
 
@@ -209,7 +209,7 @@ impl Definitions {
 }
 
 /// Compiles rule files (`(path, contents)`, later overriding earlier) into a [`RuleSet`].
-pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
+pub(crate) fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
     let mut errors = Vec::new();
     let defs = Definitions::parse(files, &mut errors);
     let (causes, cause_index) = causes(&defs.causes);
@@ -235,14 +235,7 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem>> {
         errors.dedup();
         return Err(errors);
     }
-    Ok(assemble(
-        c,
-        model,
-        symptoms,
-        causes,
-        cause_index,
-        fact_names,
-    ))
+    Ok(assemble(c, model, symptoms, causes, fact_names))
 }
 
 /// Phase 2: the causes, in id order, and their index.
@@ -419,7 +412,6 @@ fn assemble(
     mut model: Model,
     symptoms: Vec<Symptom>,
     causes: Vec<Cause>,
-    cause_index: HashMap<String, usize>,
     fact_names: BTreeSet<String>,
 ) -> RuleSet {
     let fact_names: Vec<String> = fact_names.into_iter().collect();
@@ -450,7 +442,6 @@ fn assemble(
         model,
         symptoms,
         causes,
-        cause_index,
         fact_names,
         known,
     }

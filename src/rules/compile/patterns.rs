@@ -26,7 +26,6 @@ impl Compiler {
         self.matcher.add_literals(id, &lits);
         self.patterns.push(Pattern {
             name: name.to_string(),
-            literals: lits,
             regex: None,
             captures: Vec::new(),
         });
@@ -67,7 +66,6 @@ impl Compiler {
                 .add_regex(id, compiled.clone(), &needles, confirm);
             self.patterns.push(Pattern {
                 name: name.to_string(),
-                literals: needles,
                 regex: Some(compiled),
                 captures: Vec::new(),
             });
