@@ -1,5 +1,5 @@
 //! Robustness: no input makes detection or a decoder panic, hang or allocate without bound, and
-//! the edge cases of `log-formats.md` §11 diagnose.
+//! the edge cases of `docs/log-formats.md` ("Edge cases") diagnose.
 //!
 //! * `random_and_mutated_inputs_never_panic`: a deterministic property test (a seeded generator,
 //!   so every CI run sees the same inputs) that feeds real corpus files, renderings of every shape,
@@ -405,7 +405,7 @@ fn fuzz_regressions() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §11 edge cases, end to end.
+// The edge cases of docs/log-formats.md ("Edge cases"), end to end.
 
 const RID: &str = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a";
 const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-a1B2c3";

@@ -2,7 +2,7 @@
 //!
 //! One canonical scenario (a KMS denial in createSecret for a secret its logs never name; a healthy
 //! rotation of secret A; secret B's setSecret failing to log in after 20 s) is rendered by this
-//! test into every shape rotdiag reads, byte for byte as `log-formats.md` describes them. The binary
+//! test into every shape rotdiag reads, byte for byte as `docs/log-formats.md` describes them. The binary
 //! runs on each rendering and must detect the shape and report the same ranked list of (cause,
 //! secret, step). The scenario is also rendered with the Lambda JSON log format into the shapes
 //! that carry it.

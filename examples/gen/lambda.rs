@@ -1,8 +1,9 @@
 //! What a Lambda function writes to CloudWatch: the platform lines (INIT_START, START, END,
 //! REPORT, the legacy timeout line, INIT_REPORT), the Python runtime's `[LEVEL]` lines and
 //! unhandled-error blocks, and their Lambda JSON log format equivalents. Every string is the one
-//! `shared/research/rotation-lambda-messages.md` documents (§6, §7), byte for byte: TABs, the
-//! trailing TAB of older REPORT lines, U+00A0 traceback indentation, `\r` after LAMBDA_WARNING.
+//! the Lambda runtime prints (aws/aws-lambda-python-runtime-interface-client,
+//! `awslambdaric/bootstrap.py`; `docs/log-formats.md`, "What Lambda writes"), byte for byte: TABs,
+//! the trailing TAB of older REPORT lines, U+00A0 traceback indentation, `\r` after LAMBDA_WARNING.
 
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -108,7 +109,8 @@ pub fn json_str(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Functions and their execution environments
 
-/// How the runtime reports an unhandled exception's LAMBDA_WARNING (awslambdaric history, §6.4).
+/// How the runtime reports an unhandled exception's LAMBDA_WARNING: it changed over the releases of
+/// aws/aws-lambda-python-runtime-interface-client (`awslambdaric/bootstrap.py`, `log_error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Warning {
     /// python3.8–3.11, RIC < 2.0.9, or 3.1.1+ (invoke errors): no warning line.

@@ -1,6 +1,6 @@
 //! CloudTrail events: recognised in any container and rendered as one text line.
 //!
-//! CloudTrail reaches rotdiag in four ways (`log-formats.md` §9): S3 log files
+//! CloudTrail reaches rotdiag in four ways (`docs/log-formats.md`, "CloudTrail"): S3 log files
 //! (`{"Records":[…]}`, usually gzipped, compact or pretty-printed), EventBridge envelopes
 //! (`{"version":"0",…,"detail":{<event>}}`), one event per line, and as the message of a CloudWatch
 //! event (a trail delivering to a log group), which can itself sit in any export shape. The
@@ -161,7 +161,7 @@ fn strip_api_version(name: &str) -> &str {
     }
 }
 
-/// The secret the event is about, in the order of `log-formats.md` §9.2 (the `Rotation-…`
+/// The secret the event is about, in the order of `docs/log-formats.md` ("Which secret an event is about"; the `Rotation-…`
 /// request id, the last resort, is handled by the caller).
 fn secret_id<'v>(event: &'v Value, envelope: Option<&'v Value>) -> Option<&'v str> {
     let non_empty = |s: Option<&'v str>| s.filter(|s| !s.trim().is_empty());

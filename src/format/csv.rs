@@ -1,4 +1,5 @@
-//! CSV downloads from the CloudWatch console (`log-formats.md` §6, §7.1): Logs Insights "Export
+//! CSV downloads from the CloudWatch console (`docs/log-formats.md`, "Logs Insights and console
+//! CSV"): Logs Insights "Export
 //! results" (a header of field names: `@timestamp`, `@message`, optional `@logStream`, `@log`) and
 //! the log-events "Download" (`timestamp,message` with epoch milliseconds).
 //!

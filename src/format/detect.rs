@@ -1,6 +1,6 @@
 //! Sniffing: which shape is this input in?
 //!
-//! Detection looks only at content (never at file names), in the order of `log-formats.md` §0:
+//! Detection looks only at content (never at file names), in the order of `docs/log-formats.md` ("Detection"):
 //! JSON documents first, by the keys of their first document (subscription payloads and their
 //! base64 envelopes, CloudTrail containers, `filter-log-events` / `get-log-events`, Logs Insights);
 //! then the CLI's other outputs, which have unmistakable first lines (YAML `events:`, the table's

@@ -1,4 +1,4 @@
-//! `filter-log-events` / `get-log-events --output text` (`log-formats.md` §2.2, §3).
+//! `filter-log-events` / `get-log-events --output text` (`docs/log-formats.md`, "Text").
 //!
 //! The CLI prints one row per event: `EVENTS`, then the event's scalar fields sorted by name, joined
 //! by TABs, with nothing escaped:

@@ -1,4 +1,5 @@
-//! Logs Insights `get-query-results --output text` (`log-formats.md` §6).
+//! Logs Insights `get-query-results --output text` (`docs/log-formats.md`, "Logs Insights and
+//! console CSV").
 //!
 //! The JSON output is read by [`super::events_json`]; the console CSV export by [`super::csv`].
 //! In text the status comes first, then every field of every row as its own `RESULTS⇥<field>⇥<value>`

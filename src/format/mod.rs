@@ -19,8 +19,9 @@
 //! CloudTrail events are recognised in any container and rendered as one text line by
 //! [`cloudtrail`] (called from [`crate::lambda::line::classify`]).
 //!
-//! [`detect`] picks the shape from the first bytes, following the sniffing order of
-//! `log-formats.md` §0; `--input-format` overrides it.
+//! [`detect`] picks the shape from the first bytes, in the order `docs/log-formats.md`
+//! ("Detection") gives; `--input-format` overrides it. That page describes every shape byte for
+//! byte as these decoders read it.
 
 pub(crate) mod cloudtrail;
 pub(crate) mod csv;

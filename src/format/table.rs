@@ -1,4 +1,5 @@
-//! `filter-log-events` / `get-log-events --output table` (`log-formats.md` §2.4), best effort.
+//! `filter-log-events` / `get-log-events --output table` (`docs/log-formats.md`, "Table"), best
+//! effort.
 //!
 //! The table is drawn for people: cells are padded, and messages are inserted raw, so a message
 //! with newlines or TABs breaks the grid. What is recovered: the column names from the header row

@@ -1,5 +1,5 @@
 //! `filter-log-events` / `get-log-events --output yaml` and `--output yaml-stream` (AWS CLI v2,
-//! `log-formats.md` §2.3).
+//! `docs/log-formats.md`, "YAML").
 //!
 //! The CLI's YAML dumper folds long messages over several lines (double-quoted scalars with `\`
 //! continuations and `\t` / `\n` escapes), quotes numeric-looking strings and sorts keys, so only a
@@ -371,7 +371,7 @@ searchedLogStreams: []
 
     #[test]
     fn a_fold_after_an_escape_reads_as_a_space() {
-        // `log-formats.md` §2.3 shows folds without the `\` the emitter writes; by YAML 1.2 such a
+        // A fold without the `\` the CLI's emitter writes (a hand-edited file): by YAML 1.2 such a
         // fold is a space.
         let (r, e) = run("events:\n- message: \"a\\t\n    b\"\n");
         assert!(e.is_empty(), "{e:?}");

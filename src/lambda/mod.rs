@@ -1,10 +1,21 @@
-//! The Lambda model: records -> invocations -> rotations.
+//! The Lambda model: records -> invocations -> rotations, one concept per module.
 //!
-//! * [`line`] classifies one message (platform line, application line, unhandled error, JSON record).
-//! * [`invocation`] groups classified lines into invocations by request id, per log stream, and keeps
-//!   what diagnosis needs (matched lines, the last activity, REPORT numbers, facts).
+//! In the parallel stage, [`analyze`] reads each message:
+//!
+//! * [`line`] classifies it (platform line, application line, unhandled error, timeout line);
+//!   `json` renders a JSON log format record or a CloudTrail event as the text line it stands for;
+//!   [`report`] parses REPORT and INIT_REPORT numbers;
+//! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line.
+//!
+//! In the serial stage, in input order:
+//!
+//! * [`invocation`] groups lines into invocations by request id, per log stream: a router
+//!   (`invocation::assemble`) sends each line to its invocation, whose state each kind of line
+//!   changes (`invocation::state`), and keeps what diagnosis needs (matched lines, the last
+//!   activity, REPORT numbers, facts);
 //! * [`rotation`] groups closed invocations into rotations by secret ARN and version token, infers
-//!   the step and rotation of invocations that logged nothing, and decides which rotations failed.
+//!   the step of invocations that logged nothing, places CloudTrail calls (`rotation::calls`), and
+//!   counts rotations (`rotation::ledger`).
 
 pub(crate) mod facts;
 pub mod invocation;

@@ -8,13 +8,13 @@
 //! caller as soon as it is parsed. What a document is follows from its keys, not its first bytes,
 //! so documents of different kinds may follow each other in one input:
 //!
-//! | key | what it holds | `log-formats.md` |
+//! | key | what it holds | `docs/log-formats.md` |
 //! | --- | --- | --- |
-//! | `events` | CloudWatch events (`filter-log-events`, `get-log-events`) | §2, §3 |
-//! | `logEvents` | a decoded subscription payload; `logGroup` / `logStream` of the envelope go to every event, `CONTROL_MESSAGE` payloads are skipped | §5 |
-//! | `awslogs.data`, `Records[].kinesis.data`, `Records[].Data`, `records[].data` | base64 (of gzip) of a subscription payload: Lambda subscription events, Kinesis, `aws kinesis get-records`, Firehose | §5 |
-//! | `results` | Logs Insights rows of `{field, value}` (`@timestamp`, `@message`, `@logStream`, `@log`), put in time order | §6 |
-//! | `Records[]` of CloudTrail events, an EventBridge envelope, a bare CloudTrail event, `Events[].CloudTrailEvent` (`aws cloudtrail lookup-events`) | one record per event, its compact JSON as the message | §9 |
+//! | `events` | CloudWatch events (`filter-log-events`, `get-log-events`) | "`filter-log-events` and `get-log-events`" |
+//! | `logEvents` | a decoded subscription payload; `logGroup` / `logStream` of the envelope go to every event, `CONTROL_MESSAGE` payloads are skipped | "Subscription payloads" |
+//! | `awslogs.data`, `Records[].kinesis.data`, `Records[].Data`, `records[].data` | base64 (of gzip) of a subscription payload: Lambda subscription events, Kinesis, `aws kinesis get-records`, Firehose | "Subscription payloads" |
+//! | `results` | Logs Insights rows of `{field, value}` (`@timestamp`, `@message`, `@logStream`, `@log`), put in time order | "Logs Insights and console CSV" |
+//! | `Records[]` of CloudTrail events, an EventBridge envelope, a bare CloudTrail event, `Events[].CloudTrailEvent` (`aws cloudtrail lookup-events`) | one record per event, its compact JSON as the message | "CloudTrail" |
 //!
 //! A top-level array is read element by element the same way: message strings (`--query
 //! 'events[].message'`), event objects, Insights rows or field objects. A top-level object that is
