@@ -7,7 +7,7 @@
 #
 # BIN defaults to target/release/rotdiag, GEN to target/release/rotdiag-gen (the generator binary).
 # Inputs:
-#   * every corpus case, run as tests/corpus.rs runs it (in the case folder, `--color never`, the
+#   * every corpus case, run as tests/it/corpus.rs runs it (in the case folder, `--color never`, the
 #     case's `args`, its `inputs` or its `stdin` file), as `--format json` and as `--format human`;
 #   * generated data (written by GEN into OUT/data on `record`; on `check` GEN writes it again and
 #     the bytes must be the same): 64 MiB of S3-export text and of filter-log-events JSON (seed 7),
@@ -58,7 +58,7 @@ run() {
     fi
 }
 
-# Corpus cases: the arguments and stdin of expect.toml, as tests/corpus.rs builds them.
+# Corpus cases: the arguments and stdin of expect.toml, as tests/it/corpus.rs builds them.
 for case in "$ROOT"/corpus/*/; do
     [[ -f $case/expect.toml ]] || continue
     name=$(basename "$case")

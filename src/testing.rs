@@ -66,6 +66,20 @@ pub(crate) fn decode_all(
     (out, errors)
 }
 
+/// `data`, gzipped.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// `data`, gzipped, in standard base64 (a subscription payload's `data`).
+pub fn b64gz(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(gzip(data))
+}
+
 /// A record's message as text (the tests' inputs are UTF-8).
 pub(crate) fn msg(r: &Record) -> String {
     String::from_utf8(r.message.to_vec()).unwrap()

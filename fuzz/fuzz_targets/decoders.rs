@@ -3,7 +3,7 @@
 //!
 //! Run (stable toolchain): `RUSTC_BOOTSTRAP=1 cargo fuzz run decoders -- -max_total_time=600`
 //! from the repository root. Crashing inputs go to `fuzz/artifacts/decoders/`; keep each one as a
-//! regression case in `tests/robustness.rs`.
+//! regression case in `tests/it/robustness.rs`.
 
 #![no_main]
 

@@ -305,7 +305,7 @@ impl<R: Read> Read for AnsiStrip<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::testing::gzip;
 
     fn read_all(bytes: Vec<u8>) -> (Vec<u8>, Layers) {
         let (opened, _sample, layers) = stream(Box::new(Cursor::new(bytes))).unwrap();
@@ -317,20 +317,14 @@ mod tests {
         (out, layers)
     }
 
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
     #[test]
     fn gzip_multi_member_and_double_gzip() {
-        let mut two = gz(b"first\n");
-        two.extend(gz(b"second\n"));
+        let mut two = gzip(b"first\n");
+        two.extend(gzip(b"second\n"));
         let (out, layers) = read_all(two.clone());
         assert_eq!(out, b"first\nsecond\n");
         assert_eq!(layers.gzip, 1);
-        let (out, layers) = read_all(gz(&two));
+        let (out, layers) = read_all(gzip(&two));
         assert_eq!(out, b"first\nsecond\n");
         assert_eq!(layers.gzip, 2);
     }
@@ -362,7 +356,7 @@ mod tests {
 
     #[test]
     fn truncated_gzip_yields_what_decoded_then_an_error() {
-        let data = gz(&b"line of text\n".repeat(5000));
+        let data = gzip(&b"line of text\n".repeat(5000));
         let cut = data[..data.len() / 2].to_vec();
         let (opened, _sample, _) = stream(Box::new(Cursor::new(cut))).unwrap();
         let Opened::Stream(mut r) = opened else {

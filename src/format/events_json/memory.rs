@@ -6,7 +6,7 @@
 //! the input: keys are borrowed slices of it, and every element of a container array (and every
 //! top-level document) is first taken as a raw slice, then parsed from that slice. The rules
 //! reproduce what counting the bytes a stream parser has consumed gives (every unit test of this
-//! module, `memory_and_stream_agree_on_the_corpus` and the property test in `tests/robustness.rs`
+//! module, `memory_and_stream_agree_on_the_corpus` and the property test in `tests/it/robustness.rs`
 //! check that both paths give the same records): a map or array is "at" the byte after its opening
 //! bracket, a string just past its closing quote, a key at its own line, an element of `Records`
 //! just past the element before it.

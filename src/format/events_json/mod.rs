@@ -830,7 +830,6 @@ mod tests {
     use crate::testing::{decode_all, msg};
     use crate::time;
     use base64::Engine as _;
-    use std::io::Write;
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<Problem>) {
         run_bytes(input.as_bytes())
@@ -896,9 +895,7 @@ mod tests {
     }
 
     fn b64gz(s: &str) -> String {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(s.as_bytes()).unwrap();
-        base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap())
+        crate::testing::b64gz(s.as_bytes())
     }
 
     const DOC: &str = r#"{

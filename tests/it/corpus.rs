@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::util::run::rotdiag_in;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -63,27 +63,15 @@ fn load(case: &Path) -> Expect {
 
 /// Runs rotdiag on a case; returns (exit code, stdout).
 fn run(case: &Path, exp: &Expect, format: &str) -> (i32, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotdiag"));
-    cmd.current_dir(case)
-        .args(["--format", format, "--color", "never"])
-        .args(&exp.args)
-        .args(&exp.inputs)
-        .env_remove("NO_COLOR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn rotdiag");
-    let mut stdin = child.stdin.take().unwrap();
+    let mut args = vec!["--format", format, "--color", "never"];
+    args.extend(exp.args.iter().map(String::as_str));
+    args.extend(exp.inputs.iter().map(String::as_str));
     let data = exp
         .stdin
         .as_ref()
         .map(|f| fs::read(case.join(f)).expect("stdin file"))
         .unwrap_or_default();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("rotdiag output");
-    writer.join().unwrap();
+    let out = rotdiag_in(Some(case), &args, Some(&data));
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

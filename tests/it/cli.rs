@@ -1,11 +1,12 @@
 //! The command line: exit codes, bad input, colour, the JSON contract, determinism, --rules.
 
-use std::fs;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
 use serde_json::Value;
+
+use rotdiag::time::format_iso;
+
+use crate::util::gz::gzip;
+use crate::util::render::{Event, Shape, Tail, render};
+use crate::util::run::{causes, json, rotdiag, stderr, write};
 
 const RID: &str = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a";
 const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-a1B2c3";
@@ -22,55 +23,6 @@ fn failing_export() -> String {
          2025-04-10T09:31:37.870Z END RequestId: {RID}\n\n\
          2025-04-10T09:31:37.870Z REPORT RequestId: {RID}\tDuration: 15362.41 ms\tBilled Duration: 15363 ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB\t\n\n"
     )
-}
-
-fn rotdiag(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let data = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-    let w = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    w.join().unwrap();
-    out
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn causes(v: &Value) -> Vec<String> {
-    v["diagnoses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["cause"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn write(dir: &Path, name: &str, data: &[u8]) -> String {
-    let p = dir.join(name);
-    fs::write(&p, data).unwrap();
-    p.display().to_string()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 #[test]
@@ -323,18 +275,7 @@ fn output_is_identical_across_thread_counts_and_runs() {
 /// that hang before logging anything (placed by time), and gaps of hours (idle rotations swept),
 /// so the input spans many parallel blocks and windows.
 fn big_export() -> String {
-    let ts = |ms: i64| {
-        let (s, f) = (ms / 1000, ms % 1000);
-        let (d, r) = (s / 86_400, s % 86_400);
-        // Day 20188 since the epoch is 2025-04-10; the input stays within April.
-        format!(
-            "2025-04-{:02}T{:02}:{:02}:{:02}.{f:03}Z",
-            10 + (d - 20_188),
-            r / 3600,
-            r % 3600 / 60,
-            r % 60
-        )
-    };
+    let ts = format_iso;
     let mut lines: Vec<(i64, usize, u64, String)> = Vec::new();
     let mut push = |t: i64, lane: u64, msg: String| {
         let n = lines.len();
@@ -459,15 +400,11 @@ fn big_export() -> String {
         start += if rot % 97 == 0 { 3 * 3_600_000 } else { 5_000 };
     }
     lines.sort();
-    let mut out = String::new();
-    for (t, _, lane, msg) in lines {
-        let at = ts(t);
-        out.push_str(&at[..at.len() - 1]);
-        out.push_str(&format!("000+00:00 2025/04/10/[$LATEST]{lane:032x} "));
-        out.push_str(&msg);
-        out.push('\n');
-    }
-    out
+    let events: Vec<Event> = lines
+        .into_iter()
+        .map(|(t, _, lane, msg)| Event::new(t, &format!("2025/04/10/[$LATEST]{lane:032x}"), msg))
+        .collect();
+    String::from_utf8(render(Shape::Tail(Tail::Detailed), &events).remove(0).1).unwrap()
 }
 
 /// The report without what names the input (a path or `<stdin>`).
@@ -631,66 +568,14 @@ fn invocation_records(i: u64, fails: bool) -> Vec<(i64, String)> {
     r
 }
 
-fn iso(ms: i64) -> String {
-    // Within 2025-04-10 .. 2025-04-11 (day 20188 since the epoch).
-    let (s, f) = (ms / 1000, ms % 1000);
-    let (d, r) = (s / 86_400, s % 86_400);
-    format!(
-        "2025-04-{:02}T{:02}:{:02}:{:02}.{f:03}Z",
-        10 + (d - 20_188),
-        r / 3600,
-        r % 3600 / 60,
-        r % 60
-    )
-}
-
-/// The records in one of five shapes: S3 export text, S3 export .gz, `aws logs tail`,
-/// filter-log-events JSON, raw text.
-fn render_shape(shape: u64, records: &[(i64, String)]) -> (&'static str, Vec<u8>) {
-    let s3: String = records
-        .iter()
-        .map(|(t, m)| format!("{} {m}\n", iso(*t)))
-        .collect();
-    match shape {
-        0 => ("log", s3.into_bytes()),
-        1 => ("gz", gzip(s3.as_bytes())),
-        2 => (
-            "txt",
-            records
-                .iter()
-                .map(|(t, m)| {
-                    let at = iso(*t);
-                    format!(
-                        "{}000+00:00 2025/04/10/[$LATEST]0123456789abcdef0123456789abcdef {m}\n",
-                        &at[..at.len() - 1]
-                    )
-                })
-                .collect::<String>()
-                .into_bytes(),
-        ),
-        3 => {
-            let events: Vec<Value> = records
-                .iter()
-                .map(|(t, m)| serde_json::json!({"logStreamName": "2025/04/10/[$LATEST]0123", "timestamp": t, "message": format!("{m}\n"), "ingestionTime": t + 500, "eventId": format!("{t}")}))
-                .collect();
-            (
-                "json",
-                serde_json::to_vec_pretty(
-                    &serde_json::json!({"events": events, "searchedLogStreams": []}),
-                )
-                .unwrap(),
-            )
-        }
-        _ => (
-            "txt",
-            records
-                .iter()
-                .map(|(_, m)| format!("{m}\n"))
-                .collect::<String>()
-                .into_bytes(),
-        ),
-    }
-}
+/// The export shapes of the folder test, one per file in turn.
+const FOLDER_SHAPES: [Shape; 5] = [
+    Shape::S3Export { gz: false },
+    Shape::S3Export { gz: true },
+    Shape::Tail(Tail::Detailed),
+    Shape::FilterLogEvents,
+    Shape::Raw,
+];
 
 #[test]
 fn a_folder_of_a_thousand_mixed_files_with_one_corrupt_is_diagnosed_in_parallel() {
@@ -699,10 +584,18 @@ fn a_folder_of_a_thousand_mixed_files_with_one_corrupt_is_diagnosed_in_parallel(
     for i in 0..999u64 {
         let fails = i % 4 == 0;
         failing += fails as usize;
-        let (ext, data) = render_shape(i % 5, &invocation_records(i, fails));
-        let sub = dir.path().join(format!("task-{}/stream-{i}", i % 7));
-        fs::create_dir_all(&sub).unwrap();
-        write(&sub, &format!("000000.{ext}"), &data);
+        let events: Vec<Event> = invocation_records(i, fails)
+            .into_iter()
+            .map(|(t, m)| Event::new(t, "2025/04/10/[$LATEST]0123456789abcdef0123456789abcdef", m))
+            .collect();
+        for (name, data) in render(FOLDER_SHAPES[i as usize % 5], &events) {
+            let file = name.rsplit('/').next().unwrap();
+            write(
+                dir.path(),
+                &format!("task-{}/stream-{i}/{file}", i % 7),
+                &data,
+            );
+        }
     }
     // A compressed export cut short before its first complete block: nothing can be read.
     let gz = gzip(failing_export().as_bytes());

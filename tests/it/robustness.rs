@@ -11,16 +11,20 @@
 //! * the `edge_*` tests: BOM, CRLF, UTF-16, NBSP-indented tracebacks, truncated last lines, messages
 //!   with TABs and embedded newlines, non-UTF-8 bytes, through the binary.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use rotdiag::format::{Decoder, Format, Record, detect};
 use rotdiag::input::{Opened, transport};
 use rotdiag::lambda::line::classify;
 use serde_json::Value;
+
+use crate::util::gz::{b64, gzip};
+use crate::util::render::{Event, Shape, Tail, render_one};
+use crate::util::run::{json, rotdiag};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -153,17 +157,6 @@ fn corpus_files() -> Vec<Vec<u8>> {
         }
     }
     files
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn b64(data: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Inputs crafted to hurt: deep nesting, bombs, huge lines, unterminated tokens.
@@ -411,32 +404,38 @@ const RID: &str = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a";
 const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-a1B2c3";
 const STREAM: &str = "2025/04/10/[$LATEST]5f0d2c9a8b7e4c3fa1d2e3f4a5b6c7d8";
 
-/// (timestamp, message) of a setSecret login failure after 15 s; the traceback is indented with
-/// NO-BREAK SPACEs like the Python runtime's, REPORT carries TABs.
-fn failing_events() -> Vec<(&'static str, String)> {
+/// The events of a setSecret login failure after 15 s; the traceback is indented with NO-BREAK
+/// SPACEs like the Python runtime's, REPORT carries TABs.
+fn failing_events() -> Vec<Event> {
+    let ms = |ts: &str| rotdiag::time::parse_any(ts).unwrap();
     vec![
-        (
-            "2025-04-10T09:31:22.507Z",
+        Event::new(
+            ms("2025-04-10T09:31:22.507Z"),
+            STREAM,
             format!("START RequestId: {RID} Version: $LATEST\n"),
         ),
-        (
-            "2025-04-10T09:31:22.851Z",
+        Event::new(
+            ms("2025-04-10T09:31:22.851Z"),
+            STREAM,
             format!(
                 "[ERROR]\t2025-04-10T09:31:22.851Z\t{RID}\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\n"
             ),
         ),
-        (
-            "2025-04-10T09:31:37.852Z",
+        Event::new(
+            ms("2025-04-10T09:31:37.852Z"),
+            STREAM,
             format!(
                 "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 77, in lambda_handler\n\u{a0}\u{a0}\u{a0}\u{a0}set_secret(service_client, arn, token)"
             ),
         ),
-        (
-            "2025-04-10T09:31:37.870Z",
+        Event::new(
+            ms("2025-04-10T09:31:37.870Z"),
+            STREAM,
             format!("END RequestId: {RID}\n"),
         ),
-        (
-            "2025-04-10T09:31:37.870Z",
+        Event::new(
+            ms("2025-04-10T09:31:37.870Z"),
+            STREAM,
             format!(
                 "REPORT RequestId: {RID}\tDuration: 15362.41 ms\tBilled Duration: 15363 ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB\t\n"
             ),
@@ -444,64 +443,17 @@ fn failing_events() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn s3_export() -> String {
-    failing_events()
-        .iter()
-        .map(|(ts, m)| format!("{ts} {m}\n"))
-        .collect()
+fn rendered(shape: Shape) -> String {
+    String::from_utf8(render_one(shape, &failing_events())).unwrap()
 }
 
-fn tail_text() -> String {
-    failing_events()
-        .iter()
-        .map(|(ts, m)| format!("{}000+00:00 {STREAM} {}\n", &ts[..23], m.trim_end()))
-        .collect()
-}
-
-fn events_json() -> String {
-    let events: Vec<Value> = failing_events()
-        .iter()
-        .map(|(ts, m)| {
-            let ms = rotdiag::time::parse_any(ts).unwrap();
-            serde_json::json!({"logStreamName": STREAM, "timestamp": ms, "message": m, "ingestionTime": ms + 40, "eventId": "1"})
-        })
-        .collect();
-    serde_json::to_string_pretty(&serde_json::json!({"events": events})).unwrap()
-}
-
-fn events_text() -> String {
-    failing_events()
-        .iter()
-        .enumerate()
-        .map(|(i, (ts, m))| {
-            let ms = rotdiag::time::parse_any(ts).unwrap();
-            format!("EVENTS\t{i}\t{}\t{STREAM}\t{m}\t{ms}\n", ms + 40)
-        })
-        .collect()
-}
-
+/// Runs rotdiag on `data` twice in one run: as a file (mapped) and on stdin (streamed).
 fn rotdiag_on(data: &[u8]) -> (Output, Value) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("input.log");
     std::fs::write(&p, data).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
-        .args(["-f", "json", p.to_str().unwrap(), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The same bytes on stdin: the streaming path must agree with the mapped one.
-    let mut pipe = child.stdin.take().unwrap();
-    let bytes = data.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = pipe.write_all(&bytes);
-    });
-    let out = child.wait_with_output().unwrap();
-    w.join().unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
-    });
+    let out = rotdiag(&["-f", "json", p.to_str().unwrap(), "-"], Some(data));
+    let v = json(&out);
     (out, v)
 }
 
@@ -538,10 +490,22 @@ fn assert_diagnosed(label: &str, data: &[u8], format: &str) -> Value {
 
 fn shapes() -> Vec<(&'static str, String, &'static str)> {
     vec![
-        ("s3-export", s3_export(), "s3-export"),
-        ("tail", tail_text(), "tail"),
-        ("events-json", events_json(), "events-json"),
-        ("events-text", events_text(), "events-text"),
+        (
+            "s3-export",
+            rendered(Shape::S3Export { gz: false }),
+            "s3-export",
+        ),
+        ("tail", rendered(Shape::Tail(Tail::Detailed)), "tail"),
+        (
+            "events-json",
+            rendered(Shape::FilterLogEvents),
+            "events-json",
+        ),
+        (
+            "events-text",
+            rendered(Shape::FilterLogEventsText),
+            "events-text",
+        ),
     ]
 }
 
@@ -587,9 +551,9 @@ fn edge_utf16_both_byte_orders() {
 fn edge_nbsp_indented_traceback_stays_in_its_record() {
     for format in [Format::S3Export, Format::Tail] {
         let text = if format == Format::S3Export {
-            s3_export()
+            rendered(Shape::S3Export { gz: false })
         } else {
-            tail_text()
+            rendered(Shape::Tail(Tail::Detailed))
         };
         let Decoder::Lines(d) = format.decoder() else {
             panic!()
@@ -629,37 +593,25 @@ fn edge_tabs_and_newlines_inside_messages_survive_every_container() {
     let message =
         "[ERROR]\t2025-04-10T09:31:22.851Z\tid\tline one\tcol\nline two\n\u{a0}\u{a0}indented\t";
     let ms = 1_744_277_482_851i64;
-    let docs: Vec<(&str, String)> = vec![
-        (
-            "events-json",
-            serde_json::json!({"events": [{"logStreamName": STREAM, "timestamp": ms, "message": message}]})
-                .to_string(),
-        ),
-        ("events-text", format!("EVENTS\t1\t{}\t{STREAM}\t{message}\t{ms}\n", ms + 4)),
-        (
-            "events-yaml",
-            format!(
-                "events:\n- logStreamName: {STREAM}\n  message: {}\n  timestamp: {ms}\n",
-                serde_json::to_string(message).unwrap()
-            ),
-        ),
-        (
-            "csv",
-            format!("timestamp,message\n{ms},\"{}\"\n", message.replace('"', "\"\"")),
-        ),
-        (
-            "insights-text",
-            format!("RESULTS\t@timestamp\t2025-04-10 09:31:22.851\nRESULTS\t@message\t{message}\n"),
-        ),
-    ];
+    let event = [Event::new(ms, STREAM, message)];
+    let docs: Vec<(&str, Vec<u8>)> = [
+        ("events-json", Shape::FilterLogEvents),
+        ("events-text", Shape::FilterLogEventsText),
+        ("events-yaml", Shape::Yaml),
+        ("csv", Shape::ConsoleCsv),
+        ("insights-text", Shape::InsightsText),
+    ]
+    .into_iter()
+    .map(|(name, shape)| (name, render_one(shape, &event)))
+    .collect();
     for (name, doc) in docs {
         let f: Format = name.parse().unwrap();
-        assert_eq!(detect::detect(doc.as_bytes()), f, "{name}");
+        assert_eq!(detect::detect(&doc), f, "{name}");
         let Decoder::Structured(decode) = f.decoder() else {
             panic!()
         };
         let mut got = Vec::new();
-        let errors = decode(&mut doc.as_bytes(), &mut |r| got.push(r));
+        let errors = decode(&mut &doc[..], &mut |r| got.push(r));
         assert!(errors.is_empty(), "{name}: {errors:?}");
         assert_eq!(got.len(), 1, "{name}");
         let m = String::from_utf8(got[0].message.to_vec()).unwrap();
