@@ -1,5 +1,5 @@
 //! Throughput of every stage of rotdiag, on inputs generated in-process by the corpus generator
-//! (`examples/gen`, seed 42, 4 MiB per shape: s3-export, events-json, events-text, tail,
+//! (the `rotdiag-gen` crate, `gen/`, seed 42, 4 MiB per shape: s3-export, events-json, events-text, tail,
 //! tail-short, console, raw; formats the generator does not write are skipped with a note).
 //!
 //! Every bench reports `Throughput::Bytes` (the bytes of input its work stands for) and asserts
@@ -20,9 +20,6 @@
 //! `cargo bench` runs them all in about two minutes on 2 cores (after the build); `cargo bench -- decode` runs a
 //! subset. CI only builds them (`cargo bench --no-run`).
 
-#[path = "../examples/gen/mod.rs"]
-mod synth;
-
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -39,24 +36,24 @@ use rotdiag::lambda::rotation::{Rotation, Tracker};
 use rotdiag::pipeline::{self, Options};
 use rotdiag::rules::RuleSet;
 use rotdiag::rules::matcher::Hits;
-use synth::{Config, Shape, Summary};
+use rotdiag_gen::{Config, SHAPES, Summary};
 
 const SIZE: u64 = 4 << 20;
 const SEED: u64 = 42;
 
 struct Input {
-    shape: Shape,
+    shape: Format,
     data: Vec<u8>,
     summary: Summary,
 }
 
-fn input(shape: Shape) -> &'static Input {
+fn input(shape: Format) -> &'static Input {
     static CACHE: OnceLock<Vec<Input>> = OnceLock::new();
     let all = CACHE.get_or_init(|| {
-        Shape::ALL
+        SHAPES
             .iter()
             .map(|&shape| {
-                let (data, summary) = synth::generate_vec(&Config::new(shape, SIZE, SEED));
+                let (data, summary) = rotdiag_gen::generate_vec(&Config::new(shape, SIZE, SEED));
                 Input {
                     shape,
                     data,
@@ -77,7 +74,7 @@ fn rules() -> &'static RuleSet {
 fn expected_records(i: &Input) -> u64 {
     match i.shape {
         // Raw text has no prefix: `print()` lines continue the record before them.
-        Shape::Raw => i.summary.events - i.summary.stats.print_lines,
+        Format::Raw => i.summary.events - i.summary.stats.print_lines,
         _ => i.summary.events,
     }
 }
@@ -115,7 +112,7 @@ fn bench_detect(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
     for f in Format::ALL {
-        let Ok(shape) = Shape::parse(f.name()) else {
+        let Some(shape) = SHAPES.iter().copied().find(|&s| s == f) else {
             continue;
         };
         let i = input(shape);
@@ -162,7 +159,7 @@ fn bench_decode(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .sample_size(20);
     for f in Format::ALL {
-        let Ok(shape) = Shape::parse(f.name()) else {
+        let Some(shape) = SHAPES.iter().copied().find(|&s| s == f) else {
             eprintln!(
                 "decode/{}: the generator does not write this shape; not benched",
                 f.name()
@@ -224,7 +221,7 @@ struct Prepared {
 fn prepared() -> &'static Prepared {
     static P: OnceLock<Prepared> = OnceLock::new();
     P.get_or_init(|| {
-        let i = input(Shape::S3Export);
+        let i = input(Format::S3Export);
         let Decoder::Lines(d) = Format::S3Export.decoder() else {
             panic!("s3-export is line-oriented")
         };
@@ -456,7 +453,7 @@ fn bench_end_to_end(c: &mut Criterion) {
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8))
         .sample_size(10);
-    for shape in [Shape::S3Export, Shape::EventsJson] {
+    for shape in [Format::S3Export, Format::EventsJson] {
         let i = input(shape);
         let path: PathBuf = dir.join(format!("{}.log", shape.name()));
         std::fs::write(&path, &i.data).expect("write bench input");

@@ -4,7 +4,7 @@
 #   scripts/bench.sh                      # 1 GiB per shape, 5 runs each (takes a while)
 #   SIZE=64MiB RUNS=3 scripts/bench.sh    # a quick try
 #
-# Builds rotdiag and the corpus generator (examples/gen) in release mode, installs ripgrep with
+# Builds rotdiag and the corpus generator (the rotdiag-gen crate, gen/) in release mode, installs ripgrep with
 # `cargo install ripgrep` if `rg` is missing, generates SIZE of each shape into bench-data/ (kept
 # and reused while the seed, size and generator source are the same), then in one run:
 #   * times `rotdiag --format json FILE`, `rg -c -F -f <rule literals> FILE`, `wc -l FILE` and
@@ -49,10 +49,10 @@ trap 'rm -rf "$TMP"' EXIT
 # Build
 
 note "building rotdiag and the generator (release)"
-cargo build --release --quiet --bin rotdiag --example gen ||
+cargo build --release --quiet -p rotdiag -p rotdiag-gen ||
     die "cargo build failed (see above)"
 BIN=$TARGET/release/rotdiag
-GEN=$TARGET/release/examples/gen
+GEN=$TARGET/release/rotdiag-gen
 [[ -x $BIN ]] || die "no rotdiag binary at $BIN (is CARGO_TARGET_DIR right?)"
 [[ -x $GEN ]] || die "no generator binary at $GEN"
 
@@ -72,7 +72,7 @@ GNU_TIME=/usr/bin/time
 # Data
 
 mkdir -p "$DATA"
-GEN_HASH=$(cat examples/gen.rs examples/gen/*.rs | cksum | cut -d' ' -f1)
+GEN_HASH=$(cat gen/src/*.rs src/time.rs | cksum | cut -d' ' -f1)
 
 # gen_data SHAPE OUT [--files N]: generate unless OUT and its .summary match seed, size, generator.
 gen_data() {
@@ -249,7 +249,7 @@ mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/n
     echo "| rotdiag | commit $commit, \`$(rustc --version 2>/dev/null || echo rustc)\` |"
     echo "| ripgrep | $("$RG" --version | head -n1) |"
     echo "| data | SIZE=$SIZE SEED=$SEED RUNS=$RUNS FILES=$FILES: \`$(basename "$S3")\` $(stat -c %s "$S3") B, \`$(basename "$JS")\` $(stat -c %s "$JS") B, \`$(basename "$DIR")/\` $dir_bytes B in $(find "$DIR" -type f -name '000000*' | wc -l) files |"
-    echo "| generator | \`cargo run --release --example gen -- --shape SHAPE --size $SIZE --seed $SEED --out FILE\` (\`--files $FILES\` for the folder) |"
+    echo "| generator | \`cargo run --release -p rotdiag-gen -- --shape SHAPE --size $SIZE --seed $SEED --out FILE\` (\`--files $FILES\` for the folder) |"
     echo
     echo "### Targets"
     echo

@@ -6,7 +6,7 @@
 //! written by hand over bytes: no allocation, no UTF-8 validation, no regex.
 
 /// Milliseconds since the Unix epoch, UTC.
-pub(crate) type EpochMs = i64;
+pub type EpochMs = i64;
 
 /// Parses an ISO-8601-like timestamp at the start of `s`.
 ///
@@ -119,19 +119,52 @@ pub(crate) fn parse_epoch(t: &str) -> Option<EpochMs> {
     }
 }
 
+/// The calendar date and time of an instant, UTC (proleptic Gregorian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub milli: u32,
+}
+
+impl Civil {
+    pub fn of(ms: EpochMs) -> Civil {
+        let secs = ms.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        Civil {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem % 3600 / 60,
+            second: rem % 60,
+            milli: ms.rem_euclid(1000) as u32,
+        }
+    }
+}
+
+/// Appends an instant as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn push_iso(out: &mut String, ms: EpochMs) {
+    use std::fmt::Write as _;
+    let c = Civil::of(ms);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second, c.milli
+    );
+}
+
 /// Formats an instant as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_iso(ms: EpochMs) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let mut s = String::with_capacity(24);
+    push_iso(&mut s, ms);
+    s
 }
 
 fn digits(b: &[u8]) -> Option<u32> {

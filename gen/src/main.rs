@@ -1,29 +1,27 @@
-//! Deterministic corpus generator for rotdiag's benchmarks.
+//! `rotdiag-gen`: deterministic corpus generator for rotdiag's benchmarks and tests.
 //!
 //! ```text
-//! cargo run --release --example gen -- --shape s3-export --size 1GiB --seed 42 --out bench-data/s3.log
-//! cargo run --release --example gen -- --shape events-json --size 64MiB --out bench-data/ev.json
-//! cargo run --release --example gen -- --shape s3-export --size 1GiB --files 200 --out bench-data/folder
+//! cargo run --release -p rotdiag-gen -- --shape s3-export --size 1GiB --seed 42 --out bench-data/s3.log
+//! cargo run --release -p rotdiag-gen -- --shape events-json --size 64MiB --out bench-data/ev.json
+//! cargo run --release -p rotdiag-gen -- --shape s3-export --size 1GiB --files 200 --out bench-data/folder
 //! ```
 //!
 //! Writes realistic CloudWatch Logs of Secrets Manager rotation functions (healthy rotations,
 //! retries, every failure cause a function's logs can show) mixed with unrelated API functions,
 //! and prints what it wrote on stderr (`key: value` lines: rotations, failed rotations per
 //! cause, invocations, events, lines, bytes). Same seed, size and shape: same bytes.
-//! See `examples/gen/mod.rs` for the model.
-
-#[path = "gen/mod.rs"]
-mod synth;
+//! See the library (`gen/src/lib.rs`) for the model.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use synth::{Config, Shape, parse_size};
+use rotdiag::format::Format;
+use rotdiag_gen::{self as synth, Config, parse_shape, parse_size};
 
 const USAGE: &str = "\
-usage: gen [--shape SHAPE] [--size 1GiB] [--seed N] [--out FILE|DIR|-]
+usage: rotdiag-gen [--shape SHAPE] [--size 1GiB] [--seed N] [--out FILE|DIR|-]
            [--files N [--gzip]] [--fail-rate PER_MILLE] [--noise PERCENT] [--only CAUSE]
 
   --shape      s3-export (default): `<ts> <message>` lines of an S3 export task;
@@ -44,14 +42,14 @@ fn main() -> ExitCode {
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("gen: {e}");
+            eprintln!("rotdiag-gen: {e}");
             ExitCode::from(2)
         }
     }
 }
 
 fn real_main() -> Result<(), String> {
-    let mut shape = Shape::S3Export;
+    let mut shape = Format::S3Export;
     let mut size = 64u64 << 20;
     let mut seed = 42u64;
     let mut out: Option<String> = None;
@@ -73,7 +71,7 @@ fn real_main() -> Result<(), String> {
                 .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
         };
         match flag.as_str() {
-            "--shape" => shape = Shape::parse(&value("--shape")?)?,
+            "--shape" => shape = parse_shape(&value("--shape")?)?,
             "--size" => size = parse_size(&value("--size")?)?,
             "--seed" => {
                 seed = value("--seed")?

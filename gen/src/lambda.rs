@@ -8,58 +8,38 @@
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+use rotdiag::time::{self, Civil, EpochMs};
+
 use super::rng::Rng;
 
 // ---------------------------------------------------------------------------------------------
 // Time
 
-/// Event time: milliseconds since the Unix epoch (UTC).
-pub type Ms = i64;
-
-/// (year, month, day, hour, minute, second, millisecond) of an epoch-ms time (proleptic
-/// Gregorian, integer-only: Howard Hinnant's `civil_from_days`).
-pub fn civil(ms: Ms) -> (i64, u32, u32, u32, u32, u32, u32) {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000) as u32;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400) as u32;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, sod / 3600, sod / 60 % 60, sod % 60, milli)
-}
+/// Event time: milliseconds since the Unix epoch (UTC), as rotdiag reads it.
+pub type Ms = EpochMs;
 
 /// `2025-04-10T09:31:22.507Z`
 pub fn iso_ms(ms: Ms) -> String {
-    let mut s = String::with_capacity(24);
-    push_iso_ms(&mut s, ms);
-    s
+    time::format_iso(ms)
 }
 
 pub fn push_iso_ms(s: &mut String, ms: Ms) {
-    let (y, mo, d, h, mi, se, milli) = civil(ms);
-    let _ = write!(
-        s,
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{milli:03}Z"
-    );
+    time::push_iso(s, ms);
 }
 
 /// `2025-04-10T09:31:22Z` (the Lambda JSON log format's second precision).
 pub fn iso_s(ms: Ms) -> String {
-    let (y, mo, d, h, mi, se, _) = civil(ms);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}Z")
+    let c = Civil::of(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
 }
 
 /// `2025/04/10`, the date part of a Lambda log stream name.
 pub fn ymd_slash(ms: Ms) -> String {
-    let (y, mo, d, ..) = civil(ms);
-    format!("{y:04}/{mo:02}/{d:02}")
+    let c = Civil::of(ms);
+    format!("{:04}/{:02}/{:02}", c.year, c.month, c.day)
 }
 
 /// Hundredths of a millisecond, printed as REPORT prints durations: `20011.36`.

@@ -1,9 +1,12 @@
-//! The corpus generator's core: a seeded simulation of rotation functions and unrelated functions
-//! writing CloudWatch Logs, rendered as an S3 export (`<ts> <message>` text) or as
-//! `aws logs filter-log-events` JSON, streamed to a writer or to a folder of many files.
+//! rotdiag-gen: a deterministic corpus generator for rotdiag's benchmarks and tests. A seeded
+//! simulation of rotation functions and unrelated functions writing CloudWatch Logs, rendered in
+//! one of the export shapes rotdiag reads ([`SHAPES`]), streamed to a writer or to a folder of
+//! many files. It reuses rotdiag's own types: the shapes are [`rotdiag::format::Format`]s, times
+//! are formatted by [`rotdiag::time`].
 //!
-//! Shared by the `gen` example (the CLI) and the criterion benches, which include it with
-//! `#[path = "../examples/gen/mod.rs"] mod synth;`.
+//! Used by the `rotdiag-gen` binary (`cargo run --release -p rotdiag-gen -- --help`), by the
+//! criterion benches and by the integration tests (a dev-dependency of rotdiag). What it wrote is
+//! returned as a [`Summary`]: the ground truth a run of rotdiag is checked against.
 //!
 //! Output order. A real S3 export file holds one log stream, whose lines are in time order; users
 //! concatenate the files of an export (or of several hourly exports) into one. So the S3 shape is
@@ -13,12 +16,10 @@
 //! stream name to tell them apart), and time never goes back by more than a window.
 //! `filter-log-events` interleaves streams by timestamp; that shape is written in exact time order.
 
-#![allow(dead_code)]
-
-pub mod lambda;
-pub mod rng;
-pub mod scenario;
-pub mod world;
+mod lambda;
+mod rng;
+mod scenario;
+mod world;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -27,6 +28,9 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use rotdiag::format::Format;
+use rotdiag::time::Civil;
 
 use lambda::{Block, Ms, iso_ms, push_iso_ms, push_json_str};
 use rng::Rng;
@@ -42,62 +46,38 @@ const PAGE_EVENTS: usize = 10_000;
 const ROTATION_FUNCTIONS: usize = 24;
 const SECRETS: usize = 2_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
-    /// S3 export task files: `<YYYY-MM-DDTHH:MM:SS.mmmZ> <message>`, a blank line after
-    /// messages that end in `\n`.
-    S3Export,
-    /// `aws logs filter-log-events` JSON (4-space indent), several pages concatenated.
-    EventsJson,
-    /// `aws logs filter-log-events --output text`: `EVENTS\t<eventId>\t<ingestionTime>\t
-    /// <stream>\t<message>\t<timestamp>` rows, the message raw (its own newlines included).
-    EventsText,
-    /// `aws logs tail` (`--format detailed`): `<ts>+00:00 <stream> <message>`.
-    Tail,
-    /// `aws logs tail --format short`: `<ts> <message>` (no fraction, no zone).
-    TailShort,
-    /// A CloudWatch console copy: `  | <ts> | <message>`.
-    Console,
-    /// Lambda text without prefixes (Live Tail print-only): each message and a newline.
-    Raw,
-}
+/// The shapes the generator writes (rotdiag reads more; see `docs/log-formats.md`):
+///
+/// * `s3-export`: S3 export task files, `<YYYY-MM-DDTHH:MM:SS.mmmZ> <message>`, a blank line after
+///   messages that end in `\n`;
+/// * `events-json`: `aws logs filter-log-events` JSON (4-space indent), several pages concatenated;
+/// * `events-text`: `filter-log-events --output text`, `EVENTS⇥<eventId>⇥<ingestionTime>⇥
+///   <stream>⇥<message>⇥<timestamp>` rows, the message raw (its own newlines included);
+/// * `tail`: `aws logs tail` (`--format detailed`), `<ts>+00:00 <stream> <message>`;
+/// * `tail-short`: `aws logs tail --format short`, `<ts> <message>` (no fraction, no zone);
+/// * `console`: a CloudWatch console copy, `  | <ts> | <message>`;
+/// * `raw`: Lambda text without prefixes (Live Tail print-only), each message and a newline.
+pub const SHAPES: [Format; 7] = [
+    Format::S3Export,
+    Format::EventsJson,
+    Format::EventsText,
+    Format::Tail,
+    Format::TailShort,
+    Format::Console,
+    Format::Raw,
+];
 
-impl Shape {
-    pub fn name(self) -> &'static str {
-        match self {
-            Shape::S3Export => "s3-export",
-            Shape::EventsJson => "events-json",
-            Shape::EventsText => "events-text",
-            Shape::Tail => "tail",
-            Shape::TailShort => "tail-short",
-            Shape::Console => "console",
-            Shape::Raw => "raw",
-        }
-    }
-
-    pub const ALL: [Shape; 7] = [
-        Shape::S3Export,
-        Shape::EventsJson,
-        Shape::EventsText,
-        Shape::Tail,
-        Shape::TailShort,
-        Shape::Console,
-        Shape::Raw,
-    ];
-
-    pub fn parse(s: &str) -> Result<Shape, String> {
-        match s {
-            "s3-export" | "s3" => Ok(Shape::S3Export),
-            "events-json" | "json" => Ok(Shape::EventsJson),
-            "events-text" => Ok(Shape::EventsText),
-            "tail" => Ok(Shape::Tail),
-            "tail-short" => Ok(Shape::TailShort),
-            "console" => Ok(Shape::Console),
-            "raw" => Ok(Shape::Raw),
-            _ => Err(format!(
-                "unknown shape '{s}' (expected s3-export, events-json, events-text, tail, tail-short, console or raw)"
-            )),
-        }
+/// A shape the generator writes, by the name rotdiag's `--input-format` takes.
+pub fn parse_shape(s: &str) -> Result<Format, String> {
+    let f: Format = s.parse()?;
+    if SHAPES.contains(&f) {
+        Ok(f)
+    } else {
+        let names: Vec<&str> = SHAPES.iter().map(|f| f.name()).collect();
+        Err(format!(
+            "the generator does not write {f} (it writes {})",
+            names.join(", ")
+        ))
     }
 }
 
@@ -133,7 +113,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub shape: Shape,
+    pub shape: Format,
     /// Bytes to write (uncompressed); the output ends at the first window after this.
     pub size: u64,
     pub seed: u64,
@@ -146,7 +126,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn new(shape: Shape, size: u64, seed: u64) -> Config {
+    pub fn new(shape: Format, size: u64, seed: u64) -> Config {
         Config {
             shape,
             size,
@@ -322,7 +302,7 @@ impl FileW {
 /// A folder of `files` files, each holding about `size / files` bytes.
 struct Folder {
     root: PathBuf,
-    shape: Shape,
+    shape: Format,
     gzip: bool,
     files: u64,
     size: u64,
@@ -337,7 +317,7 @@ struct Folder {
 }
 
 impl Folder {
-    fn new(root: &Path, shape: Shape, gzip: bool, files: u64, size: u64, seed: u64) -> Folder {
+    fn new(root: &Path, shape: Format, gzip: bool, files: u64, size: u64, seed: u64) -> Folder {
         let mut rng = Rng::new(seed, 99);
         Folder {
             root: root.to_path_buf(),
@@ -368,7 +348,7 @@ impl Folder {
         self.opened += 1;
         let gz = if self.gzip { ".gz" } else { "" };
         let path = match self.shape {
-            Shape::S3Export => {
+            Format::S3Export => {
                 // <prefix>/<taskId>/<stream, '/' flattened to '-'>/000000.gz
                 let dir = self
                     .root
@@ -380,7 +360,7 @@ impl Folder {
             }
             other => {
                 fs::create_dir_all(&self.root)?;
-                let ext = if other == Shape::EventsJson {
+                let ext = if other == Format::EventsJson {
                     "json"
                 } else {
                     "log"
@@ -435,7 +415,7 @@ impl Dest for Folder {
     }
     fn finish(&mut self) -> io::Result<()> {
         self.close_current()?;
-        if self.shape == Shape::S3Export {
+        if self.shape == Format::S3Export {
             // The permission probe every export task leaves at the prefix.
             let dir = self.root.join("exportedlogs");
             fs::create_dir_all(&dir)?;
@@ -572,7 +552,7 @@ impl Ord for Ev {
 /// Writes every event in time order: `filter-log-events` JSON pages, or `aws logs tail` and
 /// console lines.
 struct JsonWriter {
-    shape: Shape,
+    shape: Format,
     heap: BinaryHeap<Reverse<Ev>>,
     seq: u64,
     rng: Rng,
@@ -611,7 +591,7 @@ impl JsonWriter {
             self.pages += 1;
         }
         self.buf.clear();
-        if self.shape == Shape::EventsText {
+        if self.shape == Format::EventsText {
             let ingest = ev.ts + self.rng.range(40, 900);
             let _ = writeln!(
                 self.buf,
@@ -625,16 +605,17 @@ impl JsonWriter {
         }
         // `aws logs tail` writes `message.rstrip() + "\n"`; the console shows the message the same.
         let msg = ev.msg.trim_end();
-        let (y, mo, d, h, mi, se, milli) = lambda::civil(ev.ts);
+        let c = Civil::of(ev.ts);
+        let (y, mo, d, h, mi, se) = (c.year, c.month, c.day, c.hour, c.minute, c.second);
         match self.shape {
-            Shape::Tail => {
+            Format::Tail => {
                 let _ = write!(
                     self.buf,
-                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{milli:03}000+00:00 {} {msg}",
-                    ev.stream
+                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}.{:03}000+00:00 {} {msg}",
+                    c.milli, ev.stream
                 );
             }
-            Shape::TailShort => {
+            Format::TailShort => {
                 let _ = write!(
                     self.buf,
                     "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02} {msg}"
@@ -663,7 +644,7 @@ impl JsonWriter {
     }
 
     fn write_event(&mut self, ev: Ev, dest: &mut dyn Dest) -> io::Result<()> {
-        if self.shape != Shape::EventsJson {
+        if self.shape != Format::EventsJson {
             return self.write_line(ev, dest);
         }
         if self.page_open && (self.page_events >= PAGE_EVENTS || dest.full()) {
@@ -728,7 +709,7 @@ impl ShapeWriter for JsonWriter {
 
     fn finish(&mut self, dest: &mut dyn Dest) -> io::Result<()> {
         self.flush_until(Ms::MAX, dest)?;
-        if self.shape != Shape::EventsJson {
+        if self.shape != Format::EventsJson {
             return Ok(());
         }
         if self.pages == 0 {
@@ -753,6 +734,9 @@ impl ShapeWriter for JsonWriter {
 // Running
 
 fn run(cfg: &Config, dest: &mut dyn Dest) -> io::Result<Summary> {
+    if let Err(e) = parse_shape(cfg.shape.name()) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, e));
+    }
     rng::check_reference();
     let only = match &cfg.only {
         Some(c) => Some(cause_index(c).ok_or_else(|| {
@@ -779,29 +763,32 @@ fn run(cfg: &Config, dest: &mut dyn Dest) -> io::Result<Summary> {
         only,
     };
     let mut writer: Box<dyn ShapeWriter> = match cfg.shape {
-        Shape::S3Export | Shape::Raw => Box::new(S3Writer {
-            raw: cfg.shape == Shape::Raw,
+        Format::S3Export | Format::Raw => Box::new(S3Writer {
+            raw: cfg.shape == Format::Raw,
             windows: BTreeMap::new(),
             events: 0,
             first: Ms::MAX,
             last: Ms::MIN,
             line: String::with_capacity(4096),
         }),
-        Shape::EventsJson | Shape::EventsText | Shape::Tail | Shape::TailShort | Shape::Console => {
-            Box::new(JsonWriter {
-                shape: cfg.shape,
-                heap: BinaryHeap::new(),
-                seq: 0,
-                rng: Rng::new(cfg.seed, 7),
-                page_open: false,
-                page_events: 0,
-                pages: 0,
-                events: 0,
-                first: Ms::MAX,
-                last: Ms::MIN,
-                buf: String::with_capacity(4096),
-            })
-        }
+        Format::EventsJson
+        | Format::EventsText
+        | Format::Tail
+        | Format::TailShort
+        | Format::Console => Box::new(JsonWriter {
+            shape: cfg.shape,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            rng: Rng::new(cfg.seed, 7),
+            page_open: false,
+            page_events: 0,
+            pages: 0,
+            events: 0,
+            first: Ms::MAX,
+            last: Ms::MIN,
+            buf: String::with_capacity(4096),
+        }),
+        other => unreachable!("checked above: the generator writes no {other}"),
     };
     let mut t = start;
     while dest.bytes() < cfg.size {
