@@ -270,6 +270,24 @@ mod tests {
     }
 
     #[test]
+    fn civil_time_and_iso_text_agree() {
+        let c = Civil::of(1_744_277_482_851);
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.second, c.milli),
+            (2025, 4, 10, 9, 31, 22, 851)
+        );
+        assert_eq!(format_iso(1_744_277_482_851), "2025-04-10T09:31:22.851Z");
+        assert_eq!(format_iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_iso(-1), "1969-12-31T23:59:59.999Z");
+        // Leap day, and a round trip through the parser.
+        let t = iso("2024-02-29T23:59:59.999Z");
+        assert_eq!(format_iso(t), "2024-02-29T23:59:59.999Z");
+        let mut s = String::from("at ");
+        push_iso(&mut s, t + 1);
+        assert_eq!(s, "at 2024-03-01T00:00:00.000Z");
+    }
+
+    #[test]
     fn every_cloudwatch_dialect_lands_on_the_same_instant() {
         let want = 1_714_564_800_456;
         assert_eq!(iso("2024-05-01T12:00:00.456Z"), want);
