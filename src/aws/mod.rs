@@ -151,22 +151,23 @@ impl fmt::Display for Step {
 mod tests {
     use super::*;
 
-    const RID: &str = "1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70";
-
-    fn rid() -> Option<RequestId> {
-        RequestId::parse(RID)
-    }
-
     #[test]
     fn request_ids_round_trip_and_reject_non_uuids() {
-        assert_eq!(rid().unwrap().to_string(), RID);
+        let rid = "1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70";
+        let parsed = RequestId::parse(rid).unwrap();
+        assert_eq!(parsed.0, 0x1f4c2b7e_8d7a_4f6e_9c1a_2b3c4d5e6f70);
+        assert_eq!(parsed.to_string(), rid);
+        assert_eq!(RequestId::parse(&rid.to_uppercase()), Some(parsed));
+        assert_eq!(RequestId::parse(&format!("  {rid}\n")), Some(parsed));
+        assert!(RequestId::parse(&rid[..35]).is_none());
+        assert!(RequestId::parse(&rid.replace('-', "_")).is_none());
+        assert!(RequestId::parse(&rid.replace('f', "g")).is_none());
+        assert!(RequestId::parse_prefix(format!("{rid}x").as_bytes()).is_none());
+        assert!(RequestId::parse_prefix(format!("{rid}-").as_bytes()).is_none());
         assert_eq!(
-            RequestId::parse("1F4C2B7E-8D7A-4F6E-9C1A-2B3C4D5E6F70"),
-            rid()
+            RequestId::parse_prefix(format!("{rid}\tmsg").as_bytes()),
+            Some(parsed)
         );
-        assert!(RequestId::parse("1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f7").is_none());
-        assert!(RequestId::parse_prefix(format!("{RID}x").as_bytes()).is_none());
-        assert!(RequestId::parse_prefix(format!("{RID}\tmsg").as_bytes()).is_some());
     }
 
     #[test]
