@@ -49,13 +49,15 @@ fi
 
 mkdir -p "$WORK"
 VENV_AWS="$WORK/venv-aws"         # moto's server and the harness's own AWS client
-VENV_RUNTIME="$WORK/venv-runtime" # what Lambda's python runtime has: awslambdaric and boto3
+# What Lambda's python runtime has (awslambdaric, boto3): the function sees this venv as /var/lang.
+VENV_RUNTIME="$WORK/runtime-layer/lang"
 export VENV_AWS VENV_RUNTIME
 if [[ ! -x $VENV_AWS/bin/moto_server ]]; then
     "$PYTHON" -m venv "$VENV_AWS"
     "$VENV_AWS/bin/pip" install -q "moto[server]==5.2.*" "boto3"
 fi
 if ! "$VENV_RUNTIME/bin/python" -c 'import awslambdaric, boto3' 2>/dev/null; then
+    mkdir -p "$(dirname "$VENV_RUNTIME")"
     "$PYTHON" -m venv "$VENV_RUNTIME"
     "$VENV_RUNTIME/bin/pip" install -q "awslambdaric==4.2.*" "boto3"
 fi

@@ -215,7 +215,7 @@ class FunctionConfig:
 
     name: str
     package_dir: str  # holds task/: the template and the drivers bundled with it, seen as /var/task
-    runtime_python: str  # the python that has awslambdaric and boto3 (Lambda's runtime)
+    runtime_layer: str  # holds lang/: a venv with awslambdaric and boto3, seen as /var/lang
     env: dict[str, str]
     timeout_s: int = 30
     log_format: str = "Text"  # Text | JSON
@@ -309,7 +309,7 @@ class Sandbox:
                 "LAMBDA_TASK_ROOT": "/var/task",
                 "_HANDLER": "lambda_function.lambda_handler",
                 "PYTHONPATH": "/var/task",
-                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
                 "LANG": "en_US.UTF-8",
                 "TZ": ":UTC",
             }
@@ -317,14 +317,15 @@ class Sandbox:
         if self.fn.log_format == "JSON":
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
             env["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
-        # A private mount namespace in which, as in Lambda, the package is /var/task and /etc has
-        # /etc/pki/tls/cert.pem (the CA bundle the templates verify the database against): read-only
-        # overlays, so nothing outside the function's process changes.
-        mounts = [f"mount -t overlay overlay -o lowerdir={self.fn.package_dir}:/var /var"]
+        # A private mount namespace in which, as in Lambda, the package is /var/task, the runtime
+        # /var/lang, and /etc has /etc/pki/tls/cert.pem (the CA bundle the templates verify the
+        # database against): read-only overlays, so nothing outside the function's process changes.
+        layers = f"{self.fn.package_dir}:{self.fn.runtime_layer}:/var"
+        mounts = [f"mount -t overlay overlay -o lowerdir={layers} /var"]
         if self.fn.etc_layer:
             mounts.append(f"mount -t overlay overlay -o lowerdir={self.fn.etc_layer}:/etc /etc")
         script = " && ".join(mounts + ["cd /var/task", 'exec "$@"'])
-        runtime = [self.fn.runtime_python, "-m", "awslambdaric", "lambda_function.lambda_handler"]
+        runtime = ["/var/lang/bin/python", "-m", "awslambdaric", "lambda_function.lambda_handler"]
         cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"] + runtime
         self.proc = subprocess.Popen(
             cmd,

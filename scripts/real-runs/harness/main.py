@@ -49,6 +49,7 @@ class Config:
     aws_cli: str
     venv_runtime: str
     retries: int
+    legacy_platform: bool = False
 
     @classmethod
     def from_env(cls, repo: str, retries: int) -> "Config":
@@ -174,7 +175,7 @@ class Ctx:
         cfg = FunctionConfig(
             name=name,
             package_dir=self.packages.get(self.engine, with_driver),
-            runtime_python=os.path.join(self.cfg.venv_runtime, "bin", "python"),
+            runtime_layer=os.path.dirname(self.cfg.venv_runtime),
             env=fenv,
             timeout_s=timeout_s,
             log_format=self.log_format,
@@ -182,7 +183,7 @@ class Ctx:
             region=REGION,
             account=ACCOUNT,
         )
-        self.fn = LambdaFunction(cfg, self.api)
+        self.fn = LambdaFunction(cfg, self.api, legacy_timeout_line=self.cfg.legacy_platform)
 
     def rotate(self, after_step=None) -> bool:
         return self.sm.rotate(self.fn, self.arn, self.function_arn, after_step)
@@ -204,6 +205,8 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[], help="ENGINE:SCENARIO, ENGINE or SCENARIO")
     ap.add_argument("--formats", default="text,json")
     ap.add_argument("--retries", type=int, default=1, help="Secrets Manager's retries of a failed rotation")
+    ap.add_argument("--platform", choices=["current", "legacy"], default="current",
+                    help="legacy: a timeout is logged as 'Task timed out after N seconds' after a REPORT without Status")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--no-xfail-marks", action="store_true")
     ap.add_argument("--rotdiag", help="the rotdiag binary that sets xfail marks (default: cargo build)")
@@ -217,6 +220,7 @@ def main() -> int:
         return 0
 
     cfg = Config.from_env(a.repo, a.retries)
+    cfg.legacy_platform = a.platform == "legacy"
     templates = Templates()
     packages = Packages(cfg, templates)
     moto = Moto(cfg.moto_endpoint)
