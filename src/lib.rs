@@ -42,6 +42,7 @@ pub mod input;
 pub mod lambda;
 pub mod pipeline;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod time;
