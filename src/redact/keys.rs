@@ -174,8 +174,16 @@ pub(super) fn is_not_a_credential(v: &str) -> bool {
         || t.starts_with("file://")
         || t.starts_with("fileb://")
         || t.starts_with("arn:")
+        || is_command_substitution(t)
         || is_placeholder(t.trim_end_matches(['"', '\'', ',', ')', ';']))
         || (t.starts_with('<') && t.ends_with('>') && !t[1..t.len() - 1].contains(['<', '>']))
+}
+
+/// `$(aws secretsmanager get-secret-value … | jq -r .password)`: a shell command that fetches
+/// the value, as a remediation writes it. A generated password holds no blank (GetRandomPassword
+/// leaves spaces out unless asked), so one shaped like this is a command.
+fn is_command_substitution(t: &str) -> bool {
+    t.starts_with("$(") && t.ends_with(')') && t.contains(' ')
 }
 
 /// A bind parameter or a format placeholder (`%s`, `%(password)s`, `?`, `:1`, `:pw`, `$1`, `{}`,
@@ -251,10 +259,9 @@ fn opening_quote(b: &[u8], start: usize) -> &[u8] {
 fn value_of(s: &str, start: usize, end: usize) -> Option<std::ops::Range<usize>> {
     let b = s.as_bytes();
     let before = start.checked_sub(1).map(|i| b[i]);
-    // `arn:…:secret:name`, `role/token-rotator`, `user@secret-host`: part of an id or a path.
-    if matches!(before, Some(b':' | b'/' | b'@')) {
-        return None;
-    }
+    // `arn:…:secret:name`, `role/token-rotator`, `user@secret-host`: part of an id or a path,
+    // unless an `=` follows (`…/token=x.json`, a file named by its content).
+    let inside_id = matches!(before, Some(b':' | b'/' | b'@'));
     let open = opening_quote(b, start);
     let mut p = end;
     let close: &[u8] = if open == b"<" { b">" } else { open };
@@ -276,12 +283,15 @@ fn value_of(s: &str, start: usize, end: usize) -> Option<std::ops::Range<usize>>
         return None;
     } else if matches!(b.get(p), Some(b'=' | b':')) {
         1
-    } else if flag && p > end && !quoted_key {
+    } else if flag && p > end && !quoted_key && !inside_id {
         // `--password value`
         0
     } else {
         return None;
     };
+    if inside_id && !(sep == 1 && b[p] == b'=') {
+        return None;
+    }
     p += sep;
     let sep_colon = sep == 1 && b[p - 1] == b':';
     let sep_equals = sep == 1 && b[p - 1] == b'=';
@@ -296,7 +306,9 @@ fn value_of(s: &str, start: usize, end: usize) -> Option<std::ops::Range<usize>>
         return None;
     }
     if open == b"<" {
-        let e = s[p..].find("</").map_or(value::line_end(b, p), |i| p + i);
+        // An element only with its closing tag: `<token>` alone is a placeholder.
+        let close = format!("</{}>", &s[start..end]);
+        let e = p + s[p..].find(&close)?;
         return (e > p).then_some(p..e);
     }
     if sep_colon && prose_follows(b, p) {

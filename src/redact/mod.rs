@@ -282,6 +282,7 @@ mod tests {
             "get_connection: pending secret: SCRAM authentication requires libpq version 10 or above",
             "\\tcreateSecret: Successfully put secret for ARN arn:x",
             "password = %s",
+            "--payload '{\"SecretId\": \"arn:x\", \"ClientRequestToken\": \"<token>\", \"Step\": \"<step>\"}' out.json",
             "    secret = service_client.get_secret_value(SecretId=arn, VersionStage=stage)",
             "cursor.execute(\"ALTER LOGIN %s WITH PASSWORD = %%s\" % pending_dict['username'])",
         ] {

@@ -178,16 +178,27 @@ pub fn stderr_lines(run: &Run) -> Vec<String> {
                 (None, Some(o)) => format!(" (byte {o})"),
                 _ => String::new(),
             };
-            out.push(line(&format!("{}{at}: {}", input.source, e.message)));
+            out.push(about(&input.source, &format!("{at}: {}", e.message)));
         }
     }
     for input in run.inputs.iter().filter(|i| i.untimed > 0) {
-        out.push(line(&format!(
-            "{}: {} record(s) carry no timestamp and follow none that does: kept, as --since/--until cannot place them",
-            input.source, input.untimed
-        )));
+        let msg = format!(
+            ": {} record(s) carry no timestamp and follow none that does: kept, as --since/--until cannot place them",
+            input.untimed
+        );
+        out.push(about(&input.source, &msg));
     }
     out
+}
+
+/// `rotdiag: SOURCE…`, the source and the rest made safe apart, so that a credential in a file
+/// name does not swallow the line number after it.
+fn about(source: &str, rest: &str) -> String {
+    format!(
+        "rotdiag: {}{}",
+        safe(source, Target::Terminal),
+        safe(rest, Target::Terminal)
+    )
 }
 
 fn line(msg: &str) -> String {
