@@ -228,9 +228,15 @@ pub(super) fn find(s: &str, spans: &mut Spans) {
         if !is_credential_name(name) {
             continue;
         }
-        if let Some(v) = value_of(s, start, end)
-            && !is_not_a_credential(&s[v.clone()])
-        {
+        let Some(v) = value_of(s, start, end) else {
+            continue;
+        };
+        if v.start > 0 && b[v.start - 1] == b'{' && b.get(v.end) == Some(&b'}') {
+            match value::dict_secrets(s, v.clone()) {
+                Some(inner) => spans.extend(inner),
+                None => spans.push(v),
+            }
+        } else if !is_not_a_credential(&s[v.clone()]) {
             spans.push(v);
         }
     }

@@ -251,8 +251,14 @@ mod tests {
             ),
             (
                 "\"credentials\": {\"user\": \"u\", \"key\": \"k\"}",
-                "\"credentials\": {***}",
+                "\"credentials\": {\"user\": \"u\", \"key\": \"***\"}",
             ),
+            (
+                "current secret: {'username': 'app', 'password': 'pw1', 'host': 'db'}",
+                "current secret: {'username': 'app', 'password': '***', 'host': 'db'}",
+            ),
+            ("secret: {'value': 'pw1'}", "secret: {'value': '***'}"),
+            ("secret: {not a dict pw1}", "secret: {***}"),
             (
                 "api_key=k1 api-key=k2 ApiKey=k3 apikey=k4",
                 "api_key=*** api-key=*** ApiKey=*** apikey=***",

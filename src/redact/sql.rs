@@ -86,7 +86,7 @@ fn literal(s: &str, at: usize, unquoted: bool, spans: &mut Spans) {
                 return;
             }
             if broken_literal(b, r.end + 1) {
-                spans.push(r.start..line_end(b, r.start));
+                spans.push(r.start..true_end(b, r.end + 1, b[q]));
             } else {
                 spans.push(r);
             }
@@ -115,6 +115,16 @@ fn literal(s: &str, at: usize, unquoted: bool, spans: &mut Spans) {
         }
         _ => {}
     }
+}
+
+/// Where a literal cut short by a quote inside the password really ends: the next quote that
+/// SQL could end it at (the statement goes on after it: ` WITH …`, `;`, the end of the line), or
+/// the end of the line. Generated passwords hold no blank, so `' ` ends them.
+fn true_end(b: &[u8], from: usize, quote: u8) -> usize {
+    let eol = line_end(b, from);
+    (from..eol)
+        .find(|&i| b[i] == quote && !broken_literal(b, i + 1))
+        .unwrap_or(eol)
 }
 
 /// After a literal SQL would end, anything but a blank, `;`, `,`, a closing bracket, the end of
@@ -227,7 +237,11 @@ mod tests {
             ),
             (
                 "LINE 1: ALTER USER app WITH PASSWORD 'Xk9'Leak7z'",
-                "LINE 1: ALTER USER app WITH PASSWORD '***",
+                "LINE 1: ALTER USER app WITH PASSWORD '***'",
+            ),
+            (
+                "ALTER USER 'a'@'%' IDENTIFIED BY 'Xk9'Leak7z' WITH MAX_USER_CONNECTIONS 10 failed: (1064, \"You have an error in your SQL syntax\")",
+                "ALTER USER 'a'@'%' IDENTIFIED BY '***' WITH MAX_USER_CONNECTIONS 10 failed: (1064, \"You have an error in your SQL syntax\")",
             ),
             (
                 "cur.execute(\"CREATE USER %s IDENTIFIED BY %s\", (u, p))",

@@ -15,7 +15,17 @@ static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
         .expect("url regex")
 });
 
+/// The same, cut before its `@` where evidence text was cut short (`…`): the password's first
+/// characters must not show either.
+static CUT_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:'\x22]*:(?P<pw>[^\s/?#@]*)…")
+        .expect("cut url regex")
+});
+
 pub(super) fn find(s: &str, spans: &mut Spans) {
+    for c in CUT_USERINFO.captures_iter(s) {
+        spans.push(c.name("pw").expect("group").range());
+    }
     for c in USERINFO.captures_iter(s) {
         let pw = c.name("pw").expect("group");
         if !pw.is_empty() {

@@ -120,6 +120,100 @@ fn nested(s: &str, at: usize) -> Option<Range<usize>> {
     Some(at + 1..b.len())
 }
 
+/// Inside a `{…}` under a credential name (`'secret': {'username': …, 'password': …}`): the
+/// values to mask, which are all but those of keys that name where and who (user, host, port,
+/// engine, database, ARNs), so the user and host stay readable. `None` when the inside does not
+/// parse as `key: value` pairs (then all of it is masked).
+pub(super) fn dict_secrets(s: &str, inside: Range<usize>) -> Option<Vec<Range<usize>>> {
+    const KEEP: [&str; 16] = [
+        "username",
+        "user",
+        "host",
+        "hostname",
+        "port",
+        "engine",
+        "dbname",
+        "database",
+        "db",
+        "masterarn",
+        "ssl",
+        "region",
+        "arn",
+        "dbclusteridentifier",
+        "dbinstanceidentifier",
+        "versionid",
+    ];
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut p = inside.start;
+    let skip = |p: &mut usize, also: &[u8]| {
+        while *p < inside.end && (b[*p].is_ascii_whitespace() || also.contains(&b[*p])) {
+            *p += 1;
+        }
+    };
+    loop {
+        skip(&mut p, b",");
+        if p >= inside.end {
+            return Some(out);
+        }
+        // The key: quoted, or a bare name.
+        let (key, after) = match b[p] {
+            b'"' | b'\'' | b'\\' => {
+                let (r, after) = quoted_with_end(s, p)?;
+                (&s[r], after)
+            }
+            _ => {
+                let n = b[p..inside.end]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+                    .count();
+                if n == 0 {
+                    return None;
+                }
+                (&s[p..p + n], p + n)
+            }
+        };
+        p = after;
+        skip(&mut p, b"");
+        if p >= inside.end || !matches!(b[p], b':' | b'=') {
+            return None;
+        }
+        p += 1;
+        skip(&mut p, b"");
+        let value = match b.get(p) {
+            Some(b'"' | b'\'' | b'\\') => {
+                let (r, after) = quoted_with_end(s, p)?;
+                p = after;
+                r
+            }
+            Some(b'{' | b'[') => {
+                let r = nested(s, p)?;
+                p = r.end + 1;
+                r
+            }
+            Some(_) => {
+                let n = b[p..inside.end]
+                    .iter()
+                    .take_while(|&&c| c != b',' && c != b'}')
+                    .count();
+                let r = p..p + n;
+                p += n;
+                r
+            }
+            None => return None,
+        };
+        let folded: String = key
+            .bytes()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| (c.to_ascii_lowercase()) as char)
+            .collect();
+        let trimmed = s[value.clone()].trim_end();
+        if !KEEP.contains(&folded.as_str()) && !trimmed.is_empty() {
+            out.push(value.start..value.start + trimmed.len());
+        }
+    }
+}
+
 fn bare_span(s: &str, at: usize, bare: Bare) -> Option<Range<usize>> {
     let b = s.as_bytes();
     let stop = |c: u8| match bare {
@@ -217,6 +311,15 @@ mod tests {
             value("AWS4 Credential=x, Signature=y\nnext", Bare::Line),
             "AWS4 Credential=x, Signature=y"
         );
+    }
+
+    #[test]
+    fn a_secret_dict_keeps_who_and_where() {
+        let s = "{'username': 'app', 'password': 'pw', 'host': 'db', 'port': 5432, 'x': {'a': 1}}";
+        let spans = dict_secrets(s, 1..s.len() - 1).unwrap();
+        let masked: Vec<&str> = spans.iter().map(|r| &s[r.clone()]).collect();
+        assert_eq!(masked, ["pw", "'a': 1"]);
+        assert_eq!(dict_secrets("{not a dict}", 1..11), None);
     }
 
     #[test]
