@@ -54,7 +54,8 @@ struct Best {
     why: Box<[Box<str>]>,
 }
 
-/// A line of evidence as a diagnosis keeps it: where it is, and its text, redacted.
+/// A line of evidence as a diagnosis keeps it: where it is, and its text (redacted on the way
+/// out, with every other string of the report, by `report::egress`).
 #[derive(Clone, Debug)]
 struct Shown {
     source: u64,
@@ -66,16 +67,12 @@ struct Shown {
 
 impl Shown {
     fn new(l: KeptLine) -> Shown {
-        let text = match redact(&l.text) {
-            std::borrow::Cow::Owned(r) => r,
-            std::borrow::Cow::Borrowed(_) => l.text,
-        };
         Shown {
             source: l.source,
             line: l.line,
             timestamp: l.timestamp,
             request_id: l.request_id,
-            text: text.into_boxed_str(),
+            text: l.text.into_boxed_str(),
         }
     }
 }
@@ -99,9 +96,10 @@ impl Best {
         let cause = &rules.causes[o.cause];
         let symptom = &rules.symptoms[o.symptom];
         let cand = &symptom.candidates[o.candidate];
-        // Templates are ours; only the facts filled into them come from the logs. Redacting each
-        // fact once is as safe as redacting every rendered text (no template puts a fact after a
-        // credential key) and costs a fraction of it.
+        // Templates are ours; only the facts filled into them come from the logs. Each fact is
+        // redacted on its own here (out of the notation it sat in, a credential in it could not
+        // be recognised later); every rendered text is redacted again on the way out
+        // (`report::egress`).
         for v in o.facts.values_mut() {
             if let std::borrow::Cow::Owned(r) = redact(v) {
                 *v = r;

@@ -26,22 +26,25 @@ static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
     vec![
         // `-pPW` attached (`-p PW` prompts, and PW is then the database).
         tool(
-            r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlsh|mysqlpump|mariadb|mariadb-dump|mariadb-admin)\b",
-            r"(?:^|\s)-p(\S)",
+            r"(?-u)\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlsh|mysqlpump|mariadb|mariadb-dump|mariadb-admin)\b",
+            r"(?-u)(?:^|\s)-p([!-~])",
         ),
-        tool(r"\b(?:sqlcmd|bcp|osql)\b", r"(?:^|\s)-P\s*(\S)"),
-        tool(r"\bredis-cli\b", r"(?:^|\s)-a\s+(\S)"),
-        tool(r"\b(?:mongosh|mongo)\b", r"(?:^|\s)-p\s+(\S)"),
+        tool(
+            r"(?-u)\b(?:sqlcmd|bcp|osql)\b",
+            r"(?-u)(?:^|\s)-P\s*([!-~])",
+        ),
+        tool(r"(?-u)\bredis-cli\b", r"(?-u)(?:^|\s)-a\s+([!-~])"),
+        tool(r"(?-u)\b(?:mongosh|mongo)\b", r"(?-u)(?:^|\s)-p\s+([!-~])"),
     ]
 });
 
 static ORACLE_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:sqlplus|sqlldr|expdp|impdp|rman|connect|conn)\b|jdbc:oracle:thin:")
+    Regex::new(r"(?i-u)\b(?:sqlplus|sqlldr|expdp|impdp|rman|connect|conn)\b|jdbc:oracle:thin:")
         .expect("oracle context regex")
 });
 
 static ORACLE_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:^|[\s'"=]|thin:)[A-Za-z][\w$#]{0,127}/([^\s/@'"]+)@"#)
+    Regex::new(r#"(?:^|[ \t\r\n'"=]|thin:)[A-Za-z][A-Za-z0-9_$#]{0,127}/([^ \t\r\n/@'"]+)@"#)
         .expect("oracle login regex")
 });
 

@@ -37,7 +37,7 @@ pub(super) const WORDS: [&str; 9] = [
 
 static WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)pass|pwd|secret|token|credential|private|api[-_.]?key|authorization|signature|auth\b",
+        r"(?i-u)pass|pwd|secret|token|credential|private|api[-_.]?key|authorization|signature|auth\b",
     )
     .expect("key word regex")
 });

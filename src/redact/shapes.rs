@@ -21,7 +21,7 @@ use regex::Regex;
 use super::Spans;
 
 static ACCESS_KEY_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b").expect("access key id regex")
+    Regex::new(r"(?-u)\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b").expect("access key id regex")
 });
 
 static BASE64_40: LazyLock<Regex> = LazyLock::new(|| {
@@ -30,20 +30,21 @@ static BASE64_40: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static SESSION_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz|AQoDYXdz)[A-Za-z0-9+/]{20,}={0,2}")
+    Regex::new(r"(?-u)(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz|AQoDYXdz)[A-Za-z0-9+/]{20,}={0,2}")
         .expect("session token regex")
 });
 
 static PEM_BEGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----").expect("pem regex")
+    Regex::new(r"(?-u)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----").expect("pem regex")
 });
 
 static JWT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*").expect("jwt regex")
+    Regex::new(r"(?-u)\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+        .expect("jwt regex")
 });
 
 static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bBearer\s+([A-Za-z0-9\-._~+/]{8,}=*)").expect("bearer regex")
+    Regex::new(r"(?i-u)\bBearer\s+([A-Za-z0-9\-._~+/]{8,}=*)").expect("bearer regex")
 });
 
 pub(super) fn find(s: &str, spans: &mut Spans) {

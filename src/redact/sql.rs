@@ -34,24 +34,24 @@ use super::value::{self, line_end};
 /// `IDENTIFIED BY`, `IDENTIFIED WITH plugin BY|AS`, `IDENTIFIED BY PASSWORD`: a literal or an
 /// unquoted Oracle password follows.
 static IDENTIFIED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bIDENTIFIED\s+(?:WITH\s+[\w$]+\s+)?(?:BY|AS)\s+(?:PASSWORD\s+)?")
+    Regex::new(r"(?i-u)\bIDENTIFIED\s+(?:WITH\s+[\w$]+\s+)?(?:BY|AS)\s+(?:PASSWORD\s+)?")
         .expect("identified regex")
 });
 
 /// `PASSWORD 'x'`, `PASSWORD = 'x'`, `PASSWORD('x')`: a literal follows (checked after the match).
 /// At least a blank, `=` or `(` must come between, so a quoted key (`"password": …`) is not one.
 static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bPASSWORD(?:\s*=\s*|\s*\(\s*|\s+)").expect("password clause regex")
+    Regex::new(r"(?i-u)\bPASSWORD(?:\s*=\s*|\s*\(\s*|\s+)").expect("password clause regex")
 });
 
 /// `near '` (MySQL, SQL Server), `at or near "`, `role option "` (PostgreSQL), `character string '`.
 static ECHO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:\bat or near|\brole option|\bnear|\bcharacter string) (?:\\*)["']"#)
+    Regex::new(r#"(?i-u)(?:\bat or near|\brole option|\bnear|\bcharacter string) (?:\\*)["']"#)
         .expect("sql echo regex")
 });
 
 static AT_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"' at line \d+").expect("at line regex"));
+    LazyLock::new(|| Regex::new(r"(?-u)' at line \d+").expect("at line regex"));
 
 pub(super) fn find(s: &str, spans: &mut Spans) {
     clauses(s, spans);
