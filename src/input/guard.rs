@@ -22,8 +22,13 @@
 //! the input as changed while read, naming it, while every other input's results are kept. A
 //! fault outside every registered range is passed on: a real bug still crashes.
 //!
-//! The cost is a table lookup per mapped file (measured in the README's numbers: no change in
-//! throughput); nothing is added per byte.
+//! The cost is one table entry per mapped file; nothing is added per byte. Measured on the
+//! 256 MiB `s3-export` file of `cargo run --release --example gen -- --shape s3-export --size
+//! 256MiB --seed 1`, `-j1 -f json`, `perf stat -e task-clock`, three runs each, alternating:
+//! 1.81-1.93 s before this module and the rest of its change, 1.93-2.08 s after (the difference
+//! is the redaction of the report's 3572 diagnoses at the egress). The rejected design, reading
+//! the same file through `read` into buffers (what stdin does), took 5.0 s against 3.5 s mapped
+//! (hyperfine, 5 runs, wall clock on a loaded two-core machine).
 
 #[cfg(unix)]
 mod imp {
