@@ -7,74 +7,12 @@
 //! beyond the limit (2), wholly invalid JSON, a wrong `--input-format`, a missing path, an empty
 //! input (0, with a note), and a report cut short by a closed stdout.
 
-use std::fs;
+mod common;
+
+use common::*;
+
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-use serde_json::Value;
-
-const RID: &str = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a";
-const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-a1B2c3";
-
-/// An S3-export rendering of a setSecret login failure after 15 s (database unreachable).
-fn failing_export() -> String {
-    format!(
-        "2025-04-10T09:31:22.507Z START RequestId: {RID} Version: $LATEST\n\
-         2025-04-10T09:31:22.851Z [ERROR]\t2025-04-10T09:31:22.851Z\t{RID}\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\n\
-         2025-04-10T09:31:37.852Z [ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\n\
-         2025-04-10T09:31:37.870Z END RequestId: {RID}\n\
-         2025-04-10T09:31:37.870Z REPORT RequestId: {RID}\tDuration: 15362.41 ms\tBilled Duration: 15363 ms\tMemory Size: 128 MB\tMax Memory Used: 86 MB\t\n"
-    )
-}
-
-fn rotdiag(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let data = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-    let w = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    w.join().unwrap();
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn causes(v: &Value) -> Vec<String> {
-    v["diagnoses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["cause"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn write(dir: &Path, name: &str, data: &[u8]) -> String {
-    let p = dir.join(name);
-    fs::write(&p, data).unwrap();
-    p.display().to_string()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
 
 fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
@@ -302,38 +240,33 @@ fn binary_data_alone_exits_2() {
     );
 }
 
-#[test]
-fn a_closed_stdout_keeps_the_status() {
-    // `rotdiag … | head -0`: the reader is gone before the report is written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(failing_export().as_bytes())
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
-    // `| head -1`: one line read, then the pipe closed.
+/// Starts rotdiag on a failing export given on stdin; returns it and its stdout.
+fn started_on_a_failure() -> (std::process::Child, std::process::ChildStdout) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(failing_export().as_bytes())
-        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    (child, stdout)
+}
+
+fn feed(child: &mut std::process::Child) {
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(failing_export().as_bytes()).unwrap();
+}
+
+#[test]
+fn a_closed_stdout_keeps_the_status() {
+    // `rotdiag … | head -0`: the reader is gone before the report is written.
+    let (mut child, stdout) = started_on_a_failure();
+    drop(stdout);
+    feed(&mut child);
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    // `| head -1`: a little read, then the pipe closed.
+    let (mut child, mut stdout) = started_on_a_failure();
+    feed(&mut child);
     let mut first = [0u8; 16];
     stdout.read_exact(&mut first).unwrap();
     drop(stdout);

@@ -10,8 +10,11 @@
 //! stderr, while the text around each value does (so the line was printed, and the test would
 //! fail if redaction did not happen).
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::rotdiag;
+
+use std::process::Output;
 
 use clap::ValueEnum;
 use rotdiag::cli::OutputFormat;
@@ -314,24 +317,6 @@ fn export(cases: &[Case], echo: &str) -> String {
         ));
     }
     s
-}
-
-fn rotdiag(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rotdiag"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let data = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-    let w = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    w.join().unwrap();
-    out
 }
 
 /// The pieces of a value that would show a leak: its alphanumeric runs of 6 or more.

@@ -194,22 +194,31 @@ fn zip_file_members(f: File, hidden: bool, tx: &Tx) -> Result<(), Stop> {
     let mut archive = zip::ZipArchive::new(f)
         .map_err(|e| Stop::Failed(format!("not a readable zip archive: {e}")))?;
     for i in 0..archive.len() {
-        let mut file = archive
+        let file = archive
             .by_index(i)
             .map_err(|e| Stop::Failed(format!("zip member {i} cannot be read: {e}")))?;
-        if !file.is_file() {
-            continue;
-        }
-        let path = file.name().map_or_else(
-            |_| String::from_utf8_lossy(file.name_raw()).into_owned(),
-            |n| n.into_owned(),
-        );
-        if !hidden && is_hidden_path(&path) {
-            continue;
-        }
-        send(path, &mut file, tx)?;
+        send_zip_member(file, hidden, tx)?;
     }
     Ok(())
+}
+
+/// Sends a zip member that is a file (and not hidden, unless `hidden`).
+fn send_zip_member<R: Read>(
+    mut file: zip::read::ZipFile<'_, R>,
+    hidden: bool,
+    tx: &Tx,
+) -> Result<(), Stop> {
+    if !file.is_file() {
+        return Ok(());
+    }
+    let path = file.name().map_or_else(
+        |_| String::from_utf8_lossy(file.name_raw()).into_owned(),
+        |n| n.into_owned(),
+    );
+    if !hidden && is_hidden_path(&path) {
+        return Ok(());
+    }
+    send(path, &mut file, tx)
 }
 
 /// A zip read front to back from its local headers (stdin, or inside gzip): members whose sizes
@@ -221,20 +230,10 @@ fn zip_stream_members(mut r: Box<dyn Read + Send>, hidden: bool, tx: &Tx) -> Res
                 "zip member cannot be read from a stream ({e}); save the archive to a file and give rotdiag its path"
             ))
         })?;
-        let Some(mut file) = file else {
+        let Some(file) = file else {
             return Ok(());
         };
-        if !file.is_file() {
-            continue;
-        }
-        let path = file.name().map_or_else(
-            |_| String::from_utf8_lossy(file.name_raw()).into_owned(),
-            |n| n.into_owned(),
-        );
-        if !hidden && is_hidden_path(&path) {
-            continue;
-        }
-        send(path, &mut file, tx)?;
+        send_zip_member(file, hidden, tx)?;
     }
 }
 
