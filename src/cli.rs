@@ -5,16 +5,24 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::format::Format;
+pub use crate::report::Format as OutputFormat;
 use crate::time::{self, EpochMs};
 
 /// Diagnose failed AWS Secrets Manager rotations from the CloudWatch logs of the rotation Lambda.
 ///
 /// Reads `aws logs tail` output, `filter-log-events`/`get-log-events` JSON, S3 export files
-/// (.gz or not), console copies and raw Lambda text, detecting the shape of each input. Prints the
-/// most likely cause of each failure first, the log lines that prove it, and the fix.
+/// (.gz or not), tar, tar.gz and zip archives of them, console copies and raw Lambda text,
+/// detecting the shape of each input. Prints the most likely cause of each failure first, the
+/// log lines that prove it, and the fix. Credentials in the logs (passwords, keys, tokens, in
+/// any notation) are printed as `***`.
 ///
-/// Exit status: 0 when nothing failed, 1 when at least one failure was diagnosed, 2 on usage
-/// errors, bad rule files, or when no input could be read.
+/// Folders are walked recursively, skipping hidden entries and not following symbolic links
+/// (--hidden, --follow); each file is read once.
+///
+/// Exit status: 0 when every input was read and no failure was found; 1 when at least one
+/// failure was diagnosed; 2 when any input could not be read, or read only in part, or held no
+/// log record (even if failures were diagnosed in others; --skip-unreadable changes that), and on
+/// usage errors and bad rule files. An empty input (0 bytes) is read fine.
 #[derive(Parser, Debug)]
 #[command(name = "rotdiag", version, about, long_about)]
 pub struct Args {
@@ -49,6 +57,20 @@ pub struct Args {
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub until: Option<EpochMs>,
 
+    /// Read hidden files and folders (names starting with `.`) in folder walks and archives.
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Follow symbolic links in folder walks (paths named on the command line are always
+    /// followed). Each file is still read once, and link loops are reported and skipped.
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
+    /// Report inputs that cannot be read (or only in part) on stderr, but let the exit status
+    /// say only whether failures were diagnosed. Still 2 when no input at all could be read.
+    #[arg(long)]
+    pub skip_unreadable: bool,
+
     /// Never show the progress bar (it is shown on stderr only when stderr is a terminal and the
     /// run lasts more than a second).
     #[arg(long)]
@@ -65,12 +87,6 @@ pub struct Args {
     /// Print every literal the rules look for, one per line (for `rg -F -f`), then exit.
     #[arg(long)]
     pub list_literals: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
