@@ -24,14 +24,25 @@ def quote_literal(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-class Postgres:
+class _Server:
+    """What both servers share: the users a scenario made beyond the usual ones, dropped on reset."""
+
+    def __init__(self):
+        self.extra_users: list[str] = []
+
+    def _track(self, user: str):
+        if user not in USERS:
+            self.extra_users.append(user)
+
+
+class Postgres(_Server):
     kind = "pg"
 
     def __init__(self, run_dir: str, port: int, pg_bin: str):
+        super().__init__()
         self.dir = os.path.join(run_dir, "pg")
         self.port = port
         self.pg_bin = pg_bin
-        self.extra_users: list[str] = []
 
     def sql(self, sql: str) -> str:
         cmd = ["runuser", "-u", "postgres", "--", os.path.join(self.pg_bin, "psql"), "-X", "-q", "-v",
@@ -68,23 +79,21 @@ class Postgres:
     def create_user(self, user: str, password: str):
         self.sql(f'CREATE ROLE "{user}" WITH LOGIN PASSWORD {quote_literal(password)};'
                  f'GRANT CONNECT ON DATABASE postgres TO "{user}";')
-        if user not in USERS:
-            self.extra_users.append(user)
+        self._track(user)
 
     def create_master(self, user: str, password: str, can_create_users: bool = True):
         attrs = "LOGIN CREATEROLE" if can_create_users else "LOGIN"
         self.sql(f'CREATE ROLE "{user}" WITH {attrs} PASSWORD {quote_literal(password)};')
-        if user not in USERS:
-            self.extra_users.append(user)
+        self._track(user)
 
 
-class MariaDB:
+class MariaDB(_Server):
     kind = "mariadb"
 
     def __init__(self, run_dir: str, port: int):
+        super().__init__()
         self.socket = os.path.join(run_dir, "mariadb", "mysqld.sock")
         self.port = port
-        self.extra_users: list[str] = []
 
     def sql(self, sql: str) -> str:
         return _run(["mariadb", "--no-defaults", "-S", self.socket, "-u", "root", "-N", "-B"], sql, "mariadb")
@@ -110,8 +119,7 @@ class MariaDB:
     def create_user(self, user: str, password: str):
         self.sql(f"CREATE USER {quote_literal(user)}@'%' IDENTIFIED BY {quote_literal(password)};"
                  f"GRANT SELECT, INSERT, UPDATE, DELETE ON appdb.* TO {quote_literal(user)}@'%';")
-        if user not in USERS:
-            self.extra_users.append(user)
+        self._track(user)
 
     def create_master(self, user: str, password: str, can_create_users: bool = True):
         u = f"{quote_literal(user)}@'%'"
@@ -121,5 +129,4 @@ class MariaDB:
             # Can log in, read the grant tables and create users, but cannot pass privileges on.
             grant = f"GRANT SELECT, CREATE USER ON *.* TO {u};"
         self.sql(f"CREATE USER {u} IDENTIFIED BY {quote_literal(password)};{grant}")
-        if user not in USERS:
-            self.extra_users.append(user)
+        self._track(user)

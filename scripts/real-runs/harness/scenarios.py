@@ -81,126 +81,96 @@ def unable_line(ctx) -> str:
     return "setSecret: Unable to log into database with previous, current, or pending secret"
 
 
+def simple(name, cause, engines, step, what, evidence=None, proof=None, standard=None, configure=None,
+           function=None):
+    """Registers the common scenario: the state (`standard(ctx)`: keyword arguments of
+    `Ctx.standard`), then `configure(ctx)`, the function (`function`, or `function(ctx)`: keyword
+    arguments of `Ctx.function`), one rotation."""
+
+    def run(ctx):
+        ctx.standard(**(standard(ctx) if standard else {}))
+        if configure:
+            configure(ctx)
+        ctx.function(**(function(ctx) if callable(function) else function or {}))
+        ctx.rotate()
+
+    scenario(name, cause, engines, step, what, evidence, proof)(run)
+
+
+def hand_changed() -> str:
+    return "changed-by-hand-" + uuid.uuid4().hex[:8]
+
+
 # --- healthy ----------------------------------------------------------------------------------
 
-@scenario("healthy", "healthy", list(ENGINES), None, "a rotation that succeeds: every step logs its success")
-def healthy(ctx):
-    ctx.standard()
-    ctx.function()
-    assert ctx.rotate(), "the healthy rotation failed"
-
+simple("healthy", "healthy", list(ENGINES), None, "a rotation that succeeds: every step logs its success")
 
 # --- credentials ------------------------------------------------------------------------------
 
-@scenario("wrong-password", "database-credentials-invalid", MAIN4 + ["mysql-single", "mysql-multi"], "setSecret",
-          "the user's password in the database was changed by hand, so the secret's AWSCURRENT password is wrong",
-          evidence=lambda ctx: [unable_line(ctx)])
-def wrong_password(ctx):
-    ctx.standard(db_password="changed-by-hand-" + uuid.uuid4().hex[:8])
-    ctx.function()
-    ctx.rotate()
+simple("wrong-password", "database-credentials-invalid", MAIN4 + ["mysql-single", "mysql-multi"], "setSecret",
+       "the user's password in the database was changed by hand, so the secret's AWSCURRENT password is wrong",
+       evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"db_password": hand_changed()})
 
-
-@scenario("wrong-master-password", "database-credentials-invalid", MULTIS, "setSecret",
-          "the master secret holds a wrong password for the master user",
-          evidence=lambda ctx: ["setSecret: Unable to log into database using credentials in master secret"])
-def wrong_master_password(ctx):
-    ctx.standard(master_db_password="changed-by-hand-" + uuid.uuid4().hex[:8])
-    ctx.function()
-    ctx.rotate()
-
+simple("wrong-master-password", "database-credentials-invalid", MULTIS, "setSecret",
+       "the master secret holds a wrong password for the master user",
+       evidence=lambda ctx: ["setSecret: Unable to log into database using credentials in master secret"],
+       standard=lambda ctx: {"master_db_password": hand_changed()})
 
 # --- network ----------------------------------------------------------------------------------
 
-@scenario("packets-dropped", "database-unreachable", MAIN4, "setSecret",
-          "the secret's host is a loopback address whose packets iptables drops: every connect waits for the driver's 5 s timeout",
-          evidence=lambda ctx: [unable_line(ctx)])
-def packets_dropped(ctx):
-    ctx.standard(secret_over={"host": ctx.cfg.drop_db_host})
-    ctx.function()
-    ctx.rotate()
+simple("packets-dropped", "database-unreachable", MAIN4, "setSecret",
+       "the secret's host is a loopback address whose packets iptables drops: every connect waits for the driver's 5 s timeout",
+       evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"host": ctx.cfg.drop_db_host}})
 
+simple("port-refused", "database-unreachable", MAIN4, "setSecret",
+       "nothing listens on the secret's port: every connect is refused at once",
+       evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"port": ctx.cfg.refused_port}})
 
-@scenario("port-refused", "database-unreachable", MAIN4, "setSecret",
-          "nothing listens on the secret's port: every connect is refused at once",
-          evidence=lambda ctx: [unable_line(ctx)])
-def port_refused(ctx):
-    ctx.standard(secret_over={"port": ctx.cfg.refused_port})
-    ctx.function()
-    ctx.rotate()
-
-
-@scenario("tls-required", "database-requires-tls", MAIN4, "setSecret",
-          "the server accepts only TLS connections (PostgreSQL: `hostssl` lines only in pg_hba.conf; MariaDB: require_secure_transport=ON) and the secret says \"ssl\": false",
-          evidence=lambda ctx: [unable_line(ctx)])
-def tls_required(ctx):
-    ctx.standard(secret_over={"ssl": False})
-    ctx.db.configure(tls_only=True)
-    ctx.function()
-    ctx.rotate()
-
+simple("tls-required", "database-requires-tls", MAIN4, "setSecret",
+       "the server accepts only TLS connections (PostgreSQL: `hostssl` lines only in pg_hba.conf; MariaDB: require_secure_transport=ON) and the secret says \"ssl\": false",
+       evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"ssl": False}},
+       configure=lambda ctx: ctx.db.configure(tls_only=True))
 
 # --- the secret -------------------------------------------------------------------------------
 
-@scenario("missing-key", "secret-json-missing-key", MAIN4, None,
-          "a key the template needs is not in the secret JSON (single user: `host`; alternating users: `masterarn`)",
-          evidence=lambda ctx: ["KeyError", "'masterarn'"] if ctx.engine.multi else ["host key is missing from secret JSON"])
-def missing_key(ctx):
-    if ctx.engine.multi:
-        ctx.standard(secret_over={"masterarn": None})
-    else:
-        ctx.standard(secret_over={"host": None})
-    ctx.function()
-    ctx.rotate()
+simple("missing-key", "secret-json-missing-key", MAIN4, None,
+       "a key the template needs is not in the secret JSON (single user: `host`; alternating users: `masterarn`)",
+       evidence=lambda ctx: ["KeyError", "'masterarn'"] if ctx.engine.multi else ["host key is missing from secret JSON"],
+       standard=lambda ctx: {"secret_over": {"masterarn" if ctx.engine.multi else "host": None}})
+
+simple("master-secret-deleted", "master-secret-not-found", MULTIS, "setSecret",
+       "the master secret that `masterarn` names was deleted (force-delete-without-recovery)",
+       evidence=lambda ctx: ["ResourceNotFoundException", "GetSecretValue"],
+       configure=lambda ctx: ctx.sm.sm.delete_secret(SecretId=ctx.master_arn, ForceDeleteWithoutRecovery=True))
 
 
-@scenario("master-secret-deleted", "master-secret-not-found", MULTIS, "setSecret",
-          "the master secret that `masterarn` names was deleted (force-delete-without-recovery)",
-          evidence=lambda ctx: ["ResourceNotFoundException", "GetSecretValue"])
-def master_secret_deleted(ctx):
-    ctx.standard()
-    ctx.sm.sm.delete_secret(SecretId=ctx.master_arn, ForceDeleteWithoutRecovery=True)
-    ctx.function()
-    ctx.rotate()
-
-
-@scenario("clone-username-too-long", "clone-username-too-long", ["pg-multi", "mariadb-multi", "mysql-multi"], "createSecret",
-          "the user name is so long that the template's `_clone` name would pass the engine's limit (PostgreSQL 63, MariaDB template 80, MySQL template 16 characters)",
-          evidence=lambda ctx: ["Unable to clone user, username length with _clone appended would exceed"])
-def clone_username_too_long(ctx):
+def long_user(ctx) -> dict:
+    """A user whose `_clone` name passes the template's limit."""
     if ctx.engine.name == "pg-multi":
-        user = "svc_" + "reporting_" * 5 + "ro_x"  # 58 characters: 64 with _clone
-    elif ctx.engine.name == "mariadb-multi":
-        user = "svc_" + "reporting_" * 7 + "ro_x"  # 78 characters: 84 with _clone
-    else:
-        user = "orders_service"  # orders_service_clone: 20 > the template's USERNAME_CHARACTER_LIMIT, 16
-    ctx.standard(user=user)
-    ctx.function()
-    ctx.rotate()
+        return {"user": "svc_" + "reporting_" * 5 + "ro_x"}  # 58 characters: 64 with _clone > 63
+    if ctx.engine.name == "mariadb-multi":
+        return {"user": "svc_" + "reporting_" * 7 + "ro_x"}  # 78 characters: 84 with _clone > 80
+    return {"user": "orders_service"}  # orders_service_clone: 20 > the template's USERNAME_CHARACTER_LIMIT, 16
 
+
+simple("clone-username-too-long", "clone-username-too-long", ["pg-multi", "mariadb-multi", "mysql-multi"], "createSecret",
+       "the user name is so long that the template's `_clone` name would pass the engine's limit (PostgreSQL 63, MariaDB template 80, MySQL template 16 characters)",
+       evidence=lambda ctx: ["Unable to clone user, username length with _clone appended would exceed"],
+       standard=long_user)
 
 # --- privileges -------------------------------------------------------------------------------
 
-@scenario("missing-privileges", "database-privileges-insufficient", MULTIS + ["mysql-multi"], "setSecret",
-          "the master user can log in but may not create users or pass privileges on (PostgreSQL: no CREATEROLE; MariaDB: no GRANT OPTION)",
-          evidence=lambda ctx: ["permission denied to create role"] if ctx.engine.db == "pg" else ["Access denied for user 'rotmaster'"])
-def missing_privileges(ctx):
-    ctx.standard(master_can_create_users=False)
-    ctx.function()
-    ctx.rotate()
+simple("missing-privileges", "database-privileges-insufficient", MULTIS + ["mysql-multi"], "setSecret",
+       "the master user can log in but may not create users or pass privileges on (PostgreSQL: no CREATEROLE; MariaDB: no GRANT OPTION)",
+       evidence=lambda ctx: ["permission denied to create role"] if ctx.engine.db == "pg" else ["Access denied for user 'rotmaster'"],
+       standard=lambda ctx: {"master_can_create_users": False})
 
-
-@scenario("password-policy", "password-characters-rejected", MAIN4, "setSecret",
-          "the function generates passwords without punctuation and digits (EXCLUDE_PUNCTUATION and EXCLUDE_NUMBERS = true) that the database's password policy refuses (PostgreSQL passwordcheck; MariaDB simple_password_check)",
-          evidence=lambda ctx: ["password must contain both letters and nonletters"] if ctx.engine.db == "pg"
-          else ["does not satisfy the current policy requirements"])
-def password_policy(ctx):
-    ctx.standard()
-    if ctx.engine.db == "mariadb":
-        ctx.db.configure(password_policy=True)
-    ctx.function(env={"EXCLUDE_PUNCTUATION": "true", "EXCLUDE_NUMBERS": "true"})
-    ctx.rotate()
-
+simple("password-policy", "password-characters-rejected", MAIN4, "setSecret",
+       "the function generates passwords without punctuation and digits (EXCLUDE_PUNCTUATION and EXCLUDE_NUMBERS = true) that the database's password policy refuses (PostgreSQL passwordcheck; MariaDB simple_password_check)",
+       evidence=lambda ctx: ["password must contain both letters and nonletters"] if ctx.engine.db == "pg"
+       else ["does not satisfy the current policy requirements"],
+       configure=lambda ctx: ctx.db.configure(password_policy=True) if ctx.engine.db == "mariadb" else None,
+       function={"env": {"EXCLUDE_PUNCTUATION": "true", "EXCLUDE_NUMBERS": "true"}})
 
 # --- staging labels and rotation state ------------------------------------------------------------
 
@@ -243,48 +213,37 @@ def rotation_cancelled(ctx):
 
 # --- Secrets Manager endpoint -------------------------------------------------------------------
 
-@scenario("sm-endpoint-dropped", "secrets-manager-unreachable", SINGLES, "createSecret",
-          "SECRETS_MANAGER_ENDPOINT names a loopback address whose packets iptables drops: the first API call hangs until the 30 s function timeout",
-          evidence=lambda ctx: ["Found credentials in environment variables"])
-def sm_endpoint_dropped(ctx):
-    ctx.standard()
-    ctx.function(env={"SECRETS_MANAGER_ENDPOINT": f"https://{ctx.cfg.drop_sm_host}"})
-    ctx.rotate()
+simple("sm-endpoint-dropped", "secrets-manager-unreachable", SINGLES, "createSecret",
+       "SECRETS_MANAGER_ENDPOINT names a loopback address whose packets iptables drops: the first API call hangs until the 30 s function timeout",
+       evidence=lambda ctx: ["Found credentials in environment variables"],
+       function=lambda ctx: {"env": {"SECRETS_MANAGER_ENDPOINT": f"https://{ctx.cfg.drop_sm_host}"}})
 
-
-@scenario("sm-endpoint-refused", "secrets-manager-unreachable", SINGLES, "createSecret",
-          "SECRETS_MANAGER_ENDPOINT names a loopback port where nothing listens: botocore retries, then gives up",
-          evidence=lambda ctx: ["Could not connect to the endpoint URL"])
-def sm_endpoint_refused(ctx):
-    ctx.standard()
-    ctx.function(env={"SECRETS_MANAGER_ENDPOINT": f"http://127.0.0.1:{ctx.cfg.refused_port}"})
-    ctx.rotate()
-
+simple("sm-endpoint-refused", "secrets-manager-unreachable", SINGLES, "createSecret",
+       "SECRETS_MANAGER_ENDPOINT names a loopback port where nothing listens: botocore retries, then gives up",
+       evidence=lambda ctx: ["Could not connect to the endpoint URL"],
+       function=lambda ctx: {"env": {"SECRETS_MANAGER_ENDPOINT": f"http://127.0.0.1:{ctx.cfg.refused_port}"}})
 
 # --- the function ------------------------------------------------------------------------------
+
 
 def timeout_line(ctx) -> str:
     return "Task timed out after 3.00 seconds" if ctx.cfg.legacy_platform else "Status: timeout"
 
 
-@scenario("timeout-3s-slow-db", "lambda-timeout-too-short", MAIN4, "setSecret",
-          "the function timeout is Lambda's default 3 s and every login takes 3 s more (PostgreSQL post_auth_delay = 3; MariaDB init_connect = 'DO SLEEP(3)')",
-          evidence=lambda ctx: [timeout_line(ctx)],  # rotdiag shows JSON platform records as text lines
-          proof=lambda ctx: [timeout_line(ctx)] if ctx.log_format == "Text" else ['"status":"timeout"'])
-def timeout_slow_db(ctx):
-    ctx.standard()
+def slow_logins(ctx):
     if ctx.engine.db == "pg":
         ctx.db.configure(post_auth_delay_s=3)
     else:
         ctx.db.configure(init_connect="DO SLEEP(3)")
-    ctx.function(timeout_s=3)
-    ctx.rotate()
 
 
-@scenario("driver-missing", "function-package-broken", MAIN4, "createSecret",
-          "the function's package holds the template but not its database driver",
-          evidence=lambda ctx: ["Runtime.ImportModuleError", f"No module named '{ctx.engine.module}'"])
-def driver_missing(ctx):
-    ctx.standard()
-    ctx.function(with_driver=False)
-    ctx.rotate()
+simple("timeout-3s-slow-db", "lambda-timeout-too-short", MAIN4, "setSecret",
+       "the function timeout is Lambda's default 3 s and every login takes 3 s more (PostgreSQL post_auth_delay = 3; MariaDB init_connect = 'DO SLEEP(3)')",
+       evidence=lambda ctx: [timeout_line(ctx)],  # rotdiag shows JSON platform records as text lines
+       proof=lambda ctx: [timeout_line(ctx)] if ctx.log_format == "Text" else ['"status":"timeout"'],
+       configure=slow_logins, function={"timeout_s": 3})
+
+simple("driver-missing", "function-package-broken", MAIN4, "createSecret",
+       "the function's package holds the template but not its database driver",
+       evidence=lambda ctx: ["Runtime.ImportModuleError", f"No module named '{ctx.engine.module}'"],
+       function={"with_driver": False})
