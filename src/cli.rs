@@ -1,8 +1,13 @@
 //! Command-line arguments.
+//!
+//! Subcommands sit beside the positional paths (`args_conflicts_with_subcommands`):
+//! `rotdiag query insights` runs a subcommand, `rotdiag ./query` reads a file named `query`.
+
+pub mod query;
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::format::Format;
 use crate::time::{self, EpochMs};
@@ -16,8 +21,17 @@ use crate::time::{self, EpochMs};
 /// Exit status: 0 when nothing failed, 1 when at least one failure was diagnosed, 2 on usage
 /// errors, bad rule files, or when no input could be read.
 #[derive(Parser, Debug)]
-#[command(name = "rotdiag", version, about, long_about)]
+#[command(
+    name = "rotdiag",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Files or folders to read (folders recursively). `-` or nothing: standard input.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -65,6 +79,15 @@ pub struct Args {
     /// Print every literal the rules look for, one per line (for `rg -F -f`), then exit.
     #[arg(long)]
     pub list_literals: bool,
+}
+
+/// What rotdiag does besides diagnosing. A file named like a subcommand is read as `./NAME`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a query that finds failed rotations where the logs live (CloudWatch Logs Insights,
+    /// Athena over S3 exports), so that only those logs are downloaded and diagnosed.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, OutputFormat};
+use rotdiag::cli::{Args, ColorWhen, Command, OutputFormat};
 use rotdiag::pipeline::{self, Options};
 use rotdiag::{report, rules};
 
@@ -27,6 +27,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> io::Result<u8> {
+    if let Some(Command::Query(q)) = &args.command {
+        return rotdiag::cli::query::run(q);
+    }
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
