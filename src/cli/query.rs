@@ -98,6 +98,11 @@ pub struct InsightsArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub context: Option<i64>,
 
+    /// With --from-results: at most N stream windows per query (lower it when a query returns
+    /// 10,000 rows).
+    #[arg(long, value_name = "N", default_value_t = insights::DEFAULT_WINDOWS_PER_QUERY)]
+    pub windows_per_query: usize,
+
     /// Add rule files from DIR, as the top-level --rules does: the queries follow the rule set.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
@@ -236,7 +241,7 @@ fn run_insights(a: &InsightsArgs, out: &mut dyn Write) -> Result<(), Failure> {
         }
         let before = a.context.unwrap_or(insights::CONTEXT_BEFORE_MS);
         let windows = insights::windows(&found.rows, before, insights::CONTEXT_AFTER_MS);
-        let calls = insights::events_queries(&windows)?;
+        let calls = insights::events_queries(&windows, a.windows_per_query)?;
         eprintln!(
             "rotdiag: {name}: {} failed invocation(s) in {} stream window(s): {} start-query command(s)",
             found.rows.len(),

@@ -56,6 +56,10 @@ pub const CONTEXT_BEFORE_MS: i64 = 15 * 60 * 1000;
 pub const CONTEXT_AFTER_MS: i64 = 60 * 1000;
 /// Longest time range one events query covers; windows further apart go to separate queries.
 pub const MAX_SPAN_MS: i64 = 6 * 3600 * 1000;
+/// Windows per events query unless told otherwise: each window is a few minutes of one stream, so
+/// a query stays well below [`MAX_ROWS`] for rotation functions (which log a few lines per
+/// invocation); `--windows-per-query` lowers it for busy streams.
+pub const DEFAULT_WINDOWS_PER_QUERY: usize = 10;
 
 /// The query of step 1: one row per log group, stream and request id holding a failure signal.
 pub fn find_query(signals: &Signals) -> String {
@@ -278,31 +282,42 @@ impl StartQuery {
     }
 }
 
-/// The query returning the whole events of `streams`.
-fn events_query(streams: &[String]) -> String {
-    let list = streams
+/// The condition selecting one window's events.
+fn window_condition(w: &Window) -> String {
+    format!(
+        "(@logStream = {} and toMillis(@timestamp) >= {} and toMillis(@timestamp) <= {})",
+        insights_string(&w.stream),
+        w.start,
+        w.end
+    )
+}
+
+/// The query returning the events of `windows` (each a stream and a time range).
+fn events_query(windows: &[&Window]) -> String {
+    let conditions = windows
         .iter()
-        .map(|s| insights_string(s))
+        .map(|w| window_condition(w))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(" or ");
     format!(
         "fields @timestamp, @message, @logStream, @log\n\
-         | filter @logStream in [{list}]\n\
+         | filter {conditions}\n\
          | sort @timestamp asc\n\
          | limit {MAX_ROWS}"
     )
 }
 
 /// The queries of step 2: windows packed into as few `start-query` calls as the limits allow
-/// (query length, log groups per query, [`MAX_SPAN_MS`]). A call returns the events of its
-/// streams over its whole time range: a superset of each window, never less.
-pub fn events_queries(windows: &[Window]) -> Result<Vec<StartQuery>, Error> {
+/// (query length, log groups per query, `max_windows` windows, [`MAX_SPAN_MS`]). Each window is
+/// its own condition (stream and `toMillis(@timestamp)` range), so a call returns the events of
+/// its windows only; its time range is their union.
+pub fn events_queries(windows: &[Window], max_windows: usize) -> Result<Vec<StartQuery>, Error> {
     let mut out = Vec::new();
     let mut batch: Vec<&Window> = Vec::new();
     for w in windows {
         let mut next = batch.clone();
         next.push(w);
-        if !batch.is_empty() && !fits(&next) {
+        if !batch.is_empty() && (batch.len() >= max_windows.max(1) || !fits(&next)) {
             out.push(events_call(&batch));
             batch.clear();
         }
@@ -324,10 +339,9 @@ fn fits(batch: &[&Window]) -> bool {
     let start = batch.iter().map(|w| w.start).min().unwrap_or(0);
     let end = batch.iter().map(|w| w.end).max().unwrap_or(0);
     let groups = distinct(batch.iter().map(|w| w.log_group.as_str()));
-    let streams = distinct(batch.iter().map(|w| w.stream.as_str()));
     (end - start <= MAX_SPAN_MS || batch.len() == 1)
         && groups.len() <= MAX_LOG_GROUPS
-        && events_query(&streams).chars().count() <= MAX_QUERY_CHARS
+        && events_query(batch).chars().count() <= MAX_QUERY_CHARS
 }
 
 fn events_call(batch: &[&Window]) -> StartQuery {
@@ -335,7 +349,7 @@ fn events_call(batch: &[&Window]) -> StartQuery {
         log_groups: distinct(batch.iter().map(|w| w.log_group.as_str())),
         start: batch.iter().map(|w| w.start).min().unwrap_or(0),
         end: batch.iter().map(|w| w.end).max().unwrap_or(0),
-        query: events_query(&distinct(batch.iter().map(|w| w.stream.as_str()))),
+        query: events_query(batch),
     }
 }
 
@@ -475,13 +489,12 @@ mod tests {
         let t = |s: &str| time::parse_any(s).unwrap();
         assert_eq!(w[0].start, t("2025-10-29 06:58:41.218") - CONTEXT_BEFORE_MS);
         assert_eq!(w[0].end, t("2025-10-29 07:03:00.000") + CONTEXT_AFTER_MS);
-        let calls = events_queries(&w).unwrap();
+        let calls = events_queries(&w, DEFAULT_WINDOWS_PER_QUERY).unwrap();
         assert_eq!(calls.len(), 1);
-        assert!(
-            calls[0]
-                .query
-                .contains("@logStream in [\"2025/10/29/[$LATEST]aa\"]")
-        );
+        assert!(calls[0].query.contains(&format!(
+            "(@logStream = \"2025/10/29/[$LATEST]aa\" and toMillis(@timestamp) >= {} and toMillis(@timestamp) <= {})",
+            w[0].start, w[0].end
+        )));
         let cmd = calls[0].command();
         assert!(
             cmd.starts_with("aws logs start-query --log-group-names /aws/lambda/Rot --start-time ")
@@ -521,13 +534,14 @@ mod tests {
                 end: 1_000_500 + i * 1000,
             })
             .collect();
-        let calls = events_queries(&w).unwrap();
+        let calls = events_queries(&w, 1000).unwrap();
         assert!(calls.len() > 1);
         let mut seen = 0;
         for c in &calls {
             assert!(c.query.chars().count() <= MAX_QUERY_CHARS);
             assert!(c.log_groups.len() <= MAX_LOG_GROUPS);
             seen += c.query.matches("[$LATEST]").count();
+            assert!(c.query.matches(" or ").count() < 1000);
         }
         assert_eq!(seen, 400);
     }
