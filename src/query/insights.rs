@@ -8,8 +8,9 @@
 //!    the REPORT duration (`@duration`) when the failure was a timeout or a crash. A row stands for
 //!    a failed invocation, not for its lines, so 10,000 rows are 10,000 failures; more than that
 //!    means the time range must be split ([`split`], `--split`).
-//! 2. [`events_queries`] reads those results (`aws logs get-query-results` JSON) and builds queries
-//!    for the events of the streams that failed, within a window around each failure: from the
+//! 2. [`parse_found`] reads those results (`aws logs get-query-results` JSON) and
+//!    [`events_queries`] builds queries for the events of the streams that failed, within a
+//!    window around each failure ([`windows`]): from the
 //!    invocation's start (the last signal minus `@duration`, or [`CONTEXT_BEFORE_MS`] before the
 //!    first signal, whichever is earlier) to [`CONTEXT_AFTER_MS`] after the last one, so the
 //!    invocation's own lines and the earlier steps of its rotation come along (an unhandled
@@ -31,10 +32,14 @@
 //!   allow `limit` up to 100,000): the queries ask for [`MAX_ROWS`];
 //! * `start-query` takes its time range in epoch seconds, both ends inclusive.
 //!
-//! The query language is used conservatively: `fields`, `filter` with `like /regex/` and `in`,
-//! `stats … by`, `sort`, `limit`, the commands the syntax reference has documented from the start.
-//! The regex is an alternation of escaped literals ([`super::escape::regex_literal`]), which means
-//! the same in every regex dialect.
+//! The query language is used conservatively: `fields`, `filter` with `like /regex/`, `=`, `in`,
+//! `and`/`or` and `toMillis(@timestamp)` (the datetime functions of `CWL_QuerySyntax-operations-functions`:
+//! "converts the timestamp found in the named field into a number representing the milliseconds"),
+//! `stats … by` with `count`, `min`, `max`, then `sort` and `limit`. The regex is an alternation of
+//! escaped literals ([`super::escape::regex_literal`]), which means the same in every regex dialect.
+//! Step 2 selects each window by its own condition (`@logStream = "…" and toMillis(@timestamp)
+//! >= … and … <= …`), `or`-ed, so a query returns only its windows' events whatever time range
+//! the `start-query` call spans.
 
 use std::collections::BTreeMap;
 
