@@ -1,8 +1,13 @@
 //! Command-line arguments.
+//!
+//! Subcommands sit beside the positional paths (`args_conflicts_with_subcommands`):
+//! `rotdiag query insights` runs a subcommand, `rotdiag ./query` reads a file named `query`.
+
+pub mod query;
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::format::Format;
 pub use crate::report::Format as OutputFormat;
@@ -24,8 +29,17 @@ use crate::time::{self, EpochMs};
 /// log record (even if failures were diagnosed in others; --skip-unreadable changes that), and on
 /// usage errors and bad rule files. An empty input (0 bytes) is read fine.
 #[derive(Parser, Debug)]
-#[command(name = "rotdiag", version, about, long_about)]
+#[command(
+    name = "rotdiag",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Files or folders to read (folders recursively). `-` or nothing: standard input.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -87,6 +101,15 @@ pub struct Args {
     /// Print every literal the rules look for, one per line (for `rg -F -f`), then exit.
     #[arg(long)]
     pub list_literals: bool,
+}
+
+/// What rotdiag does besides diagnosing. A file named like a subcommand is read as `./NAME`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a query that finds failed rotations where the logs live (CloudWatch Logs Insights,
+    /// Athena over S3 exports), so that only those logs are downloaded and diagnosed.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -31,6 +31,8 @@
 //!   ranks them, fills the remediation templates and redacts credentials.
 //! * [`report`] prints the human report or the JSON document, every string passing one egress
 //!   point that redacts it with [`redact`] (a leaf: the credential detectors).
+//! * [`query`] (beside the pipeline, just below [`cli`]) prints Logs Insights and Athena queries
+//!   that find the failures where the logs live, from the rule set's literals.
 //!
 //! The knowledge is data: `rules/*.toml`, embedded at build time. Classification and literal
 //! matching (the per-byte work) run in parallel; assembly and evaluation run in input order, so the
@@ -44,6 +46,7 @@ pub mod input;
 pub mod lambda;
 pub mod pipeline;
 pub mod progress;
+pub mod query;
 pub mod redact;
 pub mod report;
 pub mod rules;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, OutputFormat};
+use rotdiag::cli::{Args, ColorWhen, Command, OutputFormat};
 use rotdiag::input::WalkRules;
 use rotdiag::pipeline::{self, Options, Run};
 use rotdiag::report::egress::{stderr_lines, warn};
@@ -27,6 +27,16 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> u8 {
+    if let Some(Command::Query(q)) = &args.command {
+        return match rotdiag::cli::query::run(q) {
+            Ok(status) => status,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => FOUND_NOTHING,
+            Err(e) => {
+                warn(&e.to_string());
+                TROUBLE
+            }
+        };
+    }
     if let Some(n) = args.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
