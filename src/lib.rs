@@ -16,8 +16,9 @@
 //!                                      pipeline: runs the stages, input by input
 //! ```
 //!
-//! * [`input`]: files (memory-mapped), folders, stdin; gzip, BOMs, UTF-16 and colour codes are
-//!   peeled off as streaming layers.
+//! * [`input`]: files (memory-mapped, guarded against truncation), folders (walked as ripgrep
+//!   does), stdin, tar and zip archives; gzip, BOMs, UTF-16 and colour codes are peeled off as
+//!   streaming layers.
 //! * [`format`]: detects the export shape by content and decodes it into [`format::Record`]s (one
 //!   CloudWatch event each: timestamp, stream, message). Line-oriented shapes decode in blocks cut
 //!   at record boundaries; documents (JSON, YAML, CSV, the CLI's text and tables) event by event.
@@ -33,23 +34,26 @@
 //!   Lambda logs' record of it.
 //! * [`diagnosis`]: merges occurrences per cause and secret, ranks them, fills the remediation
 //!   templates and redacts credentials.
-//! * [`report`]: the human report or the JSON document, from the [`summary`] and the diagnoses.
+//! * [`report`]: the human report or the JSON document, from the [`summary`] and the diagnoses;
+//!   every string passes one egress point (`report::egress`) that redacts it with [`redact`].
 //! * [`pipeline`]: the run. Each input is decoded by the strategy that fits how it is held and
 //!   its shape (mapped blocks, stream windows, documents); classification and matching (the
 //!   per-byte work) run in parallel, assembly and evaluation in input order, so the output is
 //!   deterministic. [`cli`] and `main.rs` hold the arguments and the exit status.
+//! * [`query`] (beside the pipeline): prints Logs Insights and Athena queries that find the
+//!   failures where the logs live, from the rule set's literals.
 //!
 //! The leaves: `aws` (request ids, steps, ARNs and principals: one parser for each), [`time`]
 //! (instants in every dialect CloudWatch tooling prints), `template` (`{placeholder}`
-//! rendering), [`problem`] (the one error type: a location and a kind), `progress` (the bar), and
-//! [`summary`] (what a run read, for the reports).
+//! rendering), [`redact`] (the credential detectors), [`problem`] (the one error type: a location
+//! and a kind), `progress` (the bar), and [`summary`] (what a run read, for the reports).
 //!
 //! ## Module order
 //!
 //! A module imports only modules on lines above its own (a leaf imports nothing from the crate);
 //! the `module_order` test below reads this list and checks every `crate::` path in `src/`.
 //!
-//! 1. `aws`, [`time`], `template`, [`problem`], `progress` (the leaves)
+//! 1. `aws`, [`time`], `template`, [`redact`], [`problem`], `progress` (the leaves)
 //! 2. [`summary`] (per-input reports and totals, which hold [`problem`]s)
 //! 3. [`input`] (bytes)
 //! 4. [`format`] (records)
@@ -58,7 +62,7 @@
 //! 7. [`engine`] (occurrences)
 //! 8. [`diagnosis`] (ranked diagnoses)
 //! 9. [`report`] (the reports)
-//! 10. [`pipeline`] (the run)
+//! 10. [`pipeline`] (the run), [`query`] (queries that find failures where the logs live)
 //! 11. [`cli`] (arguments and exit status; with `main.rs`, the binary)
 
 #![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
@@ -73,6 +77,8 @@ pub mod lambda;
 pub mod pipeline;
 pub mod problem;
 mod progress;
+pub mod query;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod summary;
@@ -104,7 +110,17 @@ mod module_order {
             let Ok(level) = n.parse::<usize>() else {
                 continue;
             };
-            let names = rest.split('(').next().unwrap_or(rest);
+            // The names, without the descriptions in parentheses.
+            let mut names = String::new();
+            let mut depth = 0usize;
+            for c in rest.chars() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    c if depth == 0 => names.push(c),
+                    _ => {}
+                }
+            }
             for name in names.split('`').skip(1).step_by(2) {
                 levels.insert(name.to_string(), level);
             }

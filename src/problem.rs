@@ -16,23 +16,21 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 /// Where a problem is. Every part is optional: a decoder knows the line, the stream reader the
 /// byte offset, the pipeline which input it was.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Location {
+pub(crate) struct Location {
     /// The input (a path, `<stdin>`) or the rule file.
-    pub source: Option<String>,
+    pub(crate) source: Option<String>,
     /// 1-based line.
-    pub line: Option<u64>,
+    pub(crate) line: Option<u64>,
     /// Byte offset from the start of the (decoded) input.
-    pub offset: Option<u64>,
+    pub(crate) offset: Option<u64>,
 }
 
 /// What went wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A path named on the command line (or met walking a folder) cannot be looked at: the
-    /// operating system's reason.
+pub(crate) enum Kind {
+    /// A path named on the command line (or met walking a folder) cannot be read or is skipped
+    /// (missing, a link loop, a folder of no files): the walk's account of it.
     Path(String),
-    /// A folder named on the command line holds no files.
-    EmptyFolder,
     /// An input was found but cannot be opened or read: the operating system's reason.
     Open(String),
     /// Compressed data ends early (a truncated `.gz`): what came before was read.
@@ -43,6 +41,24 @@ pub enum Kind {
     LineTooLong { max_mib: usize },
     /// Records holding NUL bytes were skipped (the location is the first one).
     Binary { skipped: u64 },
+    /// Records longer than CloudWatch's limit for one event were cut there (the location is the
+    /// first one).
+    RecordsCut { count: usize, max_kib: usize },
+    /// Nothing in the input: 0 bytes, or only blank lines.
+    Empty { bytes: u64 },
+    /// Non-empty input that gave no log record: only binary data.
+    OnlyBinary,
+    /// Non-empty input that gave no log record, read as `read_as` (forced with `--input-format`
+    /// or detected).
+    NoRecords {
+        bytes: u64,
+        read_as: String,
+        forced: bool,
+    },
+    /// A mapped file changed while it was read: how.
+    Changed(String),
+    /// An archive, or a member of one, that could not be read as one.
+    Archive(String),
     /// A decoder's account of what it could not decode and what it skipped (invalid JSON or YAML,
     /// a payload that is not base64, a CSV quote left open).
     Decode(String),
@@ -55,8 +71,11 @@ pub enum Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Kind::Path(reason) | Kind::Decode(reason) | Kind::Rule(reason) => f.write_str(reason),
-            Kind::EmptyFolder => f.write_str("folder holds no files"),
+            Kind::Path(reason)
+            | Kind::Decode(reason)
+            | Kind::Rule(reason)
+            | Kind::Changed(reason)
+            | Kind::Archive(reason) => f.write_str(reason),
             Kind::Open(reason) => write!(f, "cannot read: {reason}"),
             Kind::Truncated => f.write_str(
                 "compressed data ends early (truncated .gz?); everything before this point was read",
@@ -72,6 +91,31 @@ impl fmt::Display for Kind {
                 "binary data (NUL bytes): {skipped} record(s) skipped, first at this line"
             ),
             Kind::Suppressed(n) => write!(f, "{n} more invalid JSON regions were skipped"),
+            Kind::RecordsCut { count, max_kib } => write!(
+                f,
+                "{count} record(s) longer than {max_kib} KiB (CloudWatch's limit for one event) cut there, first at this line"
+            ),
+            Kind::Empty { bytes: 0 } => f.write_str("empty input (0 bytes): nothing to diagnose"),
+            Kind::Empty { bytes } => {
+                write!(f, "only blank lines ({bytes} bytes): nothing to diagnose")
+            }
+            Kind::OnlyBinary => f.write_str("no log records: only binary data"),
+            Kind::NoRecords {
+                bytes,
+                read_as,
+                forced: true,
+            } => write!(
+                f,
+                "no {read_as} records in {bytes} bytes: is --input-format {read_as} right for it?"
+            ),
+            Kind::NoRecords {
+                bytes,
+                read_as,
+                forced: false,
+            } => write!(
+                f,
+                "no log records in {bytes} bytes read as {read_as}: not a CloudWatch export rotdiag knows (see --input-format)"
+            ),
         }
     }
 }
@@ -79,13 +123,13 @@ impl fmt::Display for Kind {
 /// A problem and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
-    pub at: Location,
-    pub kind: Kind,
+    pub(crate) at: Location,
+    pub(crate) kind: Kind,
 }
 
 impl Problem {
     /// A problem at a line and/or byte offset of the input being decoded.
-    pub fn at(line: Option<u64>, offset: Option<u64>, kind: Kind) -> Problem {
+    pub(crate) fn at(line: Option<u64>, offset: Option<u64>, kind: Kind) -> Problem {
         Problem {
             at: Location {
                 source: None,
@@ -97,7 +141,7 @@ impl Problem {
     }
 
     /// A problem with a whole source (an input that cannot be opened, a rule file).
-    pub fn of(source: impl Into<String>, kind: Kind) -> Problem {
+    pub(crate) fn of(source: impl Into<String>, kind: Kind) -> Problem {
         Problem {
             at: Location {
                 source: Some(source.into()),
@@ -108,20 +152,14 @@ impl Problem {
         }
     }
 
-    /// The same problem, placed in `source`.
-    pub fn in_source(mut self, source: &str) -> Problem {
-        self.at.source = Some(source.to_owned());
-        self
-    }
-
     /// The same problem, at `line`.
-    pub fn at_line(mut self, line: usize) -> Problem {
+    pub(crate) fn at_line(mut self, line: usize) -> Problem {
         self.at.line = Some(line as u64);
         self
     }
 
     /// The problem read from an I/O error: a truncated compressed stream, or another read error.
-    pub fn read(offset: Option<u64>, e: &std::io::Error) -> Problem {
+    pub(crate) fn read(offset: Option<u64>, e: &std::io::Error) -> Problem {
         let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
             Kind::Truncated
         } else {
@@ -165,6 +203,12 @@ impl Serialize for Problem {
 mod tests {
     use super::*;
 
+    /// `p`, placed in `source`.
+    fn in_source(mut p: Problem, source: &str) -> Problem {
+        p.at.source = Some(source.to_owned());
+        p
+    }
+
     #[test]
     fn display_names_the_place_as_compilers_do() {
         let p = Problem::at(Some(12), Some(400), Kind::LineTooLong { max_mib: 16 });
@@ -173,10 +217,10 @@ mod tests {
             "line 12: line longer than 16 MiB; the rest of it was skipped"
         );
         assert_eq!(
-            p.clone().in_source("logs/a.txt").to_string(),
+            in_source(p.clone(), "logs/a.txt").to_string(),
             "logs/a.txt:12: line longer than 16 MiB; the rest of it was skipped"
         );
-        let p = Problem::at(None, Some(70), Kind::Truncated).in_source("<stdin>");
+        let p = in_source(Problem::at(None, Some(70), Kind::Truncated), "<stdin>");
         assert!(
             p.to_string()
                 .starts_with("<stdin> (byte 70): compressed data ends early")
@@ -188,14 +232,17 @@ mod tests {
             "rules/x.toml:3: unknown cause 'y'"
         );
         assert_eq!(
-            Problem::of("logs", Kind::EmptyFolder).to_string(),
-            "logs: folder holds no files"
+            Problem::of("x.log", Kind::Empty { bytes: 0 }).to_string(),
+            "x.log: empty input (0 bytes): nothing to diagnose"
         );
     }
 
     #[test]
     fn serialized_as_line_offset_and_message() {
-        let p = Problem::at(Some(3), None, Kind::Decode("invalid JSON".into())).in_source("x");
+        let p = in_source(
+            Problem::at(Some(3), None, Kind::Decode("invalid JSON".into())),
+            "x",
+        );
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             r#"{"line":3,"offset":null,"message":"invalid JSON"}"#

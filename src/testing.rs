@@ -67,7 +67,7 @@ pub(crate) fn decode_all(
 }
 
 /// `data`, gzipped.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).unwrap();
@@ -75,7 +75,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// `data`, gzipped, in standard base64 (a subscription payload's `data`).
-pub fn b64gz(data: &[u8]) -> String {
+pub(crate) fn b64gz(data: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(gzip(data))
 }

@@ -102,7 +102,7 @@ impl fmt::Debug for RequestId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 // The variants are the steps as Secrets Manager names them (`createSecret`, …).
 #[allow(clippy::enum_variant_names)]
-pub(crate) enum Step {
+pub enum Step {
     CreateSecret,
     SetSecret,
     TestSecret,

@@ -53,7 +53,7 @@ pub struct Occurrence {
     pub(crate) secret: Option<String>,
     pub(crate) function: Option<String>,
     pub(crate) stream: Option<String>,
-    pub(crate) source: u32,
+    pub(crate) source: u64,
     pub(crate) first_seen: Option<EpochMs>,
     pub(crate) last_seen: Option<EpochMs>,
 }

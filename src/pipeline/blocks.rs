@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::analyze;
 use super::session::Session;
+use super::{MAX_RECORD_BYTES, analyze};
 use crate::format::Record;
 use crate::format::lines::LineDecoder;
 use crate::lambda::Analysis;
@@ -30,6 +30,43 @@ pub(super) struct DecodedBlock<'a> {
     pub(super) analyzed: Vec<Analysis>,
     pub(super) lines: u64,
     bytes: u64,
+    /// Lines (in the block) of records cut at [`MAX_RECORD_BYTES`].
+    cut: Vec<u64>,
+}
+
+impl DecodedBlock<'_> {
+    /// Lines skipped without decoding (the rest of an over-long record).
+    pub(super) fn skipped(lines: u64, bytes: u64) -> Self {
+        DecodedBlock {
+            records: Vec::new(),
+            analyzed: Vec::new(),
+            lines,
+            bytes,
+            cut: Vec::new(),
+        }
+    }
+}
+
+/// Cuts over-long messages at [`MAX_RECORD_BYTES`] (at a character boundary); returns the lines
+/// of the records cut.
+fn cap_records(records: &mut [Record]) -> Vec<u64> {
+    let mut cut = Vec::new();
+    for r in records
+        .iter_mut()
+        .filter(|r| r.message.len() > MAX_RECORD_BYTES)
+    {
+        let m = &r.message;
+        let mut end = MAX_RECORD_BYTES;
+        while end > 0 && (m[end] & 0xC0) == 0x80 {
+            end -= 1;
+        }
+        match &mut r.message {
+            std::borrow::Cow::Borrowed(b) => *b = &b[..end],
+            std::borrow::Cow::Owned(v) => v.truncate(end),
+        }
+        cut.push(r.line);
+    }
+    cut
 }
 
 /// Decodes one window of line-oriented input: cut into blocks at record boundaries, each block
@@ -64,12 +101,14 @@ fn decode_block<'a>(
     // About one record per 64 bytes: grow once or twice, not a dozen times.
     records.reserve(data.len() / 64 + 16);
     let lines = decoder.decode(data, 1, base_offset, &mut records);
+    let cut = cap_records(&mut records);
     analyzed.extend(records.iter().map(|r| analyze(r, rules)));
     DecodedBlock {
         records,
         analyzed,
         lines,
         bytes: data.len() as u64,
+        cut,
     }
 }
 
@@ -121,10 +160,13 @@ impl InOrder<'_, '_> {
                 mut analyzed,
                 lines,
                 bytes,
+                cut,
             } = block;
             for r in &mut records {
                 r.line += self.line_base;
             }
+            let base = self.line_base;
+            self.session.cut.extend(cut.into_iter().map(|l| l + base));
             self.session.feed(&records, &mut analyzed);
             self.line_base += lines;
             self.session.progress.advance(bytes);

@@ -46,6 +46,7 @@ impl Strategy for MappedDocuments<'_> {
         Scanned {
             bytes: data.len() as u64,
             problems,
+            incomplete: Vec::new(),
         }
     }
 }
@@ -64,16 +65,14 @@ impl<R: Read + Send> Strategy for StreamDocuments<R> {
             bytes: 0,
             error: None,
         };
-        let mut problems = scan_structured(
+        let problems = scan_structured(
             |sink: &mut dyn FnMut(Record<'static>)| decode(&mut counted, sink),
             session,
         );
-        if let Some(e) = counted.error {
-            problems.push(e);
-        }
         Scanned {
             bytes: counted.bytes,
             problems,
+            incomplete: counted.error.into_iter().collect(),
         }
     }
 }

@@ -46,6 +46,7 @@ impl Strategy for MappedBlocks<'_> {
         Scanned {
             bytes: data.len() as u64,
             problems: Vec::new(),
+            incomplete: Vec::new(),
         }
     }
 }

@@ -17,32 +17,43 @@
 //! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own, batches analysed on the pool |
 //! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader |
 //!
-//! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input.
+//! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. What an input
+//! is (a file, stdin, each member of an archive), how it is opened and detected, and how far it
+//! was read once done, is [`sources`].
 
 mod blocks;
 mod documents;
 mod mapped;
 mod session;
+mod sources;
 mod windows;
 
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::diagnosis::{Aggregator, Diagnosis};
-use crate::format::{Decoder, Format, Record, detect};
-use crate::input::{self, InputSpec, Opened};
+use crate::diagnosis::Aggregator;
+use crate::format::{Decoder, Format, Record};
+use crate::input::{self, InputSpec, Opened, WalkRules};
 use crate::lambda::Analysis;
 use crate::lambda::rotation::{RotationLedger, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
+pub use crate::report::Run;
 use crate::rules::RuleSet;
-use crate::summary::{InputReport, Summary};
+use crate::summary::{InputReport, InputState, Summary};
 use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
 use session::{Session, SourceOutcome, close_rotation};
 use windows::StreamWindows;
+
+/// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
+/// 2025, 1 MiB since), so no export holds a longer one. A longer run of lines without a record
+/// prefix (a file that is not a log, a paste that lost its prefixes) is cut here, said so on
+/// stderr, and the rest of it up to the next record start is skipped: memory stays at a few
+/// windows whatever the input.
+pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -53,35 +64,42 @@ pub struct Options {
     pub window: Window,
     /// Show a progress bar on stderr when it is a terminal and the run is long.
     pub progress: bool,
-}
-
-/// The result of a run.
-pub struct Run {
-    pub summary: Summary,
-    pub diagnoses: Vec<Diagnosis>,
+    /// What a folder walk (and an archive listing) reads.
+    pub walk: WalkRules,
 }
 
 /// Scans `paths` (none: stdin) and diagnoses what failed.
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
-    let (specs, open_errors) = input::expand(paths);
+    let (specs, walk_problems) = input::expand(paths, opts.walk);
     let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
     let mut outcomes: Vec<SourceOutcome> = specs
         .par_iter()
         .enumerate()
         .map(|(i, spec)| {
-            let o = scan_source(i as u32, spec, rules, opts, &progress);
+            let o = sources::scan_source(i, spec, rules, opts, &progress);
             progress.file_done();
             o
         })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
         .collect();
     progress.finish();
 
+    let mut sources: Vec<(u64, String)> = outcomes
+        .iter()
+        .map(|o| (o.id, o.report.source.clone()))
+        .collect();
     let mut inputs: Vec<InputReport> = Vec::new();
-    let mut sources: Vec<String> = specs.iter().map(InputSpec::name).collect();
-    for e in open_errors {
-        let source = e.at.source.clone().unwrap_or_default();
-        sources.push(source.clone());
-        inputs.push(InputReport::unreadable(source, e));
+    for (k, p) in walk_problems.into_iter().enumerate() {
+        sources.push((source_id(specs.len() + k, 0), p.source.clone()));
+        let state = if p.unread {
+            InputState::Unread
+        } else {
+            InputState::Skipped
+        };
+        let problem = Problem::at(None, None, Kind::Path(p.message));
+        inputs.push(InputReport::unread(p.source, state, problem));
     }
 
     let mut agg = Aggregator::default();
@@ -116,6 +134,12 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     }
 }
 
+/// The id of an input: its place among the command line's expanded inputs, and for a member of an
+/// archive its place in the archive (0 for the input itself), so ids sort in input order.
+fn source_id(spec: usize, member: u32) -> u64 {
+    ((spec as u64) << 32) | member as u64
+}
+
 /// The bytes on disk of every input, or `None` when one is stdin.
 fn total_size(specs: &[InputSpec]) -> Option<u64> {
     specs
@@ -132,81 +156,65 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
     crate::lambda::analyze(&rec.message, rules)
 }
 
-/// Reads one input: opens it, detects its shape, scans it with the strategy that fits, and returns
-/// what it gave.
-fn scan_source(
-    idx: u32,
-    spec: &InputSpec,
-    rules: &RuleSet,
-    opts: &Options,
-    progress: &Progress,
-) -> SourceOutcome {
-    let mut report = InputReport::new(spec.name());
-    let mut session = Session::new(rules, idx, opts.window);
-    session
-        .assembler
-        .set_default_stream(input::stream_from_path(spec));
-    let (opened, sample, layers) = match input::open(spec, progress) {
-        Ok(x) => x,
-        Err(e) => {
-            report.readable = false;
-            report
-                .errors
-                .push(Problem::at(None, None, Kind::Open(input::describe_io(&e))));
-            return session.end(report);
-        }
-    };
-    let format = opts.input_format.unwrap_or_else(|| detect::detect(&sample));
-    let mut name = format.name().to_string();
-    let layer_names = layers.describe();
-    if !layer_names.is_empty() {
-        name = format!("{name} ({})", layer_names.join(", "));
-    }
-    report.format = name;
-    if matches!(opened, Opened::Mapped(_)) {
-        // Mapped inputs advance the progress as they are assembled (streams as they are read).
-        session.progress = progress.clone();
-    }
-    let scanned = scan(opened, format, &mut session);
-    report.bytes = scanned.bytes;
-    report.errors.extend(scanned.problems);
-    session.end(report)
-}
-
 /// Scans an opened input with the strategy for how it is held (mapped or streamed) and how its
-/// shape decodes (line-oriented or documents).
-fn scan(opened: Opened, format: Format, session: &mut Session) -> Scanned {
+/// shape decodes (line-oriented or documents), into `report`.
+fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut InputReport) {
     match (opened, format.decoder()) {
-        (Opened::Mapped(m), Decoder::Lines(decoder)) => MappedBlocks {
-            data: m.bytes(),
-            decoder,
+        (Opened::Archive(_), _) => {}
+        (Opened::Mapped(m), Decoder::Lines(decoder)) => {
+            let data = m.bytes();
+            MappedBlocks { data, decoder }
+                .scan(session)
+                .report_to(report);
+            sources::note_change(&m, report);
         }
-        .scan(session),
         (Opened::Stream(mut r), Decoder::Lines(decoder)) => StreamWindows {
             reader: &mut r,
             decoder,
         }
-        .scan(session),
+        .scan(session)
+        .report_to(report),
         (Opened::Mapped(m), Decoder::Structured(_)) if format.memory_decoder().is_some() => {
+            let decode = format.memory_decoder().unwrap();
             MappedDocuments {
                 data: m.bytes(),
-                decode: format.memory_decoder().unwrap(),
+                decode,
             }
             .scan(session)
+            .report_to(report);
+            sources::note_change(&m, report);
         }
-        (opened, Decoder::Structured(decode)) => StreamDocuments {
-            reader: opened.into_reader(),
-            decode,
+        (Opened::Mapped(m), Decoder::Structured(decode)) => {
+            StreamDocuments {
+                reader: m.bytes(),
+                decode,
+            }
+            .scan(session)
+            .report_to(report);
+            sources::note_change(&m, report);
         }
-        .scan(session),
+        (Opened::Stream(r), Decoder::Structured(decode)) => StreamDocuments { reader: r, decode }
+            .scan(session)
+            .report_to(report),
     }
 }
 
-/// What a strategy read: the input's bytes (on disk for mapped inputs, decoded for streams), and
-/// the problems met reading and decoding it.
+/// What a strategy read: the input's bytes (on disk for mapped inputs, decoded for streams), the
+/// problems met decoding it, and those that stopped reading it early (they make it incomplete).
 struct Scanned {
     bytes: u64,
     problems: Vec<Problem>,
+    incomplete: Vec<Problem>,
+}
+
+impl Scanned {
+    fn report_to(self, report: &mut InputReport) {
+        report.bytes = self.bytes;
+        report.errors.extend(self.problems);
+        for p in self.incomplete {
+            report.incomplete(p);
+        }
+    }
 }
 
 /// One way of decoding an opened input into records, analysing them on the pool, and feeding

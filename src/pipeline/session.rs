@@ -2,6 +2,7 @@
 //! and rotation tracking; rotations diagnosed as they close. Whichever strategy decoded the input
 //! feeds a [`Session`].
 
+use super::MAX_RECORD_BYTES;
 use crate::diagnosis::Aggregator;
 use crate::engine;
 use crate::format::Record;
@@ -21,6 +22,8 @@ const PUMP_EVERY: u64 = 4096;
 /// What one input gave: its report, the diagnoses of the rotations closed in it, and what is left
 /// open for the run to carry on with the other inputs.
 pub(super) struct SourceOutcome {
+    /// The input's source id (see `pipeline::source_id`).
+    pub(super) id: u64,
     pub(super) report: InputReport,
     pub(super) agg: Aggregator,
     pub(super) ledger: RotationLedger,
@@ -59,10 +62,13 @@ pub(super) struct Session<'r> {
     untimed: u64,
     /// Advanced as blocks are assembled (mapped inputs; streams count as they are read).
     pub(super) progress: Progress,
+    source: u64,
+    /// Lines of records cut at [`MAX_RECORD_BYTES`].
+    pub(super) cut: Vec<u64>,
 }
 
 impl<'r> Session<'r> {
-    pub(super) fn new(rules: &'r RuleSet, source: u32, window: Window) -> Session<'r> {
+    pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window) -> Session<'r> {
         Session {
             rules,
             assembler: Assembler::new(rules, source),
@@ -77,6 +83,8 @@ impl<'r> Session<'r> {
             filtered: 0,
             untimed: 0,
             progress: Progress::default(),
+            source,
+            cut: Vec::new(),
         }
     }
 
@@ -149,10 +157,18 @@ impl<'r> Session<'r> {
                 },
             ));
         }
-        for e in &mut report.errors {
-            e.at.source.get_or_insert_with(|| report.source.clone());
+        if let Some(&line) = self.cut.first() {
+            report.errors.push(Problem::at(
+                Some(line),
+                None,
+                Kind::RecordsCut {
+                    count: self.cut.len(),
+                    max_kib: MAX_RECORD_BYTES >> 10,
+                },
+            ));
         }
         SourceOutcome {
+            id: self.source,
             report,
             agg: self.agg,
             ledger: self.ledger,

@@ -7,13 +7,10 @@ use std::io::Read;
 
 use super::blocks::{BLOCK, DecodedBlock, InOrder, Spare, decode_window, overlapped, window_size};
 use super::session::Session;
-use super::{Scanned, Strategy};
+use super::{MAX_RECORD_BYTES, Scanned, Strategy};
 use crate::format::lines::LineDecoder;
 use crate::problem::Problem;
 use crate::rules::RuleSet;
-
-/// A stream that shows no record boundary in this many bytes is decoded as one block anyway.
-const MAX_RECORD_BYTES: usize = 256 << 20;
 
 /// A line-oriented input read from a stream.
 pub(super) struct StreamWindows<'r> {
@@ -27,12 +24,33 @@ struct WindowReader<'r> {
     decoder: LineDecoder,
     /// Bytes asked of the reader at a time, and at least this many more than the carry.
     block: usize,
-    /// A window that shows no record boundary in this many bytes is cut there anyway.
+    /// A window that shows no record boundary in this many bytes is cut there anyway, and the
+    /// rest of its record skipped.
     max_record: usize,
     eof: bool,
     /// Bytes read so far.
     read: u64,
     errors: Vec<Problem>,
+    /// After a window was cut inside an over-long record: what is left of it up to the next
+    /// record start.
+    skip: Skip,
+}
+
+/// Skipping the rest of an over-long record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Skip {
+    #[default]
+    No,
+    /// Skipping; `mid_line` while the line the window was cut in has not ended (its first part
+    /// was counted as a line by the window).
+    Yes { mid_line: bool },
+}
+
+/// Lines and bytes skipped before a window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Skipped {
+    lines: u64,
+    bytes: u64,
 }
 
 impl<'r> WindowReader<'r> {
@@ -45,6 +63,7 @@ impl<'r> WindowReader<'r> {
             eof: false,
             read: 0,
             errors: Vec::new(),
+            skip: Skip::No,
         }
     }
 
@@ -59,16 +78,70 @@ impl<'r> WindowReader<'r> {
         rules: &RuleSet,
         spare: &Spare,
     ) -> (Vec<DecodedBlock<'b>>, &'b [u8], u64) {
-        let cut = self.fill(buf, carry, size);
+        let mut skipped = Skipped::default();
+        let cut = self.fill(buf, carry, size, &mut skipped);
         let buf: &'b Vec<u8> = buf;
-        let window = decode_window(&buf[..cut], &self.decoder, offset, rules, spare);
-        (window, &buf[cut..], cut as u64)
+        let mut window = Vec::new();
+        if skipped.bytes > 0 {
+            window.push(DecodedBlock::skipped(skipped.lines, skipped.bytes));
+        }
+        let at = offset + skipped.bytes;
+        window.extend(decode_window(&buf[..cut], &self.decoder, at, rules, spare));
+        (window, &buf[cut..], cut as u64 + skipped.bytes)
+    }
+
+    /// Drops from the front of `buf` what is left of an over-long record, up to the next record
+    /// start (kept). Returns false while the record goes on past `buf`.
+    fn skip_rest(&mut self, buf: &mut Vec<u8>, skipped: &mut Skipped) -> bool {
+        let Skip::Yes { mid_line } = self.skip else {
+            return true;
+        };
+        let from = if mid_line {
+            memchr::memchr(b'\n', buf).map(|i| i + 1)
+        } else {
+            Some(0)
+        };
+        let found = from.and_then(|f| self.decoder.boundary(buf, f));
+        let drop = match found {
+            Some(b) => b,
+            None if self.eof => buf.len(),
+            // Keep the last partial line: it may be a record start cut by the read. A line
+            // without its end that continues the cut one, or is as long as a record may be,
+            // goes whole.
+            None => match memchr::memrchr(b'\n', buf) {
+                Some(i) => i + 1,
+                None if mid_line || buf.len() >= self.max_record => {
+                    self.skip = Skip::Yes { mid_line: true };
+                    buf.len()
+                }
+                None => 0,
+            },
+        };
+        let mut lines = memchr::memchr_iter(b'\n', &buf[..drop]).count() as u64;
+        if matches!(self.skip, Skip::Yes { mid_line: true }) && lines > 0 {
+            lines -= 1;
+            self.skip = Skip::Yes { mid_line: false };
+        }
+        skipped.lines += lines;
+        skipped.bytes += drop as u64;
+        buf.drain(..drop);
+        if found.is_some() || self.eof {
+            self.skip = Skip::No;
+            return true;
+        }
+        false
     }
 
     /// Fills `buf` with `carry` (the unfinished record of the previous window) and then input,
     /// up to about `size` bytes. Returns where the window's last whole record ends: the rest of
     /// `buf` is the next window's carry. Returns 0 only at the end of the input.
-    fn fill(&mut self, buf: &mut Vec<u8>, carry: &[u8], size: usize) -> usize {
+    fn fill(
+        &mut self,
+        buf: &mut Vec<u8>,
+        carry: &[u8],
+        size: usize,
+        skipped: &mut Skipped,
+    ) -> usize {
         buf.clear();
         buf.extend_from_slice(carry);
         let mut target = size.max(carry.len() + self.block);
@@ -93,12 +166,21 @@ impl<'r> WindowReader<'r> {
                     }
                 }
             }
+            if !self.skip_rest(buf, skipped) || (!self.eof && buf.len() < target) {
+                continue;
+            }
             if self.eof {
                 return buf.len();
             }
             match last_boundary(buf, &self.decoder) {
                 Some(c) => return c,
-                None if buf.len() >= self.max_record => return buf.len(),
+                None if buf.len() >= self.max_record => {
+                    // One record fills the window: decode what is here (the record is cut at
+                    // MAX_RECORD_BYTES) and skip the rest of it.
+                    let mid_line = buf.last() != Some(&b'\n');
+                    self.skip = Skip::Yes { mid_line };
+                    return buf.len();
+                }
                 None => target = buf.len() * 2,
             }
         }
@@ -166,7 +248,8 @@ impl Strategy for StreamWindows<'_> {
         }
         Scanned {
             bytes: reader.read,
-            problems: reader.errors,
+            problems: Vec::new(),
+            incomplete: reader.errors,
         }
     }
 }
@@ -298,24 +381,33 @@ mod tests {
     }
 
     #[test]
-    fn a_window_with_no_newline_is_cut_and_nothing_is_lost() {
+    fn a_window_with_no_newline_is_cut_and_the_rest_of_the_record_skipped() {
         // One line of 10 KB and no newline: no record boundary anywhere. A window grows (doubling)
-        // until it holds the longest record allowed, then ends there.
+        // until it holds the longest record allowed, then ends there; the rest of the record is
+        // skipped, window by window, and still counted as read.
         let input = vec![b'x'; 10_000];
         let (got, windows) = windowed(&input, Format::Raw, 100, 64, 1000);
-        assert!(windows.len() >= 5, "{windows:?}");
-        assert!(
-            windows[..windows.len() - 1]
-                .iter()
-                .all(|&w| (1000..2000).contains(&w))
-        );
-        let text: Vec<u8> = got.iter().flat_map(|(_, _, m)| m.clone()).collect();
-        assert_eq!(text, input);
-        // The offsets say where each piece is.
-        let mut at = 0;
-        for (_, offset, m) in &got {
-            assert_eq!(*offset, at);
-            at += m.len() as u64;
+        assert!(windows.len() >= 2, "{windows:?}");
+        assert!((1000..2000).contains(&windows[0]), "{windows:?}");
+        // One record: the first window, at offset 0 on line 1.
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (line, offset, text) = &got[0];
+        assert_eq!((*line, *offset), (1, 0));
+        assert!(text.len() <= windows[0] && input.starts_with(text));
+    }
+
+    #[test]
+    fn the_record_after_an_over_long_one_is_read_whole() {
+        // An over-long first line, then ordinary records: the skip ends at the next record start.
+        let mut input = format!("2024-05-01T12:00:00.000Z {}\n", "y".repeat(5000)).into_bytes();
+        let rest = export("\n");
+        input.extend_from_slice(rest.as_bytes());
+        let (got, _) = windowed(&input, Format::S3Export, 100, 64, 1000);
+        let want = whole(rest.as_bytes(), Format::S3Export);
+        assert_eq!(got.len(), want.len() + 1);
+        let base = (input.len() - rest.len()) as u64;
+        for ((_, offset, m), (_, w_offset, w)) in got[1..].iter().zip(&want) {
+            assert_eq!((*offset, m), (w_offset + base, w));
         }
     }
 
@@ -348,7 +440,10 @@ mod tests {
         let mut r = Failing(input.as_bytes());
         let mut reader = WindowReader::new(&mut r, decoder(Format::S3Export));
         let mut buf = Vec::new();
-        assert_eq!(reader.fill(&mut buf, &[], 1 << 20), input.len());
+        assert_eq!(
+            reader.fill(&mut buf, &[], 1 << 20, &mut Skipped::default()),
+            input.len()
+        );
         assert_eq!(reader.read, input.len() as u64);
         assert_eq!(reader.errors.len(), 1);
         assert!(

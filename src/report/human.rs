@@ -7,9 +7,9 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Color, Style};
 
+use super::egress::Shown;
 use super::summary_line;
 use crate::diagnosis::Diagnosis;
-use crate::summary::Summary;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -27,9 +27,11 @@ fn severity_style(s: &str) -> Style {
     }
 }
 
-pub fn write(summary: &Summary, diagnoses: &[Diagnosis], out: &mut dyn Write) -> io::Result<()> {
-    if diagnoses.is_empty() {
-        let what = if summary.rotations.rotations > 0 && summary.rotations.failed == 0 {
+pub(crate) fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
+    let run = shown.run();
+    let counts = &run.summary.rotations;
+    if run.diagnoses.is_empty() {
+        let what = if counts.rotations > 0 && counts.failed == 0 {
             "no failed rotation found"
         } else {
             "nothing to diagnose: no failed rotation step in these logs"
@@ -40,17 +42,17 @@ pub fn write(summary: &Summary, diagnoses: &[Diagnosis], out: &mut dyn Write) ->
             fg(AnsiColor::Green).bold(),
             fg(AnsiColor::Green).bold().render_reset()
         )?;
-        writeln!(out, "{DIM}{}{DIM:#}", summary_line(summary))?;
+        writeln!(out, "{DIM}{}{DIM:#}", summary_line(&run.summary))?;
         return Ok(());
     }
-    let n = diagnoses.len();
+    let n = run.diagnoses.len();
     writeln!(
         out,
         "{BOLD}{n} diagnos{}{BOLD:#} {DIM}({}){DIM:#}",
         if n == 1 { "is" } else { "es" },
-        summary_line(summary)
+        summary_line(&run.summary)
     )?;
-    for d in diagnoses {
+    for d in &run.diagnoses {
         writeln!(out)?;
         diagnosis(d, out)?;
     }

@@ -1,9 +1,42 @@
 //! Reports: the ranked diagnoses for a person ([`human`]) or a script ([`json`]).
+//!
+//! [`render`] is the only way to a report: it hands the format a run redacted by [`egress`]. A
+//! report is made of what a run found ([`Run`]): the [`Summary`] of what was read, and the
+//! diagnoses.
 
-pub mod human;
-pub mod json;
+pub mod egress;
+pub(crate) mod human;
+pub(crate) mod json;
 
+use std::io;
+
+use crate::diagnosis::Diagnosis;
 use crate::summary::Summary;
+use egress::{Shown, Target};
+
+/// What a run found: what was read, and the ranked diagnoses.
+pub struct Run {
+    pub summary: Summary,
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+/// The report formats (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// The report of `run` in `format`, every string redacted on the way out. The human report
+/// carries styles for `anstream` to keep or strip.
+pub fn render(run: Run, format: Format) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match format {
+        Format::Human => human::write(&Shown::new(run, Target::Terminal), &mut out)?,
+        Format::Json => json::write(&Shown::new(run, Target::Data), &mut out)?,
+    }
+    Ok(out)
+}
 
 /// A one-line account of what was read and found, shared by both reports: inputs and bytes,
 /// records (and those skipped or outside --since/--until), invocations, rotations.
@@ -18,6 +51,9 @@ pub(crate) fn summary_line(summary: &Summary) -> String {
         r.records,
         plural(r.records),
     );
+    if r.unread > 0 {
+        s += &format!(", {} unreadable", r.unread);
+    }
     if r.skipped > 0 {
         s += &format!(", {} skipped", r.skipped);
     }

@@ -23,7 +23,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::aws::Step;
+pub use crate::aws::Step;
 
 pub use compile::load;
 pub(crate) use matcher::Matcher;
@@ -77,9 +77,11 @@ impl Tier {
 
 /// A compiled pattern.
 #[derive(Debug)]
-pub(crate) struct Pattern {
+pub struct Pattern {
     /// `<owner>/<name>`: `model/secret_arn`, `setsecret-login-failed/login_failed`.
     pub(crate) name: String,
+    /// The literals (or a regex's needles) that fire it: what a query over the logs looks for.
+    pub literals: Vec<String>,
     /// For regex patterns: the regex, also used to extract named captures as facts.
     pub(crate) regex: Option<regex::bytes::Regex>,
     /// The regex's named groups: (group index, fact id).
@@ -113,7 +115,7 @@ pub(crate) struct KnownFacts {
 /// Where a condition looks (`scope` in a rule file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Scope {
+pub enum Scope {
     /// The invocation being diagnosed.
     Invocation,
     /// Every invocation of its rotation (for `last`: up to the end of this invocation).
@@ -122,7 +124,7 @@ pub(crate) enum Scope {
 
 /// An inclusive/exclusive numeric range; `None` bounds are open.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct Range {
+pub struct Range {
     pub(crate) gt: Option<f64>,
     pub(crate) gte: Option<f64>,
     pub(crate) lt: Option<f64>,
@@ -140,7 +142,7 @@ impl Range {
 
 /// A compiled condition (see `rules/README.md` for the meaning of each).
 #[derive(Clone, Debug)]
-pub(crate) enum Condition {
+pub enum Condition {
     Has(Vec<PatternId>, Scope),
     Lacks(Vec<PatternId>, Scope),
     Last(Vec<PatternId>, Scope),
@@ -175,24 +177,24 @@ pub(crate) struct EvidenceRule {
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Candidate {
+pub struct Candidate {
     pub(crate) cause: usize,
     pub(crate) prior: f64,
     pub(crate) requires: Option<Condition>,
     pub(crate) evidence: Vec<EvidenceRule>,
-    pub(crate) remediation: Vec<String>,
+    pub remediation: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Symptom {
+pub struct Symptom {
     pub(crate) id: String,
     pub(crate) title: String,
     pub(crate) severity: Severity,
     pub(crate) references: Vec<String>,
     pub(crate) tier: Tier,
     pub(crate) unknown_weight: f64,
-    pub(crate) trigger: Condition,
-    pub(crate) candidates: Vec<Candidate>,
+    pub trigger: Condition,
+    pub candidates: Vec<Candidate>,
     /// Where the symptom was defined (`rules/symptoms/x.toml`), for `--list-rules`.
     pub(crate) file: String,
 }
@@ -202,17 +204,17 @@ pub struct Cause {
     pub id: String,
     pub(crate) title: String,
     pub(crate) explanation: Option<String>,
-    pub(crate) remediation: Vec<String>,
+    pub remediation: Vec<String>,
     pub(crate) references: Vec<String>,
 }
 
 /// How the lines tell the rotation model apart.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Model {
+pub struct Model {
     pub(crate) steps: Vec<(Step, PatternId)>,
     pub(crate) rotation_succeeded: Option<PatternId>,
     pub(crate) rotation_related: Option<PatternId>,
-    pub(crate) error_marker: Option<PatternId>,
+    pub error_marker: Option<PatternId>,
     pub(crate) neutral: Option<PatternId>,
     /// Regex patterns whose named groups are facts.
     pub(crate) facts: Vec<PatternId>,
@@ -271,9 +273,9 @@ impl Model {
 /// Everything rotdiag knows, compiled.
 pub struct RuleSet {
     pub matcher: Matcher,
-    pub(crate) patterns: Vec<Pattern>,
-    pub(crate) model: Model,
-    pub(crate) symptoms: Vec<Symptom>,
+    pub patterns: Vec<Pattern>,
+    pub model: Model,
+    pub symptoms: Vec<Symptom>,
     pub causes: Vec<Cause>,
     /// Every fact name a rule may use (`{name}` placeholders, `same`/`differ`), sorted.
     pub(crate) fact_names: Vec<String>,

@@ -4,14 +4,23 @@
 //! * [`cli`]: the command line: exit codes, bad input, colour, the JSON contract, determinism,
 //!   `--rules`, `--since` / `--until`.
 //! * [`corpus`]: every case of `corpus/` against its `expect.toml`.
+//! * [`exit_status`]: exit statuses as grep uses them, for archives, nested gzip, unreadable and
+//!   empty inputs, and a closed stdout.
+//! * [`files`]: files that change while read, what a folder walk picks up, over-long records.
 //! * [`generated`]: what the corpus generator (`rotdiag-gen`) wrote, against its ground truth.
+//! * [`query`]: `rotdiag query insights|athena` follows the rule set and the target grammars.
+//! * [`redaction`]: no report format, and nothing on stderr, holds a credential a log line held.
 //! * [`robustness`]: no input makes a decoder panic or hang (a seeded property test, the fuzz
 //!   regressions), and the edge cases of `docs/log-formats.md` diagnose.
 //! * [`shapes`]: one scenario in every export shape diagnoses the same.
 
 mod cli;
 mod corpus;
+mod exit_status;
+mod files;
 mod generated;
+mod query;
+mod redaction;
 mod robustness;
 mod shapes;
 mod util;

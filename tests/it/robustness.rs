@@ -24,29 +24,8 @@ use serde_json::Value;
 
 use crate::util::gz::{b64, gzip};
 use crate::util::render::{Event, Shape, Tail, render_one};
+use crate::util::rng::Rng;
 use crate::util::run::{json, rotdiag};
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// Every decoder once (the JSON shapes share one).
 fn one_format_per_decoder() -> Vec<Format> {

@@ -30,7 +30,7 @@ struct At {
 /// Builds invocations from the records of one input.
 pub struct Assembler<'r> {
     rules: &'r RuleSet,
-    source: u32,
+    source: u64,
     open: FxHashMap<RequestId, Invocation>,
     streams: Vec<StreamState>,
     stream_index: FxHashMap<Option<Arc<str>>, usize>,
@@ -46,7 +46,7 @@ pub struct Assembler<'r> {
 }
 
 impl<'r> Assembler<'r> {
-    pub fn new(rules: &'r RuleSet, source: u32) -> Assembler<'r> {
+    pub fn new(rules: &'r RuleSet, source: u64) -> Assembler<'r> {
         Assembler {
             rules,
             source,

@@ -78,7 +78,7 @@ impl PatternSet {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct KeptLine {
     /// Index of the input it came from.
-    pub(crate) source: u32,
+    pub(crate) source: u64,
     pub(crate) line: u64,
     pub(crate) timestamp: Option<EpochMs>,
     pub(crate) request_id: Option<RequestId>,
@@ -92,7 +92,7 @@ pub(crate) struct KeptLine {
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
     pub(crate) request_id: Option<RequestId>,
-    pub(crate) source: u32,
+    pub(crate) source: u64,
     pub(crate) stream: Option<Arc<str>>,
     pub(crate) group: Option<Arc<str>>,
     /// `functionArn`/`functionName` from JSON platform records, or the log group's function.
@@ -329,7 +329,7 @@ impl Invocation {
     /// previous copy.
     pub(super) fn set_last_activity(
         &mut self,
-        source: u32,
+        source: u64,
         record: &Record,
         line: &Line,
         ts: Option<EpochMs>,

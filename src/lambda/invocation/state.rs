@@ -124,7 +124,7 @@ pub(super) fn absorb(inv: &mut Invocation, pending: Invocation) {
 
 /// The line as evidence.
 pub(super) fn kept(
-    source: u32,
+    source: u64,
     record: &Record,
     line: &Line,
     ts: Option<EpochMs>,

@@ -265,7 +265,7 @@ impl Names {
 /// [`Names`] of the invocations of open rotations, by where they start in the input (which does not
 /// change when a rotation takes in another invocation).
 #[derive(Default)]
-struct NamesCache(HashMap<(u32, u64, bool), Names>);
+struct NamesCache(HashMap<(u64, u64, bool), Names>);
 
 impl NamesCache {
     fn of(&mut self, inv: &Invocation, rules: &RuleSet) -> &Names {

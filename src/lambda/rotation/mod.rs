@@ -113,7 +113,7 @@ pub struct Tracker {
     open: Vec<Option<Rotation>>,
     by_token: HashMap<String, usize>,
     by_secret: HashMap<String, usize>,
-    by_stream: HashMap<(u32, Option<Arc<str>>), usize>,
+    by_stream: HashMap<(u64, Option<Arc<str>>), usize>,
     /// Invocations that name no secret or token and follow nothing in their own stream: they are
     /// placed by time once the invocations around them are known.
     unattributed: Vec<Invocation>,

@@ -26,6 +26,7 @@ impl Compiler {
         self.matcher.add_literals(id, &lits);
         self.patterns.push(Pattern {
             name: name.to_string(),
+            literals: lits,
             regex: None,
             captures: Vec::new(),
         });
@@ -66,6 +67,7 @@ impl Compiler {
                 .add_regex(id, compiled.clone(), &needles, confirm);
             self.patterns.push(Pattern {
                 name: name.to_string(),
+                literals: needles,
                 regex: Some(compiled),
                 captures: Vec::new(),
             });

@@ -2,7 +2,12 @@
 //! diagnoses (inputs, bytes, records, invocations, rotations).
 //!
 //! The pipeline fills it in; the reports read it. It lives apart from both so that `report` does
-//! not depend on `pipeline` (the module that runs everything), only on what a run found.
+//! not depend on `pipeline` (the module that runs everything), only on what a run found. How far
+//! each input was read ([`InputState`]) is what the exit status is made of.
+
+mod state;
+
+pub use state::InputState;
 
 use serde::Serialize;
 
@@ -11,26 +16,25 @@ use crate::problem::Problem;
 /// What was read from one input.
 #[derive(Clone, Debug, Serialize)]
 pub struct InputReport {
-    pub source: String,
-    pub format: String,
+    pub(crate) source: String,
+    pub(crate) format: String,
     pub records: u64,
-    pub skipped: u64,
+    pub(crate) skipped: u64,
     /// Records left out by `--since` / `--until`.
-    pub filtered: u64,
+    pub(crate) filtered: u64,
     /// Records kept although `--since` / `--until` was given, because nothing in the input
     /// before them carried a timestamp.
     #[serde(skip_serializing_if = "is_zero")]
-    pub untimed: u64,
-    pub bytes: u64,
-    pub errors: Vec<Problem>,
-    /// False when the input could not be opened or read at all.
-    #[serde(skip)]
-    pub readable: bool,
+    pub(crate) untimed: u64,
+    pub(crate) bytes: u64,
+    pub(crate) errors: Vec<Problem>,
+    /// How far it was read: `read`, `empty`, `incomplete`, `unread`, `skipped`.
+    pub state: InputState,
 }
 
 impl InputReport {
     /// The report of an input about to be read (its format not known yet).
-    pub fn new(source: String) -> InputReport {
+    pub(crate) fn new(source: String) -> InputReport {
         InputReport {
             source,
             format: "unknown".into(),
@@ -40,17 +44,23 @@ impl InputReport {
             untimed: 0,
             bytes: 0,
             errors: Vec::new(),
-            readable: true,
+            state: InputState::Read,
         }
     }
 
-    /// The report of an input that could not be opened at all.
-    pub fn unreadable(source: String, problem: Problem) -> InputReport {
+    /// The report of an input that could not be read at all (or was skipped on purpose).
+    pub(crate) fn unread(source: String, state: InputState, problem: Problem) -> InputReport {
         InputReport {
             errors: vec![problem],
-            readable: false,
+            state,
             ..InputReport::new(source)
         }
+    }
+
+    /// Marks the input read in part (a read error, a file that shrank), with the reason.
+    pub(crate) fn incomplete(&mut self, problem: Problem) {
+        self.state = self.state.worst(InputState::Incomplete);
+        self.errors.push(problem);
     }
 }
 
@@ -61,7 +71,7 @@ fn is_zero(n: &u64) -> bool {
 /// Rotations seen, for the report summary (each counted once, however many inputs held a piece).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RotationCounts {
-    pub rotations: u64,
+    pub(crate) rotations: u64,
     pub failed: u64,
     pub succeeded: u64,
 }
@@ -78,21 +88,26 @@ pub struct Summary {
 
 /// Totals over every input: what was read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    pub inputs: u64,
-    pub bytes: u64,
-    pub records: u64,
-    pub skipped: u64,
-    pub filtered: u64,
+pub(crate) struct Totals {
+    /// Inputs read (in full, in part, or found empty).
+    pub(crate) inputs: u64,
+    /// Inputs that could not be read at all (a missing path is not an input of data).
+    pub(crate) unread: u64,
+    pub(crate) bytes: u64,
+    pub(crate) records: u64,
+    pub(crate) skipped: u64,
+    pub(crate) filtered: u64,
 }
 
 impl Summary {
-    pub fn totals(&self) -> Totals {
-        let mut t = Totals {
-            inputs: self.inputs.len() as u64,
-            ..Totals::default()
-        };
+    pub(crate) fn totals(&self) -> Totals {
+        let mut t = Totals::default();
         for i in &self.inputs {
+            if i.state.was_read() {
+                t.inputs += 1;
+            } else if i.state.is_failure() {
+                t.unread += 1;
+            }
             t.bytes += i.bytes;
             t.records += i.records;
             t.skipped += i.skipped;
