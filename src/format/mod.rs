@@ -29,6 +29,7 @@ pub mod events_json;
 pub mod events_text;
 pub mod insights;
 pub mod lines;
+mod row;
 pub mod table;
 mod text;
 pub mod yaml;
