@@ -1,23 +1,45 @@
 //! Command-line arguments.
+//!
+//! Subcommands sit beside the positional paths (`args_conflicts_with_subcommands`):
+//! `rotdiag query insights` runs a subcommand, `rotdiag ./query` reads a file named `query`.
+
+pub mod query;
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::format::Format;
+pub use crate::report::Format as OutputFormat;
 use crate::time::{self, EpochMs};
 
 /// Diagnose failed AWS Secrets Manager rotations from the CloudWatch logs of the rotation Lambda.
 ///
 /// Reads `aws logs tail` output, `filter-log-events`/`get-log-events` JSON, S3 export files
-/// (.gz or not), console copies and raw Lambda text, detecting the shape of each input. Prints the
-/// most likely cause of each failure first, the log lines that prove it, and the fix.
+/// (.gz or not), tar, tar.gz and zip archives of them, console copies and raw Lambda text,
+/// detecting the shape of each input. Prints the most likely cause of each failure first, the
+/// log lines that prove it, and the fix. Credentials in the logs (passwords, keys, tokens, in
+/// any notation) are printed as `***`.
 ///
-/// Exit status: 0 when nothing failed, 1 when at least one failure was diagnosed, 2 on usage
-/// errors, bad rule files, or when no input could be read.
+/// Folders are walked recursively, skipping hidden entries and not following symbolic links
+/// (--hidden, --follow); each file is read once.
+///
+/// Exit status: 0 when every input was read and no failure was found; 1 when at least one
+/// failure was diagnosed; 2 when any input could not be read, or read only in part, or held no
+/// log record (even if failures were diagnosed in others; --skip-unreadable changes that), and on
+/// usage errors and bad rule files. An empty input (0 bytes) is read fine.
 #[derive(Parser, Debug)]
-#[command(name = "rotdiag", version, about, long_about)]
+#[command(
+    name = "rotdiag",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Files or folders to read (folders recursively). `-` or nothing: standard input.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -49,6 +71,20 @@ pub struct Args {
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub until: Option<EpochMs>,
 
+    /// Read hidden files and folders (names starting with `.`) in folder walks and archives.
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Follow symbolic links in folder walks (paths named on the command line are always
+    /// followed). Each file is still read once, and link loops are reported and skipped.
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
+    /// Report inputs that cannot be read (or only in part) on stderr, but let the exit status
+    /// say only whether failures were diagnosed. Still 2 when no input at all could be read.
+    #[arg(long)]
+    pub skip_unreadable: bool,
+
     /// Never show the progress bar (it is shown on stderr only when stderr is a terminal and the
     /// run lasts more than a second).
     #[arg(long)]
@@ -67,10 +103,13 @@ pub struct Args {
     pub list_literals: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
+/// What rotdiag does besides diagnosing. A file named like a subcommand is read as `./NAME`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a query that finds failed rotations where the logs live (CloudWatch Logs Insights,
+    /// Athena over S3 exports), so that only those logs are downloaded and diagnosed.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -14,8 +14,9 @@
 //!                        ::line    invocation       rotation
 //! ```
 //!
-//! * [`input`]: files (memory-mapped), folders, stdin; gzip, BOMs, UTF-16 and colour codes are
-//!   peeled off as streaming layers.
+//! * [`input`]: files (memory-mapped, guarded against truncation), folders (walked as ripgrep
+//!   does), stdin, tar and zip archives; gzip, BOMs, UTF-16 and colour codes are peeled off as
+//!   streaming layers.
 //! * [`format`]: detects the export shape by content and decodes it into [`format::Record`]s (one
 //!   CloudWatch event each: timestamp, stream, message). Line-oriented shapes decode in parallel
 //!   blocks; JSON documents decode event by event.
@@ -28,7 +29,10 @@
 //! * [`engine`] evaluates the symptoms of [`rules`] against every failed invocation of a failed
 //!   rotation and scores the candidate causes; [`diagnosis`] merges occurrences per cause and secret,
 //!   ranks them, fills the remediation templates and redacts credentials.
-//! * [`report`] prints the human report or the JSON document.
+//! * [`report`] prints the human report or the JSON document, every string passing one egress
+//!   point that redacts it with [`redact`] (a leaf: the credential detectors).
+//! * [`query`] (beside the pipeline, just below [`cli`]) prints Logs Insights and Athena queries
+//!   that find the failures where the logs live, from the rule set's literals.
 //!
 //! The knowledge is data: `rules/*.toml`, embedded at build time. Classification and literal
 //! matching (the per-byte work) run in parallel; assembly and evaluation run in input order, so the
@@ -42,6 +46,8 @@ pub mod input;
 pub mod lambda;
 pub mod pipeline;
 pub mod progress;
+pub mod query;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod time;

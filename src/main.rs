@@ -3,70 +3,77 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, OutputFormat};
-use rotdiag::pipeline::{self, Options};
+use rotdiag::cli::{Args, ColorWhen, Command, OutputFormat};
+use rotdiag::input::WalkRules;
+use rotdiag::pipeline::{self, Options, Run};
+use rotdiag::report::egress::{stderr_lines, warn};
 use rotdiag::{report, rules};
+
+/// Exit statuses, as grep and ripgrep use them.
+const FOUND_NOTHING: u8 = 0;
+const DIAGNOSED: u8 = 1;
+const TROUBLE: u8 = 2;
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() { TROUBLE } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
-    match run(args) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(0),
-        Err(e) => {
-            eprintln!("rotdiag: {e}");
-            ExitCode::from(2)
-        }
-    }
+    ExitCode::from(run(args))
 }
 
-fn run(args: Args) -> io::Result<u8> {
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
+fn run(args: Args) -> u8 {
+    if let Some(Command::Query(q)) = &args.command {
+        return match rotdiag::cli::query::run(q) {
+            Ok(status) => status,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => FOUND_NOTHING,
+            Err(e) => {
+                warn(&e.to_string());
+                TROUBLE
+            }
+        };
+    }
+    if let Some(n) = args.threads
+        && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build_global()
-            .map_err(io::Error::other)?;
+    {
+        warn(&format!("cannot start {n} threads: {e}"));
+        return TROUBLE;
     }
     let rules = match rules::load(args.rules.as_deref()) {
         Ok(r) => r,
         Err(errors) => {
             for e in errors {
-                eprintln!("rotdiag: rule error: {e}");
+                warn(&format!("rule error: {e}"));
             }
-            return Ok(2);
+            return TROUBLE;
         }
     };
-    let stdout = io::stdout();
-    if args.list_literals {
-        let mut out = io::BufWriter::new(stdout.lock());
-        for l in rules.matcher.literals() {
-            writeln!(out, "{l}")?;
+    if args.list_literals || args.list_rules {
+        let mut out = Vec::new();
+        if args.list_literals {
+            for l in rules.matcher.literals() {
+                let _ = writeln!(out, "{l}");
+            }
+        } else {
+            let _ = report::list_rules(&rules, &mut out);
         }
-        out.flush()?;
-        return Ok(0);
+        return write_stdout(&out, ColorWhen::Never, 0);
     }
-    if args.list_rules {
-        let mut out = io::BufWriter::new(stdout.lock());
-        rotdiag::report::list_rules(&rules, &mut out)?;
-        out.flush()?;
-        return Ok(0);
-    }
-
     if let (Some(s), Some(u)) = (args.since, args.until)
         && s >= u
     {
-        eprintln!(
-            "rotdiag: --since ({}) must be before --until ({})",
+        warn(&format!(
+            "--since ({}) must be before --until ({})",
             rotdiag::time::format_iso(s),
             rotdiag::time::format_iso(u)
-        );
-        return Ok(2);
+        ));
+        return TROUBLE;
     }
     let opts = Options {
         input_format: args.input_format,
@@ -75,49 +82,70 @@ fn run(args: Args) -> io::Result<u8> {
             until: args.until,
         },
         progress: !args.no_progress,
+        walk: WalkRules {
+            hidden: args.hidden,
+            follow: args.follow,
+        },
     };
     let run = pipeline::run(&args.paths, &rules, &opts);
+    for line in stderr_lines(&run) {
+        let _ = writeln!(io::stderr().lock(), "{line}");
+    }
+    let status = exit_status(&run, args.skip_unreadable);
+    let report = match report::render(run, args.format) {
+        Ok(r) => r,
+        Err(e) => {
+            warn(&format!("cannot write the report: {e}"));
+            return TROUBLE;
+        }
+    };
+    let color = match args.format {
+        OutputFormat::Human => args.color,
+        OutputFormat::Json => ColorWhen::Never,
+    };
+    write_stdout(&report, color, status)
+}
 
-    for input in &run.inputs {
-        for e in &input.errors {
-            let at = match (e.line, e.offset) {
-                (Some(l), _) => format!(":{l}"),
-                (None, Some(o)) => format!(" (byte {o})"),
-                _ => String::new(),
-            };
-            eprintln!("rotdiag: {}{at}: {}", input.source, e.message);
-        }
+/// The exit status of a run, and what stderr must say about it.
+fn exit_status(run: &Run, skip_unreadable: bool) -> u8 {
+    let failed = run.inputs.iter().filter(|i| i.state.is_failure()).count();
+    let read_any = run.inputs.iter().any(|i| i.state.was_read());
+    let diagnosed = !run.diagnoses.is_empty();
+    if !read_any {
+        warn("no input could be read");
+        return TROUBLE;
     }
-    for input in run.inputs.iter().filter(|i| i.untimed > 0) {
-        eprintln!(
-            "rotdiag: {}: {} record(s) carry no timestamp and follow none that does: kept, as --since/--until cannot place them",
-            input.source, input.untimed
-        );
+    if failed > 0 && !skip_unreadable {
+        let found = if diagnosed {
+            " although failures were diagnosed in the others"
+        } else {
+            ""
+        };
+        warn(&format!(
+            "{failed} input{} could not be read in full (see above): exit status 2{found}; --skip-unreadable lets the status follow the diagnoses alone",
+            if failed == 1 { "" } else { "s" }
+        ));
+        return TROUBLE;
     }
-    let readable = run.inputs.iter().any(|i| i.readable);
+    if diagnosed { DIAGNOSED } else { FOUND_NOTHING }
+}
 
-    match args.format {
-        OutputFormat::Json => {
-            let mut out = io::BufWriter::new(stdout.lock());
-            report::json::write(&run, &mut out)?;
-            out.flush()?;
-        }
-        OutputFormat::Human => {
-            let choice = match args.color {
-                ColorWhen::Always => anstream::ColorChoice::Always,
-                ColorWhen::Never => anstream::ColorChoice::Never,
-                ColorWhen::Auto => anstream::ColorChoice::Auto,
-            };
-            // Render, then write once through anstream, which keeps or strips the styles.
-            let mut buf = Vec::new();
-            report::human::write(&run, &mut buf)?;
-            let mut out = anstream::AutoStream::new(stdout.lock(), choice);
-            out.write_all(&buf)?;
-            out.flush()?;
+/// Writes the report to stdout (through anstream for colour). When stdout is closed early
+/// (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must not turn
+/// "failures found" into "healthy".
+fn write_stdout(bytes: &[u8], color: ColorWhen, status: u8) -> u8 {
+    let choice = match color {
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+    };
+    let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => status,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
+        Err(e) => {
+            warn(&format!("cannot write the report: {e}"));
+            TROUBLE
         }
     }
-    if !readable {
-        return Ok(2);
-    }
-    Ok(if run.diagnoses.is_empty() { 0 } else { 1 })
 }

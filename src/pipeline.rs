@@ -18,7 +18,8 @@ use crate::diagnosis::{Aggregator, Diagnosis};
 use crate::engine;
 use crate::format::lines::LineDecoder;
 use crate::format::{DecodeError, Decoder, Format, Record, detect};
-use crate::input::{self, InputSpec, Opened};
+use crate::input::archive::Archive;
+use crate::input::{self, InputSpec, InputState, Opened, WalkRules};
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::rotation::{Rotation, RotationCounts, RotationLedger, Tracker};
@@ -36,8 +37,14 @@ const WINDOW_BLOCKS: usize = 2;
 const PUMP_EVERY: u64 = 4096;
 /// Records per batch of a JSON input.
 const JSON_BATCH: usize = 8192;
-/// A stream that shows no record boundary in this many bytes is decoded as one block anyway.
-const MAX_RECORD_BYTES: usize = 256 << 20;
+/// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
+/// 2025, 1 MiB since), so no export holds a longer one. A longer run of lines without a record
+/// prefix (a file that is not a log, a paste that lost its prefixes) is cut here, said so on
+/// stderr, and the rest of it up to the next record start is skipped: memory stays at a few
+/// windows whatever the input.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// Archives inside archives are opened this deep.
+const MAX_ARCHIVE_DEPTH: usize = 3;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +55,8 @@ pub struct Options {
     pub window: Window,
     /// Show a progress bar on stderr when it is a terminal and the run is long.
     pub progress: bool,
+    /// What a folder walk (and an archive listing) reads.
+    pub walk: WalkRules,
 }
 
 /// What was read from one input.
@@ -65,9 +74,8 @@ pub struct InputReport {
     pub untimed: u64,
     pub bytes: u64,
     pub errors: Vec<ErrorReport>,
-    /// False when the input could not be opened or read at all.
-    #[serde(skip)]
-    pub readable: bool,
+    /// How far it was read: `read`, `empty`, `incomplete`, `unread`, `skipped`.
+    pub state: InputState,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -97,38 +105,41 @@ pub struct Run {
 
 /// Scans `paths` (none: stdin) and diagnoses what failed.
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
-    let (specs, open_errors) = input::expand(paths);
+    let (specs, walk_problems) = input::expand(paths, opts.walk);
     let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
     let mut outcomes: Vec<SourceOutcome> = specs
         .par_iter()
         .enumerate()
         .map(|(i, spec)| {
-            let o = scan_source(i as u32, spec, rules, opts, &progress);
+            let o = scan_source(i, spec, rules, opts, &progress);
             progress.file_done();
             o
         })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
         .collect();
     progress.finish();
 
+    let mut sources: Vec<(u64, String)> = outcomes
+        .iter()
+        .map(|o| (o.id, o.report.source.clone()))
+        .collect();
     let mut inputs: Vec<InputReport> = Vec::new();
-    let mut sources: Vec<String> = specs.iter().map(InputSpec::name).collect();
-    for e in open_errors {
-        sources.push(e.source.clone());
-        inputs.push(InputReport {
-            source: e.source,
-            format: "unknown".into(),
-            records: 0,
-            skipped: 0,
-            filtered: 0,
-            untimed: 0,
-            bytes: 0,
-            errors: vec![ErrorReport {
-                line: None,
-                offset: None,
-                message: e.message,
-            }],
-            readable: false,
+    for (k, p) in walk_problems.into_iter().enumerate() {
+        sources.push((source_id(specs.len() + k, 0), p.source.clone()));
+        let mut report = InputReport::new(p.source);
+        report.state = if p.unread {
+            InputState::Unread
+        } else {
+            InputState::Skipped
+        };
+        report.errors.push(ErrorReport {
+            line: None,
+            offset: None,
+            message: p.message,
         });
+        inputs.push(report);
     }
 
     let mut agg = Aggregator::default();
@@ -161,6 +172,38 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     }
 }
 
+/// The id of an input: its place among the command line's expanded inputs, and for a member of an
+/// archive its place in the archive (0 for the input itself), so ids sort in input order.
+fn source_id(spec: usize, member: u32) -> u64 {
+    ((spec as u64) << 32) | member as u64
+}
+
+impl InputReport {
+    fn new(source: String) -> InputReport {
+        InputReport {
+            source,
+            format: "unknown".into(),
+            records: 0,
+            skipped: 0,
+            filtered: 0,
+            untimed: 0,
+            bytes: 0,
+            errors: Vec::new(),
+            state: InputState::Read,
+        }
+    }
+
+    /// Marks the input read in part (a read error, a file that shrank) with the reason.
+    fn incomplete(&mut self, line: Option<u64>, offset: Option<u64>, message: String) {
+        self.state = self.state.worst(InputState::Incomplete);
+        self.errors.push(ErrorReport {
+            line,
+            offset,
+            message,
+        });
+    }
+}
+
 /// The bytes on disk of every input, or `None` when one is stdin.
 fn total_size(specs: &[InputSpec]) -> Option<u64> {
     specs
@@ -189,6 +232,7 @@ fn close_rotation(
 }
 
 struct SourceOutcome {
+    id: u64,
     report: InputReport,
     agg: Aggregator,
     ledger: RotationLedger,
@@ -214,10 +258,13 @@ struct Session<'r> {
     untimed: u64,
     /// Advanced as blocks are assembled (mapped inputs; streams count as they are read).
     progress: Progress,
+    source: u64,
+    /// Lines of records cut at [`MAX_RECORD_BYTES`].
+    cut: Vec<u64>,
 }
 
 impl<'r> Session<'r> {
-    fn new(rules: &'r RuleSet, source: u32, window: Window) -> Session<'r> {
+    fn new(rules: &'r RuleSet, source: u64, window: Window) -> Session<'r> {
         Session {
             rules,
             assembler: Assembler::new(rules, source),
@@ -232,6 +279,8 @@ impl<'r> Session<'r> {
             filtered: 0,
             untimed: 0,
             progress: Progress::default(),
+            source,
+            cut: Vec::new(),
         }
     }
 
@@ -305,7 +354,19 @@ impl<'r> Session<'r> {
                 ),
             });
         }
+        if let Some(&line) = self.cut.first() {
+            let n = self.cut.len();
+            report.errors.push(ErrorReport {
+                line: Some(line),
+                offset: None,
+                message: format!(
+                    "{n} record(s) longer than {} KiB (CloudWatch's limit for one event) cut there, first at this line",
+                    MAX_RECORD_BYTES >> 10
+                ),
+            });
+        }
         SourceOutcome {
+            id: self.source,
             report,
             agg: self.agg,
             ledger: self.ledger,
@@ -325,62 +386,199 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
     crate::lambda::analyze(&rec.message, rules)
 }
 
+/// What every input of a run is scanned with.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    rules: &'a RuleSet,
+    opts: &'a Options,
+    progress: &'a Progress,
+}
+
+/// An input's identity: source id, name, and the log stream its path names.
+struct Named {
+    id: u64,
+    name: String,
+    stream: Option<String>,
+}
+
+/// Scans the `idx`th input: one outcome, or one per member of an archive.
 fn scan_source(
-    idx: u32,
+    idx: usize,
     spec: &InputSpec,
     rules: &RuleSet,
     opts: &Options,
     progress: &Progress,
-) -> SourceOutcome {
-    let mut report = InputReport {
-        source: spec.name(),
-        format: "unknown".into(),
-        records: 0,
-        skipped: 0,
-        filtered: 0,
-        untimed: 0,
-        bytes: 0,
-        errors: Vec::new(),
-        readable: true,
+) -> Vec<SourceOutcome> {
+    let ctx = Ctx {
+        rules,
+        opts,
+        progress,
     };
-    let mut session = Session::new(rules, idx, opts.window);
-    session
-        .assembler
-        .set_default_stream(input::stream_from_path(spec));
-    let (opened, sample, layers) = match input::open(spec, progress) {
-        Ok(x) => x,
-        Err(e) => {
-            report.readable = false;
-            report.errors.push(ErrorReport {
-                line: None,
-                offset: None,
-                message: format!("cannot read: {}", input::describe_io(&e)),
-            });
-            return session.end(report);
+    let named = Named {
+        id: source_id(idx, 0),
+        name: spec.name(),
+        stream: input::stream_from_path(spec),
+    };
+    match input::open(spec, progress) {
+        Err(e) => vec![unread(
+            ctx,
+            named,
+            format!("cannot read: {}", input::describe_io(&e)),
+        )],
+        Ok((Opened::Archive(a), _, layers)) => {
+            let mut members = 0;
+            let mut out = Vec::new();
+            let at = ArchiveAt {
+                idx,
+                name: &named.name,
+                layers: layers.describe().join(", "),
+                depth: 0,
+            };
+            scan_archive(ctx, &at, a, &mut members, &mut out);
+            out
         }
-    };
-    let format = opts.input_format.unwrap_or_else(|| detect::detect(&sample));
+        Ok((opened, sample, layers)) => {
+            let layers = layers.describe().iter().map(|l| l.to_string()).collect();
+            vec![scan_opened(ctx, named, opened, &sample, layers)]
+        }
+    }
+}
+
+/// An outcome for an input that could not be read at all.
+fn unread(ctx: Ctx, named: Named, message: String) -> SourceOutcome {
+    let mut report = InputReport::new(named.name);
+    report.state = InputState::Unread;
+    report.errors.push(ErrorReport {
+        line: None,
+        offset: None,
+        message,
+    });
+    Session::new(ctx.rules, named.id, ctx.opts.window).end(report)
+}
+
+/// Where an archive sits: the input it came from, its name, its transport layers, how deep.
+struct ArchiveAt<'a> {
+    idx: usize,
+    name: &'a str,
+    layers: String,
+    depth: usize,
+}
+
+/// Scans each member of an archive as an input named `archive:member/path`. A corrupt archive
+/// keeps what its members before the fault gave, and is reported as read in part.
+fn scan_archive(
+    ctx: Ctx,
+    at: &ArchiveAt,
+    archive: Archive,
+    members: &mut u32,
+    out: &mut Vec<SourceOutcome>,
+) {
+    let kind = archive.kind;
+    let first = out.len();
+    for member in archive.members(ctx.opts.walk.hidden) {
+        let member = match member {
+            Ok(m) => m,
+            Err(e) => {
+                *members += 1;
+                let named = Named {
+                    id: source_id(at.idx, *members),
+                    name: at.name.to_string(),
+                    stream: None,
+                };
+                let mut o = unread(ctx, named, e);
+                if out.len() > first {
+                    o.report.state = InputState::Incomplete;
+                }
+                out.push(o);
+                return;
+            }
+        };
+        *members += 1;
+        let path = PathBuf::from(&member.path);
+        let named = Named {
+            id: source_id(at.idx, *members),
+            name: format!("{}:{}", at.name, member.path),
+            stream: input::stream_from_path(&InputSpec::File(path)),
+        };
+        match input::transport::stream(member.reader) {
+            Err(e) => out.push(unread(ctx, named, format!("cannot read: {e}"))),
+            Ok((Opened::Archive(inner), _, layers)) if at.depth + 1 < MAX_ARCHIVE_DEPTH => {
+                let inner_at = ArchiveAt {
+                    idx: at.idx,
+                    name: &named.name,
+                    layers: layers.describe().join(", "),
+                    depth: at.depth + 1,
+                };
+                scan_archive(ctx, &inner_at, inner, members, out);
+            }
+            Ok((Opened::Archive(_), ..)) => out.push(unread(
+                ctx,
+                named,
+                format!("an archive inside archives {MAX_ARCHIVE_DEPTH} deep: not opened"),
+            )),
+            Ok((opened, sample, layers)) => {
+                let mut l: Vec<String> = layers.describe().iter().map(|l| l.to_string()).collect();
+                l.push(if at.layers.is_empty() {
+                    format!("in {}", kind.name())
+                } else {
+                    format!("in {} ({})", kind.name(), at.layers)
+                });
+                out.push(scan_opened(ctx, named, opened, &sample, l));
+            }
+        }
+    }
+    if out.len() == first {
+        *members += 1;
+        let named = Named {
+            id: source_id(at.idx, *members),
+            name: at.name.to_string(),
+            stream: None,
+        };
+        let mut o = unread(
+            ctx,
+            named,
+            format!("{} archive holds no files", kind.name()),
+        );
+        o.report.state = InputState::Empty;
+        out.push(o);
+    }
+}
+
+/// Scans one opened input (a file, stdin, an archive member).
+fn scan_opened(
+    ctx: Ctx,
+    named: Named,
+    opened: Opened,
+    sample: &[u8],
+    layer_names: Vec<String>,
+) -> SourceOutcome {
+    let (rules, opts) = (ctx.rules, ctx.opts);
+    let mut report = InputReport::new(named.name);
+    let mut session = Session::new(rules, named.id, opts.window);
+    session.assembler.set_default_stream(named.stream);
+    let format = opts.input_format.unwrap_or_else(|| detect::detect(sample));
     let mut name = format.name().to_string();
-    let layer_names = layers.describe();
     if !layer_names.is_empty() {
         name = format!("{name} ({})", layer_names.join(", "));
     }
     report.format = name;
     if matches!(opened, Opened::Mapped(_)) {
-        session.progress = progress.clone();
+        session.progress = ctx.progress.clone();
     }
     match (opened, format.decoder()) {
+        (Opened::Archive(_), _) => {}
         (Opened::Mapped(m), Decoder::Lines(lines)) => {
             let data = m.bytes();
             report.bytes = data.len() as u64;
             scan_lines(data, lines, &mut session);
+            note_change(&m, &mut report);
         }
         (Opened::Stream(mut r), Decoder::Lines(lines)) => {
             let (bytes, errs) = scan_line_stream(&mut r, lines, &mut session);
             report.bytes = bytes;
-            report
-                .errors
-                .extend(errs.into_iter().map(ErrorReport::from));
+            for e in errs {
+                report.incomplete(e.line, e.offset, e.message);
+            }
         }
         (Opened::Mapped(m), Decoder::Structured(_)) if format.memory_decoder().is_some() => {
             let decode = format.memory_decoder().unwrap();
@@ -406,31 +604,112 @@ fn scan_source(
             report
                 .errors
                 .extend(errs.into_iter().map(ErrorReport::from));
+            note_change(&m, &mut report);
         }
-        (opened, Decoder::Structured(decode)) => {
-            let mut counted = CountingReader {
-                inner: session.progress.reader(opened.into_reader()),
-                bytes: 0,
-                error: None,
-            };
-            let errs = scan_structured(
-                |sink: &mut dyn FnMut(Record<'static>)| decode(&mut counted, sink),
-                &mut session,
-            );
-            report.bytes = counted.bytes;
-            report
-                .errors
-                .extend(errs.into_iter().map(ErrorReport::from));
-            if let Some(e) = counted.error {
-                report.errors.push(ErrorReport {
-                    line: None,
-                    offset: Some(counted.bytes),
-                    message: e,
-                });
-            }
+        (Opened::Mapped(m), Decoder::Structured(decode)) => {
+            let reader = session.progress.reader(m.bytes());
+            scan_structured_reader(reader, decode, &mut session, &mut report);
+            note_change(&m, &mut report);
+        }
+        (Opened::Stream(r), Decoder::Structured(decode)) => {
+            let reader = session.progress.reader(r);
+            scan_structured_reader(reader, decode, &mut session, &mut report);
         }
     }
-    session.end(report)
+    let blank = sample.iter().all(u8::is_ascii_whitespace) && report.bytes <= sample.len() as u64;
+    let mut outcome = session.end(report);
+    settle(&mut outcome.report, blank, opts.input_format);
+    outcome
+}
+
+/// Decodes a structured input through a reader, counting its bytes.
+fn scan_structured_reader<R: Read + Send>(
+    reader: R,
+    decode: crate::format::StructuredDecoder,
+    session: &mut Session,
+    report: &mut InputReport,
+) {
+    let mut counted = CountingReader {
+        inner: reader,
+        bytes: 0,
+        error: None,
+    };
+    let errs = scan_structured(
+        |sink: &mut dyn FnMut(Record<'static>)| decode(&mut counted, sink),
+        session,
+    );
+    report.bytes = counted.bytes;
+    report
+        .errors
+        .extend(errs.into_iter().map(ErrorReport::from));
+    if let Some(e) = counted.error {
+        report.incomplete(None, Some(counted.bytes), e);
+    }
+}
+
+/// Reports a mapped file that changed while it was read.
+fn note_change(m: &input::Mapped, report: &mut InputReport) {
+    let Some(change) = m.change() else {
+        return;
+    };
+    if change.lost_data() {
+        // The zero pages that stood in for the lost data were skipped as binary: that message
+        // would only mislead.
+        report
+            .errors
+            .retain(|e| !e.message.starts_with("binary data"));
+        report.incomplete(None, None, change.to_string());
+    } else {
+        report.errors.push(ErrorReport {
+            line: None,
+            offset: None,
+            message: change.to_string(),
+        });
+    }
+}
+
+/// Works out how far an input was read once it is done: empty (0 bytes or only blank lines),
+/// or unread when non-empty input gave no record at all (not a log, or a wrong
+/// `--input-format`).
+fn settle(r: &mut InputReport, blank: bool, forced: Option<Format>) {
+    if r.state == InputState::Unread {
+        return;
+    }
+    let nothing = r.records + r.filtered + r.skipped == 0;
+    if r.state == InputState::Read && (r.bytes == 0 || (blank && nothing && r.errors.is_empty())) {
+        r.state = InputState::Empty;
+        let what = if r.bytes == 0 {
+            "empty input (0 bytes): nothing to diagnose".to_string()
+        } else {
+            format!("only blank lines ({} bytes): nothing to diagnose", r.bytes)
+        };
+        r.errors.push(ErrorReport {
+            line: None,
+            offset: None,
+            message: what,
+        });
+        return;
+    }
+    if r.records + r.filtered > 0 {
+        return;
+    }
+    r.state = InputState::Unread;
+    let message = match (forced, r.skipped) {
+        (_, n) if n > 0 => "no log records: only binary data".to_string(),
+        (Some(f), _) => format!(
+            "no {f} records in {} bytes: is --input-format {f} right for it?",
+            r.bytes
+        ),
+        (None, _) => format!(
+            "no log records in {} bytes read as {}: not a CloudWatch export rotdiag knows (see --input-format)",
+            r.bytes, r.format
+        ),
+    };
+    r.errors.push(ErrorReport {
+        line: None,
+        offset: None,
+        message,
+    });
 }
 
 /// One block of line-oriented input, decoded, classified and matched.
@@ -439,6 +718,43 @@ struct DecodedBlock<'a> {
     analyzed: Vec<Analysis>,
     lines: u64,
     bytes: u64,
+    /// Lines (in the block) of records cut at [`MAX_RECORD_BYTES`].
+    cut: Vec<u64>,
+}
+
+impl DecodedBlock<'_> {
+    /// Lines skipped without decoding (the rest of an over-long record).
+    fn skipped(lines: u64, bytes: u64) -> Self {
+        DecodedBlock {
+            records: Vec::new(),
+            analyzed: Vec::new(),
+            lines,
+            bytes,
+            cut: Vec::new(),
+        }
+    }
+}
+
+/// Cuts over-long messages at [`MAX_RECORD_BYTES`] (at a character boundary); returns the lines
+/// of the records cut.
+fn cap_records(records: &mut [Record]) -> Vec<u64> {
+    let mut cut = Vec::new();
+    for r in records
+        .iter_mut()
+        .filter(|r| r.message.len() > MAX_RECORD_BYTES)
+    {
+        let m = &r.message;
+        let mut end = MAX_RECORD_BYTES;
+        while end > 0 && (m[end] & 0xC0) == 0x80 {
+            end -= 1;
+        }
+        match &mut r.message {
+            std::borrow::Cow::Borrowed(b) => *b = &b[..end],
+            std::borrow::Cow::Owned(v) => v.truncate(end),
+        }
+        cut.push(r.line);
+    }
+    cut
 }
 
 /// Decodes one window of line-oriented input: cut into blocks at record boundaries, each block
@@ -473,12 +789,14 @@ fn decode_block<'a>(
     // About one record per 64 bytes: grow once or twice, not a dozen times.
     records.reserve(data.len() / 64 + 16);
     let lines = decoder.decode(data, 1, base_offset, &mut records);
+    let cut = cap_records(&mut records);
     analyzed.extend(records.iter().map(|r| analyze(r, rules)));
     DecodedBlock {
         records,
         analyzed,
         lines,
         bytes: data.len() as u64,
+        cut,
     }
 }
 
@@ -530,10 +848,13 @@ impl InOrder<'_, '_> {
                 mut analyzed,
                 lines,
                 bytes,
+                cut,
             } = block;
             for r in &mut records {
                 r.line += self.line_base;
             }
+            let base = self.line_base;
+            self.session.cut.extend(cut.into_iter().map(|l| l + base));
             self.session.feed(&records, &mut analyzed);
             self.line_base += lines;
             self.session.progress.advance(bytes);
@@ -615,6 +936,26 @@ struct WindowReader<'r> {
     /// Bytes read so far.
     read: u64,
     errors: Vec<DecodeError>,
+    /// After a window was cut inside an over-long record: what is left of it up to the next
+    /// record start.
+    skip: Skip,
+}
+
+/// Skipping the rest of an over-long record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Skip {
+    #[default]
+    No,
+    /// Skipping; `mid_line` while the line the window was cut in has not ended (its first part
+    /// was counted as a line by the window).
+    Yes { mid_line: bool },
+}
+
+/// Lines and bytes skipped before a window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Skipped {
+    lines: u64,
+    bytes: u64,
 }
 
 impl WindowReader<'_> {
@@ -629,16 +970,70 @@ impl WindowReader<'_> {
         rules: &RuleSet,
         spare: &Spare,
     ) -> (Vec<DecodedBlock<'b>>, &'b [u8], u64) {
-        let cut = self.fill(buf, carry, size);
+        let mut skipped = Skipped::default();
+        let cut = self.fill(buf, carry, size, &mut skipped);
         let buf: &'b Vec<u8> = buf;
-        let window = decode_window(&buf[..cut], &self.decoder, offset, rules, spare);
-        (window, &buf[cut..], cut as u64)
+        let mut window = Vec::new();
+        if skipped.bytes > 0 {
+            window.push(DecodedBlock::skipped(skipped.lines, skipped.bytes));
+        }
+        let at = offset + skipped.bytes;
+        window.extend(decode_window(&buf[..cut], &self.decoder, at, rules, spare));
+        (window, &buf[cut..], cut as u64 + skipped.bytes)
+    }
+
+    /// Drops from the front of `buf` what is left of an over-long record, up to the next record
+    /// start (kept). Returns false while the record goes on past `buf`.
+    fn skip_rest(&mut self, buf: &mut Vec<u8>, skipped: &mut Skipped) -> bool {
+        let Skip::Yes { mid_line } = self.skip else {
+            return true;
+        };
+        let from = if mid_line {
+            memchr::memchr(b'\n', buf).map(|i| i + 1)
+        } else {
+            Some(0)
+        };
+        let found = from.and_then(|f| self.decoder.boundary(buf, f));
+        let drop = match found {
+            Some(b) => b,
+            None if self.eof => buf.len(),
+            // Keep the last partial line: it may be a record start cut by the read. A line
+            // without its end that continues the cut one, or is as long as a record may be,
+            // goes whole.
+            None => match memchr::memrchr(b'\n', buf) {
+                Some(i) => i + 1,
+                None if mid_line || buf.len() >= MAX_RECORD_BYTES => {
+                    self.skip = Skip::Yes { mid_line: true };
+                    buf.len()
+                }
+                None => 0,
+            },
+        };
+        let mut lines = memchr::memchr_iter(b'\n', &buf[..drop]).count() as u64;
+        if matches!(self.skip, Skip::Yes { mid_line: true }) && lines > 0 {
+            lines -= 1;
+            self.skip = Skip::Yes { mid_line: false };
+        }
+        skipped.lines += lines;
+        skipped.bytes += drop as u64;
+        buf.drain(..drop);
+        if found.is_some() || self.eof {
+            self.skip = Skip::No;
+            return true;
+        }
+        false
     }
 
     /// Fills `buf` with `carry` (the unfinished record of the previous window) and then input,
     /// up to about `size` bytes. Returns where the window's last whole record ends: the rest of
     /// `buf` is the next window's carry. Returns 0 only at the end of the input.
-    fn fill(&mut self, buf: &mut Vec<u8>, carry: &[u8], size: usize) -> usize {
+    fn fill(
+        &mut self,
+        buf: &mut Vec<u8>,
+        carry: &[u8],
+        size: usize,
+        skipped: &mut Skipped,
+    ) -> usize {
         buf.clear();
         buf.extend_from_slice(carry);
         let mut target = size.max(carry.len() + BLOCK);
@@ -672,12 +1067,21 @@ impl WindowReader<'_> {
                     }
                 }
             }
+            if !self.skip_rest(buf, skipped) || (!self.eof && buf.len() < target) {
+                continue;
+            }
             if self.eof {
                 return buf.len();
             }
             match last_boundary(buf, &self.decoder) {
                 Some(c) => return c,
-                None if buf.len() >= MAX_RECORD_BYTES => return buf.len(),
+                None if buf.len() >= MAX_RECORD_BYTES => {
+                    // One record fills the window: decode what is here (the record is cut at
+                    // MAX_RECORD_BYTES) and skip the rest of it.
+                    let mid_line = buf.last() != Some(&b'\n');
+                    self.skip = Skip::Yes { mid_line };
+                    return buf.len();
+                }
                 None => target = buf.len() * 2,
             }
         }
@@ -719,6 +1123,7 @@ fn scan_line_stream(
         eof: false,
         read: 0,
         errors: Vec::new(),
+        skip: Skip::No,
     };
     let spare = &Spare::default();
     let mut order = InOrder {

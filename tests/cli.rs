@@ -167,9 +167,25 @@ fn one_unreadable_input_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let good = write(dir.path(), "good.log", failing_export().as_bytes());
     let out = rotdiag(&["-f", "json", "/no/such/file.log", &good], None);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(causes(&json(&out)), ["database-unreachable"]);
-    assert!(stderr(&out).contains("/no/such/file.log"));
+    assert!(stderr(&out).contains("rotdiag: /no/such/file.log: no such file or directory"));
+    assert!(
+        stderr(&out).contains("although failures were diagnosed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = rotdiag(
+        &[
+            "-f",
+            "json",
+            "--skip-unreadable",
+            "/no/such/file.log",
+            &good,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
@@ -234,9 +250,11 @@ fn truncated_gzip_keeps_what_was_read() {
     let dir = tempfile::tempdir().unwrap();
     let cut = write(dir.path(), "000000.gz", &gz[..gz.len() * 2 / 3]);
     let out = rotdiag(&["-f", "json", &cut], None);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // What was read is diagnosed; the input was read only in part: 2.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(causes(&v), ["database-unreachable"]);
+    assert_eq!(v["inputs"][0]["state"], "incomplete");
     let errs = v["inputs"][0]["errors"].as_array().unwrap();
     assert!(
         errs.iter()
@@ -710,9 +728,11 @@ fn a_folder_of_a_thousand_mixed_files_with_one_corrupt_is_diagnosed_in_parallel(
     let folder = dir.path().display().to_string();
 
     let out = rotdiag(&["-f", "json", "-j", "2", &folder], None);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // One input could not be read: 2, although failures were diagnosed in the others.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let v = json(&out);
-    assert_eq!(v["summary"]["inputs"], 1000);
+    assert_eq!(v["summary"]["inputs"], 999);
+    assert_eq!(v["summary"]["unread"], 1);
     assert_eq!(
         causes(&v).len(),
         failing,
@@ -744,9 +764,13 @@ fn a_folder_of_a_thousand_mixed_files_with_one_corrupt_is_diagnosed_in_parallel(
         assert!(formats.contains(f), "{formats:?}");
     }
 
-    // The same report with one thread.
-    let one = rotdiag(&["-f", "json", "-j", "1", &folder], None);
+    // The same report with one thread; with --skip-unreadable the status follows the diagnoses.
+    let one = rotdiag(
+        &["-f", "json", "-j", "1", "--skip-unreadable", &folder],
+        None,
+    );
     assert_eq!(one.stdout, out.stdout);
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
 }
 
 #[test]

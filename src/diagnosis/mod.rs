@@ -13,8 +13,6 @@
 //! filled-in texts, boxed to size, while texts no fact went into stay in the rule set until the
 //! report is built.
 
-pub mod redact;
-
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,9 +22,9 @@ use serde::Serialize;
 use crate::engine::{Occurrence, render};
 use crate::lambda::invocation::KeptLine;
 use crate::lambda::line::RequestId;
+use crate::redact::redact;
 use crate::rules::{RuleSet, Severity};
 use crate::time::{EpochMs, format_iso};
-use redact::redact;
 
 /// Evidence lines shown per diagnosis.
 pub const MAX_EVIDENCE: usize = 12;
@@ -46,7 +44,7 @@ struct Best {
     step: Option<crate::lambda::Step>,
     secret: Option<Box<str>>,
     function: Option<Box<str>>,
-    source: u32,
+    source: u64,
     first_seen: Option<EpochMs>,
     title: Filled,
     symptom_title: Filled,
@@ -56,10 +54,11 @@ struct Best {
     why: Box<[Box<str>]>,
 }
 
-/// A line of evidence as a diagnosis keeps it: where it is, and its text, redacted.
+/// A line of evidence as a diagnosis keeps it: where it is, and its text (redacted on the way
+/// out, with every other string of the report, by `report::egress`).
 #[derive(Clone, Debug)]
 struct Shown {
-    source: u32,
+    source: u64,
     line: u64,
     timestamp: Option<EpochMs>,
     request_id: Option<RequestId>,
@@ -68,16 +67,12 @@ struct Shown {
 
 impl Shown {
     fn new(l: KeptLine) -> Shown {
-        let text = match redact(&l.text) {
-            std::borrow::Cow::Owned(r) => r,
-            std::borrow::Cow::Borrowed(_) => l.text,
-        };
         Shown {
             source: l.source,
             line: l.line,
             timestamp: l.timestamp,
             request_id: l.request_id,
-            text: text.into_boxed_str(),
+            text: l.text.into_boxed_str(),
         }
     }
 }
@@ -101,9 +96,10 @@ impl Best {
         let cause = &rules.causes[o.cause];
         let symptom = &rules.symptoms[o.symptom];
         let cand = &symptom.candidates[o.candidate];
-        // Templates are ours; only the facts filled into them come from the logs. Redacting each
-        // fact once is as safe as redacting every rendered text (no template puts a fact after a
-        // credential key) and costs a fraction of it.
+        // Templates are ours; only the facts filled into them come from the logs. Each fact is
+        // redacted on its own here (out of the notation it sat in, a credential in it could not
+        // be recognised later); every rendered text is redacted again on the way out
+        // (`report::egress`).
         for v in o.facts.values_mut() {
             if let std::borrow::Cow::Owned(r) = redact(v) {
                 *v = r;
@@ -145,7 +141,7 @@ type RankKey = (
     std::cmp::Reverse<OrdF64>,
     std::cmp::Reverse<Severity>,
     Option<EpochMs>,
-    u32,
+    u64,
     Option<u64>,
     usize,
 );
@@ -156,7 +152,7 @@ fn rank_key(
     confidence: f64,
     severity: Severity,
     first_seen: Option<EpochMs>,
-    source: u32,
+    source: u64,
     first_line: Option<u64>,
     symptom: usize,
 ) -> RankKey {
@@ -275,8 +271,8 @@ impl Aggregator {
         self.map.is_empty()
     }
 
-    /// The ranked diagnoses. `sources` names the inputs by index.
-    pub fn finish(self, rules: &RuleSet, sources: &[String]) -> Vec<Diagnosis> {
+    /// The ranked diagnoses. `sources` names the inputs by source id.
+    pub fn finish(self, rules: &RuleSet, sources: &[(u64, String)]) -> Vec<Diagnosis> {
         let mut out: Vec<(Agg, Box<str>)> = self
             .map
             .into_iter()
@@ -297,7 +293,10 @@ impl Aggregator {
                 .then(sa.cmp(sb))
         });
         let mut shared = Shared {
-            sources: sources.iter().map(|s| Arc::from(s.as_str())).collect(),
+            sources: sources
+                .iter()
+                .map(|(id, s)| (*id, Arc::from(s.as_str())))
+                .collect(),
             references: BTreeMap::new(),
         };
         out.into_iter()
@@ -310,13 +309,13 @@ impl Aggregator {
 /// Texts many diagnoses show, allocated once: input names and the references of each (symptom,
 /// cause) pair.
 struct Shared {
-    sources: Vec<Arc<str>>,
+    sources: BTreeMap<u64, Arc<str>>,
     references: BTreeMap<(usize, usize), Arc<[String]>>,
 }
 
 impl Shared {
-    fn source(&self, i: u32) -> Arc<str> {
-        match self.sources.get(i as usize) {
+    fn source(&self, i: u64) -> Arc<str> {
+        match self.sources.get(&i) {
             Some(s) => s.clone(),
             None => format!("input {i}").into(),
         }

@@ -50,7 +50,7 @@ pub struct Occurrence {
     pub secret: Option<String>,
     pub function: Option<String>,
     pub stream: Option<String>,
-    pub source: u32,
+    pub source: u64,
     pub first_seen: Option<EpochMs>,
     pub last_seen: Option<EpochMs>,
 }

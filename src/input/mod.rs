@@ -5,7 +5,11 @@
 //! Everything else (stdin, `.gz` members, UTF-16 text) is a bounded stream: it is decoded a window
 //! at a time, so memory does not grow with the size of the input.
 
+pub mod archive;
+pub mod guard;
+pub mod state;
 pub mod transport;
+pub mod walk;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -14,6 +18,8 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::progress::Progress;
+pub use state::InputState;
+pub use walk::{WalkProblem, WalkRules, expand};
 
 /// What the user named on the command line, expanded.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,70 +35,6 @@ impl InputSpec {
             InputSpec::File(p) => p.display().to_string(),
         }
     }
-}
-
-/// An input that could not be opened or listed.
-#[derive(Debug, Clone)]
-pub struct InputError {
-    pub source: String,
-    pub message: String,
-}
-
-/// Expands paths: `-` is stdin, folders are walked recursively (sorted, hidden files skipped).
-pub fn expand(paths: &[PathBuf]) -> (Vec<InputSpec>, Vec<InputError>) {
-    let mut specs = Vec::new();
-    let mut errors = Vec::new();
-    if paths.is_empty() {
-        specs.push(InputSpec::Stdin);
-    }
-    for p in paths {
-        if p.as_os_str() == "-" {
-            specs.push(InputSpec::Stdin);
-            continue;
-        }
-        match std::fs::metadata(p) {
-            Err(e) => errors.push(InputError {
-                source: p.display().to_string(),
-                message: describe_io(&e),
-            }),
-            Ok(m) if m.is_dir() => {
-                let mut files = Vec::new();
-                for entry in walkdir::WalkDir::new(p)
-                    .follow_links(true)
-                    .sort_by_file_name()
-                {
-                    match entry {
-                        Ok(e) => {
-                            let hidden = e.depth() > 0
-                                && e.file_name().to_str().is_some_and(|n| n.starts_with('.'));
-                            if hidden {
-                                continue;
-                            }
-                            if e.file_type().is_file() {
-                                files.push(InputSpec::File(e.into_path()));
-                            }
-                        }
-                        Err(e) => errors.push(InputError {
-                            source: e
-                                .path()
-                                .map(|p| p.display().to_string())
-                                .unwrap_or_else(|| p.display().to_string()),
-                            message: e.to_string(),
-                        }),
-                    }
-                }
-                if files.is_empty() {
-                    errors.push(InputError {
-                        source: p.display().to_string(),
-                        message: "folder holds no files".into(),
-                    });
-                }
-                specs.extend(files);
-            }
-            Ok(_) => specs.push(InputSpec::File(p.clone())),
-        }
-    }
-    (specs, errors)
 }
 
 /// The log stream an S3 export file belongs to, from its path
@@ -141,18 +83,21 @@ pub fn describe_io(e: &io::Error) -> String {
     }
 }
 
-/// An opened input: either mapped bytes (decoded in place) or a stream.
+/// An opened input: mapped bytes (decoded in place), a stream, or an archive of inputs.
 pub enum Opened {
     Mapped(Mapped),
     Stream(Box<dyn Read + Send>),
+    Archive(archive::Archive),
 }
 
 impl Opened {
-    /// The input as a reader (a mapped file is read from memory).
+    /// The input as a reader (a mapped file is read from memory). An archive has no single
+    /// reader: the caller reads its members.
     pub fn into_reader(self) -> Box<dyn Read + Send> {
         match self {
             Opened::Stream(r) => r,
             Opened::Mapped(m) => Box::new(MappedReader { m, pos: 0 }),
+            Opened::Archive(_) => Box::new(io::empty()),
         }
     }
 }
@@ -172,10 +117,59 @@ impl Read for MappedReader {
     }
 }
 
-/// A memory-mapped file (or, for an empty file, nothing).
+/// A memory-mapped file (or, for an empty file, nothing), watched for truncation (see
+/// [`guard`]).
 pub struct Mapped {
+    // Declared before `map`: unregistered before the map is unmapped.
+    guard: Option<guard::Guard>,
     map: Option<Mmap>,
     skip: usize,
+    file: Option<File>,
+}
+
+/// How a mapped file changed while it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// It is shorter now; reads past its new end saw zeros (or, when `faulted` is false, the
+    /// data had been read before it went).
+    Shrank { from: u64, to: u64, faulted: bool },
+    /// It is longer now; what was appended was not read.
+    Grew { from: u64, to: u64 },
+    /// Same size, but part of it went while it was read (truncated and written again).
+    Replaced,
+}
+
+impl Change {
+    /// Was data that rotdiag meant to read lost?
+    pub fn lost_data(self) -> bool {
+        !matches!(
+            self,
+            Change::Grew { .. } | Change::Shrank { faulted: false, .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Shrank { from, to, faulted: true } => write!(
+                f,
+                "changed while being read: it shrank from {from} to {to} bytes; what was read before byte {to} is kept, the rest was not read"
+            ),
+            Change::Shrank { from, to, faulted: false } => write!(
+                f,
+                "changed while being read: it shrank from {from} to {to} bytes after its data was read"
+            ),
+            Change::Grew { from, to } => write!(
+                f,
+                "changed while being read: it grew from {from} to {to} bytes; the {} bytes added were not read",
+                to - from
+            ),
+            Change::Replaced => f.write_str(
+                "changed while being read: it was truncated and written again; what was read before the change is kept"
+            ),
+        }
+    }
 }
 
 impl Mapped {
@@ -183,6 +177,20 @@ impl Mapped {
         match &self.map {
             Some(m) => &m[self.skip..],
             None => &[],
+        }
+    }
+
+    /// How the file changed since it was mapped, if it did.
+    pub fn change(&self) -> Option<Change> {
+        let (map, file) = (self.map.as_ref()?, self.file.as_ref()?);
+        let from = map.len() as u64;
+        let to = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let faulted = self.guard.as_ref().is_some_and(guard::Guard::changed);
+        match to.cmp(&from) {
+            std::cmp::Ordering::Less => Some(Change::Shrank { from, to, faulted }),
+            std::cmp::Ordering::Greater => Some(Change::Grew { from, to }),
+            std::cmp::Ordering::Equal if faulted => Some(Change::Replaced),
+            std::cmp::Ordering::Equal => None,
         }
     }
 }
@@ -211,21 +219,39 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
     }
     if meta.len() == 0 {
         return Ok((
-            Opened::Mapped(Mapped { map: None, skip: 0 }),
+            Opened::Mapped(Mapped {
+                guard: None,
+                map: None,
+                skip: 0,
+                file: None,
+            }),
             Vec::new(),
             transport::Layers::default(),
         ));
     }
-    // SAFETY: the map is read-only; rotdiag does not guard against the file being truncated by
-    // another process while it runs (the same contract as ripgrep's mmap path).
+    // SAFETY: the map is read-only. A truncation by another process while it is read would
+    // raise SIGBUS: `guard` turns that into zero pages and a report naming the file.
     let map = unsafe { Mmap::map(&file)? };
+    let guard = guard::Guard::new(map.as_ptr(), map.len());
     let head = &map[..map.len().min(4)];
-    if transport::needs_stream(
-        head,
-        &map[..map.len().min(crate::format::detect::SNIFF_BYTES)],
-    ) {
-        let reader = MmapReader { map, pos: 0 };
-        return transport::stream(Box::new(progress.reader(reader)));
+    let sample_end = map.len().min(crate::format::detect::SNIFF_BYTES);
+    if let Some(kind) = archive::sniff(&map[..sample_end]) {
+        let source = match kind {
+            archive::Kind::Zip => archive::Source::File(file),
+            archive::Kind::Tar => archive::Source::Stream(Box::new(progress.reader(file))),
+        };
+        return Ok((
+            Opened::Archive(archive::Archive::new(kind, source)),
+            Vec::new(),
+            transport::Layers::default(),
+        ));
+    }
+    if guard.is_none() || transport::needs_stream(head, &map[..sample_end]) {
+        // Compressed or transcoded: read through the file (a truncation then ends the stream
+        // early, which the decoders report), not through the map.
+        drop(guard);
+        drop(map);
+        return transport::stream(Box::new(progress.reader(file)));
     }
     let skip = if head.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -235,8 +261,10 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
     let sample = map[skip..map.len().min(skip + crate::format::detect::SNIFF_BYTES)].to_vec();
     Ok((
         Opened::Mapped(Mapped {
+            guard,
             map: Some(map),
             skip,
+            file: Some(file),
         }),
         sample,
         transport::Layers {
@@ -244,22 +272,6 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
             ..Default::default()
         },
     ))
-}
-
-/// Reads a mapped file as a stream (for compressed or transcoded content).
-struct MmapReader {
-    map: Mmap,
-    pos: usize,
-}
-
-impl Read for MmapReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let rest = &self.map[self.pos..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

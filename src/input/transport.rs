@@ -1,16 +1,23 @@
 //! Transport layers: what wraps the log text on its way to rotdiag.
 //!
 //! Detected by content, in this order, repeatedly (Firehose objects can be gzipped twice):
-//! gzip (`1F 8B`, every member of a multi-member file), a UTF-16 byte-order mark (PowerShell
-//! redirection), a UTF-8 byte-order mark (Windows editors), and ANSI colour codes (terminal copies of
-//! `aws logs tail`). Each layer is a streaming reader, so none of them loads the input into memory.
+//! gzip (`1F 8B`, every member of a multi-member file; at most [`MAX_GZIP`] layers deep, since a
+//! gzip quine decompresses to itself forever), a UTF-16 byte-order mark (PowerShell redirection),
+//! UTF-16 without one (recognised by its NUL bytes: every other byte of ASCII text), a UTF-8
+//! byte-order mark (Windows editors), and ANSI colour codes (terminal copies of `aws logs tail`).
+//! Each layer is a streaming reader, so none of them loads the input into memory. What is left
+//! may be an archive ([`super::archive`]), whose members are inputs of their own.
 
 use std::io::{self, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
 
 use super::Opened;
+use super::archive::{self, Archive};
 use crate::format::detect::SNIFF_BYTES;
+
+/// gzip layers peeled off one input at most. Firehose writes two; nobody writes eight.
+pub const MAX_GZIP: u8 = 8;
 
 /// Which layers were peeled off an input (reported next to its format).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,7 +34,8 @@ impl Layers {
         match self.gzip {
             0 => {}
             1 => v.push("gzip"),
-            _ => v.push("gzip x2"),
+            2 => v.push("gzip x2"),
+            _ => v.push("gzip x3+"),
         }
         if self.utf16 {
             v.push("utf-16");
@@ -47,7 +55,29 @@ pub fn needs_stream(head: &[u8], sample: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b])
         || head.starts_with(&[0xff, 0xfe])
         || head.starts_with(&[0xfe, 0xff])
+        || utf16_without_bom(sample).is_some()
         || memchr::memmem::find(sample, b"\x1b[").is_some()
+}
+
+/// UTF-16 text without a byte-order mark (`Out-File -Encoding unicode` in some PowerShell
+/// versions, an editor's "UTF-16 LE" without BOM): ASCII text in UTF-16 has a NUL in every other
+/// byte. Looks at the first 512 bytes; returns whether the text is big-endian.
+pub fn utf16_without_bom(sample: &[u8]) -> Option<bool> {
+    let s = &sample[..sample.len().min(512) & !1];
+    if s.len() < 8 {
+        return None;
+    }
+    let pairs = s.len() / 2;
+    let zero_at = |k: usize| s.iter().skip(k).step_by(2).filter(|&&b| b == 0).count();
+    let (even, odd) = (zero_at(0), zero_at(1));
+    // Nearly every unit has a NUL high byte, and the other byte is almost never NUL.
+    if odd * 10 >= pairs * 9 && even * 10 <= pairs {
+        Some(false)
+    } else if even * 10 >= pairs * 9 && odd * 10 <= pairs {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 type BoxRead = Box<dyn Read + Send>;
@@ -97,9 +127,17 @@ pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
     let mut layers = Layers::default();
     let mut r = r;
     loop {
-        let (head, next) = peek(r, 4)?;
+        let (head, next) = peek(r, 512)?;
         r = next;
-        if head.starts_with(&[0x1f, 0x8b]) && layers.gzip < 4 {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            if layers.gzip >= MAX_GZIP {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "gzip nested more than {MAX_GZIP} layers deep (a gzip quine?): not read"
+                    ),
+                ));
+            }
             layers.gzip += 1;
             r = Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(
                 256 * 1024,
@@ -116,6 +154,13 @@ pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
             r = Box::new(Utf16Reader::new(inner, big));
             continue;
         }
+        if !layers.utf16
+            && let Some(big) = utf16_without_bom(&head)
+        {
+            layers.utf16 = true;
+            r = Box::new(Utf16Reader::new(r, big));
+            continue;
+        }
         if head.starts_with(b"\xEF\xBB\xBF") {
             let mut bom = [0u8; 3];
             r.read_exact(&mut bom)?;
@@ -125,6 +170,10 @@ pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
         break;
     }
     let (sample, mut r) = peek(r, SNIFF_BYTES)?;
+    if let Some(kind) = archive::sniff(&sample) {
+        let archive = Archive::new(kind, archive::Source::Stream(r));
+        return Ok((Opened::Archive(archive), Vec::new(), layers));
+    }
     let mut sample = sample;
     if memchr::memmem::find(&sample, b"\x1b[").is_some() {
         layers.ansi = true;
@@ -327,6 +376,34 @@ mod tests {
         let (out, layers) = read_all(bom);
         assert_eq!(out, text.as_bytes());
         assert!(layers.bom);
+    }
+
+    #[test]
+    fn utf16_without_a_bom_is_recognised_by_its_nul_bytes() {
+        let text = "2025-04-10T09:31:22.507Z START RequestId: x Version: $LATEST\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(utf16_without_bom(&le), Some(false));
+        assert_eq!(utf16_without_bom(&be), Some(true));
+        assert_eq!(utf16_without_bom(text.as_bytes()), None);
+        assert_eq!(utf16_without_bom(&[0u8; 600]), None);
+        let (out, layers) = read_all(le);
+        assert_eq!(out, text.as_bytes());
+        assert!(layers.utf16);
+        assert_eq!(read_all(be).0, text.as_bytes());
+    }
+
+    #[test]
+    fn gzip_nesting_is_bounded() {
+        let mut data = b"line\n".to_vec();
+        for _ in 0..MAX_GZIP {
+            data = gz(&data);
+        }
+        let (out, layers) = read_all(data.clone());
+        assert_eq!(out, b"line\n");
+        assert_eq!(layers.gzip, MAX_GZIP);
+        let err = stream(Box::new(Cursor::new(gz(&data)))).err().unwrap();
+        assert!(err.to_string().contains("more than 8 layers"), "{err}");
     }
 
     #[test]

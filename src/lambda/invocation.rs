@@ -77,7 +77,7 @@ impl PatternSet {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeptLine {
     /// Index of the input it came from.
-    pub source: u32,
+    pub source: u64,
     pub line: u64,
     pub timestamp: Option<EpochMs>,
     pub request_id: Option<RequestId>,
@@ -91,7 +91,7 @@ pub struct KeptLine {
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
     pub request_id: Option<RequestId>,
-    pub source: u32,
+    pub source: u64,
     pub stream: Option<Arc<str>>,
     pub group: Option<Arc<str>>,
     /// `functionArn`/`functionName` from JSON platform records, or the log group's function.
@@ -252,7 +252,7 @@ impl Invocation {
     /// previous copy.
     fn set_last_activity(
         &mut self,
-        source: u32,
+        source: u64,
         record: &Record,
         line: &Line,
         ts: Option<EpochMs>,
@@ -340,7 +340,7 @@ impl StreamState {
 /// Builds invocations from the records of one input.
 pub struct Assembler<'r> {
     rules: &'r RuleSet,
-    source: u32,
+    source: u64,
     open: FxHashMap<RequestId, Invocation>,
     streams: Vec<StreamState>,
     stream_index: FxHashMap<Option<Arc<str>>, usize>,
@@ -356,7 +356,7 @@ pub struct Assembler<'r> {
 }
 
 impl<'r> Assembler<'r> {
-    pub fn new(rules: &'r RuleSet, source: u32) -> Assembler<'r> {
+    pub fn new(rules: &'r RuleSet, source: u64) -> Assembler<'r> {
         Assembler {
             rules,
             source,
@@ -782,7 +782,7 @@ fn absorb(inv: &mut Invocation, pending: Invocation) {
 }
 
 /// The line as evidence.
-fn kept(source: u32, record: &Record, line: &Line, ts: Option<EpochMs>, hits: Hits) -> KeptLine {
+fn kept(source: u64, record: &Record, line: &Line, ts: Option<EpochMs>, hits: Hits) -> KeptLine {
     KeptLine {
         source,
         line: record.line,

@@ -123,7 +123,7 @@ pub struct Tracker {
     open: Vec<Option<Rotation>>,
     by_token: HashMap<String, usize>,
     by_secret: HashMap<String, usize>,
-    by_stream: HashMap<(u32, Option<Arc<str>>), usize>,
+    by_stream: HashMap<(u64, Option<Arc<str>>), usize>,
     /// Invocations that name no secret or token and follow nothing in their own stream: they are
     /// placed by time once the invocations around them are known.
     unattributed: Vec<Invocation>,
@@ -706,7 +706,7 @@ impl Names {
 /// [`Names`] of the invocations of open rotations, by where they start in the input (which does not
 /// change when a rotation takes in another invocation).
 #[derive(Default)]
-struct NamesCache(HashMap<(u32, u64, bool), Names>);
+struct NamesCache(HashMap<(u64, u64, bool), Names>);
 
 impl NamesCache {
     fn of(&mut self, inv: &Invocation, rules: &RuleSet) -> &Names {

@@ -7,9 +7,9 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Color, Style};
 
+use super::egress::Shown;
 use super::summary_line;
 use crate::diagnosis::Diagnosis;
-use crate::pipeline::Run;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -27,7 +27,8 @@ fn severity_style(s: &str) -> Style {
     }
 }
 
-pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
+    let run = shown.run();
     if run.diagnoses.is_empty() {
         let what = if run.counts.rotations > 0 && run.counts.failed == 0 {
             "no failed rotation found"

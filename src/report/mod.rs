@@ -1,14 +1,41 @@
 //! Reports: the ranked diagnoses for a person ([`human`]) or a script ([`json`]).
+//!
+//! [`render`] is the only way to a report: it hands the format a run redacted by [`egress`].
 
+pub mod egress;
 pub mod human;
 pub mod json;
 
+use std::io;
+
 use crate::pipeline::Run;
+use egress::{Shown, Target};
+
+/// The report formats (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// The report of `run` in `format`, every string redacted on the way out. The human report
+/// carries styles for `anstream` to keep or strip.
+pub fn render(run: Run, format: Format) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match format {
+        Format::Human => human::write(&Shown::new(run, Target::Terminal), &mut out)?,
+        Format::Json => json::write(&Shown::new(run, Target::Data), &mut out)?,
+    }
+    Ok(out)
+}
 
 /// Totals over every input: what was read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Read {
+    /// Inputs read (in full, in part, or found empty).
     pub inputs: u64,
+    /// Inputs that could not be read at all (a missing path is not an input of data).
+    pub unread: u64,
     pub bytes: u64,
     pub records: u64,
     pub skipped: u64,
@@ -17,11 +44,13 @@ pub struct Read {
 
 impl Read {
     pub fn of(run: &Run) -> Read {
-        let mut t = Read {
-            inputs: run.inputs.len() as u64,
-            ..Read::default()
-        };
+        let mut t = Read::default();
         for i in &run.inputs {
+            if i.state.was_read() {
+                t.inputs += 1;
+            } else if i.state.is_failure() {
+                t.unread += 1;
+            }
             t.bytes += i.bytes;
             t.records += i.records;
             t.skipped += i.skipped;
@@ -44,6 +73,9 @@ pub fn summary_line(run: &Run) -> String {
         r.records,
         plural(r.records),
     );
+    if r.unread > 0 {
+        s += &format!(", {} unreadable", r.unread);
+    }
     if r.skipped > 0 {
         s += &format!(", {} skipped", r.skipped);
     }

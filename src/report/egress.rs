@@ -1,0 +1,224 @@
+//! The one way out. Every report format takes its data as a [`Shown`], which can only be built
+//! here, by passing every string of the run through [`redact`] (and, for a terminal, through
+//! [`escape_controls`]); every message for stderr is built by [`stderr_lines`] or [`warn`]. A
+//! format added later (ndjson, markdown) receives a [`Shown`] too, so it cannot print a string
+//! that has not been redacted.
+//!
+//! The visitors below destructure every struct without `..`: a field added to a report type is a
+//! compile error here until it is visited.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::diagnosis::{Alternative, Diagnosis, Evidence};
+use crate::pipeline::{ErrorReport, InputReport, Run};
+use crate::redact::{escape_controls, redact};
+
+/// Where the text goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A terminal (or a file a person will `cat`): control characters are made visible.
+    Terminal,
+    /// A data format that escapes control characters itself (JSON).
+    Data,
+}
+
+/// A run whose every string has been redacted for its target.
+pub struct Shown {
+    run: Run,
+}
+
+impl Shown {
+    pub fn new(mut run: Run, target: Target) -> Shown {
+        let clean = |s: &mut String| clean(s, target);
+        for input in &mut run.inputs {
+            visit_input(input, clean);
+        }
+        let mut sources: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        for d in &mut run.diagnoses {
+            visit_diagnosis(d, target, &mut sources);
+        }
+        Shown { run }
+    }
+
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+}
+
+/// `s` redacted, and for a terminal with control characters made visible.
+pub fn safe(s: &str, target: Target) -> Cow<'_, str> {
+    let r = redact(s);
+    if target == Target::Data {
+        return r;
+    }
+    match escape_controls(&r) {
+        Cow::Borrowed(_) => r,
+        Cow::Owned(e) => Cow::Owned(e),
+    }
+}
+
+fn clean(s: &mut String, target: Target) {
+    if let Cow::Owned(o) = safe(s, target) {
+        *s = o;
+    }
+}
+
+fn visit_input(i: &mut InputReport, clean: impl Fn(&mut String)) {
+    let InputReport {
+        source,
+        format,
+        records: _,
+        skipped: _,
+        filtered: _,
+        untimed: _,
+        bytes: _,
+        errors,
+        state: _,
+    } = i;
+    clean(source);
+    clean(format);
+    for e in errors {
+        let ErrorReport {
+            line: _,
+            offset: _,
+            message,
+        } = e;
+        clean(message);
+    }
+}
+
+fn visit_diagnosis(d: &mut Diagnosis, target: Target, sources: &mut Vec<(Arc<str>, Arc<str>)>) {
+    let clean = |s: &mut String| clean(s, target);
+    let Diagnosis {
+        rank: _,
+        cause,
+        symptom,
+        title,
+        severity: _,
+        confidence: _,
+        secret,
+        function,
+        step,
+        occurrences: _,
+        first_seen,
+        last_seen,
+        evidence,
+        remediation,
+        references,
+        alternatives,
+        why,
+        severity_level: _,
+        explanation,
+        symptom_title,
+    } = d;
+    for s in [cause, symptom, title, symptom_title] {
+        clean(s);
+    }
+    for s in [secret, function, step, first_seen, last_seen, explanation]
+        .into_iter()
+        .flatten()
+    {
+        clean(s);
+    }
+    for s in remediation.iter_mut().chain(why.iter_mut()) {
+        clean(s);
+    }
+    if references.iter().any(|r| safe(r, target) != r.as_str()) {
+        *references = references
+            .iter()
+            .map(|r| safe(r, target).into_owned())
+            .collect();
+    }
+    for a in alternatives {
+        let Alternative {
+            cause,
+            confidence: _,
+        } = a;
+        clean(cause);
+    }
+    for e in evidence {
+        let Evidence {
+            source,
+            line: _,
+            timestamp,
+            request_id,
+            text,
+        } = e;
+        *source = shared_source(source, target, sources);
+        for s in [timestamp, request_id].into_iter().flatten() {
+            clean(s);
+        }
+        clean(text);
+    }
+}
+
+/// A source name made safe once, however many evidence lines share it.
+fn shared_source(s: &Arc<str>, target: Target, seen: &mut Vec<(Arc<str>, Arc<str>)>) -> Arc<str> {
+    if let Some((_, safe)) = seen.iter().find(|(raw, _)| Arc::ptr_eq(raw, s)) {
+        return safe.clone();
+    }
+    let out: Arc<str> = match safe(s, target) {
+        Cow::Borrowed(_) => s.clone(),
+        Cow::Owned(o) => o.into(),
+    };
+    seen.push((s.clone(), out.clone()));
+    out
+}
+
+/// The messages about the inputs of a run, for stderr: `rotdiag: PATH:LINE: reason` or
+/// `rotdiag: PATH (byte N): reason`, redacted and safe for a terminal.
+pub fn stderr_lines(run: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    for input in &run.inputs {
+        for e in &input.errors {
+            let at = match (e.line, e.offset) {
+                (Some(l), _) => format!(":{l}"),
+                (None, Some(o)) => format!(" (byte {o})"),
+                _ => String::new(),
+            };
+            out.push(about(&input.source, &format!("{at}: {}", e.message)));
+        }
+    }
+    for input in run.inputs.iter().filter(|i| i.untimed > 0) {
+        let msg = format!(
+            ": {} record(s) carry no timestamp and follow none that does: kept, as --since/--until cannot place them",
+            input.untimed
+        );
+        out.push(about(&input.source, &msg));
+    }
+    out
+}
+
+/// `rotdiag: SOURCE…`, the source and the rest made safe apart, so that a credential in a file
+/// name does not swallow the line number after it.
+fn about(source: &str, rest: &str) -> String {
+    format!(
+        "rotdiag: {}{}",
+        safe(source, Target::Terminal),
+        safe(rest, Target::Terminal)
+    )
+}
+
+fn line(msg: &str) -> String {
+    format!("rotdiag: {}", safe(msg, Target::Terminal))
+}
+
+/// Writes `rotdiag: <msg>` to stderr, redacted and safe for a terminal. A closed stderr is
+/// ignored: it must not change the exit status or panic.
+pub fn warn(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", line(msg));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_redacts_and_escapes_for_a_terminal_only() {
+        let s = "password=hunter2\r\x1b[2J\u{9b}";
+        assert_eq!(safe(s, Target::Terminal), "password=***\\r\\x1b[2J\\u{9b}");
+        assert_eq!(safe(s, Target::Data), "password=***\r\x1b[2J\u{9b}");
+    }
+}
