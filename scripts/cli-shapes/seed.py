@@ -115,6 +115,28 @@ class Text:
         return s + "\n"
 
 
+def healthy_text_rotation(stream, init, steps, secret, token, user, host, engine):
+    """The four invocations of a successful rotation in the text format, the first in a new
+    execution environment (INIT_START at `init`). `steps`: per step, (request id, START instant,
+    the instants of the step's lines, END/REPORT instant, REPORT's (duration, billed, max memory,
+    init duration or None)). `engine` as the templates name it ("PostgreSQL DB", "MariaDB")."""
+    ssl = f"Successfully established SSL/TLS connection as user '{user}' with host: '{host}'"
+    lines = [
+        ["Found credentials in environment variables.", f"createSecret: Successfully put secret for ARN {secret} and version {token}."],
+        [ssl, f"setSecret: Successfully set password for user {user} in {engine} for secret arn {secret}."],
+        [ssl, f"testSecret: Successfully signed into {engine} with AWSPENDING secret in {secret}."],
+        [f"finishSecret: Successfully set AWSCURRENT stage to version {token} for secret {secret}."],
+    ]
+    out = []
+    for n, ((rid, start, times, end, report), texts) in enumerate(zip(steps, lines)):
+        events = [(init, Text.init_start())] if n == 0 else []
+        events.append((start, Text.start(rid)))
+        events += [(t, Text.app("INFO", ms(t), rid, m)) for t, m in zip(times, texts)]
+        events += [(end, Text.end(rid)), (end, Text.report(rid, *report))]
+        out.append((stream, [(ms(t), m) for t, m in events]))
+    return out
+
+
 def text_scenario():
     group = "/aws/lambda/SecretsManagerPgRotation"
     a = "2025/04/10/[$LATEST]3db9c7b88382e6481e072f78fa8c352e"
@@ -135,6 +157,19 @@ def text_scenario():
     def inv(stream, events):
         e.append((stream, [(ms(t), m) for t, m in events]))
 
+    def set_secret_unreachable(rid, start, error, end, report):
+        """setSecret after its connect timeouts: the template's error line, then 1 ms later the
+        runtime's LAMBDA_WARNING and its error record with the traceback."""
+        after = iso(ms(error) + 1)
+        return [
+            (start, Text.start(rid)),
+            (error, Text.app("ERROR", ms(error), rid, f"setSecret: {failure}")),
+            (after, Text.app("WARNING", ms(after), rid, LAMBDA_WARNING)),
+            (after, Text.unhandled("ValueError", failure, frames)),
+            (end, Text.end(rid)),
+            (end, Text.report(rid, *report)),
+        ]
+
     # Stream A, first attempt: createSecret succeeds, setSecret times out connecting (20 s).
     r1, r2 = "b2f4685b-daa2-4835-bd58-bf5c727e5a37", "c8c29336-e6e3-46bf-883e-f6c5f2a65f87"
     inv(a, [
@@ -145,49 +180,14 @@ def text_scenario():
         ("2025-04-10T09:30:58.748Z", Text.end(r1)),
         ("2025-04-10T09:30:58.748Z", Text.report(r1, 632.62, 1046, 85, 412.47)),
     ])
-    inv(a, [
-        ("2025-04-10T09:30:59.460Z", Text.start(r2)),
-        ("2025-04-10T09:31:19.455Z", Text.app("ERROR", ms("2025-04-10T09:31:19.455Z"), r2, f"setSecret: {failure}")),
-        ("2025-04-10T09:31:19.456Z", Text.app("WARNING", ms("2025-04-10T09:31:19.456Z"), r2, LAMBDA_WARNING)),
-        ("2025-04-10T09:31:19.456Z", Text.unhandled("ValueError", failure, frames)),
-        ("2025-04-10T09:31:19.474Z", Text.end(r2)),
-        ("2025-04-10T09:31:19.474Z", Text.report(r2, 20011.36, 20012, 86)),
-    ])
+    inv(a, set_secret_unreachable(r2, "2025-04-10T09:30:59.460Z", "2025-04-10T09:31:19.455Z", "2025-04-10T09:31:19.474Z", (20011.36, 20012, 86)))
     # Stream B: a healthy rotation of another secret, in another execution environment.
-    h = [
-        "0f6d1c2e-7a8b-4c9d-8e0f-1a2b3c4d5e6f",
-        "1e7c2b3a-4d5e-4f60-9172-83a4b5c6d7e8",
-        "2d8b3a4c-5e6f-4071-8283-94a5b6c7d8e9",
-        "3c9a4b5d-6f70-4182-9394-a5b6c7d8e9f0",
-    ]
-    inv(b, [
-        ("2025-04-10T09:32:40.120Z", Text.init_start()),
-        ("2025-04-10T09:32:40.541Z", Text.start(h[0])),
-        ("2025-04-10T09:32:40.577Z", Text.app("INFO", ms("2025-04-10T09:32:40.577Z"), h[0], "Found credentials in environment variables.")),
-        ("2025-04-10T09:32:41.034Z", Text.app("INFO", ms("2025-04-10T09:32:41.034Z"), h[0], f"createSecret: Successfully put secret for ARN {healthy} and version {token_b}.")),
-        ("2025-04-10T09:32:41.040Z", Text.end(h[0])),
-        ("2025-04-10T09:32:41.040Z", Text.report(h[0], 499.18, 917, 86, 417.66)),
-    ])
-    inv(b, [
-        ("2025-04-10T09:32:41.702Z", Text.start(h[1])),
-        ("2025-04-10T09:32:42.629Z", Text.app("INFO", ms("2025-04-10T09:32:42.629Z"), h[1], f"Successfully established SSL/TLS connection as user 'billing' with host: '{host}'")),
-        ("2025-04-10T09:32:42.676Z", Text.app("INFO", ms("2025-04-10T09:32:42.676Z"), h[1], f"setSecret: Successfully set password for user billing in PostgreSQL DB for secret arn {healthy}.")),
-        ("2025-04-10T09:32:42.681Z", Text.end(h[1])),
-        ("2025-04-10T09:32:42.681Z", Text.report(h[1], 978.52, 979, 87)),
-    ])
-    inv(b, [
-        ("2025-04-10T09:32:43.140Z", Text.start(h[2])),
-        ("2025-04-10T09:32:43.429Z", Text.app("INFO", ms("2025-04-10T09:32:43.429Z"), h[2], f"Successfully established SSL/TLS connection as user 'billing' with host: '{host}'")),
-        ("2025-04-10T09:32:43.440Z", Text.app("INFO", ms("2025-04-10T09:32:43.440Z"), h[2], f"testSecret: Successfully signed into PostgreSQL DB with AWSPENDING secret in {healthy}.")),
-        ("2025-04-10T09:32:43.446Z", Text.end(h[2])),
-        ("2025-04-10T09:32:43.446Z", Text.report(h[2], 305.07, 306, 87)),
-    ])
-    inv(b, [
-        ("2025-04-10T09:32:44.005Z", Text.start(h[3])),
-        ("2025-04-10T09:32:44.241Z", Text.app("INFO", ms("2025-04-10T09:32:44.241Z"), h[3], f"finishSecret: Successfully set AWSCURRENT stage to version {token_b} for secret {healthy}.")),
-        ("2025-04-10T09:32:44.247Z", Text.end(h[3])),
-        ("2025-04-10T09:32:44.247Z", Text.report(h[3], 241.93, 242, 88)),
-    ])
+    e += healthy_text_rotation(b, "2025-04-10T09:32:40.120Z", [
+        ("0f6d1c2e-7a8b-4c9d-8e0f-1a2b3c4d5e6f", "2025-04-10T09:32:40.541Z", ["2025-04-10T09:32:40.577Z", "2025-04-10T09:32:41.034Z"], "2025-04-10T09:32:41.040Z", (499.18, 917, 86, 417.66)),
+        ("1e7c2b3a-4d5e-4f60-9172-83a4b5c6d7e8", "2025-04-10T09:32:41.702Z", ["2025-04-10T09:32:42.629Z", "2025-04-10T09:32:42.676Z"], "2025-04-10T09:32:42.681Z", (978.52, 979, 87)),
+        ("2d8b3a4c-5e6f-4071-8283-94a5b6c7d8e9", "2025-04-10T09:32:43.140Z", ["2025-04-10T09:32:43.429Z", "2025-04-10T09:32:43.440Z"], "2025-04-10T09:32:43.446Z", (305.07, 306, 87)),
+        ("3c9a4b5d-6f70-4182-9394-a5b6c7d8e9f0", "2025-04-10T09:32:44.005Z", ["2025-04-10T09:32:44.241Z"], "2025-04-10T09:32:44.247Z", (241.93, 242, 88)),
+    ], healthy, token_b, "billing", host, "PostgreSQL DB")
     # Stream A, Secrets Manager's retry: the same 20 s failure.
     r3, r4 = "887f2124-56fa-4f30-8a20-130b81fba1e9", "0a993a77-e35f-4b7a-ad09-311a513812c5"
     inv(a, [
@@ -196,14 +196,7 @@ def text_scenario():
         ("2025-04-10T09:34:37.720Z", Text.end(r3)),
         ("2025-04-10T09:34:37.720Z", Text.report(r3, 511.19, 512, 87)),
     ])
-    inv(a, [
-        ("2025-04-10T09:34:38.296Z", Text.start(r4)),
-        ("2025-04-10T09:34:58.287Z", Text.app("ERROR", ms("2025-04-10T09:34:58.287Z"), r4, f"setSecret: {failure}")),
-        ("2025-04-10T09:34:58.288Z", Text.app("WARNING", ms("2025-04-10T09:34:58.288Z"), r4, LAMBDA_WARNING)),
-        ("2025-04-10T09:34:58.288Z", Text.unhandled("ValueError", failure, frames)),
-        ("2025-04-10T09:34:58.305Z", Text.end(r4)),
-        ("2025-04-10T09:34:58.305Z", Text.report(r4, 20007.92, 20008, 88)),
-    ])
+    inv(a, set_secret_unreachable(r4, "2025-04-10T09:34:38.296Z", "2025-04-10T09:34:58.287Z", "2025-04-10T09:34:58.305Z", (20007.92, 20008, 88)))
     return group, e
 
 
@@ -333,41 +326,13 @@ def text_hang_scenario():
     def app(t, level, rid, msg):
         return (t, Text.app(level, ms(t), rid, msg))
 
-    h = [
-        "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
-        "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e",
-        "c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f",
-        "d4e5f6a7-b8c9-4d0e-9f2a-3b4c5d6e7f80",
-    ]
     # A healthy rotation of the shop database in the morning.
-    inv(p, [
-        ("2025-04-10T11:00:02.310Z", Text.init_start()),
-        ("2025-04-10T11:00:02.733Z", Text.start(h[0])),
-        app("2025-04-10T11:00:02.769Z", "INFO", h[0], "Found credentials in environment variables."),
-        app("2025-04-10T11:00:03.208Z", "INFO", h[0], f"createSecret: Successfully put secret for ARN {healthy} and version {token}."),
-        ("2025-04-10T11:00:03.214Z", Text.end(h[0])),
-        ("2025-04-10T11:00:03.214Z", Text.report(h[0], 481.05, 905, 85, 423.18)),
-    ])
-    inv(p, [
-        ("2025-04-10T11:00:03.790Z", Text.start(h[1])),
-        app("2025-04-10T11:00:04.402Z", "INFO", h[1], f"Successfully established SSL/TLS connection as user 'shop' with host: '{host}'"),
-        app("2025-04-10T11:00:04.455Z", "INFO", h[1], f"setSecret: Successfully set password for user shop in MariaDB for secret arn {healthy}."),
-        ("2025-04-10T11:00:04.461Z", Text.end(h[1])),
-        ("2025-04-10T11:00:04.461Z", Text.report(h[1], 671.24, 672, 86)),
-    ])
-    inv(p, [
-        ("2025-04-10T11:00:05.020Z", Text.start(h[2])),
-        app("2025-04-10T11:00:05.266Z", "INFO", h[2], f"Successfully established SSL/TLS connection as user 'shop' with host: '{host}'"),
-        app("2025-04-10T11:00:05.279Z", "INFO", h[2], f"testSecret: Successfully signed into MariaDB with AWSPENDING secret in {healthy}."),
-        ("2025-04-10T11:00:05.285Z", Text.end(h[2])),
-        ("2025-04-10T11:00:05.285Z", Text.report(h[2], 265.93, 266, 86)),
-    ])
-    inv(p, [
-        ("2025-04-10T11:00:05.851Z", Text.start(h[3])),
-        app("2025-04-10T11:00:06.090Z", "INFO", h[3], f"finishSecret: Successfully set AWSCURRENT stage to version {token} for secret {healthy}."),
-        ("2025-04-10T11:00:06.096Z", Text.end(h[3])),
-        ("2025-04-10T11:00:06.096Z", Text.report(h[3], 245.11, 246, 87)),
-    ])
+    e += healthy_text_rotation(p, "2025-04-10T11:00:02.310Z", [
+        ("a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "2025-04-10T11:00:02.733Z", ["2025-04-10T11:00:02.769Z", "2025-04-10T11:00:03.208Z"], "2025-04-10T11:00:03.214Z", (481.05, 905, 85, 423.18)),
+        ("b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", "2025-04-10T11:00:03.790Z", ["2025-04-10T11:00:04.402Z", "2025-04-10T11:00:04.455Z"], "2025-04-10T11:00:04.461Z", (671.24, 672, 86)),
+        ("c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f", "2025-04-10T11:00:05.020Z", ["2025-04-10T11:00:05.266Z", "2025-04-10T11:00:05.279Z"], "2025-04-10T11:00:05.285Z", (265.93, 266, 86)),
+        ("d4e5f6a7-b8c9-4d0e-9f2a-3b4c5d6e7f80", "2025-04-10T11:00:05.851Z", ["2025-04-10T11:00:06.090Z"], "2025-04-10T11:00:06.096Z", (245.11, 246, 87)),
+    ], healthy, token, "shop", host, "MariaDB")
     # Later, new execution environments hang after the credential lookup until the 30 s timeout:
     # the first attempt of the next rotation and Secrets Manager's retry. Nothing names a secret.
     r = ["e5f6a7b8-c9d0-4e1f-8a3b-4c5d6e7f8091", "f6a7b8c9-d0e1-4f2a-9b4c-5d6e7f8091a2"]

@@ -312,7 +312,7 @@ fn looks_like_stream(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::{decode_all, msg};
+    use crate::format::testing::{decode_all, msg, subscription_data};
 
     const STREAM: &str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef";
 
@@ -439,14 +439,13 @@ mod tests {
 
     #[test]
     fn kinesis_records_rows_carry_subscription_payloads() {
-        use base64::Engine as _;
-        use std::io::Write as _;
-        let payload = format!(
-            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/Rot","logStream":"{STREAM}","subscriptionFilters":["f"],"logEvents":[{{"id":"0","timestamp":1744277457694,"message":"START RequestId: x\n"}},{{"id":"1","timestamp":1744277458748,"message":"END RequestId: x\n"}}]}}"#
+        let data = subscription_data(
+            STREAM,
+            &[
+                (1_744_277_457_694, "START RequestId: x\n"),
+                (1_744_277_458_748, "END RequestId: x\n"),
+            ],
         );
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(payload.as_bytes()).unwrap();
-        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
         // v1 prints MillisBehindLatest and NextShardIterator first (the iterator may hold a
         // newline), then one RECORDS row per record.
         let text = format!(

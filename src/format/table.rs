@@ -490,7 +490,7 @@ pub fn looks_like_table(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::decode_all;
+    use crate::format::testing::{decode_all, subscription_data};
 
     fn run(input: &str) -> Vec<Record<'static>> {
         let (out, errors) = decode_all(decode, input.as_bytes());
@@ -592,14 +592,7 @@ Traceback (most recent call last):
         assert_eq!(r[1].group.as_deref(), Some("/aws/lambda/Rot"));
         assert_eq!(r[1].stream.as_deref(), Some(STREAM));
 
-        use base64::Engine as _;
-        use std::io::Write as _;
-        let payload = format!(
-            r#"{{"messageType":"DATA_MESSAGE","logGroup":"/aws/lambda/Rot","logStream":"{STREAM}","logEvents":[{{"id":"0","timestamp":1744277457694,"message":"START RequestId: x"}}]}}"#
-        );
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(payload.as_bytes()).unwrap();
-        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let data = subscription_data(STREAM, &[(1_744_277_457_694, "START RequestId: x")]);
         let kinesis = format!(
             "----\n| GetRecords |\n+----+\n|  MillisBehindLatest |  0 |\n|  NextShardIterator |  abc\nMDA=\n  |\n+----+\n||  Records  ||\n|+----+|\n|| ApproximateArrivalTimestamp | Data | PartitionKey | SequenceNumber ||\n|+----+|\n||  2025-04-10T12:00:00+00:00 |  {data} |  pk |  1 ||\n||  2025-04-10T12:00:00+00:00 |  {data} |  pk |  2 ||\n"
         );

@@ -613,7 +613,7 @@ pub fn looks_like_yaml(sample: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::testing::{decode_all, msg};
+    use crate::format::testing::{decode_all, msg, subscription_data};
 
     fn run(input: &str) -> (Vec<Record<'static>>, Vec<DecodeError>) {
         decode_all(decode, input.as_bytes())
@@ -776,14 +776,13 @@ searchedLogStreams: []
         assert_eq!(r[1].group.as_deref(), Some("/aws/lambda/Rot"));
         assert_eq!(r[1].stream.as_deref(), Some(STREAM));
 
-        use base64::Engine as _;
-        use std::io::Write as _;
-        let payload = format!(
-            r#"{{"messageType":"DATA_MESSAGE","logGroup":"/aws/lambda/Rot","logStream":"{STREAM}","logEvents":[{{"id":"0","timestamp":1744277457694,"message":"START RequestId: x"}},{{"id":"1","timestamp":1744277458748,"message":"END RequestId: x"}}]}}"#
+        let data = subscription_data(
+            STREAM,
+            &[
+                (1_744_277_457_694, "START RequestId: x"),
+                (1_744_277_458_748, "END RequestId: x"),
+            ],
         );
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(payload.as_bytes()).unwrap();
-        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
         let kinesis = format!(
             "MillisBehindLatest: 0\nNextShardIterator: 'abc\n\n  '\nRecords:\n- ApproximateArrivalTimestamp: '2025-04-10T12:00:00+00:00'\n  Data: {data}\n  PartitionKey: pk\n  SequenceNumber: '1'\n"
         );
