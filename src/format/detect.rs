@@ -336,6 +336,7 @@ mod tests {
             ("{\"timestamp\": \"x\", \"level\": \"INFO\", \"message\": \"}\\t{\"}\n{\"time\":\"y\",\"type\":\"platform.report\"}\n".into(), Format::Raw),
             // A pasted list in prose is not YAML.
             ("- START RequestId: x\n".into(), Format::Raw),
+            ("- 2025-04-10 09:31 the rotation failed\n".into(), Format::Raw),
         ];
         for (text, want) in cases {
             assert_eq!(detect(text.as_bytes()), want, "{text}");

@@ -569,13 +569,13 @@ fn record(
 /// Does the sample look like CLI YAML output? An `events:`, `results:` (Logs Insights) or
 /// `Records:` (Kinesis) key at the top or in a `yaml-stream` page (`- events:`), or a first line
 /// that starts a list the way the CLI prints a `--query` result: `- - ` (rows, pages), a quoted
-/// message, a number, `null`, or `<key>: ` (objects).
+/// message, a bare number, `null`, or `<key>: ` (objects).
 pub fn looks_like_yaml(sample: &[u8]) -> bool {
-    let mut lines = sample
+    let lines = sample
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .take(40);
-    for line in lines.by_ref() {
+    for line in lines {
         let l = line.strip_prefix(b"- ").unwrap_or(line);
         if matches!(
             l,
@@ -605,9 +605,11 @@ pub fn looks_like_yaml(sample: &[u8]) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
             && matches!(item.get(c + 1), None | Some(b' ') | Some(b'\r'))
     });
+    let item = item.strip_suffix(b"\r").unwrap_or(item);
     key || item.starts_with(b"- ")
-        || matches!(item.first(), Some(b'"' | b'\'' | b'0'..=b'9'))
-        || item.starts_with(b"null")
+        || matches!(item.first(), Some(b'"' | b'\''))
+        || (!item.is_empty() && item.iter().all(u8::is_ascii_digit))
+        || item == b"null"
 }
 
 #[cfg(test)]
