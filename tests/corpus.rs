@@ -27,6 +27,8 @@ struct Expect {
     diagnosis: Vec<ExpectedDiagnosis>,
     #[serde(default)]
     absent: Vec<String>,
+    /// Known not to be diagnosed right yet (the reason): the case must NOT meet its expectations.
+    xfail: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -229,13 +231,25 @@ fn every_corpus_case_is_diagnosed_as_expected() {
     let cases = cases();
     assert!(!cases.is_empty(), "no corpus cases found");
     let mut failures = Vec::new();
+    let mut xfails = Vec::new();
     for case in &cases {
-        if let Err(e) = check(case) {
-            failures.push(format!(
-                "{}: {e}",
-                case.file_name().unwrap().to_string_lossy()
-            ));
+        let name = case.file_name().unwrap().to_string_lossy();
+        match (check(case), load(case).xfail) {
+            (Err(e), None) => failures.push(format!("{name}: {e}")),
+            (Ok(_), Some(_)) => failures.push(format!(
+                "{name}: marked xfail but now meets its expectations: remove the `xfail` line"
+            )),
+            (Err(e), Some(reason)) => xfails.push(format!("  {name}: {reason}\n    now: {e}")),
+            (Ok(_), None) => {}
         }
+    }
+    if !xfails.is_empty() {
+        println!(
+            "{} of {} corpus cases are xfail (expected to fail until the rules are fixed):\n{}",
+            xfails.len(),
+            cases.len(),
+            xfails.join("\n")
+        );
     }
     assert!(
         failures.is_empty(),
@@ -301,6 +315,11 @@ fn expect_files_describe_their_case() {
         assert!(
             !e.inputs.is_empty() || e.stdin.is_some(),
             "{}: no inputs",
+            case.display()
+        );
+        assert!(
+            e.xfail.as_deref().is_none_or(|r| !r.trim().is_empty()),
+            "{}: an xfail mark needs its reason",
             case.display()
         );
     }
