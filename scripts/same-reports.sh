@@ -9,6 +9,7 @@
 # Inputs:
 #   * every corpus case, run as tests/it/corpus.rs runs it (in the case folder, `--color never`, the
 #     case's `args`, its `inputs` or its `stdin` file), as `--format json` and as `--format human`;
+#   * every output of the real AWS CLIs in corpus/shapes-real-cli/, one at a time, as JSON;
 #   * generated data (written by GEN into OUT/data on `record`; on `check` GEN writes it again and
 #     the bytes must be the same): 64 MiB of S3-export text and of filter-log-events JSON (seed 7),
 #     and a folder of about 50 small files of several shapes (gzipped S3 exports, events-json,
@@ -26,7 +27,7 @@ GEN=${4:-$ROOT/target/release/rotdiag-gen}
 IGNORE_VERSION=${IGNORE_VERSION:-1}
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 [[ $MODE == record || $MODE == check ]] || usage
@@ -74,6 +75,19 @@ EOF
     [[ -n $stdin ]] && stdin=$case/$stdin || stdin=/dev/null
     for format in json human; do
         run "corpus.$name.$format" "$case" "$stdin" --format "$format" --color never "${spec[@]:1}"
+    done
+done
+
+# What the real AWS CLIs print (corpus/shapes-real-cli/): every output of every scenario, as
+# tests/it/shapes_real_cli.rs runs it (one output at a time).
+for scenario in "$ROOT"/corpus/shapes-real-cli/*/; do
+    [[ -f $scenario/expected.toml ]] || continue
+    for output in "$scenario"*; do
+        case $(basename "$output") in
+        expected.toml | manifest.tsv | not-produced.tsv) continue ;;
+        esac
+        run "cli.$(basename "$scenario").$(basename "$output").json" "$scenario" /dev/null \
+            --format json --color never "$(basename "$output")"
     done
 done
 

@@ -19,7 +19,7 @@
 //! * [`input`]: files (memory-mapped, guarded against truncation), folders (walked as ripgrep
 //!   does), stdin, tar and zip archives; gzip, BOMs, UTF-16 and colour codes are peeled off as
 //!   streaming layers.
-//! * [`format`]: detects the export shape by content and decodes it into [`format::Record`]s (one
+//! * [`format`](mod@format): detects the export shape by content and decodes it into [`format::Record`]s (one
 //!   CloudWatch event each: timestamp, stream, message). Line-oriented shapes decode in blocks cut
 //!   at record boundaries; documents (JSON, YAML, CSV, the CLI's text and tables) event by event.
 //! * [`rules`]: the knowledge, as data (`rules/*.toml`, embedded at build time), compiled into a
@@ -56,7 +56,7 @@
 //! 1. `aws`, [`time`], `template`, [`redact`], [`problem`], `progress` (the leaves)
 //! 2. [`summary`] (per-input reports and totals, which hold [`problem`]s)
 //! 3. [`input`] (bytes)
-//! 4. [`format`] (records)
+//! 4. [`format`](mod@format) (records)
 //! 5. [`rules`] (the rule set)
 //! 6. [`lambda`] (invocations and rotations)
 //! 7. [`engine`] (occurrences)
@@ -66,6 +66,10 @@
 //! 11. [`cli`] (arguments and exit status; with `main.rs`, the binary)
 
 #![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
+// These docs describe the internals (the public surface is what the binary, benches, fuzz target,
+// generator and tests need): read them with `cargo doc --document-private-items --open`, where the
+// links to crate-private items resolve.
+#![allow(rustdoc::private_intra_doc_links)]
 
 mod aws;
 pub mod cli;

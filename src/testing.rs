@@ -84,3 +84,17 @@ pub(crate) fn b64gz(data: &[u8]) -> String {
 pub(crate) fn msg(r: &Record) -> String {
     String::from_utf8(r.message.to_vec()).unwrap()
 }
+
+/// A subscription payload as a Kinesis record's `Data` holds it (base64 of gzip of a
+/// `DATA_MESSAGE`): `(timestamp, message)` events of `stream`.
+pub(crate) fn subscription_data(stream: &str, events: &[(i64, &str)]) -> String {
+    let events: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (t, m))| serde_json::json!({"id": i.to_string(), "timestamp": t, "message": m}))
+        .collect();
+    let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012",
+        "logGroup": "/aws/lambda/Rot", "logStream": stream, "subscriptionFilters": ["f"],
+        "logEvents": events});
+    b64gz(payload.to_string().as_bytes())
+}

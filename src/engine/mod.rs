@@ -9,7 +9,7 @@
 //! only when nothing else did. The README's "Confidence" section documents this.
 //!
 //! CloudTrail events of the rotation are scored the same way, then correlated with what the Lambda
-//! logs gave ([`correlate`]): a CloudTrail event that points at the same cause is more evidence for
+//! logs gave ([`correlate`](mod@correlate)): a CloudTrail event that points at the same cause is more evidence for
 //! that diagnosis, not a second one; an event that only says the rotation failed (`RotationFailed
 //! … during setSecret step`) is evidence of the diagnosis of that step.
 

@@ -1,14 +1,14 @@
 //! Sniffing: which shape is this input in?
 //!
-//! Detection looks only at content (never at file names), in the order of `docs/log-formats.md` ("Detection"):
-//! JSON documents first, by the keys of their first document (subscription payloads and their
-//! base64 envelopes, CloudTrail containers, `filter-log-events` / `get-log-events`, Logs Insights);
-//! then the CLI's other outputs, which have unmistakable first lines (YAML `events:`, the table's
-//! `FilterLogEvents` title, Insights `RESULTS⇥@…`, a CSV header); then the line-oriented shapes by
-//! voting: each of the first non-blank lines is attributed to the one shape whose prefix it
-//! carries, and the shape with most lines wins. Lines no shape claims (tracebacks, blank lines) do
-//! not vote, so a pasted snippet with a single `START` line is still recognised. When nothing votes,
-//! the input is raw Lambda text, which accepts anything.
+//! Detection looks only at content (never at file names), in the order of `docs/log-formats.md`
+//! ("Detection"): JSON documents first, by the keys of their first document (subscription payloads
+//! and their base64 envelopes, CloudTrail containers, `filter-log-events` / `get-log-events`, Logs
+//! Insights); then the CLI's other outputs, which have unmistakable first lines (YAML `events:`,
+//! the table's `FilterLogEvents` title, Insights `RESULTS⇥@…`, a CSV header); then the
+//! line-oriented shapes by voting: each of the first non-blank lines is attributed to the one shape
+//! whose prefix it carries, and the shape with most lines wins. Lines no shape claims (tracebacks,
+//! blank lines) do not vote, so a pasted snippet with a single `START` line is still recognised.
+//! When nothing votes, the input is raw Lambda text, which accepts anything.
 //!
 //! Every JSON shape is decoded by the same walker (which recognises each document by its keys), so
 //! the JSON name detection reports only says what the input is; it cannot make decoding fail.
@@ -22,6 +22,11 @@ use crate::time;
 
 /// Picks the format of an input from its first bytes (BOM and compression already removed).
 pub fn detect(sample: &[u8]) -> Format {
+    // `--output text` rows that end with their timestamp (`<message>⇥<epoch ms>`) may start with
+    // anything, a JSON log record included.
+    if events_text::looks_like_trailing_rows(sample) {
+        return Format::EventsText;
+    }
     let trimmed = trim_start(sample);
     match trimmed.first() {
         Some(b'{') => return json_shape(trimmed),
@@ -102,8 +107,43 @@ fn json_shape(s: &[u8]) -> Format {
     {
         return Format::EventsJson;
     }
+    // `--query 'events[].message' --output text` of a function with the JSON log format: the CLI
+    // joins the messages with TABs, and only those that end in `\n` end a line.
+    if tab_joined(head) {
+        return Format::EventsJson;
+    }
     // JSON lines: Lambda JSON-format records, one per line.
     Format::Raw
+}
+
+/// Are JSON documents joined by TABs here: a line that starts with a TAB and a `{`, or a TAB
+/// right after a top-level `}` (outside any string)? JSON lines never have either.
+fn tab_joined(head: &[u8]) -> bool {
+    head.split(|&b| b == b'\n').any(|line| {
+        if line.starts_with(b"\t{") {
+            return true;
+        }
+        let mut depth = 0u32;
+        let mut in_string = false;
+        let mut escaped = false;
+        for (i, &b) in line.iter().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if in_string => escaped = true,
+                b'"' => in_string = !in_string,
+                _ if in_string => {}
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 && line[i + 1..].starts_with(b"\t{") {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    })
 }
 
 fn looks_like_events_document(s: &[u8]) -> bool {
@@ -266,6 +306,35 @@ mod tests {
             ("timestamp,message\n1761073090118,\"START RequestId: x\n\"\n".into(), Format::Csv),
             ("/aws/lambda/x: \n\ntimestamp,message\n1761073090118,x\n".into(), Format::Csv),
             ("@timestamp,@message,@logStream,@log\n2024-05-01 12:00:01.000,x,s,1:/g\n".into(), Format::Csv),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect(text.as_bytes()), want, "{text}");
+        }
+    }
+
+    /// What the real AWS CLIs print for the other `--query`, `--output` and service forms
+    /// (corpus/shapes-real-cli/).
+    #[test]
+    fn query_and_service_outputs_of_the_cli() {
+        let stream = "2025/04/10/[$LATEST]3db9c7b88382e6481e072f78fa8c352e";
+        let cases: Vec<(String, Format)> = vec![
+            (format!("- - 1744277457694\n  - {stream}\n  - 'START RequestId: x'\n"), Format::EventsYaml),
+            ("- m: 'END RequestId: x'\n  t: 1744277458748\n".into(), Format::EventsYaml),
+            ("- \"INIT_START Runtime Version: python:3.12.v48\\tRuntime\"\n".into(), Format::EventsYaml),
+            ("results:\n- - field: '@ptr'\n    value: '69'\n".into(), Format::EventsYaml),
+            ("MillisBehindLatest: 0\nNextShardIterator: 'x'\nRecords:\n- Data: H4sI\n".into(), Format::EventsYaml),
+            ("-----\n|  GetQueryResults  |\n+----+\n".into(), Format::EventsTable),
+            ("-----\n|  GetRecords  |\n+----+\n".into(), Format::EventsTable),
+            ("0\tcm90YXRp\nMDA=\n\nRECORDS\t1744286400\tH4sIAMCy\tpk\t1\n".into(), Format::EventsText),
+            ("START RequestId: x Version: $LATEST\n\t1744277458114\n[INFO]\tx\n\t1744277458143\n".into(), Format::EventsText),
+            ("{\"time\":\"2025-04-10T10:00:03.120Z\",\"type\":\"platform.start\"}\t1744279203120\n{\"time\":\"x\"}\t1744279203121\n".into(), Format::EventsText),
+            ("{\"time\":\"2025-04-10T10:00:03.120Z\",\"type\":\"platform.start\"}\t{\"timestamp\": \"x\", \"level\": \"INFO\"}\n".into(), Format::EventsJson),
+            ("{\"timestamp\": \"x\", \"level\": \"INFO\", \"message\": \"a}\\tb\"}\n\t{\"time\":\"y\",\"type\":\"platform.report\"}\n".into(), Format::EventsJson),
+            // Lambda JSON lines stay raw (a TAB inside a string is escaped, never literal).
+            ("{\"timestamp\": \"x\", \"level\": \"INFO\", \"message\": \"}\\t{\"}\n{\"time\":\"y\",\"type\":\"platform.report\"}\n".into(), Format::Raw),
+            // A pasted list in prose is not YAML.
+            ("- START RequestId: x\n".into(), Format::Raw),
+            ("- 2025-04-10 09:31 the rotation failed\n".into(), Format::Raw),
         ];
         for (text, want) in cases {
             assert_eq!(detect(text.as_bytes()), want, "{text}");

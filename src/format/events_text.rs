@@ -14,8 +14,19 @@
 //! timestamp and the leading columns are the numbers and the stream, whatever the message holds.
 //!
 //! Rows of `--query 'events[].[timestamp,logStreamName,message]' --output text` (`<epoch ms>⇥…`)
-//! are read the same way, best effort: the stream column is taken when it looks like one.
-//! A message that itself ends in `⇥<13 digits>` is ambiguous in this shape (the JSON output is not).
+//! are read the same way, best effort: the stream column is taken when it looks like one, and
+//! `None` (what the CLI prints for the `logStreamName` `get-log-events` events do not have) is
+//! dropped. A message that itself ends in `⇥<13 digits>` is ambiguous in this shape (the JSON output
+//! is not).
+//!
+//! Two more listings in the same notation:
+//! * rows that END with the timestamp: `--query 'events[*].{t:timestamp,m:message}' --output text`
+//!   prints an object's values sorted by key, so `<message>⇥<timestamp>` (and a message that ends
+//!   in `\n` leaves `⇥<timestamp>` on a line of its own). Such a record runs up to the line that
+//!   ends in `⇥<12 or 13 digits>`; a stream column just before the timestamp is taken too.
+//! * `aws kinesis get-records --output text`: `RECORDS⇥<arrival>⇥<Data>⇥…` rows of a Kinesis
+//!   stream a subscription filter writes to; the `Data` column (the longest) is the base64 gzip
+//!   payload, decoded as the JSON one is ([`super::events_json::decode_payload`]).
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -32,6 +43,10 @@ enum LineKind {
     Events,
     /// `<epoch ms>⇥…` (a `--query` of scalar lists)
     QueryRow,
+    /// `RECORDS⇥…` (`aws kinesis get-records`)
+    Records,
+    /// Lines of a row that ends with its timestamp (`<message>⇥<epoch ms>`), up to that line.
+    Trailing,
     /// `NEXTTOKEN⇥…`, `SEARCHEDLOGSTREAMS⇥…`, `b/…⇥f/…` (page tokens): ends a record, is no record.
     Other,
     /// Anything else continues the current record.
@@ -41,6 +56,9 @@ enum LineKind {
 fn kind(line: &[u8]) -> LineKind {
     if line.starts_with(b"EVENTS\t") {
         return LineKind::Events;
+    }
+    if line.starts_with(b"RECORDS\t") {
+        return LineKind::Records;
     }
     if line.starts_with(b"NEXTTOKEN\t") || line.starts_with(b"SEARCHEDLOGSTREAMS\t") {
         return LineKind::Other;
@@ -69,41 +87,126 @@ fn is_token_line(line: &[u8]) -> bool {
 
 /// Is this a line a `--output text` events listing starts a row with?
 pub(crate) fn is_row_start(line: &[u8]) -> bool {
-    matches!(kind(line), LineKind::Events | LineKind::QueryRow)
+    matches!(
+        kind(line),
+        LineKind::Events | LineKind::QueryRow | LineKind::Records
+    )
+}
+
+/// The timestamp a line ends with (`…⇥<12 or 13 digits>`), if it does.
+fn trailing_timestamp(line: &[u8]) -> Option<i64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if !(12..=13).contains(&digits) || line.len() == digits {
+        return None;
+    }
+    if line[line.len() - digits - 1] != b'\t' {
+        return None;
+    }
+    std::str::from_utf8(&line[line.len() - digits..])
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Does the sample look like rows that end with their timestamp (`<message>⇥<epoch ms>`), and
+/// like no other `--output text` listing? At least two lines end that way, at least one line in
+/// four, and no line starts an `EVENTS` / `<epoch ms>⇥` / `RECORDS` / Insights `RESULTS` row.
+pub(crate) fn looks_like_trailing_rows(sample: &[u8]) -> bool {
+    let (mut ending, mut lines) = (0usize, 0usize);
+    for line in sample.split(|&b| b == b'\n').take(400) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if is_row_start(line) || line.starts_with(b"RESULTS\t") {
+            return false;
+        }
+        lines += 1;
+        ending += usize::from(trailing_timestamp(line).is_some());
+    }
+    ending >= 2 && ending * 4 >= lines
+}
+
+/// The row being read: its kind, where it starts, its text so far.
+struct Row {
+    kind: LineKind,
+    line: u64,
+    offset: u64,
+    text: Vec<u8>,
 }
 
 /// Decodes `--output text` rows, calling `sink` once per event.
 pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     let mut lines = LineReader::new(input);
     let mut buf = Vec::new();
-    // The record being read: (kind, line, offset, text).
-    let mut cur: Option<(LineKind, u64, u64, Vec<u8>)> = None;
-    let mut flush = |cur: &mut Option<(LineKind, u64, u64, Vec<u8>)>| {
-        if let Some((k, line, offset, text)) = cur.take()
-            && let Some(r) = parse_row(k, line, offset, &text)
-        {
-            sink(r);
+    let mut errors = Vec::new();
+    let mut cur: Option<Row> = None;
+    // Records are told apart by their line: the events of one Kinesis record share its line and
+    // are numbered on from it.
+    let mut numbered = 0u64;
+    let mut put = |mut r: Record<'static>| {
+        if r.line <= numbered {
+            r.line = numbered + 1;
+        }
+        numbered = r.line;
+        sink(r);
+    };
+    let mut flush = |cur: &mut Option<Row>, errors: &mut Vec<Problem>| {
+        let Some(row) = cur.take() else { return };
+        if row.kind == LineKind::Records {
+            errors.extend(kinesis_row(&row, &mut put));
+        } else if let Some(r) = parse_row(row.kind, row.line, row.offset, &row.text) {
+            put(r);
         }
     };
     while lines.next_line(&mut buf) {
         match kind(&buf) {
-            k @ (LineKind::Events | LineKind::QueryRow) => {
-                flush(&mut cur);
-                cur = Some((k, lines.line, lines.offset, buf.clone()));
+            k @ (LineKind::Events | LineKind::QueryRow | LineKind::Records) => {
+                flush(&mut cur, &mut errors);
+                cur = Some(Row {
+                    kind: k,
+                    line: lines.line,
+                    offset: lines.offset,
+                    text: buf.clone(),
+                });
             }
-            LineKind::Other => flush(&mut cur),
-            LineKind::Continuation => {
-                if let Some((_, _, _, text)) = cur.as_mut()
-                    && text.len() < super::text::MAX_LINE
-                {
-                    text.push(b'\n');
-                    text.extend_from_slice(&buf);
+            LineKind::Other => flush(&mut cur, &mut errors),
+            LineKind::Continuation | LineKind::Trailing => {
+                let row = cur.get_or_insert_with(|| Row {
+                    kind: LineKind::Trailing,
+                    line: lines.line,
+                    offset: lines.offset,
+                    text: Vec::new(),
+                });
+                if row.text.len() < super::text::MAX_LINE {
+                    if !row.text.is_empty() {
+                        row.text.push(b'\n');
+                    }
+                    row.text.extend_from_slice(&buf);
+                }
+                if row.kind == LineKind::Trailing && trailing_timestamp(&buf).is_some() {
+                    flush(&mut cur, &mut errors);
                 }
             }
         }
     }
-    flush(&mut cur);
-    lines.errors
+    flush(&mut cur, &mut errors);
+    errors.extend(lines.errors);
+    errors
+}
+
+/// A `RECORDS⇥…` row of `aws kinesis get-records --output text`: the longest column is the
+/// base64 payload (the others are the arrival time, partition key and sequence number).
+fn kinesis_row(row: &Row, sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+    let body = &row.text[b"RECORDS\t".len()..];
+    let Some(data) = body
+        .split(|&b| b == b'\t' || b == b'\n')
+        .max_by_key(|c| c.len())
+        .filter(|c| !c.is_empty())
+    else {
+        return Vec::new();
+    };
+    super::events_json::decode_payload(&lossy(data), row.line, row.offset, sink)
 }
 
 fn parse_row(kind: LineKind, line: u64, offset: u64, text: &[u8]) -> Option<Record<'static>> {
@@ -149,8 +252,23 @@ fn parse_row(kind: LineKind, line: u64, offset: u64, text: &[u8]) -> Option<Reco
                 Some(t) if looks_like_stream(&rest[..t]) => {
                     rec(ts, Some(&rest[..t]), &rest[t + 1..])
                 }
+                // `None`: the JSON null of an event without `logStreamName` (get-log-events).
+                Some(t) if &rest[..t] == b"None" => rec(ts, None, &rest[t + 1..]),
                 _ => rec(ts, None, rest),
             }
+        }
+        LineKind::Trailing => {
+            let (body, ts) = split_last_number(text);
+            ts?;
+            // `<message>⇥<stream>⇥<timestamp>` (keys sorted: m, s, t); `None` is no stream.
+            let (body, stream) = match memchr::memrchr(b'\t', body) {
+                Some(t) if looks_like_stream(&body[t + 1..]) && !body[t + 1..].contains(&b'\n') => {
+                    (&body[..t], Some(&body[t + 1..]))
+                }
+                Some(t) if &body[t + 1..] == b"None" => (&body[..t], None),
+                _ => (body, None),
+            };
+            rec(ts, stream, body)
         }
         _ => None,
     }
@@ -195,7 +313,7 @@ fn looks_like_stream(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{decode_all, msg};
+    use crate::testing::{decode_all, msg, subscription_data};
 
     const STREAM: &str = "2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef";
 
@@ -267,6 +385,87 @@ mod tests {
         assert_eq!(msg(&r[0]), "START RequestId: x Version: $LATEST\n");
         assert_eq!(r[1].stream, None);
         assert_eq!(msg(&r[1]), "[ERROR] x\tmore");
+    }
+
+    #[test]
+    fn query_rows_of_get_log_events_print_none_for_the_stream() {
+        let (r, e) = run(
+            "1744277457694\tNone\tSTART RequestId: x Version: $LATEST\n\n1744277458748\tNone\tEND RequestId: x\n\n",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].stream, None);
+        assert_eq!(msg(&r[0]), "START RequestId: x Version: $LATEST\n");
+    }
+
+    #[test]
+    fn rows_that_end_with_their_timestamp() {
+        // `--query 'events[*].{t:timestamp,m:message}' --output text`: values sorted by key
+        // (m, t); a message ending in a newline leaves the timestamp on a line of its own.
+        let text = "INIT_START Runtime Version: python:3.12.v48\tRuntime Version ARN: x\n\t1744277457694\n\
+            [ERROR] ValueError: failed\nTraceback (most recent call last):\n\u{a0}\u{a0}File \"/var/task/lambda_function.py\", line 77\t1744277479456\n\
+            {\"time\":\"2025-04-10T10:20:12.488Z\",\"type\":\"platform.start\"}\t1744280412488\n";
+        assert!(looks_like_trailing_rows(text.as_bytes()));
+        let (r, e) = run(text);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].timestamp, Some(1_744_277_457_694));
+        assert_eq!(
+            msg(&r[0]),
+            "INIT_START Runtime Version: python:3.12.v48\tRuntime Version ARN: x\n"
+        );
+        assert_eq!(r[1].line, 3);
+        assert!(msg(&r[1]).ends_with("line 77"), "{:?}", msg(&r[1]));
+        assert_eq!(r[2].timestamp, Some(1_744_280_412_488));
+        // `{t:timestamp,s:logStreamName,m:message}`: the stream comes before the timestamp.
+        let (r, _) = run(&format!(
+            "START RequestId: x\n\t{STREAM}\t1744277457694\nEND RequestId: x\tNone\t1744277458748\n"
+        ));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].stream.as_deref(), Some(STREAM));
+        assert_eq!(msg(&r[0]), "START RequestId: x\n");
+        assert_eq!(
+            (r[1].stream.as_deref(), msg(&r[1]).as_str()),
+            (None, "END RequestId: x")
+        );
+        // Other listings are not taken for it.
+        assert!(!looks_like_trailing_rows(format!("EVENTS\t1\t1714564800050\t{STREAM}\tm\n\t1714564800000\nEVENTS\t2\t1714564800051\t{STREAM}\tm\n\t1714564800001\n").as_bytes()));
+        assert!(!looks_like_trailing_rows(
+            b"RESULTS\t@timestamp\t1744280835003\nRESULTS\t@ptr\t1744280835003\n"
+        ));
+        assert!(!looks_like_trailing_rows(
+            b"START RequestId: x\nEND RequestId: x\n"
+        ));
+    }
+
+    #[test]
+    fn kinesis_records_rows_carry_subscription_payloads() {
+        let data = subscription_data(
+            STREAM,
+            &[
+                (1_744_277_457_694, "START RequestId: x\n"),
+                (1_744_277_458_748, "END RequestId: x\n"),
+            ],
+        );
+        // v1 prints MillisBehindLatest and NextShardIterator first (the iterator may hold a
+        // newline), then one RECORDS row per record.
+        let text = format!(
+            "0\tcm90YXRpb24\nMDA6OA==\n\nRECORDS\t1744286400\t{data}\tpartitionkey0123456789abcdef012345\t49000000000000000000000000000000000000000000000000000001\nRECORDS\t1744286400\t{data}\tpk\t2\n"
+        );
+        assert_eq!(
+            crate::format::detect::detect(text.as_bytes()),
+            crate::format::Format::EventsText
+        );
+        let (r, e) = run(&text);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].stream.as_deref(), Some(STREAM));
+        assert_eq!(r[1].timestamp, Some(1_744_277_458_748));
+        // The events of one record share its line and are numbered on from it.
+        assert_eq!(r.iter().map(|r| r.line).collect::<Vec<_>>(), [4, 5, 6, 7]);
+        let (r, e) = run("RECORDS\t1744286400\tnot base64 at all!\tpk\t1\n");
+        assert!(r.is_empty());
+        assert_eq!(e.len(), 1, "{e:?}");
     }
 
     #[test]

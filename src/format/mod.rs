@@ -30,6 +30,7 @@ pub(crate) mod events_json;
 pub(crate) mod events_text;
 pub(crate) mod insights;
 pub(crate) mod lines;
+mod row;
 pub(crate) mod table;
 mod text;
 pub(crate) mod yaml;

@@ -2,7 +2,7 @@
 //!
 //! In the parallel stage, [`analyze`] reads each message:
 //!
-//! * [`line`] classifies it (platform line, application line, unhandled error, timeout line);
+//! * [`line`](mod@line) classifies it (platform line, application line, unhandled error, timeout line);
 //!   `json` renders a JSON log format record or a CloudTrail event as the text line it stands for;
 //!   [`report`] parses REPORT and INIT_REPORT numbers;
 //! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line.

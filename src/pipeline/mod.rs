@@ -2,7 +2,7 @@
 //!
 //! Each input is scanned on its own (inputs in parallel, and a big mapped file in parallel blocks):
 //! records are decoded and classified and matched against the rule literals in parallel, then fed
-//! in order to one [`Assembler`] and [`Tracker`] per input, which close invocations and rotations as
+//! in order to one [`Assembler`](crate::lambda::invocation::Assembler) and [`Tracker`] per input, which close invocations and rotations as
 //! they complete and hand failed rotations to the engine. Rotations still open when an input ends
 //! (one step in this file, the next in another stream's file) are carried into a final, global
 //! tracker. Per-input results merge in input order, so the report does not depend on scheduling.

@@ -13,6 +13,8 @@
 //! * [`robustness`]: no input makes a decoder panic or hang (a seeded property test, the fuzz
 //!   regressions), and the edge cases of `docs/log-formats.md` diagnose.
 //! * [`shapes`]: one scenario in every export shape diagnoses the same.
+//! * [`shapes_real_cli`]: what the real AWS CLIs print (`corpus/shapes-real-cli/`) diagnoses as
+//!   each scenario expects.
 
 mod cli;
 mod corpus;
@@ -23,4 +25,5 @@ mod query;
 mod redaction;
 mod robustness;
 mod shapes;
+mod shapes_real_cli;
 mod util;

@@ -54,7 +54,9 @@ mod record;
 mod stream;
 
 use payload::nested;
-use record::{Acc, cloudtrail_record, finish, insights_group, record, string_of};
+use record::{
+    Acc, cloudtrail_record, finish, flat_object_row, insights_group, query_row, record, string_of,
+};
 
 /// Where the parser is, for the line and offset of what it delivers: counted as a stream is read
 /// ([`stream::Position`]), or worked out from where the parsed text sits in an input held in
@@ -199,6 +201,29 @@ pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -
     }
     let mut w = Walker::new(sink, Some(Window::default()));
     memory::walk(data, &mut w);
+    w.finish()
+}
+
+/// Decodes a base64 subscription payload met outside JSON: the `Data` column of `aws kinesis
+/// get-records --output text | yaml | table`. Its records go to `sink` (numbered on from `line`, the
+/// line of the column), the problems met are returned.
+pub(crate) fn decode_payload(
+    data: &str,
+    line: u64,
+    offset: u64,
+    sink: &mut dyn FnMut(Record<'static>),
+) -> Vec<Problem> {
+    let mut w = Walker::new(sink, None);
+    let pos = stream::Position::default();
+    let mut target = Target::direct();
+    let mut node = Node {
+        w: &mut w,
+        pos: &pos,
+        origin: None,
+        depth: 0,
+        target: &mut target,
+    };
+    nested(&mut node, data, line, offset);
     w.finish()
 }
 
@@ -567,20 +592,25 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
             };
             return c.visit_seq(seq);
         }
-        // An array inside a container: a Logs Insights row of `{field, value}` objects.
+        // An array inside a container: a Logs Insights row of `{field, value}` objects, or the
+        // values a `--query 'events[].[timestamp,logStreamName,message]'` kept of an event.
         let mut acc = Acc {
             line: self.line(),
             offset: self.offset(),
             cloudwatch: true,
             ..Acc::default()
         };
+        let mut cells = Vec::new();
+        let mut fields = false;
         while let Some(f) = seq.next_element::<Value>()? {
             let (Some(name), Some(value)) = (
                 f.get("field").and_then(Value::as_str),
                 f.get("value").cloned(),
             ) else {
+                cells.push(f);
                 continue;
             };
+            fields = true;
             match name {
                 "@timestamp" => acc.timestamp = Some(value),
                 "@message" => acc.message = Some(value),
@@ -589,7 +619,12 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
                 _ => {}
             }
         }
-        if let Some(r) = finish(acc) {
+        let r = if fields {
+            finish(acc)
+        } else {
+            query_row(acc.line, acc.offset, cells.iter())
+        };
+        if let Some(r) = r {
             self.emit(r);
         }
         Ok(())
@@ -622,7 +657,12 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
                 self.put(r);
             }
         }
-        if let Some(r) = finish(acc) {
+        // An element of a list that names none of an event's keys: the object a `--query
+        // 'events[*].{t:timestamp,m:message}'` made of an event (flat, keys of the user's choice).
+        let row = (self.depth == 1 && acc.message.is_none() && acc.timestamp.is_none())
+            .then(|| flat_object_row(&acc))
+            .flatten();
+        if let Some(r) = finish(acc).or(row) {
             self.emit(r);
         }
         Ok(())
@@ -892,28 +932,23 @@ mod tests {
     fn memory_and_stream_agree_on_the_corpus() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
         let mut checked = 0;
-        for case in std::fs::read_dir(root).unwrap() {
-            let case = case.unwrap().path();
-            if !case.is_dir() {
+        // Every file, the outputs of the real CLI (corpus/shapes-real-cli/<scenario>/) included.
+        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+            let f = entry.unwrap().into_path();
+            if !f.is_file() || f.extension().is_some_and(|e| e == "gz") {
                 continue;
             }
-            for f in std::fs::read_dir(&case).unwrap() {
-                let f = f.unwrap().path();
-                let Ok(data) = std::fs::read(&f) else {
-                    continue;
-                };
-                if f.extension().is_some_and(|e| e == "gz") {
-                    continue;
-                }
-                let format = crate::format::detect::detect(&data[..data.len().min(64 << 10)]);
-                if format.memory_decoder().is_none() {
-                    continue;
-                }
-                let mut out = Vec::new();
-                let errors = decode(&mut &data[..], &mut |r| out.push(r));
-                assert_same_from_memory(&data, &out, &errors);
-                checked += 1;
+            let Ok(data) = std::fs::read(&f) else {
+                continue;
+            };
+            let format = crate::format::detect::detect(&data[..data.len().min(64 << 10)]);
+            if format.memory_decoder().is_none() {
+                continue;
             }
+            let mut out = Vec::new();
+            let errors = decode(&mut &data[..], &mut |r| out.push(r));
+            assert_same_from_memory(&data, &out, &errors);
+            checked += 1;
         }
         assert!(checked >= 20, "only {checked} JSON corpus files found");
     }
@@ -998,6 +1033,69 @@ mod tests {
         assert!(e.is_empty());
         assert_eq!(r.len(), 2);
         assert_eq!(&r[1].message[..], b"END RequestId: x\n");
+    }
+
+    #[test]
+    fn query_rows_of_values_and_of_objects() {
+        // `--query 'events[].[timestamp,logStreamName,message]'`, then the same of
+        // get-log-events (no logStreamName: null), as the real CLI prints them.
+        let tuple = "[\n    [\n        1744277457694,\n        \"2025/04/10/[$LATEST]3db9c7b88382e6481e072f78fa8c352e\",\n        \"START RequestId: x Version: $LATEST\\n\"\n    ],\n    [\n        1744277458748,\n        null,\n        \"END RequestId: x\\n\"\n    ]\n]\n";
+        let (r, e) = run(tuple);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].timestamp, Some(1_744_277_457_694));
+        assert_eq!(
+            r[0].stream.as_deref(),
+            Some("2025/04/10/[$LATEST]3db9c7b88382e6481e072f78fa8c352e")
+        );
+        assert_eq!(msg(&r[0]), "START RequestId: x Version: $LATEST\n");
+        assert_eq!((r[1].stream.as_deref(), r[1].line), (None, 7));
+        // `--query 'events[*].{t:timestamp,m:message}'`: keys of the user's choice.
+        let (r, e) = run(
+            "[{\"t\": 1744277457694, \"m\": \"START RequestId: x\\n\"}, {\"m\": \"END RequestId: x\\n\", \"t\": 1744277458748}]",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[1].timestamp, msg(&r[1]).as_str()),
+            (Some(1_744_277_458_748), "END RequestId: x\n")
+        );
+        // Objects that are something else are no rows: nested values, Insights fields, known
+        // CloudWatch keys without a message.
+        for other in [
+            r#"[{"a": {"b": "c"}, "t": 1744277457694}]"#,
+            r#"[{"field": "@message", "value": "x"}]"#,
+            r#"[{"logStreamName": "s", "arn": "arn:aws:logs:x", "creationTime": 1744277457694}]"#,
+        ] {
+            assert!(run(other).0.is_empty(), "{other}");
+        }
+    }
+
+    #[test]
+    fn json_log_records_joined_by_tabs() {
+        // `--query 'events[].message' --output text` of a function with `LogFormat=JSON`: the CLI
+        // joins messages with TABs; only application records end in a newline.
+        let text = concat!(
+            r#"{"time":"2025-04-10T10:20:12.061Z","type":"platform.initStart","record":{"phase":"init"}}"#,
+            "\t",
+            r#"{"time":"2025-04-10T10:20:12.488Z","type":"platform.start","record":{"requestId":"5c6d7e8f-90a1-4b2c-8d3e-4f5a6b7c8d9e"}}"#,
+            "\t",
+            r#"{"timestamp": "2025-04-10T10:20:12Z", "level": "INFO", "message": "Found credentials in environment variables.", "logger": "botocore.credentials", "requestId": "5c6d7e8f-90a1-4b2c-8d3e-4f5a6b7c8d9e"}"#,
+            "\n\t",
+            r#"{"time":"2025-04-10T10:20:42.488Z","type":"platform.report","record":{"requestId":"5c6d7e8f-90a1-4b2c-8d3e-4f5a6b7c8d9e","status":"timeout"}}"#,
+            "\n"
+        );
+        assert_eq!(
+            crate::format::detect::detect(text.as_bytes()),
+            crate::format::Format::EventsJson
+        );
+        let (r, e) = run(text);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(r.len(), 4);
+        assert!(msg(&r[1]).contains("platform.start"));
+        assert!(msg(&r[2]).contains("Found credentials"));
+        // Records that share a line are numbered on from it.
+        assert_eq!(r.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2, 3, 4]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::super::row::{self, Cell};
 use super::super::{Record, cloudtrail};
 use crate::time;
 
@@ -76,6 +77,33 @@ pub(super) fn finish(acc: Acc) -> Option<Record<'static>> {
         return Some(cloudtrail_record(acc.line, acc.offset, &v));
     }
     None
+}
+
+/// The values a `--query` kept of an event, without their names ([`row`]): a list
+/// (`events[].[timestamp,logStreamName,message]`) or the values of a flat object.
+pub(super) fn query_row<'v>(
+    line: u64,
+    offset: u64,
+    values: impl Iterator<Item = &'v Value>,
+) -> Option<Record<'static>> {
+    let cells = values.map(|v| match v {
+        Value::Number(n) => n.as_f64().map_or(Cell::Null, Cell::Number),
+        Value::String(s) => Cell::Text(s),
+        _ => Cell::Null,
+    });
+    let r = row::read(cells)?;
+    Some(record(line, offset, r.timestamp, r.stream, None, r.message))
+}
+
+/// A flat object whose keys say nothing (`{"t": …, "m": …}`), read as a [`query_row`]. Objects
+/// with nested values, and the `{field, value}` objects of Insights rows, are not rows.
+pub(super) fn flat_object_row(acc: &Acc) -> Option<Record<'static>> {
+    let flat = acc.extra.values().all(|v| !v.is_object() && !v.is_array());
+    let named = acc.cloudwatch || acc.stream.is_some() || acc.group.is_some();
+    if !flat || named || acc.extra.is_empty() || acc.extra.contains_key("field") {
+        return None;
+    }
+    query_row(acc.line, acc.offset, acc.extra.values())
 }
 
 pub(super) fn cloudtrail_record(line: u64, offset: u64, v: &Value) -> Record<'static> {

@@ -473,7 +473,11 @@ fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
     };
     match (prev.last_ts.or(prev.first_ts), inv.first_ts) {
         (Some(l), Some(f)) => f >= l - 1000 && f - l <= window,
-        _ => true,
+        // Without both times only the order of one stream vouches that one came right after the
+        // other. Across inputs nothing does: a line with no time from another file (the
+        // `aws-logs-write-test` object beside an S3 export) would otherwise take in every
+        // invocation placed after it, and change what the other files diagnose.
+        _ => prev.source == inv.source && prev.stream == inv.stream,
     }
 }
 
@@ -530,6 +534,54 @@ mod tests {
 
     fn info(rid: &str, msg: &str) -> String {
         format!("[INFO]\t2025-03-11T14:02:07.402Z\t{rid}\t{msg}")
+    }
+
+    /// An S3 export synced whole brings the `aws-logs-write-test` object: one line with no time,
+    /// no stream, no request id. It must not take in the hung invocations of the other files
+    /// (which name no secret either), nor change how many rotations they make.
+    #[test]
+    fn an_untimed_line_of_another_input_takes_in_no_invocation() {
+        let hang = |rid: &str, at: &str| {
+            invocation(
+                rid,
+                &[format!(
+                    "[INFO]\t{at}\t{rid}\tFound credentials in environment variables."
+                )],
+                true,
+            )
+        };
+        let mut lines = hang(A, "2025-05-02T03:15:17.446Z");
+        lines.extend(hang(B, "2025-05-02T03:19:59.790Z"));
+        let stream = Some("2025/05/02/[$LATEST]b0877cf52ad0b2b4bdc03edafeb3e7c0");
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (stream, l.as_str())).collect();
+        let mut hangs = assemble(&refs);
+        for h in &mut hangs {
+            h.source = 1;
+        }
+        let probe = assemble(&[(None, "Permission Check Successful")]);
+        assert_eq!((probe.len(), probe[0].source), (1, 0));
+        let run = |with_probe: bool| {
+            let mut t = Tracker::new();
+            let probe = probe.iter().filter(|_| with_probe).cloned();
+            for inv in probe.chain(hangs.iter().cloned()) {
+                t.add(inv, rules());
+            }
+            t.finish(rules());
+            let rotations = t.drain_closed();
+            let mut ledger = RotationLedger::default();
+            rotations.iter().for_each(|r| ledger.record(r, rules()));
+            let mixed = rotations
+                .iter()
+                .filter(|r| r.invocations.iter().any(|i| i.source == 0))
+                .map(|r| r.invocations.len())
+                .collect::<Vec<_>>();
+            (ledger.counts(), mixed)
+        };
+        let (with, mixed) = run(true);
+        let (without, _) = run(false);
+        assert_eq!(with, without);
+        assert!(without.rotations >= 1 && without.failed == without.rotations);
+        assert_eq!(mixed, [1], "the probe line stands alone");
     }
 
     #[test]
