@@ -32,11 +32,12 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::diagnosis::Aggregator;
+use crate::diagnosis::timeline;
+use crate::engine::trace::trace;
 use crate::format::{Decoder, Format, Record};
 use crate::input::{self, InputSpec, Opened, WalkRules};
 use crate::lambda::Analysis;
-use crate::lambda::rotation::{RotationLedger, Tracker};
+use crate::lambda::rotation::{Keep, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
@@ -45,7 +46,7 @@ use crate::summary::{InputReport, InputState, Summary};
 use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
-use session::{Session, SourceOutcome, close_rotation};
+use session::{Closed, Session, SourceOutcome};
 use windows::StreamWindows;
 
 /// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
@@ -66,6 +67,9 @@ pub struct Options {
     pub progress: bool,
     /// What a folder walk (and an archive listing) reads.
     pub walk: WalkRules,
+    /// Which rotations to keep whole: the ones a timeline shows (`--timeline`), or all of them
+    /// to trace how the rules scored them (`--test`).
+    pub keep: Keep,
 }
 
 /// Scans `paths` (none: stdin) and diagnoses what failed.
@@ -102,14 +106,12 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         inputs.push(InputReport::unread(p.source, state, problem));
     }
 
-    let mut agg = Aggregator::default();
-    let mut ledger = RotationLedger::default();
+    let mut closed = Closed::new(opts.keep.clone());
     let mut global = Tracker::new();
     let mut invocations = 0;
     let mut reports = Vec::new();
     for o in outcomes.drain(..) {
-        agg.merge(o.agg);
-        ledger.merge(o.ledger);
+        closed.merge(o.closed);
         invocations += o.invocations;
         for rot in o.open {
             global.absorb(rot, rules);
@@ -121,16 +123,28 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     }
     global.finish(rules);
     for rot in global.drain_closed() {
-        close_rotation(rot, rules, &mut ledger, &mut agg);
+        closed.close(rot, rules);
     }
     reports.extend(inputs);
+    let rotations = closed.ledger.finish(rules);
+    let (timeline, trace) = match &opts.keep {
+        Keep::Matching(selector) => (
+            Some(timeline::build(selector, closed.kept, rules, &sources)),
+            None,
+        ),
+        Keep::All => (None, Some(trace(&closed.kept, rules, &sources))),
+        Keep::Nothing => (None, None),
+    };
     Run {
         summary: Summary {
             inputs: reports,
             invocations,
-            rotations: ledger.counts(),
+            rotations: rotations.counts(),
         },
-        diagnoses: agg.finish(rules, &sources),
+        diagnoses: closed.agg.finish(rules, &sources),
+        rotations,
+        timeline,
+        trace,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::engine;
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
-use crate::lambda::rotation::{Rotation, RotationLedger, Tracker};
+use crate::lambda::rotation::{Keep, Rotation, RotationLedger, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
@@ -25,23 +25,51 @@ pub(super) struct SourceOutcome {
     /// The input's source id (see `pipeline::source_id`).
     pub(super) id: u64,
     pub(super) report: InputReport,
-    pub(super) agg: Aggregator,
-    pub(super) ledger: RotationLedger,
+    pub(super) closed: Closed,
     pub(super) open: Vec<Rotation>,
     pub(super) unattributed: Vec<Invocation>,
     pub(super) invocations: u64,
 }
 
-/// Diagnoses a closed rotation and counts it.
-pub(super) fn close_rotation(
-    rot: Rotation,
-    rules: &RuleSet,
-    ledger: &mut RotationLedger,
-    agg: &mut Aggregator,
-) {
-    ledger.record(&rot, rules);
-    for o in engine::evaluate(&rot, rules) {
-        agg.add(o, rules);
+/// What closed rotations leave: their diagnoses, their records, and those kept whole.
+#[derive(Default)]
+pub(super) struct Closed {
+    pub(super) agg: Aggregator,
+    pub(super) ledger: RotationLedger,
+    pub(super) keep: Keep,
+    pub(super) kept: Vec<Rotation>,
+}
+
+impl Closed {
+    pub(super) fn new(keep: Keep) -> Closed {
+        Closed {
+            keep,
+            ..Closed::default()
+        }
+    }
+
+    /// Diagnoses a closed rotation, records it (with the cause of its best-scored failure), and
+    /// keeps it whole when asked to.
+    pub(super) fn close(&mut self, rot: Rotation, rules: &RuleSet) {
+        let found = engine::evaluate(&rot, rules);
+        let best = found
+            .iter()
+            .map(|o| (o.cause, o.confidence))
+            .reduce(|a, b| if b.1 > a.1 { b } else { a });
+        self.ledger.record(&rot, rules, best);
+        for o in found {
+            self.agg.add(o, rules);
+        }
+        if self.keep.wants(&rot) {
+            self.kept.push(rot);
+        }
+    }
+
+    /// Takes in what another input's rotations left (in input order).
+    pub(super) fn merge(&mut self, other: Closed) {
+        self.agg.merge(other.agg);
+        self.ledger.merge(other.ledger);
+        self.kept.extend(other.kept);
     }
 }
 
@@ -50,8 +78,7 @@ pub(super) struct Session<'r> {
     pub(super) rules: &'r RuleSet,
     pub(super) assembler: Assembler<'r>,
     tracker: Tracker,
-    ledger: RotationLedger,
-    agg: Aggregator,
+    closed: Closed,
     records: u64,
     skipped: u64,
     binary_at: Option<u64>,
@@ -68,13 +95,12 @@ pub(super) struct Session<'r> {
 }
 
 impl<'r> Session<'r> {
-    pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window) -> Session<'r> {
+    pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window, keep: Keep) -> Session<'r> {
         Session {
             rules,
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
-            ledger: RotationLedger::default(),
-            agg: Aggregator::default(),
+            closed: Closed::new(keep),
             records: 0,
             skipped: 0,
             binary_at: None,
@@ -136,7 +162,7 @@ impl<'r> Session<'r> {
             self.tracker.sweep(now, self.rules);
         }
         for rot in self.tracker.drain_closed() {
-            close_rotation(rot, self.rules, &mut self.ledger, &mut self.agg);
+            self.closed.close(rot, self.rules);
         }
     }
 
@@ -170,8 +196,7 @@ impl<'r> Session<'r> {
         SourceOutcome {
             id: self.source,
             report,
-            agg: self.agg,
-            ledger: self.ledger,
+            closed: self.closed,
             open,
             unattributed,
             invocations: self.assembler.invocations,

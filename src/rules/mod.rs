@@ -15,13 +15,14 @@
 //! aho-corasick automaton ([`matcher`]), so each byte of input is scanned once, and regexes run only
 //! on lines the automaton selected.
 
+pub(crate) mod catalog;
 pub(crate) mod compile;
 pub mod matcher;
 pub(crate) mod schema;
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::aws::Step;
 
@@ -31,10 +32,22 @@ pub(crate) use matcher::Matcher;
 /// Index of a compiled pattern.
 pub(crate) type PatternId = u16;
 
-/// How bad a symptom is for the secret's owner (`severity` in a rule file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+/// How bad a symptom is for the secret's owner (`severity` in a rule file, `--fail-on`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Severity {
+pub enum Severity {
     Info,
     Low,
     Medium,
@@ -226,6 +239,17 @@ pub struct Model {
     pub(crate) rotation_service: Option<String>,
     /// Facts inferred from others, in order.
     pub(crate) inferences: Vec<Inference>,
+    /// Commands a fix looks a fact up with when the logs do not state it.
+    pub(crate) lookups: Vec<Lookup>,
+}
+
+/// A fact a fix looks up when the logs do not state it (`[[model.lookup]]`): the shell command
+/// that prints it, and the facts that command needs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lookup {
+    pub(crate) fact: String,
+    pub(crate) command: String,
+    pub(crate) needs: Vec<String>,
 }
 
 /// A fact inferred from others when the logs do not state it (`[[model.infer]]`).

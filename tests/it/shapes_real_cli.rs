@@ -169,7 +169,8 @@ fn rotdiag(inputs: &[&Path]) -> (i32, Value) {
     } else {
         i32::from(!run.diagnoses.is_empty())
     };
-    let json = rotdiag::report::render(run, rotdiag::report::Format::Json).unwrap();
+    let layout = rotdiag::report::Layout::default();
+    let json = rotdiag::report::render(run, rotdiag::report::Format::Json, &layout).unwrap();
     (code, serde_json::from_slice(&json).expect("JSON report"))
 }
 

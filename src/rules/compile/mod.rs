@@ -42,6 +42,11 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 }
 
+/// The message catalog's files (`rules/catalog/*.toml`), embedded apart from the rules.
+pub(crate) fn catalog_files() -> &'static [(&'static str, &'static str)] {
+    embedded::CATALOG
+}
+
 /// Facts every invocation or rotation may know without a rule extracting them.
 pub(crate) const BUILTIN_FACTS: &[&str] = &[
     "secret_arn",
@@ -218,6 +223,7 @@ pub(crate) fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem
     let local = symptom_patterns(&defs.symptoms, &mut c, &mut errors);
     let fact_names = fact_names(&c, &model);
     model.inferences = model::inferences(defs.model.as_ref(), &fact_names, &mut errors);
+    model.lookups = model::lookups(defs.model.as_ref(), &fact_names, &mut errors);
     let mut symptoms = Vec::new();
     for (id, def) in &defs.symptoms {
         let cx = CondCx {

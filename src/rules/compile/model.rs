@@ -1,16 +1,18 @@
 //! The `[model]` of `rules/model.toml`: how the Lambda model reads steps, success, rotation
-//! functions and facts out of log lines, and which facts it infers from others.
+//! functions and facts out of log lines, which facts it infers from others, and which a fix
+//! looks up when the logs do not state them.
 
 use std::collections::BTreeSet;
 
 use toml::Spanned;
 
 use super::super::schema::{FactSpec, InferSpec, ModelSpec, PatternSpec};
-use super::super::{Inference, Model, PositionalFact};
+use super::super::{Inference, Lookup, Model, PositionalFact};
 use super::patterns::{Compiler, value_dfa};
 use super::{Source, line_of, rule_error};
 use crate::aws::{Principal, Step};
 use crate::problem::Problem;
+use crate::template::placeholders;
 
 /// Compiles the model's patterns and facts (their literals join the matcher in this order:
 /// steps, success, rotation markers, neutral lines, error markers, facts). Its inferences are
@@ -138,6 +140,47 @@ fn names(def: &Source<ModelSpec>, model: &mut Model, errors: &mut Vec<Problem>) 
             ));
         }
     }
+}
+
+/// The `[[model.lookup]]` entries, each naming only known facts.
+pub(super) fn lookups(
+    def: Option<&Source<ModelSpec>>,
+    facts: &BTreeSet<String>,
+    errors: &mut Vec<Problem>,
+) -> Vec<Lookup> {
+    let Some(def) = def else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for spec in &def.spec.lookup {
+        let s = spec.get_ref();
+        let needs: Vec<String> = placeholders(&s.command)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for name in std::iter::once(&s.fact).chain(&needs) {
+            if !facts.contains(name) {
+                errors.push(rule_error(
+                    &def.file,
+                    Some(line_of(&def.text, spec.span().start)),
+                    format!("unknown fact '{name}' in [[model.lookup]]"),
+                ));
+            }
+        }
+        if needs.contains(&s.fact) {
+            errors.push(rule_error(
+                &def.file,
+                Some(line_of(&def.text, spec.span().start)),
+                format!("[[model.lookup]] of '{}' needs '{}' itself", s.fact, s.fact),
+            ));
+        }
+        out.push(Lookup {
+            fact: s.fact.clone(),
+            command: s.command.clone(),
+            needs,
+        });
+    }
+    out
 }
 
 /// The `[[model.infer]]` entries, each naming only known facts.

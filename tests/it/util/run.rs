@@ -58,6 +58,21 @@ pub fn causes(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An input's format as a person reads it: its `--input-format` value, then its transport
+/// layers in parentheses (`s3-export (gzip)`).
+pub fn shown_format(input: &Value) -> String {
+    let format = input["format"].as_str().unwrap_or("").to_string();
+    let layers: Vec<&str> = input["transport"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if layers.is_empty() {
+        format
+    } else {
+        format!("{format} ({})", layers.join(", "))
+    }
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
