@@ -125,7 +125,8 @@ pub struct Args {
 }
 
 /// Which view of the diagnoses the human and markdown reports show (default: the summary per
-/// secret when there are more than 5 diagnoses, else the detail).
+/// secret when there are more than 5 diagnoses, else the detail), and which rotations the JSON
+/// reports list.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct ViewFlags {
     /// Show one screen per secret: its status now, last success and failure, top cause.
@@ -135,6 +136,11 @@ pub struct ViewFlags {
     /// Show every diagnosis in full (cause, evidence, fix), however many.
     #[arg(long)]
     pub detail: bool,
+
+    /// List every rotation in the JSON and ndjson reports (by default only those that did not
+    /// succeed; the counts and the summary per secret always cover every one).
+    #[arg(long)]
+    pub all_rotations: bool,
 }
 
 impl ViewFlags {

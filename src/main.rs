@@ -145,22 +145,18 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
     }
     let layout = Layout {
         view: args.view.view(),
+        all_rotations: args.view.all_rotations,
         width: terminal_width(),
         roots: roots(&paths),
-    };
-    let report = match report::render(run, args.format, &layout) {
-        Ok(r) => r,
-        Err(e) => {
-            warn(&format!("cannot write the report: {e}"));
-            return TROUBLE;
-        }
     };
     let color = if args.format.is_styled() {
         args.color
     } else {
         ColorWhen::Never
     };
-    write_stdout(&report, color, status)
+    write_report(color, status, |out| {
+        report::write(run, args.format, &layout, out)
+    })
 }
 
 /// The folders input paths are shown relative to: the folders named, or the folder of the one
@@ -226,17 +222,27 @@ fn exit_status(run: &Run, skip_unreadable: bool, fail_on: Option<Severity>) -> u
     if counts { DIAGNOSED } else { FOUND_NOTHING }
 }
 
-/// Writes the report to stdout (through anstream for colour). When stdout is closed early
-/// (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must not turn
-/// "failures found" into "healthy".
+/// Writes `bytes` to stdout.
 fn write_stdout(bytes: &[u8], color: ColorWhen, status: u8) -> u8 {
+    write_report(color, status, |out| out.write_all(bytes))
+}
+
+/// Writes to stdout with `write` (through anstream for colour, buffered). When stdout is closed
+/// early (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must
+/// not turn "failures found" into "healthy".
+fn write_report(
+    color: ColorWhen,
+    status: u8,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> u8 {
     let choice = match color {
         ColorWhen::Always => anstream::ColorChoice::Always,
         ColorWhen::Never => anstream::ColorChoice::Never,
         ColorWhen::Auto => anstream::ColorChoice::Auto,
     };
-    let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+    let stream = anstream::AutoStream::new(io::stdout().lock(), choice);
+    let mut out = io::BufWriter::with_capacity(1 << 16, stream);
+    match write(&mut out).and_then(|()| out.flush()) {
         Ok(()) => status,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
         Err(e) => {

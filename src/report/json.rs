@@ -13,13 +13,13 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use super::SCHEMA_VERSION;
 use super::egress::Shown;
 use super::secrets::{SecretSummary, summarize};
+use super::{Layout, SCHEMA_VERSION};
 use crate::diagnosis::Diagnosis;
 use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
-use crate::lambda::rotation::{RotationList, RotationView};
+use crate::lambda::rotation::{RotationList, RotationStatus, RotationView};
 use crate::redact::is_control;
 use crate::summary::{InputReport, Totals};
 use crate::time::format_iso;
@@ -33,7 +33,7 @@ struct Document<'a> {
     diagnoses: &'a [Diagnosis],
     secrets: Vec<SecretSummary<'a>>,
     #[serde(serialize_with = "rotations")]
-    rotations: &'a RotationList,
+    rotations: Rotations<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<&'a Timeline>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,12 +116,53 @@ impl<'a> RotationOut<'a> {
     }
 }
 
-/// Every rotation, serialised one at a time (a month of logs holds 150,000 of them).
-fn rotations<S: Serializer>(list: &&RotationList, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(list.iter().map(|r| RotationOut::of(&r)))
+/// The rotations a report lists: those that did not succeed, or all of them.
+#[derive(Clone, Copy)]
+pub(crate) struct Rotations<'a> {
+    list: &'a RotationList,
+    all: bool,
 }
 
-pub(crate) fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
+impl<'a> Rotations<'a> {
+    pub(crate) fn of(run: &'a super::Run, layout: &Layout) -> Rotations<'a> {
+        Rotations {
+            list: &run.rotations,
+            all: layout.all_rotations,
+        }
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = RotationView<'a>> {
+        self.list
+            .iter()
+            .filter(move |r| self.all || r.status != RotationStatus::Succeeded)
+    }
+}
+
+/// The rotations, one per line (each compact, made and written one at a time: a month of logs
+/// holds 150,000 of them).
+fn rotations<S: Serializer>(list: &Rotations, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter().map(OneLine))
+}
+
+/// A rotation written compact, on a line of its own inside the pretty document.
+struct OneLine<'a>(RotationView<'a>);
+
+impl Serialize for OneLine<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut line = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut line, Compact::default());
+        RotationOut::of(&self.0)
+            .serialize(&mut ser)
+            .map_err(S::Error::custom)?;
+        let line = String::from_utf8(line).map_err(S::Error::custom)?;
+        serde_json::value::RawValue::from_string(line)
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+}
+
+pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
     let run = shown.run();
     let secrets = summarize(run);
     let doc = Document {
@@ -131,7 +172,7 @@ pub(crate) fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
         summary: Counts::of(shown, secrets.len()),
         diagnoses: &run.diagnoses,
         secrets,
-        rotations: &run.rotations,
+        rotations: Rotations::of(run, layout),
         timeline: run.timeline.as_ref(),
         trace: run.trace.as_ref(),
     };

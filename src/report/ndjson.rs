@@ -11,9 +11,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::Layout;
 use super::SCHEMA_VERSION;
 use super::egress::Shown;
-use super::json::{Compact, Counts, RotationOut};
+use super::json::{Compact, Counts, RotationOut, Rotations};
 use super::secrets::summarize;
 use crate::summary::InputReport;
 
@@ -36,7 +37,7 @@ struct End<'a> {
     counts: Counts,
 }
 
-pub(crate) fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
     let run = shown.run();
     let secrets = summarize(run);
     for d in &run.diagnoses {
@@ -45,7 +46,7 @@ pub(crate) fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
     for s in &secrets {
         line(out, "secret", s)?;
     }
-    for r in run.rotations.iter() {
+    for r in Rotations::of(run, layout).iter() {
         line(out, "rotation", RotationOut::of(&r))?;
     }
     if let Some(t) = &run.timeline {

@@ -144,7 +144,7 @@ impl<'r> Assembler<'r> {
             Kind::InitStart => {
                 let st = &mut self.streams[stream];
                 st.runtime_version = runtime_version(&record.message);
-                st.init_facts = a.facts;
+                st.init_facts = (!a.facts.is_empty()).then(|| Arc::new(a.facts));
             }
             Kind::Start => {
                 if let Some(rid) = a.line.request_id {
@@ -297,7 +297,9 @@ impl<'r> Assembler<'r> {
         if inv.runtime_version.is_none() {
             inv.runtime_version = rv;
         }
-        inv.facts.merge(init_facts);
+        if inv.init_facts.is_none() {
+            inv.init_facts = init_facts;
+        }
         if let Some(p) = pending {
             absorb(inv, p);
         }

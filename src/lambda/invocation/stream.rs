@@ -22,7 +22,7 @@ pub(super) struct StreamState {
     pub(super) runtime_version: Option<String>,
     /// What the environment's `INIT_START` line states (its runtime's region), for every
     /// invocation the stream starts.
-    pub(super) init_facts: Facts,
+    pub(super) init_facts: Option<Arc<Facts>>,
     /// When the stream was last written to: the assembler's record count, and the latest event
     /// time (for [`StreamState::forgettable`]).
     last_record: u64,
@@ -37,7 +37,7 @@ impl StreamState {
             ended: Vec::new(),
             pending: None,
             runtime_version: None,
-            init_facts: Facts::default(),
+            init_facts: None,
             last_record: 0,
             last_ts: None,
         }
@@ -57,7 +57,7 @@ impl StreamState {
         if self.current.is_some() || !self.ended.is_empty() || self.pending.is_some() {
             return false;
         }
-        if self.runtime_version.is_none() && self.init_facts.is_empty() {
+        if self.runtime_version.is_none() && self.init_facts.is_none() {
             return true;
         }
         match (self.last_ts, now) {
