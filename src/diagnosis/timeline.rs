@@ -153,7 +153,8 @@ fn step_of(inv: &Invocation, attempt: u32, names: &BTreeMap<u64, Arc<str>>) -> T
         attempt,
         request_id: inv.request_id.map(|r| r.to_string()),
         start: inv.first_ts.map(format_iso),
-        duration_ms: inv.duration_ms(),
+        // As REPORT prints it (two decimals), not as the sum that parsed it.
+        duration_ms: inv.duration_ms().map(|d| (d * 100.0).round() / 100.0),
         outcome: outcome.name(),
         timeout_ms: inv.configured_timeout_ms(),
         failed_line: inv

@@ -141,14 +141,21 @@ fn messages(s: &mut String, id: &str) {
     }
 }
 
-/// The causes whose id is close to `id` (shares a word with it), for "did you mean".
+/// The causes whose id is close to `id`, for "did you mean": those that contain it, else those
+/// that share a word with it.
 pub fn near(rules: &RuleSet, id: &str) -> Vec<String> {
+    let ids = rules.causes.iter().map(|c| c.id.as_str());
+    let containing: Vec<String> = ids
+        .clone()
+        .filter(|c| !id.is_empty() && c.contains(id))
+        .map(str::to_owned)
+        .collect();
+    if !containing.is_empty() {
+        return containing;
+    }
     let words: Vec<&str> = id.split(['-', '_', ' ']).filter(|w| w.len() > 2).collect();
-    rules
-        .causes
-        .iter()
-        .filter(|c| words.iter().any(|w| c.id.contains(w)))
-        .map(|c| c.id.clone())
+    ids.filter(|c| words.iter().any(|w| c.contains(w)))
+        .map(str::to_owned)
         .collect()
 }
 
@@ -170,6 +177,7 @@ mod tests {
         assert!(text.contains("https://github.com/"), "{text}");
         assert!(text.contains("Fix"), "{text}");
         assert!(explain(&rules, "no-such-cause").is_none());
-        assert!(near(&rules, "database-unreach").contains(&"database-unreachable".to_string()));
+        assert_eq!(near(&rules, "database-unreach"), ["database-unreachable"]);
+        assert!(near(&rules, "kms-denied").contains(&"kms-access-denied".to_string()));
     }
 }

@@ -69,11 +69,13 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
     if layout.summary(run.diagnoses.len()) {
         return summary(run, &fit, out);
     }
-    writeln!(
+    let head = diagnoses_count(run.diagnoses.len());
+    write!(out, "{BOLD}{head}{BOLD:#} ")?;
+    fit.prose(
         out,
-        "{BOLD}{}{BOLD:#} {DIM}({}){DIM:#}",
-        diagnoses_count(run.diagnoses.len()),
-        summary_line(&run.summary)
+        head.len() + 1,
+        &format!("({})", summary_line(&run.summary)),
+        DIM,
     )?;
     for d in &run.diagnoses {
         writeln!(out)?;
@@ -264,6 +266,8 @@ fn evidence_lines(lines: &[Evidence], fit: &Fit, out: &mut dyn Write) -> io::Res
 }
 
 /// One evidence line, `:LINE  TIME  TEXT`; `also` names the line that said the same thing again.
+/// Cut to the width: the time goes first when room is short (the diagnosis says when it was
+/// seen), then the notes after the text go to a line of their own.
 fn evidence(
     e: &Evidence,
     also: Option<&Evidence>,
@@ -271,7 +275,7 @@ fn evidence(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let num = fg(AnsiColor::Green);
-    let ts = e.timestamp.as_deref().unwrap_or("");
+    let mut ts = e.timestamp.as_deref().unwrap_or("");
     let first = without_prefix(first_line(&e.text)).replace('\t', " ");
     let more = e.text.lines().count().saturating_sub(1);
     let mut tail = String::new();
@@ -282,20 +286,35 @@ fn evidence(
         let kind = exception_of(&a.text).unwrap_or("again");
         tail += &format!(" (raised as {kind}, :{})", a.line);
     }
-    let lead = format!("       :{}  {ts}  ", e.line);
+    let mut tail_below = false;
     let text = match fit.width {
-        Some(w) => cut(
-            &first,
-            w.saturating_sub(width(&lead) + width(&tail)).max(20),
-        )
-        .into_owned(),
+        Some(w) => {
+            let lead = |ts: &str| width(&format!("       :{}  {ts}  ", e.line));
+            let mut room = w.saturating_sub(lead(ts) + width(&tail));
+            if room < 30 && !ts.is_empty() {
+                ts = "";
+                room = w.saturating_sub(lead(ts) + width(&tail));
+            }
+            if room < 20 && !tail.is_empty() {
+                tail_below = true;
+                room = w.saturating_sub(lead(ts));
+            }
+            cut(&first, room.max(10)).into_owned()
+        }
         None => first,
     };
-    writeln!(
+    let gap = if ts.is_empty() { "" } else { "  " };
+    write!(
         out,
-        "       {num}:{}{num:#}  {DIM}{ts}{DIM:#}  {text}{DIM}{tail}{DIM:#}",
+        "       {num}:{}{num:#}  {DIM}{ts}{DIM:#}{gap}{text}",
         e.line
-    )
+    )?;
+    if tail_below {
+        writeln!(out)?;
+        writeln!(out, "        {DIM}{}{DIM:#}", tail.trim_start())
+    } else {
+        writeln!(out, "{DIM}{tail}{DIM:#}")
+    }
 }
 
 /// A path cut in its middle to `max` columns (its start and its file name are what tell it).
@@ -625,11 +644,15 @@ fn path(steps: &[TimelineStep]) -> String {
 
 fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     let mut name = s.step.unwrap_or("(unknown step)").to_string();
+    let mut notes = Vec::new();
     if s.inferred {
-        name += "?";
+        notes.push("inferred".to_string());
     }
     if s.attempt > 1 {
-        name += &format!(" (retry {})", s.attempt - 1);
+        notes.push(format!("retry {}", s.attempt - 1));
+    }
+    if !notes.is_empty() {
+        name += &format!(" ({})", notes.join(", "));
     }
     let duration = s
         .duration_ms
@@ -639,7 +662,7 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     let start = s.start.as_deref().unwrap_or("time unknown");
     write!(
         out,
-        "     {DIM}{start:<24}{DIM:#}  {name:<22} {st}{:<10}{st:#} {duration:>10}",
+        "     {DIM}{start:<24}{DIM:#}  {name:<32} {st}{:<10}{st:#} {duration:>10}",
         s.outcome
     )?;
     if let Some(t) = s.timeout_ms {
@@ -715,13 +738,17 @@ fn invocation_trace(inv: &InvocationTrace, fit: &Fit, out: &mut dyn Write) -> io
     about.extend(inv.request_id.clone());
     about.extend(inv.step.map(str::to_string));
     about.extend(inv.start.clone());
-    writeln!(
+    write!(
         out,
-        "{BOLD}failed invocation{BOLD:#} at {}:{} {DIM}({}){DIM:#}",
+        "{BOLD}failed invocation{BOLD:#} at {}:{}",
         fit.source(&inv.source),
         inv.line,
-        about.join(", ")
     )?;
+    if about.is_empty() {
+        writeln!(out)?;
+    } else {
+        writeln!(out, " {DIM}({}){DIM:#}", about.join(", "))?;
+    }
     if inv.symptoms.is_empty() {
         writeln!(out, "  no symptom's trigger holds: no rule explains it")?;
     }

@@ -1,8 +1,8 @@
 //! `--format ndjson`: one JSON object per line, each with `schema_version` and `type`: every
 //! diagnosis (`"type": "diagnosis"`, best first), then every secret (`secret`), every rotation
 //! (`rotation`), the timeline's rotations when one was asked for (`timeline`), and last the
-//! summary (`summary`: the inputs and the counts), so a reader that stops early still has the
-//! diagnoses. The fields of each record are those of the JSON document's entries of the same kind
+//! summary (`summary`: rotdiag's version, the inputs, and the counts under `summary` as in the
+//! document), so a reader that stops early still has the diagnoses. The fields of each record are those of the JSON document's entries of the same kind
 //! (`schema/report.schema.json` describes both).
 //!
 //! A batch run writes them when it ends; the follow mode will write each as soon as it is known.
@@ -28,13 +28,12 @@ struct Line<'a, T: Serialize> {
     body: T,
 }
 
-/// The last line.
+/// The last line: what the JSON document holds besides its lists.
 #[derive(Serialize)]
 struct End<'a> {
     version: &'static str,
     inputs: &'a [InputReport],
-    #[serde(flatten)]
-    counts: Counts,
+    summary: Counts,
 }
 
 pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
@@ -60,7 +59,7 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
     let end = End {
         version: env!("CARGO_PKG_VERSION"),
         inputs: &run.summary.inputs,
-        counts: Counts::of(shown, secrets.len()),
+        summary: Counts::of(shown, secrets.len()),
     };
     line(out, "summary", end)
 }

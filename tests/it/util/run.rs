@@ -14,9 +14,23 @@ pub fn rotdiag(args: &[&str], stdin: Option<&[u8]>) -> Output {
 
 /// [`rotdiag`] in the folder `dir` (the current folder when `None`).
 pub fn rotdiag_in(dir: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    rotdiag_env(dir, &[], args, stdin)
+}
+
+/// [`rotdiag_in`] with environment variables set (`COLUMNS`, …).
+pub fn rotdiag_env(
+    dir: Option<&Path>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotdiag"));
     if let Some(d) = dir {
         cmd.current_dir(d);
+    }
+    cmd.env_remove("COLUMNS");
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     let mut child = cmd
         .args(args)
