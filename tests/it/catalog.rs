@@ -3,7 +3,8 @@
 //! paste lacks what decides it) and inside an invocation of its language's runtime (Python in
 //! both log formats, Node.js, Java, Go, .NET), with the lines printed around it and the duration
 //! it is catalogued with. A message that cannot appear in one of those places says so in the
-//! catalog (`contexts`, `why_contexts`). Every miss is reported at once, with a summary per cause.
+//! catalog (`contexts`, `why_contexts`). No title may show a fact nobody found (`<step>`). Every
+//! miss is reported at once, with a summary per cause.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -37,6 +38,24 @@ fn top_cause(dir: &Path, name: &str, input: &[u8]) -> (String, Value) {
         .unwrap_or("(none)")
         .to_string();
     (top, doc)
+}
+
+/// A title that shows a fact nobody found (`<step> failed …`): titles fall back to a variant
+/// without the fact instead.
+fn title_gap(doc: &Value) -> Option<String> {
+    doc["diagnoses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["title"].as_str())
+        .find(|t| {
+            t.split('<').skip(1).any(|rest| {
+                rest.split_once('>').is_some_and(|(name, _)| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+            })
+        })
+        .map(str::to_owned)
 }
 
 /// The other causes of the top diagnosis, for the report of a miss.
@@ -140,6 +159,12 @@ fn every_catalogued_message_yields_its_cause() {
             let want = m.bare_cause.as_deref().unwrap_or(&cause);
             let paste = format!("{}\n", catalog::bare(m));
             let (got, doc) = top_cause(dir.path(), "paste.txt", paste.as_bytes());
+            if let Some(title) = title_gap(&doc) {
+                misses.push(format!(
+                    "{}:{} bare: the title shows a gap: {title}",
+                    m.file, m.id
+                ));
+            }
             t.bare.1 += 1;
             if got == want {
                 t.bare.0 += 1;
@@ -158,6 +183,14 @@ fn every_catalogued_message_yields_its_cause() {
                 let events = catalog::invocation(m, rt, &by_id);
                 let json = render_one(Shape::FilterLogEvents, &events);
                 let (got, doc) = top_cause(dir.path(), "events.json", &json);
+                if let Some(title) = title_gap(&doc) {
+                    misses.push(format!(
+                        "{}:{} in a {} invocation: the title shows a gap: {title}",
+                        m.file,
+                        m.id,
+                        rt.name()
+                    ));
+                }
                 t.invocation.1 += 1;
                 if got == cause {
                     t.invocation.0 += 1;
