@@ -248,7 +248,7 @@ mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/n
     echo "| load average | $LOAD_START at the start of the timings, $LOAD_END at the end (above $(nproc) means other work competed for the cores) |"
     echo "| rotdiag | commit $commit, \`$(rustc --version 2>/dev/null || echo rustc)\` |"
     echo "| ripgrep | $("$RG" --version | head -n1) |"
-    echo "| data | SIZE=$SIZE SEED=$SEED RUNS=$RUNS FILES=$FILES: \`$(basename "$S3")\` $(stat -c %s "$S3") B, \`$(basename "$JS")\` $(stat -c %s "$JS") B, \`$(basename "$DIR")/\` $dir_bytes B in $(find "$DIR" -type f -name '000000*' | wc -l) files |"
+    echo "| data | SIZE=$SIZE SEED=$SEED RUNS=$RUNS FILES=$FILES: \`$(basename "$S3")\` $(stat -c %s "$S3") B, \`$(basename "$JS")\` $(stat -c %s "$JS") B, \`$(basename "$DIR")/\` $dir_bytes B in $(find "$DIR" -type f -name '[0-9][0-9][0-9][0-9][0-9][0-9]*' | wc -l) files |"
     echo "| generator | \`cargo run --release -p rotdiag-gen -- --shape SHAPE --size $SIZE --seed $SEED --out FILE\` (\`--files $FILES\` for the folder) |"
     echo
     echo "### Targets"

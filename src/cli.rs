@@ -199,6 +199,13 @@ pub enum Command {
     #[command(subcommand)]
     Query(query::QueryCommand),
 
+    /// Merge partial JSON or ndjson reports (of some log groups each, made with --all-rotations)
+    /// into the report one run over all their inputs would have made. Reads the REPORT files in
+    /// order (none or `-`: standard input, concatenated reports or ndjson). Refuses reports of
+    /// another schema_version, rule set or --since/--until/--input-format. Exit status as a run
+    /// over the inputs would give.
+    Merge(MergeArgs),
+
     /// Explain a cause: what it means, how rotdiag tells it apart from its neighbours, the fix,
     /// the references, and the real messages (from the message catalog) behind it.
     Explain {
@@ -210,6 +217,42 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         rules: Option<PathBuf>,
     },
+}
+
+/// `rotdiag merge`'s arguments: the reports, and how to show the merged one.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Partial reports, in the order a single run would have read their inputs.
+    #[arg(value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+
+    /// Report format.
+    #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    #[command(flatten)]
+    pub view: ViewFlags,
+
+    /// The rules the partial runs were given with --rules DIR (their fingerprint must match).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// Print nothing on stdout: the exit status says what was found.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Exit 1 only when a diagnosis is at least this severe.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+
+    /// Let the exit status say only whether failures were diagnosed, although inputs of the
+    /// partial runs could not be read.
+    #[arg(long)]
+    pub skip_unreadable: bool,
+
+    /// When to colour the human report.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

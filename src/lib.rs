@@ -42,6 +42,9 @@
 //!   deterministic. [`cli`] and `main.rs` hold the arguments and the exit status.
 //! * [`query`] (beside the pipeline): prints Logs Insights and Athena queries that find the
 //!   failures where the logs live, from the rule set's literals.
+//! * [`merge`] (beside the pipeline): reads partial JSON reports back (each made from some of
+//!   the log groups, on a Spark executor) and makes the results one run over all their inputs
+//!   would have made, through the same aggregation, ledger and report code.
 //!
 //! The leaves: `aws` (request ids, steps, ARNs and principals: one parser for each), [`time`]
 //! (instants in every dialect CloudWatch tooling prints), `template` (`{placeholder}`
@@ -62,7 +65,7 @@
 //! 7. [`engine`] (occurrences)
 //! 8. [`diagnosis`] (ranked diagnoses)
 //! 9. [`report`] (the reports)
-//! 10. [`pipeline`] (the run), [`query`] (queries that find failures where the logs live)
+//! 10. [`pipeline`] (the run), [`query`] (queries that find failures where the logs live), [`merge`] (partial reports merged)
 //! 11. [`cli`] (arguments and exit status; with `main.rs`, the binary)
 
 #![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
@@ -78,6 +81,7 @@ pub mod engine;
 pub mod format;
 pub mod input;
 pub mod lambda;
+pub mod merge;
 pub mod pipeline;
 pub mod problem;
 mod progress;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, Command, Severity};
+use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, Severity};
 use rotdiag::input::WalkRules;
 use rotdiag::lambda::rotation::{Keep, Selector};
 use rotdiag::pipeline::{self, Options, Run};
@@ -39,6 +39,7 @@ fn run(args: Args) -> u8 {
     }
     match &args.command {
         Some(Command::Query(q)) => return status_of(rotdiag::cli::query::run(q)),
+        Some(Command::Merge(m)) => return merge(m),
         Some(Command::Explain { cause, rules }) => {
             return status_of(rotdiag::cli::explain::run(cause, rules.as_deref()));
         }
@@ -156,6 +157,49 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
     };
     write_report(color, status, |out| {
         report::write(run, args.format, &layout, out)
+    })
+}
+
+/// `rotdiag merge`: the partial reports merged, reported as a run over their inputs would be,
+/// with the exit status that run would give.
+fn merge(m: &MergeArgs) -> u8 {
+    let rules = match rules::load(m.rules.as_deref()) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                warn(&format!("rule error: {e}"));
+            }
+            return TROUBLE;
+        }
+    };
+    let paths: Vec<&std::path::Path> = m.reports.iter().map(PathBuf::as_path).collect();
+    let run = match rotdiag::merge::merge(&paths, &rules) {
+        Ok(run) => run,
+        Err(e) => {
+            warn(&e.to_string());
+            return TROUBLE;
+        }
+    };
+    for line in stderr_lines(&run) {
+        let _ = writeln!(io::stderr().lock(), "{line}");
+    }
+    let status = exit_status(&run, m.skip_unreadable, m.fail_on);
+    if m.quiet {
+        return status;
+    }
+    let layout = Layout {
+        view: m.view.view(),
+        all_rotations: m.view.all_rotations,
+        width: terminal_width(),
+        roots: Vec::new(),
+    };
+    let color = if m.format.is_styled() {
+        m.color
+    } else {
+        ColorWhen::Never
+    };
+    write_report(color, status, |out| {
+        report::write(run, m.format, &layout, out)
     })
 }
 

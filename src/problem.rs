@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use serde::Deserialize;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// Where a problem is. Every part is optional: a decoder knows the line, the stream reader the
@@ -66,6 +67,10 @@ pub(crate) enum Kind {
     Suppressed(u64),
     /// A rule file does not compile.
     Rule(String),
+    /// A problem as a JSON report listed it (`rotdiag merge` reads partial reports): its message.
+    Reported(String),
+    /// A partial report `rotdiag merge` cannot merge: why.
+    Merge(String),
 }
 
 impl fmt::Display for Kind {
@@ -75,6 +80,8 @@ impl fmt::Display for Kind {
             | Kind::Decode(reason)
             | Kind::Rule(reason)
             | Kind::Changed(reason)
+            | Kind::Reported(reason)
+            | Kind::Merge(reason)
             | Kind::Archive(reason) => f.write_str(reason),
             Kind::Open(reason) => write!(f, "cannot read: {reason}"),
             Kind::Truncated => f.write_str(
@@ -196,6 +203,21 @@ impl Serialize for Problem {
         s.serialize_field("offset", &self.at.offset)?;
         s.serialize_field("message", &self.kind.to_string())?;
         s.end()
+    }
+}
+
+/// A problem as a JSON report listed it, read back (`rotdiag merge`): the message is kept as it
+/// was written, so the merged report lists it unchanged.
+impl<'de> Deserialize<'de> for Problem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Problem, D::Error> {
+        #[derive(Deserialize)]
+        struct Listed {
+            line: Option<u64>,
+            offset: Option<u64>,
+            message: String,
+        }
+        let l = Listed::deserialize(d)?;
+        Ok(Problem::at(l.line, l.offset, Kind::Reported(l.message)))
     }
 }
 

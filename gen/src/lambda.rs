@@ -341,6 +341,8 @@ pub fn botocore_connection_error(f: &Function, raise: &str) -> Vec<Frame> {
 /// The events of one invocation (with the INIT lines of a cold start before it), in order.
 pub struct Block {
     pub stream: Rc<str>,
+    /// The function whose log group holds the stream (an index into the world's functions).
+    pub function: usize,
     /// Time of the first event.
     pub ts: Ms,
     pub events: Vec<(Ms, String)>,
@@ -389,6 +391,7 @@ impl<'f> Inv<'f> {
             init_centi: None,
             block: Block {
                 stream: env.stream.clone(),
+                function: env.function,
                 ts: at,
                 events: Vec::with_capacity(8),
             },
@@ -426,6 +429,7 @@ impl<'f> Inv<'f> {
             init_centi: None,
             block: Block {
                 stream: env.stream.clone(),
+                function: env.function,
                 ts: at,
                 events: Vec::with_capacity(10),
             },

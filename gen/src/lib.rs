@@ -149,7 +149,11 @@ pub struct Summary {
     pub lines: u64,
     /// CloudWatch events written (records a decoder must find).
     pub events: u64,
+    /// Data files written (objects of an S3 export folder; `aws-logs-write-test` probes aside).
     pub files: u64,
+    /// Log groups written (export tasks, each with its `aws-logs-write-test` probe), S3 folders
+    /// only.
+    pub log_groups: u64,
     pub first_event: Ms,
     pub last_event: Ms,
     pub stats: Stats,
@@ -178,6 +182,7 @@ impl Summary {
         let _ = writeln!(o, "lines: {}", self.lines);
         let _ = writeln!(o, "events: {}", self.events);
         let _ = writeln!(o, "files: {}", self.files);
+        let _ = writeln!(o, "log_groups: {}", self.log_groups);
         let _ = writeln!(o, "first_event: {}", iso_ms(self.first_event));
         let _ = writeln!(o, "last_event: {}", iso_ms(self.last_event));
         let _ = writeln!(
@@ -240,6 +245,17 @@ trait Dest {
     fn lines(&self) -> u64;
     fn file_count(&self) -> u64;
     fn finish(&mut self) -> io::Result<()>;
+    /// Called before each invocation's events in the S3 shape, with its function and log
+    /// stream: a destination of one object per stream ([`ExportTasks`]) switches objects here.
+    fn block(&mut self, _function: usize, _stream: &str) -> io::Result<()> {
+        Ok(())
+    }
+    /// The folder of each function's log group (by index), told once before anything is written.
+    fn groups(&mut self, _names: Vec<String>) {}
+    /// Log groups written (export tasks made).
+    fn log_groups(&self) -> u64 {
+        0
+    }
 }
 
 struct One<'a> {
@@ -306,7 +322,6 @@ struct Folder {
     gzip: bool,
     files: u64,
     size: u64,
-    task: String,
     cur: Option<Counting<FileW>>,
     /// Bytes and lines of the files already closed.
     closed_bytes: u64,
@@ -317,15 +332,13 @@ struct Folder {
 }
 
 impl Folder {
-    fn new(root: &Path, shape: Format, gzip: bool, files: u64, size: u64, seed: u64) -> Folder {
-        let mut rng = Rng::new(seed, 99);
+    fn new(root: &Path, shape: Format, gzip: bool, files: u64, size: u64) -> Folder {
         Folder {
             root: root.to_path_buf(),
             shape,
             gzip,
             files,
             size,
-            task: rng.uuid(),
             cur: None,
             closed_bytes: 0,
             closed_lines: 0,
@@ -343,32 +356,22 @@ impl Folder {
         Ok(())
     }
 
-    fn open(&mut self, hint: &str) -> io::Result<()> {
+    fn open(&mut self) -> io::Result<()> {
         self.close_current()?;
         self.opened += 1;
         let gz = if self.gzip { ".gz" } else { "" };
-        let path = match self.shape {
-            Format::S3Export => {
-                // <prefix>/<taskId>/<stream, '/' flattened to '-'>/000000.gz
-                let dir = self
-                    .root
-                    .join("exportedlogs")
-                    .join(&self.task)
-                    .join(hint.replace('/', "-"));
-                fs::create_dir_all(&dir)?;
-                dir.join(format!("000000{gz}"))
-            }
-            other => {
-                fs::create_dir_all(&self.root)?;
-                let ext = if other == Format::EventsJson {
-                    "json"
-                } else {
-                    "log"
-                };
-                self.root
-                    .join(format!("{}-{:04}.{ext}{gz}", other.name(), self.opened))
-            }
+        // (S3 exports are written by `ExportTasks`.)
+        fs::create_dir_all(&self.root)?;
+        let ext = if self.shape == Format::EventsJson {
+            "json"
+        } else {
+            "log"
         };
+        let path = self.root.join(format!(
+            "{}-{:04}.{ext}{gz}",
+            self.shape.name(),
+            self.opened
+        ));
         let file = BufWriter::with_capacity(1 << 16, File::create(&path)?);
         let w = if self.gzip {
             FileW::Gz(flate2::write::GzEncoder::new(
@@ -394,9 +397,9 @@ impl Dest for Folder {
             None => &mut self.void,
         }
     }
-    fn boundary(&mut self, hint: &str) -> io::Result<()> {
+    fn boundary(&mut self, _: &str) -> io::Result<()> {
         if self.cur.is_none() || (self.full() && self.opened < self.files) {
-            self.open(hint)?;
+            self.open()?;
         }
         Ok(())
     }
@@ -414,15 +417,198 @@ impl Dest for Folder {
         self.opened
     }
     fn finish(&mut self) -> io::Result<()> {
+        self.close_current()
+    }
+}
+
+/// S3 export folders as CloudWatch Logs writes them, one export task per log group: each task's
+/// objects under its own prefix (the CreateExportTask API reference: "You can export logs from
+/// multiple log groups or multiple time ranges to the same S3 bucket. To separate log data for
+/// each export task, specify a prefix to be used as the Amazon S3 key prefix for all exported
+/// objects"), here the default prefix `exportedlogs` followed by the account, the region and the
+/// log group's name (one bucket for an organisation's exports; function names repeat across
+/// accounts and regions):
+///
+/// ```text
+/// <dir>/exportedlogs/<account>/<region>/aws/lambda/<function>/<taskId>/<stream, '/' as '-'>/000000.gz
+/// <dir>/exportedlogs/<account>/<region>/aws/lambda/<function>/aws-logs-write-test
+/// ```
+///
+/// A log stream is one execution environment, and an object holds one stream's events in time
+/// order, as an export object does (earlier versions of the generator wrote several streams,
+/// overlapping in time, into one object: no export looks like that). A stream longer than the
+/// object size (`size / files`) continues in `000001.gz`, `000002.gz`, …, cut between
+/// invocations. Objects are written plain while the simulation runs (appended to, one at a time)
+/// and gzipped when it ends.
+struct ExportTasks {
+    root: PathBuf,
+    gzip: bool,
+    /// Bytes an object holds before the stream continues in the next.
+    cap: u64,
+    seed: u64,
+    /// The folder of each function's log group under `exportedlogs` (`<account>/<region>/<log
+    /// group>`), and its export task id (made when first written).
+    groups: Vec<String>,
+    tasks: Vec<Option<String>>,
+    /// Per stream: its folder, the number of its current object and the bytes in it.
+    streams: HashMap<Box<str>, (PathBuf, u32, u64)>,
+    /// The object being appended to, and its stream.
+    cur: Option<(Box<str>, Counting<BufWriter<File>>)>,
+    objects: Vec<PathBuf>,
+    closed_bytes: u64,
+    closed_lines: u64,
+    void: io::Sink,
+}
+
+impl ExportTasks {
+    fn new(root: &Path, gzip: bool, files: u64, size: u64, seed: u64) -> ExportTasks {
+        ExportTasks {
+            root: root.join("exportedlogs"),
+            gzip,
+            cap: (size / files.max(1)).max(1),
+            seed,
+            groups: Vec::new(),
+            tasks: Vec::new(),
+            streams: HashMap::new(),
+            cur: None,
+            objects: Vec::new(),
+            closed_bytes: 0,
+            closed_lines: 0,
+            void: io::sink(),
+        }
+    }
+
+    fn close_current(&mut self) -> io::Result<()> {
+        if let Some((stream, mut c)) = self.cur.take() {
+            c.flush()?;
+            self.closed_bytes += c.bytes;
+            self.closed_lines += c.lines;
+            if let Some(e) = self.streams.get_mut(&stream) {
+                e.2 += c.bytes;
+            }
+        }
+        Ok(())
+    }
+
+    /// The folder of `stream` in its log group's export task (the task made on first use).
+    fn stream_dir(&mut self, function: usize, stream: &str) -> PathBuf {
+        let group = self
+            .groups
+            .get(function)
+            .cloned()
+            .unwrap_or_else(|| format!("aws/lambda/function-{function}"));
+        if self.tasks.len() <= function {
+            self.tasks.resize(function + 1, None);
+        }
+        let seed = self.seed;
+        let task = self.tasks[function]
+            .get_or_insert_with(|| Rng::new(seed, 1000 + function as u64).uuid())
+            .clone();
+        self.root
+            .join(group.trim_start_matches('/'))
+            .join(task)
+            .join(stream.replace('/', "-"))
+    }
+
+    fn object(dir: &Path, n: u32) -> PathBuf {
+        dir.join(format!("{n:06}"))
+    }
+}
+
+impl Dest for ExportTasks {
+    fn w(&mut self) -> &mut dyn Write {
+        match &mut self.cur {
+            Some((_, c)) => c,
+            None => &mut self.void,
+        }
+    }
+    fn boundary(&mut self, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn full(&self) -> bool {
+        false
+    }
+    fn bytes(&self) -> u64 {
+        self.closed_bytes + self.cur.as_ref().map_or(0, |(_, c)| c.bytes)
+    }
+    fn lines(&self) -> u64 {
+        self.closed_lines + self.cur.as_ref().map_or(0, |(_, c)| c.lines)
+    }
+    fn file_count(&self) -> u64 {
+        self.objects.len() as u64
+    }
+    fn groups(&mut self, names: Vec<String>) {
+        self.groups = names;
+    }
+    fn log_groups(&self) -> u64 {
+        self.tasks.iter().filter(|t| t.is_some()).count() as u64
+    }
+    fn block(&mut self, function: usize, stream: &str) -> io::Result<()> {
+        let same = self.cur.as_ref().is_some_and(|(s, _)| &**s == stream);
+        let used = self.cur.as_ref().map_or(0, |(_, c)| c.bytes);
+        let done = self.streams.get(stream).map_or(0, |e| e.2);
+        if same && done + used < self.cap {
+            return Ok(());
+        }
         self.close_current()?;
-        if self.shape == Format::S3Export {
-            // The permission probe every export task leaves at the prefix.
-            let dir = self.root.join("exportedlogs");
-            fs::create_dir_all(&dir)?;
-            fs::write(
-                dir.join("aws-logs-write-test"),
-                "Permission Check Successful",
-            )?;
+        let (path, new) = match self.streams.get_mut(stream) {
+            Some((dir, n, bytes)) if *bytes >= self.cap => {
+                *n += 1;
+                *bytes = 0;
+                (Self::object(dir, *n), true)
+            }
+            Some((dir, n, _)) => (Self::object(dir, *n), false),
+            None => {
+                let dir = self.stream_dir(function, stream);
+                fs::create_dir_all(&dir)?;
+                self.streams.insert(stream.into(), (dir.clone(), 0, 0));
+                (Self::object(&dir, 0), true)
+            }
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        if new {
+            self.objects.push(path);
+        }
+        self.cur = Some((
+            stream.into(),
+            Counting {
+                inner: BufWriter::with_capacity(1 << 16, file),
+                bytes: 0,
+                lines: 0,
+            },
+        ));
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.close_current()?;
+        // The permission probe every export task leaves at its prefix.
+        for (group, task) in self.groups.iter().zip(&self.tasks) {
+            if task.is_some() {
+                let dir = self.root.join(group.trim_start_matches('/'));
+                fs::write(
+                    dir.join("aws-logs-write-test"),
+                    "Permission Check Successful",
+                )?;
+            }
+        }
+        if self.gzip {
+            for path in &self.objects {
+                let data = fs::read(path)?;
+                let gz = path.with_file_name(format!(
+                    "{}.gz",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                let mut enc = flate2::write::GzEncoder::new(
+                    BufWriter::new(File::create(&gz)?),
+                    flate2::Compression::default(),
+                );
+                enc.write_all(&data)?;
+                enc.finish()?.flush()?;
+                fs::remove_file(path)?;
+            }
         }
         Ok(())
     }
@@ -472,6 +658,7 @@ impl S3Writer {
         dest.boundary(first)?;
         for (_, blocks) in order {
             for b in blocks {
+                dest.block(b.function, &b.stream)?;
                 for (ts, msg) in &b.events {
                     self.line.clear();
                     if !self.raw {
@@ -753,6 +940,13 @@ fn run(cfg: &Config, dest: &mut dyn Dest) -> io::Result<Summary> {
     let start: Ms = 1_736_121_600_000 + rng.range(0, 100) * 86_400_000 + rng.range(0, 86_400_000);
     let world = World::new(&mut rng, ROTATION_FUNCTIONS, SECRETS, start);
     let (functions, secrets) = (world.functions.len(), world.secrets.len());
+    dest.groups(
+        world
+            .functions
+            .iter()
+            .map(|f| format!("{}/{}/aws/lambda/{}", f.account, f.region, f.name))
+            .collect(),
+    );
     let mut sim = Sim {
         rng,
         world,
@@ -807,6 +1001,7 @@ fn run(cfg: &Config, dest: &mut dyn Dest) -> io::Result<Summary> {
         lines: dest.lines(),
         events: writer.events(),
         files: dest.file_count(),
+        log_groups: dest.log_groups(),
         first_event: first,
         last_event: last,
         stats: sim.stats,
@@ -828,12 +1023,17 @@ pub fn generate(cfg: &Config, out: &mut dyn Write) -> io::Result<Summary> {
     run(cfg, &mut dest)
 }
 
-/// Writes the corpus as a folder of `files` files of about equal size: an S3 export layout
-/// (`<dir>/exportedlogs/<taskId>/<stream>/000000[.gz]`, plus `aws-logs-write-test`), or
-/// `filter-log-events-NNNN.json[.gz]` files. Each S3 file holds a run of consecutive windows
-/// (several streams) so that the files are of equal size.
+/// Writes the corpus as a folder. The S3 shape is written as CloudWatch exports it
+/// ([`ExportTasks`]): one export task per log group, one object per log stream, a stream
+/// continuing in a new object after `size / files` bytes (so at least `files` objects, and one per
+/// stream). Other shapes are written as `files` files of about equal size
+/// (`filter-log-events-NNNN.json[.gz]`, …).
 pub fn generate_folder(cfg: &Config, dir: &Path, files: u64, gzip: bool) -> io::Result<Summary> {
-    let mut dest = Folder::new(dir, cfg.shape, gzip, files.max(1), cfg.size, cfg.seed);
+    if cfg.shape == Format::S3Export {
+        let mut dest = ExportTasks::new(dir, gzip, files, cfg.size, cfg.seed);
+        return run(cfg, &mut dest);
+    }
+    let mut dest = Folder::new(dir, cfg.shape, gzip, files.max(1), cfg.size);
     run(cfg, &mut dest)
 }
 

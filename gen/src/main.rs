@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p rotdiag-gen -- --shape s3-export --size 1GiB --seed 42 --out bench-data/s3.log
 //! cargo run --release -p rotdiag-gen -- --shape events-json --size 64MiB --out bench-data/ev.json
-//! cargo run --release -p rotdiag-gen -- --shape s3-export --size 1GiB --files 200 --out bench-data/folder
+//! cargo run --release -p rotdiag-gen -- --shape s3-export --size 1GiB --files 200 --gzip --out bench-data/folder
 //! ```
 //!
 //! Writes realistic CloudWatch Logs of Secrets Manager rotation functions (healthy rotations,
@@ -30,8 +30,13 @@ usage: rotdiag-gen [--shape SHAPE] [--size 1GiB] [--seed N] [--out FILE|DIR|-]
   --size       bytes to write (uncompressed): 64MiB, 1GiB, 500MB, 123456 (default 64MiB)
   --seed       random seed (default 42); same seed + size + shape = same bytes
   --out        output file, `-` for stdout (default), or with --files a folder
-  --files N    write a folder of N files of about equal size instead of one file
-               (s3-export: <out>/exportedlogs/<taskId>/<stream>/000000[.gz])
+  --files N    write a folder instead of one file. s3-export: as CloudWatch exports, one
+               export task per log group (36 log groups: 24 rotation functions, 12 others),
+               one object per log stream (one execution environment), a stream continuing
+               in 000001, 000002, ... after SIZE/N bytes (so N objects or more):
+               <out>/exportedlogs/<account>/<region>/aws/lambda/<function>/<taskId>/
+               <stream>/000000[.gz], and aws-logs-write-test beside each <taskId>/;
+               other shapes: N files of about equal size
   --gzip       gzip each file of --files
   --fail-rate  failing rotations per 1000 rotations (default 100)
   --noise      share of the bytes written by unrelated API functions, % (default 50)

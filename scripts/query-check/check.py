@@ -290,9 +290,10 @@ def export_events(export):
     out = {}
     for obj in export_objects(export):
         parts = Path(obj).relative_to(export).parts
-        if len(parts) < 3:
-            continue  # aws-logs-write-test
-        group = f"/aws/lambda/rot-{parts[0][:8]}"
+        if parts[-1] == "aws-logs-write-test":
+            continue  # the export task's permission probe
+        # <prefix = exportedlogs + log group>/<taskId>/<stream>/000000.gz (rotdiag-gen --files)
+        group = "/" + "/".join(parts[1:-3])
         stream = parts[-2]
         opener = gzip.open if obj.endswith(".gz") else open
         with opener(obj, "rb") as f:

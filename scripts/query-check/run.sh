@@ -43,7 +43,8 @@ gen="$PWD/target/release/rotdiag-gen"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# 160 objects; a failure rate low enough that a third of them hold none, so a prefilter that
+# Objects of at most 40 KiB, one stream each, a log group per rotation function (--noise 0: no
+# other functions); a failure rate low enough that many objects hold no failure, so a prefilter that
 # lists too little is caught (and one that lists everything is visible in the counts).
 "$gen" --shape s3-export --files 400 --size 16MiB --seed 3 --gzip --noise 0 --fail-rate 10 \
     --out "$work/export" 2>/dev/null

@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::RequestId;
 use crate::engine::Occurrence;
@@ -27,7 +27,7 @@ use crate::lambda::invocation::KeptLine;
 use crate::redact::redact;
 use crate::rules::{Lookup, RuleSet, Severity};
 use crate::template::render;
-use crate::time::{EpochMs, format_iso};
+use crate::time::{EpochMs, format_iso, parse_any};
 use std::borrow::Cow;
 
 /// The representative occurrence of a diagnosis, kept compact: its text is rendered (facts
@@ -296,18 +296,7 @@ impl Aggregator {
             .map(|((_, subject), agg)| (agg, subject))
             .collect();
         out.sort_by(|(a, sa), (b, sb)| {
-            b.best
-                .confidence
-                .total_cmp(&a.best.confidence)
-                .then(b.best.severity.cmp(&a.best.severity))
-                .then(b.occurrences.cmp(&a.occurrences))
-                .then(a.first_seen.cmp(&b.first_seen))
-                .then(
-                    rules.causes[a.best.cause]
-                        .id
-                        .cmp(&rules.causes[b.best.cause].id),
-                )
-                .then(sa.cmp(sb))
+            report_order(&Standing::of(a, sa, rules), &Standing::of(b, sb, rules))
         });
         let mut shared = Shared {
             sources: sources
@@ -322,6 +311,54 @@ impl Aggregator {
             .map(|(i, (agg, subject))| build(i + 1, agg, &subject, rules, &mut shared))
             .collect()
     }
+}
+
+/// What places a diagnosis in the report.
+struct Standing<'a> {
+    /// Its representative's confidence, unrounded.
+    confidence: f64,
+    severity: Severity,
+    occurrences: u64,
+    first_seen: Option<EpochMs>,
+    cause: &'a str,
+    subject: &'a Subject,
+}
+
+impl<'a> Standing<'a> {
+    fn of(a: &'a Agg, subject: &'a Subject, rules: &'a RuleSet) -> Standing<'a> {
+        Standing {
+            confidence: a.best.confidence,
+            severity: a.best.severity,
+            occurrences: a.occurrences,
+            first_seen: a.first_seen,
+            cause: &rules.causes[a.best.cause].id,
+            subject,
+        }
+    }
+
+    fn merged(m: &'a Merged) -> Standing<'a> {
+        Standing {
+            confidence: m.diagnosis.representative.confidence,
+            severity: m.diagnosis.severity,
+            occurrences: m.occurrences,
+            first_seen: m.first_seen,
+            cause: &m.diagnosis.cause,
+            subject: &m.subject,
+        }
+    }
+}
+
+/// The report's order: most confident first, then most severe, most frequent, earliest, then by
+/// cause and subject (a total order). A run's [`Aggregator`] and [`merge_reported`] both sort
+/// with it.
+fn report_order(a: &Standing, b: &Standing) -> Ordering {
+    b.confidence
+        .total_cmp(&a.confidence)
+        .then(b.severity.cmp(&a.severity))
+        .then(b.occurrences.cmp(&a.occurrences))
+        .then(a.first_seen.cmp(&b.first_seen))
+        .then(a.cause.cmp(b.cause))
+        .then(a.subject.cmp(b.subject))
 }
 
 /// Texts many diagnoses show, allocated once: input names (with their place in the report's
@@ -382,6 +419,29 @@ impl Subject {
         }
     }
 
+    /// The subject a report shows as `shown`, for a diagnosis whose representative is in the
+    /// input at `input` (a stream's or an input's subject is in the same input as every one of
+    /// its occurrences): inputs are placed by their index in the report, which orders them as
+    /// their ids do.
+    fn reported(shown: &str, input: Option<usize>, inputs: &[&str]) -> Option<Subject> {
+        let (kind, rest) = shown.split_once(':')?;
+        let source = || input.filter(|&i| i < inputs.len());
+        match kind {
+            "secret" => Some(Subject::Secret(rest.into())),
+            "function" => Some(Subject::Function(rest.into())),
+            "input" => {
+                let i = source()?;
+                (rest == inputs[i]).then_some(Subject::Input(i as u64))
+            }
+            "stream" => {
+                let i = source()?;
+                let stream = rest.strip_prefix(inputs[i])?.strip_prefix(':')?;
+                Some(Subject::Stream(i as u64, stream.into()))
+            }
+            _ => None,
+        }
+    }
+
     /// As reported: `secret:<arn>`, `function:<name>`, `stream:<input>:<stream>`,
     /// `input:<input>`.
     fn show(&self, shared: &Shared) -> String {
@@ -395,7 +455,7 @@ impl Subject {
 }
 
 /// One line of evidence, as reported.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Evidence {
     pub(crate) source: Arc<str>,
     pub(crate) line: u64,
@@ -405,13 +465,13 @@ pub(crate) struct Evidence {
 }
 
 /// A piece of evidence that weighed in.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Why {
     pub(crate) text: String,
     pub(crate) weight: f64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Alternative {
     pub(crate) cause: String,
     pub(crate) confidence: f64,
@@ -421,7 +481,7 @@ pub(crate) struct Alternative {
 /// why: the order occurrences are compared in, most confident first, then most severe, then
 /// earliest, then by place in the input. What a merge of partial reports needs to pick the same
 /// one a single run would have.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Representative {
     /// Its confidence, unrounded.
     pub(crate) confidence: f64,
@@ -433,8 +493,9 @@ pub(crate) struct Representative {
     pub(crate) line: Option<u64>,
 }
 
-/// A ranked diagnosis: one cause for one secret (or function, stream, input).
-#[derive(Clone, Debug, Serialize)]
+/// A ranked diagnosis: one cause for one secret (or function, stream, input). Read back from
+/// partial reports by `rotdiag merge`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub(crate) rank: usize,
     pub cause: String,
@@ -460,9 +521,9 @@ pub struct Diagnosis {
     /// (negative: it lowered this cause).
     pub(crate) why: Vec<Why>,
     pub(crate) representative: Representative,
-    #[serde(skip)]
+    /// The cause's explanation, its facts filled in.
     pub(crate) explanation: Option<String>,
-    #[serde(skip)]
+    /// The symptom's title, its facts filled in.
     pub(crate) symptom_title: String,
 }
 
@@ -553,6 +614,97 @@ fn build(
             .map(|e| filled(b.explanation, e)),
         symptom_title: filled(b.symptom_title, &symptom.title),
     }
+}
+
+/// A diagnosis of a partial report, merged with those of the other partial reports.
+struct Merged {
+    diagnosis: Diagnosis,
+    subject: Subject,
+    key: RankKey,
+    occurrences: u64,
+    first_seen: Option<EpochMs>,
+    last_seen: Option<EpochMs>,
+}
+
+/// The diagnoses of partial reports (`rotdiag merge`), merged and ranked as one run over all
+/// their inputs would have: the same (cause, subject) merged, occurrences summed, first and last
+/// seen widened, the representative chosen by the order a run's [`Aggregator`] chooses it by
+/// ([`rank_key`], from each one's `representative`), then ranked in [`report_order`].
+/// `diagnoses` come in the order of their reports, their `representative.input` already an index
+/// into `inputs` (the merged report's input names). Errors say which diagnosis cannot be placed.
+pub(crate) fn merge_reported(
+    diagnoses: impl IntoIterator<Item = Diagnosis>,
+    inputs: &[&str],
+    rules: &RuleSet,
+) -> Result<Vec<Diagnosis>, String> {
+    let mut map: BTreeMap<(String, Subject), Merged> = BTreeMap::new();
+    for d in diagnoses {
+        let m = merged(d, inputs, rules)?;
+        match map.get_mut(&(m.diagnosis.cause.clone(), m.subject.clone())) {
+            None => {
+                map.insert((m.diagnosis.cause.clone(), m.subject.clone()), m);
+            }
+            Some(a) => {
+                a.occurrences += m.occurrences;
+                a.first_seen = min_opt(a.first_seen, m.first_seen);
+                a.last_seen = max_opt(a.last_seen, m.last_seen);
+                if m.key < a.key {
+                    a.key = m.key;
+                    a.diagnosis = m.diagnosis;
+                }
+            }
+        }
+    }
+    let mut out: Vec<Merged> = map.into_values().collect();
+    out.sort_by(|a, b| report_order(&Standing::merged(a), &Standing::merged(b)));
+    Ok(out
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| Diagnosis {
+            rank: i + 1,
+            occurrences: m.occurrences,
+            first_seen: m.first_seen.map(format_iso),
+            last_seen: m.last_seen.map(format_iso),
+            ..m.diagnosis
+        })
+        .collect())
+}
+
+/// One reported diagnosis, keyed and placed for [`merge_reported`].
+fn merged(d: Diagnosis, inputs: &[&str], rules: &RuleSet) -> Result<Merged, String> {
+    let what = || format!("diagnosis {} ({}, {})", d.rank, d.cause, d.subject);
+    let rep = &d.representative;
+    let subject = Subject::reported(&d.subject, rep.input, inputs)
+        .ok_or_else(|| format!("{}: its subject is not in the report's inputs", what()))?;
+    let symptom = rules
+        .symptoms
+        .iter()
+        .position(|s| s.id == d.symptom)
+        .ok_or_else(|| format!("{}: unknown symptom '{}'", what(), d.symptom))?;
+    let time = |t: &Option<String>| -> Result<Option<EpochMs>, String> {
+        match t {
+            None => Ok(None),
+            Some(s) => parse_any(s)
+                .map(Some)
+                .ok_or_else(|| format!("{}: bad time '{s}'", what())),
+        }
+    };
+    let key = rank_key(
+        rep.confidence,
+        d.severity,
+        time(&rep.first_seen)?,
+        rep.input.map_or(u64::MAX, |i| i as u64),
+        rep.line,
+        symptom,
+    );
+    Ok(Merged {
+        subject,
+        key,
+        occurrences: d.occurrences,
+        first_seen: time(&d.first_seen)?,
+        last_seen: time(&d.last_seen)?,
+        diagnosis: d,
+    })
 }
 
 #[cfg(test)]

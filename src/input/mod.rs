@@ -77,6 +77,19 @@ pub(crate) fn stream_from_path(spec: &InputSpec) -> Option<String> {
     Some(parent.to_string())
 }
 
+/// The export task folder an S3 export object sits in (`<prefix>/<taskId>/<stream>/000000.gz`:
+/// the `<prefix>/<taskId>` before its stream), or `None` for any other input. One export task is
+/// one log group, so objects of different task folders are different log groups (or time ranges
+/// of one), whose invocations never belong to one rotation.
+pub(crate) fn export_task_of(spec: &InputSpec) -> Option<PathBuf> {
+    let stream = stream_from_path(spec)?;
+    let InputSpec::File(p) = spec else {
+        return None;
+    };
+    let levels = stream.split('/').count();
+    p.parent()?.ancestors().nth(levels).map(Path::to_path_buf)
+}
+
 pub(crate) fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
@@ -330,5 +343,21 @@ mod tests {
         assert_eq!(s("logs/app.log"), None);
         assert_eq!(s("exportedlogs/aws-logs-write-test"), None);
         assert_eq!(stream_from_path(&InputSpec::Stdin), None);
+    }
+
+    #[test]
+    fn s3_export_objects_name_their_export_task() {
+        let t = |p: &str| export_task_of(&InputSpec::File(PathBuf::from(p)));
+        let task = Some(PathBuf::from("exportedlogs/aws/lambda/Fn/2f3a"));
+        assert_eq!(
+            t("exportedlogs/aws/lambda/Fn/2f3a/2025-03-11-[$LATEST]5f0d/000001.gz"),
+            task
+        );
+        assert_eq!(
+            t("exportedlogs/aws/lambda/Fn/2f3a/2025/03/11/[$LATEST]5f0d/000000"),
+            task
+        );
+        assert_eq!(t("exportedlogs/aws/lambda/Fn/aws-logs-write-test"), None);
+        assert_eq!(t("logs/stream-a.log"), None);
     }
 }

@@ -42,7 +42,7 @@ use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
 use crate::rules::RuleSet;
-use crate::summary::{InputReport, InputState, Summary};
+use crate::summary::{InputReport, InputState, Settings, Summary};
 use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
@@ -108,6 +108,7 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
 
     let mut closed = Closed::new(opts.keep.clone());
     let mut global = Tracker::new();
+    global.set_groups(log_groups(&specs));
     let mut invocations = 0;
     let mut reports = Vec::new();
     for o in outcomes.drain(..) {
@@ -140,11 +141,36 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
             inputs: reports,
             invocations,
             rotations: rotations.counts(),
+            settings: settings(rules, opts),
         },
         diagnoses: closed.agg.finish(rules, &sources),
         rotations,
         timeline,
         trace,
+    }
+}
+
+/// The log group of each input known to hold one (by source id): S3 export objects, by export
+/// task folder.
+fn log_groups(specs: &[InputSpec]) -> rustc_hash::FxHashMap<u64, u32> {
+    let mut tasks: rustc_hash::FxHashMap<PathBuf, u32> = Default::default();
+    let mut out = rustc_hash::FxHashMap::default();
+    for (i, spec) in specs.iter().enumerate() {
+        if let Some(task) = input::export_task_of(spec) {
+            let n = tasks.len() as u32;
+            out.insert(source_id(i, 0), *tasks.entry(task).or_insert(n));
+        }
+    }
+    out
+}
+
+/// What the run's results depend on besides its inputs (reports carry it for `rotdiag merge`).
+fn settings(rules: &RuleSet, opts: &Options) -> Settings {
+    Settings {
+        rules: rules.fingerprint.clone(),
+        since: opts.window.since.map(crate::time::format_iso),
+        until: opts.window.until.map(crate::time::format_iso),
+        input_format: opts.input_format.map(|f| f.name().to_string()),
     }
 }
 

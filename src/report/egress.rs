@@ -128,6 +128,8 @@ fn visit_problem(p: &mut Problem, clean: &impl Fn(&mut String)) {
         | Kind::Decode(s)
         | Kind::Rule(s)
         | Kind::Changed(s)
+        | Kind::Reported(s)
+        | Kind::Merge(s)
         | Kind::Archive(s) => clean(s),
         Kind::NoRecords {
             bytes: _,

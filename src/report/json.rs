@@ -21,13 +21,14 @@ use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
 use crate::lambda::rotation::{RotationList, RotationStatus, RotationView};
 use crate::redact::is_control;
-use crate::summary::{InputReport, Totals};
+use crate::summary::{InputReport, Settings, Totals};
 use crate::time::format_iso;
 
 #[derive(Serialize)]
 struct Document<'a> {
     schema_version: u32,
     version: &'static str,
+    settings: &'a Settings,
     inputs: &'a [InputReport],
     summary: Counts,
     diagnoses: &'a [Diagnosis],
@@ -168,6 +169,7 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         version: env!("CARGO_PKG_VERSION"),
+        settings: &run.summary.settings,
         inputs: &run.summary.inputs,
         summary: Counts::of(shown, secrets.len()),
         diagnoses: &run.diagnoses,

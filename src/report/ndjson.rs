@@ -16,7 +16,7 @@ use super::SCHEMA_VERSION;
 use super::egress::Shown;
 use super::json::{Compact, Counts, RotationOut, Rotations};
 use super::secrets::summarize;
-use crate::summary::InputReport;
+use crate::summary::{InputReport, Settings};
 
 /// One line: the schema version, the record's type, then its fields.
 #[derive(Serialize)]
@@ -32,6 +32,7 @@ struct Line<'a, T: Serialize> {
 #[derive(Serialize)]
 struct End<'a> {
     version: &'static str,
+    settings: &'a Settings,
     inputs: &'a [InputReport],
     summary: Counts,
 }
@@ -58,6 +59,7 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
     }
     let end = End {
         version: env!("CARGO_PKG_VERSION"),
+        settings: &run.summary.settings,
         inputs: &run.summary.inputs,
         summary: Counts::of(shown, secrets.len()),
     };

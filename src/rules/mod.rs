@@ -374,6 +374,9 @@ pub struct RuleSet {
     /// Signatures: the patterns symptoms' triggers look for (`has`, outside `not`). A line that
     /// matches one is an error wherever it appears, `[ERROR]` prefix or not (sorted).
     pub(crate) signatures: Vec<PatternId>,
+    /// A hash of the rule files it was compiled from (reports carry it: `rotdiag merge` merges
+    /// only reports made with the same rules).
+    pub fingerprint: String,
 }
 
 impl RuleSet {

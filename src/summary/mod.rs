@@ -9,12 +9,12 @@ mod state;
 
 pub use state::InputState;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
 
-/// What was read from one input.
-#[derive(Clone, Debug, Serialize)]
+/// What was read from one input (read back from a partial report by `rotdiag merge`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InputReport {
     pub(crate) source: String,
     /// The shape it was decoded as: exactly an `--input-format` value (`unknown` before
@@ -28,7 +28,7 @@ pub struct InputReport {
     pub(crate) filtered: u64,
     /// Records kept although `--since` / `--until` was given, because nothing in the input
     /// before them carried a timestamp.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) untimed: u64,
     pub(crate) bytes: u64,
     pub(crate) errors: Vec<Problem>,
@@ -98,6 +98,27 @@ pub struct Summary {
     /// Lambda invocations seen.
     pub invocations: u64,
     pub rotations: RotationCounts,
+    /// What the results depend on besides the inputs.
+    pub settings: Settings,
+}
+
+/// What a run's results depend on besides its inputs: the rule set and the options that change
+/// what is diagnosed. Reports carry it (`settings`) so that `rotdiag merge` merges only partial
+/// reports that a single run over all their inputs could have made: the same rules (by
+/// fingerprint) and the same `--since`, `--until` and `--input-format`. (Options that only change
+/// how a report is shown, and the walk flags, which change which files are inputs, not what an
+/// input says, are not settings.)
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The rule set's fingerprint (`RuleSet::fingerprint`: the built-in rules and any `--rules`
+    /// files).
+    pub rules: String,
+    /// `--since`, as an ISO instant.
+    pub since: Option<String>,
+    /// `--until`, as an ISO instant.
+    pub until: Option<String>,
+    /// `--input-format`, when given.
+    pub input_format: Option<String>,
 }
 
 /// Totals over every input: what was read.

@@ -1,11 +1,11 @@
 //! How far an input was read: what the exit status is made of.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How far an input was read. The exit status is 2 when any input is [`InputState::Unread`] or
 /// [`InputState::Incomplete`] (unless `--skip-unreadable`): a run must never look healthy
 /// because its input was not read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InputState {
     /// Read to its end (bad records in it are reported, and skipped).

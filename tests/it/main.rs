@@ -10,6 +10,8 @@
 //!   empty inputs, and a closed stdout.
 //! * [`files`]: files that change while read, what a folder walk picks up, over-long records.
 //! * [`generated`]: what the corpus generator (`rotdiag-gen`) wrote, against its ground truth.
+//! * [`merge`]: `rotdiag merge` of partial reports equals one run over their inputs (corpus
+//!   cases, generated log groups split at random), and refuses what one run could not make.
 //! * [`query`]: `rotdiag query insights|athena` follows the rule set and the target grammars.
 //! * [`redaction`]: no report format, and nothing on stderr, holds a credential a log line held.
 //! * [`schema`]: real reports (JSON and every ndjson record) against `schema/report.schema.json`.
@@ -28,6 +30,7 @@ mod corpus;
 mod exit_status;
 mod files;
 mod generated;
+mod merge;
 mod query;
 mod redaction;
 mod robustness;

@@ -14,13 +14,14 @@
 //! rotations of four invocations (measured in BENCHMARKS.md).
 
 use rustc_hash::FxHashMap as HashMap;
+use serde::Deserialize;
 
 use super::{Rotation, is_cloudtrail};
 use crate::aws::{RequestId, Step};
 use crate::lambda::invocation::{Invocation, Outcome};
 use crate::rules::RuleSet;
 use crate::summary::RotationCounts;
-use crate::time::EpochMs;
+use crate::time::{EpochMs, parse_any};
 
 /// "No value" for the integer fields below.
 const NONE32: u32 = u32::MAX;
@@ -37,6 +38,12 @@ pub(crate) enum RotationStatus {
 }
 
 impl RotationStatus {
+    const ALL: [RotationStatus; 3] = [
+        RotationStatus::Succeeded,
+        RotationStatus::Failed,
+        RotationStatus::Incomplete,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             RotationStatus::Succeeded => "succeeded",
@@ -58,6 +65,13 @@ pub(crate) enum StepOutcome {
 }
 
 impl StepOutcome {
+    const ALL: [StepOutcome; 4] = [
+        StepOutcome::Succeeded,
+        StepOutcome::Failed,
+        StepOutcome::TimedOut,
+        StepOutcome::Unknown,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             StepOutcome::Succeeded => "succeeded",
@@ -136,6 +150,62 @@ impl StepRecord {
     /// Time order, unknown times last, then by request id (a total order for determinism).
     fn order_key(&self) -> (bool, EpochMs, u128) {
         (self.start().is_none(), self.start, self.request_id)
+    }
+}
+
+/// A rotation as the JSON and ndjson reports list it (`report::json`'s `RotationOut`), read back.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ListedRotation {
+    secret: Option<String>,
+    token: Option<String>,
+    function: Option<String>,
+    status: String,
+    cause: Option<String>,
+    steps: Vec<ListedStep>,
+}
+
+/// One invocation of a [`ListedRotation`].
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ListedStep {
+    step: Option<String>,
+    inferred: bool,
+    request_id: Option<String>,
+    start: Option<String>,
+    duration_ms: Option<f64>,
+    outcome: String,
+}
+
+/// The value of `all` whose name is `s`.
+fn named<T: Copy>(all: &[T], s: &str, name: fn(T) -> &'static str) -> Option<T> {
+    all.iter().copied().find(|v| name(*v) == s)
+}
+
+impl StepRecord {
+    /// The record a report listed (its duration was printed from hundredths of a millisecond,
+    /// so it reads back exactly).
+    fn listed(s: &ListedStep) -> Result<StepRecord, String> {
+        let bad = |what: &str, v: &str| format!("bad {what} '{v}' in a rotation's step");
+        let start = match &s.start {
+            None => EpochMs::MIN,
+            Some(t) => parse_any(t).ok_or_else(|| bad("start", t))?,
+        };
+        let request_id = match &s.request_id {
+            None => 0,
+            Some(r) => RequestId::parse(r).ok_or_else(|| bad("request id", r))?.0,
+        };
+        let step = match &s.step {
+            None => None,
+            Some(n) => Some(Step::parse(n).ok_or_else(|| bad("step", n))?),
+        };
+        Ok(StepRecord {
+            request_id,
+            start,
+            duration: s.duration_ms.map_or(NONE32, |d| (d * 100.0).round() as u32),
+            step,
+            outcome: named(&StepOutcome::ALL, &s.outcome, StepOutcome::name)
+                .ok_or_else(|| bad("outcome", &s.outcome))?,
+            inferred: s.inferred,
+        })
     }
 }
 
@@ -281,6 +351,53 @@ impl RotationLedger {
             confidence,
             status: a.status.min(b.status),
         }
+    }
+
+    /// Records a rotation as a report listed it (`rotdiag merge` reads partial reports back),
+    /// merged by token with the records before it as [`RotationLedger::record`] merges pieces.
+    /// A listed rotation does not carry its cause's confidence: of two failed pieces of one token
+    /// in different reports (a rotation cut by a partition's time boundary), the first listed
+    /// keeps its cause.
+    pub(crate) fn record_listed(
+        &mut self,
+        r: &ListedRotation,
+        rules: &RuleSet,
+    ) -> Result<(), String> {
+        let status = named(&RotationStatus::ALL, &r.status, RotationStatus::name)
+            .ok_or_else(|| format!("unknown rotation status '{}'", r.status))?;
+        let cause = match &r.cause {
+            None => u16::MAX,
+            Some(c) => rules
+                .causes
+                .iter()
+                .position(|x| x.id == *c)
+                .ok_or_else(|| format!("unknown cause '{c}' in a rotation"))?
+                as u16,
+        };
+        let first_step = self.steps.len() as u32;
+        for st in &r.steps {
+            self.steps.push(StepRecord::listed(st)?);
+        }
+        let token = match &r.token {
+            None => 0,
+            Some(t) => {
+                RequestId::parse(t)
+                    .ok_or_else(|| format!("bad token '{t}'"))?
+                    .0
+            }
+        };
+        let record = RotationRecord {
+            token,
+            secret: self.names.id(r.secret.as_deref()),
+            function: self.names.id(r.function.as_deref()),
+            first_step,
+            steps: (self.steps.len() as u32 - first_step).min(u32::from(u16::MAX)) as u16,
+            cause,
+            confidence: 0.0,
+            status,
+        };
+        self.add(record);
+        Ok(())
     }
 
     /// Takes in another input's ledger (in input order).

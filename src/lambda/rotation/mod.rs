@@ -8,7 +8,9 @@
 //! * one that names only the secret joins the latest open rotation of that secret;
 //! * one that names neither (a step that hung before logging anything, in a warm environment)
 //!   joins the rotation last active in the same log stream, if that was recent, and its step is
-//!   inferred as the one after the previous invocation's, when that one succeeded.
+//!   inferred as the one after the previous invocation's, when that one succeeded; failing that,
+//!   one of the same log group (when inputs tell it: S3 export objects of one export task) that
+//!   it could follow by time.
 //!
 //! A rotation closes when it succeeds (finishSecret), when it has been idle for
 //! [`ROTATION_IDLE_MS`] of event time, or at the end of the input. Closed rotations that did not
@@ -32,8 +34,8 @@ mod keep;
 mod ledger;
 
 pub use keep::{Keep, Selector};
-pub(crate) use ledger::RotationLedger;
 pub use ledger::RotationList;
+pub(crate) use ledger::{ListedRotation, RotationLedger};
 pub(crate) use ledger::{RotationStatus, RotationView, StepOutcome};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -127,11 +129,33 @@ pub struct Tracker {
     calls: Vec<Invocation>,
     /// Invocations of other functions, and CloudTrail calls of no rotation, dropped.
     pub(crate) foreign_dropped: u64,
+    /// The log group of each input known to hold one (an S3 export object's export task), by
+    /// source id: an invocation placed by time joins no rotation of another log group.
+    groups: HashMap<u64, u32>,
 }
 
 impl Tracker {
     pub fn new() -> Tracker {
         Tracker::default()
+    }
+
+    /// Says which inputs (by source id) hold which log group (any number naming each), for
+    /// placing invocations by time across inputs: one function's invocation never continues
+    /// another function's rotation (an archive of many log groups rotates many secrets at the
+    /// same minutes).
+    pub(crate) fn set_groups(&mut self, groups: HashMap<u64, u32>) {
+        self.groups = groups;
+    }
+
+    /// Could `inv` be in `rot` by log group: unless an invocation of each is known to be in a
+    /// different one.
+    fn same_group(&self, rot: &Rotation, inv: &Invocation) -> bool {
+        let Some(g) = self.groups.get(&inv.source) else {
+            return true;
+        };
+        rot.invocations
+            .iter()
+            .all(|i| self.groups.get(&i.source).is_none_or(|h| h == g))
     }
 
     /// Adds a closed invocation.
@@ -302,7 +326,10 @@ impl Tracker {
                 .enumerate()
                 .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
                 .filter(|(_, r)| {
-                    !r.succeeded && follows(r, &inv, CROSS_STREAM_MS) && continues(r, &inv)
+                    !r.succeeded
+                        && follows(r, &inv, CROSS_STREAM_MS)
+                        && continues(r, &inv)
+                        && self.same_group(r, &inv)
                 })
                 .max_by_key(|(i, r)| {
                     let last = preceding(r, &inv);

@@ -244,7 +244,25 @@ pub(crate) fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem
         errors.dedup();
         return Err(errors);
     }
-    Ok(assemble(c, model, symptoms, causes, fact_names))
+    let mut rules = assemble(c, model, symptoms, causes, fact_names);
+    rules.fingerprint = fingerprint(files);
+    Ok(rules)
+}
+
+/// The rule set's fingerprint: FNV-1a (64 bits) over every rule file's name and text, in the
+/// order they were compiled, as `fnv1a64:<16 hex digits>`. Reports carry it so that `rotdiag
+/// merge` refuses to merge reports made with different rules; a hash that is stable across
+/// builds and platforms is all it needs (no adversary chooses rule files to collide).
+fn fingerprint(files: &[(String, String)]) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut h = OFFSET;
+    for (name, text) in files {
+        for b in name.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    }
+    format!("fnv1a64:{h:016x}")
 }
 
 /// Phase 2: the causes, in id order, and their index.
@@ -492,6 +510,7 @@ fn assemble(
         fact_names,
         known,
         signatures,
+        fingerprint: String::new(),
     }
 }
 
