@@ -284,6 +284,16 @@ pub(crate) fn describe(c: &Condition, rules: &RuleSet, owner: &str) -> String {
             pattern_list(none, rules, owner),
             scope(*s)
         ),
+        Condition::AfterThen {
+            after,
+            then,
+            scope: s,
+        } => format!(
+            "after {}, then {}{}",
+            pattern(*after, rules, owner),
+            pattern_list(then, rules, owner),
+            scope(*s)
+        ),
         Condition::Failed(b) => format!("the invocation {}failed", not(*b)),
         Condition::Errors(b, s) => format!("{}logged an error{}", not(*b), scope(*s)),
         Condition::TimedOut(b) => format!("{}timed out", not(*b)),
@@ -299,6 +309,13 @@ pub(crate) fn describe(c: &Condition, rules: &RuleSet, owner: &str) -> String {
         Condition::Same(a, b) => format!("{a} = {b}"),
         Condition::Differ(a, b) => format!("{a} != {b}"),
         Condition::Fact(f) => format!("{f} is known"),
+        Condition::Value(facts) => {
+            let parts: Vec<String> = facts
+                .iter()
+                .map(|(f, vs)| format!("{f} is {}", vs.join(" or ")))
+                .collect();
+            parts.join(" and ")
+        }
         Condition::All(cs) => join(cs, " and ", rules, owner),
         Condition::Any(cs) => join(cs, " or ", rules, owner),
         Condition::Not(c) => format!("not ({})", describe(c, rules, owner)),

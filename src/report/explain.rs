@@ -20,7 +20,7 @@ pub fn explain(rules: &RuleSet, id: &str) -> Option<String> {
     let ci = rules.causes.iter().position(|c| c.id == id)?;
     let cause = &rules.causes[ci];
     let mut s = String::new();
-    let _ = writeln!(s, "{}: {}", cause.id, cause.title);
+    let _ = writeln!(s, "{}: {}", cause.id, cause.plain_title());
     if let Some(e) = &cause.explanation {
         let _ = writeln!(s, "\n{e}");
     }
@@ -178,7 +178,7 @@ mod tests {
         let rules = crate::rules::load(None).unwrap();
         let text = explain(&rules, "database-unreachable").unwrap();
         assert!(text.starts_with("database-unreachable: "), "{text}");
-        assert!(text.contains("symptom setsecret-login-failed"), "{text}");
+        assert!(text.contains("symptom database-login-failed"), "{text}");
         assert!(text.contains("duration_ms > 5000"), "{text}");
         assert!(
             text.contains("database-credentials-invalid (prior"),

@@ -98,16 +98,19 @@ impl<'a> Fit<'a> {
 
     /// The first line of a view: `head` in bold, `rest`, then what was read, wrapped.
     fn header(&self, out: &mut dyn Write, head: &str, rest: &str, run: &Run) -> io::Result<()> {
-        write!(out, "{BOLD}{head}{BOLD:#}{rest} ")?;
+        write!(out, "{BOLD}{head}{BOLD:#}{rest}")?;
         let used = width(head) + width(rest) + 1;
         let what = format!("({})", summary_line(&run.summary));
         match self.width {
             // Not room for a few words: the account of what was read goes below.
-            Some(w) if w < used + 30 => {
+            Some(w) if used > w / 2 => {
                 writeln!(out)?;
                 self.prose(out, 0, &what, DIM)
             }
-            _ => self.prose(out, used, &what, DIM),
+            _ => {
+                write!(out, " ")?;
+                self.prose(out, used, &what, DIM)
+            }
         }
     }
 
@@ -581,7 +584,10 @@ fn timeline(run: &Run, t: &Timeline, fit: &Fit, out: &mut dyn Write) -> io::Resu
     let n = t.rotations.len();
     let failed = t.rotations.iter().filter(|r| r.status == "failed").count();
     let head = format!("timeline of {}", t.selector);
-    let rest = format!(": {n} rotation{} ({failed} failed)", super::plural(n as u64));
+    let rest = format!(
+        ": {n} rotation{} ({failed} failed)",
+        super::plural(n as u64)
+    );
     fit.header(out, &head, &rest, run)?;
     for r in &t.rotations {
         writeln!(out)?;
@@ -670,7 +676,10 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     if let Some(r) = &s.request_id {
         rest += &format!("  {r}");
     }
-    let lead = format!("     {start:<24}  {name:<30} {:<10} {duration:>9}", s.outcome);
+    let lead = format!(
+        "     {start:<24}  {name:<30} {:<10} {duration:>9}",
+        s.outcome
+    );
     // The request id goes first when the row does not fit.
     if let Some(w) = fit.width {
         rest = cut(&rest, w.saturating_sub(width(&lead))).into_owned();
@@ -762,10 +771,10 @@ fn invocation_trace(inv: &InvocationTrace, fit: &Fit, out: &mut dyn Write) -> io
     for s in &inv.symptoms {
         write!(
             out,
-            "  {LABEL}symptom{LABEL:#} {BOLD}{}{BOLD:#} ({}): ",
+            "  {LABEL}symptom{LABEL:#} {BOLD}{}{BOLD:#} ({})\n    when ",
             s.symptom, s.tier
         )?;
-        fit.prose(out, 12, &format!("when {}", s.trigger), Style::new())?;
+        fit.prose(out, 9, &s.trigger, Style::new())?;
         for c in &s.candidates {
             candidate_trace(c, fit, out)?;
         }
@@ -804,7 +813,10 @@ fn candidate_trace(c: &CandidateTrace, fit: &Fit, out: &mut dyn Write) -> io::Re
         };
         write!(out, "        {st}{mark:<6} {:+5.1}{st:#}  ", e.weight)?;
         let text = match &e.why {
-            Some(w) => format!("{}  [{w}]", e.condition),
+            Some(w) => {
+                let w = crate::template::render(w, &Default::default());
+                format!("{}  [{w}]", e.condition)
+            }
             None => e.condition.clone(),
         };
         fit.prose(out, 22, &text, st)?;

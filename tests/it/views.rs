@@ -340,7 +340,7 @@ fn explain_says_what_a_cause_is_and_where_its_messages_come_from() {
     for want in [
         "database-unreachable: The rotation function cannot reach the database",
         "How rotdiag tells it apart",
-        "symptom setsecret-login-failed",
+        "symptom database-login-failed",
         "duration_ms > 5000",
         "against its neighbours:",
         "database-credentials-invalid (prior",
