@@ -309,10 +309,10 @@ pub(crate) fn describe(c: &Condition, rules: &RuleSet, owner: &str) -> String {
         Condition::Same(a, b) => format!("{a} = {b}"),
         Condition::Differ(a, b) => format!("{a} != {b}"),
         Condition::Fact(f) => format!("{f} is known"),
-        Condition::Value(vs) => {
-            let parts: Vec<String> = vs
+        Condition::Value(facts) => {
+            let parts: Vec<String> = facts
                 .iter()
-                .map(|(f, v)| format!("{f} is {}", v.join(" or ")))
+                .map(|(f, vs)| format!("{f} is {}", vs.join(" or ")))
                 .collect();
             parts.join(" and ")
         }

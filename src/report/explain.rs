@@ -20,7 +20,7 @@ pub fn explain(rules: &RuleSet, id: &str) -> Option<String> {
     let ci = rules.causes.iter().position(|c| c.id == id)?;
     let cause = &rules.causes[ci];
     let mut s = String::new();
-    let _ = writeln!(s, "{}: {}", cause.id, cause.title());
+    let _ = writeln!(s, "{}: {}", cause.id, cause.plain_title());
     if let Some(e) = &cause.explanation {
         let _ = writeln!(s, "\n{e}");
     }
@@ -99,7 +99,10 @@ fn weights(s: &mut String, rules: &RuleSet, sym: &Symptom, cand: &Candidate, ind
     for ev in &cand.evidence {
         let condition = describe(&ev.condition, rules, &sym.id);
         let _ = match &ev.why {
-            Some(w) => writeln!(s, "{indent}{:+.1}  {w}  [{condition}]", ev.weight),
+            Some(w) => {
+                let w = crate::template::render(w, &Default::default());
+                writeln!(s, "{indent}{:+.1}  {w}  [{condition}]", ev.weight)
+            }
             None => writeln!(s, "{indent}{:+.1}  {condition}", ev.weight),
         };
     }
@@ -135,8 +138,15 @@ fn messages(s: &mut String, id: &str) {
         let text = m.text.replace('\n', " ⏎ ");
         let _ = writeln!(s, "  {}  ({})", m.id, what.join(", "));
         let _ = writeln!(s, "    {text}");
-        for src in [&m.source, &m.origin].into_iter().flatten() {
-            let _ = writeln!(s, "    {src}");
+        let sources: Vec<String> = [&m.source, &m.origin]
+            .into_iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        for (i, src) in sources.iter().enumerate() {
+            if !sources[..i].contains(src) {
+                let _ = writeln!(s, "    {src}");
+            }
         }
     }
 }

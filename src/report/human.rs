@@ -69,14 +69,7 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
     if layout.summary(run.diagnoses.len()) {
         return summary(run, &fit, out);
     }
-    let head = diagnoses_count(run.diagnoses.len());
-    write!(out, "{BOLD}{head}{BOLD:#} ")?;
-    fit.prose(
-        out,
-        head.len() + 1,
-        &format!("({})", summary_line(&run.summary)),
-        DIM,
-    )?;
+    fit.header(out, &diagnoses_count(run.diagnoses.len()), "", run)?;
     for d in &run.diagnoses {
         writeln!(out)?;
         diagnosis(d, &fit, out)?;
@@ -101,6 +94,24 @@ impl<'a> Fit<'a> {
 
     fn source<'s>(&self, s: &'s str) -> &'s str {
         relative(s, self.roots)
+    }
+
+    /// The first line of a view: `head` in bold, `rest`, then what was read, wrapped.
+    fn header(&self, out: &mut dyn Write, head: &str, rest: &str, run: &Run) -> io::Result<()> {
+        write!(out, "{BOLD}{head}{BOLD:#}{rest}")?;
+        let used = width(head) + width(rest) + 1;
+        let what = format!("({})", summary_line(&run.summary));
+        match self.width {
+            // Not room for a few words: the account of what was read goes below.
+            Some(w) if used > w / 2 => {
+                writeln!(out)?;
+                self.prose(out, 0, &what, DIM)
+            }
+            _ => {
+                write!(out, " ")?;
+                self.prose(out, used, &what, DIM)
+            }
+        }
     }
 
     /// Writes `text` after `indent` columns already written, wrapped to the width, the
@@ -276,8 +287,9 @@ fn evidence(
 ) -> io::Result<()> {
     let num = fg(AnsiColor::Green);
     let mut ts = e.timestamp.as_deref().unwrap_or("");
-    let first = without_prefix(first_line(&e.text)).replace('\t', " ");
-    let more = e.text.lines().count().saturating_sub(1);
+    let (first, shown) = headline(&e.text);
+    let first = first.replace('\t', " ");
+    let more = e.text.lines().count().saturating_sub(shown);
     let mut tail = String::new();
     if more > 0 {
         tail = format!(" (+{more} line{})", if more == 1 { "" } else { "s" });
@@ -291,7 +303,7 @@ fn evidence(
         Some(w) => {
             let lead = |ts: &str| width(&format!("       :{}  {ts}  ", e.line));
             let mut room = w.saturating_sub(lead(ts) + width(&tail));
-            if room < 30 && !ts.is_empty() {
+            if room < 50 && !ts.is_empty() {
                 ts = "";
                 room = w.saturating_sub(lead(ts) + width(&tail));
             }
@@ -338,10 +350,16 @@ fn cut_middle(s: &str, max: usize) -> String {
     format!("{head}{tail}")
 }
 
-/// A Lambda application line without the timestamp and request id the runtime writes after its
-/// level (`[ERROR]\t<time>\t<request id>\t<message>` -> `[ERROR] <message>`): the evidence line
-/// shows the time already, and the request id is in the JSON report.
+/// A Lambda line without the timestamp and request id the runtime writes after its level
+/// (`[ERROR]\t<time>\t<request id>\t<message>` -> `[ERROR] <message>`) or Lambda after
+/// `REPORT`: the evidence line shows the time already, and the request id is in the JSON report.
 fn without_prefix(text: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(rest) = text.strip_prefix("REPORT RequestId: ")
+        && rest.len() > 37
+        && rest.as_bytes()[36].is_ascii_whitespace()
+    {
+        return format!("REPORT {}", rest[37..].trim_start()).into();
+    }
     let mut parts = text.splitn(4, ['\t', ' ']);
     let (Some(level), Some(ts), Some(rid), Some(rest)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -380,10 +398,26 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
+/// The line that stands for an evidence text, and how many of its lines it shows: the first
+/// line without its runtime prefix, or, when that leaves only the level (a Python JSON-format
+/// error record read as text is `[ERROR]\t<time>\t<request id>\t` and then `Type: message`
+/// on the next line), the level joined to the next line.
+fn headline(text: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    let first = without_prefix(first_line(text));
+    let level = first.trim_end();
+    let bare_level = level.starts_with('[') && level.ends_with(']') && !level.contains(' ');
+    match text.lines().nth(1) {
+        Some(next) if bare_level && !next.trim().is_empty() => {
+            (format!("{level} {}", next.trim_start()).into(), 2)
+        }
+        _ => (first, 1),
+    }
+}
+
 /// `[ERROR] ValueError: message…` -> (`ValueError`, `message…`): the runtime's line for an
 /// exception the handler did not catch (also `[ERROR] pkg.Type: …`).
 fn split_exception(text: &str) -> Option<(&str, &str)> {
-    let rest = first_line(text).strip_prefix("[ERROR] ")?;
+    let rest = error_line(text)?;
     let (kind, message) = rest.split_once(": ")?;
     let is_type = !kind.is_empty()
         && kind
@@ -391,6 +425,17 @@ fn split_exception(text: &str) -> Option<(&str, &str)> {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
     (is_type && kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
         .then_some((kind, message.trim()))
+}
+
+/// What follows `[ERROR] ` on the runtime's line for an exception, also in a JSON-format error
+/// record read as text, where it is on the line after the level (see [`headline`]).
+fn error_line(text: &str) -> Option<&str> {
+    let first = first_line(text);
+    if let Some(rest) = first.strip_prefix("[ERROR] ") {
+        return Some(rest);
+    }
+    let joined = first.starts_with("[ERROR]") && headline(text).1 == 2;
+    joined.then(|| text.lines().nth(1).map(str::trim_start))?
 }
 
 fn exception_of(text: &str) -> Option<&str> {
@@ -408,13 +453,8 @@ fn exception_message(text: &str) -> Option<&str> {
 fn summary(run: &Run, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     let secrets = summarize(run);
     let named = secrets.iter().filter(|s| s.secret.is_some()).count();
-    writeln!(
-        out,
-        "{BOLD}{}{BOLD:#} about {named} secret{} {DIM}({}){DIM:#}",
-        diagnoses_count(run.diagnoses.len()),
-        super::plural(named as u64),
-        summary_line(&run.summary)
-    )?;
+    let about = format!(" about {named} secret{}", super::plural(named as u64));
+    fit.header(out, &diagnoses_count(run.diagnoses.len()), &about, run)?;
     let causes = causes(&secrets);
     if !causes.is_empty() {
         writeln!(out)?;
@@ -455,8 +495,18 @@ fn summary(run: &Run, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-/// The secrets that failed, failing now first, at most [`SECRET_ROWS`].
+/// The secrets that failed, failing now first, at most [`SECRET_ROWS`]. The columns go from
+/// what matters most to what matters least, so a narrow terminal cuts the least.
 fn secret_table(rows: &[&SecretSummary], fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
+    const HEAD: [&str; 6] = [
+        "status",
+        "secret",
+        "top cause",
+        "last failure",
+        "last success",
+        "function",
+    ];
+    const MAX: [usize; 6] = [9, 40, 40, 16, 16, 40];
     let cells: Vec<[String; 6]> = rows
         .iter()
         .take(SECRET_ROWS)
@@ -469,27 +519,19 @@ fn secret_table(rows: &[&SecretSummary], fit: &Fit, out: &mut dyn Write) -> io::
                 if s.failing() { "failing" } else { "recovered" }.to_string(),
                 s.secret
                     .map(short_secret)
-                    .unwrap_or("(secret not in these logs)")
+                    .unwrap_or("(not in these logs)")
                     .to_string(),
-                s.functions.join(","),
-                short_time(s.last_success.as_deref()),
-                short_time(s.last_failure.as_deref()),
                 top,
+                short_time(s.last_failure.as_deref()),
+                short_time(s.last_success.as_deref()),
+                s.functions.join(","),
             ]
         })
         .collect();
-    let head = [
-        "status",
-        "secret",
-        "function",
-        "last success",
-        "last failure",
-        "top cause",
-    ];
-    let mut widths: Vec<usize> = head.iter().map(|h| width(h)).collect();
+    let mut widths: Vec<usize> = HEAD.iter().map(|h| width(h)).collect();
     for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(c)).min(48);
+        for ((w, c), max) in widths.iter_mut().zip(row).zip(MAX) {
+            *w = (*w).max(width(c)).min(max);
         }
     }
     let line = |cells: &[&str]| -> String {
@@ -501,12 +543,13 @@ fn secret_table(rows: &[&SecretSummary], fit: &Fit, out: &mut dyn Write) -> io::
                 s += &" ".repeat(w - width(&c) + 2);
             }
         }
+        let s = s.trim_end().to_string();
         match fit.width {
             Some(w) => cut(&s, w).into_owned(),
             None => s,
         }
     };
-    writeln!(out, "{LABEL}{}{LABEL:#}", line(&head))?;
+    writeln!(out, "{LABEL}{}{LABEL:#}", line(&HEAD))?;
     for (row, s) in cells.iter().zip(rows) {
         let cols: Vec<&str> = row.iter().map(String::as_str).collect();
         let text = line(&cols);
@@ -522,10 +565,9 @@ fn secret_table(rows: &[&SecretSummary], fit: &Fit, out: &mut dyn Write) -> io::
     if rows.len() > SECRET_ROWS {
         writeln!(
             out,
-            "{DIM}… {} more (--format json | jq '.secrets[]')",
+            "{DIM}… {} more (--format json | jq '.secrets[]'){DIM:#}",
             rows.len() - SECRET_ROWS
         )?;
-        write!(out, "{DIM:#}")?;
     }
     Ok(())
 }
@@ -550,12 +592,8 @@ fn short_time(t: Option<&str>) -> String {
 /// `--timeline`: one secret's (or token's) rotations, step by step.
 fn timeline(run: &Run, t: &Timeline, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     if t.rotations.is_empty() {
-        writeln!(
-            out,
-            "{BOLD}no rotation of {} in these logs{BOLD:#} {DIM}({}){DIM:#}",
-            t.selector,
-            summary_line(&run.summary)
-        )?;
+        let head = format!("no rotation of {} in these logs", t.selector);
+        fit.header(out, &head, "", run)?;
         let mut known: Vec<&str> = run.rotations.iter().filter_map(|r| r.secret).collect();
         known.sort_unstable();
         known.dedup();
@@ -573,13 +611,12 @@ fn timeline(run: &Run, t: &Timeline, fit: &Fit, out: &mut dyn Write) -> io::Resu
     }
     let n = t.rotations.len();
     let failed = t.rotations.iter().filter(|r| r.status == "failed").count();
-    writeln!(
-        out,
-        "{BOLD}timeline of {}{BOLD:#}: {n} rotation{} ({failed} failed) {DIM}({}){DIM:#}",
-        t.selector,
-        super::plural(n as u64),
-        summary_line(&run.summary)
-    )?;
+    let head = format!("timeline of {}", t.selector);
+    let rest = format!(
+        ": {n} rotation{} ({failed} failed)",
+        super::plural(n as u64)
+    );
+    fit.header(out, &head, &rest, run)?;
     for r in &t.rotations {
         writeln!(out)?;
         rotation(r, fit, out)?;
@@ -660,21 +697,29 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
         .unwrap_or_else(|| "-".into());
     let st = status_style(s.outcome);
     let start = s.start.as_deref().unwrap_or("time unknown");
-    write!(
-        out,
-        "     {DIM}{start:<24}{DIM:#}  {name:<32} {st}{:<10}{st:#} {duration:>10}",
-        s.outcome
-    )?;
+    let mut rest = String::new();
     if let Some(t) = s.timeout_ms {
-        write!(out, "  {DIM}(timeout {:.0} s){DIM:#}", t / 1000.0)?;
+        rest += &format!("  (timeout {:.0} s)", t / 1000.0);
     }
     if let Some(r) = &s.request_id {
-        write!(out, "  {DIM}{r}{DIM:#}")?;
+        rest += &format!("  {r}");
     }
-    writeln!(out)?;
+    let lead = format!(
+        "     {start:<24}  {name:<30} {:<10} {duration:>9}",
+        s.outcome
+    );
+    // The request id goes first when the row does not fit.
+    if let Some(w) = fit.width {
+        rest = cut(&rest, w.saturating_sub(width(&lead))).into_owned();
+    }
+    writeln!(
+        out,
+        "     {DIM}{start:<24}{DIM:#}  {name:<30} {st}{:<10}{st:#} {duration:>9}{DIM}{rest}{DIM:#}",
+        s.outcome
+    )?;
     if let Some(e) = &s.failed_line {
         let at = format!("{}:{}", fit.source(&e.source), e.line);
-        let text = without_prefix(first_line(&e.text)).replace('\t', " ");
+        let text = headline(&e.text).0.replace('\t', " ");
         let lead = format!("         {at}  ");
         let text = match fit.width {
             Some(w) => cut(&text, w.saturating_sub(width(&lead)).max(20)).into_owned(),
@@ -688,15 +733,14 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
 
 /// `--test`: which patterns each line hit, and how every candidate of every symptom scored.
 fn rule_trace(run: &Run, t: &Trace, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "{BOLD}rule test{BOLD:#}: {} line{} hit a pattern, {} failed invocation{} scored {DIM}({}){DIM:#}",
+    let rest = format!(
+        ": {} line{} hit a pattern, {} failed invocation{} scored",
         t.lines.len(),
         super::plural(t.lines.len() as u64),
         t.invocations.len(),
         super::plural(t.invocations.len() as u64),
-        summary_line(&run.summary)
-    )?;
+    );
+    fit.header(out, "rule test", &rest, run)?;
     if !t.lines.is_empty() {
         writeln!(out, "\n{LABEL}lines that hit a pattern{LABEL:#}")?;
     }
@@ -708,7 +752,7 @@ fn rule_trace(run: &Run, t: &Trace, fit: &Fit, out: &mut dyn Write) -> io::Resul
             last = Some(&l.source);
         }
         let num = fg(AnsiColor::Green);
-        let text = without_prefix(first_line(&l.text)).replace('\t', " ");
+        let text = headline(&l.text).0.replace('\t', " ");
         let text = match fit.width {
             Some(w) => cut(&text, w.saturating_sub(8).max(20)).into_owned(),
             None => text,
@@ -755,10 +799,10 @@ fn invocation_trace(inv: &InvocationTrace, fit: &Fit, out: &mut dyn Write) -> io
     for s in &inv.symptoms {
         write!(
             out,
-            "  {LABEL}symptom{LABEL:#} {BOLD}{}{BOLD:#} ({}): ",
+            "  {LABEL}symptom{LABEL:#} {BOLD}{}{BOLD:#} ({})\n    when ",
             s.symptom, s.tier
         )?;
-        fit.prose(out, 12, &format!("when {}", s.trigger), Style::new())?;
+        fit.prose(out, 9, &s.trigger, Style::new())?;
         for c in &s.candidates {
             candidate_trace(c, fit, out)?;
         }
@@ -797,7 +841,10 @@ fn candidate_trace(c: &CandidateTrace, fit: &Fit, out: &mut dyn Write) -> io::Re
         };
         write!(out, "        {st}{mark:<6} {:+5.1}{st:#}  ", e.weight)?;
         let text = match &e.why {
-            Some(w) => format!("{}  [{w}]", e.condition),
+            Some(w) => {
+                let w = crate::template::render(w, &Default::default());
+                format!("{}  [{w}]", e.condition)
+            }
             None => e.condition.clone(),
         };
         fit.prose(out, 22, &text, st)?;
@@ -817,6 +864,28 @@ mod tests {
             request_id: None,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn a_json_format_error_record_shows_its_exception_and_is_shown_once() {
+        let rid = "6f1a3dbf-47a2-47f7-b06d-516ec20fe71e";
+        let msg = "Unable to log into database using current credentials for secret x";
+        let record = format!(
+            "[ERROR]\t2026-12-06T03:10:50Z\t{rid}\t\nValueError: {msg}\n  File \"f.py\", line 1, in h"
+        );
+        let (line, shown) = headline(&record);
+        assert_eq!(line, format!("[ERROR] ValueError: {msg}"));
+        assert_eq!(shown, 2);
+        assert_eq!(exception_of(&record), Some("ValueError"));
+        let logged = format!("[ERROR]\t2026-12-06T03:10:50Z\t{rid}\tsetSecret: {msg}");
+        assert_eq!(
+            headline(&logged),
+            (format!("[ERROR] setSecret: {msg}").into(), 1)
+        );
+        let all = [ev(48, &logged), ev(55, &record)];
+        let once = shown_once(&all);
+        assert_eq!(once.len(), 1);
+        assert_eq!(once[0].1.map(|e| e.line), Some(55));
     }
 
     #[test]

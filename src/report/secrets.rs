@@ -124,7 +124,7 @@ impl<'a> Acc<'a> {
 }
 
 /// The summary of every secret of `run`: those failing now first, then by failed rotations (most
-/// first), then by name.
+/// first), then the latest failure first, then by name.
 pub(crate) fn summarize(run: &Run) -> Vec<SecretSummary<'_>> {
     // Keyed by secret, or for rotations without one by function.
     let mut by: BTreeMap<(Option<&str>, Option<&str>), Acc> = BTreeMap::new();
@@ -154,6 +154,7 @@ pub(crate) fn summarize(run: &Run) -> Vec<SecretSummary<'_>> {
         b.failing()
             .cmp(&a.failing())
             .then(b.failed.cmp(&a.failed))
+            .then(b.last_failure.cmp(&a.last_failure))
             .then(a.secret.is_none().cmp(&b.secret.is_none()))
             .then(a.secret.cmp(&b.secret))
             .then(a.functions.cmp(&b.functions))
