@@ -127,15 +127,27 @@ def unit_of(name, group_by):
 
 
 def units(names, group_by):
-    """Runs of consecutive objects (in walk order) of one unit: [(unit, [names])]."""
+    """Runs of consecutive objects (in walk order) of one unit: [(unit, [names], whole)], `whole`
+    when the run is every object under the unit's folder (rotdiag is then given the folder, whose
+    walk names the objects the same: a log group of 10,000 streams would not fit a command line)."""
+    ordered = sorted(names, key=walk_order)
     out = []
-    for n in sorted(names, key=walk_order):
+    for n in ordered:
         u = unit_of(n, group_by)
         if out and out[-1][0] == u:
             out[-1][1].append(n)
         else:
             out.append((u, [n]))
-    return out
+    result = []
+    at = 0
+    for u, objects in out:
+        before = ordered[at - 1] if at > 0 else None
+        after = ordered[at + len(objects)] if at + len(objects) < len(ordered) else None
+        inside = [x for x in (before, after) if x is not None and x.startswith(u + "/")]
+        whole = u != "" and not inside and all(o.startswith(u + "/") for o in objects)
+        result.append((u, objects, whole))
+        at += len(objects)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -159,9 +171,13 @@ def run_partition(index, items, source, binary_name, extra, cores):
     """Runs rotdiag over the objects of this partition's units; yields (index, report bytes)."""
     from pyspark import SparkFiles
 
-    names = [n for _, objects in items for n in objects]
+    names = [n for _, objects, _ in items for n in objects]
     if not names:
         return
+    # What rotdiag is given: a whole unit's folder, or its objects one by one.
+    paths = []
+    for unit, objects, whole in items:
+        paths.extend([unit] if whole else objects)
     binary = executable(SparkFiles.get(binary_name))
     work = None
     cwd = None
@@ -178,7 +194,7 @@ def run_partition(index, items, source, binary_name, extra, cores):
                 s3.download_file(bucket, n, dest)
             cwd = work
         cmd = [binary, "--format", "json", "--all-rotations", "--no-progress", "-j", str(cores)]
-        cmd += extra + ["--"] + names
+        cmd += extra + ["--"] + paths
         started = time.time()
         done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # 0: nothing found, 1: failures diagnosed, 2: some input not read in full (reported in the
