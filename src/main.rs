@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, Severity};
+use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, Severity, ViewFlags};
 use rotdiag::input::WalkRules;
 use rotdiag::lambda::rotation::{Keep, Selector};
 use rotdiag::pipeline::{self, Options, Run};
@@ -53,14 +53,8 @@ fn run(args: Args) -> u8 {
         warn(&format!("cannot start {n} threads: {e}"));
         return TROUBLE;
     }
-    let rules = match rules::load(args.rules.as_deref()) {
-        Ok(r) => r,
-        Err(errors) => {
-            for e in errors {
-                warn(&format!("rule error: {e}"));
-            }
-            return TROUBLE;
-        }
+    let Some(rules) = load_rules(args.rules.as_deref()) else {
+        return TROUBLE;
     };
     if args.list.list_literals || args.list.list_rules {
         return list(&rules, args.list.list_literals);
@@ -137,70 +131,92 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
         keep,
     };
     let run = pipeline::run(&paths, rules, &opts);
+    let how = Reporting {
+        format: args.format,
+        view: args.view,
+        color: args.color,
+        quiet: args.quiet,
+        skip_unreadable: args.skip_unreadable,
+        fail_on: args.fail_on,
+        roots: roots(&paths),
+    };
+    report_run(run, how)
+}
+
+/// How a run (or a merge) is reported, and what makes its exit status.
+struct Reporting {
+    format: report::Format,
+    view: ViewFlags,
+    color: ColorWhen,
+    quiet: bool,
+    skip_unreadable: bool,
+    fail_on: Option<Severity>,
+    roots: Vec<String>,
+}
+
+/// Says on stderr what could not be read, writes the report, and returns the exit status.
+fn report_run(run: Run, how: Reporting) -> u8 {
     for line in stderr_lines(&run) {
         let _ = writeln!(io::stderr().lock(), "{line}");
     }
-    let status = exit_status(&run, args.skip_unreadable, args.fail_on);
-    if args.quiet {
+    let status = exit_status(&run, how.skip_unreadable, how.fail_on);
+    if how.quiet {
         return status;
     }
     let layout = Layout {
-        view: args.view.view(),
-        all_rotations: args.view.all_rotations,
+        view: how.view.view(),
+        all_rotations: how.view.all_rotations,
         width: terminal_width(),
-        roots: roots(&paths),
+        roots: how.roots,
     };
-    let color = if args.format.is_styled() {
-        args.color
+    let color = if how.format.is_styled() {
+        how.color
     } else {
         ColorWhen::Never
     };
     write_report(color, status, |out| {
-        report::write(run, args.format, &layout, out)
+        report::write(run, how.format, &layout, out)
     })
+}
+
+/// The rule set (and `--rules DIR`), or `None` after saying on stderr what is wrong with it.
+fn load_rules(dir: Option<&std::path::Path>) -> Option<RuleSet> {
+    match rules::load(dir) {
+        Ok(r) => Some(r),
+        Err(errors) => {
+            for e in errors {
+                warn(&format!("rule error: {e}"));
+            }
+            None
+        }
+    }
 }
 
 /// `rotdiag merge`: the partial reports merged, reported as a run over their inputs would be,
 /// with the exit status that run would give.
 fn merge(m: &MergeArgs) -> u8 {
-    let rules = match rules::load(m.rules.as_deref()) {
-        Ok(r) => r,
-        Err(errors) => {
-            for e in errors {
-                warn(&format!("rule error: {e}"));
-            }
-            return TROUBLE;
-        }
+    let Some(rules) = load_rules(m.rules.as_deref()) else {
+        return TROUBLE;
     };
     let paths: Vec<&std::path::Path> = m.reports.iter().map(PathBuf::as_path).collect();
-    let run = match rotdiag::merge::merge(&paths, &rules) {
-        Ok(run) => run,
+    match rotdiag::merge::merge(&paths, &rules) {
+        Ok(run) => report_run(
+            run,
+            Reporting {
+                format: m.format,
+                view: m.view,
+                color: m.color,
+                quiet: m.quiet,
+                skip_unreadable: m.skip_unreadable,
+                fail_on: m.fail_on,
+                roots: Vec::new(),
+            },
+        ),
         Err(e) => {
             warn(&e.to_string());
-            return TROUBLE;
+            TROUBLE
         }
-    };
-    for line in stderr_lines(&run) {
-        let _ = writeln!(io::stderr().lock(), "{line}");
     }
-    let status = exit_status(&run, m.skip_unreadable, m.fail_on);
-    if m.quiet {
-        return status;
-    }
-    let layout = Layout {
-        view: m.view.view(),
-        all_rotations: m.view.all_rotations,
-        width: terminal_width(),
-        roots: Vec::new(),
-    };
-    let color = if m.format.is_styled() {
-        m.color
-    } else {
-        ColorWhen::Never
-    };
-    write_report(color, status, |out| {
-        report::write(run, m.format, &layout, out)
-    })
 }
 
 /// The folders input paths are shown relative to: the folders named, or the folder of the one

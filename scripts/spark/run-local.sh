@@ -2,10 +2,11 @@
 # Runs the Spark job (scripts/spark/rotdiag_job.py) in local mode over a generated archive and
 # checks that its merged report is the report of one direct run over the same archive.
 #
-#   scripts/spark/run-local.sh                      1.2 GiB, 240+ objects, 36 log groups (BENCHMARKS.md)
+#   scripts/spark/run-local.sh                      1.2 GiB, 36 log groups, one object per stream (BENCHMARKS.md)
 #   SIZE=16MiB FILES=40 scripts/spark/run-local.sh  a small version
 #
-# Environment: SIZE (uncompressed bytes, default 1200MiB), FILES (objects at least, default 240),
+# Environment: SIZE (uncompressed bytes, default 1200MiB), FILES (at least this many objects: a
+# stream continues in a new object after SIZE/FILES bytes; 1.2 GiB makes 110,478, one per stream),
 # SEED (default 42), GZIP=1 (gzip the objects, as real exports are), MASTER (default local[2]),
 # JOB_BIN (the binary shipped to the executors, e.g. the static musl build; default the release
 # build that makes the direct run),
