@@ -16,14 +16,18 @@
 //! never cross a rotation function's log group, and one export task is one log group), and the
 //! reports are given in the order a run would have read their inputs (a folder walk reads paths
 //! in order, so `rotdiag DIR` reads log group after log group). Partitions by log group *and
-//! time range* are exact too when every time boundary falls where the log group was idle for
-//! two hours (`ROTATION_IDLE_MS`: a run closes a rotation idle that long anyway). A boundary
-//! inside a rotation cuts it in two: the run would have evaluated the rotation whole, each
+//! time range* are exact unless a rotation has pieces on both sides of a boundary: one run joins
+//! them across inputs (by version token, and a piece that names its secret but no token with the
+//! secret's rotation still open at the end of its input) and evaluates the rotation whole, each
 //! partial report evaluated its piece. The merge joins the pieces' rotation records by version
 //! token (counted once, its steps together, succeeded if a piece did), but the diagnoses of the
 //! pieces stay what each piece showed: a failure the later piece recovered from is still
 //! diagnosed, and a failed piece's cause is the earlier report's. README, "Beyond one machine",
-//! says so too.
+//! says so too. One more join crosses inputs: a step that names neither secret nor token is
+//! placed by time into a rotation it follows; across export tasks it is not (the pipeline knows
+//! an S3 export object's task folder), but inputs that do not say their log group (a file of
+//! `filter-log-events` output) may join another file's rotation in one run, never in a partial
+//! one.
 //!
 //! Merged reports must agree on what changes results: the report shape (`schema_version`), the
 //! rule set (`settings.rules`, a fingerprint of the rule files) and `--since`, `--until` and

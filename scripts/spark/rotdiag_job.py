@@ -67,7 +67,7 @@ def parse_args(argv):
         default="log-group",
         choices=["log-group", "task"],
         help="unit of work: the folder above each export task (log-group, exact), or each export "
-        "task (task: exact when no rotation spans two tasks' time ranges)",
+        "task (task: exact when no rotation has pieces in two tasks' time ranges)",
     )
     p.add_argument("--partitions", type=int, default=0, help="Spark partitions (default: one per unit, at most 4x the default parallelism)")
     p.add_argument("--partials", help="also keep the partial reports in this local folder")

@@ -5,8 +5,10 @@
 //! secret (`secrets`) so scripts need not rebuild them, and what a merge of partial reports needs
 //! to give what one run over all the inputs would have (README, "JSON report"): each diagnosis'
 //! `subject` (with `cause`, the key diagnoses are merged by) and `representative` (the unrounded
-//! confidence and place that choose which occurrence is shown), the inputs in order, and the
-//! rotations by token.
+//! confidence and place that choose which occurrence is shown), the inputs in order, the
+//! rotations by token (every one with `--all-rotations`), and the `settings` the results depend
+//! on (the rule set's fingerprint, `--since`, `--until`, `--input-format`): `rotdiag merge`
+//! (`crate::merge`) reads them back.
 
 use std::io::{self, Write};
 
