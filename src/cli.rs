@@ -90,6 +90,11 @@ pub struct Args {
 
     #[command(flatten)]
     pub list: ListFlags,
+
+    /// Analyse with the engine the scan-first one replaces (for tests/it/engines.rs, which checks
+    /// that both give the same reports; goes with that engine).
+    #[arg(long, hide = true)]
+    pub reference_engine: bool,
 }
 
 /// How folders (and archives) are walked.

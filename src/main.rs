@@ -88,6 +88,11 @@ fn run(args: Args) -> u8 {
             hidden: args.walk.hidden,
             follow: args.walk.follow,
         },
+        engine: if args.reference_engine {
+            pipeline::Engine::Reference
+        } else {
+            pipeline::Engine::ScanFirst
+        },
     };
     let run = pipeline::run(&args.paths, &rules, &opts);
     for line in stderr_lines(&run) {

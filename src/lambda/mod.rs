@@ -43,7 +43,12 @@ pub struct Analysis {
 /// Classifies a message, matches it against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
 pub(crate) fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
-    let line = classify(message);
+    matched(classify(message), message, rules)
+}
+
+/// Matches a classified message against every rule literal (and the regexes behind the ones
+/// found), and reads its step and facts.
+fn matched(line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
     let text = line.scan_text(message);
     let mut hits = Hits::new();
     let mut positions = Positions::new();

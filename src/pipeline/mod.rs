@@ -66,6 +66,40 @@ pub struct Options {
     pub progress: bool,
     /// What a folder walk (and an archive listing) reads.
     pub walk: WalkRules,
+    /// Which engine analyses records (the reference one only to compare reports with).
+    #[doc(hidden)]
+    pub engine: Engine,
+}
+
+/// How records are analysed. The scan-first engine and the engine it replaces must give the
+/// same report byte for byte (`tests/it/engines.rs`); the reference engine is kept only for that
+/// comparison, and goes once the new engine has replaced it everywhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[doc(hidden)]
+pub enum Engine {
+    /// One pass over each block for the rule literals first; lines without one are classified,
+    /// never matched.
+    #[default]
+    ScanFirst,
+    /// Every record classified and matched in full.
+    Reference,
+}
+
+/// The rule set and the engine, as the parallel stage needs them.
+#[derive(Clone, Copy)]
+pub(crate) struct Analyzer<'r> {
+    pub(crate) rules: &'r RuleSet,
+    pub(crate) engine: Engine,
+}
+
+impl<'r> Analyzer<'r> {
+    #[cfg(test)]
+    pub(crate) fn new(rules: &'r RuleSet) -> Analyzer<'r> {
+        Analyzer {
+            rules,
+            engine: Engine::default(),
+        }
+    }
 }
 
 /// Scans `paths` (none: stdin) and diagnoses what failed.
@@ -154,6 +188,13 @@ fn total_size(specs: &[InputSpec]) -> Option<u64> {
 /// Classifies a record, matches it against every rule literal, reads its step and facts.
 pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
     crate::lambda::analyze(&rec.message, rules)
+}
+
+impl Analyzer<'_> {
+    /// Classifies a message, matches it against every rule literal, reads its step and facts.
+    pub(crate) fn analyze(&self, message: &[u8]) -> Analysis {
+        crate::lambda::analyze(message, self.rules)
+    }
 }
 
 /// Scans an opened input with the strategy for how it is held (mapped or streamed) and how its

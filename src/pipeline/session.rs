@@ -2,7 +2,7 @@
 //! and rotation tracking; rotations diagnosed as they close. Whichever strategy decoded the input
 //! feeds a [`Session`].
 
-use super::MAX_RECORD_BYTES;
+use super::{Analyzer, Engine, MAX_RECORD_BYTES};
 use crate::diagnosis::Aggregator;
 use crate::engine;
 use crate::format::Record;
@@ -48,6 +48,8 @@ pub(super) fn close_rotation(
 /// Per-input state: assembly, rotation tracking and the diagnoses of rotations closed so far.
 pub(super) struct Session<'r> {
     pub(super) rules: &'r RuleSet,
+    /// How records are analysed (see [`Engine`]).
+    pub(super) engine: Engine,
     pub(super) assembler: Assembler<'r>,
     tracker: Tracker,
     ledger: RotationLedger,
@@ -71,6 +73,7 @@ impl<'r> Session<'r> {
     pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window) -> Session<'r> {
         Session {
             rules,
+            engine: Engine::default(),
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
             ledger: RotationLedger::default(),
@@ -85,6 +88,14 @@ impl<'r> Session<'r> {
             progress: Progress::default(),
             source,
             cut: Vec::new(),
+        }
+    }
+
+    /// How this input's records are analysed.
+    pub(super) fn analyzer(&self) -> Analyzer<'r> {
+        Analyzer {
+            rules: self.rules,
+            engine: self.engine,
         }
     }
 
