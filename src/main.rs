@@ -99,18 +99,40 @@ fn run(args: Args) -> u8 {
         let _ = writeln!(io::stderr().lock(), "{line}");
     }
     let status = exit_status(&run, args.skip_unreadable);
-    let report = match report::render(run, args.format) {
-        Ok(r) => r,
-        Err(e) => {
-            warn(&format!("cannot write the report: {e}"));
-            return TROUBLE;
+    let written = match args.format {
+        // JSON has no styles to strip: straight to stdout.
+        OutputFormat::Json => {
+            let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            report::render_to(run, args.format, &mut out).and_then(|()| out.flush())
+        }
+        OutputFormat::Human => {
+            let stream = anstream::AutoStream::new(io::stdout().lock(), color_choice(args.color));
+            let mut out = io::BufWriter::with_capacity(1 << 16, stream);
+            report::render_to(run, args.format, &mut out).and_then(|()| out.flush())
         }
     };
-    let color = match args.format {
-        OutputFormat::Human => args.color,
-        OutputFormat::Json => ColorWhen::Never,
-    };
-    write_stdout(&report, color, status)
+    write_status(written, status)
+}
+
+/// The exit status once the report is written: `status`, unless stdout failed (a closed pipe is
+/// no failure: the reader has what it wanted).
+fn write_status(written: io::Result<()>, status: u8) -> u8 {
+    match written {
+        Ok(()) => status,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
+        Err(e) => {
+            warn(&format!("cannot write the report: {e}"));
+            TROUBLE
+        }
+    }
+}
+
+fn color_choice(color: ColorWhen) -> anstream::ColorChoice {
+    match color {
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+    }
 }
 
 /// The exit status of a run, and what stderr must say about it.
@@ -142,18 +164,6 @@ fn exit_status(run: &Run, skip_unreadable: bool) -> u8 {
 /// (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must not turn
 /// "failures found" into "healthy".
 fn write_stdout(bytes: &[u8], color: ColorWhen, status: u8) -> u8 {
-    let choice = match color {
-        ColorWhen::Always => anstream::ColorChoice::Always,
-        ColorWhen::Never => anstream::ColorChoice::Never,
-        ColorWhen::Auto => anstream::ColorChoice::Auto,
-    };
-    let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => status,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
-        Err(e) => {
-            warn(&format!("cannot write the report: {e}"));
-            TROUBLE
-        }
-    }
+    let mut out = anstream::AutoStream::new(io::stdout().lock(), color_choice(color));
+    write_status(out.write_all(bytes).and_then(|()| out.flush()), status)
 }

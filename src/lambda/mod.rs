@@ -18,6 +18,7 @@
 //!   counts rotations (`rotation::ledger`).
 
 pub(crate) mod facts;
+mod flat_json;
 pub mod invocation;
 mod json;
 pub mod line;
@@ -44,6 +45,16 @@ pub struct Analysis {
 /// found), and reads its step and facts.
 pub(crate) fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
     matched(classify(message), message, rules)
+}
+
+/// [`analyze`] as the engine the scan-first one replaces does it (JSON records read by
+/// `serde_json` only); goes with that engine.
+pub(crate) fn analyze_reference(message: &[u8], rules: &RuleSet) -> Analysis {
+    matched(
+        line::classify_with(message, line::JsonReader::Serde),
+        message,
+        rules,
+    )
 }
 
 /// Matches a classified message against every rule literal (and the regexes behind the ones

@@ -86,7 +86,8 @@ where
 {
     let an = session.analyzer();
     let consume = |batch: &[Record<'static>], session: &mut Session| {
-        let mut analyzed: Vec<Analysis> = batch.par_iter().map(|r| an.analyze(&r.message)).collect();
+        let mut analyzed: Vec<Analysis> =
+            batch.par_iter().map(|r| an.analyze(&r.message)).collect();
         session.feed(batch, &mut analyzed);
     };
     if rayon::current_num_threads() < 2 {

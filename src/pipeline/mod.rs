@@ -193,7 +193,10 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
 impl Analyzer<'_> {
     /// Classifies a message, matches it against every rule literal, reads its step and facts.
     pub(crate) fn analyze(&self, message: &[u8]) -> Analysis {
-        crate::lambda::analyze(message, self.rules)
+        match self.engine {
+            Engine::ScanFirst => crate::lambda::analyze(message, self.rules),
+            Engine::Reference => crate::lambda::analyze_reference(message, self.rules),
+        }
     }
 }
 

@@ -300,8 +300,14 @@ mod tests {
         let (mut offset, mut line_base) = (0u64, 0u64);
         let (mut records, mut windows) = (Vec::new(), Vec::new());
         loop {
-            let (blocks, rest, n) =
-                reader.fill_and_decode(&mut buf, &carry, offset, size, Analyzer::new(rules()), &spare);
+            let (blocks, rest, n) = reader.fill_and_decode(
+                &mut buf,
+                &carry,
+                offset,
+                size,
+                Analyzer::new(rules()),
+                &spare,
+            );
             if n == 0 {
                 assert!(rest.is_empty(), "input left at the end");
                 break;

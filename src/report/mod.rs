@@ -31,11 +31,17 @@ pub enum Format {
 /// carries styles for `anstream` to keep or strip.
 pub fn render(run: Run, format: Format) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    match format {
-        Format::Human => human::write(&Shown::new(run, Target::Terminal), &mut out)?,
-        Format::Json => json::write(&Shown::new(run, Target::Data), &mut out)?,
-    }
+    render_to(run, format, &mut out)?;
     Ok(out)
+}
+
+/// [`render`], written to `out` as it is made: the report of a big input is tens of MB, which
+/// a buffer would hold (twice, while it grows) on top of the diagnoses it is made from.
+pub fn render_to(run: Run, format: Format, out: &mut dyn io::Write) -> io::Result<()> {
+    match format {
+        Format::Human => human::write(&Shown::new(run, Target::Terminal), out),
+        Format::Json => json::write(&Shown::new(run, Target::Data), out),
+    }
 }
 
 /// A one-line account of what was read and found, shared by both reports: inputs and bytes,

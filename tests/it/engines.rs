@@ -118,8 +118,7 @@ fn folders_give_the_same_reports() {
     }
     let mixed = tempfile::tempdir().unwrap();
     for (i, shape) in SHAPES.into_iter().enumerate() {
-        let (data, _) =
-            rotdiag_gen::generate_vec(&Config::new(shape, 256 << 10, 40 + i as u64));
+        let (data, _) = rotdiag_gen::generate_vec(&Config::new(shape, 256 << 10, 40 + i as u64));
         write(mixed.path(), &format!("{i}-{}", shape.name()), &data);
     }
     same(
