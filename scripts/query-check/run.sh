@@ -37,9 +37,9 @@ export PATH="$venv/bin:$PATH"
 export SPARK_LOCAL_IP=127.0.0.1
 
 cargo build --release --quiet
-cargo build --release --quiet --example gen
+cargo build --release --quiet -p rotdiag-gen
 bin="$PWD/target/release/rotdiag"
-gen="$PWD/target/release/examples/gen"
+gen="$PWD/target/release/rotdiag-gen"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
