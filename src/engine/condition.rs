@@ -67,6 +67,7 @@ impl<'a> Context<'a> {
             Condition::Lacks(pats, scope) => holds(!self.seen(pats, *scope)),
             Condition::Last(pats, scope) => self.last(pats, *scope),
             Condition::AfterNone { after, none, scope } => self.after_none(*after, none, *scope),
+            Condition::AfterThen { after, then, scope } => self.after_then(*after, then, *scope),
             Condition::Failed(b) => holds(inv.failed() == *b),
             Condition::Errors(b, scope) => self.errors(*b, *scope),
             Condition::TimedOut(b) => {
@@ -81,6 +82,11 @@ impl<'a> Context<'a> {
             Condition::Same(a, b) => self.compare(a, b, true),
             Condition::Differ(a, b) => self.compare(a, b, false),
             Condition::Fact(f) => holds(self.facts.contains_key(f)),
+            Condition::Value(facts) => holds(facts.iter().all(|(f, values)| {
+                self.facts
+                    .get(f)
+                    .is_some_and(|v| values.iter().any(|x| x == v))
+            })),
             Condition::All(cs) => {
                 let mut out = Vec::new();
                 for c in cs {
@@ -167,6 +173,20 @@ impl<'a> Context<'a> {
             }
         }
         Some(vec![lines[pos]])
+    }
+
+    /// `after` + `then`: a line matching `after`, then (later in scope) one matching `then`; both
+    /// prove it.
+    fn after_then(
+        &self,
+        after: PatternId,
+        then: &[PatternId],
+        scope: Scope,
+    ) -> Option<Vec<&'a KeptLine>> {
+        let lines = self.lines(scope);
+        let first = lines.iter().position(|l| l.hits.contains(&after))?;
+        let later = lines[first + 1..].iter().find(|l| hit_any(l, then))?;
+        Some(vec![lines[first], later])
     }
 
     /// `errors`: error lines (ERROR/CRITICAL, unhandled errors, timeouts, crashes) in scope.

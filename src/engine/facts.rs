@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::aws::{Arn, Principal, same_resource, secret_name};
 use crate::lambda::facts::clean_fact;
 use crate::lambda::rotation::Rotation;
-use crate::rules::{Inference, Model, RuleSet};
+use crate::rules::{ENGINE_FACT, Inference, Model, RuleSet};
 
 /// Facts known when diagnosing invocation `index`: its own first, then its rotation's, then
 /// named captures of the pattern regexes its lines matched, then values derived from those.
@@ -77,7 +77,8 @@ pub(crate) fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeM
     facts
 }
 
-/// The model's inferred facts, then region, account, names: read off the ARNs already known.
+/// The model's inferred facts, then region, account, names: read off the ARNs already known; the
+/// database engine from the function's name when no line named it.
 pub(crate) fn derive_facts(facts: &mut BTreeMap<String, String>, model: &Model) {
     for inference in &model.inferences {
         infer(facts, inference);
@@ -130,6 +131,13 @@ pub(crate) fn derive_facts(facts: &mut BTreeMap<String, String>, model: &Model) 
                 .entry("function_name".into())
                 .or_insert_with(|| session.to_string());
         }
+    }
+    if !facts.contains_key(ENGINE_FACT)
+        && let Some(engine) = facts
+            .get("function_name")
+            .and_then(|f| model.engine_by_name(f))
+    {
+        facts.insert(ENGINE_FACT.into(), engine.to_string());
     }
     if let (Some(acct), Some(region), Some(name)) = (
         facts.get("account").cloned(),
@@ -192,5 +200,14 @@ mod tests {
             f["function_arn"],
             "arn:aws:lambda:eu-west-1:111122223333:function:RotFn"
         );
+        // No line named the database engine: the function's name does.
+        assert!(!f.contains_key("engine"));
+        let mut g = BTreeMap::new();
+        g.insert(
+            "function_name".to_string(),
+            "SecretsManagerRDSPostgreSQLRotationSingleUser".to_string(),
+        );
+        derive_facts(&mut g, &crate::rules::load(None).unwrap().model);
+        assert_eq!(g["engine"], "postgresql");
     }
 }

@@ -324,6 +324,52 @@ mod tests {
         assert_eq!(occurrences(&lines)[0].0, "scram-auth-unsupported");
     }
 
+    /// The database engine a line names decides which causes are offered: SCRAM is PostgreSQL's,
+    /// so a MySQL function's login failure does not offer it, a PostgreSQL one's does.
+    #[test]
+    fn scram_is_offered_only_where_the_engine_can_have_it() {
+        let offered = |clue: &str| {
+            let mut lines = login_failure(362.41);
+            lines.insert(
+                1,
+                format!("[INFO]\t2025-04-10T09:31:22.800Z\t{A}\tconnecting with {clue}"),
+            );
+            let r: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+            let o = &evaluate_lines(&r)[0];
+            assert_eq!(rules().causes[o.cause].id, "database-credentials-invalid");
+            o.alternatives
+                .iter()
+                .any(|(c, _)| rules().causes[*c].id == "scram-auth-unsupported")
+        };
+        assert!(!offered("pymysql"));
+        assert!(offered("pgdb"));
+        // A fast login failure keeps a TLS requirement among its alternatives.
+        let lines = login_failure(362.41);
+        let r: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let o = &evaluate_lines(&r)[0];
+        assert!(
+            o.alternatives
+                .iter()
+                .any(|(c, _)| rules().causes[*c].id == "database-requires-tls")
+        );
+    }
+
+    /// MariaDB refuses a GRANT without GRANT OPTION with the login's own 1045: after a login
+    /// succeeded, that is a privilege problem; alone, a refused login.
+    #[test]
+    fn access_denied_after_a_login_is_a_privilege_problem() {
+        let denied = "[ERROR] OperationalError: (1045, \"Access denied for user 'rotmaster'@'%' (using password: YES)\")\nTraceback (most recent call last):\n  File \"/var/task/lambda_function.py\", line 80, in lambda_handler\n    set_secret(service_client, arn, token)".to_string();
+        let login = format!(
+            "[INFO]\t2025-04-10T09:31:22.800Z\t{A}\tSuccessfully established SSL/TLS connection as user 'rotmaster' with host: '10.0.1.23'"
+        );
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let end = format!("END RequestId: {A}");
+        let after = occurrences(&[start.clone(), login, denied.clone(), end.clone()]);
+        assert_eq!(after[0].0, "database-privileges-insufficient");
+        let alone = occurrences(&[start, denied, end]);
+        assert_eq!(alone[0].0, "database-credentials-invalid");
+    }
+
     #[test]
     fn confidence_is_a_probability_and_alternatives_sum_with_it_below_one() {
         let refs: Vec<String> = login_failure(15362.41);

@@ -47,9 +47,12 @@ impl Facts {
 }
 
 /// Reads the positional facts at `positions`, then runs the model's fact regexes whose needle
-/// `hits` shows, over `text`.
+/// `hits` shows, over `text`; a line with an engine's clue names the database `engine`.
 pub(crate) fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Positions) -> Facts {
     let mut facts = Facts::default();
+    if let Some(engine) = rules.model.engine_of(hits) {
+        facts.insert_first(rules.known.engine, engine.into());
+    }
     for &(index, offset) in positions {
         let pf = &rules.model.positional[index as usize];
         if facts.contains(pf.fact) {

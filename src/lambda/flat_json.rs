@@ -34,7 +34,11 @@ pub(super) fn parse(m: &[u8]) -> Option<JsonRecord<'_>> {
         return None;
     }
     let text = std::str::from_utf8(m).ok()?;
-    let mut r = Reader { s: text, at: 0 };
+    let mut r = Reader {
+        s: text,
+        at: 0,
+        depth: 0,
+    };
     let mut rec = JsonRecord::default();
     let mut seen = Seen::default();
     r.object(|r, key| top_member(r, key, &mut rec, &mut seen))?;
@@ -172,7 +176,13 @@ fn int(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<u32>) -> Opti
 struct Reader<'a> {
     s: &'a str,
     at: usize,
+    /// Nesting of the values being skipped: deep nesting is never a runtime's record, and
+    /// following it would recurse as deep as the input goes (serde stops at 128 with an error).
+    depth: u32,
 }
+
+/// How deep skipped values may nest before the reader gives up and leaves the record to serde.
+const MAX_DEPTH: u32 = 16;
 
 impl<'a> Reader<'a> {
     fn peek(&self) -> Option<u8> {
@@ -280,13 +290,27 @@ impl<'a> Reader<'a> {
         self.ws();
         match self.peek()? {
             b'"' => self.string().map(drop),
-            b'{' => self.object(|r, _| r.skip_value()),
-            b'[' => self.array(),
+            b'{' | b'[' => self.nested(),
             b't' => self.word(b"true"),
             b'f' => self.word(b"false"),
             b'n' => self.word(b"null"),
             _ => self.number().map(drop),
         }
+    }
+
+    /// An object or array, within [`MAX_DEPTH`].
+    fn nested(&mut self) -> Option<()> {
+        if self.depth == MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let skipped = if self.peek() == Some(b'{') {
+            self.object(|r, _| r.skip_value())
+        } else {
+            self.array()
+        };
+        self.depth -= 1;
+        skipped
     }
 
     fn array(&mut self) -> Option<()> {
@@ -466,5 +490,14 @@ mod tests {
             assert!(parse(m.as_bytes()).is_none(), "{m}");
         }
         assert!(parse(b"{\"message\":\"\xff\"}").is_none());
+        // Deep nesting is left to serde (which stops it) instead of recursing with the input.
+        let deep = format!(
+            "{{\"x\":{}{}}}",
+            "{\"a\":".repeat(100_000),
+            "}".repeat(100_000)
+        );
+        assert!(parse(deep.as_bytes()).is_none());
+        let shallow = format!("{{\"x\":{}1{}}}", "[".repeat(8), "]".repeat(8));
+        assert!(parse(shallow.as_bytes()).is_some());
     }
 }

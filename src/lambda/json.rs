@@ -239,14 +239,19 @@ fn application(rec: &JsonRecord) -> Option<Line> {
     upper.make_ascii_uppercase();
     let level = Level::parse(&upper[..n])?;
     let level_name = std::str::from_utf8(&upper[..n]).unwrap_or("INFO");
-    let unhandled = rec.log_level.is_some() && rec.level.is_none() && rec.error_type.is_some();
-    let (mut text, body) = if unhandled {
+    // The Python runtime's own record of an unhandled error (`log_level`, `errorType`); .NET's is
+    // an `Error` record with `errorType` (JsonLogMessageFormatter).
+    let python = rec.log_level.is_some() && rec.level.is_none();
+    let unhandled = rec.error_type.is_some() && (python || level >= Level::Error);
+    let (mut text, body) = if python && unhandled {
         (unhandled_text(rec), 0)
     } else {
         application_text(rec, level_name)
     };
     if let Some(serde_json::Value::Array(frames)) = &rec.stack_trace {
-        text.push_str("\nTraceback (most recent call last):");
+        if python {
+            text.push_str("\nTraceback (most recent call last):");
+        }
         for f in frames {
             match f {
                 serde_json::Value::String(s) => {

@@ -31,13 +31,16 @@ pub(crate) enum Level {
 }
 
 impl Level {
+    /// A level as the runtimes print it: Python's and Node's names, and the labels of .NET's
+    /// console logger (`fail`, `crit`, `warn`, `info`, `dbug`, `trce`; Microsoft.Extensions.Logging,
+    /// which Amazon.Lambda.RuntimeSupport's text log format uses).
     pub(super) fn parse(s: &[u8]) -> Option<Level> {
         Some(match s {
-            b"DEBUG" | b"TRACE" => Level::Debug,
-            b"INFO" => Level::Info,
-            b"WARNING" | b"WARN" => Level::Warning,
-            b"ERROR" => Level::Error,
-            b"CRITICAL" | b"FATAL" => Level::Critical,
+            b"DEBUG" | b"TRACE" | b"dbug" | b"trce" => Level::Debug,
+            b"INFO" | b"info" => Level::Info,
+            b"WARNING" | b"WARN" | b"warn" => Level::Warning,
+            b"ERROR" | b"fail" => Level::Error,
+            b"CRITICAL" | b"FATAL" | b"crit" => Level::Critical,
             _ => return None,
         })
     }
@@ -98,6 +101,15 @@ impl Line {
             body: 0,
             metrics: None,
             function: None,
+        }
+    }
+
+    /// The line is a runtime's report of the error that ended its invocation (an application or
+    /// unprefixed line a model `unhandled` literal marks).
+    pub(super) fn unhandled(&mut self) {
+        if matches!(self.kind, Kind::App | Kind::Other) {
+            self.kind = Kind::Unhandled;
+            self.level = Some(Level::Error);
         }
     }
 
@@ -245,20 +257,26 @@ fn classify_bracketed(m: &[u8]) -> Line {
     l
 }
 
-/// Lines that start with a timestamp: the legacy timeout line and Node.js-style application lines
-/// (`<ts>\t<rid>\t<LEVEL>\t<text>`).
+/// Lines that start with a timestamp: the legacy timeout line and Node.js- and .NET-style
+/// application lines (`<ts>\t<rid>\t<LEVEL>\t<text>`; Node's init errors carry the request id
+/// `undefined`).
 fn classify_timestamped(m: &[u8]) -> Line {
     let Some((ts, used)) = time::parse_iso_prefix(m) else {
         return other(m);
     };
     let rest = skip_ws(&m[used..]);
-    let Some(rid) = RequestId::parse_prefix(rest) else {
-        return other(m);
+    let (rid, body) = match RequestId::parse_prefix(rest) {
+        Some(rid) => (Some(rid), skip_ws(&rest[36..])),
+        None => match rest.strip_prefix(b"undefined") {
+            Some(after) if after.first().is_some_and(|&b| b == b'\t' || b == b' ') => {
+                (None, skip_ws(after))
+            }
+            _ => return other(m),
+        },
     };
-    let body = skip_ws(&rest[36..]);
     let mut l = Line::new(Kind::App);
     l.timestamp = Some(ts);
-    l.request_id = Some(rid);
+    l.request_id = rid;
     if let Some(after) = body.strip_prefix(b"Task timed out after") {
         l.kind = Kind::Timeout;
         l.level = Some(Level::Error);
@@ -430,6 +448,31 @@ mod tests {
     }
 
     #[test]
+    fn dotnet_labels_and_node_init_lines() {
+        let l = classify(
+            format!("2024-05-01T12:00:01.234Z\t{RID}\tfail\tSystem.Exception: boom").as_bytes(),
+        );
+        assert_eq!(
+            (l.kind, l.level, l.request_id),
+            (Kind::App, Some(Level::Error), rid())
+        );
+        let l = classify(
+            format!("2024-05-01T12:00:01.234Z\t{RID}\tinfo\t{{\"Step\":\"setSecret\"}}").as_bytes(),
+        );
+        assert_eq!(l.level, Some(Level::Info));
+        // Node.js logs an error thrown while loading the handler with the request id `undefined`.
+        let l = classify(b"2024-05-01T12:00:01.234Z\tundefined\tERROR\tUncaught Exception \t{\"errorType\":\"Runtime.ImportModuleError\"}");
+        assert_eq!(
+            (l.kind, l.level, l.request_id),
+            (Kind::App, Some(Level::Error), None)
+        );
+        assert_eq!(
+            classify(b"2024-05-01T12:00:01.234Z\tundefinedx\tERROR\tx").kind,
+            Kind::Other
+        );
+    }
+
+    #[test]
     fn json_platform_records_render_as_text_lines() {
         let l = classify(format!(r#"{{"time":"2025-05-02T03:15:47.409Z","type":"platform.report","record":{{"requestId":"{RID}","metrics":{{"durationMs":30000.0,"billedDurationMs":30419,"memorySizeMB":128,"maxMemoryUsedMB":84,"initDurationMs":418.021}},"status":"timeout"}}}}"#).as_bytes());
         assert_eq!((l.kind, l.request_id), (Kind::Report, rid()));
@@ -464,6 +507,15 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("in lambda_handler"));
+        // .NET's JSON log format: the runtime's record of an uncaught exception.
+        let l = classify(format!(r#"{{"timestamp":"2024-05-01T12:00:01.234Z","level":"Error","requestId":"{RID}","message":"","errorType":"System.Collections.Generic.KeyNotFoundException","errorMessage":"The given key 'password' was not present in the dictionary.","stackTrace":["at Rotation.Function.FunctionHandler()"]}}"#).as_bytes());
+        assert_eq!((l.kind, l.request_id), (Kind::Unhandled, rid()));
+        let t = String::from_utf8_lossy(l.text.as_deref().unwrap()).into_owned();
+        assert!(
+            t.contains("KeyNotFoundException: The given key 'password'"),
+            "{t}"
+        );
+        assert!(!t.contains("Traceback"), "{t}");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! In the parallel stage, [`analyze`] reads each message:
 //!
 //! * [`line`](mod@line) classifies it (platform line, application line, unhandled error, timeout line);
+//!   a line the model's `unhandled` literals mark (Node's `Invoke Error`, Go's error JSON, a Java
+//!   or .NET stack trace: the other runtimes' report of an error that ended the invocation) is an
+//!   unhandled error too;
 //!   `json` renders a JSON log format record or a CloudTrail event as the text line it stands for;
 //!   [`report`] parses REPORT and INIT_REPORT numbers;
 //! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line.
@@ -59,7 +62,7 @@ pub(crate) fn analyze_reference(message: &[u8], rules: &RuleSet) -> Analysis {
 
 /// Matches a classified message against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
-fn matched(line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
+fn matched(mut line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
     let text = line.scan_text(message);
     let mut hits = Hits::new();
     let mut positions = Positions::new();
@@ -86,6 +89,9 @@ fn matched(line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
             facts::extract(rules, text, &hits, &positions),
         )
     };
+    if rules.model.unhandled.is_some_and(|p| hits.contains(&p)) {
+        line.unhandled();
+    }
     Analysis {
         line,
         hits,

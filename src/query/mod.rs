@@ -19,8 +19,10 @@
 //!   `all`/`any`), and the needles of its regex patterns (every match contains one). Two symptoms
 //!   (`rotation-setup-denied`, `vpc-network-interface`) fire without `failed = true`, on the line
 //!   alone, so their literals are needed in any case; the others name the failure directly.
-//! * **Error markers** (`model.error_markers`): lines the rules define as errors even without a
-//!   `[ERROR]` prefix (a botocore `An error occurred (`, a traceback, `Status: timeout`).
+//! * **Error markers** (`model.error_markers`, `model.unhandled`): lines the rules define as errors
+//!   even without a `[ERROR]` prefix (a botocore `An error occurred (`, a traceback, `Status:
+//!   timeout`), and the runtimes' reports of an error that ended an invocation (Node.js `Invoke
+//!   Error`, Go's error JSON, a Java or .NET stack trace).
 //! * **Platform and runtime signals** ([`PLATFORM`]): what makes an invocation failed whatever
 //!   the rules say: the timeout line and REPORT's `Status: timeout|error|failure` (text and JSON
 //!   platform records), a runtime that exited, and log levels at or above ERROR in each runtime's
@@ -170,7 +172,10 @@ fn failure_literals(rules: &RuleSet) -> Vec<Signal> {
             }
         }
     }
-    if let Some(p) = rules.model.error_marker {
+    for p in [rules.model.error_marker, rules.model.unhandled]
+        .into_iter()
+        .flatten()
+    {
         for lit in &rules.patterns[p as usize].literals {
             all.push(Signal {
                 text: lit.clone(),
@@ -242,12 +247,13 @@ fn trigger_signal(lit: &str, pattern: &str) -> Signal {
     }
 }
 
-/// The patterns a condition requires to be present somewhere (`has`, `after`), through
-/// `all`/`any`; not under `not`, and not `last` (see the module doc).
+/// The patterns a condition requires to be present somewhere (`has`, `after`, a `then` after its
+/// `after`), through `all`/`any`; not under `not`, and not `last` (see the module doc).
 fn required_patterns(c: &Condition, out: &mut Vec<PatternId>) {
     match c {
         Condition::Has(ids, _) => out.extend_from_slice(ids),
         Condition::AfterNone { after, .. } => out.push(*after),
+        Condition::AfterThen { then, .. } => out.extend_from_slice(then),
         Condition::All(cs) | Condition::Any(cs) => {
             for c in cs {
                 required_patterns(c, out);

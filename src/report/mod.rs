@@ -99,7 +99,7 @@ pub fn list_rules(
     }
     writeln!(out, "causes:")?;
     for c in &rules.causes {
-        writeln!(out, "  {:<36} {}", c.id, c.title)?;
+        writeln!(out, "  {:<36} {}", c.id, c.title())?;
     }
     writeln!(
         out,

@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 pub use crate::aws::Step;
 
+pub(crate) use compile::ENGINE_FACT;
 pub use compile::load;
 pub(crate) use matcher::Matcher;
 
@@ -110,6 +111,7 @@ pub(crate) struct KnownFacts {
     pub(crate) function_arn: FactId,
     pub(crate) function_name: FactId,
     pub(crate) runtime_version: FactId,
+    pub(crate) engine: FactId,
 }
 
 /// Where a condition looks (`scope` in a rule file).
@@ -151,6 +153,11 @@ pub enum Condition {
         none: Vec<PatternId>,
         scope: Scope,
     },
+    AfterThen {
+        after: PatternId,
+        then: Vec<PatternId>,
+        scope: Scope,
+    },
     Failed(bool),
     Errors(bool, Scope),
     TimedOut(bool),
@@ -163,6 +170,8 @@ pub enum Condition {
     Same(String, String),
     Differ(String, String),
     Fact(String),
+    /// Each fact is known and has one of its values.
+    Value(Vec<(String, Vec<String>)>),
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
@@ -202,10 +211,46 @@ pub struct Symptom {
 #[derive(Clone, Debug)]
 pub struct Cause {
     pub id: String,
-    pub(crate) title: String,
+    /// The title's variants, most specific first; the last has no placeholders.
+    pub(crate) titles: Vec<String>,
     pub(crate) explanation: Option<String>,
     pub remediation: Vec<String>,
     pub(crate) references: Vec<String>,
+}
+
+impl Cause {
+    /// The title as written (its first variant).
+    pub(crate) fn title(&self) -> &str {
+        &self.titles[0]
+    }
+
+    /// The variant without placeholders.
+    pub(crate) fn plain_title(&self) -> &str {
+        self.titles.last().map_or("", String::as_str)
+    }
+
+    /// The first variant whose placeholders `facts` all fill: a title never prints a fact
+    /// nobody found.
+    pub(crate) fn title_for(&self, facts: &std::collections::BTreeMap<String, String>) -> &str {
+        self.titles
+            .iter()
+            .find(|t| {
+                crate::template::placeholders(t)
+                    .iter()
+                    .all(|p| facts.contains_key(*p))
+            })
+            .map_or(self.plain_title(), String::as_str)
+    }
+}
+
+/// A database engine the logs can name (`[model.engines]`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Engine {
+    pub(crate) name: String,
+    /// The literals of log lines that name it.
+    pub(crate) clues: Option<PatternId>,
+    /// Lowercase substrings of function names (and log groups) that name it.
+    pub(crate) names: Vec<String>,
 }
 
 /// How the lines tell the rotation model apart.
@@ -215,7 +260,12 @@ pub struct Model {
     pub(crate) rotation_succeeded: Option<PatternId>,
     pub(crate) rotation_related: Option<PatternId>,
     pub error_marker: Option<PatternId>,
+    /// A runtime's report of the error that ended an invocation (Node's `Invoke Error`, Go's
+    /// error JSON, a Java or .NET stack trace).
+    pub(crate) unhandled: Option<PatternId>,
     pub(crate) neutral: Option<PatternId>,
+    /// The database engines, in the order the model lists them.
+    pub(crate) engines: Vec<Engine>,
     /// Regex patterns whose named groups are facts.
     pub(crate) facts: Vec<PatternId>,
     /// Facts read right after (or at) a literal.
@@ -250,6 +300,23 @@ impl Model {
             .map(|(s, _)| *s)
     }
 
+    /// The engine a line with these hits names, if any.
+    pub(crate) fn engine_of(&self, hits: &[PatternId]) -> Option<&str> {
+        self.engines
+            .iter()
+            .find(|e| e.clues.is_some_and(|p| hits.contains(&p)))
+            .map(|e| e.name.as_str())
+    }
+
+    /// The engine a function (or log group) of this name talks to, by its name.
+    pub(crate) fn engine_by_name(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.engines
+            .iter()
+            .find(|e| e.names.iter().any(|n| name.contains(n.as_str())))
+            .map(|e| e.name.as_str())
+    }
+
     /// Is a function (or role) of this name a rotation function, by its name?
     pub(crate) fn is_rotation_function_name(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
@@ -280,9 +347,20 @@ pub struct RuleSet {
     /// Every fact name a rule may use (`{name}` placeholders, `same`/`differ`), sorted.
     pub(crate) fact_names: Vec<String>,
     pub(crate) known: KnownFacts,
+    /// Signatures: the patterns symptoms' triggers look for (`has`, outside `not`). A line that
+    /// matches one is an error wherever it appears, `[ERROR]` prefix or not (sorted).
+    pub(crate) signatures: Vec<PatternId>,
 }
 
 impl RuleSet {
+    /// Does a line with these hits read as an error without a level: an error marker of the model
+    /// or a signature?
+    pub(crate) fn marks_error(&self, hits: &[PatternId]) -> bool {
+        hits.iter().any(|h| {
+            Some(*h) == self.model.error_marker || self.signatures.binary_search(h).is_ok()
+        })
+    }
+
     /// Is `p` one of the model's own patterns (steps, markers, fact needles), as opposed to a
     /// symptom's?
     pub(crate) fn is_model_pattern(&self, p: PatternId) -> bool {

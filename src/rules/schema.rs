@@ -87,13 +87,32 @@ pub(crate) struct EvidenceSpec {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CauseSpec {
     pub(crate) id: String,
-    pub(crate) title: String,
+    /// One title, or several: the first whose placeholders the facts fill is shown, and the last
+    /// has none.
+    pub(crate) title: Titles,
     #[serde(default)]
     pub(crate) explanation: Option<String>,
     #[serde(default)]
     pub(crate) remediation: Vec<String>,
     #[serde(default)]
     pub(crate) references: Vec<String>,
+}
+
+/// A cause's title: one, or variants from the most specific to one without placeholders.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub(crate) enum Titles {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Titles {
+    pub(crate) fn list(&self) -> Vec<String> {
+        match self {
+            Titles::One(t) => vec![t.clone()],
+            Titles::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -114,6 +133,12 @@ pub(crate) struct ModelSpec {
     /// Literals that make a line an error even without an `[ERROR]` prefix (pasted messages).
     #[serde(default)]
     pub(crate) error_markers: Vec<String>,
+    /// Literals that make a line a runtime's report of the error that ended the invocation.
+    #[serde(default)]
+    pub(crate) unhandled: Vec<String>,
+    /// The database engines: engine name -> the clues that name it.
+    #[serde(default)]
+    pub(crate) engines: BTreeMap<String, Spanned<EngineSpec>>,
     /// Regexes whose named groups are facts (secret_arn, token, function_arn, …).
     #[serde(default)]
     pub(crate) facts: Vec<Spanned<FactSpec>>,
@@ -139,6 +164,18 @@ pub(crate) struct InferSpec {
     #[serde(default)]
     pub(crate) when: BTreeMap<String, String>,
     pub(crate) unless_same: Option<String>,
+}
+
+/// `[model.engines.<name>]`: what shows a function talks to that database engine.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EngineSpec {
+    /// Literals of log lines (a driver module, an error code's wording, a port).
+    #[serde(default)]
+    pub(crate) clues: Vec<String>,
+    /// Substrings (any case) of the function's name or log group.
+    #[serde(default)]
+    pub(crate) names: Vec<String>,
 }
 
 /// A fact: either a value read right after (or at) literals, or a regex with named groups.
@@ -173,6 +210,8 @@ pub(crate) struct ConditionSpec {
     pub(crate) after: Option<Spanned<String>>,
     /// ...and no line after it (in scope) matches any of these.
     pub(crate) then_none: Option<OneOrMany>,
+    /// ...or: a line after it (in scope) matches one of these.
+    pub(crate) then: Option<OneOrMany>,
     /// `invocation` (default) or `rotation`.
     pub(crate) scope: Option<Scope>,
     pub(crate) failed: Option<bool>,
@@ -193,6 +232,8 @@ pub(crate) struct ConditionSpec {
     pub(crate) differ: Option<[Spanned<String>; 2]>,
     /// The fact is known.
     pub(crate) fact: Option<Spanned<String>>,
+    /// Each fact named is known and has one of the values listed for it.
+    pub(crate) value: Option<Spanned<BTreeMap<String, OneOrMany>>>,
     pub(crate) all: Option<Vec<ConditionSpec>>,
     pub(crate) any: Option<Vec<ConditionSpec>>,
     pub(crate) not: Option<Box<ConditionSpec>>,

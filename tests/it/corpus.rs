@@ -29,6 +29,9 @@ pub(crate) struct Expect {
     absent: Vec<String>,
     /// Known not to be diagnosed right yet (the reason): the case must NOT meet its expectations.
     xfail: Option<String>,
+    /// Why the logs cannot name the case's true cause (the first part of its name) first: the
+    /// first diagnosis is the cause they do show, and the true one must be among its alternatives.
+    indistinct: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -42,6 +45,9 @@ struct ExpectedDiagnosis {
     #[serde(default)]
     remediation: Vec<String>,
     min_confidence: Option<f64>,
+    /// Causes that must be among the diagnosis' alternatives.
+    #[serde(default)]
+    alternatives: Vec<String>,
 }
 
 pub(crate) fn corpus_dir() -> PathBuf {
@@ -171,6 +177,21 @@ fn check(case: &Path) -> Result<Option<String>, String> {
                 "diagnosis #{} confidence {}, expected >= {m}",
                 i + 1,
                 got["confidence"]
+            ));
+        }
+        let offered: Vec<&str> = got["alternatives"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["cause"].as_str()).collect())
+            .unwrap_or_default();
+        if let Some(missing) = want
+            .alternatives
+            .iter()
+            .find(|a| !offered.contains(&a.as_str()))
+        {
+            return Err(format!(
+                "diagnosis #{} ({}) does not offer {missing} among its alternatives {offered:?}",
+                i + 1,
+                want.cause
             ));
         }
         let texts: Vec<&str> = got["evidence"]
@@ -307,6 +328,43 @@ fn expect_files_describe_their_case() {
             e.xfail.as_deref().is_none_or(|r| !r.trim().is_empty()),
             "{}: an xfail mark needs its reason",
             case.display()
+        );
+    }
+}
+
+/// A real-run case is named after its true cause. When its expectation names another cause first
+/// (the logs cannot tell the true one apart), it says why, and asks for the true cause among the
+/// first diagnosis' alternatives.
+#[test]
+fn real_run_cases_expect_their_true_cause_or_say_why_not() {
+    for case in cases() {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.contains("--real-") {
+            continue;
+        }
+        let e = load(&case);
+        let truth = name.split("--").next().unwrap();
+        let Some(first) = e.diagnosis.first() else {
+            assert_eq!(truth, "healthy", "{name}: no diagnosis expected");
+            continue;
+        };
+        if first.cause == truth {
+            assert!(
+                e.indistinct.is_none(),
+                "{name}: `indistinct` but expects its true cause"
+            );
+            continue;
+        }
+        assert!(
+            e.indistinct
+                .as_deref()
+                .is_some_and(|w| !w.trim().is_empty()),
+            "{name}: expects {} first, not its true cause {truth}, without saying why (`indistinct`)",
+            first.cause
+        );
+        assert!(
+            first.alternatives.iter().any(|a| a == truth),
+            "{name}: the true cause {truth} must be among the first diagnosis' alternatives"
         );
     }
 }

@@ -1,6 +1,8 @@
 //! The integration tests: one binary (one link, one run of the harness), a module per concern,
 //! and the helpers they share in [`util`].
 //!
+//! * [`catalog`]: every message of the catalog (`rules/catalog/`), pasted alone and inside an
+//!   invocation of its runtime, yields its catalogued cause.
 //! * [`cli`]: the command line: exit codes, bad input, colour, the JSON contract, determinism,
 //!   `--rules`, `--since` / `--until`.
 //! * [`corpus`]: every case of `corpus/` against its `expect.toml`.
@@ -18,6 +20,7 @@
 //! * [`shapes_real_cli`]: what the real AWS CLIs print (`corpus/shapes-real-cli/`) diagnoses as
 //!   each scenario expects.
 
+mod catalog;
 mod cli;
 mod corpus;
 mod engines;

@@ -16,10 +16,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use rotdiag::pipeline::Options;
-use rotdiag::rules::RuleSet;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -151,26 +148,9 @@ fn expectation(e: &Expected, output: &str) -> (u64, [u64; 3], Vec<Diagnosis>) {
     want
 }
 
-/// Diagnoses `inputs` as `rotdiag --format json` does; returns its exit status and JSON report.
-/// In process, with the rules loaded once: some 1200 runs, which as processes of the debug
-/// binary spend most of their time loading the rules.
+/// Diagnoses `inputs` in process (some 1200 runs).
 fn rotdiag(inputs: &[&Path]) -> (i32, Value) {
-    static RULES: OnceLock<RuleSet> = OnceLock::new();
-    let rules = RULES.get_or_init(|| rotdiag::rules::load(None).expect("embedded rules"));
-    let paths: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
-    let run = rotdiag::pipeline::run(&paths, rules, &Options::default());
-    // The exit status `main` gives the run (`the_binary_agrees` checks they agree): 2 when an
-    // input was not read in full, else 1 when a failure was diagnosed, else 0.
-    let inputs = &run.summary.inputs;
-    let code = if inputs.iter().any(|i| i.state.is_failure())
-        || !inputs.iter().any(|i| i.state.was_read())
-    {
-        2
-    } else {
-        i32::from(!run.diagnoses.is_empty())
-    };
-    let json = rotdiag::report::render(run, rotdiag::report::Format::Json).unwrap();
-    (code, serde_json::from_slice(&json).expect("JSON report"))
+    run::in_process(inputs)
 }
 
 fn summary(doc: &Value) -> String {

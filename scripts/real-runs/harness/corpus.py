@@ -17,6 +17,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from scenarios import SCENARIOS
+
 INDEX_BEGIN = "<!-- real-runs: begin (written by scripts/real-runs; do not edit by hand) -->"
 INDEX_END = "<!-- real-runs: end -->"
 
@@ -107,7 +109,7 @@ class CaseWriter:
         if sc.cause == "healthy":
             lines += ["exit = 0", f'format = "{shape}"', ""]
             return "\n".join(lines)
-        lines += ["exit = 1", f'format = "{shape}"', "", "[[diagnosis]]", f"cause = {toml_str(sc.cause)}"]
+        lines += expectation(sc, shape)
         # Only what the logs can tell: no log line names the secret when the function failed before
         # its first, and the step of an invocation whose handler never ran is in no line either.
         if ctx.arn in messages:
@@ -153,6 +155,47 @@ class CaseWriter:
         rotdiag = str(Path(rotdiag).resolve())
         for case in cases if cases is not None else [self.corpus / w["name"] for w in self.written]:
             rejudge(rotdiag, case)
+
+
+def expectation(sc, shape: str) -> list[str]:
+    """The start of a failing case's expectations: the cause the logs must name first, and, for a
+    scenario whose logs cannot show its true cause (`Indistinct`), the reason, with the true cause
+    required among the first diagnosis' alternatives."""
+    head = ["exit = 1", f'format = "{shape}"', ""]
+    if sc.indistinct:
+        head[-1:] = [f"indistinct = {toml_str(sc.indistinct.why)}", ""]
+        return head + ["[[diagnosis]]", f"cause = {toml_str(sc.indistinct.logs_show)}",
+                       f"alternatives = [{toml_str(sc.cause)}]"]
+    return head + ["[[diagnosis]]", f"cause = {toml_str(sc.cause)}"]
+
+
+def relabel(corpus: Path, case: Path) -> Path:
+    """Brings a real-run case written by an earlier harness in line with the scenarios as they are
+    now (their true cause, their expectation), as a rerun would, keeping its logs: renames the
+    folder (and its row in INDEX.md) after the scenario's cause and rewrites the expectation's head.
+    Returns the case's folder."""
+    path = case / "expect.toml"
+    text = path.read_text()
+    m = re.search(r"\(scenario (\S+), engine (\S+)\)", text)
+    if not m:
+        return case
+    sc = SCENARIOS[m.group(1)]
+    shape = "tail" if "\ninputs = [\"tail.txt\"]" in text else "events-json"
+    if sc.cause != "healthy":
+        start = text.index("\nexit = ")
+        end = text.index("\n[[diagnosis]]\ncause = ")
+        end = text.index("\n", end + len("\n[[diagnosis]]\ncause = "))
+        rest = re.sub(r"^alternatives = .*\n", "", text[end + 1:], flags=re.M)
+        text = text[:start + 1] + "\n".join(expectation(sc, shape)) + "\n" + rest
+        path.write_text(text)
+    name = sc.cause + "--" + case.name.split("--", 1)[1]
+    if name == case.name:
+        return case
+    target = corpus / name
+    case.rename(target)
+    index = corpus / "INDEX.md"
+    index.write_text(index.read_text().replace(f"| `{case.name}` |", f"| `{name}` |"))
+    return target
 
 
 def real_cases(corpus: Path) -> list[Path]:
@@ -214,6 +257,10 @@ def judge(rotdiag: str, case: Path, exp: dict) -> str | None:
     if not top or top["cause"] != want["cause"]:
         problems.append(f"top cause {said}")
     else:
+        alternatives = [a.get("cause") for a in top.get("alternatives") or []]
+        for alt in want.get("alternatives", []):
+            if alt not in alternatives:
+                problems.append(f"{alt} not among the alternatives")
         for key in ("secret", "step"):
             if key in want and top.get(key) != want[key]:
                 problems.append(f"{key} {top.get(key)}")

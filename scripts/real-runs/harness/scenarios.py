@@ -50,6 +50,14 @@ SINGLES = ["pg-single", "mariadb-single"]
 MULTIS = ["pg-multi", "mariadb-multi"]
 
 
+@dataclass(frozen=True)
+class Indistinct:
+    """The logs of a scenario whose true cause they cannot show: they are those of another cause,
+    which a correct reading names first; the true cause must then be among its alternatives."""
+    logs_show: str  # the cause the logs point to first
+    why: str  # why no line tells the true cause apart
+
+
 @dataclass
 class Scenario:
     name: str
@@ -61,14 +69,16 @@ class Scenario:
     evidence: Callable[[object], list[str]] = field(default=lambda ctx: [])
     # What must be in the raw log messages to prove the scenario happened (default: the evidence).
     proof: Callable[[object], list[str]] | None = None
+    indistinct: Indistinct | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(name, cause, engines, step, what, evidence=None, proof=None):
+def scenario(name, cause, engines, step, what, evidence=None, proof=None, indistinct=None):
     def register(fn):
-        SCENARIOS[name] = Scenario(name, cause, engines, step, what, fn, evidence or (lambda ctx: []), proof)
+        SCENARIOS[name] = Scenario(name, cause, engines, step, what, fn, evidence or (lambda ctx: []), proof,
+                                   indistinct)
         return fn
 
     return register
@@ -82,7 +92,7 @@ def unable_line(ctx) -> str:
 
 
 def simple(name, cause, engines, step, what, evidence=None, proof=None, standard=None, configure=None,
-           function=None):
+           function=None, indistinct=None):
     """Registers the common scenario: the state (`standard(ctx)`: keyword arguments of
     `Ctx.standard`), then `configure(ctx)`, the function (`function`, or `function(ctx)`: keyword
     arguments of `Ctx.function`), one rotation."""
@@ -94,7 +104,7 @@ def simple(name, cause, engines, step, what, evidence=None, proof=None, standard
         ctx.function(**(function(ctx) if callable(function) else function or {}))
         ctx.rotate()
 
-    scenario(name, cause, engines, step, what, evidence, proof)(run)
+    scenario(name, cause, engines, step, what, evidence, proof, indistinct)(run)
 
 
 def hand_changed() -> str:
@@ -122,14 +132,26 @@ simple("packets-dropped", "database-unreachable", MAIN4, "setSecret",
        "the secret's host is a loopback address whose packets iptables drops: every connect waits for the driver's 5 s timeout",
        evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"host": ctx.cfg.drop_db_host}})
 
+# The templates swallow the driver's error (PyGreSQL's InternalError, PyMySQL's OperationalError) and
+# log the same line, as fast, for a refused port, a TLS requirement and a wrong password: what
+# these runs print is, line for line, what wrong-password prints (README, "What it could not
+# reproduce"). No reading of these logs can name their true cause first; a correct one names the
+# wrong password first (the likelier cause by the troubleshooting guide) and keeps the true cause
+# among the alternatives.
+SWALLOWED = ("the template catches the driver's error and logs only \"Unable to log into database\", within a few "
+             "hundred milliseconds, exactly as for a wrong password (the wrong-password case of this engine has "
+             "the same lines): the logs cannot tell {what} from bad credentials")
+
 simple("port-refused", "database-unreachable", MAIN4, "setSecret",
        "nothing listens on the secret's port: every connect is refused at once",
-       evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"port": ctx.cfg.refused_port}})
+       evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"port": ctx.cfg.refused_port}},
+       indistinct=Indistinct("database-credentials-invalid", SWALLOWED.format(what="a refused port")))
 
 simple("tls-required", "database-requires-tls", MAIN4, "setSecret",
        "the server accepts only TLS connections (PostgreSQL: `hostssl` lines only in pg_hba.conf; MariaDB: require_secure_transport=ON) and the secret says \"ssl\": false",
        evidence=lambda ctx: [unable_line(ctx)], standard=lambda ctx: {"secret_over": {"ssl": False}},
-       configure=lambda ctx: ctx.db.configure(tls_only=True))
+       configure=lambda ctx: ctx.db.configure(tls_only=True),
+       indistinct=Indistinct("database-credentials-invalid", SWALLOWED.format(what="a TLS requirement")))
 
 # --- the secret -------------------------------------------------------------------------------
 
@@ -153,7 +175,7 @@ def long_user(ctx) -> dict:
     return {"user": "orders_service"}  # orders_service_clone: 20 > the template's USERNAME_CHARACTER_LIMIT, 16
 
 
-simple("clone-username-too-long", "clone-username-too-long", ["pg-multi", "mariadb-multi", "mysql-multi"], "createSecret",
+simple("clone-username-too-long", "clone-username-invalid", ["pg-multi", "mariadb-multi", "mysql-multi"], "createSecret",
        "the user name is so long that the template's `_clone` name would pass the engine's limit (PostgreSQL 63, MariaDB template 80, MySQL template 16 characters)",
        evidence=lambda ctx: ["Unable to clone user, username length with _clone appended would exceed"],
        standard=long_user)
@@ -165,7 +187,7 @@ simple("missing-privileges", "database-privileges-insufficient", MULTIS + ["mysq
        evidence=lambda ctx: ["permission denied to create role"] if ctx.engine.db == "pg" else ["Access denied for user 'rotmaster'"],
        standard=lambda ctx: {"master_can_create_users": False})
 
-simple("password-policy", "password-characters-rejected", MAIN4, "setSecret",
+simple("password-policy", "password-policy-rejected", MAIN4, "setSecret",
        "the function generates passwords without punctuation and digits (EXCLUDE_PUNCTUATION and EXCLUDE_NUMBERS = true) that the database's password policy refuses (PostgreSQL passwordcheck; MariaDB simple_password_check)",
        evidence=lambda ctx: ["password must contain both letters and nonletters"] if ctx.engine.db == "pg"
        else ["does not satisfy the current policy requirements"],

@@ -536,6 +536,49 @@ mod tests {
         assert!(invs[0].failed());
     }
 
+    /// Node's `Invoke Error`, Go's error JSON and the Java runtime's stack trace end an invocation
+    /// as Python's `[ERROR] Type: message` does, though REPORT says nothing.
+    #[test]
+    fn the_runtimes_reports_of_an_error_fail_the_invocation() {
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let end = format!("END RequestId: {A}");
+        let report = format!(
+            "REPORT RequestId: {A}\tDuration: 80.00 ms\tBilled Duration: 80 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB"
+        );
+        for error in [
+            format!(
+                "2024-05-01T12:00:01.234Z\t{A}\tERROR\tInvoke Error \t{{\"errorType\":\"TimeoutError\",\"errorMessage\":\"connect ETIMEDOUT 10.0.0.5:443\"}}"
+            ),
+            "2024/05/01 12:00:01 {\"errorMessage\":\"operation error Secrets Manager: GetSecretValue, https response error StatusCode: 0\",\"errorType\":\"OperationError\"}".to_string(),
+            "Connection refused: java.net.ConnectException\njava.net.ConnectException: Connection refused\n\tat example.Rotation.setSecret(Rotation.java:88)\n".to_string(),
+        ] {
+            let invs = assemble(&[(None, &start), (None, &error), (None, &end), (None, &report)]);
+            assert_eq!(invs.len(), 1, "{error}");
+            assert!(invs[0].failures.contains(Failure::Unhandled), "{error}");
+            assert!(invs[0].failed(), "{error}");
+        }
+        // A Node.js INFO line is not an error report.
+        let info = format!("2024-05-01T12:00:01.234Z\t{A}\tINFO\tconnected in 12 ms");
+        let invs = assemble(&[(None, &start), (None, &info), (None, &end), (None, &report)]);
+        assert_eq!(invs[0].outcome(), Outcome::Succeeded);
+    }
+
+    /// A pasted line without a level is an error when it holds a signature (a pattern a trigger
+    /// looks for) or an error marker, and not otherwise.
+    #[test]
+    fn signatures_make_a_bare_paste_a_failure() {
+        for paste in [
+            "(1045, \"Access denied for user 'appuser'@'10.0.1.23' (using password: YES)\")",
+            "pq: password authentication failed for user \"appuser\"",
+            "KeyError: 'masterarn'",
+        ] {
+            let invs = assemble(&[(None, paste)]);
+            assert!(invs[0].is_fragment() && invs[0].failed(), "{paste}");
+        }
+        let invs = assemble(&[(None, "createSecret: Successfully put secret for ARN x")]);
+        assert!(!invs[0].failed());
+    }
+
     #[test]
     fn handled_error_lines_do_not_fail_a_completed_invocation() {
         let start = format!("START RequestId: {A} Version: $LATEST");

@@ -79,11 +79,11 @@ impl Invocation {
         true
     }
 
-    /// A line the function wrote: an error (by its level, or by an error marker of the model when
-    /// it has no level) counts; errors and warnings are evidence.
+    /// A line the function wrote: an error (by its level, or, when it has no level, by an error
+    /// marker of the model or a signature a symptom looks for) counts; errors and warnings are
+    /// evidence.
     fn on_app_line(&mut self, line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
-        let marked_error =
-            line.level.is_none() && rules.model.error_marker.is_some_and(|p| hits.contains(&p));
+        let marked_error = line.level.is_none() && rules.marks_error(hits);
         if marked_error || line.level >= Some(Level::Error) {
             self.error_lines += 1;
         }

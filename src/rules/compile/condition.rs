@@ -84,7 +84,7 @@ impl CondCx<'_> {
         self.fact_parts(spec, &mut parts);
         self.compound_parts(spec, at, &mut parts);
         if parts.is_empty() {
-            self.error(at, "empty condition: give at least one of has, lacks, last, after/then_none, failed, errors, timed_out, completed, fragment, rotation, step, duration_ms, timeout_ms, same, differ, fact, all, any, not".into());
+            self.error(at, "empty condition: give at least one of has, lacks, last, after/then_none, after/then, failed, errors, timed_out, completed, fragment, rotation, step, duration_ms, timeout_ms, same, differ, fact, value, all, any, not".into());
         }
         if parts.len() == 1 {
             parts.pop().unwrap()
@@ -110,17 +110,31 @@ impl CondCx<'_> {
         if let Some(h) = &spec.last {
             parts.push(Condition::Last(self.pattern_refs(h), scope));
         }
-        match (&spec.after, &spec.then_none) {
-            (Some(a), Some(n)) => {
+        match (&spec.after, &spec.then_none, &spec.then) {
+            (Some(a), Some(n), None) => {
                 let after = self.pattern_refs(&OneOrMany::one(a.clone()));
                 let none = self.pattern_refs(n);
                 if let Some(&after) = after.first() {
                     parts.push(Condition::AfterNone { after, none, scope });
                 }
             }
-            (Some(a), None) => self.error(a.span().start, "`after` needs `then_none`".into()),
-            (None, Some(_)) => self.error(at, "`then_none` needs `after`".into()),
-            (None, None) => {}
+            (Some(a), None, Some(t)) => {
+                let after = self.pattern_refs(&OneOrMany::one(a.clone()));
+                let then = self.pattern_refs(t);
+                if let Some(&after) = after.first() {
+                    parts.push(Condition::AfterThen { after, then, scope });
+                }
+            }
+            (Some(a), Some(_), Some(_)) => self.error(
+                a.span().start,
+                "`after` takes `then_none` or `then`, not both".into(),
+            ),
+            (Some(a), None, None) => {
+                self.error(a.span().start, "`after` needs `then_none` or `then`".into());
+            }
+            (None, Some(_), _) => self.error(at, "`then_none` needs `after`".into()),
+            (None, None, Some(_)) => self.error(at, "`then` needs `after`".into()),
+            (None, None, None) => {}
         }
     }
 
@@ -168,7 +182,7 @@ impl CondCx<'_> {
         }
     }
 
-    /// `same`, `differ`, `fact`: what the facts of the invocation say.
+    /// `same`, `differ`, `fact`, `value`: what the facts of the invocation say.
     fn fact_parts(&mut self, spec: &ConditionSpec, parts: &mut Vec<Condition>) {
         if let Some([a, b]) = &spec.same {
             parts.push(Condition::Same(self.fact(a), self.fact(b)));
@@ -178,6 +192,25 @@ impl CondCx<'_> {
         }
         if let Some(f) = &spec.fact {
             parts.push(Condition::Fact(self.fact(f)));
+        }
+        if let Some(v) = &spec.value {
+            let mut facts = Vec::new();
+            for (name, values) in v.get_ref() {
+                let fact = self.fact(&Spanned::new(v.span(), name.clone()));
+                let values: Vec<String> =
+                    values.items().into_iter().map(|s| s.into_inner()).collect();
+                if values.is_empty() {
+                    self.error(
+                        v.span().start,
+                        format!("`value` lists no value for '{name}'"),
+                    );
+                }
+                facts.push((fact, values));
+            }
+            if facts.is_empty() {
+                self.error(v.span().start, "`value = {}` names no fact".into());
+            }
+            parts.push(Condition::Value(facts));
         }
     }
 

@@ -61,6 +61,9 @@ pub(crate) const BUILTIN_FACTS: &[&str] = &[
     "runtime_version",
 ];
 
+/// The fact the model's `[model.engines]` infer: the database engine's name.
+pub(crate) const ENGINE_FACT: &str = "engine";
+
 /// A problem with a rule file, at a line of it when one is known.
 fn rule_error(file: &str, line: Option<usize>, message: String) -> Problem {
     let p = Problem::of(file, Kind::Rule(message));
@@ -249,7 +252,7 @@ fn causes(
         index.insert(id.clone(), list.len());
         list.push(Cause {
             id: s.id.clone(),
-            title: s.title.clone(),
+            titles: s.title.list(),
             explanation: s.explanation.clone(),
             remediation: s.remediation.clone(),
             references: s.references.clone(),
@@ -288,6 +291,9 @@ fn symptom_patterns(
 /// positional facts.
 fn fact_names(c: &Compiler, model: &Model) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = BUILTIN_FACTS.iter().map(|s| s.to_string()).collect();
+    if !model.engines.is_empty() {
+        names.insert(ENGINE_FACT.to_string());
+    }
     for p in &c.patterns {
         if let Some(re) = &p.regex {
             names.extend(re.capture_names().flatten().map(str::to_owned));
@@ -399,9 +405,37 @@ fn cause_templates(
             facts: fact_names,
             errors,
         };
-        for r in s.remediation.iter().chain(std::iter::once(&s.title)) {
+        let titles = s.title.list();
+        for r in s.remediation.iter().chain(&titles) {
             cx.placeholders(r, def.spec.span().start);
         }
+        title_variants(&titles, &mut cx, def.spec.span().start);
+    }
+}
+
+/// A title's variants: the last has no placeholders (so some variant always shows without a
+/// `<name>` gap), and only the last (a variant after one without placeholders is never shown).
+fn title_variants(titles: &[String], cx: &mut CondCx, at: usize) {
+    let plain: Vec<bool> = titles
+        .iter()
+        .map(|t| crate::template::placeholders(t).is_empty())
+        .collect();
+    match plain.iter().position(|&p| p) {
+        None => cx.error(
+            at,
+            format!(
+                "the title \"{}\" needs a variant without placeholders: title = [\"... {{fact}} ...\", \"... without it ...\"]",
+                titles.last().map_or("", String::as_str)
+            ),
+        ),
+        Some(i) if i + 1 < titles.len() => cx.error(
+            at,
+            format!(
+                "title variants after \"{}\" (which has no placeholders) are never shown",
+                titles[i]
+            ),
+        ),
+        Some(_) => {}
     }
 }
 
@@ -435,7 +469,14 @@ fn assemble(
         function_arn: id_of("function_arn"),
         function_name: id_of("function_name"),
         runtime_version: id_of("runtime_version"),
+        engine: id_of(ENGINE_FACT),
     };
+    let mut signatures = Vec::new();
+    for sym in &symptoms {
+        trigger_patterns(&sym.trigger, &mut signatures);
+    }
+    signatures.sort_unstable();
+    signatures.dedup();
     RuleSet {
         matcher: c.matcher.build(),
         patterns,
@@ -444,6 +485,22 @@ fn assemble(
         causes,
         fact_names,
         known,
+        signatures,
+    }
+}
+
+/// The patterns a trigger requires a failure line to match (`has`; `then`, after its `after`),
+/// outside `not`. (`after`, `last` and `then_none` name the healthy lines around a failure.)
+fn trigger_patterns(c: &Condition, out: &mut Vec<PatternId>) {
+    match c {
+        Condition::Has(p, _) => out.extend(p),
+        Condition::AfterThen { then, .. } => out.extend(then),
+        Condition::All(cs) | Condition::Any(cs) => {
+            for c in cs {
+                trigger_patterns(c, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -576,12 +633,33 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
                 "step = \"makeSecret\"",
                 "unknown step 'makeSecret'",
             ),
+            (
+                "has = \"login\"",
+                "then = \"login\"",
+                "`then` needs `after`",
+            ),
+            (
+                "has = \"login\"",
+                "after = \"login\"\nthen = \"slow\"\nthen_none = \"slow\"",
+                "not both",
+            ),
+            (
+                "has = \"login\"",
+                "value = { enjin = \"mysql\" }",
+                "unknown fact 'enjin'",
+            ),
         ] {
             let bad = GOOD.replace(from, to);
             assert_ne!(bad, GOOD, "{from}");
             let e = errors(&bad);
             assert!(e.iter().any(|m| m.contains(want)), "{want}: {e:?}");
         }
+    }
+
+    #[test]
+    fn a_sequence_condition_compiles() {
+        let then = GOOD.replace("has = \"login\"", "after = \"login\"\nthen = \"slow\"");
+        assert!(errors(&then).is_empty());
     }
 
     /// Severity, tier and scope are enums serde reads: a value that is none of them is reported
@@ -689,6 +767,37 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
                 assert_eq!(*path, "rules/model.toml");
             }
         }
+    }
+
+    /// A title never prints a `<fact>` gap: its variants end with one without placeholders, and
+    /// the first whose facts are known is shown.
+    #[test]
+    fn title_variants_end_without_placeholders() {
+        let with = |title: &str| {
+            let mut f = files(GOOD);
+            f[1].1 = CAUSES.replace("title = \"Database unreachable\"", title);
+            match compile(&f) {
+                Ok(rs) => Ok(rs),
+                Err(e) => Err(e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+            }
+        };
+        let e = with("title = \"Cannot reach {secret_arn}\"").err().unwrap();
+        assert!(
+            e[0].contains("needs a variant without placeholders"),
+            "{e:?}"
+        );
+        assert!(e[0].starts_with("rules/causes.toml:2:"), "{e:?}");
+        let e = with("title = [\"Plain\", \"Cannot reach {secret_arn}\"]")
+            .err()
+            .unwrap();
+        assert!(e[0].contains("are never shown"), "{e:?}");
+        let rs =
+            with("title = [\"Cannot reach {secret_arn}\", \"Cannot reach the database\"]").unwrap();
+        let cause = &rs.causes[0];
+        let mut facts = BTreeMap::new();
+        assert_eq!(cause.title_for(&facts), "Cannot reach the database");
+        facts.insert("secret_arn".to_string(), "arn:x".to_string());
+        assert_eq!(cause.title_for(&facts), "Cannot reach {secret_arn}");
     }
 
     #[test]

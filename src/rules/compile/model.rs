@@ -6,15 +6,16 @@ use std::collections::BTreeSet;
 use toml::Spanned;
 
 use super::super::schema::{FactSpec, InferSpec, ModelSpec, PatternSpec};
-use super::super::{Inference, Model, PositionalFact};
+use super::super::{Engine, Inference, Model, PositionalFact};
 use super::patterns::{Compiler, value_dfa};
 use super::{Source, line_of, rule_error};
 use crate::aws::{Principal, Step};
 use crate::problem::Problem;
 
 /// Compiles the model's patterns and facts (their literals join the matcher in this order:
-/// steps, success, rotation markers, neutral lines, error markers, facts). Its inferences are
-/// checked later, once every fact name is known ([`inferences`]).
+/// steps, success, rotation markers, neutral lines, error markers, runtime error reports,
+/// engines, facts). Its inferences are checked later, once every fact name is known
+/// ([`inferences`]).
 pub(super) fn compile(
     def: Option<&Source<ModelSpec>>,
     c: &mut Compiler,
@@ -52,6 +53,8 @@ pub(super) fn compile(
     model.rotation_related = markers("rotation_related", &m.rotation_related);
     model.neutral = markers("neutral", &m.neutral);
     model.error_marker = markers("error_markers", &m.error_markers);
+    model.unhandled = markers("unhandled", &m.unhandled);
+    engines(def, c, &mut model, errors);
     for (i, f) in m.facts.iter().enumerate() {
         if let Err(message) = fact(i, f.get_ref(), c, &mut model) {
             errors.push(rule_error(
@@ -63,6 +66,35 @@ pub(super) fn compile(
     }
     names(def, &mut model, errors);
     model
+}
+
+/// `[model.engines.<name>]`: each engine's clues become a literal pattern, its names lowercase
+/// substrings of function names.
+fn engines(
+    def: &Source<ModelSpec>,
+    c: &mut Compiler,
+    model: &mut Model,
+    errors: &mut Vec<Problem>,
+) {
+    for (name, spec) in &def.spec.engines {
+        let e = spec.get_ref();
+        let empty = e.clues.iter().chain(&e.names).any(|x| x.trim().is_empty());
+        if empty || (e.clues.is_empty() && e.names.is_empty()) {
+            errors.push(rule_error(
+                &def.file,
+                Some(line_of(&def.text, spec.span().start)),
+                format!("engine '{name}' needs non-empty `clues` or `names`"),
+            ));
+            continue;
+        }
+        let clues = (!e.clues.is_empty())
+            .then(|| c.literal_pattern(&format!("model/engine.{name}"), &e.clues));
+        model.engines.push(Engine {
+            name: name.clone(),
+            clues,
+            names: e.names.iter().map(|n| n.to_ascii_lowercase()).collect(),
+        });
+    }
 }
 
 /// One `[[model.facts]]` entry: a regex whose named groups are facts, or a positional fact.

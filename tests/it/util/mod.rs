@@ -1,6 +1,8 @@
-//! What the integration tests share: running the binary, compression, rendering events into
-//! every export shape, a seeded random number generator, and the smallest failing export.
+//! What the integration tests share: running the binary (or the pipeline in process),
+//! compression, rendering events into every export shape, the message catalog and the runtimes'
+//! log shapes, a seeded random number generator, and the smallest failing export.
 
+pub mod catalog;
 pub mod gz;
 pub mod render;
 pub mod rng;

@@ -3,8 +3,12 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
+use rotdiag::pipeline::Options;
+use rotdiag::rules::RuleSet;
 use serde_json::Value;
 
 /// Runs rotdiag with `args` and `stdin` (nothing when `None`), without `NO_COLOR`.
@@ -68,4 +72,25 @@ pub fn write(dir: &Path, name: &str, data: &[u8]) -> String {
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(&p, data).unwrap();
     p.display().to_string()
+}
+
+/// Diagnoses `inputs` as `rotdiag --format json` does, in this process with the rules loaded once
+/// (a test that runs rotdiag a thousand times would spend most of its time loading the rules in
+/// a thousand processes); returns the exit status `main` would give and the JSON report.
+pub fn in_process(inputs: &[&Path]) -> (i32, Value) {
+    static RULES: OnceLock<RuleSet> = OnceLock::new();
+    let rules = RULES.get_or_init(|| rotdiag::rules::load(None).expect("embedded rules"));
+    let paths: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+    let run = rotdiag::pipeline::run(&paths, rules, &Options::default());
+    // 2 when an input was not read in full, else 1 when a failure was diagnosed, else 0.
+    let inputs = &run.summary.inputs;
+    let code = if inputs.iter().any(|i| i.state.is_failure())
+        || !inputs.iter().any(|i| i.state.was_read())
+    {
+        2
+    } else {
+        i32::from(!run.diagnoses.is_empty())
+    };
+    let json = rotdiag::report::render(run, rotdiag::report::Format::Json).unwrap();
+    (code, serde_json::from_slice(&json).expect("JSON report"))
 }
