@@ -17,7 +17,9 @@
 //! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own, batches analysed on the pool |
 //! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader |
 //!
-//! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. What an input
+//! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. The rotations
+//! it closes are evaluated on the pool and handed, in closing order, to a sink ([`sink`]: the
+//! batch report collects them; a live mode reports each as it comes). What an input
 //! is (a file, stdin, each member of an archive), how it is opened and detected, and how far it
 //! was read once done, is [`sources`].
 
@@ -25,6 +27,7 @@ mod blocks;
 mod documents;
 mod mapped;
 mod session;
+mod sink;
 mod sources;
 mod windows;
 
@@ -32,11 +35,10 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::diagnosis::Aggregator;
 use crate::format::{Decoder, Format, Record};
 use crate::input::{self, InputSpec, Opened, WalkRules};
 use crate::lambda::Analysis;
-use crate::lambda::rotation::{RotationLedger, Tracker};
+use crate::lambda::rotation::Tracker;
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
@@ -45,7 +47,8 @@ use crate::summary::{InputReport, InputState, Summary};
 use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
-use session::{Session, SourceOutcome, close_rotation};
+use session::{Session, SourceOutcome};
+use sink::Collect;
 use windows::StreamWindows;
 
 /// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
@@ -136,14 +139,13 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         inputs.push(InputReport::unread(p.source, state, problem));
     }
 
-    let mut agg = Aggregator::default();
-    let mut ledger = RotationLedger::default();
+    let mut collect = Collect::new(rules);
     let mut global = Tracker::new();
     let mut invocations = 0;
     let mut reports = Vec::new();
     for o in outcomes.drain(..) {
-        agg.merge(o.agg);
-        ledger.merge(o.ledger);
+        collect.agg.merge(o.agg);
+        collect.ledger.merge(o.ledger);
         invocations += o.invocations;
         for rot in o.open {
             global.absorb(rot, rules);
@@ -154,17 +156,15 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         reports.push(o.report);
     }
     global.finish(rules);
-    for rot in global.drain_closed() {
-        close_rotation(rot, rules, &mut ledger, &mut agg);
-    }
+    sink::close(global.drain_closed(), rules, &mut collect);
     reports.extend(inputs);
     Run {
         summary: Summary {
             inputs: reports,
             invocations,
-            rotations: ledger.counts(),
+            rotations: collect.ledger.counts(),
         },
-        diagnoses: agg.finish(rules, &sources),
+        diagnoses: collect.agg.finish(rules, &sources),
     }
 }
 

@@ -2,9 +2,9 @@
 //! and rotation tracking; rotations diagnosed as they close. Whichever strategy decoded the input
 //! feeds a [`Session`].
 
+use super::sink::{self, Collect};
 use super::{Analyzer, Engine, MAX_RECORD_BYTES};
 use crate::diagnosis::Aggregator;
-use crate::engine;
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
@@ -32,19 +32,6 @@ pub(super) struct SourceOutcome {
     pub(super) invocations: u64,
 }
 
-/// Diagnoses a closed rotation and counts it.
-pub(super) fn close_rotation(
-    rot: Rotation,
-    rules: &RuleSet,
-    ledger: &mut RotationLedger,
-    agg: &mut Aggregator,
-) {
-    ledger.record(&rot, rules);
-    for o in engine::evaluate(&rot, rules) {
-        agg.add(o, rules);
-    }
-}
-
 /// Per-input state: assembly, rotation tracking and the diagnoses of rotations closed so far.
 pub(super) struct Session<'r> {
     pub(super) rules: &'r RuleSet,
@@ -52,8 +39,8 @@ pub(super) struct Session<'r> {
     pub(super) engine: Engine,
     pub(super) assembler: Assembler<'r>,
     tracker: Tracker,
-    ledger: RotationLedger,
-    agg: Aggregator,
+    /// What becomes of closed rotations (this input's share of the batch report).
+    sink: Collect<'r>,
     records: u64,
     skipped: u64,
     binary_at: Option<u64>,
@@ -76,8 +63,7 @@ impl<'r> Session<'r> {
             engine: Engine::default(),
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
-            ledger: RotationLedger::default(),
-            agg: Aggregator::default(),
+            sink: Collect::new(rules),
             records: 0,
             skipped: 0,
             binary_at: None,
@@ -146,9 +132,7 @@ impl<'r> Session<'r> {
         if sweep && let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
-        for rot in self.tracker.drain_closed() {
-            close_rotation(rot, self.rules, &mut self.ledger, &mut self.agg);
-        }
+        sink::close(self.tracker.drain_closed(), self.rules, &mut self.sink);
     }
 
     pub(super) fn end(mut self, mut report: InputReport) -> SourceOutcome {
@@ -181,8 +165,8 @@ impl<'r> Session<'r> {
         SourceOutcome {
             id: self.source,
             report,
-            agg: self.agg,
-            ledger: self.ledger,
+            agg: self.sink.agg,
+            ledger: self.sink.ledger,
             open,
             unattributed,
             invocations: self.assembler.invocations,
