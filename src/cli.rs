@@ -3,6 +3,8 @@
 //! Subcommands sit beside the positional paths (`args_conflicts_with_subcommands`):
 //! `rotdiag query insights` runs a subcommand, `rotdiag ./query` reads a file named `query`.
 
+pub mod explain;
+pub mod generate;
 pub mod query;
 
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::format::Format;
 pub use crate::report::Format as OutputFormat;
+pub use crate::rules::Severity;
 use crate::time::{self, EpochMs};
 
 /// Diagnose failed AWS Secrets Manager rotations from the CloudWatch logs of the rotation Lambda.
@@ -25,9 +28,10 @@ use crate::time::{self, EpochMs};
 /// (--hidden, --follow); each file is read once.
 ///
 /// Exit status: 0 when every input was read and no failure was found; 1 when at least one
-/// failure was diagnosed; 2 when any input could not be read, or read only in part, or held no
-/// log record (even if failures were diagnosed in others; --skip-unreadable changes that), and on
-/// usage errors and bad rule files. An empty input (0 bytes) is read fine.
+/// failure was diagnosed (with --fail-on, one at or above that severity); 2 when any input could
+/// not be read, or read only in part, or held no log record (even if failures were diagnosed in
+/// others; --skip-unreadable changes that), and on usage errors and bad rule files. An empty
+/// input (0 bytes) is read fine.
 #[derive(Parser, Debug)]
 #[command(
     name = "rotdiag",
@@ -47,6 +51,24 @@ pub struct Args {
     /// Report format.
     #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+
+    #[command(flatten)]
+    pub view: ViewFlags,
+
+    /// Show the rotations of one secret (its ARN, or its name with or without the random
+    /// suffix) or of one version token, step by step: each invocation's start, duration,
+    /// retries, timeout and the line that failed.
+    #[arg(long, value_name = "SECRET|TOKEN")]
+    pub timeline: Option<String>,
+
+    /// Print nothing on stdout: the exit status says what was found.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Exit 1 only when a diagnosis is at least this severe (exit 0 when all are less severe).
+    /// Inputs that could not be read still make the status 2 (see --skip-unreadable).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
 
     /// Decode every input as this shape instead of detecting it.
     #[arg(long, value_name = "SHAPE", value_parser = parse_format)]
@@ -91,8 +113,67 @@ pub struct Args {
     #[command(flatten)]
     pub list: ListFlags,
 
-    /// Analyse with the engine the scan-first one replaces (for tests/it/engines.rs, which checks
-    /// that both give the same reports; goes with that engine).
+    #[command(flatten)]
+    pub engine: EngineFlags,
+
+    /// Test the rules (with --rules DIR, yours) on a sample FILE: which patterns each line hits,
+    /// and how every candidate cause of every symptom scored (the evidence that held, z,
+    /// confidence).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["timeline", "paths"])]
+    pub test: Option<PathBuf>,
+
+    /// Print a man page or a shell completion script, generated from these options, then exit.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<Generate>,
+}
+
+/// Which view of the diagnoses the human and markdown reports show (default: the summary per
+/// secret when there are more than 5 diagnoses, else the detail), and which rotations the JSON
+/// reports list.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ViewFlags {
+    /// Show one screen per secret: its status now, last success and failure, top cause.
+    #[arg(long, conflicts_with = "detail")]
+    pub summary: bool,
+
+    /// Show every diagnosis in full (cause, evidence, fix), however many.
+    #[arg(long)]
+    pub detail: bool,
+
+    /// List every rotation in the JSON and ndjson reports (by default only those that did not
+    /// succeed; the counts and the summary per secret always cover every one).
+    #[arg(long)]
+    pub all_rotations: bool,
+}
+
+impl ViewFlags {
+    pub fn view(self) -> crate::report::View {
+        use crate::report::View;
+        match (self.summary, self.detail) {
+            (true, _) => View::Summary,
+            (_, true) => View::Detail,
+            _ => View::Auto,
+        }
+    }
+}
+
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// The man page (roff), for `man -l -` or a `man1` folder.
+    Man,
+    CompleteBash,
+    CompleteZsh,
+    CompleteFish,
+    CompletePowershell,
+    CompleteElvish,
+}
+
+/// Which engine analyses records (hidden: only for tests/it/engines.rs, which checks that both
+/// give the same reports; goes with the reference engine).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct EngineFlags {
+    /// Analyse with the engine the scan-first one replaces.
     #[arg(long, hide = true)]
     pub reference_engine: bool,
 }
@@ -129,6 +210,18 @@ pub enum Command {
     /// Athena over S3 exports), so that only those logs are downloaded and diagnosed.
     #[command(subcommand)]
     Query(query::QueryCommand),
+
+    /// Explain a cause: what it means, how rotdiag tells it apart from its neighbours, the fix,
+    /// the references, and the real messages (from the message catalog) behind it.
+    Explain {
+        /// The cause's id (`rotdiag --list-rules` lists them).
+        #[arg(value_name = "CAUSE")]
+        cause: String,
+
+        /// Add rule files from DIR, as for a run.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

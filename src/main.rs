@@ -1,15 +1,18 @@
 #![warn(clippy::too_many_lines, clippy::struct_excessive_bools)]
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, Command, OutputFormat};
+use rotdiag::cli::{Args, ColorWhen, Command, Severity};
 use rotdiag::input::WalkRules;
+use rotdiag::lambda::rotation::{Keep, Selector};
 use rotdiag::pipeline::{self, Options, Run};
 use rotdiag::report::egress::{stderr_lines, warn};
-use rotdiag::{report, rules};
+use rotdiag::report::{self, Layout};
+use rotdiag::rules::{self, RuleSet};
 
 /// Exit statuses, as grep and ripgrep use them.
 const FOUND_NOTHING: u8 = 0;
@@ -29,15 +32,17 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> u8 {
-    if let Some(Command::Query(q)) = &args.command {
-        return match rotdiag::cli::query::run(q) {
-            Ok(status) => status,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => FOUND_NOTHING,
-            Err(e) => {
-                warn(&e.to_string());
-                TROUBLE
-            }
-        };
+    if let Some(kind) = args.generate {
+        let mut out = Vec::new();
+        let _ = rotdiag::cli::generate::write(kind, &mut out);
+        return write_stdout(&out, ColorWhen::Never, FOUND_NOTHING);
+    }
+    match &args.command {
+        Some(Command::Query(q)) => return status_of(rotdiag::cli::query::run(q)),
+        Some(Command::Explain { cause, rules }) => {
+            return status_of(rotdiag::cli::explain::run(cause, rules.as_deref()));
+        }
+        None => {}
     }
     if let Some(n) = args.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -57,15 +62,7 @@ fn run(args: Args) -> u8 {
         }
     };
     if args.list.list_literals || args.list.list_rules {
-        let mut out = Vec::new();
-        if args.list.list_literals {
-            for l in rules.matcher.literals() {
-                let _ = writeln!(out, "{l}");
-            }
-        } else {
-            let _ = report::list_rules(&rules, &mut out);
-        }
-        return write_stdout(&out, ColorWhen::Never, 0);
+        return list(&rules, args.list.list_literals);
     }
     if let (Some(s), Some(u)) = (args.since, args.until)
         && s >= u
@@ -77,66 +74,132 @@ fn run(args: Args) -> u8 {
         ));
         return TROUBLE;
     }
+    diagnose(&args, &rules)
+}
+
+/// The status of a subcommand that printed its own output.
+fn status_of(r: io::Result<u8>) -> u8 {
+    match r {
+        Ok(status) => status,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => FOUND_NOTHING,
+        Err(e) => {
+            warn(&e.to_string());
+            TROUBLE
+        }
+    }
+}
+
+/// `--list-literals`, `--list-rules`.
+fn list(rules: &RuleSet, literals: bool) -> u8 {
+    let mut out = Vec::new();
+    if literals {
+        for l in rules.matcher.literals() {
+            let _ = writeln!(out, "{l}");
+        }
+    } else {
+        let _ = report::list_rules(rules, &mut out);
+    }
+    write_stdout(&out, ColorWhen::Never, 0)
+}
+
+/// Reads the inputs, diagnoses, reports.
+fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
+    let paths: Vec<PathBuf> = match &args.test {
+        Some(file) => vec![file.clone()],
+        None => args.paths.clone(),
+    };
+    let from_terminal = reads_stdin(&paths) && io::stdin().is_terminal();
+    if from_terminal {
+        // One Ctrl-D at the start of a line ends the input (the stdin reader stops at the first
+        // end of file it sees).
+        warn(
+            "reading the logs from standard input: paste them, then press Ctrl-D at the start of a line (Ctrl-C cancels)",
+        );
+    }
+    let keep = match (&args.test, &args.timeline) {
+        (Some(_), _) => Keep::All,
+        (None, Some(t)) => Keep::Matching(Selector::new(t)),
+        (None, None) => Keep::Nothing,
+    };
     let opts = Options {
         input_format: args.input_format,
         window: rotdiag::time::Window {
             since: args.since,
             until: args.until,
         },
-        progress: !args.no_progress,
+        // Not over what the user is typing.
+        progress: !args.no_progress && !from_terminal,
         walk: WalkRules {
             hidden: args.walk.hidden,
             follow: args.walk.follow,
         },
-        engine: if args.reference_engine {
+        engine: if args.engine.reference_engine {
             pipeline::Engine::Reference
         } else {
             pipeline::Engine::ScanFirst
         },
+        keep,
     };
-    let run = pipeline::run(&args.paths, &rules, &opts);
+    let run = pipeline::run(&paths, rules, &opts);
     for line in stderr_lines(&run) {
         let _ = writeln!(io::stderr().lock(), "{line}");
     }
-    let status = exit_status(&run, args.skip_unreadable);
-    let written = match args.format {
-        // JSON has no styles to strip: straight to stdout.
-        OutputFormat::Json => {
-            let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-            report::render_to(run, args.format, &mut out).and_then(|()| out.flush())
-        }
-        OutputFormat::Human => {
-            let stream = anstream::AutoStream::new(io::stdout().lock(), color_choice(args.color));
-            let mut out = io::BufWriter::with_capacity(1 << 16, stream);
-            report::render_to(run, args.format, &mut out).and_then(|()| out.flush())
-        }
+    let status = exit_status(&run, args.skip_unreadable, args.fail_on);
+    if args.quiet {
+        return status;
+    }
+    let layout = Layout {
+        view: args.view.view(),
+        all_rotations: args.view.all_rotations,
+        width: terminal_width(),
+        roots: roots(&paths),
     };
-    write_status(written, status)
+    let color = if args.format.is_styled() {
+        args.color
+    } else {
+        ColorWhen::Never
+    };
+    write_report(color, status, |out| {
+        report::write(run, args.format, &layout, out)
+    })
 }
 
-/// The exit status once the report is written: `status`, unless stdout failed (a closed pipe is
-/// no failure: the reader has what it wanted).
-fn write_status(written: io::Result<()>, status: u8) -> u8 {
-    match written {
-        Ok(()) => status,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
-        Err(e) => {
-            warn(&format!("cannot write the report: {e}"));
-            TROUBLE
-        }
+/// The folders input paths are shown relative to: the folders named, or the folder of the one
+/// file named (its inputs are then shown by their names).
+fn roots(paths: &[PathBuf]) -> Vec<String> {
+    if let [one] = paths
+        && one.is_file()
+        && let Some(dir) = one.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        return vec![dir.display().to_string()];
     }
+    paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
-fn color_choice(color: ColorWhen) -> anstream::ColorChoice {
-    match color {
-        ColorWhen::Always => anstream::ColorChoice::Always,
-        ColorWhen::Never => anstream::ColorChoice::Never,
-        ColorWhen::Auto => anstream::ColorChoice::Auto,
+/// Are the logs read from stdin (no path, or `-`)?
+fn reads_stdin(paths: &[PathBuf]) -> bool {
+    paths.is_empty() || paths.iter().any(|p| p.as_os_str() == "-")
+}
+
+/// The columns to fit the human report in: the terminal's when stdout is one, else `COLUMNS`
+/// when set, else no limit (a file keeps whole lines).
+fn terminal_width() -> Option<usize> {
+    if io::stdout().is_terminal() {
+        return terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
     }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
 }
 
-/// The exit status of a run, and what stderr must say about it.
-fn exit_status(run: &Run, skip_unreadable: bool) -> u8 {
+/// The exit status of a run, and what stderr must say about it. With `--fail-on`, only
+/// diagnoses at least that severe make it 1; inputs that could not be read make it 2 either way.
+fn exit_status(run: &Run, skip_unreadable: bool, fail_on: Option<Severity>) -> u8 {
     let inputs = &run.summary.inputs;
     let failed = inputs.iter().filter(|i| i.state.is_failure()).count();
     let read_any = inputs.iter().any(|i| i.state.was_read());
@@ -157,13 +220,39 @@ fn exit_status(run: &Run, skip_unreadable: bool) -> u8 {
         ));
         return TROUBLE;
     }
-    if diagnosed { DIAGNOSED } else { FOUND_NOTHING }
+    let counts = match fail_on {
+        None => diagnosed,
+        Some(floor) => run.diagnoses.iter().any(|d| d.severity() >= floor),
+    };
+    if counts { DIAGNOSED } else { FOUND_NOTHING }
 }
 
-/// Writes the report to stdout (through anstream for colour). When stdout is closed early
-/// (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must not turn
-/// "failures found" into "healthy".
+/// Writes `bytes` to stdout.
 fn write_stdout(bytes: &[u8], color: ColorWhen, status: u8) -> u8 {
-    let mut out = anstream::AutoStream::new(io::stdout().lock(), color_choice(color));
-    write_status(out.write_all(bytes).and_then(|()| out.flush()), status)
+    write_report(color, status, |out| out.write_all(bytes))
+}
+
+/// Writes to stdout with `write` (through anstream for colour, buffered). When stdout is closed
+/// early (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must
+/// not turn "failures found" into "healthy".
+fn write_report(
+    color: ColorWhen,
+    status: u8,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> u8 {
+    let choice = match color {
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+    };
+    let stream = anstream::AutoStream::new(io::stdout().lock(), choice);
+    let mut out = io::BufWriter::with_capacity(1 << 16, stream);
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => status,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
+        Err(e) => {
+            warn(&format!("cannot write the report: {e}"));
+            TROUBLE
+        }
+    }
 }

@@ -13,6 +13,8 @@
 //! filled-in texts, boxed to size, while texts no fact went into stay in the rule set until the
 //! report is built.
 
+pub mod timeline;
+
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,9 +25,10 @@ use crate::aws::RequestId;
 use crate::engine::Occurrence;
 use crate::lambda::invocation::KeptLine;
 use crate::redact::redact;
-use crate::rules::{RuleSet, Severity};
+use crate::rules::{Lookup, RuleSet, Severity};
 use crate::template::render;
 use crate::time::{EpochMs, format_iso};
+use std::borrow::Cow;
 
 /// The representative occurrence of a diagnosis, kept compact: its text is rendered (facts
 /// filled in, credentials redacted) once, when it becomes the representative, so the facts of
@@ -49,7 +52,7 @@ struct Best {
     explanation: Filled,
     /// The cause's remediation, then the candidate's.
     remediation: Box<[Filled]>,
-    why: Box<[Box<str>]>,
+    why: Box<[(Box<str>, f64)]>,
 }
 
 /// A line of evidence as a diagnosis keeps it: where it is, and its text (redacted on the way
@@ -84,6 +87,22 @@ fn fill(template: &str, facts: &BTreeMap<String, String>) -> Filled {
     (s != template).then(|| s.into_boxed_str())
 }
 
+/// The facts a fix is filled with: those of the logs, and for each fact they do not state that a
+/// `[[model.lookup]]` can look up from the ones they do, the command that looks it up.
+fn with_lookups<'a>(
+    facts: &'a BTreeMap<String, String>,
+    lookups: &[Lookup],
+) -> Cow<'a, BTreeMap<String, String>> {
+    let mut out = Cow::Borrowed(facts);
+    for l in lookups {
+        if l.applies(&out) {
+            let command = render(&l.command, &out);
+            out.to_mut().insert(l.fact.clone(), command);
+        }
+    }
+    out
+}
+
 /// The text of a [`Filled`] template.
 fn filled(f: Filled, template: &str) -> String {
     f.map_or_else(|| template.to_owned(), String::from)
@@ -104,6 +123,7 @@ impl Best {
             }
         }
         let facts = &o.facts;
+        let fix_facts = with_lookups(facts, &rules.model.lookups);
         let remediation = cause.remediation.iter().chain(&cand.remediation);
         Best {
             cause: o.cause,
@@ -121,8 +141,12 @@ impl Best {
             title: fill(cause.title_for(facts), facts),
             symptom_title: fill(&symptom.title, facts),
             explanation: cause.explanation.as_deref().and_then(|e| fill(e, facts)),
-            remediation: remediation.map(|r| fill(r, facts)).collect(),
-            why: o.why.iter().map(|w| render(w, facts).into()).collect(),
+            remediation: remediation.map(|r| fill(r, &fix_facts)).collect(),
+            why: o
+                .why
+                .iter()
+                .map(|w| (render(&w.text, facts).into(), w.weight))
+                .collect(),
         }
     }
 }
@@ -217,13 +241,12 @@ fn max_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
 /// Folds occurrences into one entry per (cause, subject).
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Aggregator {
-    map: BTreeMap<(usize, Box<str>), Agg>,
+    map: BTreeMap<(usize, Subject), Agg>,
 }
 
 impl Aggregator {
     pub(crate) fn add(&mut self, o: Occurrence, rules: &RuleSet) {
-        let subject = subject_of(&o);
-        let key = (o.cause, subject);
+        let key = (o.cause, Subject::of(&o));
         match self.map.get_mut(&key) {
             None => {
                 self.map.insert(
@@ -267,7 +290,7 @@ impl Aggregator {
 
     /// The ranked diagnoses. `sources` names the inputs by source id.
     pub(crate) fn finish(self, rules: &RuleSet, sources: &[(u64, String)]) -> Vec<Diagnosis> {
-        let mut out: Vec<(Agg, Box<str>)> = self
+        let mut out: Vec<(Agg, Subject)> = self
             .map
             .into_iter()
             .map(|((_, subject), agg)| (agg, subject))
@@ -289,30 +312,36 @@ impl Aggregator {
         let mut shared = Shared {
             sources: sources
                 .iter()
-                .map(|(id, s)| (*id, Arc::from(s.as_str())))
+                .enumerate()
+                .map(|(at, (id, s))| (*id, (Arc::from(s.as_str()), at)))
                 .collect(),
             references: BTreeMap::new(),
         };
         out.into_iter()
             .enumerate()
-            .map(|(i, (agg, _))| build(i + 1, agg, rules, &mut shared))
+            .map(|(i, (agg, subject))| build(i + 1, agg, &subject, rules, &mut shared))
             .collect()
     }
 }
 
-/// Texts many diagnoses show, allocated once: input names and the references of each (symptom,
-/// cause) pair.
+/// Texts many diagnoses show, allocated once: input names (with their place in the report's
+/// inputs) and the references of each (symptom, cause) pair.
 struct Shared {
-    sources: BTreeMap<u64, Arc<str>>,
+    sources: BTreeMap<u64, (Arc<str>, usize)>,
     references: BTreeMap<(usize, usize), Arc<[String]>>,
 }
 
 impl Shared {
     fn source(&self, i: u64) -> Arc<str> {
         match self.sources.get(&i) {
-            Some(s) => s.clone(),
+            Some((s, _)) => s.clone(),
             None => format!("input {i}").into(),
         }
+    }
+
+    /// The input's place in the report's list of inputs.
+    fn input_index(&self, i: u64) -> Option<usize> {
+        self.sources.get(&i).map(|(_, at)| *at)
     }
 
     /// The symptom's references, then the cause's not already listed.
@@ -330,17 +359,39 @@ impl Shared {
     }
 }
 
-fn subject_of(o: &Occurrence) -> Box<str> {
-    let s = if let Some(s) = &o.secret {
-        format!("secret:{s}")
-    } else if let Some(f) = &o.function {
-        format!("function:{f}")
-    } else if let Some(s) = &o.stream {
-        format!("stream:{}:{s}", o.source)
-    } else {
-        format!("input:{}", o.source)
-    };
-    s.into_boxed_str()
+/// What a diagnosis is about: the secret, or the function, or the log stream, or the input, when
+/// nothing better is known. The variants are in the order ties are broken in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Subject {
+    Function(Box<str>),
+    Input(u64),
+    Secret(Box<str>),
+    Stream(u64, Box<str>),
+}
+
+impl Subject {
+    fn of(o: &Occurrence) -> Subject {
+        if let Some(s) = &o.secret {
+            Subject::Secret(s.as_str().into())
+        } else if let Some(f) = &o.function {
+            Subject::Function(f.as_str().into())
+        } else if let Some(s) = &o.stream {
+            Subject::Stream(o.source, s.as_str().into())
+        } else {
+            Subject::Input(o.source)
+        }
+    }
+
+    /// As reported: `secret:<arn>`, `function:<name>`, `stream:<input>:<stream>`,
+    /// `input:<input>`.
+    fn show(&self, shared: &Shared) -> String {
+        match self {
+            Subject::Secret(s) => format!("secret:{s}"),
+            Subject::Function(f) => format!("function:{f}"),
+            Subject::Stream(i, s) => format!("stream:{}:{s}", shared.source(*i)),
+            Subject::Input(i) => format!("input:{}", shared.source(*i)),
+        }
+    }
 }
 
 /// One line of evidence, as reported.
@@ -353,10 +404,33 @@ pub(crate) struct Evidence {
     pub(crate) text: String,
 }
 
+/// A piece of evidence that weighed in.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub(crate) struct Why {
+    pub(crate) text: String,
+    pub(crate) weight: f64,
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub(crate) struct Alternative {
     pub(crate) cause: String,
     pub(crate) confidence: f64,
+}
+
+/// Which occurrence represents a diagnosis (its evidence, fix and alternatives are shown), and
+/// why: the order occurrences are compared in, most confident first, then most severe, then
+/// earliest, then by place in the input. What a merge of partial reports needs to pick the same
+/// one a single run would have.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub(crate) struct Representative {
+    /// Its confidence, unrounded.
+    pub(crate) confidence: f64,
+    /// When its invocation started.
+    pub(crate) first_seen: Option<String>,
+    /// Its input: an index into the report's `inputs`.
+    pub(crate) input: Option<usize>,
+    /// The line of its first evidence.
+    pub(crate) line: Option<u64>,
 }
 
 /// A ranked diagnosis: one cause for one secret (or function, stream, input).
@@ -364,9 +438,12 @@ pub(crate) struct Alternative {
 pub struct Diagnosis {
     pub(crate) rank: usize,
     pub cause: String,
+    /// What it is about (the key, with the cause, diagnoses are merged by): `secret:<arn>`,
+    /// `function:<name>`, `stream:<input>:<stream>` or `input:<input>`.
+    pub(crate) subject: String,
     pub(crate) symptom: String,
     pub(crate) title: String,
-    pub(crate) severity: &'static str,
+    pub(crate) severity: Severity,
     pub(crate) confidence: f64,
     pub(crate) secret: Option<String>,
     pub(crate) function: Option<String>,
@@ -379,12 +456,21 @@ pub struct Diagnosis {
     /// Shared by the diagnoses of the same symptom and cause.
     pub(crate) references: Arc<[String]>,
     pub(crate) alternatives: Vec<Alternative>,
-    /// The evidence that weighed in, in words (`+` raised, `-` lowered this cause).
-    pub(crate) why: Vec<String>,
+    /// The evidence that weighed in, in words, with the weight each added to the score
+    /// (negative: it lowered this cause).
+    pub(crate) why: Vec<Why>,
+    pub(crate) representative: Representative,
     #[serde(skip)]
     pub(crate) explanation: Option<String>,
     #[serde(skip)]
     pub(crate) symptom_title: String,
+}
+
+impl Diagnosis {
+    /// How bad it is (its symptom's severity).
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
 }
 
 fn round3(x: f64) -> f64 {
@@ -402,8 +488,20 @@ fn evidence(l: Shown, shared: &Shared) -> Evidence {
 }
 
 /// The diagnosis of rank `rank`, its texts moved out of `agg` (nothing is held twice).
-fn build(rank: usize, agg: Agg, rules: &RuleSet, shared: &mut Shared) -> Diagnosis {
+fn build(
+    rank: usize,
+    agg: Agg,
+    subject: &Subject,
+    rules: &RuleSet,
+    shared: &mut Shared,
+) -> Diagnosis {
     let b = agg.best;
+    let representative = Representative {
+        confidence: b.confidence,
+        first_seen: b.first_seen.map(format_iso),
+        input: shared.input_index(b.source),
+        line: b.evidence.first().map(|l| l.line),
+    };
     let cause = &rules.causes[b.cause];
     let symptom = &rules.symptoms[b.symptom];
     let templates = cause
@@ -414,9 +512,10 @@ fn build(rank: usize, agg: Agg, rules: &RuleSet, shared: &mut Shared) -> Diagnos
     Diagnosis {
         rank,
         cause: cause.id.clone(),
+        subject: subject.show(shared),
         symptom: symptom.id.clone(),
         title: filled(b.title, cause.plain_title()),
-        severity: symptom.severity.name(),
+        severity: symptom.severity,
         confidence: round3(b.confidence),
         secret: b.secret.map(String::from),
         function: b.function.map(String::from),
@@ -439,7 +538,15 @@ fn build(rank: usize, agg: Agg, rules: &RuleSet, shared: &mut Shared) -> Diagnos
                 confidence: round3(*p),
             })
             .collect(),
-        why: b.why.into_iter().map(String::from).collect(),
+        why: b
+            .why
+            .into_iter()
+            .map(|(text, weight)| Why {
+                text: text.into(),
+                weight,
+            })
+            .collect(),
+        representative,
         explanation: cause
             .explanation
             .as_deref()

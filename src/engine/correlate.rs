@@ -139,8 +139,10 @@ fn corroborate(into: &mut Occurrence, other: Occurrence, agree: bool) {
             }
         }
         if !added {
-            into.why
-                .push("+ CloudTrail recorded the same failure (see the evidence)".into());
+            into.why.push(super::Reason {
+                text: "CloudTrail recorded the same failure (see the evidence)".into(),
+                weight: 0.0,
+            });
         }
     }
     if into.step.is_none()
@@ -494,7 +496,7 @@ mod tests {
                 .any(|l| l.text.contains("Access to KMS is not allowed"))
         );
         assert!(
-            o.why.iter().any(|w| w.contains("CloudTrail")),
+            o.why.iter().any(|w| w.text.contains("CloudTrail")),
             "{:?}",
             o.why
         );

@@ -16,6 +16,7 @@
 pub(crate) mod condition;
 mod correlate;
 mod facts;
+pub mod trace;
 
 pub(crate) use correlate::correlate;
 pub(crate) use facts::facts_for;
@@ -24,7 +25,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::Step;
 use crate::lambda::invocation::KeptLine;
-use crate::lambda::rotation::{Rotation, is_cloudtrail, is_rotation_related};
+use crate::lambda::rotation::{Rotation, is_cloudtrail};
 use crate::rules::{Candidate, RuleSet, Severity, Tier};
 use crate::time::EpochMs;
 use condition::Context;
@@ -47,7 +48,7 @@ pub struct Occurrence {
     pub(crate) alternatives: Vec<(usize, f64)>,
     pub(crate) evidence: Vec<KeptLine>,
     /// Explanations of the evidence that weighed in (templates, rendered later).
-    pub(crate) why: Vec<String>,
+    pub(crate) why: Vec<Reason>,
     pub(crate) facts: BTreeMap<String, String>,
     pub(crate) step: Option<Step>,
     pub(crate) secret: Option<String>,
@@ -58,13 +59,39 @@ pub struct Occurrence {
     pub(crate) last_seen: Option<EpochMs>,
 }
 
+/// A piece of evidence that weighed in, in words: its `why` (a template) and the weight it added
+/// to the cause's score (negative: it spoke against it).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Reason {
+    pub(crate) text: String,
+    pub(crate) weight: f64,
+}
+
+/// Is a rotation evaluated at all: it did not succeed, and it is a rotation function's (or only
+/// fragments, a paste)?
+fn evaluated(rot: &Rotation, rules: &RuleSet) -> bool {
+    !rot.succeeded && (rot.is_rotation(rules) || rot.invocations.iter().all(|i| i.is_fragment()))
+}
+
+/// The context conditions of invocation `index` of an evaluated rotation are evaluated in.
+fn context<'a>(
+    rules: &'a RuleSet,
+    rot: &'a Rotation,
+    index: usize,
+    facts: &'a BTreeMap<String, String>,
+) -> Context<'a> {
+    Context {
+        rules,
+        rotation: rot,
+        index,
+        rotation_related: true,
+        facts,
+    }
+}
+
 /// Evaluates every failed invocation of a rotation that did not succeed.
 pub fn evaluate(rot: &Rotation, rules: &RuleSet) -> Vec<Occurrence> {
-    if rot.succeeded {
-        return Vec::new();
-    }
-    let related = rot.is_rotation(rules) || rot.invocations.iter().all(|i| i.is_fragment());
-    if !related {
+    if !evaluated(rot, rules) {
         return Vec::new();
     }
     let mut lambda = Vec::new();
@@ -74,13 +101,7 @@ pub fn evaluate(rot: &Rotation, rules: &RuleSet) -> Vec<Occurrence> {
             continue;
         }
         let facts = facts_for(rot, index, rules);
-        let cx = Context {
-            rules,
-            rotation: rot,
-            index,
-            rotation_related: related || is_rotation_related(inv, rules),
-            facts: &facts,
-        };
+        let cx = context(rules, rot, index, &facts);
         let mut found: Vec<Occurrence> = Vec::new();
         for tier in Tier::ALL {
             for (si, sym) in rules.symptoms.iter().enumerate() {
@@ -111,8 +132,10 @@ struct Scored<'a> {
     z: f64,
     /// The lines that prove its `requires` and its positive evidence.
     lines: Vec<&'a KeptLine>,
-    /// The `why` of the evidence that weighed in, signed.
-    why: Vec<String>,
+    /// The `why` of the evidence that weighed in.
+    why: Vec<Reason>,
+    /// Which of the candidate's evidence conditions held.
+    held: Vec<usize>,
 }
 
 /// The occurrence of symptom `si` for the invocation of `cx`, when its trigger holds and a
@@ -166,15 +189,19 @@ fn score_candidate<'a>(cx: &Context<'a>, ci: usize, cand: &Candidate) -> Option<
     }
     let mut z = cand.prior;
     let mut why = Vec::new();
-    for ev in &cand.evidence {
+    let mut held = Vec::new();
+    for (i, ev) in cand.evidence.iter().enumerate() {
         if let Some(l) = cx.eval(&ev.condition) {
             z += ev.weight;
+            held.push(i);
             if ev.weight >= 0.0 {
                 lines.extend(l);
             }
             if let Some(w) = &ev.why {
-                let sign = if ev.weight >= 0.0 { "+" } else { "-" };
-                why.push(format!("{sign} {w}"));
+                why.push(Reason {
+                    text: w.clone(),
+                    weight: ev.weight,
+                });
             }
         }
     }
@@ -183,6 +210,7 @@ fn score_candidate<'a>(cx: &Context<'a>, ci: usize, cand: &Candidate) -> Option<
         z,
         lines,
         why,
+        held,
     })
 }
 

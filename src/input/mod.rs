@@ -180,8 +180,34 @@ pub(crate) fn open(
     progress: &Progress,
 ) -> io::Result<(Opened, Vec<u8>, transport::Layers)> {
     match spec {
-        InputSpec::Stdin => transport::stream(Box::new(progress.reader(io::stdin()))),
+        InputSpec::Stdin => transport::stream(Box::new(progress.reader(Fused::new(io::stdin())))),
         InputSpec::File(p) => open_file(p, progress),
+    }
+}
+
+/// A reader that stays at its end once it reached it. A terminal's end of input is one Ctrl-D: a
+/// `read` that returns 0 once, after which the next `read` waits for more typing. The decoders
+/// may read again after an end (to fill a window, to look for another gzip member), so without
+/// this the user would have to press Ctrl-D three times.
+pub(crate) struct Fused<R> {
+    inner: R,
+    done: bool,
+}
+
+impl<R> Fused<R> {
+    pub(crate) fn new(inner: R) -> Fused<R> {
+        Fused { inner, done: false }
+    }
+}
+
+impl<R: Read> Read for Fused<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.done = n == 0;
+        Ok(n)
     }
 }
 
@@ -256,6 +282,29 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A terminal: each `read` returns what the next chunk holds, an empty chunk standing for
+    /// one Ctrl-D (then it would wait for more typing).
+    struct Tty(Vec<&'static [u8]>);
+
+    impl Read for Tty {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let chunk = self.0.remove(0);
+            buf[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    #[test]
+    fn one_end_of_input_ends_it_for_good() {
+        let mut r = Fused::new(Tty(vec![b"line\n", b"", b"typed after the end\n"]));
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"line\n");
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read(&mut buf).unwrap(), 0);
+        assert_eq!(r.read(&mut buf).unwrap(), 0);
+    }
 
     #[test]
     fn s3_export_paths_name_their_stream() {

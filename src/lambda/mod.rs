@@ -66,10 +66,11 @@ fn matched(mut line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
     let text = line.scan_text(message);
     let mut hits = Hits::new();
     let mut positions = Positions::new();
-    // START/END/INIT_START carry nothing rules look for, and a REPORT only when it has a status:
-    // skipping them halves the bytes the automaton scans in a rotation function's logs.
+    // START/END carry nothing rules look for, and a REPORT only when it has a status: skipping
+    // them halves the bytes the automaton scans in a rotation function's logs. INIT_START (one
+    // per cold start) names the runtime's region, which fixes need.
     let scan = match line.kind {
-        Kind::Start | Kind::End | Kind::InitStart => false,
+        Kind::Start | Kind::End => false,
         Kind::Report => line
             .metrics
             .as_ref()

@@ -35,10 +35,12 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
+use crate::diagnosis::timeline;
+use crate::engine::trace::trace;
 use crate::format::{Decoder, Format, Record};
 use crate::input::{self, InputSpec, Opened, WalkRules};
 use crate::lambda::Analysis;
-use crate::lambda::rotation::Tracker;
+use crate::lambda::rotation::{Keep, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
@@ -48,7 +50,7 @@ use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
 use session::{Session, SourceOutcome};
-use sink::Collect;
+use sink::Closed;
 use windows::StreamWindows;
 
 /// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
@@ -72,6 +74,9 @@ pub struct Options {
     /// Which engine analyses records (the reference one only to compare reports with).
     #[doc(hidden)]
     pub engine: Engine,
+    /// Which rotations to keep whole: the ones a timeline shows (`--timeline`), or all of them
+    /// to trace how the rules scored them (`--test`).
+    pub keep: Keep,
 }
 
 /// How records are analysed. The scan-first engine and the engine it replaces must give the
@@ -139,13 +144,12 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         inputs.push(InputReport::unread(p.source, state, problem));
     }
 
-    let mut collect = Collect::new(rules);
+    let mut closed = Closed::new(opts.keep.clone());
     let mut global = Tracker::new();
     let mut invocations = 0;
     let mut reports = Vec::new();
     for o in outcomes.drain(..) {
-        collect.agg.merge(o.agg);
-        collect.ledger.merge(o.ledger);
+        closed.merge(o.closed);
         invocations += o.invocations;
         for rot in o.open {
             global.absorb(rot, rules);
@@ -156,15 +160,27 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         reports.push(o.report);
     }
     global.finish(rules);
-    sink::close(global.drain_closed(), rules, &mut collect);
+    sink::close(global.drain_closed(), rules, &mut closed);
     reports.extend(inputs);
+    let rotations = closed.ledger.finish(rules);
+    let (timeline, trace) = match &opts.keep {
+        Keep::Matching(selector) => (
+            Some(timeline::build(selector, closed.kept, rules, &sources)),
+            None,
+        ),
+        Keep::All => (None, Some(trace(&closed.kept, rules, &sources))),
+        Keep::Nothing => (None, None),
+    };
     Run {
         summary: Summary {
             inputs: reports,
             invocations,
-            rotations: collect.ledger.counts(),
+            rotations: rotations.counts(),
         },
-        diagnoses: collect.agg.finish(rules, &sources),
+        diagnoses: closed.agg.finish(rules, &sources),
+        rotations,
+        timeline,
+        trace,
     }
 }
 

@@ -1,14 +1,13 @@
 //! The serial fold of one input: analysed records, in input order, through invocation assembly
-//! and rotation tracking; rotations diagnosed as they close. Whichever strategy decoded the input
-//! feeds a [`Session`].
+//! and rotation tracking; rotations evaluated as they close (on the pool) and handed to a sink
+//! ([`super::sink`]). Whichever strategy decoded the input feeds a [`Session`].
 
-use super::sink::{self, Collect};
+use super::sink::{self, Closed};
 use super::{Analyzer, Engine, MAX_RECORD_BYTES};
-use crate::diagnosis::Aggregator;
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
-use crate::lambda::rotation::{Rotation, RotationLedger, Tracker};
+use crate::lambda::rotation::{Keep, Rotation, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
@@ -25,8 +24,7 @@ pub(super) struct SourceOutcome {
     /// The input's source id (see `pipeline::source_id`).
     pub(super) id: u64,
     pub(super) report: InputReport,
-    pub(super) agg: Aggregator,
-    pub(super) ledger: RotationLedger,
+    pub(super) closed: Closed,
     pub(super) open: Vec<Rotation>,
     pub(super) unattributed: Vec<Invocation>,
     pub(super) invocations: u64,
@@ -40,7 +38,7 @@ pub(super) struct Session<'r> {
     pub(super) assembler: Assembler<'r>,
     tracker: Tracker,
     /// What becomes of closed rotations (this input's share of the batch report).
-    sink: Collect<'r>,
+    closed: Closed,
     records: u64,
     skipped: u64,
     binary_at: Option<u64>,
@@ -57,13 +55,13 @@ pub(super) struct Session<'r> {
 }
 
 impl<'r> Session<'r> {
-    pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window) -> Session<'r> {
+    pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window, keep: Keep) -> Session<'r> {
         Session {
             rules,
             engine: Engine::default(),
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
-            sink: Collect::new(rules),
+            closed: Closed::new(keep),
             records: 0,
             skipped: 0,
             binary_at: None,
@@ -132,7 +130,7 @@ impl<'r> Session<'r> {
         if sweep && let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
-        sink::close(self.tracker.drain_closed(), self.rules, &mut self.sink);
+        sink::close(self.tracker.drain_closed(), self.rules, &mut self.closed);
     }
 
     pub(super) fn end(mut self, mut report: InputReport) -> SourceOutcome {
@@ -165,8 +163,7 @@ impl<'r> Session<'r> {
         SourceOutcome {
             id: self.source,
             report,
-            agg: self.sink.agg,
-            ledger: self.sink.ledger,
+            closed: self.closed,
             open,
             unattributed,
             invocations: self.assembler.invocations,

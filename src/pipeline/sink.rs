@@ -1,10 +1,11 @@
 //! Where closed rotations go: each rotation, as it closes, with the occurrences the engine found
 //! in it, handed to a [`Sink`].
 //!
-//! Why a sink: a batch run collects every rotation into one report at the end ([`Collect`]), but
+//! Why a sink: a batch run collects every rotation into one report at the end ([`Closed`]), but
 //! a live run (`aws logs tail --follow | rotdiag`) must say what failed as soon as a rotation
 //! closes, from the same serial fold. The fold therefore does not know what becomes of a closed
-//! rotation; it evaluates it and hands it on.
+//! rotation; it evaluates it and hands it on (the rotation itself too: a sink may keep it whole,
+//! as the batch sink does for `--timeline` and `--test`).
 //!
 //! Why evaluation is here and on the pool: evaluating a failed rotation (the engine's conditions,
 //! scoring, CloudTrail correlation) was about a third of the serial stage's instructions on
@@ -16,38 +17,56 @@ use rayon::prelude::*;
 
 use crate::diagnosis::Aggregator;
 use crate::engine::{self, Occurrence};
-use crate::lambda::rotation::{Rotation, RotationLedger};
+use crate::lambda::rotation::{Keep, Rotation, RotationLedger};
 use crate::rules::RuleSet;
 
 /// Receives each rotation when it closes. Called in closing order, on the fold's thread.
 pub(crate) trait Sink {
     /// `rotation` closed; `occurrences` are what the engine explains of its failures (none when
     /// it succeeded, or was not a rotation).
-    fn closed(&mut self, rotation: &Rotation, occurrences: Vec<Occurrence>);
+    fn closed(&mut self, rotation: Rotation, occurrences: Vec<Occurrence>, rules: &RuleSet);
 }
 
-/// The batch sink: rotations counted once each, occurrences folded into ranked diagnoses.
-pub(crate) struct Collect<'r> {
-    rules: &'r RuleSet,
-    pub(super) ledger: RotationLedger,
+/// The batch sink: what closed rotations leave for the report (their diagnoses, their records,
+/// and those kept whole for a timeline or a trace).
+#[derive(Default)]
+pub(super) struct Closed {
     pub(super) agg: Aggregator,
+    pub(super) ledger: RotationLedger,
+    pub(super) keep: Keep,
+    pub(super) kept: Vec<Rotation>,
 }
 
-impl<'r> Collect<'r> {
-    pub(crate) fn new(rules: &'r RuleSet) -> Collect<'r> {
-        Collect {
-            rules,
-            ledger: RotationLedger::default(),
-            agg: Aggregator::default(),
+impl Closed {
+    pub(super) fn new(keep: Keep) -> Closed {
+        Closed {
+            keep,
+            ..Closed::default()
         }
+    }
+
+    /// Takes in what another input's rotations left (in input order).
+    pub(super) fn merge(&mut self, other: Closed) {
+        self.agg.merge(other.agg);
+        self.ledger.merge(other.ledger);
+        self.kept.extend(other.kept);
     }
 }
 
-impl Sink for Collect<'_> {
-    fn closed(&mut self, rotation: &Rotation, occurrences: Vec<Occurrence>) {
-        self.ledger.record(rotation, self.rules);
-        for o in occurrences {
-            self.agg.add(o, self.rules);
+impl Sink for Closed {
+    /// Records the rotation (with the cause of its best-scored failure), folds its occurrences
+    /// into the diagnoses, and keeps it whole when asked to.
+    fn closed(&mut self, rotation: Rotation, found: Vec<Occurrence>, rules: &RuleSet) {
+        let best = found
+            .iter()
+            .map(|o| (o.cause, o.confidence))
+            .reduce(|a, b| if b.1 > a.1 { b } else { a });
+        self.ledger.record(&rotation, rules, best);
+        for o in found {
+            self.agg.add(o, rules);
+        }
+        if self.keep.wants(&rotation) {
+            self.kept.push(rotation);
         }
     }
 }
@@ -69,8 +88,8 @@ pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Si
             .map(|r| engine::evaluate(r, rules))
             .collect()
     };
-    for (rot, occurrences) in rotations.iter().zip(evaluated) {
-        sink.closed(rot, occurrences);
+    for (rot, occurrences) in rotations.into_iter().zip(evaluated) {
+        sink.closed(rot, occurrences, rules);
     }
 }
 
@@ -82,7 +101,7 @@ mod tests {
     struct Log(Vec<(Option<String>, usize)>);
 
     impl Sink for Log {
-        fn closed(&mut self, rotation: &Rotation, occurrences: Vec<Occurrence>) {
+        fn closed(&mut self, rotation: Rotation, occurrences: Vec<Occurrence>, _: &RuleSet) {
             self.0.push((rotation.secret.clone(), occurrences.len()));
         }
     }

@@ -76,7 +76,7 @@ pub(super) fn scan_source(
 fn unread(ctx: Ctx, named: Named, kind: Kind) -> SourceOutcome {
     let problem = Problem::at(None, None, kind);
     let report = InputReport::unread(named.name, InputState::Unread, problem);
-    Session::new(ctx.rules, named.id, ctx.opts.window).end(report)
+    Session::new(ctx.rules, named.id, ctx.opts.window, ctx.opts.keep.clone()).end(report)
 }
 
 /// Where an archive sits: the input it came from, its name, its transport layers, how deep.
@@ -179,15 +179,12 @@ fn scan_opened(
 ) -> SourceOutcome {
     let (rules, opts) = (ctx.rules, ctx.opts);
     let mut report = InputReport::new(named.name);
-    let mut session = Session::new(rules, named.id, opts.window);
+    let mut session = Session::new(rules, named.id, opts.window, opts.keep.clone());
     session.engine = opts.engine;
     session.assembler.set_default_stream(named.stream);
     let format = opts.input_format.unwrap_or_else(|| detect::detect(sample));
-    let mut name = format.name().to_string();
-    if !layer_names.is_empty() {
-        name = format!("{name} ({})", layer_names.join(", "));
-    }
-    report.format = name;
+    report.format = format.name().to_string();
+    report.transport = layer_names;
     if matches!(opened, Opened::Mapped(_)) {
         session.progress = ctx.progress.clone();
     }
@@ -243,7 +240,7 @@ fn settle(r: &mut InputReport, blank: bool, forced: Option<Format>) {
         },
         (None, _) => Kind::NoRecords {
             bytes: r.bytes,
-            read_as: r.format.clone(),
+            read_as: r.format_shown(),
             forced: false,
         },
     };

@@ -14,7 +14,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::Run;
-use crate::diagnosis::{Alternative, Diagnosis, Evidence};
+use crate::diagnosis::timeline::{Timeline, TimelineRotation, TimelineStep};
+use crate::diagnosis::{Alternative, Diagnosis, Evidence, Representative, Why};
+use crate::engine::trace::{
+    CandidateTrace, EvidenceTrace, InvocationTrace, LineHits, SymptomTrace, Trace,
+};
 use crate::problem::{Kind, Location, Problem};
 use crate::redact::{escape_controls, redact};
 use crate::summary::InputReport;
@@ -35,16 +39,36 @@ pub(crate) struct Shown {
 
 impl Shown {
     pub(crate) fn new(mut run: Run, target: Target) -> Shown {
+        let Run {
+            summary,
+            diagnoses,
+            rotations,
+            timeline,
+            trace,
+        } = &mut run;
         let clean = |s: &mut String| clean(s, target);
-        for input in &mut run.summary.inputs {
+        for input in &mut summary.inputs {
             visit_input(input, clean);
         }
         // Diagnoses are redacted on the pool: with thousands of them this was a tenth of a run's
         // instructions, all after the scan, on one thread. Each worker shares source names
         // among the diagnoses it sees (the names are the same text whoever shares them).
-        run.diagnoses
+        diagnoses
             .par_iter_mut()
             .for_each_init(Vec::new, |sources, d| visit_diagnosis(d, target, sources));
+        let mut sources: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        // Rotations name secrets and functions through one table: each name is made safe once.
+        for name in &mut rotations.names {
+            if let Cow::Owned(o) = safe(name, target) {
+                *name = o.into();
+            }
+        }
+        if let Some(t) = timeline {
+            visit_timeline(t, target, &mut sources);
+        }
+        if let Some(t) = trace {
+            visit_trace(t, target, &mut sources);
+        }
         Shown { run }
     }
 
@@ -75,6 +99,7 @@ fn visit_input(i: &mut InputReport, clean: impl Fn(&mut String)) {
     let InputReport {
         source,
         format,
+        transport,
         records: _,
         skipped: _,
         filtered: _,
@@ -85,6 +110,7 @@ fn visit_input(i: &mut InputReport, clean: impl Fn(&mut String)) {
     } = i;
     clean(source);
     clean(format);
+    transport.iter_mut().for_each(&clean);
     for e in errors {
         visit_problem(e, &clean);
     }
@@ -128,6 +154,7 @@ fn visit_diagnosis(d: &mut Diagnosis, target: Target, sources: &mut Vec<(Arc<str
     let Diagnosis {
         rank: _,
         cause,
+        subject,
         symptom,
         title,
         severity: _,
@@ -143,20 +170,39 @@ fn visit_diagnosis(d: &mut Diagnosis, target: Target, sources: &mut Vec<(Arc<str
         references,
         alternatives,
         why,
+        representative,
         explanation,
         symptom_title,
     } = d;
-    for s in [cause, symptom, title, symptom_title] {
+    for s in [cause, subject, symptom, title, symptom_title] {
         clean(s);
     }
-    for s in [secret, function, step, first_seen, last_seen, explanation]
-        .into_iter()
-        .flatten()
+    let Representative {
+        confidence: _,
+        first_seen: rep_seen,
+        input: _,
+        line: _,
+    } = representative;
+    for s in [
+        secret,
+        function,
+        step,
+        first_seen,
+        last_seen,
+        explanation,
+        rep_seen,
+    ]
+    .into_iter()
+    .flatten()
     {
         clean(s);
     }
-    for s in remediation.iter_mut().chain(why.iter_mut()) {
+    for s in remediation.iter_mut() {
         clean(s);
+    }
+    for w in why {
+        let Why { text, weight: _ } = w;
+        clean(text);
     }
     if references.iter().any(|r| safe(r, target) != r.as_str()) {
         *references = references
@@ -172,18 +218,132 @@ fn visit_diagnosis(d: &mut Diagnosis, target: Target, sources: &mut Vec<(Arc<str
         clean(cause);
     }
     for e in evidence {
-        let Evidence {
+        visit_evidence(e, target, sources);
+    }
+}
+
+fn visit_evidence(e: &mut Evidence, target: Target, sources: &mut Vec<(Arc<str>, Arc<str>)>) {
+    let Evidence {
+        source,
+        line: _,
+        timestamp,
+        request_id,
+        text,
+    } = e;
+    *source = shared_source(source, target, sources);
+    for s in [timestamp, request_id].into_iter().flatten() {
+        clean(s, target);
+    }
+    clean(text, target);
+}
+
+fn visit_timeline(t: &mut Timeline, target: Target, sources: &mut Vec<(Arc<str>, Arc<str>)>) {
+    let Timeline {
+        selector,
+        rotations,
+    } = t;
+    clean(selector, target);
+    for r in rotations {
+        let TimelineRotation {
+            secret,
+            token,
+            function,
+            status: _,
+            cause,
+            steps,
+        } = r;
+        for s in [secret, token, function, cause].into_iter().flatten() {
+            clean(s, target);
+        }
+        for step in steps {
+            let TimelineStep {
+                step: _,
+                inferred: _,
+                attempt: _,
+                request_id,
+                start,
+                duration_ms: _,
+                outcome: _,
+                timeout_ms: _,
+                failed_line,
+            } = step;
+            for s in [request_id, start].into_iter().flatten() {
+                clean(s, target);
+            }
+            if let Some(e) = failed_line {
+                visit_evidence(e, target, sources);
+            }
+        }
+    }
+}
+
+/// The rule trace holds log lines and facts (a secret ARN); rule texts are ours, but go through
+/// the same door.
+fn visit_trace(t: &mut Trace, target: Target, sources: &mut Vec<(Arc<str>, Arc<str>)>) {
+    let Trace { lines, invocations } = t;
+    let clean = |s: &mut String| clean(s, target);
+    for l in lines {
+        let LineHits {
             source,
             line: _,
-            timestamp,
-            request_id,
             text,
-        } = e;
+            patterns,
+        } = l;
         *source = shared_source(source, target, sources);
-        for s in [timestamp, request_id].into_iter().flatten() {
+        clean(text);
+        patterns.iter_mut().for_each(clean);
+    }
+    for i in invocations {
+        let InvocationTrace {
+            source,
+            line: _,
+            request_id,
+            start,
+            step: _,
+            secret,
+            symptoms,
+            skipped_tiers: _,
+        } = i;
+        *source = shared_source(source, target, sources);
+        for s in [request_id, start, secret].into_iter().flatten() {
             clean(s);
         }
-        clean(text);
+        for s in symptoms {
+            let SymptomTrace {
+                symptom,
+                tier: _,
+                trigger,
+                candidates,
+            } = s;
+            clean(symptom);
+            clean(trigger);
+            for c in candidates {
+                let CandidateTrace {
+                    cause,
+                    requires,
+                    prior: _,
+                    evidence,
+                    z: _,
+                    confidence: _,
+                } = c;
+                clean(cause);
+                if let Some((r, _)) = requires {
+                    clean(r);
+                }
+                for e in evidence {
+                    let EvidenceTrace {
+                        condition,
+                        weight: _,
+                        held: _,
+                        why,
+                    } = e;
+                    clean(condition);
+                    if let Some(w) = why {
+                        clean(w);
+                    }
+                }
+            }
+        }
     }
 }
 

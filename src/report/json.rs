@@ -1,60 +1,198 @@
-//! `--format json`: one document, stable field names (the contract in the README).
+//! `--format json`: one document, stable field names (the contract is
+//! `schema/report.schema.json`, its version [`SCHEMA_VERSION`]).
+//!
+//! Beside the diagnoses, the document carries every rotation (`rotations`) and the summary per
+//! secret (`secrets`) so scripts need not rebuild them, and what a merge of partial reports needs
+//! to give what one run over all the inputs would have (README, "JSON report"): each diagnosis'
+//! `subject` (with `cause`, the key diagnoses are merged by) and `representative` (the unrounded
+//! confidence and place that choose which occurrence is shown), the inputs in order, and the
+//! rotations by token.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
+use serde::ser::Serializer;
 
 use super::egress::Shown;
+use super::secrets::{SecretSummary, summarize};
+use super::{Layout, SCHEMA_VERSION};
 use crate::diagnosis::Diagnosis;
+use crate::diagnosis::timeline::Timeline;
+use crate::engine::trace::Trace;
+use crate::lambda::rotation::{RotationList, RotationStatus, RotationView};
 use crate::redact::is_control;
 use crate::summary::{InputReport, Totals};
+use crate::time::format_iso;
 
 #[derive(Serialize)]
 struct Document<'a> {
+    schema_version: u32,
     version: &'static str,
     inputs: &'a [InputReport],
     summary: Counts,
     diagnoses: &'a [Diagnosis],
+    secrets: Vec<SecretSummary<'a>>,
+    #[serde(serialize_with = "rotations")]
+    rotations: Rotations<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<&'a Timeline>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<&'a Trace>,
 }
 
-/// The document's `summary` object.
+/// The document's `summary` object (and the ndjson summary record's).
 #[derive(Serialize)]
-struct Counts {
+pub(crate) struct Counts {
     #[serde(flatten)]
     read: Totals,
     invocations: u64,
     rotations: u64,
     failed_rotations: u64,
     succeeded_rotations: u64,
+    diagnoses: usize,
+    secrets: usize,
 }
 
-pub(crate) fn write(shown: &Shown, out: &mut dyn Write) -> io::Result<()> {
-    let run = shown.run();
-    let summary = &run.summary;
-    let doc = Document {
-        version: env!("CARGO_PKG_VERSION"),
-        inputs: &summary.inputs,
-        summary: Counts {
+impl Counts {
+    pub(crate) fn of(shown: &Shown, secrets: usize) -> Counts {
+        let run = shown.run();
+        let summary = &run.summary;
+        Counts {
             read: summary.totals(),
             invocations: summary.invocations,
             rotations: summary.rotations.rotations,
             failed_rotations: summary.rotations.failed,
             succeeded_rotations: summary.rotations.succeeded,
-        },
+            diagnoses: run.diagnoses.len(),
+            secrets,
+        }
+    }
+}
+
+/// One rotation, as the reports show it.
+#[derive(Serialize)]
+pub(crate) struct RotationOut<'a> {
+    secret: Option<&'a str>,
+    token: Option<String>,
+    function: Option<&'a str>,
+    status: &'static str,
+    cause: Option<&'a str>,
+    start: Option<String>,
+    steps: Vec<StepOut>,
+}
+
+#[derive(Serialize)]
+struct StepOut {
+    step: Option<&'static str>,
+    inferred: bool,
+    request_id: Option<String>,
+    start: Option<String>,
+    duration_ms: Option<f64>,
+    outcome: &'static str,
+}
+
+impl<'a> RotationOut<'a> {
+    pub(crate) fn of(r: &RotationView<'a>) -> RotationOut<'a> {
+        RotationOut {
+            secret: r.secret,
+            token: r.token.map(|t| t.to_string()),
+            function: r.function,
+            status: r.status.name(),
+            cause: r.cause,
+            start: r.start().map(format_iso),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepOut {
+                    step: s.step().map(|s| s.name()),
+                    inferred: s.inferred(),
+                    request_id: s.request_id().map(|r| r.to_string()),
+                    start: s.start().map(format_iso),
+                    duration_ms: s.duration_ms(),
+                    outcome: s.outcome().name(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The rotations a report lists: those that did not succeed, or all of them.
+#[derive(Clone, Copy)]
+pub(crate) struct Rotations<'a> {
+    list: &'a RotationList,
+    all: bool,
+}
+
+impl<'a> Rotations<'a> {
+    pub(crate) fn of(run: &'a super::Run, layout: &Layout) -> Rotations<'a> {
+        Rotations {
+            list: &run.rotations,
+            all: layout.all_rotations,
+        }
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = RotationView<'a>> {
+        self.list
+            .iter()
+            .filter(move |r| self.all || r.status != RotationStatus::Succeeded)
+    }
+}
+
+/// The rotations, one per line (each compact, made and written one at a time: a month of logs
+/// holds 150,000 of them).
+fn rotations<S: Serializer>(list: &Rotations, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter().map(OneLine))
+}
+
+/// A rotation written compact, on a line of its own inside the pretty document.
+struct OneLine<'a>(RotationView<'a>);
+
+impl Serialize for OneLine<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut line = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut line, Compact::default());
+        RotationOut::of(&self.0)
+            .serialize(&mut ser)
+            .map_err(S::Error::custom)?;
+        let line = String::from_utf8(line).map_err(S::Error::custom)?;
+        serde_json::value::RawValue::from_string(line)
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+}
+
+pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
+    let run = shown.run();
+    let secrets = summarize(run);
+    let doc = Document {
+        schema_version: SCHEMA_VERSION,
+        version: env!("CARGO_PKG_VERSION"),
+        inputs: &run.summary.inputs,
+        summary: Counts::of(shown, secrets.len()),
         diagnoses: &run.diagnoses,
+        secrets,
+        rotations: Rotations::of(run, layout),
+        timeline: run.timeline.as_ref(),
+        trace: run.trace.as_ref(),
     };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, Escaping::default());
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, Pretty::default());
     doc.serialize(&mut ser)?;
     out.write_all(b"\n")
 }
 
-/// serde_json's pretty printer, also escaping what it leaves raw but a terminal obeys: DEL, the
+/// serde_json's formatter `F`, also escaping what it leaves raw but a terminal obeys: DEL, the
 /// C1 controls (`U+009B` is CSI) and bidirectional overrides, as `\uXXXX` (C0 controls it
 /// escapes already). `jq` and every JSON parser read the escapes back to the same text.
 #[derive(Default)]
-struct Escaping(serde_json::ser::PrettyFormatter<'static>);
+pub(crate) struct Escaping<F>(F);
 
-impl serde_json::ser::Formatter for Escaping {
+/// The JSON document's formatter: pretty, escaping what a terminal obeys.
+pub(crate) type Pretty = Escaping<serde_json::ser::PrettyFormatter<'static>>;
+/// ndjson's: one line per record, escaping the same.
+pub(crate) type Compact = Escaping<serde_json::ser::CompactFormatter>;
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Escaping<F> {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
         let mut start = 0;
         for (i, c) in s.char_indices() {
@@ -102,7 +240,7 @@ mod tests {
     #[test]
     fn controls_a_terminal_obeys_are_escaped() {
         let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping::default());
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
         ["a\r\x1b[2J\u{9b}\u{7f}\u{202e}é✓"]
             .serialize(&mut ser)
             .unwrap();

@@ -15,13 +15,14 @@
 //! aho-corasick automaton ([`matcher`]), so each byte of input is scanned once, and regexes run only
 //! on lines the automaton selected.
 
+pub(crate) mod catalog;
 pub(crate) mod compile;
 pub mod matcher;
 pub(crate) mod schema;
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::aws::Step;
 
@@ -32,10 +33,22 @@ pub(crate) use matcher::Matcher;
 /// Index of a compiled pattern.
 pub(crate) type PatternId = u16;
 
-/// How bad a symptom is for the secret's owner (`severity` in a rule file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+/// How bad a symptom is for the secret's owner (`severity` in a rule file, `--fail-on`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Severity {
+pub enum Severity {
     Info,
     Low,
     Medium,
@@ -79,7 +92,7 @@ impl Tier {
 /// A compiled pattern.
 #[derive(Debug)]
 pub struct Pattern {
-    /// `<owner>/<name>`: `model/secret_arn`, `setsecret-login-failed/login_failed`.
+    /// `<owner>/<name>`: `model/secret_arn`, `database-login-failed/login_failed`.
     pub(crate) name: String,
     /// The literals (or a regex's needles) that fire it: what a query over the logs looks for.
     pub literals: Vec<String>,
@@ -276,6 +289,29 @@ pub struct Model {
     pub(crate) rotation_service: Option<String>,
     /// Facts inferred from others, in order.
     pub(crate) inferences: Vec<Inference>,
+    /// Commands a fix looks a fact up with when the logs do not state it.
+    pub(crate) lookups: Vec<Lookup>,
+}
+
+/// A fact a fix looks up when the logs do not state it (`[[model.lookup]]`): the shell command
+/// that prints it, the facts that command needs, and the values facts must have for it to apply
+/// (a login check differs by database engine).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lookup {
+    pub(crate) fact: String,
+    pub(crate) command: String,
+    pub(crate) needs: Vec<String>,
+    pub(crate) when: Vec<(String, String)>,
+}
+
+impl Lookup {
+    /// Does it apply to these facts: the fact is not known, every fact it needs is, and the
+    /// facts of `when` have their values?
+    pub(crate) fn applies(&self, facts: &std::collections::BTreeMap<String, String>) -> bool {
+        !facts.contains_key(&self.fact)
+            && self.needs.iter().all(|n| facts.contains_key(n))
+            && self.when.iter().all(|(f, v)| facts.get(f) == Some(v))
+    }
 }
 
 /// A fact inferred from others when the logs do not state it (`[[model.infer]]`).

@@ -17,7 +17,11 @@ use crate::problem::Problem;
 #[derive(Clone, Debug, Serialize)]
 pub struct InputReport {
     pub(crate) source: String,
+    /// The shape it was decoded as: exactly an `--input-format` value (`unknown` before
+    /// detection).
     pub(crate) format: String,
+    /// What was peeled off before decoding, outermost last: `gzip`, `utf-16le`, `in tar`, …
+    pub(crate) transport: Vec<String>,
     pub records: u64,
     pub(crate) skipped: u64,
     /// Records left out by `--since` / `--until`.
@@ -33,11 +37,21 @@ pub struct InputReport {
 }
 
 impl InputReport {
+    /// The format and its transport layers for a person: `s3-export (gzip)`.
+    pub(crate) fn format_shown(&self) -> String {
+        if self.transport.is_empty() {
+            self.format.clone()
+        } else {
+            format!("{} ({})", self.format, self.transport.join(", "))
+        }
+    }
+
     /// The report of an input about to be read (its format not known yet).
     pub(crate) fn new(source: String) -> InputReport {
         InputReport {
             source,
             format: "unknown".into(),
+            transport: Vec::new(),
             records: 0,
             skipped: 0,
             filtered: 0,

@@ -213,7 +213,8 @@ fn truncated_gzip_keeps_what_was_read() {
             .any(|e| e["message"].as_str().unwrap().contains("truncated")),
         "{errs:?}"
     );
-    assert!(v["inputs"][0]["format"].as_str().unwrap().contains("gzip"));
+    assert_eq!(v["inputs"][0]["format"], "s3-export");
+    assert_eq!(v["inputs"][0]["transport"][0], "gzip");
 }
 
 #[test]

@@ -115,7 +115,7 @@ fn check(case: &Path) -> Result<Option<String>, String> {
     }
     if let Some(f) = &exp.format {
         for input in doc["inputs"].as_array().unwrap() {
-            let got = input["format"].as_str().unwrap_or("");
+            let got = crate::util::run::shown_format(input);
             if !got.starts_with(f.as_str()) {
                 return Err(format!(
                     "input {} detected as '{got}', expected '{f}'",

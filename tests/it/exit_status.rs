@@ -60,7 +60,7 @@ fn assert_archive_diagnosed(out: &Output, archive: &str, container: &str) {
         member["source"],
         format!("{archive}:exportedlogs/2f3a/2025-04-10-[$LATEST]5f0d2c9a/000000.gz")
     );
-    let format = member["format"].as_str().unwrap();
+    let format = &crate::util::run::shown_format(member);
     assert!(format.starts_with("s3-export (gzip, in "), "{format}");
     assert!(format.contains(container), "{format}");
     let evidence = &v["diagnoses"][0]["evidence"][0]["source"];
@@ -119,7 +119,9 @@ fn utf16_without_a_byte_order_mark_is_read() {
             assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
             let v = json(&out);
             assert_eq!(causes(&v), ["database-unreachable"], "{name}");
-            assert_eq!(v["inputs"][0]["format"], "s3-export (utf-16)", "{name}");
+            let input = &v["inputs"][0];
+            assert_eq!(input["format"], "s3-export", "{name}");
+            assert_eq!(input["transport"][0], "utf-16", "{name}");
         }
     }
 }

@@ -96,7 +96,8 @@ fn a_generated_folder_of_gzipped_exports() {
             .unwrap()
             .ends_with("aws-logs-write-test")
         {
-            assert_eq!(input["format"], "s3-export (gzip)", "{input}");
+            assert_eq!(input["format"], "s3-export", "{input}");
+            assert_eq!(input["transport"], serde_json::json!(["gzip"]), "{input}");
         }
     }
     // The probe holds one line (`Permission Check Successful`), read as one raw record.

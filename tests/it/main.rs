@@ -14,9 +14,13 @@
 //! * [`generated`]: what the corpus generator (`rotdiag-gen`) wrote, against its ground truth.
 //! * [`query`]: `rotdiag query insights|athena` follows the rule set and the target grammars.
 //! * [`redaction`]: no report format, and nothing on stderr, holds a credential a log line held.
+//! * [`schema`]: real reports (JSON and every ndjson record) against `schema/report.schema.json`.
 //! * [`robustness`]: no input makes a decoder panic or hang (a seeded property test, the fuzz
 //!   regressions), and the edge cases of `docs/log-formats.md` diagnose.
 //! * [`shapes`]: one scenario in every export shape diagnoses the same.
+//! * [`views`]: the summary per secret, the rotations list, the timeline, ndjson and markdown,
+//!   `-q`, `--fail-on`, `explain`, `--test`, `--generate`, fitting the terminal, fixes filled
+//!   from the logs, stdin from a terminal.
 //! * [`shapes_real_cli`]: what the real AWS CLIs print (`corpus/shapes-real-cli/`) diagnoses as
 //!   each scenario expects.
 
@@ -30,6 +34,8 @@ mod generated;
 mod query;
 mod redaction;
 mod robustness;
+mod schema;
 mod shapes;
 mod shapes_real_cli;
 mod util;
+mod views;

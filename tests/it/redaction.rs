@@ -353,11 +353,14 @@ fn credentials_in_every_notation_never_reach_any_output() {
         for f in &formats {
             runs.push((
                 format!("--format {f}"),
-                rotdiag(&["--format", f, "--color", "always", &file, &bad], None),
+                rotdiag(
+                    &["--format", f, "--detail", "--color", "always", &file, &bad],
+                    None,
+                ),
             ));
             runs.push((
                 format!("--format {f} (stdin)"),
-                rotdiag(&["--format", f, "-"], Some(log.as_bytes())),
+                rotdiag(&["--format", f, "--detail", "-"], Some(log.as_bytes())),
             ));
         }
         for (label, out) in &runs {

@@ -286,7 +286,7 @@ fn run(files: &Files) -> (Ranked, Vec<String>) {
                 "{}: {errors:?}",
                 i["source"].as_str().unwrap()
             );
-            i["format"].as_str().unwrap().to_owned()
+            crate::util::run::shown_format(i)
         })
         .collect();
     formats.dedup();

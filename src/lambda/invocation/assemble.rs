@@ -142,7 +142,9 @@ impl<'r> Assembler<'r> {
         let at = At { stream, ts };
         match a.line.kind {
             Kind::InitStart => {
-                self.streams[stream].runtime_version = runtime_version(&record.message);
+                let st = &mut self.streams[stream];
+                st.runtime_version = runtime_version(&record.message);
+                st.init_facts = (!a.facts.is_empty()).then(|| Arc::new(a.facts));
             }
             Kind::Start => {
                 if let Some(rid) = a.line.request_id {
@@ -282,6 +284,7 @@ impl<'r> Assembler<'r> {
         }
         let pending = st.pending.take();
         let rv = st.runtime_version.clone();
+        let init_facts = st.init_facts.clone();
         st.current = Some(rid);
         let source = self.source;
         let inv = self.open.get_mut(&rid).unwrap();
@@ -293,6 +296,9 @@ impl<'r> Assembler<'r> {
         }
         if inv.runtime_version.is_none() {
             inv.runtime_version = rv;
+        }
+        if inv.init_facts.is_none() {
+            inv.init_facts = init_facts;
         }
         if let Some(p) = pending {
             absorb(inv, p);

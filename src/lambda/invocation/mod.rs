@@ -122,6 +122,9 @@ pub struct Invocation {
     pub(crate) step_inferred: bool,
     pub(crate) facts: Facts,
     pub(crate) runtime_version: Option<String>,
+    /// What its environment's `INIT_START` stated (shared by the stream's invocations; a failed
+    /// invocation takes it into its facts when it closes).
+    pub(crate) init_facts: Option<Arc<Facts>>,
     /// Records since the stream saw this invocation's REPORT (for closing).
     reported_at_record: Option<u64>,
 }

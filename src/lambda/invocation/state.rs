@@ -5,6 +5,7 @@
 use super::{Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
 use crate::aws::function_name;
 use crate::format::Record;
+use crate::lambda::facts::Facts;
 use crate::lambda::line::{Kind, Level, Line};
 use crate::lambda::report::{Metrics, Status};
 use crate::rules::RuleSet;
@@ -145,6 +146,12 @@ pub(super) fn kept(
 /// Derives what an invocation knows about its function, once, when it closes.
 pub(super) fn finish(inv: &mut Invocation, rules: &RuleSet) {
     let known = rules.known;
+    // Only a failed invocation is diagnosed: only it needs them among its own facts.
+    if let Some(init) = inv.init_facts.take()
+        && inv.failed()
+    {
+        inv.facts.merge(Facts::clone(&init));
+    }
     if let Some(f) = inv.function.clone() {
         let name = function_name(&f).to_string();
         if f.starts_with("arn:") {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Invocation, STREAM_IDLE_MS};
 use crate::aws::RequestId;
+use crate::lambda::facts::Facts;
 use crate::time::EpochMs;
 
 /// The same as [`STREAM_IDLE_MS`] for inputs without timestamps, in records.
@@ -19,6 +20,9 @@ pub(super) struct StreamState {
     /// Init-phase output waiting for the stream's next invocation.
     pub(super) pending: Option<Invocation>,
     pub(super) runtime_version: Option<String>,
+    /// What the environment's `INIT_START` line states (its runtime's region), for every
+    /// invocation the stream starts.
+    pub(super) init_facts: Option<Arc<Facts>>,
     /// When the stream was last written to: the assembler's record count, and the latest event
     /// time (for [`StreamState::forgettable`]).
     last_record: u64,
@@ -33,6 +37,7 @@ impl StreamState {
             ended: Vec::new(),
             pending: None,
             runtime_version: None,
+            init_facts: None,
             last_record: 0,
             last_ts: None,
         }
@@ -52,7 +57,7 @@ impl StreamState {
         if self.current.is_some() || !self.ended.is_empty() || self.pending.is_some() {
             return false;
         }
-        if self.runtime_version.is_none() {
+        if self.runtime_version.is_none() && self.init_facts.is_none() {
             return true;
         }
         match (self.last_ts, now) {

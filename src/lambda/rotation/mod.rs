@@ -24,12 +24,17 @@
 //! claims is kept on its own only when it is a call rotation makes (`rotation_related` in
 //! `rules/model.toml`) and comes from a rotation function or from Secrets Manager; the rest (other
 //! principals' denials, successful calls no rule reads) are dropped. That placement is [`calls`];
-//! [`ledger`] counts rotations once however many inputs held a piece of one.
+//! [`ledger`] counts rotations once however many inputs held a piece of one, and records each
+//! compactly for the reports; [`keep`] says which to keep whole (a timeline, a rule test).
 
 mod calls;
+mod keep;
 mod ledger;
 
+pub use keep::{Keep, Selector};
 pub(crate) use ledger::RotationLedger;
+pub use ledger::RotationList;
+pub(crate) use ledger::{RotationStatus, RotationView, StepOutcome};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -569,13 +574,15 @@ mod tests {
             t.finish(rules());
             let rotations = t.drain_closed();
             let mut ledger = RotationLedger::default();
-            rotations.iter().for_each(|r| ledger.record(r, rules()));
+            rotations
+                .iter()
+                .for_each(|r| ledger.record(r, rules(), None));
             let mixed = rotations
                 .iter()
                 .filter(|r| r.invocations.iter().any(|i| i.source == 0))
                 .map(|r| r.invocations.len())
                 .collect::<Vec<_>>();
-            (ledger.counts(), mixed)
+            (ledger.finish(rules()).counts(), mixed)
         };
         let (with, mixed) = run(true);
         let (without, _) = run(false);
@@ -742,10 +749,17 @@ mod tests {
         let (second, _) = track(&refs);
         let mut ledger = RotationLedger::default();
         for r in first.iter().chain(&second) {
-            ledger.record(r, rules());
+            ledger.record(r, rules(), None);
         }
+        let list = ledger.finish(rules());
+        assert_eq!(list.len(), 1);
+        let r = list.iter().next().unwrap();
+        assert_eq!(r.status, RotationStatus::Succeeded);
+        assert_eq!(r.token.map(|t| t.to_string()).as_deref(), Some(TOKEN));
+        assert_eq!(r.secret, Some(ARN));
+        assert_eq!(r.steps.len(), 2);
         assert_eq!(
-            ledger.counts(),
+            list.counts(),
             RotationCounts {
                 rotations: 1,
                 failed: 0,

@@ -18,9 +18,23 @@ pub fn rotdiag(args: &[&str], stdin: Option<&[u8]>) -> Output {
 
 /// [`rotdiag`] in the folder `dir` (the current folder when `None`).
 pub fn rotdiag_in(dir: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    rotdiag_env(dir, &[], args, stdin)
+}
+
+/// [`rotdiag_in`] with environment variables set (`COLUMNS`, …).
+pub fn rotdiag_env(
+    dir: Option<&Path>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotdiag"));
     if let Some(d) = dir {
         cmd.current_dir(d);
+    }
+    cmd.env_remove("COLUMNS");
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     let mut child = cmd
         .args(args)
@@ -62,6 +76,21 @@ pub fn causes(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An input's format as a person reads it: its `--input-format` value, then its transport
+/// layers in parentheses (`s3-export (gzip)`).
+pub fn shown_format(input: &Value) -> String {
+    let format = input["format"].as_str().unwrap_or("").to_string();
+    let layers: Vec<&str> = input["transport"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if layers.is_empty() {
+        format
+    } else {
+        format!("{format} ({})", layers.join(", "))
+    }
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -91,6 +120,7 @@ pub fn in_process(inputs: &[&Path]) -> (i32, Value) {
     } else {
         i32::from(!run.diagnoses.is_empty())
     };
-    let json = rotdiag::report::render(run, rotdiag::report::Format::Json).unwrap();
+    let layout = rotdiag::report::Layout::default();
+    let json = rotdiag::report::render(run, rotdiag::report::Format::Json, &layout).unwrap();
     (code, serde_json::from_slice(&json).expect("JSON report"))
 }
