@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, Severity, ViewFlags};
+use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, OutputFormat, Severity, ViewFlags};
 use rotdiag::input::WalkRules;
 use rotdiag::lambda::rotation::{Keep, Selector};
 use rotdiag::pipeline::{self, Options, Run};
@@ -128,6 +128,11 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
             hidden: args.walk.hidden,
             follow: args.walk.follow,
         },
+        engine: if args.engine.reference_engine {
+            pipeline::Engine::Reference
+        } else {
+            pipeline::Engine::ScanFirst
+        },
         keep,
     };
     let run = pipeline::run(&paths, rules, &opts);
@@ -169,14 +174,15 @@ fn report_run(run: Run, how: Reporting) -> u8 {
         width: terminal_width(),
         roots: how.roots,
     };
-    let color = if how.format.is_styled() {
-        how.color
-    } else {
-        ColorWhen::Never
-    };
-    write_report(color, status, |out| {
-        report::write(run, how.format, &layout, out)
-    })
+    let write = |out: &mut dyn Write| report::write(run, how.format, &layout, out);
+    match how.format {
+        // Their strings are JSON-escaped (no control byte left to strip): straight to stdout, not
+        // through anstream, whose stripping scanned every byte of a report of thousands of
+        // diagnoses (4 % of a run's instructions).
+        OutputFormat::Json | OutputFormat::Ndjson => write_plain(status, write),
+        f if f.is_styled() => write_report(how.color, status, write),
+        _ => write_report(ColorWhen::Never, status, write),
+    }
 }
 
 /// The rule set (and `--rules DIR`), or `None` after saying on stderr what is wrong with it.
@@ -287,6 +293,12 @@ fn write_stdout(bytes: &[u8], color: ColorWhen, status: u8) -> u8 {
     write_report(color, status, |out| out.write_all(bytes))
 }
 
+/// Writes to stdout with `write`, buffered, as it is (see [`write_report`] for a closed stdout).
+fn write_plain(status: u8, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> u8 {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    written(write(&mut out).and_then(|()| out.flush()), status)
+}
+
 /// Writes to stdout with `write` (through anstream for colour, buffered). When stdout is closed
 /// early (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must
 /// not turn "failures found" into "healthy".
@@ -302,7 +314,12 @@ fn write_report(
     };
     let stream = anstream::AutoStream::new(io::stdout().lock(), choice);
     let mut out = io::BufWriter::with_capacity(1 << 16, stream);
-    match write(&mut out).and_then(|()| out.flush()) {
+    written(write(&mut out).and_then(|()| out.flush()), status)
+}
+
+/// The exit status once the report is written: `status`, unless stdout failed.
+fn written(result: io::Result<()>, status: u8) -> u8 {
+    match result {
         Ok(()) => status,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
         Err(e) => {
