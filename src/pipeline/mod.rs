@@ -17,12 +17,17 @@
 //! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own, batches analysed on the pool |
 //! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader |
 //!
+//! Standard input that stays open (`aws logs tail --follow | rotdiag`) is followed instead
+//! ([`follow()`], [`follow`](mod@follow)): read as it arrives, and each rotation reported to a
+//! [`Sink`] as soon as it is decided, before the full report at the end.
+//!
 //! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. What an input
 //! is (a file, stdin, each member of an archive), how it is opened and detected, and how far it
 //! was read once done, is [`sources`].
 
 mod blocks;
 mod documents;
+mod follow;
 mod mapped;
 mod session;
 mod sources;
@@ -48,6 +53,8 @@ use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
 use session::{Closed, Session, SourceOutcome};
 use windows::StreamWindows;
+
+pub use follow::{Live, Outcome, Sink, Stop, follow};
 
 /// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
 /// 2025, 1 MiB since), so no export holds a longer one. A longer run of lines without a record
@@ -76,7 +83,7 @@ pub struct Options {
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     let (specs, walk_problems) = input::expand(paths, opts.walk);
     let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
-    let mut outcomes: Vec<SourceOutcome> = specs
+    let outcomes: Vec<SourceOutcome> = specs
         .par_iter()
         .enumerate()
         .map(|(i, spec)| {
@@ -90,21 +97,35 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         .collect();
     progress.finish();
 
-    let mut sources: Vec<(u64, String)> = outcomes
-        .iter()
-        .map(|o| (o.id, o.report.source.clone()))
-        .collect();
-    let mut inputs: Vec<InputReport> = Vec::new();
+    let mut unread = Vec::new();
     for (k, p) in walk_problems.into_iter().enumerate() {
-        sources.push((source_id(specs.len() + k, 0), p.source.clone()));
         let state = if p.unread {
             InputState::Unread
         } else {
             InputState::Skipped
         };
         let problem = Problem::at(None, None, Kind::Path(p.message));
-        inputs.push(InputReport::unread(p.source, state, problem));
+        let id = source_id(specs.len() + k, 0);
+        unread.push((id, InputReport::unread(p.source, state, problem)));
     }
+    conclude(outcomes, unread, rules, opts)
+}
+
+/// The run from what each input gave (in input order) and the inputs that could not be opened:
+/// rotations still open at the end of an input are carried across inputs and closed, then the
+/// diagnoses ranked and the rotations listed.
+fn conclude(
+    mut outcomes: Vec<SourceOutcome>,
+    unread: Vec<(u64, InputReport)>,
+    rules: &RuleSet,
+    opts: &Options,
+) -> Run {
+    let mut sources: Vec<(u64, String)> = outcomes
+        .iter()
+        .map(|o| (o.id, o.report.source.clone()))
+        .collect();
+    sources.extend(unread.iter().map(|(id, r)| (*id, r.source.clone())));
+    let inputs: Vec<InputReport> = unread.into_iter().map(|(_, r)| r).collect();
 
     let mut closed = Closed::new(opts.keep.clone());
     let mut global = Tracker::new();

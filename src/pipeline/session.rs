@@ -166,6 +166,28 @@ impl<'r> Session<'r> {
         }
     }
 
+    /// Follow mode: closes the invocations that reported, places those that name no rotation,
+    /// and shows `watch` every rotation that closed (`true`, before it is diagnosed and
+    /// recorded as in batch) and every one still open (`false`), so it can report what is
+    /// decided without waiting for the rotation to close.
+    pub(super) fn settle(&mut self, watch: &mut dyn FnMut(&Rotation, bool)) {
+        self.assembler.close_reported();
+        for inv in self.assembler.drain_closed() {
+            self.tracker.add(inv, self.rules);
+        }
+        self.tracker.place_waiting(self.rules);
+        if let Some(now) = self.assembler.max_ts() {
+            self.tracker.sweep(now, self.rules);
+        }
+        for rot in self.tracker.drain_closed() {
+            watch(&rot, true);
+            self.closed.close(rot, self.rules);
+        }
+        for rot in self.tracker.open_rotations() {
+            watch(rot, false);
+        }
+    }
+
     pub(super) fn end(mut self, mut report: InputReport) -> SourceOutcome {
         self.assembler.finish();
         self.pump(false);

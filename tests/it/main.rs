@@ -9,6 +9,8 @@
 //! * [`exit_status`]: exit statuses as grep uses them, for archives, nested gzip, unreadable and
 //!   empty inputs, and a closed stdout.
 //! * [`files`]: files that change while read, what a folder walk picks up, over-long records.
+//! * [`follow`]: a pipe kept open: diagnoses printed while it is open, the full report and the
+//!   usual status on SIGINT or SIGTERM; the latency measurement (ignored).
 //! * [`generated`]: what the corpus generator (`rotdiag-gen`) wrote, against its ground truth.
 //! * [`query`]: `rotdiag query insights|athena` follows the rule set and the target grammars.
 //! * [`redaction`]: no report format, and nothing on stderr, holds a credential a log line held.
@@ -27,6 +29,7 @@ mod cli;
 mod corpus;
 mod exit_status;
 mod files;
+mod follow;
 mod generated;
 mod query;
 mod redaction;

@@ -392,7 +392,9 @@ fn a_rule_is_tested_on_sample_lines() {
         "{text}"
     );
     assert!(
-        text.contains("symptom widget-jammed (specific)\n    when (has jam and the invocation failed)"),
+        text.contains(
+            "symptom widget-jammed (specific)\n    when (has jam and the invocation failed)"
+        ),
         "{text}"
     );
     assert!(text.contains("z = +3.00"), "{text}");
