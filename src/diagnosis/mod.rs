@@ -95,7 +95,7 @@ fn with_lookups<'a>(
 ) -> Cow<'a, BTreeMap<String, String>> {
     let mut out = Cow::Borrowed(facts);
     for l in lookups {
-        if !out.contains_key(&l.fact) && l.needs.iter().all(|n| out.contains_key(n)) {
+        if l.applies(&out) {
             let command = render(&l.command, &out);
             out.to_mut().insert(l.fact.clone(), command);
         }

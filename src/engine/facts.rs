@@ -132,10 +132,13 @@ pub(crate) fn derive_facts(facts: &mut BTreeMap<String, String>, model: &Model) 
                 .or_insert_with(|| session.to_string());
         }
     }
+    // No line named the engine: the function's name may (…PostgreSQLRotation…), or, last, the
+    // secret's (prod/app/mariadb-…); both are names people choose, so only when nothing else spoke.
     if !facts.contains_key(ENGINE_FACT)
-        && let Some(engine) = facts
-            .get("function_name")
-            .and_then(|f| model.engine_by_name(f))
+        && let Some(engine) = ["function_name", "secret_arn"]
+            .iter()
+            .filter_map(|k| facts.get(*k))
+            .find_map(|f| model.engine_by_name(f))
     {
         facts.insert(ENGINE_FACT.into(), engine.to_string());
     }

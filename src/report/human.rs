@@ -287,8 +287,9 @@ fn evidence(
 ) -> io::Result<()> {
     let num = fg(AnsiColor::Green);
     let mut ts = e.timestamp.as_deref().unwrap_or("");
-    let first = without_prefix(first_line(&e.text)).replace('\t', " ");
-    let more = e.text.lines().count().saturating_sub(1);
+    let (first, shown) = headline(&e.text);
+    let first = first.replace('\t', " ");
+    let more = e.text.lines().count().saturating_sub(shown);
     let mut tail = String::new();
     if more > 0 {
         tail = format!(" (+{more} line{})", if more == 1 { "" } else { "s" });
@@ -397,10 +398,26 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
+/// The line that stands for an evidence text, and how many of its lines it shows: the first
+/// line without its runtime prefix, or, when that leaves only the level (a Python JSON-format
+/// error record read as text is `[ERROR]\t<time>\t<request id>\t` and then `Type: message`
+/// on the next line), the level joined to the next line.
+fn headline(text: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    let first = without_prefix(first_line(text));
+    let level = first.trim_end();
+    let bare_level = level.starts_with('[') && level.ends_with(']') && !level.contains(' ');
+    match text.lines().nth(1) {
+        Some(next) if bare_level && !next.trim().is_empty() => {
+            (format!("{level} {}", next.trim_start()).into(), 2)
+        }
+        _ => (first, 1),
+    }
+}
+
 /// `[ERROR] ValueError: message…` -> (`ValueError`, `message…`): the runtime's line for an
 /// exception the handler did not catch (also `[ERROR] pkg.Type: …`).
 fn split_exception(text: &str) -> Option<(&str, &str)> {
-    let rest = first_line(text).strip_prefix("[ERROR] ")?;
+    let rest = error_line(text)?;
     let (kind, message) = rest.split_once(": ")?;
     let is_type = !kind.is_empty()
         && kind
@@ -408,6 +425,17 @@ fn split_exception(text: &str) -> Option<(&str, &str)> {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
     (is_type && kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
         .then_some((kind, message.trim()))
+}
+
+/// What follows `[ERROR] ` on the runtime's line for an exception, also in a JSON-format error
+/// record read as text, where it is on the line after the level (see [`headline`]).
+fn error_line(text: &str) -> Option<&str> {
+    let first = first_line(text);
+    if let Some(rest) = first.strip_prefix("[ERROR] ") {
+        return Some(rest);
+    }
+    let joined = first.starts_with("[ERROR]") && headline(text).1 == 2;
+    joined.then(|| text.lines().nth(1).map(str::trim_start))?
 }
 
 fn exception_of(text: &str) -> Option<&str> {
@@ -691,7 +719,7 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     )?;
     if let Some(e) = &s.failed_line {
         let at = format!("{}:{}", fit.source(&e.source), e.line);
-        let text = without_prefix(first_line(&e.text)).replace('\t', " ");
+        let text = headline(&e.text).0.replace('\t', " ");
         let lead = format!("         {at}  ");
         let text = match fit.width {
             Some(w) => cut(&text, w.saturating_sub(width(&lead)).max(20)).into_owned(),
@@ -724,7 +752,7 @@ fn rule_trace(run: &Run, t: &Trace, fit: &Fit, out: &mut dyn Write) -> io::Resul
             last = Some(&l.source);
         }
         let num = fg(AnsiColor::Green);
-        let text = without_prefix(first_line(&l.text)).replace('\t', " ");
+        let text = headline(&l.text).0.replace('\t', " ");
         let text = match fit.width {
             Some(w) => cut(&text, w.saturating_sub(8).max(20)).into_owned(),
             None => text,
@@ -894,6 +922,28 @@ mod tests {
             request_id: None,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn a_json_format_error_record_shows_its_exception_and_is_shown_once() {
+        let rid = "6f1a3dbf-47a2-47f7-b06d-516ec20fe71e";
+        let msg = "Unable to log into database using current credentials for secret x";
+        let record = format!(
+            "[ERROR]\t2026-12-06T03:10:50Z\t{rid}\t\nValueError: {msg}\n  File \"f.py\", line 1, in h"
+        );
+        let (line, shown) = headline(&record);
+        assert_eq!(line, format!("[ERROR] ValueError: {msg}"));
+        assert_eq!(shown, 2);
+        assert_eq!(exception_of(&record), Some("ValueError"));
+        let logged = format!("[ERROR]\t2026-12-06T03:10:50Z\t{rid}\tsetSecret: {msg}");
+        assert_eq!(
+            headline(&logged),
+            (format!("[ERROR] setSecret: {msg}").into(), 1)
+        );
+        let all = [ev(48, &logged), ev(55, &record)];
+        let once = shown_once(&all);
+        assert_eq!(once.len(), 1);
+        assert_eq!(once[0].1.map(|e| e.line), Some(55));
     }
 
     #[test]

@@ -294,12 +294,24 @@ pub struct Model {
 }
 
 /// A fact a fix looks up when the logs do not state it (`[[model.lookup]]`): the shell command
-/// that prints it, and the facts that command needs.
+/// that prints it, the facts that command needs, and the values facts must have for it to apply
+/// (a login check differs by database engine).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Lookup {
     pub(crate) fact: String,
     pub(crate) command: String,
     pub(crate) needs: Vec<String>,
+    pub(crate) when: Vec<(String, String)>,
+}
+
+impl Lookup {
+    /// Does it apply to these facts: the fact is not known, every fact it needs is, and the
+    /// facts of `when` have their values?
+    pub(crate) fn applies(&self, facts: &std::collections::BTreeMap<String, String>) -> bool {
+        !facts.contains_key(&self.fact)
+            && self.needs.iter().all(|n| facts.contains_key(n))
+            && self.when.iter().all(|(f, v)| facts.get(f) == Some(v))
+    }
 }
 
 /// A fact inferred from others when the logs do not state it (`[[model.infer]]`).

@@ -157,12 +157,15 @@ pub(crate) struct ModelSpec {
 }
 
 /// `[[model.lookup]]`: in a fix, fact `fact`, when the logs do not state it, is the shell command
-/// `command` that looks it up (its `{placeholders}` filled from the facts, and all needed).
+/// `command` that looks it up (its `{placeholders}` filled from the facts, and all needed), when
+/// the facts of `when` have those values. The first that applies wins.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LookupSpec {
     pub(crate) fact: String,
     pub(crate) command: String,
+    #[serde(default)]
+    pub(crate) when: BTreeMap<String, String>,
 }
 
 /// `[[model.infer]]`: fact `fact` takes the value of fact `from` when it is not known, when the

@@ -575,6 +575,33 @@ fn fixes_are_filled_from_what_the_logs_know() {
     assert!(!f.contains("<function_name>"), "{f}");
 }
 
+/// A login check is shown in the client of the engine the logs (or, last, the names) point to,
+/// with the host and user looked up from the secret, and the password never on the command line.
+#[test]
+fn the_login_check_speaks_the_engine_of_the_logs() {
+    let check = |case: &str| {
+        let v = json(&rotdiag(
+            &["-f", "json", &format!("{}/tail.txt", corpus(case))],
+            None,
+        ));
+        fixes(&v)
+    };
+    let f = check("database-credentials-invalid--tail--real-mariadb-single-wrong-password");
+    assert!(
+        f.contains("MYSQL_PWD=\"$(aws secretsmanager get-secret-value"),
+        "{f}"
+    );
+    assert!(f.contains("| jq -r .host)\""), "{f}");
+    assert!(!f.contains("psql"), "{f}");
+    let f = check("database-credentials-invalid--tail--real-pg-single-wrong-password");
+    assert!(f.contains("PGPASSWORD=") && f.contains(" psql -h "), "{f}");
+    assert!(!f.contains("use your database's client"), "{f}");
+    assert!(
+        !f.contains("<login_check>") && !f.contains("<db_host>"),
+        "{f}"
+    );
+}
+
 /// stdin a terminal: rotdiag says it reads it and how to end it, and one Ctrl-D ends it.
 #[cfg(target_os = "linux")]
 #[test]

@@ -226,7 +226,12 @@ pub(crate) fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem
     let local = symptom_patterns(&defs.symptoms, &mut c, &mut errors);
     let fact_names = fact_names(&c, &model);
     model.inferences = model::inferences(defs.model.as_ref(), &fact_names, &mut errors);
-    model.lookups = model::lookups(defs.model.as_ref(), &fact_names, &mut errors);
+    model.lookups = model::lookups(
+        defs.model.as_ref(),
+        &fact_names,
+        &model.engines,
+        &mut errors,
+    );
     let mut symptoms = Vec::new();
     for (id, def) in &defs.symptoms {
         let cx = CondCx {
@@ -238,7 +243,9 @@ pub(crate) fn compile(files: &[(String, String)]) -> Result<RuleSet, Vec<Problem
         };
         symptoms.push(symptom(def, cx, &cause_index));
     }
-    cause_templates(&defs.causes, &fact_names, &mut errors);
+    let mut fix_facts = fact_names.clone();
+    fix_facts.extend(model.lookups.iter().map(|l| l.fact.clone()));
+    cause_templates(&defs.causes, &fix_facts, &mut errors);
     if !errors.is_empty() {
         errors.sort_by(|a, b| a.at.cmp(&b.at));
         errors.dedup();
@@ -742,6 +749,40 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
         assert!(e[0].starts_with("rules/model.toml:"), "{e:?}");
         let e = with("rotation_function_names = [\" \"]\n").unwrap_err();
         assert!(e[0].contains("must be non-empty"), "{e:?}");
+    }
+
+    /// A lookup may name a fact only fixes know and test the engine; what it needs and tests
+    /// are known facts (or an earlier lookup's), and the engine is one the model defines.
+    #[test]
+    fn lookups_name_known_facts_and_engines() {
+        let with = |extra: &str| {
+            let mut f = files(GOOD);
+            f[0].1 = format!("{MODEL}[model.engines.mysql]\nclues = [\"PyMySQL\"]\n{extra}");
+            compile(&f)
+                .map(|rs| rs.model)
+                .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        };
+        let host = "[[model.lookup]]\nfact = \"host\"\ncommand = \"h {secret_arn}\"\n";
+        let check = "[[model.lookup]]\nfact = \"check\"\nwhen = { engine = \"mysql\" }\ncommand = \"mysql -h {host}\"\n";
+        let model = with(&format!("{host}{check}")).unwrap();
+        let l = &model.lookups[1];
+        assert_eq!(l.needs, ["host"]);
+        let mut facts = std::collections::BTreeMap::from([("host".to_string(), "db".to_string())]);
+        assert!(!l.applies(&facts), "no engine known");
+        facts.insert("engine".into(), "mysql".into());
+        assert!(l.applies(&facts));
+        for (extra, want) in [
+            (
+                check.replace("mysql\"", "mysqlx\""),
+                "no [model.engines.mysqlx]",
+            ),
+            (check.to_string(), "unknown fact 'host' in [[model.lookup]]"),
+            (check.replace("engine =", "enjin ="), "unknown fact 'enjin'"),
+        ] {
+            let e = with(&extra).unwrap_err();
+            assert!(e.iter().any(|m| m.contains(want)), "{want}: {e:?}");
+            assert!(e[0].starts_with("rules/model.toml:"), "{e:?}");
+        }
     }
 
     /// A cause, its symptom and its corpus cases line up by name: `rules/causes/<id>.toml`

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::super::schema::{FactSpec, InferSpec, ModelSpec, PatternSpec};
 use super::super::{Engine, Inference, Lookup, Model, PositionalFact};
 use super::patterns::{Compiler, value_dfa};
-use super::{Source, line_of, rule_error};
+use super::{ENGINE_FACT, Source, line_of, rule_error};
 use crate::aws::{Principal, Step};
 use crate::problem::Problem;
 use crate::template::placeholders;
@@ -174,42 +174,52 @@ fn names(def: &Source<ModelSpec>, model: &mut Model, errors: &mut Vec<Problem>) 
     }
 }
 
-/// The `[[model.lookup]]` entries, each naming only known facts.
+/// The `[[model.lookup]]` entries. A lookup may name a fact of its own, which only fixes know (a
+/// login check); what it needs and what its `when` tests are facts of the logs or of an earlier
+/// lookup, and an `engine` it tests is one of `[model.engines]`.
 pub(super) fn lookups(
     def: Option<&Source<ModelSpec>>,
     facts: &BTreeSet<String>,
+    engines: &[Engine],
     errors: &mut Vec<Problem>,
 ) -> Vec<Lookup> {
     let Some(def) = def else {
         return Vec::new();
     };
+    let mut known = facts.clone();
     let mut out = Vec::new();
     for spec in &def.spec.lookup {
         let s = spec.get_ref();
+        let mut error = |message: String| {
+            let line = line_of(&def.text, spec.span().start);
+            errors.push(rule_error(&def.file, Some(line), message));
+        };
         let needs: Vec<String> = placeholders(&s.command)
             .into_iter()
             .map(str::to_owned)
             .collect();
-        for name in std::iter::once(&s.fact).chain(&needs) {
-            if !facts.contains(name) {
-                errors.push(rule_error(
-                    &def.file,
-                    Some(line_of(&def.text, spec.span().start)),
-                    format!("unknown fact '{name}' in [[model.lookup]]"),
-                ));
+        for name in needs.iter().chain(s.when.keys()) {
+            if !known.contains(name) {
+                error(format!("unknown fact '{name}' in [[model.lookup]]"));
             }
         }
         if needs.contains(&s.fact) {
-            errors.push(rule_error(
-                &def.file,
-                Some(line_of(&def.text, spec.span().start)),
-                format!("[[model.lookup]] of '{}' needs '{}' itself", s.fact, s.fact),
+            error(format!(
+                "[[model.lookup]] of '{}' needs '{}' itself",
+                s.fact, s.fact
             ));
         }
+        if let Some(e) = s.when.get(ENGINE_FACT)
+            && !engines.iter().any(|k| &k.name == e)
+        {
+            error(format!("[[model.lookup]]: no [model.engines.{e}]"));
+        }
+        known.insert(s.fact.clone());
         out.push(Lookup {
             fact: s.fact.clone(),
             command: s.command.clone(),
             needs,
+            when: s.when.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         });
     }
     out
