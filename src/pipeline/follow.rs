@@ -60,7 +60,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::blocks::{InOrder, Spare, decode_window};
 use super::session::Session;
-use super::{Options, Run, conclude, source_id, sources};
+use super::{MAX_RECORD_BYTES, Options, Run, conclude, source_id, sources};
 use crate::diagnosis::{Aggregator, Diagnosis};
 use crate::engine;
 use crate::format::lines::LineDecoder;
@@ -421,7 +421,14 @@ impl<'r> Follower<'r> {
         } else if input.quiet_for(QUIET) {
             memchr::memrchr(b'\n', &input.buf).map_or(0, |i| i + 1)
         } else {
-            last_record_start(&input.buf, &self.text.decoder).unwrap_or(0)
+            match last_record_start(&input.buf, &self.text.decoder) {
+                Some(c) => c,
+                // Lines keep coming and none starts a record: memory stays bounded.
+                None if input.buf.len() > 2 * MAX_RECORD_BYTES => {
+                    memchr::memrchr(b'\n', &input.buf).map_or(input.buf.len(), |i| i + 1)
+                }
+                None => 0,
+            }
         };
         if cut == 0 {
             return;
@@ -603,5 +610,79 @@ fn one(
         rotations,
         timeline: None,
         trace: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::rules;
+
+    /// A real run's `aws logs tail` output: setSecret cannot reach PostgreSQL (20 s), retried.
+    const UNREACHABLE: &str = include_str!(
+        "../../corpus/database-unreachable--tail--real-pg-single-packets-dropped/tail.txt"
+    );
+
+    fn tail() -> LineDecoder {
+        let Decoder::Lines(d) = Format::Tail.decoder() else {
+            panic!("tail is line-oriented")
+        };
+        d
+    }
+
+    /// Decodes `text` whole (as once the input is quiet), settles, and returns what was decided.
+    fn feed(f: &mut Follower, text: &str) -> Vec<(Outcome, Vec<String>)> {
+        struct Collect(Vec<(Outcome, Vec<String>)>);
+        impl Sink for Collect {
+            fn decided(&mut self, outcome: Outcome, found: Run) {
+                let causes = found.diagnoses.iter().map(|d| d.cause.clone()).collect();
+                self.0.push((outcome, causes));
+            }
+        }
+        let mut input = Pending {
+            buf: text.as_bytes().to_vec(),
+            ..Pending::default()
+        };
+        f.decode(&mut input);
+        assert!(input.buf.is_empty());
+        let mut sink = Collect(Vec::new());
+        f.settle(&mut sink);
+        sink.0
+    }
+
+    /// The file's lines `from..to` (1-based, `to` included).
+    fn lines(from: usize, to: usize) -> String {
+        let all: Vec<&str> = UNREACHABLE.split_inclusive('\n').collect();
+        all[from - 1..to].concat()
+    }
+
+    #[test]
+    fn a_failed_step_is_decided_at_its_report_and_a_retry_for_the_same_cause_adds_nothing() {
+        let opts = Options::default();
+        let mut f = Follower::new(rules(), &opts, Live::Always, Format::Tail, tail(), false);
+        // Through the failed setSecret's END: its REPORT (duration, status) is still to come.
+        assert_eq!(feed(&mut f, &lines(1, 15)), []);
+        let decided = feed(&mut f, &lines(16, 16));
+        assert_eq!(
+            decided,
+            [(Outcome::Failed, vec!["database-unreachable".to_string()])]
+        );
+        // The retry fails the same way: nothing new.
+        let total = UNREACHABLE.split_inclusive('\n').count();
+        assert_eq!(feed(&mut f, &lines(17, total)), []);
+        let run = f.finish();
+        assert_eq!(run.diagnoses.len(), 1);
+        assert_eq!(run.diagnoses[0].cause, "database-unreachable");
+        assert_eq!(run.summary.inputs[0].records, 20);
+    }
+
+    #[test]
+    fn the_last_record_waits_until_a_record_starts_after_it() {
+        let text = lines(1, 10);
+        // Line 9 starts the traceback's record; line 10 continues it.
+        let at = last_record_start(text.as_bytes(), &tail()).unwrap();
+        assert!(text[at..].starts_with("2026-12-06T02:57:09.240000+00:00"));
+        assert!(text[at..].contains("ValueError"), "{}", &text[at..]);
+        assert_eq!(last_record_start(lines(1, 1).as_bytes(), &tail()), None);
     }
 }
