@@ -100,12 +100,21 @@ impl Live {
 
     /// Sends `signal` (`INT`, `TERM`) to rotdiag.
     pub fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args(["-s", signal, &self.child.id().to_string()])
-            .status()
-            .expect("run kill")
-            .success();
-        assert!(ok, "kill -s {signal} failed");
+        let sig = match signal {
+            "INT" => libc::SIGINT,
+            "TERM" => libc::SIGTERM,
+            other => panic!("no signal {other} here"),
+        };
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) takes plain integers; the child is ours and not yet waited for, so its
+        // pid names no other process.
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(
+            rc,
+            0,
+            "kill SIG{signal}: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Waits for rotdiag to end (after a signal), its stdin still open; returns its exit
