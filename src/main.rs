@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, Command, Severity};
+use rotdiag::cli::{Args, ColorWhen, Command, OutputFormat, Severity};
 use rotdiag::input::WalkRules;
 use rotdiag::lambda::rotation::{Keep, Selector};
-use rotdiag::pipeline::{self, Live, Options, Outcome, Run, Sink, Stop};
+use rotdiag::pipeline::{self, Live, LiveSink, Options, Outcome, Run, Stop};
 use rotdiag::report::egress::{stderr_lines, warn};
 use rotdiag::report::{self, Layout};
 use rotdiag::rules::{self, RuleSet};
@@ -133,6 +133,11 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
             hidden: args.walk.hidden,
             follow: args.walk.follow,
         },
+        engine: if args.engine.reference_engine {
+            pipeline::Engine::Reference
+        } else {
+            pipeline::Engine::ScanFirst
+        },
         keep,
     };
     let layout = Layout {
@@ -175,9 +180,15 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
     if args.quiet {
         return status;
     }
-    write_report(color, status, |out| {
-        report::write(run, args.format, &layout, out)
-    })
+    let write = |out: &mut dyn Write| report::write(run, args.format, &layout, out);
+    match args.format {
+        // Their strings are JSON-escaped (no control byte left to strip): straight to stdout, not
+        // through anstream, whose stripping scanned every byte of a report of thousands of
+        // diagnoses (4 % of a run's instructions).
+        OutputFormat::Json | OutputFormat::Ndjson => write_plain(status, write),
+        f if f.is_styled() => write_report(args.color, status, write),
+        _ => write_report(ColorWhen::Never, status, write),
+    }
 }
 
 /// Whether to follow stdin live: with `--live`, or when stdin is a pipe (it may stay open:
@@ -258,7 +269,7 @@ struct Printer<'a> {
     apart: bool,
 }
 
-impl Sink for Printer<'_> {
+impl LiveSink for Printer<'_> {
     fn decided(&mut self, outcome: Outcome, found: Run) {
         if self.quiet {
             return;
@@ -344,6 +355,12 @@ fn write_stdout(bytes: &[u8], color: ColorWhen, status: u8) -> u8 {
     write_report(color, status, |out| out.write_all(bytes))
 }
 
+/// Writes to stdout with `write`, buffered, as it is (see [`write_report`] for a closed stdout).
+fn write_plain(status: u8, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> u8 {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    written(write(&mut out).and_then(|()| out.flush()), status)
+}
+
 /// Writes to stdout with `write` (through anstream for colour, buffered). When stdout is closed
 /// early (`rotdiag … | head -1`), the run's status stands: a reader that stopped reading must
 /// not turn "failures found" into "healthy".
@@ -359,7 +376,12 @@ fn write_report(
     };
     let stream = anstream::AutoStream::new(io::stdout().lock(), choice);
     let mut out = io::BufWriter::with_capacity(1 << 16, stream);
-    match write(&mut out).and_then(|()| out.flush()) {
+    written(write(&mut out).and_then(|()| out.flush()), status)
+}
+
+/// The exit status once the report is written: `status`, unless stdout failed.
+fn written(result: io::Result<()>, status: u8) -> u8 {
+    match result {
         Ok(()) => status,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
         Err(e) => {

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use serde::Deserialize;
 
-use super::line::{Kind, Level, Line};
+use super::line::{JsonReader, Kind, Level, Line};
 use super::report::{Metrics, Status, render_report};
 use crate::aws::RequestId;
 use crate::time::{self, EpochMs};
@@ -22,92 +22,99 @@ static EVENT_NAME: LazyLock<Finder> = LazyLock::new(|| Finder::new(b"\"eventName
 /// The fields of the Lambda JSON log format records we read (application and platform).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct JsonRecord<'a> {
+pub(super) struct JsonRecord<'a> {
     // platform records: {"time", "type", "record": {…}}
     #[serde(borrow)]
-    time: Option<Cow<'a, str>>,
+    pub(super) time: Option<Cow<'a, str>>,
     #[serde(rename = "type")]
     #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    record: Option<PlatformRecord<'a>>,
+    pub(super) record: Option<PlatformRecord<'a>>,
     // application records: {"timestamp", "level" | "log_level", "message", "requestId", …}
     #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
+    pub(super) timestamp: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    level: Option<Cow<'a, str>>,
+    pub(super) level: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    log_level: Option<Cow<'a, str>>,
+    pub(super) log_level: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    message: Option<&'a serde_json::value::RawValue>,
+    pub(super) message: Option<&'a serde_json::value::RawValue>,
     #[serde(rename = "requestId", alias = "AWSRequestId", alias = "aws_request_id")]
     #[serde(borrow)]
-    request_id: Option<Cow<'a, str>>,
+    pub(super) request_id: Option<Cow<'a, str>>,
     #[serde(rename = "errorType")]
     #[serde(borrow)]
-    error_type: Option<Cow<'a, str>>,
+    pub(super) error_type: Option<Cow<'a, str>>,
     #[serde(rename = "errorMessage")]
     #[serde(borrow)]
-    error_message: Option<Cow<'a, str>>,
+    pub(super) error_message: Option<Cow<'a, str>>,
     #[serde(rename = "stackTrace")]
-    stack_trace: Option<serde_json::Value>,
+    pub(super) stack_trace: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct PlatformRecord<'a> {
+pub(super) struct PlatformRecord<'a> {
     #[serde(rename = "requestId")]
     #[serde(borrow)]
-    request_id: Option<Cow<'a, str>>,
+    pub(super) request_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    version: Option<Cow<'a, str>>,
+    pub(super) version: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
+    pub(super) status: Option<Cow<'a, str>>,
     #[serde(rename = "errorType")]
     #[serde(borrow)]
-    error_type: Option<Cow<'a, str>>,
-    metrics: Option<PlatformMetrics>,
+    pub(super) error_type: Option<Cow<'a, str>>,
+    pub(super) metrics: Option<PlatformMetrics>,
     #[serde(borrow)]
-    phase: Option<Cow<'a, str>>,
+    pub(super) phase: Option<Cow<'a, str>>,
     #[serde(rename = "functionArn")]
     #[serde(borrow)]
-    function_arn: Option<Cow<'a, str>>,
+    pub(super) function_arn: Option<Cow<'a, str>>,
     #[serde(rename = "functionName")]
     #[serde(borrow)]
-    function_name: Option<Cow<'a, str>>,
+    pub(super) function_name: Option<Cow<'a, str>>,
     #[serde(rename = "runtimeVersion")]
     #[serde(borrow)]
-    runtime_version: Option<Cow<'a, str>>,
+    pub(super) runtime_version: Option<Cow<'a, str>>,
     #[serde(rename = "runtimeVersionArn")]
     #[serde(borrow)]
-    runtime_version_arn: Option<Cow<'a, str>>,
+    pub(super) runtime_version_arn: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct PlatformMetrics {
+pub(super) struct PlatformMetrics {
     #[serde(rename = "durationMs")]
-    duration_ms: Option<f64>,
+    pub(super) duration_ms: Option<f64>,
     #[serde(rename = "billedDurationMs")]
-    billed_ms: Option<f64>,
+    pub(super) billed_ms: Option<f64>,
     #[serde(rename = "memorySizeMB")]
-    memory_mb: Option<u32>,
+    pub(super) memory_mb: Option<u32>,
     #[serde(rename = "maxMemoryUsedMB")]
-    max_memory_mb: Option<u32>,
+    pub(super) max_memory_mb: Option<u32>,
     #[serde(rename = "initDurationMs")]
-    init_ms: Option<f64>,
+    pub(super) init_ms: Option<f64>,
 }
 
 /// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
 /// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
-pub(super) fn classify_json(m: &[u8]) -> Option<Line> {
+pub(super) fn classify_json(m: &[u8], reader: JsonReader) -> Option<Line> {
     if EVENT_SOURCE.find(m).is_some() && EVENT_NAME.find(m).is_some() {
         let v: serde_json::Value = serde_json::from_slice(m).ok()?;
         if let Some(l) = cloudtrail(&v) {
             return Some(l);
         }
     }
-    let rec: JsonRecord = serde_json::from_slice(m).ok()?;
+    let flat = match reader {
+        JsonReader::Flat => super::flat_json::parse(m),
+        JsonReader::Serde => None,
+    };
+    let rec = match flat {
+        Some(rec) => rec,
+        None => serde_json::from_slice(m).ok()?,
+    };
     match rec.kind.as_deref() {
         Some(kind) => Some(platform(kind, &rec)),
         None => application(&rec),

@@ -133,6 +133,19 @@ impl Line {
 
 /// Classifies one message. Never fails: what is not recognised is `Kind::Other`.
 pub fn classify(message: &[u8]) -> Line {
+    classify_with(message, JsonReader::Flat)
+}
+
+/// How JSON log format records are read: by hand where that is certain to give what
+/// `serde_json` gives (`lambda::flat_json`), or always with `serde_json` (the reference engine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JsonReader {
+    Flat,
+    Serde,
+}
+
+/// [`classify`], reading JSON records with `json`.
+pub(crate) fn classify_with(message: &[u8], json: JsonReader) -> Line {
     let msg = trim_end(message);
     let lead = msg.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     let m = &msg[lead..];
@@ -188,7 +201,7 @@ pub fn classify(message: &[u8]) -> Line {
             }
             l
         }
-        b'{' => classify_json(m).unwrap_or_else(|| Line::new(Kind::Other)),
+        b'{' => classify_json(m, json).unwrap_or_else(|| Line::new(Kind::Other)),
         b'0'..=b'9' => classify_timestamped(m),
         _ => other(m),
     }

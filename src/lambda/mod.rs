@@ -21,6 +21,7 @@
 //!   counts rotations (`rotation::ledger`).
 
 pub(crate) mod facts;
+mod flat_json;
 pub mod invocation;
 mod json;
 pub mod line;
@@ -46,7 +47,22 @@ pub struct Analysis {
 /// Classifies a message, matches it against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
 pub(crate) fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
-    let mut line = classify(message);
+    matched(classify(message), message, rules)
+}
+
+/// [`analyze`] as the engine the scan-first one replaces does it (JSON records read by
+/// `serde_json` only); goes with that engine.
+pub(crate) fn analyze_reference(message: &[u8], rules: &RuleSet) -> Analysis {
+    matched(
+        line::classify_with(message, line::JsonReader::Serde),
+        message,
+        rules,
+    )
+}
+
+/// Matches a classified message against every rule literal (and the regexes behind the ones
+/// found), and reads its step and facts.
+fn matched(mut line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
     let text = line.scan_text(message);
     let mut hits = Hits::new();
     let mut positions = Positions::new();

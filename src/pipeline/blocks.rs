@@ -7,11 +7,10 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::session::Session;
-use super::{MAX_RECORD_BYTES, analyze};
+use super::{Analyzer, MAX_RECORD_BYTES};
 use crate::format::Record;
 use crate::format::lines::LineDecoder;
 use crate::lambda::Analysis;
-use crate::rules::RuleSet;
 
 /// Bytes per parallel block of line-oriented input.
 pub(super) const BLOCK: usize = 512 << 10;
@@ -75,13 +74,13 @@ pub(super) fn decode_window<'a>(
     data: &'a [u8],
     decoder: &LineDecoder,
     base_offset: u64,
-    rules: &RuleSet,
+    an: Analyzer,
     spare: &Spare,
 ) -> Vec<DecodedBlock<'a>> {
     let cuts = split_blocks(data, decoder, BLOCK);
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let decode = |&(s, e): &(usize, usize)| {
-        decode_block(&data[s..e], decoder, base_offset + s as u64, rules, spare)
+        decode_block(&data[s..e], decoder, base_offset + s as u64, an, spare)
     };
     if blocks.len() <= 1 {
         blocks.iter().map(decode).collect()
@@ -94,7 +93,7 @@ fn decode_block<'a>(
     data: &'a [u8],
     decoder: &LineDecoder,
     base_offset: u64,
-    rules: &RuleSet,
+    an: Analyzer,
     spare: &Spare,
 ) -> DecodedBlock<'a> {
     let (mut records, mut analyzed) = spare.take();
@@ -102,7 +101,7 @@ fn decode_block<'a>(
     records.reserve(data.len() / 64 + 16);
     let lines = decoder.decode(data, 1, base_offset, &mut records);
     let cut = cap_records(&mut records);
-    analyzed.extend(records.iter().map(|r| analyze(r, rules)));
+    analyze_block(&records, an, &mut analyzed);
     DecodedBlock {
         records,
         analyzed,
@@ -110,6 +109,11 @@ fn decode_block<'a>(
         bytes: data.len() as u64,
         cut,
     }
+}
+
+/// Analyses the records of a block on the pool.
+fn analyze_block(records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
+    out.extend(records.iter().map(|r| an.analyze(&r.message)));
 }
 
 /// The buffers of decoded blocks, handed back once assembled so that later blocks reuse them:
@@ -259,7 +263,7 @@ mod tests {
         let input = "2024-05-01T12:00:00.000Z START x\n".repeat(40_000);
         let data = input.as_bytes();
         assert!(data.len() > 2 * BLOCK);
-        let blocks = decode_window(data, &decoder, 7, rules(), &Spare::default());
+        let blocks = decode_window(data, &decoder, 7, Analyzer::new(rules()), &Spare::default());
         assert!(blocks.len() > 2);
         let mut line_base = 0;
         for b in &blocks {
@@ -278,7 +282,7 @@ mod tests {
             panic!()
         };
         assert_eq!(split_blocks(b"", &decoder, 16), [0, 0]);
-        let blocks = decode_window(b"", &decoder, 0, rules(), &Spare::default());
+        let blocks = decode_window(b"", &decoder, 0, Analyzer::new(rules()), &Spare::default());
         assert!(blocks.iter().all(|b| b.records.is_empty() && b.lines == 0));
     }
 }

@@ -7,7 +7,6 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::analyze;
 use super::session::Session;
 use super::{Scanned, Strategy};
 use crate::format::{MemoryDecoder, Record, StructuredDecoder};
@@ -85,9 +84,10 @@ fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<Problem>
 where
     D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem> + Send,
 {
-    let rules = session.rules;
+    let an = session.analyzer();
     let consume = |batch: &[Record<'static>], session: &mut Session| {
-        let mut analyzed: Vec<Analysis> = batch.par_iter().map(|r| analyze(r, rules)).collect();
+        let mut analyzed: Vec<Analysis> =
+            batch.par_iter().map(|r| an.analyze(&r.message)).collect();
         session.feed(batch, &mut analyzed);
     };
     if rayon::current_num_threads() < 2 {

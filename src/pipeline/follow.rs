@@ -15,7 +15,7 @@
 //!   without waiting for their stream's next START, and those that name no rotation are
 //!   placed by what came before them;
 //! * every rotation with a failure not yet judged is diagnosed as it stands, and the diagnoses
-//!   of causes not yet reported for it go to the [`Sink`]; a rotation that succeeds goes there
+//!   of causes not yet reported for it go to the [`LiveSink`]; a rotation that succeeds goes there
 //!   too.
 //!
 //! So nothing waits for more than [`QUIET`] plus a [`TICK`] after the line that decides it.
@@ -104,7 +104,7 @@ pub enum Outcome {
 /// Where follow mode sends what it decides: the diagnoses (ranked on from the ones sent before)
 /// and the rotation as it stands (`found.rotations`, one), made of unredacted data (the report's
 /// egress redacts it on the way out).
-pub trait Sink {
+pub trait LiveSink {
     fn decided(&mut self, outcome: Outcome, found: Run);
 }
 
@@ -130,7 +130,7 @@ pub fn follow(
     opts: &Options,
     live: Live,
     stop: &Arc<AtomicBool>,
-    sink: &mut dyn Sink,
+    sink: &mut dyn LiveSink,
 ) -> (Run, Stop) {
     let rx = spawn_reader();
     let mut input = Pending::default();
@@ -350,6 +350,8 @@ impl<'r> Follower<'r> {
         ansi: bool,
     ) -> Follower<'r> {
         let id = source_id(0, 0);
+        let mut session = Session::new(rules, id, opts.window, opts.keep.clone());
+        session.engine = opts.engine;
         let mut report = InputReport::new("<stdin>".to_string());
         report.format = format.name().to_string();
         if ansi {
@@ -360,7 +362,7 @@ impl<'r> Follower<'r> {
             opts,
             live,
             going_live: live == Live::Always,
-            session: Session::new(rules, id, opts.window, opts.keep.clone()),
+            session,
             report,
             text: Text { decoder, ansi },
             spare: Spare::default(),
@@ -378,7 +380,7 @@ impl<'r> Follower<'r> {
         mut input: Pending,
         rx: &Receiver<Chunk>,
         stop: &AtomicBool,
-        sink: &mut dyn Sink,
+        sink: &mut dyn LiveSink,
     ) -> (Run, Stop) {
         let why = loop {
             let end = input.eof;
@@ -444,7 +446,7 @@ impl<'r> Follower<'r> {
             &text,
             &self.text.decoder,
             self.offset,
-            self.rules,
+            self.session.analyzer(),
             &self.spare,
         );
         let mut order = InOrder {
@@ -458,7 +460,7 @@ impl<'r> Follower<'r> {
         self.unsettled = true;
     }
 
-    fn settle(&mut self, sink: &mut dyn Sink) {
+    fn settle(&mut self, sink: &mut dyn LiveSink) {
         let (rules, judged) = (self.rules, &mut self.judged);
         let mut decided = Vec::new();
         self.session.settle(&mut |rot, closed| {
@@ -633,7 +635,7 @@ mod tests {
     /// Decodes `text` whole (as once the input is quiet), settles, and returns what was decided.
     fn feed(f: &mut Follower, text: &str) -> Vec<(Outcome, Vec<String>)> {
         struct Collect(Vec<(Outcome, Vec<String>)>);
-        impl Sink for Collect {
+        impl LiveSink for Collect {
             fn decided(&mut self, outcome: Outcome, found: Run) {
                 let causes = found.diagnoses.iter().map(|d| d.cause.clone()).collect();
                 self.0.push((outcome, causes));

@@ -17,7 +17,7 @@ impl Strategy for MappedBlocks<'_> {
     /// assembled while the next is decoded.
     fn scan(self, session: &mut Session) -> Scanned {
         let MappedBlocks { data, decoder } = self;
-        let rules = session.rules;
+        let an = session.analyzer();
         let window = window_size();
         let spare = Spare::default();
         let mut order = InOrder {
@@ -38,7 +38,7 @@ impl Strategy for MappedBlocks<'_> {
             };
             let part = &data[start..end];
             pending = overlapped(&mut order, pending, || {
-                decode_window(part, &decoder, start as u64, rules, &spare)
+                decode_window(part, &decoder, start as u64, an, &spare)
             });
             start = end;
         }

@@ -19,9 +19,11 @@
 //!
 //! Standard input that stays open (`aws logs tail --follow | rotdiag`) is followed instead
 //! ([`follow()`], [`follow`](mod@follow)): read as it arrives, and each rotation reported to a
-//! [`Sink`] as soon as it is decided, before the full report at the end.
+//! [`LiveSink`] as soon as it is decided, before the full report at the end.
 //!
-//! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. What an input
+//! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. The rotations
+//! it closes are evaluated on the pool and handed, in closing order, to a sink ([`sink`]: the
+//! batch report collects them; a live mode reports each as it comes). What an input
 //! is (a file, stdin, each member of an archive), how it is opened and detected, and how far it
 //! was read once done, is [`sources`].
 
@@ -30,6 +32,7 @@ mod documents;
 mod follow;
 mod mapped;
 mod session;
+mod sink;
 mod sources;
 mod windows;
 
@@ -51,10 +54,11 @@ use crate::summary::{InputReport, InputState, Summary};
 use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
-use session::{Closed, Session, SourceOutcome};
+use session::{Session, SourceOutcome};
+use sink::Closed;
 use windows::StreamWindows;
 
-pub use follow::{Live, Outcome, Sink, Stop, follow};
+pub use follow::{Live, LiveSink, Outcome, Stop, follow};
 
 /// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
 /// 2025, 1 MiB since), so no export holds a longer one. A longer run of lines without a record
@@ -74,9 +78,45 @@ pub struct Options {
     pub progress: bool,
     /// What a folder walk (and an archive listing) reads.
     pub walk: WalkRules,
+    /// Which engine analyses records (the reference one only to compare reports with).
+    #[doc(hidden)]
+    pub engine: Engine,
     /// Which rotations to keep whole: the ones a timeline shows (`--timeline`), or all of them
     /// to trace how the rules scored them (`--test`).
     pub keep: Keep,
+}
+
+/// How records are analysed. The scan-first engine and the engine it replaces must give the
+/// same report byte for byte (`tests/it/engines.rs`); the reference engine is kept only for that
+/// comparison, and goes once the new engine has replaced it everywhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[doc(hidden)]
+pub enum Engine {
+    /// The engine being built for issue 11. So far it differs from the reference engine only
+    /// in reading Lambda JSON log records by hand (`lambda::flat_json`); the scan-first pass
+    /// over each block (lines without a hit never classified) is not in yet (BENCHMARKS.md,
+    /// "What limits it").
+    #[default]
+    ScanFirst,
+    /// Every record classified and matched in full.
+    Reference,
+}
+
+/// The rule set and the engine, as the parallel stage needs them.
+#[derive(Clone, Copy)]
+pub(crate) struct Analyzer<'r> {
+    pub(crate) rules: &'r RuleSet,
+    pub(crate) engine: Engine,
+}
+
+impl<'r> Analyzer<'r> {
+    #[cfg(test)]
+    pub(crate) fn new(rules: &'r RuleSet) -> Analyzer<'r> {
+        Analyzer {
+            rules,
+            engine: Engine::default(),
+        }
+    }
 }
 
 /// Scans `paths` (none: stdin) and diagnoses what failed.
@@ -143,9 +183,7 @@ fn conclude(
         reports.push(o.report);
     }
     global.finish(rules);
-    for rot in global.drain_closed() {
-        closed.close(rot, rules);
-    }
+    sink::close(global.drain_closed(), rules, &mut closed);
     reports.extend(inputs);
     let rotations = closed.ledger.finish(rules);
     let (timeline, trace) = match &opts.keep {
@@ -189,6 +227,16 @@ fn total_size(specs: &[InputSpec]) -> Option<u64> {
 /// Classifies a record, matches it against every rule literal, reads its step and facts.
 pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
     crate::lambda::analyze(&rec.message, rules)
+}
+
+impl Analyzer<'_> {
+    /// Classifies a message, matches it against every rule literal, reads its step and facts.
+    pub(crate) fn analyze(&self, message: &[u8]) -> Analysis {
+        match self.engine {
+            Engine::ScanFirst => crate::lambda::analyze(message, self.rules),
+            Engine::Reference => crate::lambda::analyze_reference(message, self.rules),
+        }
+    }
 }
 
 /// Scans an opened input with the strategy for how it is held (mapped or streamed) and how its

@@ -1,14 +1,13 @@
 //! The serial fold of one input: analysed records, in input order, through invocation assembly
-//! and rotation tracking; rotations diagnosed as they close. Whichever strategy decoded the input
-//! feeds a [`Session`].
+//! and rotation tracking; rotations evaluated as they close (on the pool) and handed to a sink
+//! ([`super::sink`]). Whichever strategy decoded the input feeds a [`Session`].
 
-use super::MAX_RECORD_BYTES;
-use crate::diagnosis::Aggregator;
-use crate::engine;
+use super::sink::{self, Closed};
+use super::{Analyzer, Engine, MAX_RECORD_BYTES};
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
-use crate::lambda::rotation::{Keep, Rotation, RotationLedger, Tracker};
+use crate::lambda::rotation::{Keep, Rotation, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
@@ -31,53 +30,14 @@ pub(super) struct SourceOutcome {
     pub(super) invocations: u64,
 }
 
-/// What closed rotations leave: their diagnoses, their records, and those kept whole.
-#[derive(Default)]
-pub(super) struct Closed {
-    pub(super) agg: Aggregator,
-    pub(super) ledger: RotationLedger,
-    pub(super) keep: Keep,
-    pub(super) kept: Vec<Rotation>,
-}
-
-impl Closed {
-    pub(super) fn new(keep: Keep) -> Closed {
-        Closed {
-            keep,
-            ..Closed::default()
-        }
-    }
-
-    /// Diagnoses a closed rotation, records it (with the cause of its best-scored failure), and
-    /// keeps it whole when asked to.
-    pub(super) fn close(&mut self, rot: Rotation, rules: &RuleSet) {
-        let found = engine::evaluate(&rot, rules);
-        let best = found
-            .iter()
-            .map(|o| (o.cause, o.confidence))
-            .reduce(|a, b| if b.1 > a.1 { b } else { a });
-        self.ledger.record(&rot, rules, best);
-        for o in found {
-            self.agg.add(o, rules);
-        }
-        if self.keep.wants(&rot) {
-            self.kept.push(rot);
-        }
-    }
-
-    /// Takes in what another input's rotations left (in input order).
-    pub(super) fn merge(&mut self, other: Closed) {
-        self.agg.merge(other.agg);
-        self.ledger.merge(other.ledger);
-        self.kept.extend(other.kept);
-    }
-}
-
 /// Per-input state: assembly, rotation tracking and the diagnoses of rotations closed so far.
 pub(super) struct Session<'r> {
     pub(super) rules: &'r RuleSet,
+    /// How records are analysed (see [`Engine`]).
+    pub(super) engine: Engine,
     pub(super) assembler: Assembler<'r>,
     tracker: Tracker,
+    /// What becomes of closed rotations (this input's share of the batch report).
     closed: Closed,
     records: u64,
     skipped: u64,
@@ -98,6 +58,7 @@ impl<'r> Session<'r> {
     pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window, keep: Keep) -> Session<'r> {
         Session {
             rules,
+            engine: Engine::default(),
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
             closed: Closed::new(keep),
@@ -111,6 +72,14 @@ impl<'r> Session<'r> {
             progress: Progress::default(),
             source,
             cut: Vec::new(),
+        }
+    }
+
+    /// How this input's records are analysed.
+    pub(super) fn analyzer(&self) -> Analyzer<'r> {
+        Analyzer {
+            rules: self.rules,
+            engine: self.engine,
         }
     }
 
@@ -161,9 +130,7 @@ impl<'r> Session<'r> {
         if sweep && let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
-        for rot in self.tracker.drain_closed() {
-            self.closed.close(rot, self.rules);
-        }
+        sink::close(self.tracker.drain_closed(), self.rules, &mut self.closed);
     }
 
     /// Follow mode: closes the invocations that reported, places those that name no rotation,
@@ -179,10 +146,11 @@ impl<'r> Session<'r> {
         if let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
-        for rot in self.tracker.drain_closed() {
-            watch(&rot, true);
-            self.closed.close(rot, self.rules);
+        let closed = self.tracker.drain_closed();
+        for rot in &closed {
+            watch(rot, true);
         }
+        sink::close(closed, self.rules, &mut self.closed);
         for rot in self.tracker.open_rotations() {
             watch(rot, false);
         }

@@ -211,6 +211,7 @@ fn scan_opened(
     let (rules, opts) = (ctx.rules, ctx.opts);
     let mut report = InputReport::new(named.name);
     let mut session = Session::new(rules, named.id, opts.window, opts.keep.clone());
+    session.engine = opts.engine;
     session.assembler.set_default_stream(named.stream);
     let format = opts.input_format.unwrap_or_else(|| detect::detect(sample));
     report.format = format.name().to_string();

@@ -7,10 +7,9 @@ use std::io::Read;
 
 use super::blocks::{BLOCK, DecodedBlock, InOrder, Spare, decode_window, overlapped, window_size};
 use super::session::Session;
-use super::{MAX_RECORD_BYTES, Scanned, Strategy};
+use super::{Analyzer, MAX_RECORD_BYTES, Scanned, Strategy};
 use crate::format::lines::LineDecoder;
 use crate::problem::Problem;
-use crate::rules::RuleSet;
 
 /// A line-oriented input read from a stream.
 pub(super) struct StreamWindows<'r> {
@@ -75,7 +74,7 @@ impl<'r> WindowReader<'r> {
         carry: &[u8],
         offset: u64,
         size: usize,
-        rules: &RuleSet,
+        an: Analyzer,
         spare: &Spare,
     ) -> (Vec<DecodedBlock<'b>>, &'b [u8], u64) {
         let mut skipped = Skipped::default();
@@ -86,7 +85,7 @@ impl<'r> WindowReader<'r> {
             window.push(DecodedBlock::skipped(skipped.lines, skipped.bytes));
         }
         let at = offset + skipped.bytes;
-        window.extend(decode_window(&buf[..cut], &self.decoder, at, rules, spare));
+        window.extend(decode_window(&buf[..cut], &self.decoder, at, an, spare));
         (window, &buf[cut..], cut as u64 + skipped.bytes)
     }
 
@@ -211,7 +210,7 @@ impl Strategy for StreamWindows<'_> {
     /// a helper thread), the next is read and decoded in parallel. Memory stays at two windows
     /// whatever the input size.
     fn scan(self, session: &mut Session) -> Scanned {
-        let rules = session.rules;
+        let an = session.analyzer();
         let size = window_size();
         let mut reader = WindowReader::new(self.reader, self.decoder);
         let spare = &Spare::default();
@@ -230,7 +229,7 @@ impl Strategy for StreamWindows<'_> {
             let (blocks, carry) = pending_b;
             let (buf, rd) = (&mut a, &mut reader);
             let (done_a, carry, n) = overlapped(&mut order, blocks, move || {
-                rd.fill_and_decode(buf, carry, offset, size, rules, spare)
+                rd.fill_and_decode(buf, carry, offset, size, an, spare)
             });
             if n == 0 {
                 break;
@@ -238,7 +237,7 @@ impl Strategy for StreamWindows<'_> {
             offset += n;
             let (buf, rd) = (&mut b, &mut reader);
             let (done_b, carry, n) = overlapped(&mut order, done_a, move || {
-                rd.fill_and_decode(buf, carry, offset, size, rules, spare)
+                rd.fill_and_decode(buf, carry, offset, size, an, spare)
             });
             if n == 0 {
                 break;
@@ -301,8 +300,14 @@ mod tests {
         let (mut offset, mut line_base) = (0u64, 0u64);
         let (mut records, mut windows) = (Vec::new(), Vec::new());
         loop {
-            let (blocks, rest, n) =
-                reader.fill_and_decode(&mut buf, &carry, offset, size, rules(), &spare);
+            let (blocks, rest, n) = reader.fill_and_decode(
+                &mut buf,
+                &carry,
+                offset,
+                size,
+                Analyzer::new(rules()),
+                &spare,
+            );
             if n == 0 {
                 assert!(rest.is_empty(), "input left at the end");
                 break;

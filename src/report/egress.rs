@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::Run;
 use crate::diagnosis::timeline::{Timeline, TimelineRotation, TimelineStep};
 use crate::diagnosis::{Alternative, Diagnosis, Evidence, Representative, Why};
@@ -48,16 +50,20 @@ impl Shown {
         for input in &mut summary.inputs {
             visit_input(input, clean);
         }
+        // Diagnoses are redacted on the pool: with thousands of them this was a tenth of a run's
+        // instructions, all after the scan, on one thread. Each worker shares source names
+        // among the diagnoses it sees (the names are the same text whoever shares them).
+        diagnoses
+            .par_iter_mut()
+            .for_each_init(Vec::new, |sources, d| visit_diagnosis(d, target, sources));
         let mut sources: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-        for d in diagnoses {
-            visit_diagnosis(d, target, &mut sources);
-        }
-        // Rotations name secrets and functions through one table: each name is made safe once.
-        for name in &mut rotations.names {
+        // Rotations name secrets and functions through one table: each name is made safe once
+        // (on the pool: a name per secret and function, thousands in a month of logs).
+        rotations.names.par_iter_mut().for_each(|name| {
             if let Cow::Owned(o) = safe(name, target) {
                 *name = o.into();
             }
-        }
+        });
         if let Some(t) = timeline {
             visit_timeline(t, target, &mut sources);
         }

@@ -194,6 +194,14 @@ pub(crate) type Compact = Escaping<serde_json::ser::CompactFormatter>;
 
 impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Escaping<F> {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
+        // Printable ASCII holds no control character: written whole. The check is one pass the
+        // compiler vectorises; walking the characters of every string of a report of thousands
+        // of diagnoses was most of the time spent writing it.
+        if s.bytes()
+            .fold(true, |ok, b| ok & (b' '..=b'~').contains(&b))
+        {
+            return w.write_all(s.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in s.char_indices() {
             if is_control(c) {
@@ -249,5 +257,16 @@ mod tests {
         assert!(text.contains(r"a\r\u001b[2J\u009b\u007f\u202eé✓"), "{text}");
         let back: Vec<String> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, ["a\r\x1b[2J\u{9b}\u{7f}\u{202e}é✓"]);
+    }
+
+    #[test]
+    fn printable_ascii_is_written_whole_and_its_edges_are_not() {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, Compact::default());
+        [" plain ~ASCII}", "tilde~\u{7f}", "\u{1f}x"]
+            .serialize(&mut ser)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, r#"[" plain ~ASCII}","tilde~\u007f","\u001fx"]"#);
     }
 }

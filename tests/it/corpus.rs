@@ -12,13 +12,13 @@ use crate::util::run::rotdiag_in;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct Expect {
+pub(crate) struct Expect {
     description: String,
     #[serde(default)]
-    inputs: Vec<String>,
-    stdin: Option<String>,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) stdin: Option<String>,
     #[serde(default)]
-    args: Vec<String>,
+    pub(crate) args: Vec<String>,
     exit: i32,
     format: Option<String>,
     #[serde(default)]
@@ -50,11 +50,11 @@ struct ExpectedDiagnosis {
     alternatives: Vec<String>,
 }
 
-fn corpus_dir() -> PathBuf {
+pub(crate) fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
-fn cases() -> Vec<PathBuf> {
+pub(crate) fn cases() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(corpus_dir())
         .expect("corpus/")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -64,7 +64,7 @@ fn cases() -> Vec<PathBuf> {
     v
 }
 
-fn load(case: &Path) -> Expect {
+pub(crate) fn load(case: &Path) -> Expect {
     let text = fs::read_to_string(case.join("expect.toml")).unwrap();
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: bad expect.toml: {e}", case.display()))
 }

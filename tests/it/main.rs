@@ -6,6 +6,8 @@
 //! * [`cli`]: the command line: exit codes, bad input, colour, the JSON contract, determinism,
 //!   `--rules`, `--since` / `--until`.
 //! * [`corpus`]: every case of `corpus/` against its `expect.toml`.
+//! * [`engines`]: the scan-first engine and the engine it replaces give the same reports (on
+//!   generated data of every shape, files, stdin, folders, gzip, and the whole corpus).
 //! * [`exit_status`]: exit statuses as grep uses them, for archives, nested gzip, unreadable and
 //!   empty inputs, and a closed stdout.
 //! * [`files`]: files that change while read, what a folder walk picks up, over-long records.
@@ -27,6 +29,7 @@
 mod catalog;
 mod cli;
 mod corpus;
+mod engines;
 mod exit_status;
 mod files;
 mod follow;

@@ -1,0 +1,126 @@
+//! Where closed rotations go: each rotation, as it closes, with the occurrences the engine found
+//! in it, handed to a [`Sink`].
+//!
+//! Why a sink: a batch run collects every rotation into one report at the end ([`Closed`]), but
+//! a live run (`aws logs tail --follow | rotdiag`) must say what failed as soon as a rotation
+//! closes, from the same serial fold. The fold therefore does not know what becomes of a closed
+//! rotation; it evaluates it and hands it on (the rotation itself too: a sink may keep it whole,
+//! as the batch sink does for `--timeline` and `--test`).
+//!
+//! Why evaluation is here and on the pool: evaluating a failed rotation (the engine's conditions,
+//! scoring, CloudTrail correlation) was about a third of the serial stage's instructions on
+//! S3-export text, and the serial stage bounds how fast two threads go. The rotations a fold
+//! closes at once are evaluated in parallel ([`close`]); the sink still receives them one at a
+//! time, in the order they closed, so what it builds does not depend on the thread count.
+
+use rayon::prelude::*;
+
+use crate::diagnosis::Aggregator;
+use crate::engine::{self, Occurrence};
+use crate::lambda::rotation::{Keep, Rotation, RotationLedger};
+use crate::rules::RuleSet;
+
+/// Receives each rotation when it closes. Called in closing order, on the fold's thread.
+pub(crate) trait Sink {
+    /// `rotation` closed; `occurrences` are what the engine explains of its failures (none when
+    /// it succeeded, or was not a rotation).
+    fn closed(&mut self, rotation: Rotation, occurrences: Vec<Occurrence>, rules: &RuleSet);
+}
+
+/// The batch sink: what closed rotations leave for the report (their diagnoses, their records,
+/// and those kept whole for a timeline or a trace).
+#[derive(Default)]
+pub(super) struct Closed {
+    pub(super) agg: Aggregator,
+    pub(super) ledger: RotationLedger,
+    pub(super) keep: Keep,
+    pub(super) kept: Vec<Rotation>,
+}
+
+impl Closed {
+    pub(super) fn new(keep: Keep) -> Closed {
+        Closed {
+            keep,
+            ..Closed::default()
+        }
+    }
+
+    /// Takes in what another input's rotations left (in input order).
+    pub(super) fn merge(&mut self, other: Closed) {
+        self.agg.merge(other.agg);
+        self.ledger.merge(other.ledger);
+        self.kept.extend(other.kept);
+    }
+}
+
+impl Sink for Closed {
+    /// Records the rotation (with the cause of its best-scored failure), folds its occurrences
+    /// into the diagnoses, and keeps it whole when asked to.
+    fn closed(&mut self, rotation: Rotation, found: Vec<Occurrence>, rules: &RuleSet) {
+        let best = found
+            .iter()
+            .map(|o| (o.cause, o.confidence))
+            .reduce(|a, b| if b.1 > a.1 { b } else { a });
+        self.ledger.record(&rotation, rules, best);
+        for o in found {
+            self.agg.add(o, rules);
+        }
+        if self.keep.wants(&rotation) {
+            self.kept.push(rotation);
+        }
+    }
+}
+
+/// Rotations closed together below which evaluating them in parallel costs more than it saves.
+const PARALLEL_FROM: usize = 4;
+
+/// Evaluates closed rotations (on the pool when there are several) and hands them to `sink` in
+/// the order given.
+pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sink) {
+    let evaluated: Vec<Vec<Occurrence>> = if rotations.len() < PARALLEL_FROM {
+        rotations
+            .iter()
+            .map(|r| engine::evaluate(r, rules))
+            .collect()
+    } else {
+        rotations
+            .par_iter()
+            .map(|r| engine::evaluate(r, rules))
+            .collect()
+    };
+    for (rot, occurrences) in rotations.into_iter().zip(evaluated) {
+        sink.closed(rot, occurrences, rules);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what it is handed.
+    struct Log(Vec<(Option<String>, usize)>);
+
+    impl Sink for Log {
+        fn closed(&mut self, rotation: Rotation, occurrences: Vec<Occurrence>, _: &RuleSet) {
+            self.0.push((rotation.secret.clone(), occurrences.len()));
+        }
+    }
+
+    #[test]
+    fn rotations_reach_the_sink_in_closing_order_whatever_the_pool_does() {
+        let rules = crate::testing::rules();
+        let rotations: Vec<Rotation> = (0..40)
+            .map(|i| Rotation {
+                secret: Some(format!(
+                    "arn:aws:secretsmanager:us-east-1:1:secret:s{i}-AbCdEf"
+                )),
+                ..Rotation::default()
+            })
+            .collect();
+        let want: Vec<Option<String>> = rotations.iter().map(|r| r.secret.clone()).collect();
+        let mut log = Log(Vec::new());
+        close(rotations, rules, &mut log);
+        let got: Vec<Option<String>> = log.0.into_iter().map(|(s, _)| s).collect();
+        assert_eq!(got, want);
+    }
+}
