@@ -61,6 +61,9 @@ pub struct Args {
     #[arg(long, value_name = "SECRET|TOKEN")]
     pub timeline: Option<String>,
 
+    #[command(flatten)]
+    pub stdin: StdinFlags,
+
     /// Print nothing on stdout: the exit status says what was found.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -167,6 +170,17 @@ pub enum Generate {
     CompleteFish,
     CompletePowershell,
     CompleteElvish,
+}
+
+/// How standard input is read.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct StdinFlags {
+    /// Follow standard input live (`aws logs tail --follow … | rotdiag --live`): print each
+    /// rotation's diagnosis as soon as a step fails, a line when one succeeds, and the full
+    /// report when the input ends or on Ctrl-C / SIGTERM. A pipe that stays open is followed
+    /// live without it.
+    #[arg(long, conflicts_with_all = ["test", "timeline"])]
+    pub live: bool,
 }
 
 /// Which engine analyses records (hidden: only for tests/it/engines.rs, which checks that both

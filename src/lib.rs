@@ -34,13 +34,16 @@
 //!   Lambda logs' record of it.
 //! * [`diagnosis`]: merges occurrences per cause and secret, ranks them, fills the remediation
 //!   templates and redacts credentials.
-//! * [`report`]: the human report or the JSON document, from the [`summary`] and the diagnoses;
+//! * [`report`]: the human, markdown, JSON and ndjson reports (and follow mode's live ones), from
+//!   the [`summary`] and the diagnoses;
 //!   every string passes one egress point (`report::egress`) that redacts it with [`redact`].
 //! * [`pipeline`]: the run. Each input is decoded by the strategy that fits how it is held and
 //!   its shape (mapped blocks, stream windows, documents); classification and matching (the
 //!   per-byte work) run in parallel, assembly in input order; the rotations it closes are
 //!   evaluated on the pool and handed, in closing order, to a sink (the batch report, or a live
-//!   one), so the output is deterministic. [`cli`] and `main.rs` hold the arguments and the exit status.
+//!   one), so the output is deterministic. A pipe that stays open is followed live
+//!   (`pipeline::follow`): decoded as it arrives, each rotation reported as soon as it is
+//!   decided. [`cli`] and `main.rs` hold the arguments, the signals and the exit status.
 //! * [`query`] (beside the pipeline): prints Logs Insights and Athena queries that find the
 //!   failures where the logs live, from the rule set's literals.
 //! * [`merge`] (beside the pipeline): reads partial JSON reports back (each made from some of

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, OutputFormat, Severity, ViewFlags};
+use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, OutputFormat, Severity};
 use rotdiag::input::WalkRules;
 use rotdiag::lambda::rotation::{Keep, Selector};
-use rotdiag::pipeline::{self, Options, Run};
+use rotdiag::pipeline::{self, Live, LiveSink, Options, Outcome, Run, Stop};
 use rotdiag::report::egress::{stderr_lines, warn};
 use rotdiag::report::{self, Layout};
 use rotdiag::rules::{self, RuleSet};
@@ -135,32 +135,60 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
         },
         keep,
     };
-    let run = pipeline::run(&paths, rules, &opts);
+    let layout = Layout {
+        view: args.view.view(),
+        all_rotations: args.view.all_rotations,
+        width: terminal_width(),
+        roots: roots(&paths),
+    };
+    let color = if args.format.is_styled() {
+        args.color
+    } else {
+        ColorWhen::Never
+    };
+    let run = match live_mode(args, &paths) {
+        Ok(None) => pipeline::run(&paths, rules, &opts),
+        Ok(Some(live)) => {
+            let mut printer = Printer {
+                format: args.format,
+                layout: &layout,
+                color,
+                quiet: args.quiet,
+                apart: true,
+            };
+            let run = follow(rules, &opts, live, &mut printer);
+            if !printer.apart && args.format == report::Format::Human {
+                // The full report, apart from what was printed live.
+                let _ = writeln!(io::stdout());
+            }
+            run
+        }
+        Err(message) => {
+            warn(message);
+            return TROUBLE;
+        }
+    };
     let how = Reporting {
         format: args.format,
-        view: args.view,
         color: args.color,
         quiet: args.quiet,
         skip_unreadable: args.skip_unreadable,
         fail_on: args.fail_on,
-        roots: roots(&paths),
     };
-    report_run(run, how)
+    report_run(run, &how, &layout)
 }
 
 /// How a run (or a merge) is reported, and what makes its exit status.
 struct Reporting {
     format: report::Format,
-    view: ViewFlags,
     color: ColorWhen,
     quiet: bool,
     skip_unreadable: bool,
     fail_on: Option<Severity>,
-    roots: Vec<String>,
 }
 
 /// Says on stderr what could not be read, writes the report, and returns the exit status.
-fn report_run(run: Run, how: Reporting) -> u8 {
+fn report_run(run: Run, how: &Reporting, layout: &Layout) -> u8 {
     for line in stderr_lines(&run) {
         let _ = writeln!(io::stderr().lock(), "{line}");
     }
@@ -168,13 +196,7 @@ fn report_run(run: Run, how: Reporting) -> u8 {
     if how.quiet {
         return status;
     }
-    let layout = Layout {
-        view: how.view.view(),
-        all_rotations: how.view.all_rotations,
-        width: terminal_width(),
-        roots: how.roots,
-    };
-    let write = |out: &mut dyn Write| report::write(run, how.format, &layout, out);
+    let write = |out: &mut dyn Write| report::write(run, how.format, layout, out);
     match how.format {
         // Their strings are JSON-escaped (no control byte left to strip): straight to stdout, not
         // through anstream, whose stripping scanned every byte of a report of thousands of
@@ -205,23 +227,122 @@ fn merge(m: &MergeArgs) -> u8 {
         return TROUBLE;
     };
     let paths: Vec<&std::path::Path> = m.reports.iter().map(PathBuf::as_path).collect();
-    match rotdiag::merge::merge(&paths, &rules) {
-        Ok(run) => report_run(
-            run,
-            Reporting {
-                format: m.format,
-                view: m.view,
-                color: m.color,
-                quiet: m.quiet,
-                skip_unreadable: m.skip_unreadable,
-                fail_on: m.fail_on,
-                roots: Vec::new(),
-            },
-        ),
+    let run = match rotdiag::merge::merge(&paths, &rules) {
+        Ok(run) => run,
         Err(e) => {
             warn(&e.to_string());
-            TROUBLE
+            return TROUBLE;
         }
+    };
+    let layout = Layout {
+        view: m.view.view(),
+        all_rotations: m.view.all_rotations,
+        width: terminal_width(),
+        roots: Vec::new(),
+    };
+    let how = Reporting {
+        format: m.format,
+        color: m.color,
+        quiet: m.quiet,
+        skip_unreadable: m.skip_unreadable,
+        fail_on: m.fail_on,
+    };
+    report_run(run, &how, &layout)
+}
+
+/// Whether to follow stdin live: with `--live`, or when stdin is a pipe (it may stay open:
+/// `aws logs tail --follow | rotdiag`) and is the only input; not for `--test` or `--timeline`.
+fn live_mode(args: &Args, paths: &[PathBuf]) -> Result<Option<Live>, &'static str> {
+    let stdin_alone = paths.is_empty() || (paths.len() == 1 && reads_stdin(paths));
+    if args.stdin.live && !stdin_alone {
+        return Err("--live follows standard input: give it no path (or only -)");
+    }
+    if args.test.is_some() || args.timeline.is_some() || !stdin_alone {
+        return Ok(None);
+    }
+    if args.stdin.live {
+        return Ok(Some(Live::Always));
+    }
+    Ok(stdin_is_pipe().then_some(Live::Auto))
+}
+
+/// Is stdin a pipe or a socket (not a terminal, a file or nothing)?
+fn stdin_is_pipe() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        std::fs::File::from(fd)
+            .metadata()
+            .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+            .unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// Follows stdin (see `pipeline::follow`) until it ends or a SIGINT or SIGTERM asks to stop,
+/// then returns the run of everything read. A second SIGINT ends rotdiag at once (status 130),
+/// in case the report itself is what takes too long.
+fn follow(rules: &RuleSet, opts: &Options, live: Live, printer: &mut Printer) -> Run {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let int = Arc::new(AtomicBool::new(false));
+    let registered = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, int.clone())
+        .and_then(|_| signal_hook::flag::register(SIGINT, int.clone()))
+        .and_then(|_| signal_hook::flag::register(SIGINT, stop.clone()))
+        .and_then(|_| signal_hook::flag::register(SIGTERM, stop.clone()));
+    if let Err(e) = registered {
+        warn(&format!(
+            "cannot catch SIGINT and SIGTERM ({e}): stopping will print nothing"
+        ));
+    }
+    let (run, why) = pipeline::follow(rules, opts, live, &stop, printer);
+    if why == Stop::Stopped {
+        let signal = if int.load(Ordering::Relaxed) {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        warn(&format!(
+            "stopped by {signal}: the report of what was read so far follows"
+        ));
+    }
+    run
+}
+
+/// Prints follow mode's decisions on stdout as they are made.
+struct Printer<'a> {
+    format: report::Format,
+    layout: &'a Layout,
+    color: ColorWhen,
+    quiet: bool,
+    /// What was printed last is set apart by a blank line (a diagnosis is, a success line not).
+    apart: bool,
+}
+
+impl LiveSink for Printer<'_> {
+    fn decided(&mut self, outcome: Outcome, found: Run) {
+        if self.quiet {
+            return;
+        }
+        let attempts = match outcome {
+            Outcome::Failed => None,
+            Outcome::Succeeded { failed_attempts } => Some(failed_attempts),
+        };
+        self.apart = outcome == Outcome::Failed;
+        let (format, layout) = (self.format, self.layout);
+        // Errors are those of the final report too: it says them.
+        let _ = write_report(self.color, 0, |out| {
+            report::live::write(found, attempts, format, layout, out)
+        });
     }
 }
 

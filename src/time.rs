@@ -43,9 +43,11 @@ pub(crate) fn parse_iso_prefix(s: &[u8]) -> Option<(EpochMs, usize)> {
         i += 1;
         let start = i;
         let mut scale = 100;
-        while i < s.len() && s[i].is_ascii_digit() {
+        // Each byte is read once: a mapped file truncated while it is read can change under
+        // the parser (its pages turn to zeros), and a second read must not see another byte.
+        while let Some(d) = s.get(i).copied().filter(u8::is_ascii_digit) {
             if scale > 0 {
-                millis += (s[i] - b'0') as i64 * scale;
+                millis += i64::from(d - b'0') * scale;
                 scale /= 10;
             }
             i += 1;

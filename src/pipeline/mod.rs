@@ -17,6 +17,10 @@
 //! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own, batches analysed on the pool |
 //! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader |
 //!
+//! Standard input that stays open (`aws logs tail --follow | rotdiag`) is followed instead
+//! ([`follow()`], [`follow`](mod@follow)): read as it arrives, and each rotation reported to a
+//! [`LiveSink`] as soon as it is decided, before the full report at the end.
+//!
 //! Every strategy feeds a [`Session`] ([`session`]): the serial fold of one input. The rotations
 //! it closes are evaluated on the pool and handed, in closing order, to a sink ([`sink`]: the
 //! batch report collects them; a live mode reports each as it comes). What an input
@@ -25,6 +29,7 @@
 
 mod blocks;
 mod documents;
+mod follow;
 mod mapped;
 mod session;
 mod sink;
@@ -52,6 +57,8 @@ use mapped::MappedBlocks;
 use session::{Session, SourceOutcome};
 use sink::Closed;
 use windows::StreamWindows;
+
+pub use follow::{Live, LiveSink, Outcome, Stop, follow};
 
 /// The longest record kept, in bytes: CloudWatch Logs' own limit for one event (256 KiB until
 /// 2025, 1 MiB since), so no export holds a longer one. A longer run of lines without a record
@@ -116,7 +123,7 @@ impl<'r> Analyzer<'r> {
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     let (specs, walk_problems) = input::expand(paths, opts.walk);
     let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
-    let mut outcomes: Vec<SourceOutcome> = specs
+    let outcomes: Vec<SourceOutcome> = specs
         .par_iter()
         .enumerate()
         .map(|(i, spec)| {
@@ -130,25 +137,41 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         .collect();
     progress.finish();
 
-    let mut sources: Vec<(u64, String)> = outcomes
-        .iter()
-        .map(|o| (o.id, o.report.source.clone()))
-        .collect();
-    let mut inputs: Vec<InputReport> = Vec::new();
+    let mut unread = Vec::new();
     for (k, p) in walk_problems.into_iter().enumerate() {
-        sources.push((source_id(specs.len() + k, 0), p.source.clone()));
         let state = if p.unread {
             InputState::Unread
         } else {
             InputState::Skipped
         };
         let problem = Problem::at(None, None, Kind::Path(p.message));
-        inputs.push(InputReport::unread(p.source, state, problem));
+        let id = source_id(specs.len() + k, 0);
+        unread.push((id, InputReport::unread(p.source, state, problem)));
     }
+    conclude(outcomes, unread, rules, opts, log_groups(&specs))
+}
+
+/// The run from what each input gave (in input order) and the inputs that could not be opened:
+/// rotations still open at the end of an input are carried across inputs and closed, then the
+/// diagnoses ranked and the rotations listed. `groups` says which inputs hold which log group
+/// (S3 export objects: [`log_groups`]), for placing invocations by time across inputs.
+fn conclude(
+    mut outcomes: Vec<SourceOutcome>,
+    unread: Vec<(u64, InputReport)>,
+    rules: &RuleSet,
+    opts: &Options,
+    groups: rustc_hash::FxHashMap<u64, u32>,
+) -> Run {
+    let mut sources: Vec<(u64, String)> = outcomes
+        .iter()
+        .map(|o| (o.id, o.report.source.clone()))
+        .collect();
+    sources.extend(unread.iter().map(|(id, r)| (*id, r.source.clone())));
+    let inputs: Vec<InputReport> = unread.into_iter().map(|(_, r)| r).collect();
 
     let mut closed = Closed::new(opts.keep.clone());
     let mut global = Tracker::new();
-    global.set_groups(log_groups(&specs));
+    global.set_groups(groups);
     let mut invocations = 0;
     let mut reports = Vec::new();
     for o in outcomes.drain(..) {

@@ -133,6 +133,29 @@ impl<'r> Session<'r> {
         sink::close(self.tracker.drain_closed(), self.rules, &mut self.closed);
     }
 
+    /// Follow mode: closes the invocations that reported, places those that name no rotation,
+    /// and shows `watch` every rotation that closed (`true`, before it is diagnosed and
+    /// recorded as in batch) and every one still open (`false`), so it can report what is
+    /// decided without waiting for the rotation to close.
+    pub(super) fn settle(&mut self, watch: &mut dyn FnMut(&Rotation, bool)) {
+        self.assembler.close_reported();
+        for inv in self.assembler.drain_closed() {
+            self.tracker.add(inv, self.rules);
+        }
+        self.tracker.place_waiting(self.rules);
+        if let Some(now) = self.assembler.max_ts() {
+            self.tracker.sweep(now, self.rules);
+        }
+        let closed = self.tracker.drain_closed();
+        for rot in &closed {
+            watch(rot, true);
+        }
+        sink::close(closed, self.rules, &mut self.closed);
+        for rot in self.tracker.open_rotations() {
+            watch(rot, false);
+        }
+    }
+
     pub(super) fn end(mut self, mut report: InputReport) -> SourceOutcome {
         self.assembler.finish();
         self.pump(false);

@@ -51,7 +51,38 @@ pub(super) fn scan_source(
         name: spec.name(),
         stream: input::stream_from_path(spec),
     };
-    match input::open(spec, progress) {
+    opened(ctx, idx, named, input::open(spec, progress))
+}
+
+/// Scans standard input from `reader` (follow mode hands over an input that is no live shape:
+/// what it already read, then the rest).
+pub(super) fn scan_stdin_reader(
+    reader: Box<dyn std::io::Read + Send>,
+    rules: &RuleSet,
+    opts: &Options,
+) -> Vec<SourceOutcome> {
+    let progress = &Progress::default();
+    let ctx = Ctx {
+        rules,
+        opts,
+        progress,
+    };
+    let named = Named {
+        id: source_id(0, 0),
+        name: InputSpec::Stdin.name(),
+        stream: None,
+    };
+    opened(ctx, 0, named, input::transport::stream(reader))
+}
+
+/// Scans the `idx`th input once opened: one outcome, or one per member of an archive.
+fn opened(
+    ctx: Ctx,
+    idx: usize,
+    named: Named,
+    opened: std::io::Result<(Opened, Vec<u8>, input::transport::Layers)>,
+) -> Vec<SourceOutcome> {
+    match opened {
         Err(e) => vec![unread(ctx, named, Kind::Open(input::describe_io(&e)))],
         Ok((Opened::Archive(a), _, layers)) => {
             let mut members = 0;
@@ -216,7 +247,7 @@ pub(super) fn note_change(m: &input::Mapped, report: &mut InputReport) {
 /// Works out how far an input was read once it is done: empty (0 bytes or only blank lines),
 /// or unread when non-empty input gave no record at all (not a log, or a wrong
 /// `--input-format`).
-fn settle(r: &mut InputReport, blank: bool, forced: Option<Format>) {
+pub(super) fn settle(r: &mut InputReport, blank: bool, forced: Option<Format>) {
     if r.state == InputState::Unread {
         return;
     }

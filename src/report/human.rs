@@ -852,6 +852,64 @@ fn candidate_trace(c: &CandidateTrace, fit: &Fit, out: &mut dyn Write) -> io::Re
     Ok(())
 }
 
+/// Follow mode: what was just decided about one rotation: a line that says so, then (when it
+/// failed) the detail of each new diagnosis.
+pub(super) fn live(
+    shown: &Shown,
+    failed_attempts: Option<usize>,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let run = shown.run();
+    let fit = Fit::new(layout);
+    let Some(r) = run.rotations.iter().next() else {
+        return Ok(());
+    };
+    let secret = r.secret.map_or("(secret not in these logs)", short_secret);
+    let token = r.token.map(|t| format!("  {t}")).unwrap_or_default();
+    let head = match failed_attempts {
+        None => {
+            let failed = r
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.outcome().name() != "succeeded");
+            let step = failed
+                .and_then(|s| s.step())
+                .map_or("a step".to_string(), |s| s.name().to_string());
+            let at = failed
+                .and_then(|s| s.start())
+                .map(crate::time::format_iso)
+                .unwrap_or_default();
+            let st = status_style("failed");
+            format!(
+                "{st}✗ rotation failed{st:#} {BOLD}{secret}{BOLD:#} at {step}{DIM}{token}  {at}{DIM:#}"
+            )
+        }
+        Some(n) => {
+            let at = r
+                .last_start()
+                .map(crate::time::format_iso)
+                .unwrap_or_default();
+            let st = status_style("succeeded");
+            let after = match n {
+                0 => String::new(),
+                1 => " after 1 failed step".to_string(),
+                n => format!(" after {n} failed steps"),
+            };
+            format!(
+                "{st}✓ rotation succeeded{st:#} {BOLD}{secret}{BOLD:#}{after}{DIM}{token}  {at}{DIM:#}"
+            )
+        }
+    };
+    writeln!(out, "{head}")?;
+    for d in &run.diagnoses {
+        diagnosis(d, &fit, out)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod explain;
 mod fit;
 pub(crate) mod human;
 pub(crate) mod json;
+pub mod live;
 pub(crate) mod markdown;
 pub(crate) mod ndjson;
 pub(crate) mod secrets;

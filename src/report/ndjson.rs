@@ -5,7 +5,9 @@
 //! document), so a reader that stops early still has the diagnoses. The fields of each record are those of the JSON document's entries of the same kind
 //! (`schema/report.schema.json` describes both).
 //!
-//! A batch run writes them when it ends; the follow mode will write each as soon as it is known.
+//! A batch run writes them when it ends. Follow mode first writes each diagnosis and each
+//! rotation's outcome as soon as it is decided, marked `"live": true` ([`super::live`]), then
+//! these records when it stops.
 
 use std::io::{self, Write};
 
@@ -24,6 +26,9 @@ struct Line<'a, T: Serialize> {
     schema_version: u32,
     #[serde(rename = "type")]
     kind: &'a str,
+    /// Follow mode's report of a decision, written before the full report.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    live: bool,
     #[serde(flatten)]
     body: T,
 }
@@ -67,9 +72,19 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
 }
 
 fn line<T: Serialize>(out: &mut dyn Write, kind: &str, body: T) -> io::Result<()> {
+    record(out, kind, false, body)
+}
+
+/// A record of follow mode (`"live": true`).
+pub(super) fn live_line<T: Serialize>(out: &mut dyn Write, kind: &str, body: T) -> io::Result<()> {
+    record(out, kind, true, body)
+}
+
+fn record<T: Serialize>(out: &mut dyn Write, kind: &str, live: bool, body: T) -> io::Result<()> {
     let record = Line {
         schema_version: SCHEMA_VERSION,
         kind,
+        live,
         body,
     };
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, Compact::default());

@@ -11,6 +11,8 @@
 //! * [`exit_status`]: exit statuses as grep uses them, for archives, nested gzip, unreadable and
 //!   empty inputs, and a closed stdout.
 //! * [`files`]: files that change while read, what a folder walk picks up, over-long records.
+//! * [`follow`]: a pipe kept open: diagnoses printed while it is open, the full report and the
+//!   usual status on SIGINT or SIGTERM; the latency measurement (ignored).
 //! * [`generated`]: what the corpus generator (`rotdiag-gen`) wrote, against its ground truth.
 //! * [`merge`]: `rotdiag merge` of partial reports equals one run over their inputs (corpus
 //!   cases, generated log groups split at random), and refuses what one run could not make.
@@ -32,6 +34,7 @@ mod corpus;
 mod engines;
 mod exit_status;
 mod files;
+mod follow;
 mod generated;
 mod merge;
 mod query;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::util::run::{json, rotdiag, stderr};
 
-fn validator() -> jsonschema::Validator {
+pub(crate) fn validator() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
     let schema: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::draft202012::new(&schema).expect("the schema compiles")
@@ -22,7 +22,7 @@ fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
         .collect()
 }
 
-fn assert_valid(v: &jsonschema::Validator, doc: &Value, label: &str) {
+pub(crate) fn assert_valid(v: &jsonschema::Validator, doc: &Value, label: &str) {
     let errs = errors(v, doc);
     assert!(errs.is_empty(), "{label}: {errs:#?}");
 }

@@ -393,6 +393,25 @@ impl<'r> Assembler<'r> {
         (self.streams.len(), self.stream_index.len())
     }
 
+    /// Closes every invocation whose REPORT was seen, without waiting for its stream's next
+    /// START (follow mode: a live stream may not start another for minutes). One with only its
+    /// END waits for its REPORT, which holds its duration and status.
+    pub(crate) fn close_reported(&mut self) {
+        for si in 0..self.streams.len() {
+            let open = &self.open;
+            let (reported, waiting): (Vec<RequestId>, Vec<RequestId>) =
+                std::mem::take(&mut self.streams[si].ended)
+                    .into_iter()
+                    .partition(|k| open.get(k).is_none_or(|i| i.reported_at_record.is_some()));
+            self.streams[si].ended = waiting;
+            for k in reported {
+                if let Some(inv) = self.open.remove(&k) {
+                    self.close(inv);
+                }
+            }
+        }
+    }
+
     /// Closes everything still open (end of input).
     pub fn finish(&mut self) {
         let mut keys: Vec<RequestId> = self.open.keys().copied().collect();

@@ -427,6 +427,17 @@ impl Tracker {
         self.open.clear();
     }
 
+    /// Places every invocation that names no rotation now, by what arrived before it (follow
+    /// mode: in a live stream nothing that would come before it is still to arrive).
+    pub(crate) fn place_waiting(&mut self, rules: &RuleSet) {
+        self.resolve(None, rules);
+    }
+
+    /// The rotations still open (follow mode looks at their failures before they close).
+    pub(crate) fn open_rotations(&self) -> impl Iterator<Item = &Rotation> {
+        self.open.iter().flatten()
+    }
+
     /// Takes the rotations closed so far.
     pub fn drain_closed(&mut self) -> Vec<Rotation> {
         std::mem::take(&mut self.closed)
