@@ -175,7 +175,7 @@ pub enum Generate {
 /// How standard input is read.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct StdinFlags {
-    /// Follow standard input live (`aws logs tail --follow … | rotdiag --live`): print each
+    /// Follow standard input live (`aws logs tail --follow GROUP | rotdiag --live`): print each
     /// rotation's diagnosis as soon as a step fails, a line when one succeeds, and the full
     /// report when the input ends or on Ctrl-C / SIGTERM. A pipe that stays open is followed
     /// live without it.
