@@ -112,13 +112,7 @@ fn rotation(rot: &Rotation, rules: &RuleSet, names: &BTreeMap<u64, Arc<str>>) ->
         .into_iter()
         .reduce(|a, b| if b.confidence > a.confidence { b } else { a })
         .map(|o| rules.causes[o.cause].id.clone());
-    let status = if rot.succeeded {
-        RotationStatus::Succeeded
-    } else if rot.failed() {
-        RotationStatus::Failed
-    } else {
-        RotationStatus::Incomplete
-    };
+    let status = RotationStatus::of(rot);
     let mut attempts: BTreeMap<Option<&'static str>, u32> = BTreeMap::new();
     let steps = rot
         .invocations

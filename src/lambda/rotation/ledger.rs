@@ -38,6 +38,17 @@ pub(crate) enum RotationStatus {
 }
 
 impl RotationStatus {
+    /// How this rotation ended, as far as its invocations tell.
+    pub(crate) fn of(rot: &Rotation) -> RotationStatus {
+        if rot.succeeded {
+            RotationStatus::Succeeded
+        } else if rot.failed() {
+            RotationStatus::Failed
+        } else {
+            RotationStatus::Incomplete
+        }
+    }
+
     const ALL: [RotationStatus; 3] = [
         RotationStatus::Succeeded,
         RotationStatus::Failed,
@@ -274,13 +285,7 @@ impl RotationLedger {
             .invocations
             .iter()
             .find_map(|i| i.facts.get(rules.known.function_name));
-        let status = if rot.succeeded {
-            RotationStatus::Succeeded
-        } else if rot.failed() {
-            RotationStatus::Failed
-        } else {
-            RotationStatus::Incomplete
-        };
+        let status = RotationStatus::of(rot);
         let record = RotationRecord {
             token: rot
                 .token
