@@ -211,3 +211,30 @@ fn follow_latency() {
         PATIENCE
     );
 }
+
+/// What follow mode prints while the pipe is open goes through the egress as every report does:
+/// a credential on the failing line is not in the live diagnosis (human and ndjson).
+#[test]
+fn live_output_holds_no_credential_from_the_logs() {
+    const LEAK: &str = "Hunter2Leak9";
+    // On the template's [ERROR] line, which the diagnosis shows as evidence.
+    let failure = first_failure().replacen(
+        "setSecret: Unable to log into database",
+        &format!(
+            "setSecret: DB_PASSWORD={LEAK} dbPassword: \"{LEAK}\" Unable to log into database"
+        ),
+        1,
+    );
+    assert!(failure.contains(LEAK));
+    for (format, decided) in [("human", "rotation failed"), ("ndjson", "\"live\":true")] {
+        let mut live = Live::spawn(&["--live", "--color", "never", "-f", format]);
+        live.write(failure.as_bytes());
+        live.wait_for(decided);
+        live.signal("TERM");
+        let (_, out, err) = live.finish();
+        assert!(
+            !out.contains(LEAK) && !err.contains(LEAK),
+            "{format}:\n{out}\n{err}"
+        );
+    }
+}

@@ -600,6 +600,17 @@ fn the_login_check_speaks_the_engine_of_the_logs() {
         !f.contains("<login_check>") && !f.contains("<db_host>"),
         "{f}"
     );
+    // Nothing names the engine (no driver, no engine in the function's or secret's name): the
+    // command is an example, and says so.
+    let paste = "[ERROR] setSecret: Unable to log into database with previous, current, or pending secret of secret arn arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/orders-a1B2c3\n";
+    let f = fixes(&json(&rotdiag(
+        &["-f", "json", "-"],
+        Some(paste.as_bytes()),
+    )));
+    assert!(
+        f.contains("# PostgreSQL shown: use your database's client"),
+        "{f}"
+    );
 }
 
 /// stdin a terminal: rotdiag says it reads it and how to end it, and one Ctrl-D ends it.
