@@ -12,6 +12,7 @@
 //! cost about twice the instructions of the plain loop of one table lookup per byte.
 
 use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
 use regex::bytes::Regex;
@@ -209,15 +210,41 @@ impl Matcher {
         if dfa.is_match(sid) {
             report(sid, 0);
         }
-        for (i, &b) in text.iter().enumerate() {
-            sid = dfa.next_state(Anchored::No, sid, b);
-            // With the Standard match kind and no prefilter, the only special states are
-            // matches (and a dead state a search never enters).
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                report(sid, i + 1);
-            }
+        let mut at = 0;
+        while let Some(end) = next_match(dfa, text, at, &mut sid) {
+            report(sid, end);
+            at = end;
         }
     }
+}
+
+/// Walks `dfa` over `text` from `from` in state `sid` to the end of the next match, and returns
+/// it (`sid` is then the match state), or `None` at the end of `text`.
+///
+/// A function of its own, not inlined into the caller: the loop then keeps the text, the
+/// position and the state in registers (inlined with the handling of matches, the compiler
+/// reloaded them from the stack at every byte).
+#[inline(never)]
+fn next_match(dfa: &DFA, text: &[u8], from: usize, sid: &mut StateID) -> Option<usize> {
+    let mut s = *sid;
+    let rest = text.get(from..).unwrap_or_default();
+    for (i, &b) in rest.iter().enumerate() {
+        s = dfa.next_state(Anchored::No, s, b);
+        // One comparison per byte; with the Standard match kind and no prefilter, the special
+        // states are the matches (and a dead state a search never enters), told apart out of
+        // line so the compiler does not fold both tests into every byte.
+        if dfa.is_special(s) && is_match(dfa, s) {
+            *sid = s;
+            return Some(from + i + 1);
+        }
+    }
+    *sid = s;
+    None
+}
+
+#[inline(never)]
+fn is_match(dfa: &DFA, s: StateID) -> bool {
+    dfa.is_match(s)
 }
 
 #[cfg(test)]
