@@ -132,6 +132,9 @@ pub struct Tracker {
     /// The log group of each input known to hold one (an S3 export object's export task), by
     /// source id: an invocation placed by time joins no rotation of another log group.
     groups: HashMap<u64, u32>,
+    /// Tests: never look rotations up by time ([`Near`]), to compare with trying every one.
+    #[cfg(test)]
+    try_every_rotation: bool,
 }
 
 impl Tracker {
@@ -319,40 +322,65 @@ impl Tracker {
         }
         self.unattributed = waiting;
         ready.sort_by_key(|i| (i.first_ts, i.source, i.first_line));
+        // Many to place (the end of a run over an archive of one object per log stream, where
+        // every rotation was open at the end of some object): rotations are looked up by time
+        // rather than every open one tried for each invocation.
+        let mut near = (ready.len() >= Near::FROM && !self.tries_every_rotation())
+            .then(|| Near::of(&self.open));
+        let mut slots = Vec::new();
         for inv in ready {
-            let best = self
-                .open
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
-                .filter(|(_, r)| {
-                    !r.succeeded
-                        && follows(r, &inv, CROSS_STREAM_MS)
-                        && continues(r, &inv)
-                        && self.same_group(r, &inv)
-                })
-                .max_by_key(|(i, r)| {
-                    let last = preceding(r, &inv);
-                    (
-                        last.is_some_and(|l| l.source == inv.source),
-                        last.is_some_and(|l| l.stream == inv.stream),
-                        preceding_end(r, &inv),
-                        std::cmp::Reverse(*i),
-                    )
-                })
-                .map(|(i, _)| i);
-            // Without timestamps, only the same stream can vouch for the order.
-            let best = best.filter(|&i| {
-                inv.first_ts.is_some()
-                    || self.open[i]
-                        .as_ref()
-                        .unwrap()
-                        .invocations
-                        .last()
-                        .is_some_and(|l| l.source == inv.source && l.stream == inv.stream)
-            });
-            self.attach(best, inv, rules);
+            slots.clear();
+            match (&near, inv.first_ts) {
+                (Some(near), Some(f)) => near.around(f, &mut slots),
+                _ => slots.extend(0..self.open.len()),
+            }
+            let best = self.best_before(&inv, &slots);
+            let end = (!is_cloudtrail(&inv)).then(|| inv.last_ts.or(inv.first_ts));
+            let idx = self.attach(best, inv, rules);
+            if let (Some(near), Some(end)) = (&mut near, end) {
+                near.add(idx, end);
+            }
         }
+    }
+
+    fn tries_every_rotation(&self) -> bool {
+        #[cfg(test)]
+        return self.try_every_rotation;
+        #[cfg(not(test))]
+        false
+    }
+
+    /// Of the open rotations in `slots`, the one `inv` continues (see [`Tracker::resolve`]).
+    fn best_before(&self, inv: &Invocation, slots: &[usize]) -> Option<usize> {
+        let best = slots
+            .iter()
+            .filter_map(|&i| self.open.get(i)?.as_ref().map(|r| (i, r)))
+            .filter(|(_, r)| {
+                !r.succeeded
+                    && follows(r, inv, CROSS_STREAM_MS)
+                    && continues(r, inv)
+                    && self.same_group(r, inv)
+            })
+            .max_by_key(|(i, r)| {
+                let last = preceding(r, inv);
+                (
+                    last.is_some_and(|l| l.source == inv.source),
+                    last.is_some_and(|l| l.stream == inv.stream),
+                    preceding_end(r, inv),
+                    std::cmp::Reverse(*i),
+                )
+            })
+            .map(|(i, _)| i);
+        // Without timestamps, only the same stream can vouch for the order.
+        best.filter(|&i| {
+            inv.first_ts.is_some()
+                || self.open[i]
+                    .as_ref()
+                    .unwrap()
+                    .invocations
+                    .last()
+                    .is_some_and(|l| l.source == inv.source && l.stream == inv.stream)
+        })
     }
 
     fn close(&mut self, idx: usize) {
@@ -363,9 +391,26 @@ impl Tracker {
                 self.by_token.remove(t);
             }
             // Every secret the rotation's invocations named points here (the master secret, a
-            // second ARN form), not only `r.secret`: a stale entry would outlive the slot.
-            self.by_secret.retain(|_, v| *v != idx);
-            self.by_stream.retain(|_, v| *v != idx);
+            // second ARN form), not only `r.secret`, and every stream they came from: a stale
+            // entry would outlive the slot. Only names of this rotation can point here (entries
+            // are made as invocations join it, and move with it), so those are looked up rather
+            // than every entry visited: an archive of one object per log stream has a hundred
+            // thousand streams, and as many rotations close.
+            let secrets = r
+                .invocations
+                .iter()
+                .flat_map(|i| i.facts.iter().map(|(_, v)| v));
+            for s in r.secret.as_deref().into_iter().chain(secrets) {
+                if self.by_secret.get(s) == Some(&idx) {
+                    self.by_secret.remove(s);
+                }
+            }
+            for i in &r.invocations {
+                let key = (i.source, i.stream.clone());
+                if self.by_stream.get(&key) == Some(&idx) {
+                    self.by_stream.remove(&key);
+                }
+            }
             self.closed.push(r);
         }
         // Reclaim trailing empty slots so the slab does not grow with the input.
@@ -421,6 +466,10 @@ impl Tracker {
     pub fn finish(&mut self, rules: &RuleSet) {
         self.resolve(None, rules);
         self.place_calls(None, rules);
+        // Everything closes: no name needs to point anywhere any more.
+        self.by_token.clear();
+        self.by_secret.clear();
+        self.by_stream.clear();
         for i in 0..self.open.len() {
             self.close(i);
         }
@@ -482,6 +531,61 @@ impl Tracker {
         for inv in rot.invocations {
             slot = Some(self.attach(slot, inv, rules));
         }
+    }
+}
+
+/// The open rotations an invocation that started at a given time could follow, by time: a
+/// superset of those [`follows`] accepts, found without trying every open rotation.
+///
+/// `follows` takes an invocation with a start time `f` only after an invocation of the rotation
+/// that last did something at `l` with `f - CROSS_STREAM_MS <= l <= f + 1000`, or after one with
+/// no time at all (then only in its own stream), or into a rotation with no invocation yet. So
+/// each invocation of an open rotation is filed by when it last did something, and the rotations
+/// with an invocation of no time (or none) are always candidates. Entries are never removed: a
+/// slot closed since (or reused) is only a candidate too many, which the full test rejects.
+struct Near {
+    by_end: std::collections::BTreeSet<(EpochMs, usize)>,
+    always: Vec<usize>,
+}
+
+impl Near {
+    /// Invocations to place at once from which the index pays for its building.
+    const FROM: usize = 64;
+
+    fn of(open: &[Option<Rotation>]) -> Near {
+        let mut near = Near {
+            by_end: std::collections::BTreeSet::new(),
+            always: Vec::new(),
+        };
+        for (slot, rot) in open.iter().enumerate() {
+            let Some(rot) = rot else { continue };
+            if rot.invocations.is_empty() {
+                near.always.push(slot);
+            }
+            for inv in rot.invocations.iter().filter(|i| !is_cloudtrail(i)) {
+                near.add(slot, inv.last_ts.or(inv.first_ts));
+            }
+        }
+        near
+    }
+
+    fn add(&mut self, slot: usize, end: Option<EpochMs>) {
+        match end {
+            Some(t) => {
+                self.by_end.insert((t, slot));
+            }
+            None => self.always.push(slot),
+        }
+    }
+
+    /// The candidate slots for an invocation that started at `f`, in slot order.
+    fn around(&self, f: EpochMs, out: &mut Vec<usize>) {
+        let from = (f.saturating_sub(CROSS_STREAM_MS), 0);
+        let to = (f.saturating_add(1000), usize::MAX);
+        out.extend(self.by_end.range(from..=to).map(|&(_, slot)| slot));
+        out.extend_from_slice(&self.always);
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -871,6 +975,81 @@ mod tests {
                 assert_eq!(a.steps, s.steps);
             }
         }
+    }
+
+    /// Many invocations placed by time at once (an archive of one object per log stream): the
+    /// rotations looked up by time are those trying every open rotation finds.
+    #[test]
+    fn placing_many_invocations_by_time_finds_what_trying_every_rotation_finds() {
+        let rid = |n: usize, k: usize| format!("{n:08x}-7425-40de-944b-{k:012x}");
+        let at = |secs: usize| {
+            format!(
+                "2025-03-11T{:02}:{:02}:{:02}.000Z",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            )
+        };
+        let mut lines: Vec<(String, String)> = Vec::new();
+        for n in 0..150 {
+            let (a, b) = (rid(n, 1), rid(n, 2));
+            let t0 = n * 37;
+            let arn = format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:s{n}-AbCdEf");
+            let token = format!("{n:08x}-1111-4111-8111-111111111111");
+            let stream = |k: usize| format!("2025/03/11/[$LATEST]{n:028x}{k:04x}");
+            // createSecret names the secret and the token; setSecret, in another stream (a new
+            // execution environment), logs nothing that names them.
+            for l in invocation(
+                &a,
+                &[format!(
+                    "[INFO]\t{}\t{a}\tcreateSecret: Successfully put secret for ARN {arn} and version {token}.",
+                    at(t0)
+                )],
+                false,
+            ) {
+                lines.push((stream(1), l));
+            }
+            for l in invocation(
+                &b,
+                &[format!(
+                    "[INFO]\t{}\t{b}\tFound credentials in environment variables.",
+                    at(t0 + 3)
+                )],
+                n % 3 == 0,
+            ) {
+                lines.push((stream(2), l));
+            }
+        }
+        let refs: Vec<(Option<&str>, &str)> = lines
+            .iter()
+            .map(|(s, l)| (Some(s.as_str()), l.as_str()))
+            .collect();
+        let rotations = |try_every_rotation: bool| {
+            let mut t = Tracker::new();
+            t.try_every_rotation = try_every_rotation;
+            for inv in assemble(&refs) {
+                t.add(inv, rules());
+            }
+            t.finish(rules());
+            t.drain_closed()
+                .into_iter()
+                .map(|r| {
+                    let ids: Vec<String> = r
+                        .invocations
+                        .iter()
+                        .map(|i| i.request_id.map(|r| r.to_string()).unwrap_or_default())
+                        .collect();
+                    (r.secret, r.token, ids)
+                })
+                .collect::<Vec<_>>()
+        };
+        let looked_up = rotations(false);
+        assert_eq!(looked_up, rotations(true));
+        assert_eq!(looked_up.len(), 150);
+        assert!(
+            looked_up.iter().all(|(_, _, ids)| ids.len() == 2),
+            "{looked_up:?}"
+        );
     }
 
     #[test]
