@@ -253,8 +253,8 @@ fn scan_stream_in(
     w.finish()
 }
 
-/// The longest document [`scan_stream`] reads by hand: memory stays near twice this.
-const MAX_DOCUMENT: usize = 16 << 20;
+/// The longest document [`scan_stream`] reads by hand: its window stays below twice this.
+const MAX_DOCUMENT: usize = 8 << 20;
 
 /// Runs `decode` with a walker whose first `skip.records` records are dropped: they were
 /// delivered already, by the hand reader, which gave up on their document; `skip.last_line` is

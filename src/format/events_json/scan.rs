@@ -66,9 +66,8 @@ pub(super) fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker
     }
 }
 
-/// Bytes asked of a stream at a time (at least: as many as the window holds, so a document read
-/// again after a refill costs at most as much again).
-const READ_BYTES: usize = 4 << 20;
+/// Bytes asked of a stream at a time.
+const READ_BYTES: usize = 1 << 20;
 
 /// A stream read in windows that end where a document ends ([`super::scan_stream`]).
 pub(super) struct Windows {
@@ -125,8 +124,10 @@ impl Windows {
                 Err(e) => (e.valid_up_to(), e.error_len().is_some() || self.eof),
             };
             let more = !self.eof && !invalid;
+            // Up to where the last document probably starts: it is read once whole (none
+            // yet: read on), unless the window is as long as a document may be.
             let end = match more && self.buf.len() < self.max_document {
-                true => likely_last_start(&self.buf[..valid]).unwrap_or(valid),
+                true => likely_last_start(&self.buf[..valid]).unwrap_or(0),
                 false => valid,
             };
             let (done, line, stopped) = self.documents(end, w);
@@ -192,13 +193,11 @@ impl Windows {
         }
     }
 
-    /// Reads at least [`READ_BYTES`], and at least as many as the window holds (up to
-    /// [`MAX_DOCUMENT`]), unless the input ends first. A read error ends the input (the reader
-    /// below reports it).
+    /// Reads [`READ_BYTES`] more, unless the input ends first. A read error ends the input (the
+    /// reader below reports it).
     fn fill(&mut self, input: &mut dyn Read) {
-        let want = self.buf.len() + self.read_bytes.max(self.buf.len()).min(self.max_document);
+        let want = self.buf.len() + self.read_bytes;
         let mut filled = self.buf.len();
-        self.buf.reserve_exact(want - filled);
         self.buf.resize(want, 0);
         while !self.eof && filled < want {
             match input.read(&mut self.buf[filled..]) {
