@@ -1028,6 +1028,83 @@ mod tests {
         }
     }
 
+    /// Decodes `data` as a stream in `windows`, a few bytes a read.
+    fn stream(
+        data: &[u8],
+        windows: Windows,
+    ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>) {
+        let mut reader = Dribble { data, rng: Rng(7) };
+        let mut records = Vec::new();
+        let errors = super::super::scan_stream_in(&mut reader, &mut |r| records.push(r), windows);
+        (records, errors)
+    }
+
+    #[test]
+    fn stream_windows_edge_cases() {
+        let mut rng = Rng(99);
+        let pages: Vec<String> = (0..6).map(|i| page(&mut rng, i % 4, false)).collect();
+        let text = pages.join("\n");
+        let cases: Vec<(&str, Vec<u8>, Windows)> = vec![
+            // Every page cut by reads of 7 bytes, none longer than a window may be.
+            (
+                "small reads",
+                text.clone().into_bytes(),
+                Windows::new(7, 1 << 20),
+            ),
+            // Pages longer than a window may be: serde_json reads the rest, records the reader
+            // delivered already are not delivered twice.
+            (
+                "long pages",
+                text.clone().into_bytes(),
+                Windows::new(64, 300),
+            ),
+            // Documents on one line: no line that starts another.
+            (
+                "one line",
+                text.replace('\n', " ").into_bytes(),
+                Windows::new(100, 1 << 20),
+            ),
+            // A character cut by a read, and invalid UTF-8 after a good page.
+            (
+                "utf-8",
+                format!(
+                    "{}\n{{\"events\":[{{\"message\":\"caf\u{e9} \u{1F600}\"}}]}}\n",
+                    pages[0]
+                )
+                .into_bytes(),
+                Windows::new(3, 1 << 20),
+            ),
+            (
+                "invalid utf-8",
+                {
+                    let mut d = format!("{}\n", pages[2]).into_bytes();
+                    d.extend_from_slice(b"{\"events\":[{\"message\":\"\xe9t\xff\"}]}\n");
+                    d.extend_from_slice(pages[3].as_bytes());
+                    d
+                },
+                Windows::new(50, 1 << 20),
+            ),
+            // Stray text, then a truncated page.
+            (
+                "stray and truncated",
+                {
+                    let mut d = format!("{}\n$ aws logs\n{}", pages[4], pages[5]).into_bytes();
+                    d.truncate(d.len() - 9);
+                    d
+                },
+                Windows::new(16, 1 << 20),
+            ),
+        ];
+        for (label, data, windows) in cases {
+            let mut records = Vec::new();
+            let errors = decode(&mut &data[..], &mut |r| records.push(r));
+            assert!(!records.is_empty(), "{label}");
+            let (scanned, scan_errors) = stream(&data, windows);
+            assert_eq!(records, scanned, "{label}");
+            assert_eq!(errors, scan_errors, "{label}");
+        }
+    }
+
     /// The reader answers (does not give up) on the pages the CLI writes, escapes included.
     #[test]
     fn plain_pages_are_read_without_serde() {
