@@ -8,7 +8,7 @@ use clap::Parser;
 
 use rotdiag::cli::{Args, ColorWhen, Command, MergeArgs, OutputFormat, Severity};
 use rotdiag::input::WalkRules;
-use rotdiag::lambda::rotation::{Keep, Selector};
+use rotdiag::lambda::rotation::{Keep, Listed, Selector};
 use rotdiag::pipeline::{self, Live, LiveSink, Options, Outcome, Run, Stop};
 use rotdiag::report::egress::{stderr_lines, warn};
 use rotdiag::report::{self, Layout};
@@ -134,6 +134,11 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
             pipeline::Engine::ScanFirst
         },
         keep,
+        listed: if args.view.all_rotations {
+            Listed::All
+        } else {
+            Listed::Unsucceeded
+        },
     };
     let layout = Layout {
         view: args.view.view(),

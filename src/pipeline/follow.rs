@@ -80,6 +80,9 @@ pub const GO_LIVE_AFTER: Duration = Duration::from_millis(500);
 const SETTLE_EVERY: Duration = Duration::from_millis(250);
 /// Bytes read from stdin at a time.
 const CHUNK: usize = 64 << 10;
+/// Reads handed over and not yet taken, at most: 2 MiB, a window of the stream strategy. The
+/// reader only needs to stay ahead of the decoder; a deeper queue held 16 MiB of a fast pipe.
+const READ_AHEAD: usize = 32;
 /// Bytes held before detection (as the stream strategy samples).
 const SNIFF: usize = 64 << 10;
 
@@ -204,7 +207,7 @@ fn line_decoder(
 
 /// Reads stdin on a thread of its own, handing over each read as it returns.
 fn spawn_reader() -> Receiver<Chunk> {
-    let (tx, rx) = mpsc::sync_channel(256);
+    let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
     std::thread::spawn(move || read_stdin(&tx));
     rx
 }
@@ -353,7 +356,7 @@ impl<'r> Follower<'r> {
         ansi: bool,
     ) -> Follower<'r> {
         let id = source_id(0, 0);
-        let mut session = Session::new(rules, id, opts.window, opts.keep.clone());
+        let mut session = Session::new(rules, id, opts);
         session.engine = opts.engine;
         let mut report = InputReport::new("<stdin>".to_string());
         report.format = format.name().to_string();
@@ -479,10 +482,7 @@ impl<'r> Follower<'r> {
     }
 
     fn finish(&mut self) -> Run {
-        let session = std::mem::replace(
-            &mut self.session,
-            Session::new(self.rules, 0, self.opts.window, self.opts.keep.clone()),
-        );
+        let session = std::mem::replace(&mut self.session, Session::new(self.rules, 0, self.opts));
         let mut report = std::mem::replace(&mut self.report, InputReport::new(String::new()));
         report.bytes = self.offset;
         let mut outcome = session.end(report);

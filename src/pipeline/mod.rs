@@ -45,7 +45,7 @@ use crate::engine::trace::trace;
 use crate::format::{Decoder, Format, Record};
 use crate::input::{self, InputSpec, Opened, WalkRules};
 use crate::lambda::Analysis;
-use crate::lambda::rotation::{Keep, Tracker};
+use crate::lambda::rotation::{Keep, Listed, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
@@ -84,6 +84,9 @@ pub struct Options {
     /// Which rotations to keep whole: the ones a timeline shows (`--timeline`), or all of them
     /// to trace how the rules scored them (`--test`).
     pub keep: Keep,
+    /// Which rotations the report lists step by step (the others are counted): those that did
+    /// not succeed, or all of them (`--all-rotations`).
+    pub listed: Listed,
 }
 
 /// How records are analysed. The scan-first engine and the engine it replaces must give the
@@ -170,7 +173,7 @@ fn conclude(
     sources.extend(unread.iter().map(|(id, r)| (*id, r.source.clone())));
     let inputs: Vec<InputReport> = unread.into_iter().map(|(_, r)| r).collect();
 
-    let mut closed = Closed::new(opts.keep.clone());
+    let mut closed = Closed::new(opts);
     let mut global = Tracker::new();
     global.set_groups(groups);
     let mut invocations = 0;

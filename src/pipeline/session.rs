@@ -3,11 +3,11 @@
 //! ([`super::sink`]). Whichever strategy decoded the input feeds a [`Session`].
 
 use super::sink::{self, Closed};
-use super::{Analyzer, Engine, MAX_RECORD_BYTES};
+use super::{Analyzer, Engine, MAX_RECORD_BYTES, Options};
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
-use crate::lambda::rotation::{Keep, Rotation, Tracker};
+use crate::lambda::rotation::{Rotation, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
@@ -55,17 +55,17 @@ pub(super) struct Session<'r> {
 }
 
 impl<'r> Session<'r> {
-    pub(super) fn new(rules: &'r RuleSet, source: u64, window: Window, keep: Keep) -> Session<'r> {
+    pub(super) fn new(rules: &'r RuleSet, source: u64, opts: &Options) -> Session<'r> {
         Session {
             rules,
             engine: Engine::default(),
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
-            closed: Closed::new(keep),
+            closed: Closed::new(opts),
             records: 0,
             skipped: 0,
             binary_at: None,
-            window,
+            window: opts.window,
             last_ts: None,
             filtered: 0,
             untimed: 0,

@@ -15,6 +15,7 @@
 
 use rayon::prelude::*;
 
+use super::Options;
 use crate::diagnosis::Aggregator;
 use crate::engine::{self, Occurrence};
 use crate::lambda::rotation::{Keep, Rotation, RotationLedger};
@@ -38,9 +39,10 @@ pub(super) struct Closed {
 }
 
 impl Closed {
-    pub(super) fn new(keep: Keep) -> Closed {
+    pub(super) fn new(opts: &Options) -> Closed {
         Closed {
-            keep,
+            keep: opts.keep.clone(),
+            ledger: RotationLedger::new(opts.listed),
             ..Closed::default()
         }
     }

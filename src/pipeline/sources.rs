@@ -107,7 +107,7 @@ fn opened(
 fn unread(ctx: Ctx, named: Named, kind: Kind) -> SourceOutcome {
     let problem = Problem::at(None, None, kind);
     let report = InputReport::unread(named.name, InputState::Unread, problem);
-    Session::new(ctx.rules, named.id, ctx.opts.window, ctx.opts.keep.clone()).end(report)
+    Session::new(ctx.rules, named.id, ctx.opts).end(report)
 }
 
 /// Where an archive sits: the input it came from, its name, its transport layers, how deep.
@@ -210,7 +210,7 @@ fn scan_opened(
 ) -> SourceOutcome {
     let (rules, opts) = (ctx.rules, ctx.opts);
     let mut report = InputReport::new(named.name);
-    let mut session = Session::new(rules, named.id, opts.window, opts.keep.clone());
+    let mut session = Session::new(rules, named.id, opts);
     session.engine = opts.engine;
     session.assembler.set_default_stream(named.stream);
     let format = opts.input_format.unwrap_or_else(|| detect::detect(sample));

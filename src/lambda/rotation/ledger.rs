@@ -7,12 +7,17 @@
 //! names no token stays a record of its own.
 //!
 //! Memory: a month of a few thousand secrets' logs holds about 150,000 rotations of four or more
-//! invocations each, and every one is kept until the report. A record is therefore small: names
+//! invocations each, and every one is counted until the report. A record is therefore small: names
 //! (secrets, functions: a few thousand at most) are interned once, ids are their 128 bits, times
 //! and durations are integers, and the invocations of every record share one arena instead of an
-//! allocation each. 48 bytes per rotation plus 32 per invocation: about 26 MB for 150,000
-//! rotations of four invocations (measured in BENCHMARKS.md).
+//! allocation each. And only the rotations a report lists keep their invocations ([`Listed`]):
+//! by default a report lists the rotations that did not succeed (one in ten), so a rotation that
+//! succeeded is kept as its 64-byte record alone (names, token, status, and the times of its
+//! first and last invocation, which the summary per secret needs). 64 bytes per rotation plus 32
+//! per listed invocation: about 12 MB for 150,000 rotations of four invocations, one in ten
+//! listed (`--all-rotations`: 29 MB; measured in BENCHMARKS.md).
 
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
 use serde::Deserialize;
 
@@ -25,6 +30,22 @@ use crate::time::{EpochMs, parse_any};
 
 /// "No value" for the integer fields below.
 const NONE32: u32 = u32::MAX;
+
+/// Which rotations keep their invocations, for the report to list them step by step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Listed {
+    /// Every rotation (`--all-rotations`, a merge's partial reports, follow mode's records).
+    #[default]
+    All,
+    /// Those that did not succeed: the ones a report lists by default.
+    Unsucceeded,
+}
+
+impl Listed {
+    fn keeps(self, status: RotationStatus) -> bool {
+        self == Listed::All || status != RotationStatus::Succeeded
+    }
+}
 
 /// How a rotation ended, as far as the logs tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -220,11 +241,14 @@ impl StepRecord {
     }
 }
 
-/// One rotation: 48 bytes, its invocations in [`RotationList::steps`].
+/// One rotation: 64 bytes, its invocations (when [`Listed`] keeps them) in
+/// [`RotationList::steps`].
 #[derive(Clone, Copy, Debug)]
 struct RotationRecord {
     /// The version token (0: not in the logs).
     token: u128,
+    /// When its first invocation started, and its last ([`Span::NONE`]: no time in the logs).
+    span: Span,
     secret: u32,
     function: u32,
     first_step: u32,
@@ -234,6 +258,50 @@ struct RotationRecord {
     /// That failure's confidence.
     confidence: f32,
     status: RotationStatus,
+}
+
+/// The start times of a rotation's first and last invocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    first: EpochMs,
+    last: EpochMs,
+}
+
+impl Span {
+    /// No invocation with a time: `first` above and `last` below every time, so that
+    /// [`Span::and`] needs no case for it.
+    const NONE: Span = Span {
+        first: EpochMs::MAX,
+        last: EpochMs::MIN,
+    };
+
+    fn of(steps: &[StepRecord]) -> Span {
+        steps
+            .iter()
+            .filter_map(StepRecord::start)
+            .fold(Span::NONE, |s, t| s.and(Span { first: t, last: t }))
+    }
+
+    fn and(self, other: Span) -> Span {
+        Span {
+            first: self.first.min(other.first),
+            last: self.last.max(other.last),
+        }
+    }
+
+    fn first(self) -> Option<EpochMs> {
+        (self.first != EpochMs::MAX).then_some(self.first)
+    }
+
+    fn last(self) -> Option<EpochMs> {
+        (self.last != EpochMs::MIN).then_some(self.last)
+    }
+}
+
+/// A version token's hash, for [`RotationLedger::by_token`].
+fn token_hash(token: u128) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(token)
 }
 
 /// Strings stored once: secret ARNs and function names.
@@ -265,13 +333,36 @@ impl Names {
 /// Records every closed rotation (see the module doc).
 #[derive(Default)]
 pub(crate) struct RotationLedger {
+    listed: Listed,
     names: Names,
     records: Vec<RotationRecord>,
     steps: Vec<StepRecord>,
-    by_token: HashMap<u128, u32>,
+    /// The record of each token, by index into `records`: 5 bytes a rotation where a map from
+    /// the token would take 33.
+    by_token: HashTable<u32>,
 }
 
 impl RotationLedger {
+    /// A ledger that keeps the invocations of the rotations `listed` says.
+    pub(crate) fn new(listed: Listed) -> RotationLedger {
+        RotationLedger {
+            listed,
+            ..RotationLedger::default()
+        }
+    }
+
+    /// `r`, whose invocations were just pushed onto the arena from `r.first_step`, with their
+    /// span and count; the invocations themselves stay only when listed.
+    fn sealed(&mut self, mut r: RotationRecord) -> RotationRecord {
+        let first = r.first_step as usize;
+        r.span = Span::of(&self.steps[first..]);
+        if !self.listed.keeps(r.status) {
+            self.steps.truncate(first);
+        }
+        r.steps = (self.steps.len() - first).min(usize::from(u16::MAX)) as u16;
+        r
+    }
+
     /// Records a closed rotation (or piece of one), with the cause and confidence of its
     /// best-scored failure when the rule engine diagnosed one.
     pub(crate) fn record(&mut self, rot: &Rotation, rules: &RuleSet, best: Option<(usize, f64)>) {
@@ -286,20 +377,25 @@ impl RotationLedger {
             .iter()
             .find_map(|i| i.facts.get(rules.known.function_name));
         let status = RotationStatus::of(rot);
-        let record = RotationRecord {
+        let (secret, function) = (
+            self.names.id(rot.secret.as_deref()),
+            self.names.id(function),
+        );
+        let record = self.sealed(RotationRecord {
             token: rot
                 .token
                 .as_deref()
                 .and_then(RequestId::parse)
                 .map_or(0, |t| t.0),
-            secret: self.names.id(rot.secret.as_deref()),
-            function: self.names.id(function),
+            span: Span::NONE,
+            secret,
+            function,
             first_step,
-            steps: (self.steps.len() as u32 - first_step).min(u32::from(u16::MAX)) as u16,
+            steps: 0,
             cause: best.map_or(u16::MAX, |(c, _)| c as u16),
             confidence: best.map_or(0.0, |(_, p)| p as f32),
             status,
-        };
+        });
         self.add(record);
     }
 
@@ -310,12 +406,23 @@ impl RotationLedger {
             self.records.push(r);
             return;
         }
-        match self.by_token.get(&r.token) {
+        let records = &self.records;
+        let found = self
+            .by_token
+            .find(token_hash(r.token), |&i| {
+                records[i as usize].token == r.token
+            })
+            .copied();
+        match found {
             None => {
-                self.by_token.insert(r.token, self.records.len() as u32);
+                let i = self.records.len() as u32;
+                let records = &self.records;
+                self.by_token.insert_unique(token_hash(r.token), i, |&j| {
+                    token_hash(records[j as usize].token)
+                });
                 self.records.push(r);
             }
-            Some(&i) => {
+            Some(i) => {
                 let merged = self.merged(self.records[i as usize], r);
                 self.records[i as usize] = merged;
             }
@@ -326,10 +433,13 @@ impl RotationLedger {
     /// ranges are left behind, pieces are rare), the better-known names, the best cause, and the
     /// status: succeeded if any piece did, else failed if any did.
     fn merged(&mut self, a: RotationRecord, b: RotationRecord) -> RotationRecord {
+        let status = a.status.min(b.status);
         let first_step = self.steps.len() as u32;
-        for r in [a, b] {
-            let range = r.first_step as usize..(r.first_step + u32::from(r.steps)) as usize;
-            self.steps.extend_from_within(range);
+        if self.listed.keeps(status) {
+            for r in [a, b] {
+                let range = r.first_step as usize..(r.first_step + u32::from(r.steps)) as usize;
+                self.steps.extend_from_within(range);
+            }
         }
         let steps = (self.steps.len() as u32 - first_step).min(u32::from(u16::MAX)) as u16;
         let (cause, confidence) =
@@ -340,6 +450,7 @@ impl RotationLedger {
             };
         RotationRecord {
             token: a.token,
+            span: a.span.and(b.span),
             secret: if a.secret == NONE32 {
                 b.secret
             } else {
@@ -354,7 +465,7 @@ impl RotationLedger {
             steps,
             cause,
             confidence,
-            status: a.status.min(b.status),
+            status,
         }
     }
 
@@ -391,16 +502,19 @@ impl RotationLedger {
                     .0
             }
         };
-        let record = RotationRecord {
+        let secret = self.names.id(r.secret.as_deref());
+        let function = self.names.id(r.function.as_deref());
+        let record = self.sealed(RotationRecord {
             token,
-            secret: self.names.id(r.secret.as_deref()),
-            function: self.names.id(r.function.as_deref()),
+            span: Span::NONE,
+            secret,
+            function,
             first_step,
-            steps: (self.steps.len() as u32 - first_step).min(u32::from(u16::MAX)) as u16,
+            steps: 0,
             cause,
             confidence: 0.0,
             status,
-        };
+        });
         self.add(record);
         Ok(())
     }
@@ -427,46 +541,35 @@ impl RotationLedger {
         }
     }
 
-    /// The rotation list, in a fixed order: by first start, then secret, then token.
+    /// The rotation list, in a fixed order: by first start, then secret, then token, then the
+    /// order they were recorded in (the sort is stable); each rotation's invocations in time
+    /// order, in an arena of their own (the pieces merged away left theirs behind).
     pub(crate) fn finish(self, rules: &RuleSet) -> RotationList {
         let RotationLedger {
             names,
-            records,
+            mut records,
             steps: arena,
-            by_token: _,
+            ..
         } = self;
+        records.sort_by(|a, b| {
+            let key = |r: &RotationRecord| {
+                let first = r.span.first();
+                (first.is_none(), first, names.get(r.secret), r.token)
+            };
+            key(a).cmp(&key(b))
+        });
         let mut steps = Vec::with_capacity(records.iter().map(|r| usize::from(r.steps)).sum());
-        let mut out: Vec<RotationRecord> = Vec::with_capacity(records.len());
-        for r in records {
+        for r in &mut records {
             let first = steps.len();
             let range = r.first_step as usize..(r.first_step + u32::from(r.steps)) as usize;
             steps.extend_from_slice(&arena[range]);
             steps[first..].sort_by_key(StepRecord::order_key);
-            out.push(RotationRecord {
-                first_step: first as u32,
-                ..r
-            });
+            r.first_step = first as u32;
         }
-        drop(arena);
-        let start = |r: &RotationRecord| {
-            steps[r.first_step as usize..][..usize::from(r.steps)]
-                .iter()
-                .find_map(StepRecord::start)
-        };
-        let mut keyed: Vec<_> = out.into_iter().map(|r| (start(&r), r)).collect();
-        keyed.sort_by(|(sa, a), (sb, b)| {
-            (sa.is_none(), sa, names.get(a.secret), a.token, a.first_step).cmp(&(
-                sb.is_none(),
-                sb,
-                names.get(b.secret),
-                b.token,
-                b.first_step,
-            ))
-        });
         RotationList {
             names: names.list,
             causes: rules.causes.iter().map(|c| c.id.clone()).collect(),
-            records: keyed.into_iter().map(|(_, r)| r).collect(),
+            records,
             steps,
         }
     }
@@ -491,18 +594,20 @@ pub(crate) struct RotationView<'a> {
     pub(crate) status: RotationStatus,
     /// The cause of its best-scored failure, when it failed and the rules know why.
     pub(crate) cause: Option<&'a str>,
+    /// Its invocations in time order: empty when the run does not list it ([`Listed`]).
     pub(crate) steps: &'a [StepRecord],
+    span: Span,
 }
 
 impl RotationView<'_> {
     /// When it started (its first invocation with a time).
     pub(crate) fn start(&self) -> Option<EpochMs> {
-        self.steps.iter().find_map(StepRecord::start)
+        self.span.first()
     }
 
     /// When its last invocation started.
     pub(crate) fn last_start(&self) -> Option<EpochMs> {
-        self.steps.iter().rev().find_map(StepRecord::start)
+        self.span.last()
     }
 }
 
@@ -525,6 +630,7 @@ impl RotationList {
             status: r.status,
             cause: self.causes.get(usize::from(r.cause)).map(String::as_str),
             steps: &self.steps[r.first_step as usize..][..usize::from(r.steps)],
+            span: r.span,
         }
     }
 
@@ -552,6 +658,6 @@ mod tests {
     #[test]
     fn records_stay_small() {
         assert_eq!(std::mem::size_of::<StepRecord>(), 32);
-        assert!(std::mem::size_of::<RotationRecord>() <= 48);
+        assert!(std::mem::size_of::<RotationRecord>() <= 64);
     }
 }

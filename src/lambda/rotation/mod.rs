@@ -34,7 +34,7 @@ mod keep;
 mod ledger;
 
 pub use keep::{Keep, Selector};
-pub use ledger::RotationList;
+pub use ledger::{Listed, RotationList};
 pub(crate) use ledger::{ListedRotation, RotationLedger};
 pub(crate) use ledger::{RotationStatus, RotationView, StepOutcome};
 
@@ -804,6 +804,73 @@ mod tests {
                 succeeded: 1
             }
         );
+    }
+
+    #[test]
+    fn a_ledger_listing_only_unsucceeded_rotations_keeps_their_times_and_order() {
+        // Each invocation tracked on its own, so that the ledger merges pieces of one token.
+        let piece = |rid: &str, minute: u32, body: &[String]| {
+            let mut lines = vec![format!(
+                "[INFO]\t2025-03-11T14:{minute:02}:07.402Z\t{rid}\tFound credentials in environment variables."
+            )];
+            lines.extend(body.iter().cloned());
+            let lines = invocation(rid, &lines, false);
+            let refs: Vec<(Option<&str>, &str)> =
+                lines.iter().map(|l| (None, l.as_str())).collect();
+            let (closed, rest) = track(&refs);
+            closed.into_iter().chain(rest).collect::<Vec<_>>()
+        };
+        let other = "8a1f2b3c-7425-40de-944b-e07fc1f90ae7";
+        // TOKEN: started at 14:00, finished at 14:05 (succeeded); `other`: failed at 14:10.
+        let mut rotations = piece(
+            A,
+            0,
+            &[info(
+                A,
+                &format!(
+                    "createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."
+                ),
+            )],
+        );
+        rotations.extend(piece(
+            D,
+            5,
+            &[info(D, &format!("finishSecret: Successfully set AWSCURRENT stage to version {TOKEN} for secret {ARN}."))],
+        ));
+        rotations.extend(piece(
+            C,
+            10,
+            &[
+                info(C, &format!("createSecret: Successfully put secret for ARN {ARN} and version {other}.")),
+                "[ERROR] ValueError: Unable to log into database\nTraceback (most recent call last):".to_string(),
+            ],
+        ));
+        let listed = |listed: Listed| {
+            let mut ledger = RotationLedger::new(listed);
+            for r in &rotations {
+                ledger.record(r, rules(), None);
+            }
+            ledger.finish(rules())
+        };
+        let (all, some) = (listed(Listed::All), listed(Listed::Unsucceeded));
+        assert_eq!(all.counts(), some.counts());
+        assert_eq!(all.len(), 2);
+        let statuses: Vec<RotationStatus> = all.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [RotationStatus::Succeeded, RotationStatus::Failed]
+        );
+        for (a, s) in all.iter().zip(some.iter()) {
+            assert_eq!((a.token, a.secret, a.status), (s.token, s.secret, s.status));
+            assert_eq!((a.start(), a.last_start()), (s.start(), s.last_start()));
+            if a.status == RotationStatus::Succeeded {
+                assert!(a.start() < a.last_start(), "{a:?}");
+                assert!(a.steps.len() == 2 && s.steps.is_empty(), "{a:?}");
+            } else {
+                assert!(!a.steps.is_empty());
+                assert_eq!(a.steps, s.steps);
+            }
+        }
     }
 
     #[test]
