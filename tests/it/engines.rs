@@ -24,6 +24,18 @@ fn same(label: &str, dir: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) {
     assert_same(label, &new, &old);
 }
 
+/// [`same`] on `file` and on its bytes `data` on stdin, with `threads` workers, as JSON.
+fn same_file_and_stdin(label: &str, threads: &str, file: &str, data: &[u8]) {
+    let args = ["-j", threads, "-f", "json"];
+    same(
+        &format!("{label} file"),
+        None,
+        &[&args[..], &[file]].concat(),
+        None,
+    );
+    same(&format!("{label} stdin"), None, &args, Some(data));
+}
+
 fn assert_same(label: &str, new: &Output, old: &Output) {
     assert_eq!(new.status.code(), old.status.code(), "{label}: exit status");
     assert!(
@@ -62,18 +74,7 @@ fn generated_shapes_give_the_same_reports() {
             let file = write(dir.path(), "input", &data);
             for threads in ["1", "4"] {
                 let label = format!("{shape} {size} B seed {seed} -j {threads}");
-                same(
-                    &format!("{label} file"),
-                    None,
-                    &["-j", threads, "-f", "json", &file],
-                    None,
-                );
-                same(
-                    &format!("{label} stdin"),
-                    None,
-                    &["-j", threads, "-f", "json"],
-                    Some(&data),
-                );
+                same_file_and_stdin(&label, threads, &file, &data);
             }
             same(
                 &format!("{shape} {size} B seed {seed} human"),
@@ -206,18 +207,7 @@ fn json_pages_written_every_way_give_the_same_reports() {
         let file = write(dir.path(), &format!("pages-{variant}.json"), &text);
         for threads in ["1", "2"] {
             let label = format!("variant {variant} -j {threads}");
-            same(
-                &format!("{label} file"),
-                None,
-                &["-j", threads, "-f", "json", &file],
-                None,
-            );
-            same(
-                &format!("{label} stdin"),
-                None,
-                &["-j", threads, "-f", "json"],
-                Some(&text),
-            );
+            same_file_and_stdin(&label, threads, &file, &text);
         }
     }
 }

@@ -952,6 +952,27 @@ mod tests {
         (records, errors)
     }
 
+    type Outcome<'o> = (&'o [Record<'static>], &'o [crate::problem::Problem]);
+
+    /// Asserts that `got` is `expected`; if not, keeps the input (too long to print) in the
+    /// temporary folder and says where.
+    fn same_outcome(case: &str, data: &[u8], expected: Outcome, got: Outcome) {
+        if expected == got {
+            return;
+        }
+        let path = std::env::temp_dir().join(format!("rotdiag-{case}.json"));
+        std::fs::write(&path, data).unwrap();
+        let first = expected.0.iter().zip(got.0).position(|(a, b)| a != b);
+        panic!(
+            "{case} ({}): {} vs {} records (first difference at {first:?}), errors {:?} vs {:?}",
+            path.display(),
+            expected.0.len(),
+            got.0.len(),
+            expected.1,
+            got.1
+        );
+    }
+
     #[test]
     fn scanned_pages_match_serde_json_on_generated_inputs() {
         let mut rng = Rng(0x0DD5_CA11_1234_5678);
@@ -960,19 +981,12 @@ mod tests {
             let data = input(&mut rng);
             let (records, errors) = outcome(super::super::decode_slice, &data);
             let (scanned, scan_errors) = outcome(super::super::scan_slice, &data);
-            if records != scanned || errors != scan_errors {
-                let path = std::env::temp_dir().join(format!("rotdiag-scan-case-{case}.json"));
-                std::fs::write(&path, &data).unwrap();
-                let first = records.iter().zip(&scanned).position(|(a, b)| a != b);
-                panic!(
-                    "case {case} ({}): {} vs {} records (first difference at {first:?}), errors {:?} vs {:?}",
-                    path.display(),
-                    records.len(),
-                    scanned.len(),
-                    errors,
-                    scan_errors
-                );
-            }
+            same_outcome(
+                &format!("scan-case-{case}"),
+                &data,
+                (&records[..], &errors[..]),
+                (&scanned[..], &scan_errors[..]),
+            );
             read_by_hand += usize::from(!records.is_empty() && errors.is_empty());
         }
         assert!(read_by_hand > 1000, "{read_by_hand}");
@@ -1012,19 +1026,12 @@ mod tests {
             let mut scanned = Vec::new();
             let scan_errors =
                 super::super::scan_stream_in(&mut reader, &mut |r| scanned.push(r), windows);
-            if records != scanned || errors != scan_errors {
-                let path = std::env::temp_dir().join(format!("rotdiag-stream-case-{case}.json"));
-                std::fs::write(&path, &data).unwrap();
-                let first = records.iter().zip(&scanned).position(|(a, b)| a != b);
-                panic!(
-                    "case {case} ({}): {} vs {} records (first difference at {first:?}), errors {:?} vs {:?}",
-                    path.display(),
-                    records.len(),
-                    scanned.len(),
-                    errors,
-                    scan_errors
-                );
-            }
+            same_outcome(
+                &format!("stream-case-{case}"),
+                &data,
+                (&records[..], &errors[..]),
+                (&scanned[..], &scan_errors[..]),
+            );
         }
     }
 
