@@ -14,6 +14,86 @@ pub type EpochMs = i64;
 /// and time, any number of fractional digits (truncated to milliseconds), and `Z`, `+hh:mm`, `-hh:mm`,
 /// `+hhmm` or no zone (read as UTC, which is what `aws logs tail --format short` prints).
 pub(crate) fn parse_iso_prefix(s: &[u8]) -> Option<(EpochMs, usize)> {
+    if let Some(head) = s.first_chunk::<24>()
+        && let Some(parsed) = parse_millis_prefix(head)
+    {
+        return Some(parsed);
+    }
+    parse_iso_general(s)
+}
+
+/// The fast path of [`parse_iso_prefix`], for the shape nearly every line of an S3 export and
+/// of the Python runtime starts with: `YYYY-MM-DDTHH:MM:SS.mmm` and then `Z` or no zone (any
+/// other byte). `None` means "not this exact shape" (more fraction digits, a numeric offset, no
+/// timestamp at all), and the general parser decides.
+///
+/// Written by hand because it runs once or twice per line (the general parser cost about 140
+/// instructions a call in profiles): it reads the first 24 bytes once, from a copy, and checks
+/// them at fixed places; and consecutive lines nearly always share their minute, so the instant
+/// of `YYYY-MM-DDTHH:MM` is kept per thread ([`MINUTE`]) and only the seconds are parsed when
+/// it repeats.
+fn parse_millis_prefix(head: &[u8; 24]) -> Option<(EpochMs, usize)> {
+    let h = *head;
+    if h[16] != b':' || !(h[19] == b'.' || h[19] == b',') {
+        return None;
+    }
+    let used = match h[23] {
+        b'Z' => 24,
+        b'0'..=b'9' | b'+' | b'-' => return None,
+        _ => 23,
+    };
+    let d = |i: usize| -> Option<u32> {
+        let v = h[i].wrapping_sub(b'0');
+        (v < 10).then_some(u32::from(v))
+    };
+    let two = |i: usize| Some(d(i)? * 10 + d(i + 1)?);
+    let second = two(17)?;
+    let millis = two(20)? * 10 + d(22)?;
+    if second > 60 {
+        return None;
+    }
+    let key = u128::from_le_bytes(h[..16].try_into().unwrap());
+    let (last_key, last_minute) = MINUTE.get();
+    let minute_ms = if key == last_key && last_minute != EpochMs::MIN {
+        last_minute
+    } else {
+        let m = minute_of(&h)?;
+        MINUTE.set((key, m));
+        m
+    };
+    Some((minute_ms + i64::from(second * 1000 + millis), used))
+}
+
+thread_local! {
+    /// The last `YYYY-MM-DDTHH:MM` [`parse_millis_prefix`] read on this thread (its 16 bytes),
+    /// and its instant; `EpochMs::MIN` before the first.
+    static MINUTE: std::cell::Cell<(u128, EpochMs)> = const {
+        std::cell::Cell::new((0, EpochMs::MIN))
+    };
+}
+
+/// The instant of the `YYYY-MM-DDTHH:MM` that starts `h`, checked as the general parser checks it.
+fn minute_of(h: &[u8; 24]) -> Option<EpochMs> {
+    if h[4] != b'-' || h[7] != b'-' || !(h[10] == b'T' || h[10] == b' ') || h[13] != b':' {
+        return None;
+    }
+    let d = |i: usize| -> Option<u32> {
+        let v = h[i].wrapping_sub(b'0');
+        (v < 10).then_some(u32::from(v))
+    };
+    let two = |i: usize| Some(d(i)? * 10 + d(i + 1)?);
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day) = (two(5)?, two(8)?);
+    let (hour, minute) = (two(11)?, two(14)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    Some((days * 86_400 + i64::from(hour * 3600 + minute * 60)) * 1000)
+}
+
+/// [`parse_iso_prefix`] for every dialect, a byte at a time.
+fn parse_iso_general(s: &[u8]) -> Option<(EpochMs, usize)> {
     if s.len() < 19 {
         return None;
     }
@@ -287,6 +367,71 @@ mod tests {
         let mut s = String::from("at ");
         push_iso(&mut s, t + 1);
         assert_eq!(s, "at 2024-03-01T00:00:00.000Z");
+    }
+
+    /// The fast path reads only `YYYY-MM-DDTHH:MM:SS.mmm` then `Z` or no zone; whatever it
+    /// returns, the general parser returns too, and everything else is left to it.
+    #[test]
+    fn the_fast_path_agrees_with_the_general_parser() {
+        let cases = [
+            "2024-05-01T12:00:00.456Z START RequestId: x",
+            "2024-05-01T12:00:00.456Z\tx",
+            "2024-05-01 12:00:00.456Z",
+            "2024-05-01T12:00:00,456Z trailing",
+            "2024-05-01T12:00:00.456 no zone",
+            "2024-05-01T12:00:00.456\tno zone",
+            "2024-05-01T12:00:00.456\r\n",
+            "2024-05-01T12:00:00.4567Z more digits",
+            "2024-05-01T12:00:00.456789+00:00 tail",
+            "2024-05-01T12:00:00.456-0500 offset",
+            "2024-05-01T12:00:00.456+",
+            "2024-05-01T12:00:00Z and more text",
+            "2024-13-01T12:00:00.456Z bad month",
+            "2024-05-00T12:00:00.456Z bad day",
+            "2024-05-01T24:00:00.456Z bad hour",
+            "2024-05-01T12:60:00.456Z bad minute",
+            "2016-12-31T23:59:60.000Z leap second",
+            "2024-05-01T12:00:00.4x6Z",
+            "2024/05/01 12:00:00.456 Go log",
+            "20a4-05-01T12:00:00.456Z",
+            "2024-05-01T12:00:00.45",
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+        ];
+        for c in cases {
+            let b = c.as_bytes();
+            let general = parse_iso_general(b);
+            assert_eq!(parse_iso_prefix(b), general, "{c}");
+            if let Some(head) = b.first_chunk::<24>()
+                && let Some(fast) = parse_millis_prefix(head)
+            {
+                assert_eq!(Some(fast), general, "{c}");
+            }
+        }
+        // The minute kept from the line before is used only for the same minute.
+        for c in [
+            "2024-05-01T12:00:59.999Z",
+            "2024-05-01T12:01:00.000Z",
+            "2024-05-01T12:00:00.000Z",
+            "2024-05-01 12:00:00.000Z",
+            "2024-05-01T12:00:00.000Z",
+            "2025-05-01T12:00:00.000Z",
+        ] {
+            assert_eq!(
+                parse_iso_prefix(c.as_bytes()),
+                parse_iso_general(c.as_bytes()),
+                "{c}"
+            );
+        }
+        // Every byte in every place of the fast shape: the two parsers agree.
+        let base = *b"2024-02-29T23:59:59.999Z";
+        for i in 0..24 {
+            for v in 0..=255u8 {
+                let mut b = base;
+                b[i] = v;
+                assert_eq!(parse_iso_prefix(&b), parse_iso_general(&b), "{i} {v:#x}");
+            }
+        }
     }
 
     #[test]

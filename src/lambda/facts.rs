@@ -71,7 +71,7 @@ pub(crate) fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Pos
         }
     }
     for &pid in hits.iter() {
-        if !rules.model.facts.contains(&pid) {
+        if rules.model.facts.binary_search(&pid).is_err() {
             continue;
         }
         let pattern = &rules.patterns[pid as usize];

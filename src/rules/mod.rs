@@ -279,7 +279,7 @@ pub struct Model {
     pub(crate) neutral: Option<PatternId>,
     /// The database engines, in the order the model lists them.
     pub(crate) engines: Vec<Engine>,
-    /// Regex patterns whose named groups are facts.
+    /// Regex patterns whose named groups are facts (sorted).
     pub(crate) facts: Vec<PatternId>,
     /// Facts read right after (or at) a literal.
     pub(crate) positional: Vec<PositionalFact>,

@@ -121,7 +121,9 @@ pub struct Invocation {
     /// The step was inferred from the invocation before it in its rotation, not logged.
     pub(crate) step_inferred: bool,
     pub(crate) facts: Facts,
-    pub(crate) runtime_version: Option<String>,
+    /// Shared with its stream's state (every START hands it on: a clone of a `String` each showed
+    /// up in profiles).
+    pub(crate) runtime_version: Option<Arc<str>>,
     /// What its environment's `INIT_START` stated (shared by the stream's invocations; a failed
     /// invocation takes it into its facts when it closes).
     pub(crate) init_facts: Option<Arc<Facts>>,

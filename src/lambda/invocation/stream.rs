@@ -19,7 +19,7 @@ pub(super) struct StreamState {
     pub(super) ended: Vec<RequestId>,
     /// Init-phase output waiting for the stream's next invocation.
     pub(super) pending: Option<Invocation>,
-    pub(super) runtime_version: Option<String>,
+    pub(super) runtime_version: Option<Arc<str>>,
     /// What the environment's `INIT_START` line states (its runtime's region), for every
     /// invocation the stream starts.
     pub(super) init_facts: Option<Arc<Facts>>,

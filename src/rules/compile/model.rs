@@ -66,6 +66,8 @@ pub(super) fn compile(
             ));
         }
     }
+    // Sorted, so the parallel stage looks a hit up by binary search (`lambda::facts::extract`).
+    model.facts.sort_unstable();
     names(def, &mut model, errors);
     model
 }
