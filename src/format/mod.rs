@@ -146,6 +146,24 @@ impl Format {
         }
     }
 
+    /// [`Format::memory_decoder`] with `filter-log-events` / `get-log-events` pages read by hand
+    /// first (`events_json::scan`), the scan-first engine's: the same records and errors.
+    pub fn scanning_memory_decoder(self) -> Option<MemoryDecoder> {
+        self.memory_decoder()
+            .map(|_| events_json::scan_slice as MemoryDecoder)
+    }
+
+    /// [`Format::decoder`] with `filter-log-events` / `get-log-events` pages read by hand first
+    /// (`events_json::scan`), the scan-first engine's: the same records and errors.
+    pub fn scanning_decoder(self) -> Decoder {
+        match self.decoder() {
+            Decoder::Structured(_) if self.memory_decoder().is_some() => {
+                Decoder::Structured(events_json::scan_stream)
+            }
+            other => other,
+        }
+    }
+
     /// How inputs of this shape are decoded.
     pub fn decoder(self) -> Decoder {
         match self {

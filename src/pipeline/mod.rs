@@ -14,8 +14,8 @@
 //! | --- | --- | --- |
 //! | [`MappedBlocks`] ([`mapped`]) | a mapped file, line-oriented | windows cut into blocks at record boundaries, decoded in parallel, in place |
 //! | [`StreamWindows`] ([`windows`]) | a stream, line-oriented | the same, a window at a time into two buffers (bounded memory) |
-//! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own, batches analysed on the pool |
-//! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader |
+//! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own (pages of events by hand), batches analysed on the pool |
+//! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader (JSON in windows that end where a page ends) |
 //!
 //! Standard input that stays open (`aws logs tail --follow | rotdiag`) is followed instead
 //! ([`follow()`], [`follow`](mod@follow)): read as it arrives, and each rotation reported to a
@@ -96,7 +96,8 @@ pub struct Options {
 #[doc(hidden)]
 pub enum Engine {
     /// The engine being built for issue 11. So far it differs from the reference engine only
-    /// in reading Lambda JSON log records by hand (`lambda::flat_json`); the scan-first pass
+    /// in reading Lambda JSON log records by hand (`lambda::flat_json`) and JSON pages of
+    /// events by hand (`format::events_json::scan`, a stream in windows); the scan-first pass
     /// over each block (lines without a hit never classified) is not in yet (BENCHMARKS.md,
     /// "What limits it").
     #[default]
@@ -273,7 +274,11 @@ impl Analyzer<'_> {
 /// Scans an opened input with the strategy for how it is held (mapped or streamed) and how its
 /// shape decodes (line-oriented or documents), into `report`.
 fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut InputReport) {
-    match (opened, format.decoder()) {
+    let decoder = match session.analyzer().engine {
+        Engine::ScanFirst => format.scanning_decoder(),
+        Engine::Reference => format.decoder(),
+    };
+    match (opened, decoder) {
         (Opened::Archive(_), _) => {}
         (Opened::Mapped(m), Decoder::Lines(decoder)) => {
             let data = m.bytes();
@@ -289,7 +294,11 @@ fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut Inpu
         .scan(session)
         .report_to(report),
         (Opened::Mapped(m), Decoder::Structured(_)) if format.memory_decoder().is_some() => {
-            let decode = format.memory_decoder().unwrap();
+            let decode = match session.analyzer().engine {
+                Engine::ScanFirst => format.scanning_memory_decoder(),
+                Engine::Reference => format.memory_decoder(),
+            };
+            let decode = decode.unwrap();
             MappedDocuments {
                 data: m.bytes(),
                 decode,

@@ -16,7 +16,7 @@ use std::cell::Cell;
 use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 
-use super::{Locate, Node, Target, Walker};
+use super::{Locate, Node, Skip, Target, Walker, with_skip};
 
 /// Where the parser is in an input held in memory.
 pub(super) struct Position<'d> {
@@ -48,7 +48,7 @@ impl<'d> Position<'d> {
     }
 
     /// The line `offset` is on.
-    fn line_at(&self, offset: usize) -> u64 {
+    pub(super) fn line_at(&self, offset: usize) -> u64 {
         let offset = offset.min(self.data.len());
         let counted = self.counted.get();
         let n = if offset >= counted {
@@ -61,6 +61,12 @@ impl<'d> Position<'d> {
         self.newlines.set(n);
         self.counted.set(offset);
         n + 1
+    }
+
+    /// The reader knows `offset` is on `line`: lines are counted on from there.
+    pub(super) fn note_line(&self, offset: usize, line: u64) {
+        self.counted.set(offset.min(self.data.len()));
+        self.newlines.set(line - 1);
     }
 
     /// The parser is about to read the value `raw`: a map or an array is "at" the byte after its
@@ -153,6 +159,16 @@ fn offset_in(text: &[u8], line: usize, column: usize) -> usize {
 /// Decodes every JSON document in `data` (valid UTF-8), like [`super::walk`] does a stream: the
 /// same records, positions and errors.
 pub(super) fn walk(data: &[u8], w: &mut Walker) {
+    walk_with(data, w, documents);
+}
+
+/// How a run of documents is read, from an offset up to the end or the first fault: serde_json
+/// ([`documents`]) or the hand reader first ([`super::scan`]).
+pub(super) type Documents = fn(&[u8], usize, &Position, &mut Walker) -> Option<Fault>;
+
+/// [`walk`], reading runs of documents with `documents`: what to do after a fault (report it,
+/// resume at the next document) is the same whoever read them.
+pub(super) fn walk_with(data: &[u8], w: &mut Walker, documents: Documents) {
     let pos = Position::new(data);
     // A stream parser is made at the start and again after each syntax error; its errors count
     // lines from there.
@@ -208,7 +224,7 @@ pub(super) fn walk(data: &[u8], w: &mut Walker) {
 }
 
 /// Where and why a document could not be read.
-struct Fault {
+pub(super) struct Fault {
     message: String,
     eof: bool,
     /// Offset and line the stream parser would have stopped at.
@@ -225,34 +241,7 @@ fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option
         let done = from + docs.byte_offset();
         let raw = match docs.next()? {
             Ok(raw) => raw,
-            Err(e) => {
-                // Deliver what the document holds before the fault: parse it again, directly, as
-                // a stream parser would have (its error says what a stream parser's says). It
-                // starts after JSON's whitespace, which a form feed is not.
-                let start = done
-                    + data[done..]
-                        .iter()
-                        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-                        .count();
-                pos.enter_at(start);
-                let text = std::str::from_utf8(&data[start..]).unwrap_or_default();
-                let direct = pos.parse(text, node(pos, w, &mut Target::direct())).err();
-                let failed = pos.failed_at.take();
-                return Some(match (direct, failed) {
-                    (Some(d), Some((at, line))) if d.is_eof() == e.is_eof() => Fault {
-                        message: super::bare(&d),
-                        eof: d.is_eof(),
-                        at,
-                        line,
-                    },
-                    _ => Fault {
-                        message: super::bare(&e),
-                        eof: e.is_eof(),
-                        at: from + offset_in(&data[from..], e.line(), e.column()),
-                        line: base + e.line().saturating_sub(1) as u64,
-                    },
-                });
-            }
+            Err(e) => return Some(fault_at(data, done, from, base, &e, pos, w)),
         };
         pos.enter(raw.get());
         if let Err(e) = pos.parse(raw.get(), node(pos, w, &mut Target::direct())) {
@@ -267,6 +256,79 @@ fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option
             });
         }
     }
+}
+
+/// The fault of the document at or after `done` that serde_json's stream of documents from
+/// `from` (on line `base`) met (`e`): the document is parsed again directly, as a stream parser
+/// would have read it, so the records before the fault are delivered and the error says what a
+/// stream parser's says. It starts after JSON's whitespace, which a form feed is not.
+fn fault_at(
+    data: &[u8],
+    done: usize,
+    from: usize,
+    base: u64,
+    e: &serde_json::Error,
+    pos: &Position,
+    w: &mut Walker,
+) -> Fault {
+    let start = done
+        + data[done..]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+    pos.enter_at(start);
+    let text = std::str::from_utf8(&data[start..]).unwrap_or_default();
+    let direct = pos.parse(text, node(pos, w, &mut Target::direct())).err();
+    let failed = pos.failed_at.take();
+    match (direct, failed) {
+        (Some(d), Some((at, line))) if d.is_eof() == e.is_eof() => Fault {
+            message: super::bare(&d),
+            eof: d.is_eof(),
+            at,
+            line,
+        },
+        _ => Fault {
+            message: super::bare(e),
+            eof: e.is_eof(),
+            at: from + offset_in(&data[from..], e.line(), e.column()),
+            line: base + e.line().saturating_sub(1) as u64,
+        },
+    }
+}
+
+/// Decodes the one document after `done` (the end of the document before it, or where a run of
+/// them starts; whitespace may follow) as [`documents`] does, its records from the `skip`-th on
+/// (the ones before were delivered by a reader that gave up on it). Returns the offset after the
+/// document, or its fault.
+pub(super) fn document(
+    data: &[u8],
+    done: usize,
+    pos: &Position,
+    w: &mut Walker,
+    skip: Skip,
+) -> Result<usize, Fault> {
+    with_skip(w, skip, |w| one_document(data, done, pos, w))
+}
+
+fn one_document(data: &[u8], done: usize, pos: &Position, w: &mut Walker) -> Result<usize, Fault> {
+    let base = pos.line_at(done);
+    let mut docs = serde_json::Deserializer::from_slice(&data[done..]).into_iter::<&RawValue>();
+    let raw = match docs.next() {
+        None => return Ok(data.len()),
+        Some(Ok(raw)) => raw,
+        Some(Err(e)) => return Err(fault_at(data, done, done, base, &e, pos, w)),
+    };
+    pos.enter(raw.get());
+    if let Err(e) = pos.parse(raw.get(), node(pos, w, &mut Target::direct())) {
+        let (at, line) = pos.failed_at.take().unwrap_or((done, pos.line_at(done)));
+        return Err(Fault {
+            message: super::bare(&e),
+            eof: false,
+            at,
+            line,
+        });
+    }
+    Ok(done + docs.byte_offset())
 }
 
 /// A top-level node.

@@ -35,6 +35,13 @@
 //! parser from a reader and counts where it is; `memory` parses an input held in memory (a
 //! mapped file, several times faster) and works out the same positions from where the parsed
 //! text sits; `payload` opens base64 payloads; `record` turns a parsed object into a record.
+//!
+//! The hot path, `scan`: a hand reader of `filter-log-events` / `get-log-events` pages (the shape
+//! nearly every JSON input has), which hands each page it is sure of straight to the walker's
+//! sink and gives every other document to the serde_json walker above ([`scan_slice`] for a
+//! mapped file, [`scan_stream`] for a stream read in windows that end where a page ends). The
+//! scan-first engine decodes with it; the reference engine with serde_json alone
+//! ([`decode_slice`], [`decode`]), so `tests/it/engines.rs` compares the two.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -51,6 +58,7 @@ use crate::problem::{Kind, Problem};
 mod memory;
 mod payload;
 mod record;
+mod scan;
 mod stream;
 
 use payload::nested;
@@ -204,6 +212,86 @@ pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -
     w.finish()
 }
 
+/// [`decode_slice`] with the hand reader of `filter-log-events` / `get-log-events` pages
+/// ([`scan`]) first, serde_json for every document it gives up on: the same records and errors.
+pub(crate) fn scan_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+    if std::str::from_utf8(data).is_err() {
+        return decode(&mut &data[..], sink);
+    }
+    let mut w = Walker::new(sink, Some(Window::default()));
+    memory::walk_with(data, &mut w, scan::documents);
+    w.finish()
+}
+
+/// [`decode`] with the hand reader of `filter-log-events` / `get-log-events` pages ([`scan`])
+/// first: the input is read in windows that end where a document ends, each read from its slice.
+/// From the first document the reader gives up on (or one longer than [`MAX_DOCUMENT`], or
+/// invalid UTF-8) on, the rest of the input is decoded by [`decode`]'s serde_json walker, as a
+/// stream, from that document's start: the same records and errors as [`decode`].
+pub(crate) fn scan_stream(
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(Record<'static>),
+) -> Vec<Problem> {
+    scan_stream_in(input, sink, scan::Windows::default())
+}
+
+/// [`scan_stream`] in `windows` (of the sizes tests choose).
+fn scan_stream_in(
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(Record<'static>),
+    mut windows: scan::Windows,
+) -> Vec<Problem> {
+    let mut w = Walker::new(sink, Some(Window::default()));
+    let rest = windows.read(input, &mut w);
+    if let Some(rest) = rest {
+        let mut chained = (&windows.buf[rest.at..]).chain(input);
+        let pos = stream::Position::starting_at(rest.offset, rest.line);
+        with_skip(&mut w, rest.skip, |inner| {
+            walk_at(&mut chained, inner, None, pos)
+        });
+    }
+    w.finish()
+}
+
+/// The longest document [`scan_stream`] reads by hand: its window stays below twice this.
+const MAX_DOCUMENT: usize = 8 << 20;
+
+/// Runs `decode` with a walker whose first `skip.records` records are dropped: they were
+/// delivered already, by the hand reader, which gave up on their document; `skip.last_line` is
+/// `w`'s last line from before them. Everything else goes to `w`.
+fn with_skip<T>(w: &mut Walker, skip: Skip, decode: impl FnOnce(&mut Walker) -> T) -> T {
+    if skip.records == 0 {
+        return decode(w);
+    }
+    let mut dropped = 0;
+    let (result, last_line, errors, suppressed) = {
+        let mut sink = |r| {
+            if dropped < skip.records {
+                dropped += 1;
+            } else {
+                w.deliver(r);
+            }
+        };
+        let mut inner = Walker::new(&mut sink, None);
+        inner.last_line = skip.last_line;
+        let result = decode(&mut inner);
+        (result, inner.last_line, inner.errors, inner.suppressed)
+    };
+    w.last_line = w.last_line.max(last_line);
+    for e in errors {
+        w.problem(e);
+    }
+    w.suppressed += suppressed;
+    result
+}
+
+/// Records of a document already delivered when serde_json takes it over.
+#[derive(Clone, Copy, Debug, Default)]
+struct Skip {
+    records: u64,
+    last_line: u64,
+}
+
 /// Decodes a base64 subscription payload met outside JSON: the `Data` column of `aws kinesis
 /// get-records --output text | yaml | table`. Its records go to `sink` (numbered on from `line`, the
 /// line of the column), the problems met are returned.
@@ -228,7 +316,12 @@ pub(crate) fn decode_payload(
 }
 
 fn walk(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>) {
-    let pos = Rc::new(stream::Position::default());
+    walk_at(input, w, origin, stream::Position::default());
+}
+
+/// [`walk`] from a position in the input (the reader's first byte is there).
+fn walk_at(input: &mut dyn Read, w: &mut Walker, origin: Option<Origin>, pos: stream::Position) {
+    let pos = Rc::new(pos);
     // serde_json reads byte by byte from an `io::Read`: buffer underneath, and count what it
     // consumes on top, so positions are where the parser is, not where the buffer is.
     let mut reader = stream::Source::new(input, pos.clone());
@@ -923,6 +1016,29 @@ mod tests {
             errors,
             &mem_errors[..],
             "errors differ from memory for {:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert_same_scanned(input, records, errors);
+    }
+
+    /// The hand reader of pages ([`scan_slice`]) gives what serde_json gives.
+    pub(crate) fn assert_same_scanned(
+        input: &[u8],
+        records: &[Record<'static>],
+        errors: &[Problem],
+    ) {
+        let mut scanned = Vec::new();
+        let scan_errors = scan_slice(input, &mut |r| scanned.push(r));
+        assert_eq!(
+            records,
+            &scanned[..],
+            "records differ when scanned for {:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert_eq!(
+            errors,
+            &scan_errors[..],
+            "errors differ when scanned for {:?}",
             String::from_utf8_lossy(input)
         );
     }

@@ -53,6 +53,16 @@ impl Locate for Position {
 }
 
 impl Position {
+    /// A position for a reader whose first byte is at `offset` on `line` of the input.
+    pub(super) fn starting_at(offset: u64, line: u64) -> Position {
+        let pos = Position::default();
+        pos.base.set(offset);
+        pos.newlines.set(line - 1);
+        pos.mark.set(offset);
+        pos.record_mark.set(offset);
+        pos
+    }
+
     pub(super) fn mark_document(&self) {
         self.mark.set(self.offset());
         self.content_before_chunk.set(false);

@@ -1,0 +1,1167 @@
+//! A hand reader of `filter-log-events` / `get-log-events` pages held in memory: the hot path of
+//! every JSON input, with serde_json behind it for everything else.
+//!
+//! Why by hand: parsing the container with serde_json was 63 % of the instructions of a run on a
+//! 16 MiB `filter-log-events` file (719 M of 1,138 M, callgrind, `-j 1`; BENCHMARKS.md, "What
+//! limits it"), all of it on one thread: every page is first skipped as a `RawValue` (to know
+//! where it is), every event skipped again, then parsed from its own slice into `Value`s, each
+//! message a `String` of its own. A page is a flat, known shape: an object whose `events` array
+//! holds objects of string and integer members. This reader walks the bytes once, reads the five
+//! members an event has (`logStreamName`, `timestamp`, `message`, `ingestionTime`, `eventId`),
+//! copies a message without a backslash as it is and unescapes one with escapes (every JSON escape,
+//! `\uXXXX` and surrogate pairs, as serde_json does), and counts lines in the whitespace between
+//! tokens (a JSON string holds no raw newline).
+//!
+//! Whenever it answers, the answer is serde_json's; wherever it is not certain, it gives up on the
+//! page and serde_json decodes it ([`super::memory`]): same records, same errors, same positions.
+//! It gives up on any document that is not an object, any key it does not know (at the top:
+//! `events`, `searchedLogStreams`, `nextToken`, `nextForwardToken`, `nextBackwardToken`), a key
+//! with an escape or given twice, a member of another type (a `null` message, a string
+//! timestamp), nesting deeper than a `searchedLogStreams` needs, a number that is not a plain
+//! integer of up to 18 digits, a `\u` escape of a lone surrogate, a control byte in a string,
+//! anything after a value but `,` and the closing bracket, and the end of the input inside a page.
+//! Syntax errors are found the same way: the reader gives up, and serde_json reports them.
+//!
+//! Records of a page are delivered as they are read (a page can be the whole multi-gigabyte
+//! input: the CLI merges every page of `filter-log-events` into one document). When the reader
+//! gives up after some were delivered, serde_json decodes the page again from its start and the
+//! records it makes that were already delivered are dropped ([`Stopped::delivered`]).
+//!
+//! The input must be valid UTF-8 (the caller checks it once, as [`super::decode_slice`] does): a
+//! string is then valid UTF-8 wherever it ends at a quote.
+
+use std::borrow::Cow;
+
+use std::io::Read;
+
+use super::memory::{self, Fault, Position};
+use super::{MAX_DOCUMENT, Skip, Walker};
+use crate::format::Record;
+
+/// Reads the documents of `data` from `from` on (a [`memory::Documents`]): each with this
+/// reader, or with serde_json where it gives up. Stops at the end (`None`) or at the first fault.
+pub(super) fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option<Fault> {
+    let mut scan = Scan::new(data, 0);
+    let mut done = from;
+    loop {
+        scan.seek(done, pos.line_at(done));
+        scan.ws()?;
+        let last_line = w.last_line;
+        match scan.document(0, w) {
+            Ok(()) => {
+                done = scan.at;
+                pos.note_line(done, scan.line());
+            }
+            Err(stopped) => {
+                let skip = Skip {
+                    records: stopped.delivered,
+                    last_line,
+                };
+                match memory::document(data, done, pos, w, skip) {
+                    Ok(end) => done = end,
+                    Err(fault) => return Some(fault),
+                }
+            }
+        }
+    }
+}
+
+/// Bytes asked of a stream at a time.
+const READ_BYTES: usize = 1 << 20;
+
+/// A stream read in windows that end where a document ends ([`super::scan_stream`]).
+pub(super) struct Windows {
+    /// Bytes asked of the stream at a time ([`READ_BYTES`]; small in tests).
+    read_bytes: usize,
+    /// The longest document read by hand ([`MAX_DOCUMENT`]).
+    max_document: usize,
+    /// The window: input from `offset` on.
+    pub(super) buf: Vec<u8>,
+    offset: u64,
+    /// The line of `buf[0]`.
+    line: u64,
+    eof: bool,
+    /// Records of the document at `buf[0]` delivered already (it did not end in the window).
+    skip: Skip,
+}
+
+/// Where serde_json takes over: the rest of the input from `buf[at]`, at `offset` and on `line`
+/// of the input; the first records it makes were delivered already.
+pub(super) struct Rest {
+    pub(super) at: usize,
+    pub(super) offset: u64,
+    pub(super) line: u64,
+    pub(super) skip: Skip,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows::new(READ_BYTES, MAX_DOCUMENT)
+    }
+}
+
+impl Windows {
+    pub(super) fn new(read_bytes: usize, max_document: usize) -> Self {
+        Windows {
+            read_bytes,
+            max_document,
+            buf: Vec::new(),
+            offset: 0,
+            line: 1,
+            eof: false,
+            skip: Skip::default(),
+        }
+    }
+
+    /// Reads documents by hand, a window at a time, until the end of the input (`None`) or the
+    /// first document that serde_json must read.
+    pub(super) fn read(&mut self, input: &mut dyn Read, w: &mut Walker) -> Option<Rest> {
+        loop {
+            self.fill(input);
+            // A multi-byte character cut by the read completes in the next window.
+            let (valid, invalid) = match std::str::from_utf8(&self.buf) {
+                Ok(_) => (self.buf.len(), false),
+                Err(e) => (e.valid_up_to(), e.error_len().is_some() || self.eof),
+            };
+            let more = !self.eof && !invalid;
+            // Up to where the last document probably starts: it is read once whole (none
+            // yet: read on), unless the window is as long as a document may be.
+            let end = match more && self.buf.len() < self.max_document {
+                true => likely_last_start(&self.buf[..valid]).unwrap_or(0),
+                false => valid,
+            };
+            let (done, line, stopped) = self.documents(end, w);
+            let rest = |skip| Rest {
+                at: done,
+                offset: self.offset + done as u64,
+                line,
+                skip,
+            };
+            match stopped {
+                None if valid == self.buf.len() && self.eof => return None,
+                Some(s) if s.why == Stop::GiveUp => return Some(rest(s.skip)),
+                Some(s) if !more || self.buf.len() - done >= self.max_document => {
+                    return Some(rest(s.skip));
+                }
+                None if !more => return Some(rest(Skip::default())),
+                Some(s) => self.skip = s.skip,
+                // Only whitespace before the guessed start: the document there is still to read.
+                None => {}
+            }
+            self.buf.drain(..done);
+            self.offset += done as u64;
+            self.line = line;
+        }
+    }
+
+    /// Reads the whole documents in `buf[..valid]`. Returns where the first one that is not
+    /// whole (or that the reader gave up on) starts, its line, and why it stopped there (`None`:
+    /// nothing but whitespace is left).
+    fn documents(&mut self, valid: usize, w: &mut Walker) -> (usize, u64, Option<Halt>) {
+        let mut scan = Scan::new(&self.buf[..valid], self.offset);
+        let (mut done, mut line) = (0, self.line);
+        loop {
+            scan.seek(done, line);
+            if scan.ws().is_none() {
+                return (done, line, None);
+            }
+            let skip = self.skip;
+            let last_line = if skip.records > 0 {
+                skip.last_line
+            } else {
+                w.last_line
+            };
+            match scan.document(skip.records, w) {
+                Ok(()) => {
+                    done = scan.at;
+                    line = scan.line();
+                    self.skip = Skip::default();
+                }
+                Err(stopped) => {
+                    let halt = Halt {
+                        why: stopped.why,
+                        // A window cut short by a guessed document start may stop before
+                        // the records delivered from a longer one.
+                        skip: Skip {
+                            records: stopped.delivered.max(skip.records),
+                            last_line,
+                        },
+                    };
+                    return (done, line, Some(halt));
+                }
+            }
+        }
+    }
+
+    /// Reads [`READ_BYTES`] more, unless the input ends first. A read error ends the input (the
+    /// reader below reports it).
+    fn fill(&mut self, input: &mut dyn Read) {
+        let want = self.buf.len() + self.read_bytes;
+        let mut filled = self.buf.len();
+        self.buf.resize(want, 0);
+        while !self.eof && filled < want {
+            match input.read(&mut self.buf[filled..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => self.eof = true,
+            }
+        }
+        self.buf.truncate(filled);
+    }
+}
+
+/// Where the last document of `window` probably starts: at the last line that starts with `{`
+/// or `[` (pretty-printed pages and JSON lines start every document so, and nothing inside them
+/// starts a line with a bracket but nested arrays of compact JSON). Reading only up to there
+/// spares reading a page cut by the window twice; a wrong guess costs only that.
+fn likely_last_start(window: &[u8]) -> Option<usize> {
+    memchr::memrchr2_iter(b'{', b'[', window).find(|&i| i > 0 && window[i - 1] == b'\n')
+}
+
+/// Why a window's documents stopped.
+#[derive(Clone, Copy)]
+struct Halt {
+    why: Stop,
+    skip: Skip,
+}
+
+/// Why the reader stopped inside a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// Something only serde_json can tell (or a syntax error, which it reports).
+    GiveUp,
+    /// The input ends inside the document.
+    End,
+}
+
+/// Where the reader stopped: why, and how many records of the document it delivered before.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stopped {
+    pub(super) why: Stop,
+    pub(super) delivered: u64,
+}
+
+type Step<T> = Result<T, Stop>;
+
+/// How deep a value the reader skips may nest (`searchedLogStreams`: an array of flat objects).
+const MAX_SKIP_DEPTH: u32 = 4;
+
+/// The reader over one input held in memory.
+pub(super) struct Scan<'d> {
+    data: &'d [u8],
+    /// The next byte to read.
+    pub(super) at: usize,
+    /// Newlines before `at` since [`Scan::line_base`] was set.
+    newlines: u64,
+    /// The line of the byte where counting started (1-based).
+    line_base: u64,
+    /// Offset of `data[0]` in the input.
+    offset_base: u64,
+}
+
+/// The members of one event read so far.
+#[derive(Default)]
+struct Event {
+    line: u64,
+    message: Option<Vec<u8>>,
+    timestamp: Option<i64>,
+    stream: Option<String>,
+    seen: u8,
+}
+
+impl<'d> Scan<'d> {
+    /// A reader of `data`, whose first byte is at `offset_base` in the input.
+    pub(super) fn new(data: &'d [u8], offset_base: u64) -> Self {
+        Scan {
+            data,
+            at: 0,
+            newlines: 0,
+            line_base: 1,
+            offset_base,
+        }
+    }
+
+    /// Moves to `at`, which is on line `line`.
+    pub(super) fn seek(&mut self, at: usize, line: u64) {
+        self.at = at;
+        self.newlines = 0;
+        self.line_base = line;
+    }
+
+    /// The line the reader is on.
+    pub(super) fn line(&self) -> u64 {
+        self.line_base + self.newlines
+    }
+
+    /// Skips JSON's whitespace (space, tab, CR, LF), counting newlines. Returns the byte after it.
+    #[inline]
+    pub(super) fn ws(&mut self) -> Option<u8> {
+        const SPACES: u64 = 0x2020_2020_2020_2020;
+        loop {
+            // Runs of spaces (pretty-printed indentation) eight bytes at a time.
+            if let Some(chunk) = self.data.get(self.at..self.at + 8) {
+                let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ SPACES;
+                self.at += (x.trailing_zeros() / 8) as usize;
+            }
+            match *self.data.get(self.at)? {
+                b' ' | b'\t' | b'\r' => self.at += 1,
+                b'\n' => {
+                    self.at += 1;
+                    self.newlines += 1;
+                }
+                b => return Some(b),
+            }
+        }
+    }
+
+    /// The next byte after whitespace, which must be `want`; consumed.
+    #[inline]
+    fn expect(&mut self, want: u8) -> Step<()> {
+        match self.ws() {
+            Some(b) if b == want => {
+                self.at += 1;
+                Ok(())
+            }
+            Some(_) => Err(Stop::GiveUp),
+            None => Err(Stop::End),
+        }
+    }
+
+    /// After a member or element: `,` (true, consumed) or `close` (false, consumed).
+    #[inline]
+    fn next_or_close(&mut self, close: u8) -> Step<bool> {
+        match self.ws() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(_) => Err(Stop::GiveUp),
+            None => Err(Stop::End),
+        }
+    }
+
+    /// Reads the document at the reader (after whitespace, a byte that is not whitespace) if it
+    /// is a page of events, handing each event to `w` from the `skip`-th on. On success the
+    /// reader is just past the document.
+    pub(super) fn document(&mut self, skip: u64, w: &mut Walker) -> Result<(), Stopped> {
+        let mut delivered = 0;
+        self.page(skip, &mut delivered, w)
+            .map_err(|why| Stopped { why, delivered })
+    }
+
+    fn page(&mut self, skip: u64, delivered: &mut u64, w: &mut Walker) -> Step<()> {
+        self.expect(b'{')?;
+        if self.ws() == Some(b'}') {
+            // `{}`: no records.
+            self.at += 1;
+            return Ok(());
+        }
+        let mut seen = 0u8;
+        loop {
+            let key = self.key()?;
+            self.expect(b':')?;
+            let bit = match key {
+                b"events" => 0,
+                b"searchedLogStreams" => 1,
+                b"nextToken" => 2,
+                b"nextForwardToken" => 3,
+                b"nextBackwardToken" => 4,
+                _ => return Err(Stop::GiveUp),
+            };
+            if seen & (1 << bit) != 0 {
+                return Err(Stop::GiveUp);
+            }
+            seen |= 1 << bit;
+            if bit == 0 {
+                self.events(skip, delivered, w)?;
+            } else {
+                self.skip_value(0)?;
+            }
+            if !self.next_or_close(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The `events` array.
+    fn events(&mut self, skip: u64, delivered: &mut u64, w: &mut Walker) -> Step<()> {
+        self.expect(b'[')?;
+        if self.ws() == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            let keep = *delivered >= skip;
+            if let Some(r) = self.event(keep)? {
+                let r = w.stamp(r);
+                w.deliver(r);
+            }
+            *delivered += 1;
+            if !self.next_or_close(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One event object, as a record (`None` when `keep` is false: read, checked, not made).
+    fn event(&mut self, keep: bool) -> Step<Option<Record<'static>>> {
+        self.expect(b'{')?;
+        // serde_json's walker places an element just after its opening bracket.
+        let offset = self.offset_base + self.at as u64;
+        let mut ev = Event::default();
+        loop {
+            let key = self.key()?;
+            let line = self.line();
+            self.expect(b':')?;
+            let bit = match key {
+                b"message" => {
+                    ev.line = line;
+                    ev.message = Some(self.string_value(keep)?);
+                    0
+                }
+                b"timestamp" => {
+                    ev.timestamp = Some(self.integer()?);
+                    1
+                }
+                b"logStreamName" => {
+                    let s = self.string_value(keep)?;
+                    // Valid UTF-8: the input is, and escapes are decoded to UTF-8.
+                    ev.stream = Some(String::from_utf8(s).map_err(|_| Stop::GiveUp)?);
+                    2
+                }
+                b"ingestionTime" => {
+                    self.integer()?;
+                    3
+                }
+                b"eventId" => {
+                    self.string_value(false)?;
+                    4
+                }
+                _ => return Err(Stop::GiveUp),
+            };
+            if ev.seen & (1 << bit) != 0 {
+                return Err(Stop::GiveUp);
+            }
+            ev.seen |= 1 << bit;
+            if !self.next_or_close(b'}')? {
+                break;
+            }
+        }
+        // An event without a message is no record to serde_json's walker either, but the rules
+        // for what else it may be are its own.
+        let Some(message) = ev.message else {
+            return Err(Stop::GiveUp);
+        };
+        Ok(keep.then(|| Record {
+            line: ev.line,
+            offset,
+            timestamp: ev.timestamp.map(epoch_ms),
+            stream: ev.stream.map(Cow::Owned),
+            group: None,
+            message: Cow::Owned(message),
+        }))
+    }
+
+    /// A key without escapes (its bytes), up to its closing quote.
+    fn key(&mut self) -> Step<&'d [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let end = self.plain_run(start);
+        match self.data.get(end) {
+            Some(b'"') => {
+                self.at = end + 1;
+                Ok(&self.data[start..end])
+            }
+            Some(_) => Err(Stop::GiveUp),
+            None => Err(Stop::End),
+        }
+    }
+
+    /// The first byte from `from` on that is a quote, a backslash or a control byte (or the end).
+    #[inline]
+    fn plain_run(&self, from: usize) -> usize {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let d = self.data;
+        let mut i = from;
+        // Eight bytes at a time. Each test flags every byte that matches and maybe bytes after
+        // one that does (a borrow), never one before: the lowest flag is the first match.
+        while i + 8 <= d.len() {
+            let x = u64::from_le_bytes(d[i..i + 8].try_into().unwrap_or([0; 8]));
+            let quote = x ^ (LO * b'"' as u64);
+            let backslash = x ^ (LO * b'\\' as u64);
+            let special = ((quote.wrapping_sub(LO) & !quote)
+                | (backslash.wrapping_sub(LO) & !backslash)
+                | (x.wrapping_sub(LO * 0x20) & !x))
+                & HI;
+            if special != 0 {
+                return i + (special.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while let Some(&b) = d.get(i) {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// A string value (after whitespace), unescaped; empty when `keep` is false (checked only).
+    fn string_value(&mut self, keep: bool) -> Step<Vec<u8>> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let end = self.plain_run(start);
+        match self.data.get(end) {
+            // No escape (nearly always): the bytes as they are, copied once.
+            Some(b'"') => {
+                self.at = end + 1;
+                Ok(if keep {
+                    self.data[start..end].to_vec()
+                } else {
+                    Vec::new()
+                })
+            }
+            Some(b'\\') => self.escaped(start, end, keep),
+            Some(_) => Err(Stop::GiveUp),
+            None => Err(Stop::End),
+        }
+    }
+
+    /// The rest of a string from `start` whose first backslash is at `end`.
+    fn escaped(&mut self, start: usize, mut end: usize, keep: bool) -> Step<Vec<u8>> {
+        let mut out = Vec::new();
+        if keep {
+            out.reserve(2 * (end - start) + 16);
+        }
+        let mut from = start;
+        loop {
+            if keep {
+                out.extend_from_slice(&self.data[from..end]);
+            }
+            match self.data.get(end) {
+                Some(b'"') => {
+                    self.at = end + 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => from = self.escape(end + 1, &mut out, keep)?,
+                Some(_) => return Err(Stop::GiveUp),
+                None => return Err(Stop::End),
+            }
+            end = self.plain_run(from);
+        }
+    }
+
+    /// The escape after a backslash at `at - 1`, appended to `out` (when `keep`). Returns the
+    /// offset after it.
+    fn escape(&self, at: usize, out: &mut Vec<u8>, keep: bool) -> Step<usize> {
+        let b = *self.data.get(at).ok_or(Stop::End)?;
+        let byte = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let (c, next) = self.unicode(at + 1)?;
+                if keep {
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                return Ok(next);
+            }
+            _ => return Err(Stop::GiveUp),
+        };
+        if keep {
+            out.push(byte);
+        }
+        Ok(at + 1)
+    }
+
+    /// The character of a `\u` escape whose hex digits start at `at` (a surrogate pair takes a
+    /// second escape). Lone surrogates are left to serde_json.
+    fn unicode(&self, at: usize) -> Step<(char, usize)> {
+        let hi = self.hex4(at)?;
+        match hi {
+            0xD800..=0xDBFF => {
+                if self.data.len() < at + 6 {
+                    return Err(Stop::End);
+                }
+                if &self.data[at + 4..at + 6] != b"\\u" {
+                    return Err(Stop::GiveUp);
+                }
+                let lo = self.hex4(at + 6)?;
+                if !(0xDC00..=0xDFFF).contains(&lo) {
+                    return Err(Stop::GiveUp);
+                }
+                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                Ok((char::from_u32(c).ok_or(Stop::GiveUp)?, at + 10))
+            }
+            0xDC00..=0xDFFF => Err(Stop::GiveUp),
+            c => Ok((char::from_u32(c).ok_or(Stop::GiveUp)?, at + 4)),
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Step<u32> {
+        let digits = self.data.get(at..at + 4).ok_or(Stop::End)?;
+        let mut n = 0;
+        for &d in digits {
+            let v = (d as char).to_digit(16).ok_or(Stop::GiveUp)?;
+            n = n * 16 + v;
+        }
+        Ok(n)
+    }
+
+    /// A plain integer (after whitespace): an optional minus, no leading zero, up to 18 digits,
+    /// followed by neither a fraction nor an exponent. Anything else is serde_json's.
+    fn integer(&mut self) -> Step<i64> {
+        let first = self.ws().ok_or(Stop::End)?;
+        let negative = first == b'-';
+        let start = self.at + negative as usize;
+        let mut end = start;
+        let mut n: i64 = 0;
+        while let Some(&d) = self.data.get(end) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            n = n * 10 + (d - b'0') as i64;
+            end += 1;
+            if end - start > 18 {
+                return Err(Stop::GiveUp);
+            }
+        }
+        let digits = end - start;
+        match self.data.get(end) {
+            None => return Err(Stop::End),
+            Some(b'.' | b'e' | b'E') => return Err(Stop::GiveUp),
+            Some(_) => {}
+        }
+        // `-0` is a float to serde_json; a leading zero is an error.
+        if digits == 0 || (self.data[start] == b'0' && (digits > 1 || negative)) {
+            return Err(Stop::GiveUp);
+        }
+        self.at = end;
+        Ok(if negative { -n } else { n })
+    }
+
+    /// Checks a value it does not keep: strings, plain integers, literals, and arrays and objects
+    /// of them up to [`MAX_SKIP_DEPTH`] deep.
+    fn skip_value(&mut self, depth: u32) -> Step<()> {
+        match self.ws().ok_or(Stop::End)? {
+            b'"' => self.string_value(false).map(drop),
+            b'-' | b'0'..=b'9' => self.integer().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'[' if depth < MAX_SKIP_DEPTH => {
+                self.at += 1;
+                if self.ws() == Some(b']') {
+                    self.at += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    if !self.next_or_close(b']')? {
+                        return Ok(());
+                    }
+                }
+            }
+            b'{' if depth < MAX_SKIP_DEPTH => {
+                self.at += 1;
+                if self.ws() == Some(b'}') {
+                    self.at += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.string_value(false)?;
+                    self.expect(b':')?;
+                    self.skip_value(depth + 1)?;
+                    if !self.next_or_close(b'}')? {
+                        return Ok(());
+                    }
+                }
+            }
+            _ => Err(Stop::GiveUp),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Step<()> {
+        match self.data.get(self.at..self.at + word.len()) {
+            Some(w) if w == word => {
+                self.at += word.len();
+                Ok(())
+            }
+            Some(_) => Err(Stop::GiveUp),
+            None => Err(Stop::End),
+        }
+    }
+}
+
+/// A `timestamp` as serde_json's walker reads an integer one: epoch milliseconds, or epoch
+/// seconds when it has 9 to 11 digits.
+fn epoch_ms(i: i64) -> i64 {
+    if (100_000_000..100_000_000_000).contains(&i) {
+        i * 1000
+    } else {
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::assert_same_from_memory;
+    use super::super::{Walker, Window, decode};
+    use super::*;
+    use crate::format::Record;
+
+    /// A small deterministic generator (xorshift), so a failure names its case.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn chance(&mut self, one_in: usize) -> bool {
+            self.below(one_in) == 0
+        }
+    }
+
+    /// A JSON string literal of random text: plain ASCII, every escape, `\u` escapes (upper and
+    /// lower case hex, surrogate pairs), raw UTF-8, long runs; `odd` allows what the reader must
+    /// give up on or serde_json rejects (lone surrogates, control bytes, bad escapes).
+    fn string(rng: &mut Rng, odd: bool) -> String {
+        let mut s = String::from("\"");
+        for _ in 0..rng.below(12) {
+            let piece = match rng.below(if odd { 16 } else { 13 }) {
+                0 => {
+                    "START RequestId: 6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d Version: $LATEST".into()
+                }
+                1 => "[ERROR] OperationalError: could not connect to server".into(),
+                2 => {
+                    ["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"][rng.below(8)].into()
+                }
+                3 => {
+                    let c =
+                        [0x41, 0x7f, 0xe9, 0x3b1, 0x65e5, 0xfffd, 0x0, 0x1f, 0xffff][rng.below(9)];
+                    if rng.chance(2) {
+                        format!("\\u{c:04x}")
+                    } else {
+                        format!("\\u{c:04X}")
+                    }
+                }
+                4 => {
+                    // A character outside the BMP as a surrogate pair.
+                    let c: u32 = [0x1F600, 0x10000, 0x10FFFF, 0x1D11E][rng.below(4)];
+                    let v = c - 0x10000;
+                    format!(
+                        "\\u{:04x}\\u{:04X}",
+                        0xD800 + (v >> 10),
+                        0xDC00 + (v & 0x3FF)
+                    )
+                }
+                5 => ["é", "日本語", "😀", "\u{7f}", "ß\u{301}"][rng.below(5)].into(),
+                6 => "x".repeat(rng.below(5_000)),
+                7 => " ".repeat(rng.below(40)),
+                8 => "password=hunter2 ".into(),
+                9 => "Traceback (most recent call last):\\n  File \\\"/var/task/x.py\\\", line 3"
+                    .into(),
+                10..=12 => "END RequestId: 6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into(),
+                13 => ["\\ud800", "\\udc00x", "\\ud83d\\u0041", "\\ud83d"][rng.below(4)].into(),
+                14 => ["\u{1}", "\t", "\n"][rng.below(3)].into(),
+                _ => ["\\x", "\\u12", "\\uZZZZ", "\\"][rng.below(4)].into(),
+            };
+            s.push_str(&piece);
+        }
+        s.push('"');
+        s
+    }
+
+    fn integer(rng: &mut Rng, odd: bool) -> String {
+        let plain = [
+            "1714564800123",
+            "0",
+            "1714564800",
+            "-5",
+            "99999999999999999",
+        ];
+        let strange = [
+            "1.5e3",
+            "-0",
+            "0123",
+            "12345678901234567890",
+            "1E400",
+            "1714564800123.0",
+            "\"2024-05-01T00:00:00Z\"",
+            "null",
+            "-",
+        ];
+        if odd && rng.chance(3) {
+            strange[rng.below(strange.len())].into()
+        } else {
+            plain[rng.below(plain.len())].into()
+        }
+    }
+
+    /// Whitespace between tokens in one of several styles.
+    fn ws(rng: &mut Rng, style: usize, depth: usize) -> String {
+        match style {
+            0 => String::new(),
+            1 => format!("\n{}", "    ".repeat(depth)),
+            2 => format!("\r\n{}", "\t".repeat(depth)),
+            _ => [" ", "\n", "\t", "  \r\n ", ""][rng.below(5)].into(),
+        }
+    }
+
+    fn event(rng: &mut Rng, style: usize, odd: bool) -> String {
+        let mut members = vec![
+            format!("\"logStreamName\":{}", string(rng, false)),
+            format!("\"timestamp\":{}", integer(rng, odd)),
+            format!("\"message\":{}", string(rng, odd)),
+            format!("\"ingestionTime\":{}", integer(rng, odd)),
+            format!("\"eventId\":\"{}\"", rng.next()),
+        ];
+        // Any member may be missing; the message only from events the reader gives up on.
+        let drop = rng.below(members.len());
+        if rng.chance(3) && (odd || drop != 2) {
+            members.remove(drop);
+        }
+        if odd && rng.chance(4) {
+            let strange = [
+                "\"message\":null",
+                "\"message\":{\"a\":1}",
+                "\"level\":\"ERROR\"",
+                "\"type\":\"platform.start\"",
+                "\"\\u006dessage\":\"escaped key\"",
+                "\"message\":\"twice\"",
+                "\"extra\":[1,[2,[3,[4,[5]]]]]",
+                "\"logStreamName\":null",
+                "\"eventSource\":\"secretsmanager.amazonaws.com\"",
+            ];
+            members.insert(
+                rng.below(members.len() + 1),
+                strange[rng.below(strange.len())].into(),
+            );
+        }
+        for i in (1..members.len()).rev() {
+            members.swap(i, rng.below(i + 1));
+        }
+        let sep = format!(",{}", ws(rng, style, 3));
+        format!(
+            "{{{}{}{}}}",
+            ws(rng, style, 3),
+            members.join(&sep),
+            ws(rng, style, 2)
+        )
+    }
+
+    fn page(rng: &mut Rng, style: usize, odd: bool) -> String {
+        let events: Vec<String> = (0..rng.below(6)).map(|_| event(rng, style, odd)).collect();
+        let sep = format!(",{}", ws(rng, style, 2));
+        let mut members = vec![format!(
+            "\"events\":{}[{}{}{}]",
+            ws(rng, style, 1),
+            ws(rng, style, 2),
+            events.join(&sep),
+            ws(rng, style, 1)
+        )];
+        if rng.chance(2) {
+            members.push(format!(
+                "\"searchedLogStreams\":[{{\"logStreamName\":{},\"searchedCompletely\":true}}]",
+                string(rng, false)
+            ));
+        }
+        if rng.chance(2) {
+            members.push(format!("\"nextToken\":{}", string(rng, false)));
+        }
+        if rng.chance(2) {
+            members.push("\"nextForwardToken\":\"f/1\",\"nextBackwardToken\":\"b/0\"".into());
+        }
+        if odd && rng.chance(3) {
+            let strange = [
+                "\"events\":[]",
+                "\"ResponseMetadata\":{\"RequestId\":\"x\"}",
+                "\"logGroup\":\"/aws/lambda/g\"",
+                "\"message\":\"top\"",
+                "\"nextToken\":1.5",
+            ];
+            members.push(strange[rng.below(strange.len())].into());
+        }
+        for i in (1..members.len()).rev() {
+            members.swap(i, rng.below(i + 1));
+        }
+        let sep = format!(",{}", ws(rng, style, 1));
+        format!(
+            "{{{}{}{}}}",
+            ws(rng, style, 1),
+            members.join(&sep),
+            ws(rng, style, 0)
+        )
+    }
+
+    /// A few documents, some of other kinds, with the damage real inputs have.
+    fn input(rng: &mut Rng) -> Vec<u8> {
+        let odd = rng.chance(2);
+        let mut text = String::new();
+        for _ in 0..1 + rng.below(4) {
+            let style = rng.below(4);
+            let doc = match rng.below(12) {
+                0 => format!("[{}]", string(rng, odd)),
+                1 => format!("[{}]", event(rng, style, odd)),
+                2 => event(rng, style, odd),
+                _ => page(rng, style, odd),
+            };
+            text.push_str(&doc);
+            text.push_str(["\n", "", "\n\n", " \n", "\r\n"][rng.below(5)]);
+            if odd && rng.chance(6) {
+                text.push_str("$ aws logs filter-log-events --log-group-name x\n");
+            }
+        }
+        let mut data = text.into_bytes();
+        if odd && rng.chance(3) {
+            data.truncate(rng.below(data.len() + 1));
+        }
+        if odd && rng.chance(4) && !data.is_empty() {
+            let i = rng.below(data.len());
+            data[i] = [b'}', b']', b',', b'"', b'\\', b'\n', b'x', 0xff][rng.below(8)];
+        }
+        data
+    }
+
+    /// What decoding `data` gives: records and errors.
+    fn outcome(
+        decode: crate::format::MemoryDecoder,
+        data: &[u8],
+    ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>) {
+        let mut records = Vec::new();
+        let errors = decode(data, &mut |r| records.push(r));
+        (records, errors)
+    }
+
+    type Outcome<'o> = (&'o [Record<'static>], &'o [crate::problem::Problem]);
+
+    /// Asserts that `got` is `expected`; if not, keeps the input (too long to print) in the
+    /// temporary folder and says where.
+    fn same_outcome(case: &str, data: &[u8], expected: Outcome, got: Outcome) {
+        if expected == got {
+            return;
+        }
+        let path = std::env::temp_dir().join(format!("rotdiag-{case}.json"));
+        std::fs::write(&path, data).unwrap();
+        let first = expected.0.iter().zip(got.0).position(|(a, b)| a != b);
+        panic!(
+            "{case} ({}): {} vs {} records (first difference at {first:?}), errors {:?} vs {:?}",
+            path.display(),
+            expected.0.len(),
+            got.0.len(),
+            expected.1,
+            got.1
+        );
+    }
+
+    #[test]
+    fn scanned_pages_match_serde_json_on_generated_inputs() {
+        let mut rng = Rng(0x0DD5_CA11_1234_5678);
+        let mut read_by_hand = 0;
+        for case in 0..4000 {
+            let data = input(&mut rng);
+            let (records, errors) = outcome(super::super::decode_slice, &data);
+            let (scanned, scan_errors) = outcome(super::super::scan_slice, &data);
+            same_outcome(
+                &format!("scan-case-{case}"),
+                &data,
+                (&records[..], &errors[..]),
+                (&scanned[..], &scan_errors[..]),
+            );
+            read_by_hand += usize::from(!records.is_empty() && errors.is_empty());
+        }
+        assert!(read_by_hand > 1000, "{read_by_hand}");
+    }
+
+    /// A reader that hands over a few bytes at a time, as a pipe does.
+    struct Dribble<'d> {
+        data: &'d [u8],
+        rng: Rng,
+    }
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = (1 + self.rng.below(3000))
+                .min(buf.len())
+                .min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// On a stream, in windows small enough that documents are cut by them and some are longer
+    /// than a window may hold, the reader gives what the serde_json walker of streams gives.
+    #[test]
+    fn scanned_streams_match_serde_json_on_generated_inputs() {
+        let mut rng = Rng(0x005E_ED0F_5717_EA35);
+        for case in 0..3000 {
+            let data = input(&mut rng);
+            let mut records = Vec::new();
+            let errors = decode(&mut &data[..], &mut |r| records.push(r));
+            let windows = Windows::new(1 + rng.below(4096), 256 + rng.below(32 << 10));
+            let mut reader = Dribble {
+                data: &data,
+                rng: Rng(case + 1),
+            };
+            let mut scanned = Vec::new();
+            let scan_errors =
+                super::super::scan_stream_in(&mut reader, &mut |r| scanned.push(r), windows);
+            same_outcome(
+                &format!("stream-case-{case}"),
+                &data,
+                (&records[..], &errors[..]),
+                (&scanned[..], &scan_errors[..]),
+            );
+        }
+    }
+
+    /// Decodes `data` as a stream in `windows`, a few bytes a read.
+    fn stream(
+        data: &[u8],
+        windows: Windows,
+    ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>) {
+        let mut reader = Dribble { data, rng: Rng(7) };
+        let mut records = Vec::new();
+        let errors = super::super::scan_stream_in(&mut reader, &mut |r| records.push(r), windows);
+        (records, errors)
+    }
+
+    #[test]
+    fn stream_windows_edge_cases() {
+        let mut rng = Rng(99);
+        let pages: Vec<String> = (0..6).map(|i| page(&mut rng, i % 4, false)).collect();
+        let text = pages.join("\n");
+        let cases: Vec<(&str, Vec<u8>, Windows)> = vec![
+            // Every page cut by reads of 7 bytes, none longer than a window may be.
+            (
+                "small reads",
+                text.clone().into_bytes(),
+                Windows::new(7, 1 << 20),
+            ),
+            // Pages longer than a window may be: serde_json reads the rest, records the reader
+            // delivered already are not delivered twice.
+            (
+                "long pages",
+                text.clone().into_bytes(),
+                Windows::new(64, 300),
+            ),
+            // Documents on one line: no line that starts another.
+            (
+                "one line",
+                text.replace('\n', " ").into_bytes(),
+                Windows::new(100, 1 << 20),
+            ),
+            // A character cut by a read, and invalid UTF-8 after a good page.
+            (
+                "utf-8",
+                format!(
+                    "{}\n{{\"events\":[{{\"message\":\"caf\u{e9} \u{1F600}\"}}]}}\n",
+                    pages[0]
+                )
+                .into_bytes(),
+                Windows::new(3, 1 << 20),
+            ),
+            (
+                "invalid utf-8",
+                {
+                    let mut d = format!("{}\n", pages[2]).into_bytes();
+                    d.extend_from_slice(b"{\"events\":[{\"message\":\"\xe9t\xff\"}]}\n");
+                    d.extend_from_slice(pages[3].as_bytes());
+                    d
+                },
+                Windows::new(50, 1 << 20),
+            ),
+            // Stray text, then a truncated page.
+            (
+                "stray and truncated",
+                {
+                    let mut d = format!("{}\n$ aws logs\n{}", pages[4], pages[5]).into_bytes();
+                    d.truncate(d.len() - 9);
+                    d
+                },
+                Windows::new(16, 1 << 20),
+            ),
+        ];
+        for (label, data, windows) in cases {
+            let mut records = Vec::new();
+            let errors = decode(&mut &data[..], &mut |r| records.push(r));
+            assert!(!records.is_empty(), "{label}");
+            let (scanned, scan_errors) = stream(&data, windows);
+            assert_eq!(records, scanned, "{label}");
+            assert_eq!(errors, scan_errors, "{label}");
+        }
+    }
+
+    /// The reader answers (does not give up) on the pages the CLI writes, escapes included.
+    #[test]
+    fn plain_pages_are_read_without_serde() {
+        let mut rng = Rng(42);
+        for style in 0..4 {
+            let page = page(&mut rng, style, false);
+            let mut n = 0;
+            let mut sink = |_| n += 1;
+            let mut w = Walker::new(&mut sink, Some(Window::default()));
+            let mut scan = Scan::new(page.as_bytes(), 0);
+            scan.ws();
+            assert!(scan.document(0, &mut w).is_ok(), "{page}");
+            assert_eq!(scan.at, page.len());
+        }
+    }
+
+    #[test]
+    fn escapes_are_decoded_as_serde_json_decodes_them() {
+        let text = r#"{"events":[{"timestamp":1,"message":"a\"b\\c\/d\be\ff\ng\rh\ti\u00e9\u65E5\ud83d\ude00\u0000"}]}"#;
+        let mut out = Vec::new();
+        let errors = super::super::scan_slice(text.as_bytes(), &mut |r| out.push(r));
+        assert!(errors.is_empty());
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let expected = v["events"][0]["message"].as_str().unwrap();
+        assert_eq!(out[0].message.as_ref(), expected.as_bytes());
+    }
+
+    #[test]
+    fn what_serde_json_must_decide_is_given_up() {
+        for page in [
+            r#"{"events":[{"timestamp":1.5,"message":"m"}]}"#,
+            r#"{"events":[{"timestamp":1,"message":null}]}"#,
+            r#"{"events":[{"timestamp":1,"message":"\ud800"}]}"#,
+            r#"{"events":[{"timestamp":1,"message":"m","message":"n"}]}"#,
+            r#"{"events":[{"timestamp":1,"message":"m","level":"INFO"}]}"#,
+            r#"{"events":[{"timestamp":-0,"message":"m"}]}"#,
+            r#"{"events":[{"timestamp":01,"message":"m"}]}"#,
+            r#"{"events":[{"timestamp":1,"message":"m"}],"logGroup":"g"}"#,
+            r#"{"events":[{"timestamp":1,"message":"m"}] "#,
+            r#"{"events":[{"timestamp":1,"message":"m"}],}"#,
+            "[\"m\"]",
+        ] {
+            let mut sink = |_| {};
+            let mut w = Walker::new(&mut sink, Some(Window::default()));
+            let mut scan = Scan::new(page.as_bytes(), 0);
+            scan.ws();
+            assert!(scan.document(0, &mut w).is_err(), "{page}");
+            let mut records = Vec::new();
+            let errors = decode(&mut page.as_bytes(), &mut |r| records.push(r));
+            assert_same_from_memory(page.as_bytes(), &records, &errors);
+        }
+    }
+}
