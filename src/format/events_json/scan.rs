@@ -857,15 +857,20 @@ mod tests {
                 strange[rng.below(strange.len())].into(),
             );
         }
+        object(rng, style, members, 3)
+    }
+
+    /// An object of `members` in a random order, indented for `depth` in `style`.
+    fn object(rng: &mut Rng, style: usize, mut members: Vec<String>, depth: usize) -> String {
         for i in (1..members.len()).rev() {
             members.swap(i, rng.below(i + 1));
         }
-        let sep = format!(",{}", ws(rng, style, 3));
+        let sep = format!(",{}", ws(rng, style, depth));
         format!(
             "{{{}{}{}}}",
-            ws(rng, style, 3),
+            ws(rng, style, depth),
             members.join(&sep),
-            ws(rng, style, 2)
+            ws(rng, style, depth - 1)
         )
     }
 
@@ -901,16 +906,7 @@ mod tests {
             ];
             members.push(strange[rng.below(strange.len())].into());
         }
-        for i in (1..members.len()).rev() {
-            members.swap(i, rng.below(i + 1));
-        }
-        let sep = format!(",{}", ws(rng, style, 1));
-        format!(
-            "{{{}{}{}}}",
-            ws(rng, style, 1),
-            members.join(&sep),
-            ws(rng, style, 0)
-        )
+        object(rng, style, members, 1)
     }
 
     /// A few documents, some of other kinds, with the damage real inputs have.
