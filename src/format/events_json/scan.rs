@@ -662,35 +662,28 @@ impl<'d> Scan<'d> {
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            b'[' if depth < MAX_SKIP_DEPTH => {
-                self.at += 1;
-                if self.ws() == Some(b']') {
-                    self.at += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    if !self.next_or_close(b']')? {
-                        return Ok(());
-                    }
-                }
-            }
-            b'{' if depth < MAX_SKIP_DEPTH => {
-                self.at += 1;
-                if self.ws() == Some(b'}') {
-                    self.at += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.string_value(false)?;
-                    self.expect(b':')?;
-                    self.skip_value(depth + 1)?;
-                    if !self.next_or_close(b'}')? {
-                        return Ok(());
-                    }
-                }
-            }
+            b'[' if depth < MAX_SKIP_DEPTH => self.skip_items(b']', |s| s.skip_value(depth + 1)),
+            b'{' if depth < MAX_SKIP_DEPTH => self.skip_items(b'}', |s| {
+                s.string_value(false)?;
+                s.expect(b':')?;
+                s.skip_value(depth + 1)
+            }),
             _ => Err(Stop::GiveUp),
+        }
+    }
+
+    /// Skips the items of the array or object that opens at the cursor, up to its `close`.
+    fn skip_items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Step<()>) -> Step<()> {
+        self.at += 1;
+        if self.ws() == Some(close) {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            if !self.next_or_close(close)? {
+                return Ok(());
+            }
         }
     }
 
