@@ -31,6 +31,7 @@ mod blocks;
 mod documents;
 mod follow;
 mod mapped;
+mod ordered;
 mod session;
 mod sink;
 mod sources;
@@ -54,6 +55,7 @@ use crate::summary::{InputReport, InputState, Settings, Summary};
 use crate::time::Window;
 use documents::{MappedDocuments, StreamDocuments};
 use mapped::MappedBlocks;
+use ordered::InOrder;
 use session::{Session, SourceOutcome};
 use sink::Closed;
 use windows::StreamWindows;
@@ -123,23 +125,25 @@ impl<'r> Analyzer<'r> {
     }
 }
 
-/// Scans `paths` (none: stdin) and diagnoses what failed.
+/// Scans `paths` (none: stdin) and diagnoses what failed. Inputs are scanned in parallel and
+/// their outcomes folded in input order as they come in ([`ordered`]), so carrying rotations
+/// across inputs is not a serial tail after the last input is read.
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
     let (specs, walk_problems) = input::expand(paths, opts.walk);
     let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
-    let outcomes: Vec<SourceOutcome> = specs
-        .par_iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let o = sources::scan_source(i, spec, rules, opts, &progress);
-            progress.file_done();
-            o
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
-        .collect();
+    let fold = Fold::new(rules, opts, log_groups(&specs));
+    let ordered = InOrder::new(fold, |fold: &mut Fold, outcomes: Vec<SourceOutcome>| {
+        outcomes.into_iter().for_each(|o| fold.add(o));
+    });
+    specs.par_iter().enumerate().for_each(|(i, spec)| {
+        let o = sources::scan_source(i, spec, rules, opts, &progress);
+        progress.file_done();
+        ordered.put(i, o);
+    });
     progress.finish();
+    let fold = ordered
+        .finish()
+        .expect("every input's outcome is handed in");
 
     let mut unread = Vec::new();
     for (k, p) in walk_problems.into_iter().enumerate() {
@@ -152,66 +156,111 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
         let id = source_id(specs.len() + k, 0);
         unread.push((id, InputReport::unread(p.source, state, problem)));
     }
-    conclude(outcomes, unread, rules, opts, log_groups(&specs))
+    fold.finish(unread)
 }
 
-/// The run from what each input gave (in input order) and the inputs that could not be opened:
-/// rotations still open at the end of an input are carried across inputs and closed, then the
-/// diagnoses ranked and the rotations listed. `groups` says which inputs hold which log group
-/// (S3 export objects: [`log_groups`]), for placing invocations by time across inputs.
+/// The run from what each input gave (in input order) and the inputs that could not be opened
+/// (see [`Fold`]). `groups` says which inputs hold which log group (S3 export objects:
+/// [`log_groups`]), for placing invocations by time across inputs.
 fn conclude(
-    mut outcomes: Vec<SourceOutcome>,
+    outcomes: Vec<SourceOutcome>,
     unread: Vec<(u64, InputReport)>,
     rules: &RuleSet,
     opts: &Options,
     groups: rustc_hash::FxHashMap<u64, u32>,
 ) -> Run {
-    let mut sources: Vec<(u64, String)> = outcomes
-        .iter()
-        .map(|o| (o.id, o.report.source.clone()))
-        .collect();
-    sources.extend(unread.iter().map(|(id, r)| (*id, r.source.clone())));
-    let inputs: Vec<InputReport> = unread.into_iter().map(|(_, r)| r).collect();
+    let mut fold = Fold::new(rules, opts, groups);
+    for o in outcomes {
+        fold.add(o);
+    }
+    fold.finish(unread)
+}
 
-    let mut closed = Closed::new(opts);
-    let mut global = Tracker::new();
-    global.set_groups(groups);
-    let mut invocations = 0;
-    let mut reports = Vec::new();
-    for o in outcomes.drain(..) {
-        closed.merge(o.closed);
-        invocations += o.invocations;
+/// The fold across inputs: each input's outcome taken in input order (its diagnoses merged, the
+/// rotations it left open carried into one tracker of the whole run), then the carried rotations
+/// closed, the diagnoses ranked and the rotations listed.
+///
+/// The report is the same however the outcomes were made and whenever they are folded, as long
+/// as they come in input order: the batch sink (`closed`) takes each input's share in input
+/// order, then the rotations the run's tracker closed (`carried`, evaluated as they close rather
+/// than all after the last input) in the order they closed, which is what merging `carried` into
+/// `closed` at the end gives (the aggregator and the ledger merge as they record, first one
+/// kept on ties).
+struct Fold<'r> {
+    rules: &'r RuleSet,
+    opts: &'r Options,
+    sources: Vec<(u64, String)>,
+    reports: Vec<InputReport>,
+    closed: Closed,
+    tracker: Tracker,
+    carried: Closed,
+    invocations: u64,
+}
+
+impl<'r> Fold<'r> {
+    fn new(rules: &'r RuleSet, opts: &'r Options, groups: rustc_hash::FxHashMap<u64, u32>) -> Self {
+        let mut tracker = Tracker::new();
+        tracker.set_groups(groups);
+        Fold {
+            rules,
+            opts,
+            sources: Vec::new(),
+            reports: Vec::new(),
+            closed: Closed::new(opts),
+            tracker,
+            carried: Closed::new(opts),
+            invocations: 0,
+        }
+    }
+
+    /// Takes the next input's outcome (in input order).
+    fn add(&mut self, o: SourceOutcome) {
+        self.sources.push((o.id, o.report.source.clone()));
+        self.closed.merge(o.closed);
+        self.invocations += o.invocations;
         for rot in o.open {
-            global.absorb(rot, rules);
+            self.tracker.absorb(rot, self.rules);
         }
         for inv in o.unattributed {
-            global.add(inv, rules);
+            self.tracker.add(inv, self.rules);
         }
-        reports.push(o.report);
+        self.reports.push(o.report);
+        sink::close(self.tracker.drain_closed(), self.rules, &mut self.carried);
     }
-    global.finish(rules);
-    sink::close(global.drain_closed(), rules, &mut closed);
-    reports.extend(inputs);
-    let rotations = closed.ledger.finish(rules);
-    let (timeline, trace) = match &opts.keep {
-        Keep::Matching(selector) => (
-            Some(timeline::build(selector, closed.kept, rules, &sources)),
-            None,
-        ),
-        Keep::All => (None, Some(trace(&closed.kept, rules, &sources))),
-        Keep::Nothing => (None, None),
-    };
-    Run {
-        summary: Summary {
-            inputs: reports,
-            invocations,
-            rotations: rotations.counts(),
-            settings: settings(rules, opts),
-        },
-        diagnoses: closed.agg.finish(rules, &sources),
-        rotations,
-        timeline,
-        trace,
+
+    /// Closes what is still open and makes the run, with `unread` (the inputs that could not be
+    /// opened) listed after the others.
+    fn finish(mut self, unread: Vec<(u64, InputReport)>) -> Run {
+        let (rules, opts) = (self.rules, self.opts);
+        let mut sources = self.sources;
+        sources.extend(unread.iter().map(|(id, r)| (*id, r.source.clone())));
+        self.tracker.finish(rules);
+        sink::close(self.tracker.drain_closed(), rules, &mut self.carried);
+        let mut closed = self.closed;
+        closed.merge(self.carried);
+        let mut reports = self.reports;
+        reports.extend(unread.into_iter().map(|(_, r)| r));
+        let rotations = closed.ledger.finish(rules);
+        let (timeline, trace) = match &opts.keep {
+            Keep::Matching(selector) => (
+                Some(timeline::build(selector, closed.kept, rules, &sources)),
+                None,
+            ),
+            Keep::All => (None, Some(trace(&closed.kept, rules, &sources))),
+            Keep::Nothing => (None, None),
+        };
+        Run {
+            summary: Summary {
+                inputs: reports,
+                invocations: self.invocations,
+                rotations: rotations.counts(),
+                settings: settings(rules, opts),
+            },
+            diagnoses: closed.agg.finish(rules, &sources),
+            rotations,
+            timeline,
+            trace,
+        }
     }
 }
 
