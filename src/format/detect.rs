@@ -15,7 +15,7 @@
 
 use memchr::memmem;
 
-use super::lines::raw_start;
+use super::lines::{raw_start, split_lines};
 use super::{Format, csv, events_text, insights, table, yaml};
 use crate::input::SNIFF_BYTES;
 use crate::time;
@@ -50,8 +50,7 @@ pub fn detect(sample: &[u8]) -> Format {
     if insights::looks_like_text(sample) {
         return Format::InsightsText;
     }
-    let first_lines = sample
-        .split(|&b| b == b'\n')
+    let first_lines = split_lines(sample)
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .take(3);
@@ -119,7 +118,7 @@ fn json_shape(s: &[u8]) -> Format {
 /// Are JSON documents joined by TABs here: a line that starts with a TAB and a `{`, or a TAB
 /// right after a top-level `}` (outside any string)? JSON lines never have either.
 fn tab_joined(head: &[u8]) -> bool {
-    head.split(|&b| b == b'\n').any(|line| {
+    split_lines(head).any(|line| {
         if line.starts_with(b"\t{") {
             return true;
         }
@@ -153,10 +152,24 @@ fn looks_like_events_document(s: &[u8]) -> bool {
             || memmem::find(s, b"\"events\":[]").is_some())
 }
 
+/// Lines that vote at most.
+const MAX_VOTES: usize = 200;
+
+/// Has `f` won the vote already: more votes than any other shape would have if every one of the
+/// `left` votes still to come went to it? Then the lines after cannot change the result (most
+/// inputs are of one shape throughout, so this halves the lines voting).
+fn decided(votes: &[usize], f: Format, left: usize) -> bool {
+    let lead = votes[f as usize];
+    votes
+        .iter()
+        .enumerate()
+        .all(|(g, &v)| g == f as usize || v + left < lead)
+}
+
 fn vote(sample: &[u8]) -> Format {
     let mut votes = [0usize; Format::ALL.len()];
     let mut counted = 0;
-    for line in sample.split(|&b| b == b'\n').take(400) {
+    for line in split_lines(sample).take(400) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
@@ -164,7 +177,7 @@ fn vote(sample: &[u8]) -> Format {
         if let Some(f) = line_shape(line) {
             votes[f as usize] += 1;
             counted += 1;
-            if counted >= 200 {
+            if counted >= MAX_VOTES || decided(&votes, f, MAX_VOTES - counted) {
                 break;
             }
         }

@@ -32,6 +32,7 @@ use std::borrow::Cow;
 use std::io::Read;
 
 use super::Record;
+use super::lines::split_lines;
 use super::text::{LineReader, lossy};
 use crate::problem::Problem;
 use crate::time;
@@ -114,7 +115,7 @@ fn trailing_timestamp(line: &[u8]) -> Option<i64> {
 /// four, and no line starts an `EVENTS` / `<epoch ms>⇥` / `RECORDS` / Insights `RESULTS` row.
 pub(crate) fn looks_like_trailing_rows(sample: &[u8]) -> bool {
     let (mut ending, mut lines) = (0usize, 0usize);
-    for line in sample.split(|&b| b == b'\n').take(400) {
+    for line in split_lines(sample).take(400) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

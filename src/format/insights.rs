@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 
+use super::lines::split_lines;
 use super::text::{LineReader, lossy};
 use super::{REORDER_WINDOW, Record, reorder};
 use crate::problem::Problem;
@@ -133,8 +134,7 @@ fn is_status(line: &[u8]) -> bool {
 
 /// Does this look like `get-query-results --output text`?
 pub(crate) fn looks_like_text(sample: &[u8]) -> bool {
-    sample
-        .split(|&b| b == b'\n')
+    split_lines(sample)
         .take(50)
         .any(|l| l.starts_with(b"RESULTS\t@"))
 }

@@ -18,6 +18,27 @@ use crate::aws::RequestId;
 use crate::input::transport::strip_ansi;
 use crate::time::{self, EpochMs};
 
+/// The lines of `s`, as `s.split(|&b| b == b'\n')` gives them (a last, possibly empty, piece
+/// after the last `\n` included), found with `memchr`: detection splits up to 64 KiB of every
+/// input into lines several times, and the byte-at-a-time split was most of its cost (an archive
+/// of 94,000 small objects spent a quarter of its instructions detecting their format).
+pub(crate) fn split_lines(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr(b'\n', r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Where the prefix of a record-start line ends.
 #[derive(Debug, PartialEq, Eq)]
 struct Start {
@@ -387,6 +408,29 @@ pub(crate) fn raw_start(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_lines_gives_what_splitting_at_each_newline_gives() {
+        for text in [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "\na",
+            "a\nb",
+            "a\r\nb\r\n",
+            "a\n\nb\n\n\n",
+            "é\n\t\n",
+        ] {
+            let want: Vec<&[u8]> = text.as_bytes().split(|&b| b == b'\n').collect();
+            assert_eq!(
+                split_lines(text.as_bytes()).collect::<Vec<_>>(),
+                want,
+                "{text:?}"
+            );
+        }
+    }
 
     fn decode(format: Format, text: &str) -> Vec<(u64, Option<i64>, Option<String>, String)> {
         let mut out = Vec::new();

@@ -28,6 +28,7 @@ use std::io::Read;
 
 use super::events_json::decode_payload;
 use super::insights::log_group;
+use super::lines::split_lines;
 use super::row::{self, Cell};
 use super::text::{LineReader, MAX_LINE, lossy};
 use super::{REORDER_WINDOW, Record, reorder};
@@ -464,8 +465,7 @@ fn parse_row(c: &Columns, line: u64, offset: u64, text: &[u8]) -> Option<Record<
 
 /// Does the sample look like `--output table` of a log-events call?
 pub(crate) fn looks_like_table(sample: &[u8]) -> bool {
-    let mut lines = sample
-        .split(|&b| b == b'\n')
+    let mut lines = split_lines(sample)
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !trim(l).is_empty());
     let Some(first) = lines.next() else {

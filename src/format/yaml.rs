@@ -31,6 +31,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use super::events_json::decode_payload;
 use super::insights::log_group;
+use super::lines::split_lines;
 use super::row::{self, Cell as RowCell};
 use super::{REORDER_WINDOW, Record, reorder};
 use crate::problem::{Kind, Problem};
@@ -569,8 +570,7 @@ fn record(
 /// that starts a list the way the CLI prints a `--query` result: `- - ` (rows, pages), a quoted
 /// message, a bare number, `null`, or `<key>: ` (objects).
 pub(crate) fn looks_like_yaml(sample: &[u8]) -> bool {
-    let lines = sample
-        .split(|&b| b == b'\n')
+    let lines = split_lines(sample)
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .take(40);
     for line in lines {
@@ -587,10 +587,7 @@ pub(crate) fn looks_like_yaml(sample: &[u8]) -> bool {
             return true;
         }
     }
-    let Some(first) = sample
-        .split(|&b| b == b'\n')
-        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
-    else {
+    let Some(first) = split_lines(sample).find(|l| !l.iter().all(u8::is_ascii_whitespace)) else {
         return false;
     };
     let Some(item) = first.strip_prefix(b"- ") else {
