@@ -38,10 +38,16 @@ impl std::fmt::Debug for Progress {
 }
 
 impl Progress {
+    /// Would [`Progress::new`] draw a bar (it needs the run's totals before the first input is
+    /// read)?
+    pub(crate) fn shown(enabled: bool) -> bool {
+        enabled && io::stderr().is_terminal()
+    }
+
     /// A progress bar for a run over `files` inputs of `total` bytes (`None`: unknown, as for
     /// stdin), drawn on stderr if `enabled` and stderr is a terminal.
     pub(crate) fn new(enabled: bool, files: u64, total: Option<u64>) -> Progress {
-        if !enabled || !io::stderr().is_terminal() {
+        if !Progress::shown(enabled) {
             return Progress(None);
         }
         let bar = match total {

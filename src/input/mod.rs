@@ -18,7 +18,7 @@ use memmap2::Mmap;
 
 use crate::progress::Progress;
 pub use walk::WalkRules;
-pub(crate) use walk::expand;
+pub(crate) use walk::{expand, expand_each};
 
 /// How many bytes of an input (after its transport layers) are sampled for format detection.
 pub const SNIFF_BYTES: usize = 64 * 1024;

@@ -62,18 +62,30 @@ fn file_id(path: &Path, meta: &std::fs::Metadata) -> FileId {
 /// Expands the command line's paths into inputs: `-` (or nothing) is stdin, a folder is walked
 /// by the rules, a file is read as it is.
 pub(crate) fn expand(paths: &[PathBuf], rules: WalkRules) -> (Vec<InputSpec>, Vec<WalkProblem>) {
+    let mut specs = Vec::new();
+    let problems = expand_each(paths, rules, &mut |spec| specs.push(spec));
+    (specs, problems)
+}
+
+/// [`expand`], handing each input to `each` as the walk finds it (in the same order), so a run
+/// can read the first inputs of a big folder while the rest is walked.
+pub(crate) fn expand_each(
+    paths: &[PathBuf],
+    rules: WalkRules,
+    each: &mut dyn FnMut(InputSpec),
+) -> Vec<WalkProblem> {
     let mut w = Walk {
         rules,
         seen: HashSet::new(),
-        specs: Vec::new(),
+        each,
         problems: Vec::new(),
     };
     if paths.is_empty() {
-        w.specs.push(InputSpec::Stdin);
+        (w.each)(InputSpec::Stdin);
     }
     for p in paths {
         if p.as_os_str() == "-" {
-            w.specs.push(InputSpec::Stdin);
+            (w.each)(InputSpec::Stdin);
             continue;
         }
         match std::fs::metadata(p) {
@@ -84,17 +96,17 @@ pub(crate) fn expand(paths: &[PathBuf], rules: WalkRules) -> (Vec<InputSpec>, Ve
             }
         }
     }
-    (w.specs, w.problems)
+    w.problems
 }
 
-struct Walk {
+struct Walk<'a> {
     rules: WalkRules,
     seen: HashSet<FileId>,
-    specs: Vec<InputSpec>,
+    each: &'a mut dyn FnMut(InputSpec),
     problems: Vec<WalkProblem>,
 }
 
-impl Walk {
+impl Walk<'_> {
     fn problem(&mut self, p: &Path, message: String, unread: bool) {
         self.problems.push(WalkProblem {
             source: p.display().to_string(),
@@ -106,7 +118,7 @@ impl Walk {
     /// Adds a file unless it was added before.
     fn file(&mut self, p: PathBuf, meta: &std::fs::Metadata) -> bool {
         if self.seen.insert(file_id(&p, meta)) {
-            self.specs.push(InputSpec::File(p));
+            (self.each)(InputSpec::File(p));
             return true;
         }
         false

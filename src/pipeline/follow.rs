@@ -170,10 +170,7 @@ pub fn follow(
             } else {
                 Stop::Ended
             };
-            (
-                conclude(outcomes, Vec::new(), rules, opts, Default::default()),
-                why,
-            )
+            (conclude(outcomes, Vec::new(), rules, opts), why)
         }
     }
 }
@@ -487,13 +484,7 @@ impl<'r> Follower<'r> {
         report.bytes = self.offset;
         let mut outcome = session.end(report);
         sources::settle(&mut outcome.report, self.blank, self.opts.input_format);
-        conclude(
-            vec![outcome],
-            Vec::new(),
-            self.rules,
-            self.opts,
-            Default::default(),
-        )
+        conclude(vec![outcome], Vec::new(), self.rules, self.opts)
     }
 }
 

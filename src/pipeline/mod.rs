@@ -39,8 +39,6 @@ mod windows;
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::diagnosis::timeline;
 use crate::engine::trace::trace;
 use crate::format::{Decoder, Format, Record};
@@ -125,26 +123,47 @@ impl<'r> Analyzer<'r> {
     }
 }
 
-/// Scans `paths` (none: stdin) and diagnoses what failed. Inputs are scanned in parallel and
-/// their outcomes folded in input order as they come in ([`ordered`]), so carrying rotations
-/// across inputs is not a serial tail after the last input is read.
+/// Scans `paths` (none: stdin) and diagnoses what failed. Inputs are scanned on the pool as
+/// the walk finds them (a walk of 100,000 objects takes a while), and their outcomes folded in
+/// input order as they come in ([`ordered`]), so neither the walk nor carrying rotations across
+/// inputs is a serial stage before or after the scan. A progress bar needs the totals first: with
+/// one, the walk goes first.
 pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
-    let (specs, walk_problems) = input::expand(paths, opts.walk);
-    let progress = Progress::new(opts.progress, specs.len() as u64, total_size(&specs));
-    let fold = Fold::new(rules, opts, log_groups(&specs));
-    let ordered = InOrder::new(fold, |fold: &mut Fold, outcomes: Vec<SourceOutcome>| {
-        outcomes.into_iter().for_each(|o| fold.add(o));
-    });
-    specs.par_iter().enumerate().for_each(|(i, spec)| {
-        let o = sources::scan_source(i, spec, rules, opts, &progress);
-        progress.file_done();
-        ordered.put(i, o);
-    });
-    progress.finish();
-    let fold = ordered
-        .finish()
-        .expect("every input's outcome is handed in");
-
+    let ordered = InOrder::new(Fold::new(rules, opts), Fold::add_input);
+    let (inputs, walk_problems) = if Progress::shown(opts.progress) {
+        let (specs, problems) = input::expand(paths, opts.walk);
+        let progress = Progress::new(true, specs.len() as u64, total_size(&specs));
+        let scan = ScanOn {
+            rules,
+            opts,
+            ordered: &ordered,
+            progress: &progress,
+        };
+        rayon::scope_fifo(|s| {
+            for (i, spec) in specs.into_iter().enumerate() {
+                scan.spawn(s, i, spec);
+            }
+        });
+        progress.finish();
+        (ordered.finish(), problems)
+    } else {
+        let progress = Progress::default();
+        let scan = ScanOn {
+            rules,
+            opts,
+            ordered: &ordered,
+            progress: &progress,
+        };
+        let mut found = 0;
+        let problems = rayon::scope_fifo(|s| {
+            input::expand_each(paths, opts.walk, &mut |spec| {
+                scan.spawn(s, found, spec);
+                found += 1;
+            })
+        });
+        (ordered.finish(), problems)
+    };
+    let fold = inputs.expect("every input's outcome is handed in");
     let mut unread = Vec::new();
     for (k, p) in walk_problems.into_iter().enumerate() {
         let state = if p.unread {
@@ -153,23 +172,48 @@ pub fn run(paths: &[PathBuf], rules: &RuleSet, opts: &Options) -> Run {
             InputState::Skipped
         };
         let problem = Problem::at(None, None, Kind::Path(p.message));
-        let id = source_id(specs.len() + k, 0);
+        let id = source_id(fold.inputs + k, 0);
         unread.push((id, InputReport::unread(p.source, state, problem)));
     }
     fold.finish(unread)
 }
 
+/// What one input hands to the fold: the export task folder it sits in, if any (see
+/// [`Fold::add_input`]), and its outcomes (one per member of an archive).
+type InputOutcome = (Option<PathBuf>, Vec<SourceOutcome>);
+
+/// What scanning an input on the pool needs: the run's rules and options, where its outcome
+/// goes, and the progress bar.
+struct ScanOn<'s, 'r, F> {
+    rules: &'r RuleSet,
+    opts: &'r Options,
+    ordered: &'s InOrder<InputOutcome, Fold<'r>, F>,
+    progress: &'s Progress,
+}
+
+impl<'s, 'r: 's, F: Fn(&mut Fold<'r>, InputOutcome) + Sync> ScanOn<'s, 'r, F> {
+    /// Scans the `index`th input on the pool (inputs start in the order spawned) and hands what
+    /// it gave to the fold.
+    fn spawn(&self, scope: &rayon::ScopeFifo<'s>, index: usize, spec: InputSpec) {
+        let (rules, opts, ordered, progress) = (self.rules, self.opts, self.ordered, self.progress);
+        scope.spawn_fifo(move |_| {
+            let task = input::export_task_of(&spec);
+            let outcomes = sources::scan_source(index, &spec, rules, opts, progress);
+            progress.file_done();
+            ordered.put(index, (task, outcomes));
+        });
+    }
+}
+
 /// The run from what each input gave (in input order) and the inputs that could not be opened
-/// (see [`Fold`]). `groups` says which inputs hold which log group (S3 export objects:
-/// [`log_groups`]), for placing invocations by time across inputs.
+/// (see [`Fold`]); none of them is an export object, which would name its log group.
 fn conclude(
     outcomes: Vec<SourceOutcome>,
     unread: Vec<(u64, InputReport)>,
     rules: &RuleSet,
     opts: &Options,
-    groups: rustc_hash::FxHashMap<u64, u32>,
 ) -> Run {
-    let mut fold = Fold::new(rules, opts, groups);
+    let mut fold = Fold::new(rules, opts);
     for o in outcomes {
         fold.add(o);
     }
@@ -189,6 +233,10 @@ fn conclude(
 struct Fold<'r> {
     rules: &'r RuleSet,
     opts: &'r Options,
+    /// Inputs taken so far (archives count once, however many members they hold).
+    inputs: usize,
+    /// The log group of each export task folder met so far, numbered in order of appearance.
+    tasks: rustc_hash::FxHashMap<PathBuf, u32>,
     sources: Vec<(u64, String)>,
     reports: Vec<InputReport>,
     closed: Closed,
@@ -198,22 +246,37 @@ struct Fold<'r> {
 }
 
 impl<'r> Fold<'r> {
-    fn new(rules: &'r RuleSet, opts: &'r Options, groups: rustc_hash::FxHashMap<u64, u32>) -> Self {
-        let mut tracker = Tracker::new();
-        tracker.set_groups(groups);
+    fn new(rules: &'r RuleSet, opts: &'r Options) -> Self {
         Fold {
             rules,
             opts,
+            inputs: 0,
+            tasks: Default::default(),
             sources: Vec::new(),
             reports: Vec::new(),
             closed: Closed::new(opts),
-            tracker,
+            tracker: Tracker::new(),
             carried: Closed::new(opts),
             invocations: 0,
         }
     }
 
-    /// Takes the next input's outcome (in input order).
+    /// Takes the next input (in input order): says which log group it holds if it sits in an
+    /// S3 export task folder (one export task is one log group, and the tracker places an
+    /// invocation by time only into rotations of its own group), then takes its outcomes.
+    fn add_input(&mut self, (task, outcomes): InputOutcome) {
+        if let Some(task) = task {
+            let next = self.tasks.len() as u32;
+            let group = *self.tasks.entry(task).or_insert(next);
+            self.tracker.set_group(source_id(self.inputs, 0), group);
+        }
+        self.inputs += 1;
+        for o in outcomes {
+            self.add(o);
+        }
+    }
+
+    /// Takes the next outcome (in input order).
     fn add(&mut self, o: SourceOutcome) {
         self.sources.push((o.id, o.report.source.clone()));
         self.closed.merge(o.closed);
@@ -262,20 +325,6 @@ impl<'r> Fold<'r> {
             trace,
         }
     }
-}
-
-/// The log group of each input known to hold one (by source id): S3 export objects, by export
-/// task folder.
-fn log_groups(specs: &[InputSpec]) -> rustc_hash::FxHashMap<u64, u32> {
-    let mut tasks: rustc_hash::FxHashMap<PathBuf, u32> = Default::default();
-    let mut out = rustc_hash::FxHashMap::default();
-    for (i, spec) in specs.iter().enumerate() {
-        if let Some(task) = input::export_task_of(spec) {
-            let n = tasks.len() as u32;
-            out.insert(source_id(i, 0), *tasks.entry(task).or_insert(n));
-        }
-    }
-    out
 }
 
 /// What the run's results depend on besides its inputs (reports carry it for `rotdiag merge`).

@@ -142,12 +142,12 @@ impl Tracker {
         Tracker::default()
     }
 
-    /// Says which inputs (by source id) hold which log group (any number naming each), for
+    /// Says that input `source` (a source id) holds log group `group` (any number naming it), for
     /// placing invocations by time across inputs: one function's invocation never continues
     /// another function's rotation (an archive of many log groups rotates many secrets at the
-    /// same minutes).
-    pub(crate) fn set_groups(&mut self, groups: HashMap<u64, u32>) {
-        self.groups = groups;
+    /// same minutes). Inputs are told as the run takes them, before their invocations.
+    pub(crate) fn set_group(&mut self, source: u64, group: u32) {
+        self.groups.insert(source, group);
     }
 
     /// Could `inv` be in `rot` by log group: unless an invocation of each is known to be in a
