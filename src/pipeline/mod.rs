@@ -4,8 +4,12 @@
 //! records are decoded and classified and matched against the rule literals in parallel, then fed
 //! in order to one [`Assembler`](crate::lambda::invocation::Assembler) and [`Tracker`] per input, which close invocations and rotations as
 //! they complete and hand failed rotations to the engine. Rotations still open when an input ends
-//! (one step in this file, the next in another stream's file) are carried into a final, global
-//! tracker. Per-input results merge in input order, so the report does not depend on scheduling.
+//! (one step in this file, the next in another stream's file) are carried into one tracker of the
+//! whole run ([`Fold`]). Inputs are scanned as the folder walk finds them, and each input's
+//! outcome is folded as soon as the ones before it are ([`ordered`], a reorder buffer over the
+//! parallel scan): in input order, so the report does not depend on scheduling, and while the
+//! other inputs are scanned, so that neither the walk nor the fold across inputs waits for the
+//! whole scan (in an S3 export of one object per log stream every rotation spans inputs).
 //!
 //! How an input is decoded depends on how it is held and on its shape, as a ripgrep searcher picks
 //! a strategy; each is a small struct behind one interface ([`Strategy`]):
@@ -40,11 +44,11 @@ mod windows;
 use std::path::PathBuf;
 
 use crate::diagnosis::timeline;
-use crate::engine::trace::trace;
+use crate::engine::trace::{Trace, trace};
 use crate::format::{Decoder, Format, Record};
 use crate::input::{self, InputSpec, Opened, WalkRules};
 use crate::lambda::Analysis;
-use crate::lambda::rotation::{Keep, Listed, Tracker};
+use crate::lambda::rotation::{Keep, Listed, Rotation, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
@@ -303,15 +307,15 @@ impl<'r> Fold<'r> {
         closed.merge(self.carried);
         let mut reports = self.reports;
         reports.extend(unread.into_iter().map(|(_, r)| r));
-        let rotations = closed.ledger.finish(rules);
-        let (timeline, trace) = match &opts.keep {
-            Keep::Matching(selector) => (
-                Some(timeline::build(selector, closed.kept, rules, &sources)),
-                None,
-            ),
-            Keep::All => (None, Some(trace(&closed.kept, rules, &sources))),
-            Keep::Nothing => (None, None),
-        };
+        // The rotation list (and the views of kept rotations) and the ranked diagnoses are made
+        // of different parts of the sink: side by side, on the pool.
+        let Closed {
+            agg, ledger, kept, ..
+        } = closed;
+        let ((rotations, (timeline, trace)), diagnoses) = rayon::join(
+            || (ledger.finish(rules), views(&opts.keep, kept, rules, &sources)),
+            || agg.finish(rules, &sources),
+        );
         Run {
             summary: Summary {
                 inputs: reports,
@@ -319,11 +323,25 @@ impl<'r> Fold<'r> {
                 rotations: rotations.counts(),
                 settings: settings(rules, opts),
             },
-            diagnoses: closed.agg.finish(rules, &sources),
+            diagnoses,
             rotations,
             timeline,
             trace,
         }
+    }
+}
+
+/// The timeline (`--timeline`) or the rules' trace (`--test`) of the rotations kept whole.
+fn views(
+    keep: &Keep,
+    kept: Vec<Rotation>,
+    rules: &RuleSet,
+    sources: &[(u64, String)],
+) -> (Option<timeline::Timeline>, Option<Trace>) {
+    match keep {
+        Keep::Matching(selector) => (Some(timeline::build(selector, kept, rules, sources)), None),
+        Keep::All => (None, Some(trace(&kept, rules, sources))),
+        Keep::Nothing => (None, None),
     }
 }
 
