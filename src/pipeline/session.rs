@@ -86,7 +86,7 @@ impl<'r> Session<'r> {
     /// Feeds records in order; `analyzed` is drained (its buffer is reused).
     pub(super) fn feed(&mut self, records: &[Record], analyzed: &mut Vec<Analysis>) {
         for (rec, a) in records.iter().zip(analyzed.drain(..)) {
-            if is_binary(&rec.message) {
+            if a.binary {
                 self.skipped += 1;
                 self.binary_at.get_or_insert(rec.line);
                 continue;
@@ -192,8 +192,4 @@ impl<'r> Session<'r> {
             invocations: self.assembler.invocations,
         }
     }
-}
-
-fn is_binary(message: &[u8]) -> bool {
-    memchr::memchr(0, message).is_some()
 }

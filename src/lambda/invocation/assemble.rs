@@ -164,6 +164,8 @@ impl<'r> Assembler<'r> {
             hits,
             step,
             facts,
+            text,
+            binary: _,
         } = a;
         let mut inv = self.new_invocation(at.stream, record);
         inv.touch(at.ts);
@@ -172,7 +174,7 @@ impl<'r> Assembler<'r> {
             inv.error_lines += 1;
         }
         inv.activity = 1;
-        inv.keep(kept(self.source, record, &line, at.ts, hits));
+        inv.keep(kept(self.source, record, &line, at.ts, hits, text));
         inv.last_is_kept();
         self.close(inv);
     }
@@ -185,6 +187,8 @@ impl<'r> Assembler<'r> {
             hits,
             step,
             facts,
+            text,
+            binary: _,
         } = a;
         let key = self.owner(at.stream, record, &line);
         let (rules, records, source) = (self.rules, self.records, self.source);
@@ -213,7 +217,7 @@ impl<'r> Assembler<'r> {
         }
         if keep {
             inv.note(&hits, step, facts);
-            inv.keep(kept(source, record, &line, at.ts, hits));
+            inv.keep(kept(source, record, &line, at.ts, hits, text));
             if activity {
                 inv.last_is_kept();
             }
@@ -305,7 +309,7 @@ impl<'r> Assembler<'r> {
         }
         if !a.hits.is_empty() {
             inv.note(&a.hits, a.step, a.facts);
-            inv.keep(kept(source, record, &a.line, at.ts, a.hits));
+            inv.keep(kept(source, record, &a.line, at.ts, a.hits, a.text));
         }
         self.close_ended(si);
     }

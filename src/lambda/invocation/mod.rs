@@ -23,6 +23,7 @@ mod state;
 mod stream;
 
 pub use assemble::Assembler;
+pub(crate) use state::evidence_by_itself;
 
 use std::sync::Arc;
 
@@ -369,7 +370,13 @@ impl Invocation {
 
 /// Lossy UTF-8, cut at [`MAX_TEXT`] bytes on a character boundary.
 pub(crate) fn text_for(raw: &[u8]) -> String {
-    let mut s = String::new();
+    // Sized for the cut text and its ellipsis: one allocation, none left over.
+    let len = trim_end_ws(raw).len();
+    let mut s = String::with_capacity(if len > MAX_TEXT {
+        MAX_TEXT + '…'.len_utf8()
+    } else {
+        len
+    });
     push_text(&mut s, raw, MAX_TEXT);
     s
 }
@@ -673,6 +680,44 @@ mod tests {
         assert_eq!(version(0).as_deref(), Some("python:3.12.v48"));
         assert_eq!(version(7777).as_deref(), Some("python:3.12.v48"));
         assert_eq!(version(8888), None);
+    }
+
+    /// The text the parallel stage copies ahead ([`evidence_by_itself`]) is what the fold would
+    /// have copied: assembling without it keeps the same lines.
+    #[test]
+    fn lines_copied_ahead_are_the_lines_the_fold_keeps() {
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let lines = [
+            start.as_str(),
+            "[INFO]\t2025-03-11T14:02:07.402Z\tcreateSecret: Successfully put secret   \t",
+            "[WARNING]\t2025-03-11T14:02:07.402Z\tslow",
+            "[ERROR] KeyError: 'host key is missing from secret JSON'\nTraceback (most recent call last):",
+            "Task timed out after 30.03 seconds",
+            "plain output",
+        ];
+        let assemble_with = |ahead: bool| {
+            let mut a = Assembler::new(rules(), 0);
+            for (i, msg) in lines.iter().enumerate() {
+                let rec = Record {
+                    line: i as u64 + 1,
+                    offset: 0,
+                    timestamp: None,
+                    stream: None,
+                    group: None,
+                    message: Cow::Borrowed(msg.as_bytes()),
+                };
+                let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
+                if !ahead {
+                    an.text = None;
+                }
+                a.push(&rec, an);
+            }
+            a.finish();
+            a.drain_closed().remove(0).lines
+        };
+        let kept = assemble_with(true);
+        assert!(kept.len() >= 4, "{kept:?}");
+        assert_eq!(kept, assemble_with(false));
     }
 
     #[test]
