@@ -69,7 +69,10 @@ impl<'r> Assembler<'r> {
 
     /// Takes the invocations closed so far, in input order (the order they started in).
     pub fn drain_closed(&mut self) -> Vec<Invocation> {
-        let mut v = std::mem::take(&mut self.closed);
+        // As many as last time will close by the next call: one allocation, rather than a
+        // vector of large values grown from nothing every time.
+        let capacity = self.closed.len();
+        let mut v = std::mem::replace(&mut self.closed, Vec::with_capacity(capacity));
         v.sort_by_key(|i| i.first_line);
         v
     }
@@ -320,14 +323,16 @@ impl<'r> Assembler<'r> {
         self.closed.push(inv);
     }
 
-    /// Closes the invocations of stream `si` that already ended.
+    /// Closes the invocations of stream `si` that already ended. The stream's list is emptied,
+    /// not freed: it is filled again at the stream's next END.
     fn close_ended(&mut self, si: usize) {
-        let ended = std::mem::take(&mut self.streams[si].ended);
-        for k in ended {
+        for i in 0..self.streams[si].ended.len() {
+            let k = self.streams[si].ended[i];
             if let Some(inv) = self.open.remove(&k) {
                 self.close(inv);
             }
         }
+        self.streams[si].ended.clear();
     }
 
     /// Closes invocations that reported long ago or have been silent past any Lambda timeout.

@@ -499,7 +499,8 @@ impl Tracker {
 
     /// Takes the invocations dropped as other functions' since the last call.
     pub(crate) fn drain_spent(&mut self) -> Vec<Invocation> {
-        std::mem::take(&mut self.spent)
+        let capacity = self.spent.len();
+        std::mem::replace(&mut self.spent, Vec::with_capacity(capacity))
     }
 
     /// Takes every open rotation and unattributed invocation without closing anything (to
