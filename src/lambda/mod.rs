@@ -9,8 +9,8 @@
 //!   `json` renders a JSON log format record or a CloudTrail event as the text line it stands for;
 //!   [`report`] parses REPORT and INIT_REPORT numbers;
 //! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line;
-//! * the text of a line that will be evidence whatever invocation it joins is copied, so the
-//!   serial stage only moves it.
+//! * the text the serial stage will keep of the line (as evidence, or as its invocation's last
+//!   activity) is copied, so the serial stage only moves it.
 //!
 //! In the serial stage, in input order:
 //!
@@ -44,10 +44,9 @@ pub struct Analysis {
     pub hits: Hits,
     pub(crate) step: Option<Step>,
     pub(crate) facts: Facts,
-    /// The line's text as evidence, copied here when the line is evidence whatever invocation
-    /// it joins ([`invocation::evidence_by_itself`]): the copy is made in parallel, not by the
-    /// serial stage.
-    pub(crate) text: Option<Box<str>>,
+    /// The line's text as the serial stage will keep it ([`invocation::copy_ahead`]): copied
+    /// in parallel, not by the serial stage.
+    pub(crate) text: invocation::Copied,
     /// The message holds a NUL byte: binary data, not a log line (the serial stage skips it).
     pub(crate) binary: bool,
 }
@@ -101,8 +100,7 @@ fn matched(mut line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
     if rules.model.unhandled.is_some_and(|p| hits.contains(&p)) {
         line.unhandled();
     }
-    let text = invocation::evidence_by_itself(&line, &hits, rules)
-        .then(|| invocation::text_for(line.text(message)).into_boxed_str());
+    let text = invocation::copy_ahead(&line, message, &hits, rules);
     Analysis {
         line,
         hits,

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::state::{absorb, finish, kept, runtime_version};
 use super::stream::StreamState;
-use super::{Invocation, STALE_AFTER_MS};
+use super::{Invocation, STALE_AFTER_MS, is_activity};
 use crate::aws::RequestId;
 use crate::format::Record;
 use crate::lambda::Analysis;
@@ -190,7 +190,7 @@ impl<'r> Assembler<'r> {
             hits,
             step,
             facts,
-            text,
+            mut text,
             binary: _,
         } = a;
         let key = self.owner(at.stream, record, &line);
@@ -208,14 +208,15 @@ impl<'r> Assembler<'r> {
             inv.function = line.function.clone();
         }
         let keep = inv.apply(&mut line, &hits, rules, records) | !hits.is_empty();
-        let activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
+        let activity = is_activity(line.kind);
         if activity {
             inv.activity += 1;
             if !rules.model.vouches_for_rotation(&hits) {
                 inv.foreign += 1;
             }
             if !keep {
-                inv.set_last_activity(source, record, &line, at.ts, &hits);
+                let text = std::mem::take(&mut text);
+                inv.set_last_activity(source, record, &line, at.ts, &hits, text);
             }
         }
         if keep {

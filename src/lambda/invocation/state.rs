@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use memchr::memmem::Finder;
 
-use super::{Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
+use super::{Copied, Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
 use crate::aws::function_name;
 use crate::format::Record;
 use crate::lambda::facts::Facts;
@@ -110,10 +110,10 @@ fn init_failed(line: &Line) -> bool {
 /// makes it evidence (what [`Invocation::apply`] and the router keep). A REPORT is evidence only
 /// for an invocation that failed, which the line alone does not tell: `false` here.
 ///
-/// The parallel stage copies the text of such lines ahead (`lambda::analyze`), so the fold,
+/// The parallel stage copies the text of such lines ahead ([`super::copy_ahead`]), so the fold,
 /// which runs on one thread, only moves it; a line kept that this does not foresee has its text
 /// copied by the fold ([`kept`]), so the answer is a matter of speed, never of what is kept.
-pub(crate) fn evidence_by_itself(line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
+pub(super) fn evidence_by_itself(line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
     if !hits.is_empty() {
         return true;
     }
@@ -166,8 +166,12 @@ pub(super) fn kept(
     line: &Line,
     ts: Option<EpochMs>,
     hits: Hits,
-    text: Option<Box<str>>,
+    text: Copied,
 ) -> KeptLine {
+    let text = match text {
+        Copied::Evidence(t) => t.into(),
+        _ => text_for(line.text(&record.message)),
+    };
     KeptLine {
         source,
         line: record.line,
@@ -176,7 +180,7 @@ pub(super) fn kept(
         kind: line.kind,
         level: line.level,
         hits,
-        text: text.map_or_else(|| text_for(line.text(&record.message)), String::from),
+        text,
     }
 }
 
