@@ -158,11 +158,12 @@ impl Windows {
                 Err(e) => (e.valid_up_to(), e.error_len().is_some() || self.eof),
             };
             let more = !self.eof && !invalid;
-            // Up to where the last document probably starts: it is read once whole (none
-            // yet: read on), unless the window is as long as a document may be. Inside a page
-            // taken up again, as far as the window goes.
+            // Up to where the last document probably starts: it is read once whole, unless the
+            // window is as long as a document may be. With no such start (one page, or compact
+            // documents on one line) and inside a page taken up again, as far as the window goes:
+            // a page cut in its events is taken up again where it was cut, not read twice.
             let end = match more && self.buf.len() < self.max_document && self.open.is_none() {
-                true => likely_last_start(&self.buf[..valid]).unwrap_or(0),
+                true => likely_last_start(&self.buf[..valid]).unwrap_or(valid),
                 false => valid,
             };
             let (done, line, stopped) = self.documents(end, w);
