@@ -41,8 +41,9 @@ use world::World;
 pub const WINDOW_MS: Ms = 10 * 60 * 1000;
 /// Mean time between the starts of two episodes (rotations or bursts of API calls).
 const MEAN_GAP_MS: Ms = 20_000;
-/// Events per `filter-log-events` page (the API's maximum).
-const PAGE_EVENTS: usize = 10_000;
+/// Events per `filter-log-events` page (the API's maximum): the default of
+/// [`Config::page_events`].
+pub const PAGE_EVENTS: usize = 10_000;
 const ROTATION_FUNCTIONS: usize = 24;
 const SECRETS: usize = 2_000;
 
@@ -123,6 +124,10 @@ pub struct Config {
     pub noise_percent: u32,
     /// Only failures of this cause (every rotation fails): to check one cause's lines.
     pub only: Option<String>,
+    /// Events per `filter-log-events` page ([`PAGE_EVENTS`], one API page each); 0: one page
+    /// of every event, as the CLI writes it when it follows `nextToken` itself (no
+    /// `--max-items`/`--no-paginate`).
+    pub page_events: usize,
 }
 
 impl Config {
@@ -134,6 +139,7 @@ impl Config {
             fail_per_mille: 100,
             noise_percent: 50,
             only: None,
+            page_events: PAGE_EVENTS,
         }
     }
 }
@@ -745,6 +751,8 @@ struct JsonWriter {
     rng: Rng,
     page_open: bool,
     page_events: usize,
+    /// Events per page ([`Config::page_events`]; `usize::MAX`: one page).
+    page_max: usize,
     pages: u64,
     events: u64,
     first: Ms,
@@ -834,8 +842,8 @@ impl JsonWriter {
         if self.shape != Format::EventsJson {
             return self.write_line(ev, dest);
         }
-        if self.page_open && (self.page_events >= PAGE_EVENTS || dest.full()) {
-            let more = self.page_events >= PAGE_EVENTS && !dest.full();
+        if self.page_open && (self.page_events >= self.page_max || dest.full()) {
+            let more = self.page_events >= self.page_max && !dest.full();
             self.close_page(dest, more)?;
         }
         self.buf.clear();
@@ -976,6 +984,10 @@ fn run(cfg: &Config, dest: &mut dyn Dest) -> io::Result<Summary> {
             rng: Rng::new(cfg.seed, 7),
             page_open: false,
             page_events: 0,
+            page_max: match cfg.page_events {
+                0 => usize::MAX,
+                n => n,
+            },
             pages: 0,
             events: 0,
             first: Ms::MAX,

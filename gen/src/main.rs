@@ -23,6 +23,7 @@ use rotdiag_gen::{self as synth, Config, parse_shape, parse_size};
 const USAGE: &str = "\
 usage: rotdiag-gen [--shape SHAPE] [--size 1GiB] [--seed N] [--out FILE|DIR|-]
            [--files N [--gzip]] [--fail-rate PER_MILLE] [--noise PERCENT] [--only CAUSE]
+           [--page-events N]
 
   --shape      s3-export (default): `<ts> <message>` lines of an S3 export task;
                events-json: `aws logs filter-log-events` JSON, pages concatenated;
@@ -41,6 +42,8 @@ usage: rotdiag-gen [--shape SHAPE] [--size 1GiB] [--seed N] [--out FILE|DIR|-]
   --fail-rate  failing rotations per 1000 rotations (default 100)
   --noise      share of the bytes written by unrelated API functions, % (default 50)
   --only CAUSE every rotation fails with this cause (to inspect one cause's lines)
+  --page-events N  events-json: events per page (default 10000, one API page); 0: one page
+               of every event, as the CLI writes when it follows nextToken itself
 ";
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn real_main() -> Result<(), String> {
     let mut fail = 100u32;
     let mut noise = 50u32;
     let mut only = None;
+    let mut page_events = synth::PAGE_EVENTS;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -109,6 +113,11 @@ fn real_main() -> Result<(), String> {
                     .ok_or("--noise takes a percentage from 0 to 95")?
             }
             "--only" => only = Some(value("--only")?),
+            "--page-events" => {
+                page_events = value("--page-events")?
+                    .parse()
+                    .map_err(|_| "--page-events takes a number".to_string())?
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -123,6 +132,7 @@ fn real_main() -> Result<(), String> {
     cfg.fail_per_mille = fail;
     cfg.noise_percent = noise;
     cfg.only = only;
+    cfg.page_events = page_events;
     let started = std::time::Instant::now();
     let summary = match (files, out.as_deref()) {
         (Some(n), Some(dir)) if dir != "-" => {

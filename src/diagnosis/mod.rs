@@ -17,6 +17,7 @@ pub mod timeline;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -30,9 +31,8 @@ use crate::template::render;
 use crate::time::{EpochMs, format_iso, parse_any};
 use std::borrow::Cow;
 
-/// The representative occurrence of a diagnosis, kept compact: its text is rendered (facts
-/// filled in, credentials redacted) once, when it becomes the representative, so the facts of
-/// every occurrence need not be kept.
+/// The representative occurrence of a diagnosis, kept compact: its texts are rendered (facts
+/// redacted, then filled in) when it is made ([`Rendered::new`]), so no facts are kept.
 #[derive(Clone, Debug)]
 struct Best {
     cause: usize,
@@ -151,6 +151,41 @@ impl Best {
     }
 }
 
+/// An occurrence made ready to be folded into a diagnosis: every fact that came from the logs
+/// redacted, its texts rendered with them, its subject found. [`Rendered::new`] is the only way
+/// to make one and [`Aggregator::add`] takes nothing else, so a diagnosis never holds a fact
+/// that was not redacted on its own, whichever path built it (a batch run, follow mode).
+///
+/// Why a type of its own: redacting and rendering are most of what folding an occurrence costs
+/// (redaction alone is about 11,000 instructions a fact value), and they need nothing of the
+/// fold's state. Made where occurrences are made (`pipeline::sink` evaluates closed rotations
+/// on the pool), they leave the fold, which runs on one thread in input order, only keys to
+/// compare and values to move. Every occurrence is rendered, not only those that become a
+/// representative: more work in all, none of it on the serial path.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    subject: Subject,
+    first_seen: Option<EpochMs>,
+    last_seen: Option<EpochMs>,
+    best: Best,
+}
+
+impl Rendered {
+    pub(crate) fn new(o: Occurrence, rules: &RuleSet) -> Rendered {
+        Rendered {
+            subject: Subject::of(&o),
+            first_seen: o.first_seen,
+            last_seen: o.last_seen,
+            best: Best::new(o, rules),
+        }
+    }
+
+    /// The cause it explains the failure by, and with what confidence.
+    pub(crate) fn cause(&self) -> (usize, f64) {
+        (self.best.cause, self.best.confidence)
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Agg {
     best: Best,
@@ -202,17 +237,6 @@ impl Ord for OrdF64 {
     }
 }
 
-fn occurrence_key(o: &Occurrence) -> RankKey {
-    rank_key(
-        o.confidence,
-        o.severity,
-        o.first_seen,
-        o.source,
-        o.evidence.first().map(|l| l.line),
-        o.symptom,
-    )
-}
-
 fn best_key(b: &Best) -> RankKey {
     rank_key(
         b.confidence,
@@ -245,26 +269,31 @@ pub(crate) struct Aggregator {
 }
 
 impl Aggregator {
-    pub(crate) fn add(&mut self, o: Occurrence, rules: &RuleSet) {
-        let key = (o.cause, Subject::of(&o));
-        match self.map.get_mut(&key) {
-            None => {
-                self.map.insert(
-                    key,
-                    Agg {
-                        first_seen: o.first_seen,
-                        last_seen: o.last_seen,
-                        occurrences: 1,
-                        best: Best::new(o, rules),
-                    },
-                );
+    /// Folds in one occurrence, already [`Rendered`]: this only compares keys and moves values,
+    /// so the fold that calls it (one thread, in input order) does no redaction or rendering.
+    pub(crate) fn add(&mut self, r: Rendered) {
+        let Rendered {
+            subject,
+            first_seen,
+            last_seen,
+            best,
+        } = r;
+        match self.map.entry((best.cause, subject)) {
+            Entry::Vacant(v) => {
+                v.insert(Agg {
+                    first_seen,
+                    last_seen,
+                    occurrences: 1,
+                    best,
+                });
             }
-            Some(a) => {
+            Entry::Occupied(mut o) => {
+                let a = o.get_mut();
                 a.occurrences += 1;
-                a.first_seen = min_opt(a.first_seen, o.first_seen);
-                a.last_seen = max_opt(a.last_seen, o.last_seen);
-                if occurrence_key(&o) < best_key(&a.best) {
-                    a.best = Best::new(o, rules);
+                a.first_seen = min_opt(a.first_seen, first_seen);
+                a.last_seen = max_opt(a.last_seen, last_seen);
+                if best_key(&best) < best_key(&a.best) {
+                    a.best = best;
                 }
             }
         }
@@ -710,6 +739,37 @@ fn merged(d: Diagnosis, inputs: &[&str], rules: &RuleSet) -> Result<Merged, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{A, ARN, evaluate_lines, rules};
+
+    /// A credential in a fact (out of the notation its line held it in) never reaches a
+    /// diagnosis, whatever the report's egress does later: facts are redacted when an occurrence
+    /// is [`Rendered`], the only way into an [`Aggregator`].
+    #[test]
+    fn a_credential_in_a_fact_never_reaches_a_diagnosis() {
+        const CREDENTIAL: &str = "Hunter2Hunter2Xq9z";
+        let lines = [
+            format!("START RequestId: {A} Version: $LATEST"),
+            format!(
+                "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\nTraceback (most recent call last):"
+            ),
+            format!("END RequestId: {A}"),
+        ];
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let mut found = evaluate_lines(&refs);
+        assert!(!found.is_empty());
+        let mut o = found.remove(0);
+        assert!(o.facts.contains_key("secret_arn"));
+        for v in o.facts.values_mut() {
+            *v = format!("password={CREDENTIAL}");
+        }
+        let mut agg = Aggregator::default();
+        agg.add(Rendered::new(o, rules()));
+        let diagnoses = agg.finish(rules(), &[(0, "input".to_string())]);
+        let json = serde_json::to_string(&diagnoses).unwrap();
+        assert!(!json.contains(CREDENTIAL), "{json}");
+        // The facts were filled in (so the test would see a credential that was not redacted).
+        assert!(json.contains("password=***"), "{json}");
+    }
 
     #[test]
     fn a_template_no_fact_went_into_is_not_copied() {

@@ -19,10 +19,18 @@ pub(crate) fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeM
     let mut facts = BTreeMap::new();
     let order = std::iter::once(index).chain((0..rot.invocations.len()).filter(|&i| i != index));
     for i in order.clone() {
-        for (k, v) in rot.invocations[i].facts.iter() {
+        let other = &rot.invocations[i];
+        for (k, v) in other.facts.iter() {
             facts
                 .entry(rules.fact_names[k as usize].clone())
                 .or_insert_with(|| v.to_string());
+        }
+        // After the invocation's own facts, as if it were the last of them (a value its lines
+        // state wins): shared with its stream, not copied into every invocation's facts.
+        if let Some(rv) = &other.runtime_version {
+            facts
+                .entry(rules.fact_names[rules.known.runtime_version as usize].clone())
+                .or_insert_with(|| rv.to_string());
         }
     }
     if let Some(s) = &rot.secret {

@@ -8,7 +8,9 @@
 //!   unhandled error too;
 //!   `json` renders a JSON log format record or a CloudTrail event as the text line it stands for;
 //!   [`report`] parses REPORT and INIT_REPORT numbers;
-//! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line.
+//! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line;
+//! * the text the serial stage will keep of the line (as evidence, or as its invocation's last
+//!   activity) is copied, so the serial stage only moves it.
 //!
 //! In the serial stage, in input order:
 //!
@@ -42,6 +44,11 @@ pub struct Analysis {
     pub hits: Hits,
     pub(crate) step: Option<Step>,
     pub(crate) facts: Facts,
+    /// The line's text as the serial stage will keep it ([`invocation::copy_ahead`]): copied
+    /// in parallel, not by the serial stage.
+    pub(crate) text: invocation::Copied,
+    /// The message holds a NUL byte: binary data, not a log line (the serial stage skips it).
+    pub(crate) binary: bool,
 }
 
 /// Classifies a message, matches it against every rule literal (and the regexes behind the ones
@@ -93,10 +100,13 @@ fn matched(mut line: Line, message: &[u8], rules: &RuleSet) -> Analysis {
     if rules.model.unhandled.is_some_and(|p| hits.contains(&p)) {
         line.unhandled();
     }
+    let text = invocation::copy_ahead(&line, message, &hits, rules);
     Analysis {
         line,
         hits,
         step,
         facts,
+        text,
+        binary: memchr::memchr(0, message).is_some(),
     }
 }

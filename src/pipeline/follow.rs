@@ -61,7 +61,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::blocks::{InOrder, Spare, decode_window};
 use super::session::Session;
 use super::{MAX_RECORD_BYTES, Options, Run, conclude, source_id, sources};
-use crate::diagnosis::{Aggregator, Diagnosis};
+use crate::diagnosis::{Aggregator, Diagnosis, Rendered};
 use crate::engine;
 use crate::format::lines::LineDecoder;
 use crate::format::{Decoder, Format, detect};
@@ -546,7 +546,7 @@ impl Judged {
             let best = best(&found);
             let mut agg = Aggregator::default();
             for o in found {
-                agg.add(o, rules);
+                agg.add(Rendered::new(o, rules));
             }
             let sources = [(self.source, "<stdin>".to_string())];
             let mut new: Vec<Diagnosis> = agg

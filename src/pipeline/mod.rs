@@ -19,7 +19,7 @@
 //! | [`MappedBlocks`] ([`mapped`]) | a mapped file, line-oriented | windows cut into blocks at record boundaries, decoded in parallel, in place |
 //! | [`StreamWindows`] ([`windows`]) | a stream, line-oriented | the same, a window at a time into two buffers (bounded memory) |
 //! | [`MappedDocuments`] ([`documents`]) | a mapped JSON file | parsed from its slice on a thread of its own (pages of events by hand), batches analysed on the pool |
-//! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader (JSON in windows that end where a page ends) |
+//! | [`StreamDocuments`] ([`documents`]) | any other structured input | the same, from a reader (JSON in windows that end where a page, or an event of a page, ends) |
 //!
 //! Standard input that stays open (`aws logs tail --follow | rotdiag`) is followed instead
 //! ([`follow()`], [`follow`](mod@follow)): read as it arrives, and each rotation reported to a

@@ -86,7 +86,7 @@ impl<'r> Session<'r> {
     /// Feeds records in order; `analyzed` is drained (its buffer is reused).
     pub(super) fn feed(&mut self, records: &[Record], analyzed: &mut Vec<Analysis>) {
         for (rec, a) in records.iter().zip(analyzed.drain(..)) {
-            if is_binary(&rec.message) {
+            if a.binary {
                 self.skipped += 1;
                 self.binary_at.get_or_insert(rec.line);
                 continue;
@@ -130,6 +130,7 @@ impl<'r> Session<'r> {
         if sweep && let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
+        sink::discard(self.tracker.drain_spent());
         sink::close(self.tracker.drain_closed(), self.rules, &mut self.closed);
     }
 
@@ -146,6 +147,7 @@ impl<'r> Session<'r> {
         if let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
+        sink::discard(self.tracker.drain_spent());
         let closed = self.tracker.drain_closed();
         for rot in &closed {
             watch(rot, true);
@@ -192,8 +194,4 @@ impl<'r> Session<'r> {
             invocations: self.assembler.invocations,
         }
     }
-}
-
-fn is_binary(message: &[u8]) -> bool {
-    memchr::memchr(0, message).is_some()
 }

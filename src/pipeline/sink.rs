@@ -10,22 +10,30 @@
 //! Why evaluation is here and on the pool: evaluating a failed rotation (the engine's conditions,
 //! scoring, CloudTrail correlation) was about a third of the serial stage's instructions on
 //! S3-export text, and the serial stage bounds how fast two threads go. The rotations a fold
-//! closes at once are evaluated in parallel ([`close`]); the sink still receives them one at a
-//! time, in the order they closed, so what it builds does not depend on the thread count.
+//! closes at once are evaluated in parallel ([`close`]), and their occurrences rendered there
+//! too ([`Rendered`]: facts redacted, texts filled in; that was another fifth of the serial
+//! stage); the sink still receives them one at a time, in the order they closed, so what it
+//! builds does not depend on the thread count.
 
 use rayon::prelude::*;
 
 use super::Options;
-use crate::diagnosis::Aggregator;
-use crate::engine::{self, Occurrence};
+use crate::diagnosis::{Aggregator, Rendered};
+use crate::engine;
 use crate::lambda::rotation::{Keep, Rotation, RotationLedger};
 use crate::rules::RuleSet;
 
 /// Receives each rotation when it closes. Called in closing order, on the fold's thread.
 pub(crate) trait Sink {
     /// `rotation` closed; `occurrences` are what the engine explains of its failures (none when
-    /// it succeeded, or was not a rotation).
-    fn closed(&mut self, rotation: Rotation, occurrences: Vec<Occurrence>, rules: &RuleSet);
+    /// it succeeded, or was not a rotation), rendered. Returns the rotation unless it keeps it
+    /// (it is dropped off the fold's thread: [`discard`]).
+    fn closed(
+        &mut self,
+        rotation: Rotation,
+        occurrences: Vec<Rendered>,
+        rules: &RuleSet,
+    ) -> Option<Rotation>;
 }
 
 /// The batch sink: what closed rotations leave for the report (their diagnoses, their records,
@@ -58,41 +66,62 @@ impl Closed {
 impl Sink for Closed {
     /// Records the rotation (with the cause of its best-scored failure), folds its occurrences
     /// into the diagnoses, and keeps it whole when asked to.
-    fn closed(&mut self, rotation: Rotation, found: Vec<Occurrence>, rules: &RuleSet) {
+    fn closed(
+        &mut self,
+        rotation: Rotation,
+        found: Vec<Rendered>,
+        rules: &RuleSet,
+    ) -> Option<Rotation> {
         let best = found
             .iter()
-            .map(|o| (o.cause, o.confidence))
+            .map(Rendered::cause)
             .reduce(|a, b| if b.1 > a.1 { b } else { a });
         self.ledger.record(&rotation, rules, best);
         for o in found {
-            self.agg.add(o, rules);
+            self.agg.add(o);
         }
         if self.keep.wants(&rotation) {
             self.kept.push(rotation);
+            return None;
         }
+        Some(rotation)
     }
 }
 
 /// Rotations closed together below which evaluating them in parallel costs more than it saves.
 const PARALLEL_FROM: usize = 4;
 
-/// Evaluates closed rotations (on the pool when there are several) and hands them to `sink` in
-/// the order given.
+/// Evaluates closed rotations and renders their occurrences (on the pool when there are several)
+/// and hands them to `sink` in the order given.
 pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sink) {
-    let evaluated: Vec<Vec<Occurrence>> = if rotations.len() < PARALLEL_FROM {
-        rotations
-            .iter()
-            .map(|r| engine::evaluate(r, rules))
-            .collect()
+    let evaluated: Vec<Vec<Rendered>> = if rotations.len() < PARALLEL_FROM {
+        rotations.iter().map(|r| diagnose(r, rules)).collect()
     } else {
-        rotations
-            .par_iter()
-            .map(|r| engine::evaluate(r, rules))
-            .collect()
+        rotations.par_iter().map(|r| diagnose(r, rules)).collect()
     };
-    for (rot, occurrences) in rotations.into_iter().zip(evaluated) {
-        sink.closed(rot, occurrences, rules);
+    let spent: Vec<Rotation> = rotations
+        .into_iter()
+        .zip(evaluated)
+        .filter_map(|(rot, occurrences)| sink.closed(rot, occurrences, rules))
+        .collect();
+    discard(spent);
+}
+
+/// Drops what the fold is done with on the pool, not on the fold's thread: freeing a closed
+/// rotation's invocations (their kept lines, facts, metrics) was a tenth of the serial stage's
+/// instructions on S3-export text. Nothing observable depends on when they are freed.
+pub(crate) fn discard<T: Send + 'static>(spent: Vec<T>) {
+    if !spent.is_empty() {
+        rayon::spawn(move || drop(spent));
     }
+}
+
+/// What the engine explains of a closed rotation's failures, rendered.
+fn diagnose(rotation: &Rotation, rules: &RuleSet) -> Vec<Rendered> {
+    engine::evaluate(rotation, rules)
+        .into_iter()
+        .map(|o| Rendered::new(o, rules))
+        .collect()
 }
 
 #[cfg(test)]
@@ -103,8 +132,14 @@ mod tests {
     struct Log(Vec<(Option<String>, usize)>);
 
     impl Sink for Log {
-        fn closed(&mut self, rotation: Rotation, occurrences: Vec<Occurrence>, _: &RuleSet) {
+        fn closed(
+            &mut self,
+            rotation: Rotation,
+            occurrences: Vec<Rendered>,
+            _: &RuleSet,
+        ) -> Option<Rotation> {
             self.0.push((rotation.secret.clone(), occurrences.len()));
+            Some(rotation)
         }
     }
 

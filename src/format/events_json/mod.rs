@@ -39,7 +39,8 @@
 //! The hot path, `scan`: a hand reader of `filter-log-events` / `get-log-events` pages (the shape
 //! nearly every JSON input has), which hands each page it is sure of straight to the walker's
 //! sink and gives every other document to the serde_json walker above ([`scan_slice`] for a
-//! mapped file, [`scan_stream`] for a stream read in windows that end where a page ends). The
+//! mapped file, [`scan_stream`] for a stream read in windows that end where a page, or an event
+//! of a page, ends). The
 //! scan-first engine decodes with it; the reference engine with serde_json alone
 //! ([`decode_slice`], [`decode`]), so `tests/it/engines.rs` compares the two.
 
@@ -224,10 +225,13 @@ pub(crate) fn scan_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> 
 }
 
 /// [`decode`] with the hand reader of `filter-log-events` / `get-log-events` pages ([`scan`])
-/// first: the input is read in windows that end where a document ends, each read from its slice.
-/// From the first document the reader gives up on (or one longer than [`MAX_DOCUMENT`], or
-/// invalid UTF-8) on, the rest of the input is decoded by [`decode`]'s serde_json walker, as a
-/// stream, from that document's start: the same records and errors as [`decode`].
+/// first: the input is read in windows that end where a document (or, in a page, an event)
+/// ends, each read from its slice.
+/// From the first document the reader gives up on (or a document, or an event of a page, longer
+/// than [`MAX_DOCUMENT`], or invalid UTF-8) on, the rest of the input is decoded by [`decode`]'s
+/// serde_json walker, as a stream, from that document's start (or, inside a page the windows cut,
+/// from its head and its last event read whole: `scan::Open`): the same records and errors as
+/// [`decode`].
 pub(crate) fn scan_stream(
     input: &mut dyn Read,
     sink: &mut dyn FnMut(Record<'static>),
@@ -244,8 +248,9 @@ fn scan_stream_in(
     let mut w = Walker::new(sink, Some(Window::default()));
     let rest = windows.read(input, &mut w);
     if let Some(rest) = rest {
-        let mut chained = (&windows.buf[rest.at..]).chain(input);
-        let pos = stream::Position::starting_at(rest.offset, rest.line);
+        let mut chained = (&rest.head[..]).chain(&windows.buf[rest.at..]).chain(input);
+        let pos = stream::Position::starting_at(rest.offset, rest.line)
+            .with_gap(rest.offset + rest.head.len() as u64, rest.gap);
         with_skip(&mut w, rest.skip, |inner| {
             walk_at(&mut chained, inner, None, pos)
         });
@@ -253,7 +258,8 @@ fn scan_stream_in(
     w.finish()
 }
 
-/// The longest document [`scan_stream`] reads by hand: its window stays below twice this.
+/// The longest document [`scan_stream`] reads by hand, but for a page of events, which it reads
+/// a window at a time: then the longest event. Its window stays below twice this.
 const MAX_DOCUMENT: usize = 8 << 20;
 
 /// Runs `decode` with a walker whose first `skip.records` records are dropped: they were

@@ -25,13 +25,19 @@
 //! Records of a page are delivered as they are read (a page can be the whole multi-gigabyte
 //! input: the CLI merges every page of `filter-log-events` into one document). When the reader
 //! gives up after some were delivered, serde_json decodes the page again from its start and the
-//! records it makes that were already delivered are dropped ([`Stopped::delivered`]).
+//! records it makes that were already delivered are dropped ([`Stopped::delivered`]). On a
+//! stream, a page is read a window at a time: a window cut inside its events ends at the start
+//! of its last event read whole ([`Mark`]), where the next window takes the page up again
+//! ([`Scan::resume`]). Should serde_json have to take over such a page, it is given the page's
+//! head (up to the `[` of its events), as many newlines as the events left out held, and the
+//! rest from the last event read whole ([`Open`]): the same page to serde_json, from the same
+//! lines, less events it would only have made to drop; offsets past the gap are corrected
+//! (`stream::Position::with_gap`).
 //!
 //! The input must be valid UTF-8 (the caller checks it once, as [`super::decode_slice`] does): a
 //! string is then valid UTF-8 wherever it ends at a quote.
 
 use std::borrow::Cow;
-
 use std::io::Read;
 
 use super::memory::{self, Fault, Position};
@@ -47,7 +53,7 @@ pub(super) fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker
         scan.seek(done, pos.line_at(done));
         scan.ws()?;
         let last_line = w.last_line;
-        match scan.document(0, w) {
+        match scan.document(Skip::default(), w) {
             Ok(()) => {
                 done = scan.at;
                 pos.note_line(done, scan.line());
@@ -69,11 +75,15 @@ pub(super) fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker
 /// Bytes asked of a stream at a time.
 const READ_BYTES: usize = 1 << 20;
 
-/// A stream read in windows that end where a document ends ([`super::scan_stream`]).
+/// A stream read in windows that end where a document ends ([`super::scan_stream`]), or, in a
+/// page of events, where an event ends: the CLI merges every page of `filter-log-events` into one
+/// document, so a piped page is often the whole input. Such a page is read a window at a time and
+/// taken up again, in the next window, at the start of its last event read whole ([`Open`]).
 pub(super) struct Windows {
     /// Bytes asked of the stream at a time ([`READ_BYTES`]; small in tests).
     read_bytes: usize,
-    /// The longest document read by hand ([`MAX_DOCUMENT`]).
+    /// The longest document (or event, in a page taken up again) read by hand
+    /// ([`MAX_DOCUMENT`]).
     max_document: usize,
     /// The window: input from `offset` on.
     pub(super) buf: Vec<u8>,
@@ -83,11 +93,34 @@ pub(super) struct Windows {
     eof: bool,
     /// Records of the document at `buf[0]` delivered already (it did not end in the window).
     skip: Skip,
+    /// The page `buf[0]` is inside of, when a window ended in its events.
+    open: Option<Open>,
+}
+
+/// A page of events cut by the end of a window: what is needed to read on at the start of its
+/// last event read whole, by hand or, if the reader gives up on the rest, by serde_json.
+pub(super) struct Open {
+    /// Its bytes from its first one to the `[` of its `events`: serde_json is given them again,
+    /// then as many newlines as the events read before held, then the rest, so that it reads the
+    /// same page from the same lines, less the events delivered already (a few bytes, whatever
+    /// the page's length).
+    head: Vec<u8>,
+    /// The offset and line of its first byte.
+    offset: u64,
+    line: u64,
+    /// The line of its `events` array's `[`.
+    events_line: u64,
+    /// Its keys before `events` (and `events`).
+    seen: u8,
 }
 
 /// Where serde_json takes over: the rest of the input from `buf[at]`, at `offset` and on `line`
-/// of the input; the first records it makes were delivered already.
+/// of the input; the first records it makes were delivered already. Inside a page taken up again,
+/// `head` comes first (see [`Open::head`]), the offset and line are those of its first byte, and
+/// the `gap` bytes of the input after it are left out.
 pub(super) struct Rest {
+    pub(super) head: Vec<u8>,
+    pub(super) gap: u64,
     pub(super) at: usize,
     pub(super) offset: u64,
     pub(super) line: u64,
@@ -110,6 +143,7 @@ impl Windows {
             line: 1,
             eof: false,
             skip: Skip::default(),
+            open: None,
         }
     }
 
@@ -124,26 +158,22 @@ impl Windows {
                 Err(e) => (e.valid_up_to(), e.error_len().is_some() || self.eof),
             };
             let more = !self.eof && !invalid;
-            // Up to where the last document probably starts: it is read once whole (none
-            // yet: read on), unless the window is as long as a document may be.
-            let end = match more && self.buf.len() < self.max_document {
-                true => likely_last_start(&self.buf[..valid]).unwrap_or(0),
+            // Up to where the last document probably starts: it is read once whole, unless the
+            // window is as long as a document may be. With no such start (one page, or compact
+            // documents on one line) and inside a page taken up again, as far as the window goes:
+            // a page cut in its events is taken up again where it was cut, not read twice.
+            let end = match more && self.buf.len() < self.max_document && self.open.is_none() {
+                true => likely_last_start(&self.buf[..valid]).unwrap_or(valid),
                 false => valid,
             };
             let (done, line, stopped) = self.documents(end, w);
-            let rest = |skip| Rest {
-                at: done,
-                offset: self.offset + done as u64,
-                line,
-                skip,
-            };
             match stopped {
                 None if valid == self.buf.len() && self.eof => return None,
-                Some(s) if s.why == Stop::GiveUp => return Some(rest(s.skip)),
+                Some(s) if s.why == Stop::GiveUp => return Some(self.rest(done, line, s.skip)),
                 Some(s) if !more || self.buf.len() - done >= self.max_document => {
-                    return Some(rest(s.skip));
+                    return Some(self.rest(done, line, s.skip));
                 }
-                None if !more => return Some(rest(Skip::default())),
+                None if !more => return Some(self.rest(done, line, Skip::default())),
                 Some(s) => self.skip = s.skip,
                 // Only whitespace before the guessed start: the document there is still to read.
                 None => {}
@@ -154,28 +184,85 @@ impl Windows {
         }
     }
 
+    /// Where serde_json takes over: at `buf[done]`, on `line`, after the head of the page it is
+    /// inside of, if any.
+    fn rest(&mut self, done: usize, line: u64, skip: Skip) -> Rest {
+        let at_offset = self.offset + done as u64;
+        match self.open.take() {
+            None => Rest {
+                head: Vec::new(),
+                gap: 0,
+                at: done,
+                offset: at_offset,
+                line,
+                skip,
+            },
+            Some(open) => {
+                let mut head = open.head;
+                let newlines = line - open.events_line;
+                head.resize(head.len() + newlines as usize, b'\n');
+                Rest {
+                    gap: at_offset - open.offset - head.len() as u64,
+                    offset: open.offset,
+                    head,
+                    at: done,
+                    line: open.line,
+                    skip,
+                }
+            }
+        }
+    }
+
     /// Reads the whole documents in `buf[..valid]`. Returns where the first one that is not
-    /// whole (or that the reader gave up on) starts, its line, and why it stopped there (`None`:
-    /// nothing but whitespace is left).
+    /// whole (or that the reader gave up on) starts (or, in a page cut in its events, where its
+    /// last event read whole starts), its line, and why it stopped there (`None`: nothing but
+    /// whitespace is left).
     fn documents(&mut self, valid: usize, w: &mut Walker) -> (usize, u64, Option<Halt>) {
         let mut scan = Scan::new(&self.buf[..valid], self.offset);
         let (mut done, mut line) = (0, self.line);
         loop {
             scan.seek(done, line);
-            if scan.ws().is_none() {
-                return (done, line, None);
-            }
-            let skip = self.skip;
+            let skip = std::mem::take(&mut self.skip);
             let last_line = if skip.records > 0 {
                 skip.last_line
             } else {
                 w.last_line
             };
-            match scan.document(skip.records, w) {
+            let read = match &self.open {
+                Some(open) => scan.resume(open.seen, skip, w),
+                None if scan.ws().is_none() => return (done, line, None),
+                None => scan.document(skip, w),
+            };
+            match read {
                 Ok(()) => {
                     done = scan.at;
                     line = scan.line();
-                    self.skip = Skip::default();
+                    self.open = None;
+                }
+                // Cut by the end of the window after an event of a page: read on from there.
+                Err(stopped) if stopped.why == Stop::End && scan.mark.is_some() => {
+                    let mark = scan.mark.unwrap_or_else(|| unreachable!());
+                    if self.open.is_none() {
+                        self.open = scan.events_at.map(|e| Open {
+                            head: self.buf[done..e.after_bracket].to_vec(),
+                            offset: self.offset + done as u64,
+                            line,
+                            events_line: e.line,
+                            seen: e.seen,
+                        });
+                    }
+                    let skip = Skip {
+                        records: 1,
+                        last_line: mark.last_line,
+                    };
+                    return (
+                        mark.at,
+                        mark.line,
+                        Some(Halt {
+                            why: Stop::End,
+                            skip,
+                        }),
+                    );
                 }
                 Err(stopped) => {
                     let halt = Halt {
@@ -244,6 +331,33 @@ pub(super) struct Stopped {
 
 type Step<T> = Result<T, Stop>;
 
+/// The records of the document being read: how many it has made so far, and which of them are
+/// not to be made again (`skip`, delivered already).
+struct Tally {
+    skip: Skip,
+    delivered: u64,
+    /// The line the walker gave the last record skipped (the records after are numbered on from
+    /// it, as they were the first time).
+    last_line: u64,
+}
+
+impl Tally {
+    fn new(skip: Skip) -> Tally {
+        Tally {
+            skip,
+            delivered: 0,
+            last_line: skip.last_line,
+        }
+    }
+
+    fn stopped(&self, why: Stop) -> Stopped {
+        Stopped {
+            why,
+            delivered: self.delivered,
+        }
+    }
+}
+
 /// How deep a value the reader skips may nest (`searchedLogStreams`: an array of flat objects).
 const MAX_SKIP_DEPTH: u32 = 4;
 
@@ -258,6 +372,29 @@ pub(super) struct Scan<'d> {
     line_base: u64,
     /// Offset of `data[0]` in the input.
     offset_base: u64,
+    /// The `events` array of the page being read, once its `[` is read.
+    events_at: Option<EventsAt>,
+    /// The last event of that page read whole: where a page cut by the end of a window is taken
+    /// up again ([`Windows`]).
+    pub(super) mark: Option<Mark>,
+}
+
+/// Where the `events` array of a page opens: just after its `[`, on `line`, after the page's
+/// other keys `seen` (bits, as [`Scan::members`] counts them).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct EventsAt {
+    pub(super) after_bracket: usize,
+    pub(super) line: u64,
+    pub(super) seen: u8,
+}
+
+/// The start of an event read whole (its `{`, on `line`), and the walker's last line from before
+/// its record was made (see [`Skip`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Mark {
+    pub(super) at: usize,
+    pub(super) line: u64,
+    pub(super) last_line: u64,
 }
 
 /// The members of one event read so far.
@@ -279,6 +416,8 @@ impl<'d> Scan<'d> {
             newlines: 0,
             line_base: 1,
             offset_base,
+            events_at: None,
+            mark: None,
         }
     }
 
@@ -346,22 +485,47 @@ impl<'d> Scan<'d> {
     }
 
     /// Reads the document at the reader (after whitespace, a byte that is not whitespace) if it
-    /// is a page of events, handing each event to `w` from the `skip`-th on. On success the
+    /// is a page of events, handing each event to `w` but the first `skip.records`. On success the
     /// reader is just past the document.
-    pub(super) fn document(&mut self, skip: u64, w: &mut Walker) -> Result<(), Stopped> {
-        let mut delivered = 0;
-        self.page(skip, &mut delivered, w)
-            .map_err(|why| Stopped { why, delivered })
+    pub(super) fn document(&mut self, skip: Skip, w: &mut Walker) -> Result<(), Stopped> {
+        self.events_at = None;
+        self.mark = None;
+        let mut read = Tally::new(skip);
+        self.page(&mut read, w).map_err(|why| read.stopped(why))
     }
 
-    fn page(&mut self, skip: u64, delivered: &mut u64, w: &mut Walker) -> Step<()> {
+    /// Takes up again a page whose events the reader left at the reader (at the start of an
+    /// event it read whole, which `skip` counts), `seen` its keys before `events`: the rest of
+    /// its events, then the rest of the page, as [`Scan::document`] would have read them.
+    pub(super) fn resume(&mut self, seen: u8, skip: Skip, w: &mut Walker) -> Result<(), Stopped> {
+        self.events_at = None;
+        self.mark = None;
+        let mut read = Tally::new(skip);
+        self.items(&mut read, w)
+            .and_then(|()| self.members(seen, &mut read, w))
+            .map_err(|why| read.stopped(why))
+    }
+
+    fn page(&mut self, read: &mut Tally, w: &mut Walker) -> Step<()> {
         self.expect(b'{')?;
         if self.ws() == Some(b'}') {
             // `{}`: no records.
             self.at += 1;
             return Ok(());
         }
-        let mut seen = 0u8;
+        self.member(0, read, w)
+    }
+
+    /// After a member: the others, up to the page's closing `}`.
+    fn members(&mut self, seen: u8, read: &mut Tally, w: &mut Walker) -> Step<()> {
+        match self.next_or_close(b'}')? {
+            true => self.member(seen, read, w),
+            false => Ok(()),
+        }
+    }
+
+    /// The members of a page from the next key on (`seen`: the keys before).
+    fn member(&mut self, mut seen: u8, read: &mut Tally, w: &mut Walker) -> Step<()> {
         loop {
             let key = self.key()?;
             self.expect(b':')?;
@@ -378,7 +542,7 @@ impl<'d> Scan<'d> {
             }
             seen |= 1 << bit;
             if bit == 0 {
-                self.events(skip, delivered, w)?;
+                self.events(seen, read, w)?;
             } else {
                 self.skip_value(0)?;
             }
@@ -389,27 +553,52 @@ impl<'d> Scan<'d> {
     }
 
     /// The `events` array.
-    fn events(&mut self, skip: u64, delivered: &mut u64, w: &mut Walker) -> Step<()> {
+    fn events(&mut self, seen: u8, read: &mut Tally, w: &mut Walker) -> Step<()> {
         self.expect(b'[')?;
+        self.events_at = Some(EventsAt {
+            after_bracket: self.at,
+            line: self.line(),
+            seen,
+        });
         if self.ws() == Some(b']') {
             self.at += 1;
             return Ok(());
         }
+        self.items(read, w)
+    }
+
+    /// The events of an array from the next one on, up to its closing `]`. Each event read whole
+    /// becomes the [`Mark`].
+    fn items(&mut self, read: &mut Tally, w: &mut Walker) -> Step<()> {
         loop {
-            let keep = *delivered >= skip;
-            if let Some(r) = self.event(keep)? {
-                let r = w.stamp(r);
-                w.deliver(r);
+            self.ws().ok_or(Stop::End)?;
+            let (at, line) = (self.at, self.line());
+            let keep = read.delivered >= read.skip.records;
+            let before = if keep { w.last_line } else { read.last_line };
+            let event = self.event(keep)?;
+            match event {
+                Ok(r) => {
+                    let r = w.stamp(r);
+                    w.deliver(r);
+                }
+                // Not made again: numbered as the walker numbered it the first time.
+                Err(line) => read.last_line = line.max(read.last_line + 1),
             }
-            *delivered += 1;
+            self.mark = Some(Mark {
+                at,
+                line,
+                last_line: before,
+            });
+            read.delivered += 1;
             if !self.next_or_close(b']')? {
                 return Ok(());
             }
         }
     }
 
-    /// One event object, as a record (`None` when `keep` is false: read, checked, not made).
-    fn event(&mut self, keep: bool) -> Step<Option<Record<'static>>> {
+    /// One event object, as a record (when `keep` is false: read, checked, not made; the line
+    /// of its message instead).
+    fn event(&mut self, keep: bool) -> Step<Result<Record<'static>, u64>> {
         self.expect(b'{')?;
         // serde_json's walker places an element just after its opening bracket.
         let offset = self.offset_base + self.at as u64;
@@ -457,7 +646,10 @@ impl<'d> Scan<'d> {
         let Some(message) = ev.message else {
             return Err(Stop::GiveUp);
         };
-        Ok(keep.then(|| Record {
+        if !keep {
+            return Ok(Err(ev.line));
+        }
+        Ok(Ok(Record {
             line: ev.line,
             offset,
             timestamp: ev.timestamp.map(epoch_ms),
@@ -868,7 +1060,13 @@ mod tests {
     }
 
     fn page(rng: &mut Rng, style: usize, odd: bool) -> String {
-        let events: Vec<String> = (0..rng.below(6)).map(|_| event(rng, style, odd)).collect();
+        let events = rng.below(6);
+        page_of(rng, style, odd, events)
+    }
+
+    /// A page of `events` events.
+    fn page_of(rng: &mut Rng, style: usize, odd: bool, events: usize) -> String {
+        let events: Vec<String> = (0..events).map(|_| event(rng, style, odd)).collect();
         let sep = format!(",{}", ws(rng, style, 2));
         let mut members = vec![format!(
             "\"events\":{}[{}{}{}]",
@@ -1112,7 +1310,7 @@ mod tests {
             let mut w = Walker::new(&mut sink, Some(Window::default()));
             let mut scan = Scan::new(page.as_bytes(), 0);
             scan.ws();
-            assert!(scan.document(0, &mut w).is_ok(), "{page}");
+            assert!(scan.document(Skip::default(), &mut w).is_ok(), "{page}");
             assert_eq!(scan.at, page.len());
         }
     }
@@ -1147,10 +1345,76 @@ mod tests {
             let mut w = Walker::new(&mut sink, Some(Window::default()));
             let mut scan = Scan::new(page.as_bytes(), 0);
             scan.ws();
-            assert!(scan.document(0, &mut w).is_err(), "{page}");
+            assert!(scan.document(Skip::default(), &mut w).is_err(), "{page}");
             let mut records = Vec::new();
             let errors = decode(&mut page.as_bytes(), &mut |r| records.push(r));
             assert_same_from_memory(page.as_bytes(), &records, &errors);
+        }
+    }
+
+    /// A page far longer than a window may hold (the CLI's one merged page, piped) is read by hand
+    /// to its end, a window at a time, and gives what serde_json gives.
+    #[test]
+    fn long_pages_are_read_by_hand_a_window_at_a_time() {
+        let mut rng = Rng(0x10C6);
+        for style in 0..4 {
+            let text = format!(
+                "{}\n{}\n",
+                page_of(&mut rng, style, false, 400),
+                page_of(&mut rng, style, false, 3)
+            );
+            // Events of up to 60 KiB (runs of `x`) fit in a window; the page does not.
+            assert!(text.len() > 4 * 128 * 1024, "{}", text.len());
+            let mut records = Vec::new();
+            let errors = decode(&mut text.as_bytes(), &mut |r| records.push(r));
+            let mut scanned = Vec::new();
+            let mut sink = |r| scanned.push(r);
+            let mut w = Walker::new(&mut sink, Some(Window::default()));
+            let mut reader = Dribble {
+                data: text.as_bytes(),
+                rng: Rng(3),
+            };
+            let rest = Windows::new(4096, 128 * 1024).read(&mut reader, &mut w);
+            assert!(rest.is_none(), "style {style}: serde_json took over");
+            let scan_errors = w.finish();
+            assert_eq!(records.len(), 403, "style {style}");
+            assert_eq!((records, errors), (scanned, scan_errors), "style {style}");
+        }
+    }
+
+    /// Long pages cut by windows anywhere, damaged anywhere (late in a page too, so that
+    /// serde_json takes over a page taken up again, after a head and a gap), truncated: the
+    /// records and errors of serde_json, lines and offsets included.
+    #[test]
+    fn long_pages_cut_and_damaged_match_serde_json() {
+        let mut rng = Rng(0x00C0_FFEE_0DD5);
+        for case in 0..400 {
+            let odd = rng.chance(2);
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(3) {
+                let (style, events) = (rng.below(4), 20 + rng.below(120));
+                let odd_events = odd && rng.chance(3);
+                text.push_str(&page_of(&mut rng, style, odd_events, events));
+                text.push_str(["\n", "", " \n", "\r\n"][rng.below(4)]);
+            }
+            let mut data = text.into_bytes();
+            if odd {
+                let i = data.len() / 2 + rng.below(data.len() / 2);
+                data[i] = [b'}', b']', b',', b'"', b'\\', b'\n', b'x', 0xff][rng.below(8)];
+            }
+            if odd && rng.chance(3) {
+                data.truncate(data.len() - rng.below(data.len() / 3));
+            }
+            let mut records = Vec::new();
+            let errors = decode(&mut &data[..], &mut |r| records.push(r));
+            let windows = Windows::new(1 + rng.below(2048), 256 + rng.below(4096));
+            let (scanned, scan_errors) = stream(&data, windows);
+            same_outcome(
+                &format!("long-case-{case}"),
+                &data,
+                (&records[..], &errors[..]),
+                (&scanned[..], &scan_errors[..]),
+            );
         }
     }
 }

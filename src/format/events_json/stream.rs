@@ -27,12 +27,20 @@ pub(super) struct Position {
     content_before_chunk: Cell<bool>,
     /// Offset at which the last record was made (or the last document began).
     record_mark: Cell<u64>,
+    /// Bytes of the input left out of what the parser reads (at, length): the events of a page
+    /// delivered already ([`super::scan::Rest`]). Offsets from `at` on are `length` further on in
+    /// the input; everything else here counts what the parser read.
+    gap: Cell<(u64, u64)>,
 }
 
 impl Locate for Position {
-    /// Bytes consumed so far.
+    /// The offset in the input of the next byte.
     fn offset(&self) -> u64 {
-        self.base.get() + self.at.get() as u64
+        let consumed = self.consumed();
+        match self.gap.get() {
+            (at, len) if consumed >= at => consumed + len,
+            _ => consumed,
+        }
     }
 
     /// The line the parser is on.
@@ -48,7 +56,7 @@ impl Locate for Position {
     }
 
     fn record_made(&self) {
-        self.record_mark.set(self.offset());
+        self.record_mark.set(self.consumed());
     }
 }
 
@@ -63,10 +71,22 @@ impl Position {
         pos
     }
 
+    /// This position, for a reader that leaves out `len` bytes of the input after reading up to
+    /// offset `at`.
+    pub(super) fn with_gap(self, at: u64, len: u64) -> Position {
+        self.gap.set((at, len));
+        self
+    }
+
+    /// Bytes the parser has read (offsets before any gap).
+    fn consumed(&self) -> u64 {
+        self.base.get() + self.at.get() as u64
+    }
+
     pub(super) fn mark_document(&self) {
-        self.mark.set(self.offset());
+        self.mark.set(self.consumed());
         self.content_before_chunk.set(false);
-        self.record_mark.set(self.offset());
+        self.record_mark.set(self.consumed());
     }
 
     /// Was anything but whitespace consumed since the last [`Position::mark_document`]?
@@ -87,7 +107,7 @@ impl Position {
             let c = self.content_since_mark();
             self.content_before_chunk.set(c);
         }
-        self.base.set(self.offset());
+        self.base.set(self.consumed());
         self.at.set(0);
         self.counted.set(0);
         *self.chunk.borrow_mut() = next;
@@ -119,7 +139,7 @@ impl<R: Read> Source<R> {
     /// Moves to the next chunk; false at the end of the input.
     fn refill(&mut self) -> io::Result<bool> {
         let p = &self.pos;
-        if p.offset() - p.record_mark.get() > MAX_VALUE_BYTES {
+        if p.consumed() - p.record_mark.get() > MAX_VALUE_BYTES {
             return Err(io::Error::other(format!(
                 "no event in {} MiB (a string that never ends?)",
                 MAX_VALUE_BYTES >> 20

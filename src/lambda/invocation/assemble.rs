@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::state::{absorb, finish, kept, runtime_version};
 use super::stream::StreamState;
-use super::{Invocation, STALE_AFTER_MS};
+use super::{Invocation, STALE_AFTER_MS, is_activity};
 use crate::aws::RequestId;
 use crate::format::Record;
 use crate::lambda::Analysis;
@@ -69,7 +69,10 @@ impl<'r> Assembler<'r> {
 
     /// Takes the invocations closed so far, in input order (the order they started in).
     pub fn drain_closed(&mut self) -> Vec<Invocation> {
-        let mut v = std::mem::take(&mut self.closed);
+        // As many as last time will close by the next call: one allocation, rather than a
+        // vector of large values grown from nothing every time.
+        let capacity = self.closed.len();
+        let mut v = std::mem::replace(&mut self.closed, Vec::with_capacity(capacity));
         v.sort_by_key(|i| i.first_line);
         v
     }
@@ -164,6 +167,8 @@ impl<'r> Assembler<'r> {
             hits,
             step,
             facts,
+            text,
+            binary: _,
         } = a;
         let mut inv = self.new_invocation(at.stream, record);
         inv.touch(at.ts);
@@ -172,7 +177,7 @@ impl<'r> Assembler<'r> {
             inv.error_lines += 1;
         }
         inv.activity = 1;
-        inv.keep(kept(self.source, record, &line, at.ts, hits));
+        inv.keep(kept(self.source, record, &line, at.ts, hits, text));
         inv.last_is_kept();
         self.close(inv);
     }
@@ -185,6 +190,8 @@ impl<'r> Assembler<'r> {
             hits,
             step,
             facts,
+            mut text,
+            binary: _,
         } = a;
         let key = self.owner(at.stream, record, &line);
         let (rules, records, source) = (self.rules, self.records, self.source);
@@ -201,19 +208,20 @@ impl<'r> Assembler<'r> {
             inv.function = line.function.clone();
         }
         let keep = inv.apply(&mut line, &hits, rules, records) | !hits.is_empty();
-        let activity = matches!(line.kind, Kind::App | Kind::Unhandled | Kind::Other);
+        let activity = is_activity(line.kind);
         if activity {
             inv.activity += 1;
             if !rules.model.vouches_for_rotation(&hits) {
                 inv.foreign += 1;
             }
             if !keep {
-                inv.set_last_activity(source, record, &line, at.ts, &hits);
+                let text = std::mem::take(&mut text);
+                inv.set_last_activity(source, record, &line, at.ts, &hits, text);
             }
         }
         if keep {
             inv.note(&hits, step, facts);
-            inv.keep(kept(source, record, &line, at.ts, hits));
+            inv.keep(kept(source, record, &line, at.ts, hits, text));
             if activity {
                 inv.last_is_kept();
             }
@@ -305,7 +313,7 @@ impl<'r> Assembler<'r> {
         }
         if !a.hits.is_empty() {
             inv.note(&a.hits, a.step, a.facts);
-            inv.keep(kept(source, record, &a.line, at.ts, a.hits));
+            inv.keep(kept(source, record, &a.line, at.ts, a.hits, a.text));
         }
         self.close_ended(si);
     }
@@ -316,14 +324,16 @@ impl<'r> Assembler<'r> {
         self.closed.push(inv);
     }
 
-    /// Closes the invocations of stream `si` that already ended.
+    /// Closes the invocations of stream `si` that already ended. The stream's list is emptied,
+    /// not freed: it is filled again at the stream's next END.
     fn close_ended(&mut self, si: usize) {
-        let ended = std::mem::take(&mut self.streams[si].ended);
-        for k in ended {
+        for i in 0..self.streams[si].ended.len() {
+            let k = self.streams[si].ended[i];
             if let Some(inv) = self.open.remove(&k) {
                 self.close(inv);
             }
         }
+        self.streams[si].ended.clear();
     }
 
     /// Closes invocations that reported long ago or have been silent past any Lambda timeout.

@@ -23,6 +23,7 @@ mod state;
 mod stream;
 
 pub use assemble::Assembler;
+use state::evidence_by_itself;
 
 use std::sync::Arc;
 
@@ -31,14 +32,16 @@ use super::line::{Kind, Level, Line};
 use super::report::{Metrics, Status};
 use crate::aws::{RequestId, Step};
 use crate::format::Record;
-use crate::rules::PatternId;
 use crate::rules::matcher::Hits;
+use crate::rules::{PatternId, RuleSet};
 use crate::time::EpochMs;
 
 /// Lines kept per invocation; the rest are counted in [`Invocation::dropped`].
 pub(crate) const MAX_KEPT_LINES: usize = 200;
 /// Longest text kept for a line (evidence is about recognising the line, not archiving it).
 pub(crate) const MAX_TEXT: usize = 1024;
+/// Longest text kept of an invocation's last activity when it is not evidence.
+pub(crate) const LAST_TEXT: usize = 512;
 /// Lambda's longest timeout is 15 minutes; an invocation silent for longer is over.
 pub(crate) const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
 /// A stream silent this long (event time) is forgotten even though it remembers its runtime
@@ -330,8 +333,8 @@ impl Invocation {
         }
     }
 
-    /// Remembers a line that was not kept as the last thing the function wrote, reusing the
-    /// previous copy.
+    /// Remembers a line that was not kept as the last thing the function wrote: its text as the
+    /// parallel stage copied it, or copied now into the previous copy's buffer.
     pub(super) fn set_last_activity(
         &mut self,
         source: u64,
@@ -339,6 +342,7 @@ impl Invocation {
         line: &Line,
         ts: Option<EpochMs>,
         hits: &Hits,
+        text: Copied,
     ) {
         if !matches!(self.last, Last::Own(_)) {
             self.last = Last::Own(Box::new(KeptLine {
@@ -362,16 +366,64 @@ impl Invocation {
         last.level = line.level;
         last.hits.clear();
         last.hits.extend_from_slice(hits);
-        last.text.clear();
-        push_text(&mut last.text, line.text(&record.message), 512);
+        match text {
+            Copied::Activity(t) => last.text = t.into(),
+            _ => {
+                last.text.clear();
+                push_text(&mut last.text, line.text(&record.message), LAST_TEXT);
+            }
+        }
     }
 }
 
 /// Lossy UTF-8, cut at [`MAX_TEXT`] bytes on a character boundary.
 pub(crate) fn text_for(raw: &[u8]) -> String {
-    let mut s = String::new();
-    push_text(&mut s, raw, MAX_TEXT);
+    text_at_most(raw, MAX_TEXT)
+}
+
+/// Lossy UTF-8 of `raw` (trailing whitespace trimmed), at most about `max` bytes.
+fn text_at_most(raw: &[u8], max: usize) -> String {
+    // Sized for the cut text and its ellipsis: one allocation, none left over.
+    let len = trim_end_ws(raw).len();
+    let mut s = String::with_capacity(if len > max {
+        max + '…'.len_utf8()
+    } else {
+        len
+    });
+    push_text(&mut s, raw, max);
     s
+}
+
+/// A line's text, copied by the parallel stage for what the serial stage will do with the line
+/// ([`copy_ahead`]), so the fold, which runs on one thread, only moves it. Each variant is the
+/// text as one use cuts it; a use that finds no copy of its own makes one.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Copied {
+    #[default]
+    None,
+    /// As evidence ([`KeptLine::text`], at most [`MAX_TEXT`] bytes).
+    Evidence(Box<str>),
+    /// As its invocation's last activity (at most [`LAST_TEXT`] bytes).
+    Activity(Box<str>),
+}
+
+/// The copy the fold will want: as evidence for a line that is evidence whatever invocation it
+/// joins ([`evidence_by_itself`]), as the last activity for any other line the function wrote,
+/// none for the rest (platform lines; a REPORT is evidence only of a failed invocation, which
+/// the fold copies itself).
+pub(crate) fn copy_ahead(line: &Line, message: &[u8], hits: &Hits, rules: &RuleSet) -> Copied {
+    if evidence_by_itself(line, hits, rules) {
+        Copied::Evidence(text_for(line.text(message)).into_boxed_str())
+    } else if is_activity(line.kind) {
+        Copied::Activity(text_at_most(line.text(message), LAST_TEXT).into_boxed_str())
+    } else {
+        Copied::None
+    }
+}
+
+/// A line the function itself wrote (its last one is remembered), not a platform line.
+pub(super) fn is_activity(kind: Kind) -> bool {
+    matches!(kind, Kind::App | Kind::Unhandled | Kind::Other)
 }
 
 /// Appends `raw` (trailing whitespace trimmed) as lossy UTF-8, at most about `max` bytes.
@@ -673,6 +725,46 @@ mod tests {
         assert_eq!(version(0).as_deref(), Some("python:3.12.v48"));
         assert_eq!(version(7777).as_deref(), Some("python:3.12.v48"));
         assert_eq!(version(8888), None);
+    }
+
+    /// The text the parallel stage copies ahead ([`copy_ahead`]) is what the fold would have
+    /// copied: assembling without it keeps the same lines and the same last activity.
+    #[test]
+    fn lines_copied_ahead_are_the_lines_the_fold_keeps() {
+        let start = format!("START RequestId: {A} Version: $LATEST");
+        let lines = [
+            start.as_str(),
+            "[INFO]\t2025-03-11T14:02:07.402Z\tcreateSecret: Successfully put secret   \t",
+            "[WARNING]\t2025-03-11T14:02:07.402Z\tslow",
+            "[ERROR] KeyError: 'host key is missing from secret JSON'\nTraceback (most recent call last):",
+            "Task timed out after 30.03 seconds",
+            "plain output",
+        ];
+        let assemble_with = |ahead: bool| {
+            let mut a = Assembler::new(rules(), 0);
+            for (i, msg) in lines.iter().enumerate() {
+                let rec = Record {
+                    line: i as u64 + 1,
+                    offset: 0,
+                    timestamp: None,
+                    stream: None,
+                    group: None,
+                    message: Cow::Borrowed(msg.as_bytes()),
+                };
+                let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
+                if !ahead {
+                    an.text = Copied::None;
+                }
+                a.push(&rec, an);
+            }
+            a.finish();
+            let inv = a.drain_closed().remove(0);
+            (inv.last_activity().cloned(), inv.lines)
+        };
+        let (last, kept) = assemble_with(true);
+        assert!(kept.len() >= 4, "{kept:?}");
+        assert_eq!(last.as_ref().map(|l| l.text.as_str()), Some("plain output"));
+        assert_eq!((last, kept), assemble_with(false));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use memchr::memmem::Finder;
 
-use super::{Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
+use super::{Copied, Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
 use crate::aws::function_name;
 use crate::format::Record;
 use crate::lambda::facts::Facts;
@@ -66,11 +66,7 @@ impl Invocation {
 
     /// INIT_REPORT: evidence when the init phase did not succeed.
     fn on_init_report(&mut self, line: &Line) -> bool {
-        let bad = line
-            .metrics
-            .as_ref()
-            .and_then(|m| m.status)
-            .is_some_and(|s| s != Status::Success);
+        let bad = init_failed(line);
         if bad {
             self.failures.insert(Failure::InitFailed);
         }
@@ -88,11 +84,46 @@ impl Invocation {
     /// marker of the model or a signature a symptom looks for) counts; errors and warnings are
     /// evidence.
     fn on_app_line(&mut self, line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
-        let marked_error = line.level.is_none() && rules.marks_error(hits);
+        let marked_error = marked_error(line, hits, rules);
         if marked_error || line.level >= Some(Level::Error) {
             self.error_lines += 1;
         }
         marked_error || line.level >= Some(Level::Warning)
+    }
+}
+
+/// A line without a level that holds an error marker of the model or a signature a symptom
+/// looks for.
+fn marked_error(line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
+    line.level.is_none() && rules.marks_error(hits)
+}
+
+/// Does an INIT_REPORT line say the init phase did not succeed?
+fn init_failed(line: &Line) -> bool {
+    line.metrics
+        .as_ref()
+        .and_then(|m| m.status)
+        .is_some_and(|s| s != Status::Success)
+}
+
+/// Is a line kept as evidence whatever invocation it joins? It matched a pattern, or its kind
+/// makes it evidence (what [`Invocation::apply`] and the router keep). A REPORT is evidence only
+/// for an invocation that failed, which the line alone does not tell: `false` here.
+///
+/// The parallel stage copies the text of such lines ahead ([`super::copy_ahead`]), so the fold,
+/// which runs on one thread, only moves it; a line kept that this does not foresee has its text
+/// copied by the fold ([`kept`]), so the answer is a matter of speed, never of what is kept.
+pub(super) fn evidence_by_itself(line: &Line, hits: &Hits, rules: &RuleSet) -> bool {
+    if !hits.is_empty() {
+        return true;
+    }
+    match line.kind {
+        Kind::Timeout | Kind::RuntimeExit | Kind::Unhandled | Kind::CloudTrail => true,
+        Kind::InitReport => init_failed(line),
+        Kind::App | Kind::Other | Kind::RuntimeWarning => {
+            marked_error(line, hits, rules) || line.level >= Some(Level::Warning)
+        }
+        Kind::Report | Kind::End | Kind::Start | Kind::InitStart => false,
     }
 }
 
@@ -127,14 +158,20 @@ pub(super) fn absorb(inv: &mut Invocation, pending: Invocation) {
     }
 }
 
-/// The line as evidence.
+/// The line as evidence: its text as the parallel stage copied it ([`evidence_by_itself`]), or
+/// copied now.
 pub(super) fn kept(
     source: u64,
     record: &Record,
     line: &Line,
     ts: Option<EpochMs>,
     hits: Hits,
+    text: Copied,
 ) -> KeptLine {
+    let text = match text {
+        Copied::Evidence(t) => t.into(),
+        _ => text_for(line.text(&record.message)),
+    };
     KeptLine {
         source,
         line: record.line,
@@ -143,7 +180,7 @@ pub(super) fn kept(
         kind: line.kind,
         level: line.level,
         hits,
-        text: text_for(line.text(&record.message)),
+        text,
     }
 }
 
@@ -171,10 +208,8 @@ pub(super) fn finish(inv: &mut Invocation, rules: &RuleSet) {
     {
         inv.facts.insert_first(known.function_name, name.into());
     }
-    if let Some(rv) = &inv.runtime_version {
-        inv.facts
-            .insert_first(known.runtime_version, Box::from(&**rv));
-    }
+    // The runtime version is not copied into the facts: `engine::facts_for` reads it off the
+    // invocation (where it is shared with its stream) for the few invocations diagnosed.
 }
 
 /// `INIT_START Runtime Version: python:3.12.v48\t…` -> `python:3.12.v48`: the first word after

@@ -129,6 +129,10 @@ pub struct Tracker {
     calls: Vec<Invocation>,
     /// Invocations of other functions, and CloudTrail calls of no rotation, dropped.
     pub(crate) foreign_dropped: u64,
+    /// The complete invocations of other functions dropped since [`Tracker::drain_spent`]: the
+    /// caller frees them where it likes (off the serial fold's thread); a tracker no one drains
+    /// frees them when it is dropped.
+    spent: Vec<Invocation>,
     /// The log group of each input known to hold one (an S3 export object's export task), by
     /// source id: an invocation placed by time joins no rotation of another log group.
     groups: HashMap<u64, u32>,
@@ -193,6 +197,7 @@ impl Tracker {
                     self.attach(None, inv, rules);
                 } else {
                     self.foreign_dropped += 1;
+                    self.spent.push(inv);
                 }
                 return;
             }
@@ -490,6 +495,12 @@ impl Tracker {
     /// Takes the rotations closed so far.
     pub fn drain_closed(&mut self) -> Vec<Rotation> {
         std::mem::take(&mut self.closed)
+    }
+
+    /// Takes the invocations dropped as other functions' since the last call.
+    pub(crate) fn drain_spent(&mut self) -> Vec<Invocation> {
+        let capacity = self.spent.len();
+        std::mem::replace(&mut self.spent, Vec::with_capacity(capacity))
     }
 
     /// Takes every open rotation and unattributed invocation without closing anything (to
