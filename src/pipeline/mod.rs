@@ -313,7 +313,12 @@ impl<'r> Fold<'r> {
             agg, ledger, kept, ..
         } = closed;
         let ((rotations, (timeline, trace)), diagnoses) = rayon::join(
-            || (ledger.finish(rules), views(&opts.keep, kept, rules, &sources)),
+            || {
+                (
+                    ledger.finish(rules),
+                    views(&opts.keep, kept, rules, &sources),
+                )
+            },
             || agg.finish(rules, &sources),
         );
         Run {
