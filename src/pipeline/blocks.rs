@@ -12,15 +12,23 @@ use crate::format::Record;
 use crate::format::lines::LineDecoder;
 use crate::lambda::Analysis;
 
-/// Bytes per parallel block of line-oriented input.
+/// Bytes per parallel block of a mapped line-oriented input.
 pub(super) const BLOCK: usize = 512 << 10;
+/// Bytes per parallel block of a line-oriented stream: half of [`BLOCK`], because a stream's
+/// blocks are what its memory is (a mapped file's pages are the page cache's). Each block's
+/// decoded records and analyses take about twice its bytes (`Record` is 104 bytes a line,
+/// `Analysis` 160, a line about 80), and the blocks of two windows are in flight: 512 KiB blocks
+/// held about 20 MiB on two threads, a fifth of the peak RSS of `cat FILE | rotdiag` on S3-export
+/// text (BENCHMARKS.md, "Peak RSS on stdin").
+pub(super) const STREAM_BLOCK: usize = 256 << 10;
 /// Blocks per thread in a window (a window is decoded in parallel while the previous one is
 /// assembled in order).
 pub(super) const WINDOW_BLOCKS: usize = 2;
 
-/// The bytes of a window: a block per thread and per [`WINDOW_BLOCKS`].
-pub(super) fn window_size() -> usize {
-    rayon::current_num_threads().max(1) * WINDOW_BLOCKS * BLOCK
+/// The bytes of a window of blocks of `block` bytes: a block per thread and per
+/// [`WINDOW_BLOCKS`].
+pub(super) fn window_size(block: usize) -> usize {
+    rayon::current_num_threads().max(1) * WINDOW_BLOCKS * block
 }
 
 /// One block of line-oriented input, decoded, classified and matched.
@@ -68,16 +76,18 @@ fn cap_records(records: &mut [Record]) -> Vec<u64> {
     cut
 }
 
-/// Decodes one window of line-oriented input: cut into blocks at record boundaries, each block
-/// decoded, classified and matched on the pool. `base_offset` is the window's offset in the input.
+/// Decodes one window of line-oriented input: cut into blocks of about `block` bytes at record
+/// boundaries, each block decoded, classified and matched on the pool. `base_offset` is the
+/// window's offset in the input.
 pub(super) fn decode_window<'a>(
     data: &'a [u8],
     decoder: &LineDecoder,
     base_offset: u64,
+    block: usize,
     an: Analyzer,
     spare: &Spare,
 ) -> Vec<DecodedBlock<'a>> {
-    let cuts = split_blocks(data, decoder, BLOCK);
+    let cuts = split_blocks(data, decoder, block);
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let decode = |&(s, e): &(usize, usize)| {
         decode_block(&data[s..e], decoder, base_offset + s as u64, an, spare)
@@ -263,7 +273,14 @@ mod tests {
         let input = "2024-05-01T12:00:00.000Z START x\n".repeat(40_000);
         let data = input.as_bytes();
         assert!(data.len() > 2 * BLOCK);
-        let blocks = decode_window(data, &decoder, 7, Analyzer::new(rules()), &Spare::default());
+        let blocks = decode_window(
+            data,
+            &decoder,
+            7,
+            BLOCK,
+            Analyzer::new(rules()),
+            &Spare::default(),
+        );
         assert!(blocks.len() > 2);
         let mut line_base = 0;
         for b in &blocks {
@@ -282,7 +299,14 @@ mod tests {
             panic!()
         };
         assert_eq!(split_blocks(b"", &decoder, 16), [0, 0]);
-        let blocks = decode_window(b"", &decoder, 0, Analyzer::new(rules()), &Spare::default());
+        let blocks = decode_window(
+            b"",
+            &decoder,
+            0,
+            BLOCK,
+            Analyzer::new(rules()),
+            &Spare::default(),
+        );
         assert!(blocks.iter().all(|b| b.records.is_empty() && b.lines == 0));
     }
 }

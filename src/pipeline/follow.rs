@@ -58,7 +58,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::blocks::{InOrder, Spare, decode_window};
+use super::blocks::{InOrder, STREAM_BLOCK, Spare, decode_window};
 use super::session::Session;
 use super::{MAX_RECORD_BYTES, Options, Run, conclude, source_id, sources};
 use crate::diagnosis::{Aggregator, Diagnosis, Rendered};
@@ -449,6 +449,7 @@ impl<'r> Follower<'r> {
             &text,
             &self.text.decoder,
             self.offset,
+            STREAM_BLOCK,
             self.session.analyzer(),
             &self.spare,
         );

@@ -1,7 +1,7 @@
 //! The mapped-blocks strategy: a line-oriented file mapped in memory, decoded in place, window
 //! after window, each window cut into blocks decoded in parallel.
 
-use super::blocks::{InOrder, Spare, decode_window, overlapped, window_size};
+use super::blocks::{BLOCK, InOrder, Spare, decode_window, overlapped, window_size};
 use super::session::Session;
 use super::{Scanned, Strategy};
 use crate::format::lines::LineDecoder;
@@ -18,7 +18,7 @@ impl Strategy for MappedBlocks<'_> {
     fn scan(self, session: &mut Session) -> Scanned {
         let MappedBlocks { data, decoder } = self;
         let an = session.analyzer();
-        let window = window_size();
+        let window = window_size(BLOCK);
         let spare = Spare::default();
         let mut order = InOrder {
             session,
@@ -38,7 +38,7 @@ impl Strategy for MappedBlocks<'_> {
             };
             let part = &data[start..end];
             pending = overlapped(&mut order, pending, || {
-                decode_window(part, &decoder, start as u64, an, &spare)
+                decode_window(part, &decoder, start as u64, BLOCK, an, &spare)
             });
             start = end;
         }

@@ -5,7 +5,9 @@
 
 use std::io::Read;
 
-use super::blocks::{BLOCK, DecodedBlock, InOrder, Spare, decode_window, overlapped, window_size};
+use super::blocks::{
+    DecodedBlock, InOrder, STREAM_BLOCK, Spare, decode_window, overlapped, window_size,
+};
 use super::session::Session;
 use super::{Analyzer, MAX_RECORD_BYTES, Scanned, Strategy};
 use crate::format::lines::LineDecoder;
@@ -57,7 +59,7 @@ impl<'r> WindowReader<'r> {
         WindowReader {
             inner,
             decoder,
-            block: BLOCK,
+            block: STREAM_BLOCK,
             max_record: MAX_RECORD_BYTES,
             eof: false,
             read: 0,
@@ -85,7 +87,14 @@ impl<'r> WindowReader<'r> {
             window.push(DecodedBlock::skipped(skipped.lines, skipped.bytes));
         }
         let at = offset + skipped.bytes;
-        window.extend(decode_window(&buf[..cut], &self.decoder, at, an, spare));
+        window.extend(decode_window(
+            &buf[..cut],
+            &self.decoder,
+            at,
+            STREAM_BLOCK,
+            an,
+            spare,
+        ));
         (window, &buf[cut..], cut as u64 + skipped.bytes)
     }
 
@@ -173,7 +182,11 @@ impl<'r> WindowReader<'r> {
             }
             match last_boundary(buf, &self.decoder) {
                 Some(c) => return c,
-                None if buf.len() >= self.max_record => {
+                // More than the longest record, so that the record is longer than that and
+                // said to be cut: a window of exactly `max_record` bytes (1 MiB, a window of
+                // 256 KiB blocks on two threads, or of 512 KiB ones on one) held a record just
+                // shorter, cut silently.
+                None if buf.len() > self.max_record => {
                     // One record fills the window: decode what is here (the record is cut at
                     // MAX_RECORD_BYTES) and skip the rest of it.
                     let mid_line = buf.last() != Some(&b'\n');
@@ -211,7 +224,7 @@ impl Strategy for StreamWindows<'_> {
     /// whatever the input size.
     fn scan(self, session: &mut Session) -> Scanned {
         let an = session.analyzer();
-        let size = window_size();
+        let size = window_size(STREAM_BLOCK);
         let mut reader = WindowReader::new(self.reader, self.decoder);
         let spare = &Spare::default();
         let mut order = InOrder {
