@@ -1,0 +1,189 @@
+//! The texts of diagnoses' representatives, deflated in batches while the run goes on.
+//!
+//! Why: the diagnoses are what a run keeps to the end, and grow with the input (1 GiB of
+//! S3-export text makes 11,812, each with its evidence lines and its title, explanation, fixes
+//! and reasons filled in with the ARNs of the logs: 22 MB of text, tracebacks and commands that
+//! repeat from one diagnosis to the next). On stdin they were the largest part of the peak RSS
+//! (BENCHMARKS.md, "Peak RSS on stdin"). Deflated they take less than half.
+//!
+//! Why batches: a deflate stream costs about 300,000 instructions to set up (miniz_oxide clears
+//! its tables) and its Huffman tables cost as much again, against about 2 KB of text a
+//! diagnosis: packed one at a time, on the fold's thread, they cost 14 % more instructions on
+//! 16 MiB of S3-export text. A batch of [`BATCH`] representatives is one stream. A representative
+//! replaced later (rare: 405 of 12,200 at 1 GiB) leaves its texts in its batch until the batch
+//! goes; the report unpacks every batch once.
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// A filled-in template: `None` when no fact went into it (the template itself is shown).
+pub(super) type Filled = Option<Box<str>>;
+
+/// The texts of a representative, as it is made and as the report takes them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Texts {
+    /// The text of each evidence line, in order.
+    pub(super) evidence: Vec<Box<str>>,
+    pub(super) title: Filled,
+    pub(super) symptom_title: Filled,
+    pub(super) explanation: Filled,
+    /// The cause's remediation, then the candidate's.
+    pub(super) remediation: Vec<Filled>,
+    /// The reasons that weighed in, in words.
+    pub(super) why: Vec<Box<str>>,
+}
+
+/// Representatives packed together (see the module doc).
+pub(super) const BATCH: usize = 512;
+
+/// The [`Texts`] of a batch of representatives, deflated: their count, then each text as a
+/// 4-byte length (`u32::MAX`: none) and its bytes, each list after its count (raw deflate, the
+/// fastest level).
+#[derive(Debug)]
+pub(super) struct Packed(Box<[u8]>);
+
+/// Marks an absent text.
+const NONE: u32 = u32::MAX;
+
+fn put(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        None => out.extend_from_slice(&NONE.to_le_bytes()),
+    }
+}
+
+fn put_count(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+}
+
+impl Texts {
+    /// The texts one after the other, as [`Packed`] holds them before deflating.
+    fn serialize(&self, out: &mut Vec<u8>) {
+        put_count(out, self.evidence.len());
+        for e in &self.evidence {
+            put(out, Some(e));
+        }
+        for f in [&self.title, &self.symptom_title, &self.explanation] {
+            put(out, f.as_deref());
+        }
+        put_count(out, self.remediation.len());
+        for r in &self.remediation {
+            put(out, r.as_deref());
+        }
+        put_count(out, self.why.len());
+        for w in &self.why {
+            put(out, Some(w));
+        }
+    }
+}
+
+impl Packed {
+    /// The texts of `batch`, deflated together.
+    pub(super) fn pack(batch: &[&Texts]) -> Packed {
+        let mut plain = Vec::new();
+        put_count(&mut plain, batch.len());
+        for t in batch {
+            t.serialize(&mut plain);
+        }
+        let mut deflate = Compress::new(Compression::fast(), false);
+        let mut out = Vec::with_capacity(plain.len() / 2 + 64);
+        loop {
+            let read = deflate.total_in() as usize;
+            let status = deflate
+                .compress_vec(&plain[read..], &mut out, FlushCompress::Finish)
+                .expect("deflating into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+            out.reserve(plain.len() / 2 + 64);
+        }
+        Packed(out.into_boxed_slice())
+    }
+}
+
+/// Reads [`Texts::serialize`]'s output back.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn u32(&mut self) -> u32 {
+        let (n, rest) = self.0.split_at(4);
+        self.0 = rest;
+        u32::from_le_bytes(n.try_into().expect("4 bytes"))
+    }
+
+    fn text(&mut self) -> Option<Box<str>> {
+        let n = self.u32();
+        if n == NONE {
+            return None;
+        }
+        let (s, rest) = self.0.split_at(n as usize);
+        self.0 = rest;
+        Some(std::str::from_utf8(s).expect("packed from a str").into())
+    }
+
+    fn texts(&mut self) -> Texts {
+        let evidence = self.list(|r| r.text().unwrap_or_default());
+        let (title, symptom_title, explanation) = (self.text(), self.text(), self.text());
+        Texts {
+            evidence,
+            title,
+            symptom_title,
+            explanation,
+            remediation: self.list(Reader::text),
+            why: self.list(|r| r.text().unwrap_or_default()),
+        }
+    }
+
+    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> T) -> Vec<T> {
+        let n = self.u32() as usize;
+        (0..n).map(|_| item(self)).collect()
+    }
+}
+
+impl Packed {
+    /// The texts it was packed from, in order.
+    pub(super) fn unpack(&self) -> Vec<Texts> {
+        let mut plain = Vec::with_capacity(self.0.len() * 4);
+        let mut inflate = Decompress::new(false);
+        loop {
+            let read = inflate.total_in() as usize;
+            let status = inflate
+                // Not `Finish`: miniz_oxide's inflate takes that as a promise that the output
+                // fits, and fails when it does not.
+                .decompress_vec(&self.0[read..], &mut plain, FlushDecompress::None)
+                .expect("inflating what was deflated");
+            if status == Status::StreamEnd {
+                break;
+            }
+            plain.reserve(plain.len().max(256));
+        }
+        Reader(&plain).list(Reader::texts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_come_back_as_they_were_packed() {
+        let long = "Traceback (most recent call last):\n  File \"x.py\", line 1\n".repeat(500);
+        let texts = Texts {
+            evidence: vec!["[ERROR] boom".into(), long.as_str().into(), "".into()],
+            title: Some("Title of arn:x".into()),
+            symptom_title: None,
+            explanation: Some("é ✓ \u{0}".into()),
+            remediation: vec![None, Some("aws iam put-role-policy".into()), None],
+            why: vec!["weighed".into()],
+        };
+        let packed = Packed::pack(&[&texts]);
+        assert!(packed.0.len() < long.len() / 4, "{}", packed.0.len());
+        assert_eq!(packed.unpack(), std::slice::from_ref(&texts));
+        let empty = Texts::default();
+        let batch = Packed::pack(&[&empty, &texts, &empty]);
+        assert_eq!(batch.unpack(), [empty.clone(), texts, empty]);
+        assert!(Packed::pack(&[]).unpack().is_empty());
+    }
+}
