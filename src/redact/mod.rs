@@ -80,16 +80,20 @@ pub use terminal::{escape_controls, is_control};
 type Spans = Vec<Range<usize>>;
 
 /// The detector families, as bits.
-const KEYS: u8 = 1;
-const URL: u8 = 2;
-const CLI: u8 = 4;
-const SQL: u8 = 8;
-const SHAPES: u8 = 16;
+const KEYS: u16 = 1;
+const URL: u16 = 2;
+const SQL: u16 = 8;
+const SHAPES: u16 = 16;
+/// The command-line tools [`cli`] knows, each a bit of its own: a string that names one tool is
+/// not searched for the others' (a `connect` in an error message is not a `mysql` command).
+const CLI_MYSQL: u16 = 32;
+const CLI_SQLCMD: u16 = 64;
+const CLI_REDIS: u16 = 128;
+const CLI_MONGO: u16 = 256;
+const CLI_ORACLE: u16 = 512;
+const CLI: u16 = CLI_MYSQL | CLI_SQLCMD | CLI_REDIS | CLI_MONGO | CLI_ORACLE;
 
-/// What each detector family looks for first, with the families it wakes. A string holding none
-/// of these holds no credential any detector finds and is returned as it is; otherwise only the
-/// families whose clues it holds run (most report texts hold `secret` and nothing else).
-const CLUES: [(&str, u8); 39] = [
+const CLUES: [(&str, u16); 39] = [
     ("pass", KEYS | SQL),
     ("pwd", KEYS),
     ("secret", KEYS),
@@ -115,20 +119,20 @@ const CLUES: [(&str, u8); 39] = [
     ("-----begin", SHAPES),
     ("eyj", SHAPES),
     ("bearer", SHAPES),
-    ("mysql", CLI),
-    ("mariadb", CLI),
-    ("sqlcmd", CLI),
-    ("bcp", CLI),
-    ("osql", CLI),
-    ("redis-cli", CLI),
-    ("mongo", CLI),
-    ("sqlplus", CLI),
-    ("sqlldr", CLI),
-    ("expdp", CLI),
-    ("impdp", CLI),
-    ("conn", CLI),
-    ("rman", CLI),
-    ("thin:", CLI),
+    ("mysql", CLI_MYSQL),
+    ("mariadb", CLI_MYSQL),
+    ("sqlcmd", CLI_SQLCMD),
+    ("bcp", CLI_SQLCMD),
+    ("osql", CLI_SQLCMD),
+    ("redis-cli", CLI_REDIS),
+    ("mongo", CLI_MONGO),
+    ("sqlplus", CLI_ORACLE),
+    ("sqlldr", CLI_ORACLE),
+    ("expdp", CLI_ORACLE),
+    ("impdp", CLI_ORACLE),
+    ("conn", CLI_ORACLE),
+    ("rman", CLI_ORACLE),
+    ("thin:", CLI_ORACLE),
 ];
 
 static CLUE_FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
@@ -140,22 +144,29 @@ static CLUE_FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
 
 /// `s` with every credential the detectors find replaced by `***`.
 pub fn redact(s: &str) -> Cow<'_, str> {
-    let mut families = 0u8;
+    let mut families = 0u16;
+    // Where the key words' clues are: `keys` looks at the names around them (searching the text
+    // for the key words again cost as much as finding the clues).
+    let mut key_clues = smallvec::SmallVec::<[usize; 16]>::new();
     for m in CLUE_FINDER.find_overlapping_iter(s) {
-        families |= CLUES[m.pattern().as_usize()].1;
+        let family = CLUES[m.pattern().as_usize()].1;
+        families |= family;
+        if family & KEYS != 0 {
+            key_clues.push(m.start());
+        }
     }
     if families == 0 {
         return Cow::Borrowed(s);
     }
     let mut spans = Spans::new();
     if families & KEYS != 0 {
-        keys::find(s, &mut spans);
+        keys::find(s, &key_clues, &mut spans);
     }
     if families & URL != 0 {
         url::find(s, &mut spans);
     }
     if families & CLI != 0 {
-        cli::find(s, &mut spans);
+        cli::find(s, families, &mut spans);
     }
     if families & SQL != 0 {
         sql::find(s, &mut spans);
