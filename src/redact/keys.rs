@@ -516,11 +516,12 @@ mod tests {
             out
         };
         let by_clues = |s: &str| {
-            let clues: Vec<usize> = super::super::CLUE_FINDER
-                .find_overlapping_iter(s)
-                .filter(|m| super::super::CLUES[m.pattern().as_usize()].1 & super::super::KEYS != 0)
-                .map(|m| m.start())
-                .collect();
+            let mut clues = Vec::new();
+            super::super::each_clue(s.as_bytes(), |clue, start| {
+                if super::super::CLUES[clue].1 & super::super::KEYS != 0 {
+                    clues.push(start);
+                }
+            });
             key_names(s.as_bytes(), &clues).collect::<Vec<_>>()
         };
         for s in [
