@@ -168,8 +168,21 @@ fn float(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<f64>) -> Op
 
 fn int(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<u32>) -> Option<()> {
     seen.first(bit)?;
-    *out = r.nullable(|r| serde_json::from_str(r.number()?).ok())?;
+    *out = r.nullable(|r| {
+        let n = r.number()?;
+        small_uint(n).or_else(|| serde_json::from_str(n).ok())
+    })?;
     Some(())
+}
+
+/// A number token of at most nine digits without a sign, fraction, exponent or leading zero:
+/// the value `serde_json` reads as a `u32` (memory sizes), without its parser.
+fn small_uint(n: &str) -> Option<u32> {
+    let b = n.as_bytes();
+    let plain = (1..=9).contains(&b.len())
+        && b.iter().all(u8::is_ascii_digit)
+        && (b[0] != b'0' || b.len() == 1);
+    plain.then(|| b.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0')))
 }
 
 /// A cursor over a record without backslashes, in valid UTF-8.
@@ -420,6 +433,11 @@ mod tests {
             ("128", "128.0"),
             ("128", "-1"),
             ("128", "4294967296"),
+            ("128", "4294967295"),
+            ("128", "999999999"),
+            ("128", "1000000000"),
+            ("128", "0"),
+            ("128", "-0"),
             ("80", "8e1"),
             ("435.50", "1e400"),
             ("435.50", "0.1000000000000000055511151231257827"),

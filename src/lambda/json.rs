@@ -278,6 +278,15 @@ fn application(rec: &JsonRecord) -> Option<Line> {
     Some(l)
 }
 
+/// The text of the JSON string `raw` (a valid JSON value, quoted) when it holds no escape and no
+/// control byte: its bytes between the quotes, what `serde_json` would decode, without decoding
+/// it into a new `String` (the message of every application record).
+fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let plain = !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20);
+    plain.then_some(inner)
+}
+
 /// The runtime's own error record, as the text-format `[ERROR] Type: message` block.
 fn unhandled_text(rec: &JsonRecord) -> String {
     let mut text = String::from("[ERROR] ");
@@ -292,14 +301,14 @@ fn unhandled_text(rec: &JsonRecord) -> String {
 /// `[LEVEL]\t<ts>\t<request id>\t<message>`, and where the message starts.
 fn application_text(rec: &JsonRecord, level_name: &str) -> (String, usize) {
     let message: Cow<str> = match rec.message.map(|r| r.get()) {
-        Some(raw) if raw.starts_with('"') => {
-            serde_json::from_str::<String>(raw).map_or(Cow::Borrowed(raw), Cow::Owned)
-        }
+        Some(raw) if raw.starts_with('"') => match plain_string(raw) {
+            Some(inner) => Cow::Borrowed(inner),
+            None => serde_json::from_str::<String>(raw).map_or(Cow::Borrowed(raw), Cow::Owned),
+        },
         Some(raw) => Cow::Borrowed(raw),
         None => Cow::Borrowed(""),
     };
-    let mut text = String::with_capacity(message.len() + 64);
-    for part in [
+    let prefix = [
         "[",
         level_name,
         "]\t",
@@ -307,7 +316,11 @@ fn application_text(rec: &JsonRecord, level_name: &str) -> (String, usize) {
         "\t",
         rec.request_id.as_deref().unwrap_or(""),
         "\t",
-    ] {
+    ];
+    // The exact length (without an error type): the line is boxed without reallocating.
+    let len = prefix.iter().map(|p| p.len()).sum::<usize>() + message.len();
+    let mut text = String::with_capacity(len);
+    for part in prefix {
         text.push_str(part);
     }
     let body = text.len();
@@ -319,4 +332,30 @@ fn application_text(rec: &JsonRecord, level_name: &str) -> (String, usize) {
         ));
     }
     (text, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text of a plain JSON string is what `serde_json` decodes; anything else is left to it.
+    #[test]
+    fn plain_strings_read_as_serde_reads_them() {
+        for raw in [
+            r#""""#,
+            r#""GET /carts/1 from 10.0.1.89""#,
+            "\"caf\u{e9} \u{2713}\"",
+            r#""a\"b""#,
+            r#""a\\b""#,
+            r#""a\u0041""#,
+            "\"a\tb\"",
+            "\"",
+        ] {
+            let serde = serde_json::from_str::<String>(raw).ok();
+            match plain_string(raw) {
+                Some(text) => assert_eq!(Some(text.to_owned()), serde, "{raw}"),
+                None => assert!(raw.contains(['\\', '\t']) || raw.len() < 2, "{raw}"),
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! of text cut into blocks at record boundaries, each block decoded, classified and matched on the
 //! pool, and the blocks fed to the session in input order while the next window is decoded.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -10,7 +11,7 @@ use super::session::Session;
 use super::{Analyzer, MAX_RECORD_BYTES};
 use crate::format::Record;
 use crate::format::lines::LineDecoder;
-use crate::lambda::Analysis;
+use crate::lambda::{Analysis, Bytes};
 
 /// Bytes per parallel block of a mapped line-oriented input.
 pub(super) const BLOCK: usize = 512 << 10;
@@ -111,7 +112,7 @@ fn decode_block<'a>(
     records.reserve(data.len() / 64 + 16);
     let lines = decoder.decode(data, 1, base_offset, &mut records);
     let cut = cap_records(&mut records);
-    analyze_block(&records, an, &mut analyzed);
+    analyze_block(data, &records, an, &mut analyzed);
     DecodedBlock {
         records,
         analyzed,
@@ -121,9 +122,22 @@ fn decode_block<'a>(
     }
 }
 
-/// Analyses the records of a block on the pool.
-fn analyze_block(records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
-    out.extend(records.iter().map(|r| an.analyze(&r.message)));
+/// Analyses the records of a block (`data`) on the pool. The block is searched for a NUL byte
+/// once: without one, no message that is a slice of it holds one (a message the decoder rebuilt
+/// is still looked at on its own).
+fn analyze_block(data: &[u8], records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
+    let block = if memchr::memchr(0, data).is_none() {
+        Bytes::NulFree
+    } else {
+        Bytes::Unchecked
+    };
+    out.extend(records.iter().map(|r| {
+        let bytes = match r.message {
+            Cow::Borrowed(_) => block,
+            Cow::Owned(_) => Bytes::Unchecked,
+        };
+        an.analyze_known(&r.message, bytes)
+    }));
 }
 
 /// The buffers of decoded blocks, handed back once assembled so that later blocks reuse them:

@@ -47,8 +47,8 @@ use crate::diagnosis::timeline;
 use crate::engine::trace::{Trace, trace};
 use crate::format::{Decoder, Format, Record};
 use crate::input::{self, InputSpec, Opened, WalkRules};
-use crate::lambda::Analysis;
 use crate::lambda::rotation::{Keep, Listed, Rotation, Tracker};
+use crate::lambda::{Analysis, Bytes};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 pub use crate::report::Run;
@@ -385,8 +385,14 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
 impl Analyzer<'_> {
     /// Classifies a message, matches it against every rule literal, reads its step and facts.
     pub(crate) fn analyze(&self, message: &[u8]) -> Analysis {
+        self.analyze_known(message, Bytes::Unchecked)
+    }
+
+    /// [`Analyzer::analyze`], for a message whose bytes are known to be `bytes` (the reference
+    /// engine looks at every message itself).
+    pub(crate) fn analyze_known(&self, message: &[u8], bytes: Bytes) -> Analysis {
         match self.engine {
-            Engine::ScanFirst => crate::lambda::analyze(message, self.rules),
+            Engine::ScanFirst => crate::lambda::analyze_known(message, bytes, self.rules),
             Engine::Reference => crate::lambda::analyze_reference(message, self.rules),
         }
     }

@@ -10,31 +10,44 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::Spans;
 use super::value::{self, Bare};
+use super::{CLI_MONGO, CLI_MYSQL, CLI_ORACLE, CLI_REDIS, CLI_SQLCMD, Spans};
 
 struct Tool {
+    /// The clue (a family bit of `redact`) a string that names the tool holds.
+    clue: u16,
     context: Regex,
     flag: Regex,
 }
 
 static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
-    let tool = |context: &str, flag: &str| Tool {
+    let tool = |clue: u16, context: &str, flag: &str| Tool {
+        clue,
         context: Regex::new(context).expect("tool regex"),
         flag: Regex::new(flag).expect("flag regex"),
     };
     vec![
         // `-pPW` attached (`-p PW` prompts, and PW is then the database).
         tool(
+            CLI_MYSQL,
             r"(?-u)\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlsh|mysqlpump|mariadb|mariadb-dump|mariadb-admin)\b",
             r"(?-u)(?:^|\s)-p([!-~])",
         ),
         tool(
+            CLI_SQLCMD,
             r"(?-u)\b(?:sqlcmd|bcp|osql)\b",
             r"(?-u)(?:^|\s)-P\s*([!-~])",
         ),
-        tool(r"(?-u)\bredis-cli\b", r"(?-u)(?:^|\s)-a\s+([!-~])"),
-        tool(r"(?-u)\b(?:mongosh|mongo)\b", r"(?-u)(?:^|\s)-p\s+([!-~])"),
+        tool(
+            CLI_REDIS,
+            r"(?-u)\bredis-cli\b",
+            r"(?-u)(?:^|\s)-a\s+([!-~])",
+        ),
+        tool(
+            CLI_MONGO,
+            r"(?-u)\b(?:mongosh|mongo)\b",
+            r"(?-u)(?:^|\s)-p\s+([!-~])",
+        ),
     ]
 });
 
@@ -48,16 +61,17 @@ static ORACLE_LOGIN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("oracle login regex")
 });
 
-pub(super) fn find(s: &str, spans: &mut Spans) {
+/// Finds the passwords of the tools whose clues `families` (the bits `redact` found) holds.
+pub(super) fn find(s: &str, families: u16, spans: &mut Spans) {
     let mut offset = 0;
     for line in s.split_inclusive('\n') {
-        find_in_line(s, offset, line, spans);
+        find_in_line(s, offset, line, families, spans);
         offset += line.len();
     }
 }
 
-fn find_in_line(s: &str, offset: usize, line: &str, spans: &mut Spans) {
-    for t in TOOLS.iter() {
+fn find_in_line(s: &str, offset: usize, line: &str, families: u16, spans: &mut Spans) {
+    for t in TOOLS.iter().filter(|t| families & t.clue != 0) {
         let Some(c) = t.context.find(line) else {
             continue;
         };
@@ -68,7 +82,7 @@ fn find_in_line(s: &str, offset: usize, line: &str, spans: &mut Spans) {
             }
         }
     }
-    if ORACLE_CONTEXT.is_match(line) {
+    if families & CLI_ORACLE != 0 && ORACLE_CONTEXT.is_match(line) {
         for c in ORACLE_LOGIN.captures_iter(line) {
             let pw = c.get(1).expect("group");
             spans.push(offset + pw.start()..offset + pw.end());

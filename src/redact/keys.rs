@@ -15,10 +15,6 @@
 //! (`?X-Amz-Security-Token=…&`), connection strings (`Password=a b;`), HTTP headers
 //! (`Authorization: Bearer …`), and command-line flags (`--password value`, `--password=value`).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::Spans;
 use super::value::{self, Bare};
 
@@ -35,12 +31,24 @@ pub(super) const WORDS: [&str; 9] = [
     "signature",
 ];
 
-static WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i-u)pass|pwd|secret|token|credential|private|api[-_.]?key|authorization|signature|auth\b",
-    )
-    .expect("key word regex")
-});
+/// Is a key word (the regex `(?i-u)pass|pwd|secret|token|credential|private|api[-_.]?key|
+/// authorization|signature|auth\b`) at `at`, where [`super::CLUES`] found one of the key clues?
+/// The clues are those words' beginnings (`api`, `auth`), so only those two need a look further.
+pub(super) fn key_word_at(b: &[u8], at: usize) -> bool {
+    let rest = &b[at..];
+    let starts = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
+    if starts(b"api") {
+        let sep = usize::from(matches!(rest.get(3), Some(b'-' | b'_' | b'.')));
+        return rest.len() >= 6 + sep && rest[3 + sep..6 + sep].eq_ignore_ascii_case(b"key");
+    }
+    if starts(b"auth") {
+        return starts(b"authorization")
+            || !rest
+                .get(4)
+                .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    }
+    true
+}
 
 /// Folded names that hold a credential word but name an identifier or an operation.
 const IDENTIFIERS: [&str; 26] = [
@@ -123,29 +131,49 @@ fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
 }
 
+/// A folded name: on the stack (names are short), as bytes (names are ASCII). Every string
+/// rotdiag prints goes through [`find`], and nearly all of them hold `secret` several times (ARNs,
+/// `setSecret`): folding into a `String` and `str::contains` (a searcher built per call) were
+/// a fifth of redaction's instructions.
+type Folded = smallvec::SmallVec<[u8; 64]>;
+
 /// The name folded for matching: lower case, without separators and leading dashes.
-fn fold(name: &str) -> String {
+fn fold(name: &str) -> Folded {
     name.trim_start_matches('-')
         .bytes()
         .filter(|c| !matches!(c, b'_' | b'-' | b'.'))
-        .map(|c| c.to_ascii_lowercase() as char)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+/// `needle` occurs in `hay` (both a few bytes long: a comparison at each offset where the first
+/// byte is the needle's).
+fn has(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    hay.windows(n.len()).any(|w| w[0] == n[0] && w == n)
+}
+
+/// `hay` ends with `tail` (the last bytes compared first: most names end otherwise).
+fn ends(hay: &[u8], tail: &str) -> bool {
+    let t = tail.as_bytes();
+    hay.last() == t.last() && hay.ends_with(t)
 }
 
 /// Does this key name hold a credential?
 pub(super) fn is_credential_name(name: &str) -> bool {
-    let f = fold(name);
-    let named = WORDS.iter().any(|w| f.contains(w)) || f == "auth" || f.ends_with("auth");
-    named && !is_identifier(&f)
+    let folded = fold(name);
+    let f = &folded[..];
+    let named = WORDS.iter().any(|w| has(f, w)) || f == b"auth" || ends(f, "auth");
+    named && !is_identifier(f)
 }
 
-fn is_identifier(f: &str) -> bool {
-    IDENTIFIERS.contains(&f)
-        || f.contains("secretsmanager")
-        || IDENTIFIER_ENDINGS.iter().any(|e| f.ends_with(e))
-        || (f.contains("pass")
-            && !WORDS.iter().any(|w| *w != "pass" && f.contains(w))
-            && NOT_PASSWORDS.iter().any(|n| f.contains(n)))
+fn is_identifier(f: &[u8]) -> bool {
+    IDENTIFIERS.iter().any(|i| i.as_bytes() == f)
+        || has(f, "secretsmanager")
+        || IDENTIFIER_ENDINGS.iter().any(|e| ends(f, e))
+        || (has(f, "pass")
+            && !WORDS.iter().any(|w| *w != "pass" && has(f, w))
+            && NOT_PASSWORDS.iter().any(|n| has(f, n)))
 }
 
 /// Values that are not credentials even under a credential name: references to where one is
@@ -203,15 +231,15 @@ pub(super) fn is_placeholder(t: &str) -> bool {
         || (t.starts_with('{') && t.ends_with('}') && t.len() > 2 && ident(&t[1..t.len() - 1]))
 }
 
-/// Finds the values of credential-named keys in `s`.
-pub(super) fn find(s: &str, spans: &mut Spans) {
-    let b = s.as_bytes();
+/// The names (byte ranges) that hold a key word, each once: a key word is a clue
+/// [`key_word_at`] accepts, and the name around it is the run of name bytes.
+fn key_names<'a>(b: &'a [u8], clues: &'a [usize]) -> impl Iterator<Item = (usize, usize)> + 'a {
     let mut after = 0;
-    for m in WORD.find_iter(s) {
-        if m.start() < after {
-            continue;
+    clues.iter().filter_map(move |&at| {
+        if at < after || !key_word_at(b, at) {
+            return None;
         }
-        let mut start = m.start();
+        let mut start = at;
         while start > 0 && is_name_byte(b[start - 1]) {
             start -= 1;
         }
@@ -219,13 +247,21 @@ pub(super) fn find(s: &str, spans: &mut Spans) {
         if start > 0 && b[start - 1] == b'\\' && matches!(b[start], b'n' | b't' | b'r') {
             start += 1;
         }
-        let mut end = m.end();
+        let mut end = at;
         while end < b.len() && is_name_byte(b[end]) {
             end += 1;
         }
         after = end;
-        let name = &s[start..end];
-        if !is_credential_name(name) {
+        Some((start, end))
+    })
+}
+
+/// Finds the values of credential-named keys in `s`, given where [`super::CLUES`] found the
+/// key clues (in the order of their ends).
+pub(super) fn find(s: &str, clues: &[usize], spans: &mut Spans) {
+    let b = s.as_bytes();
+    for (start, end) in key_names(b, clues) {
+        if !is_credential_name(&s[start..end]) {
             continue;
         }
         let Some(v) = value_of(s, start, end) else {
@@ -324,7 +360,8 @@ fn value_of(s: &str, start: usize, end: usize) -> Option<std::ops::Range<usize>>
         return None;
     }
     let folded = fold(&s[start..end]);
-    let bare = if folded.contains("authorization") || folded.ends_with("auth") {
+    let folded = &folded[..];
+    let bare = if has(folded, "authorization") || ends(folded, "auth") {
         return authorization(s, p);
     } else if matches!(before, Some(b'?' | b'&')) {
         Bare::Query
@@ -454,6 +491,52 @@ mod tests {
             "new_password",
         ] {
             assert!(is_credential_name(n), "{n}");
+        }
+    }
+
+    /// The names found from the clues are the names around the matches of the key word regex
+    /// `keys` once ran itself (each name once, in order).
+    #[test]
+    fn key_names_are_those_around_the_key_word_regex_matches() {
+        let word = regex::Regex::new(
+            r"(?i-u)pass|pwd|secret|token|credential|private|api[-_.]?key|authorization|signature|auth\b",
+        )
+        .unwrap();
+        let by_regex = |s: &str| {
+            let mut after = 0;
+            let mut out = Vec::new();
+            for m in word.find_iter(s) {
+                if m.start() < after {
+                    continue;
+                }
+                let (start, end) = key_names(s.as_bytes(), &[m.start()]).next().unwrap();
+                after = end;
+                out.push((start, end));
+            }
+            out
+        };
+        let by_clues = |s: &str| {
+            let mut clues = Vec::new();
+            super::super::each_clue(s.as_bytes(), |clue, start| {
+                if super::super::CLUES[clue].1 & super::super::KEYS != 0 {
+                    clues.push(start);
+                }
+            });
+            key_names(s.as_bytes(), &clues).collect::<Vec<_>>()
+        };
+        for s in [
+            "",
+            "bcpass=1 compass_pwd: x",
+            "api_key=1 api-key=2 ApiKey=3 apikey=4 API.KEY=5 api key=6 api__key=7 apiKe",
+            "auth=1 AUTH.x=2 tauth x basic_auth: 3 author authority Authorization: Bearer x auth_",
+            "auth-token=1 oauth2 auth\u{e9}x auth",
+            r"\tsetSecret: x \nsecret=1 \rpass \\tsecret",
+            "arn:aws:secretsmanager:us-east-1:1:secret:dev/x-AbC createSecret: put secret for ARN",
+            r#"{"SecretString": "{\"password\":\"p\"}", "ClientRequestToken": "t"}"#,
+            "X-Amz-Credential=a&X-Amz-Security-Token=b&X-Amz-Signature=c privatekey PrivateKey=1",
+            "passsecrettokenpwd credentialsignatureauth apiapikey authauthorization",
+        ] {
+            assert_eq!(by_clues(s), by_regex(s), "{s:?}");
         }
     }
 

@@ -72,7 +72,9 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 
 pub use terminal::{escape_controls, is_control};
 
@@ -80,16 +82,20 @@ pub use terminal::{escape_controls, is_control};
 type Spans = Vec<Range<usize>>;
 
 /// The detector families, as bits.
-const KEYS: u8 = 1;
-const URL: u8 = 2;
-const CLI: u8 = 4;
-const SQL: u8 = 8;
-const SHAPES: u8 = 16;
+const KEYS: u16 = 1;
+const URL: u16 = 2;
+const SQL: u16 = 8;
+const SHAPES: u16 = 16;
+/// The command-line tools [`cli`] knows, each a bit of its own: a string that names one tool is
+/// not searched for the others' (a `connect` in an error message is not a `mysql` command).
+const CLI_MYSQL: u16 = 32;
+const CLI_SQLCMD: u16 = 64;
+const CLI_REDIS: u16 = 128;
+const CLI_MONGO: u16 = 256;
+const CLI_ORACLE: u16 = 512;
+const CLI: u16 = CLI_MYSQL | CLI_SQLCMD | CLI_REDIS | CLI_MONGO | CLI_ORACLE;
 
-/// What each detector family looks for first, with the families it wakes. A string holding none
-/// of these holds no credential any detector finds and is returned as it is; otherwise only the
-/// families whose clues it holds run (most report texts hold `secret` and nothing else).
-const CLUES: [(&str, u8); 39] = [
+const CLUES: [(&str, u16); 39] = [
     ("pass", KEYS | SQL),
     ("pwd", KEYS),
     ("secret", KEYS),
@@ -115,47 +121,80 @@ const CLUES: [(&str, u8); 39] = [
     ("-----begin", SHAPES),
     ("eyj", SHAPES),
     ("bearer", SHAPES),
-    ("mysql", CLI),
-    ("mariadb", CLI),
-    ("sqlcmd", CLI),
-    ("bcp", CLI),
-    ("osql", CLI),
-    ("redis-cli", CLI),
-    ("mongo", CLI),
-    ("sqlplus", CLI),
-    ("sqlldr", CLI),
-    ("expdp", CLI),
-    ("impdp", CLI),
-    ("conn", CLI),
-    ("rman", CLI),
-    ("thin:", CLI),
+    ("mysql", CLI_MYSQL),
+    ("mariadb", CLI_MYSQL),
+    ("sqlcmd", CLI_SQLCMD),
+    ("bcp", CLI_SQLCMD),
+    ("osql", CLI_SQLCMD),
+    ("redis-cli", CLI_REDIS),
+    ("mongo", CLI_MONGO),
+    ("sqlplus", CLI_ORACLE),
+    ("sqlldr", CLI_ORACLE),
+    ("expdp", CLI_ORACLE),
+    ("impdp", CLI_ORACLE),
+    ("conn", CLI_ORACLE),
+    ("rman", CLI_ORACLE),
+    ("thin:", CLI_ORACLE),
 ];
 
-static CLUE_FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::builder()
+/// The clues, in one automaton (case-insensitive), walked by [`each_clue`].
+static CLUE_DFA: LazyLock<DFA> = LazyLock::new(|| {
+    DFA::builder()
+        .match_kind(MatchKind::Standard)
         .ascii_case_insensitive(true)
+        .prefilter(false)
         .build(CLUES.iter().map(|(c, _)| c))
         .expect("redaction clues")
 });
 
+/// Calls `found(clue, start)` for every occurrence of every clue in `s`, in the order of their
+/// ends: what aho-corasick's overlapping iterator yields, in a loop of one transition per byte.
+///
+/// Hand-walked because every string rotdiag prints is searched (each fact value, evidence line
+/// and remediation, most of them short): the iterator's state, stored and reloaded around every
+/// byte and every match, and its set-up per call cost about twice the instructions of the loop.
+fn each_clue(s: &[u8], mut found: impl FnMut(usize, usize)) {
+    let dfa = &*CLUE_DFA;
+    let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    for (i, &b) in s.iter().enumerate() {
+        sid = dfa.next_state(Anchored::No, sid, b);
+        // With the Standard match kind and no prefilter, the special states are the matches.
+        if dfa.is_special(sid) && dfa.is_match(sid) {
+            for k in 0..dfa.match_len(sid) {
+                let clue = dfa.match_pattern(sid, k);
+                found(clue.as_usize(), i + 1 - dfa.pattern_len(clue));
+            }
+        }
+    }
+}
+
 /// `s` with every credential the detectors find replaced by `***`.
 pub fn redact(s: &str) -> Cow<'_, str> {
-    let mut families = 0u8;
-    for m in CLUE_FINDER.find_overlapping_iter(s) {
-        families |= CLUES[m.pattern().as_usize()].1;
-    }
+    let mut families = 0u16;
+    // Where the key words' clues are: `keys` looks at the names around them (searching the text
+    // for the key words again cost as much as finding the clues).
+    let mut key_clues = smallvec::SmallVec::<[usize; 16]>::new();
+    each_clue(s.as_bytes(), |clue, start| {
+        let family = CLUES[clue].1;
+        families |= family;
+        if family & KEYS != 0 {
+            key_clues.push(start);
+        }
+    });
     if families == 0 {
         return Cow::Borrowed(s);
     }
     let mut spans = Spans::new();
     if families & KEYS != 0 {
-        keys::find(s, &mut spans);
+        keys::find(s, &key_clues, &mut spans);
     }
     if families & URL != 0 {
         url::find(s, &mut spans);
     }
     if families & CLI != 0 {
-        cli::find(s, &mut spans);
+        cli::find(s, families, &mut spans);
     }
     if families & SQL != 0 {
         sql::find(s, &mut spans);
@@ -316,6 +355,30 @@ mod tests {
             "cursor.execute(\"ALTER LOGIN %s WITH PASSWORD = %%s\" % pending_dict['username'])",
         ] {
             assert_eq!(redact(s), s);
+        }
+    }
+
+    /// The hand-walked clue automaton finds what aho-corasick's overlapping iterator finds, in
+    /// the same order.
+    #[test]
+    fn every_clue_in_the_iterators_order() {
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(super::CLUES.iter().map(|(c, _)| c))
+            .unwrap();
+        for s in [
+            "",
+            "bcpass PWD=1 arn:aws:secretsmanager:x:secret:y MySQL -pX conn://",
+            "AKIA eyJ Bearer -----BEGIN thin: near 'x' identified by role option",
+            "\u{a0}secrets\u{2713}tokenAuthApiKey mongosh redis-cli sqlplus rman expdp impdp",
+        ] {
+            let mut got = Vec::new();
+            super::each_clue(s.as_bytes(), |c, start| got.push((c, start)));
+            let want: Vec<(usize, usize)> = ac
+                .find_overlapping_iter(s)
+                .map(|m| (m.pattern().as_usize(), m.start()))
+                .collect();
+            assert_eq!(got, want, "{s:?}");
         }
     }
 
