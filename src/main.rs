@@ -20,7 +20,6 @@ const DIAGNOSED: u8 = 1;
 const TROUBLE: u8 = 2;
 
 fn main() -> ExitCode {
-    one_malloc_arena();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -30,20 +29,6 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(run(args))
-}
-
-/// Asks glibc's malloc for one arena instead of one per thread (up to eight per core). Texts a
-/// run keeps to the end (evidence, filled-in fixes) are made on the pool's threads and freed
-/// memory stays in the arena of the thread that freed it, where other threads cannot reuse it:
-/// with an arena per thread, `cat FILE | rotdiag --format json` on 1 GiB of S3-export text peaked
-/// at about 100 MiB RSS, with one at about 88 (BENCHMARKS.md, "Peak RSS on stdin"), in no more
-/// time (each thread's cache of small blocks still spares it the arena's lock).
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a malloc parameter; it is called before any other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 fn run(args: Args) -> u8 {
