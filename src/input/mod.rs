@@ -1,7 +1,8 @@
 //! Bytes in: files (memory-mapped), folders (walked recursively), stdin (streamed), and the
 //! transport layers around them (gzip, byte-order marks, UTF-16, terminal colour codes).
 //!
-//! A regular, uncompressed file is mapped with memmap2 and decoded in place, in parallel blocks.
+//! A regular, uncompressed file is mapped with memmap2 (read into memory when it is small: see
+//! [`READ_BELOW`]) and decoded in place, in parallel blocks.
 //! Everything else (stdin, `.gz` members, UTF-16 text) is a bounded stream: it is decoded a window
 //! at a time, so memory does not grow with the size of the input.
 
@@ -11,7 +12,7 @@ pub mod transport;
 pub(crate) mod walk;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -22,6 +23,14 @@ pub(crate) use walk::{expand, expand_each};
 
 /// How many bytes of an input (after its transport layers) are sampled for format detection.
 pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Files smaller than this are read into memory rather than mapped. Mapping costs a system call
+/// to map, page faults to touch and one to unmap, and in a process with several threads each
+/// unmap makes the other cores flush their TLBs: on a folder of many small files (an S3 export
+/// holds one object per log stream, about 11 KiB each) that is most of the system time, and it
+/// grows with the threads. ripgrep likewise maps only what it searches alone. A file this small
+/// is one block of the parallel decoder anyway.
+const READ_BELOW: u64 = 256 * 1024;
 
 /// What the user named on the command line, expanded.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,14 +114,31 @@ pub enum Opened {
     Archive(archive::Archive),
 }
 
-/// A memory-mapped file (or, for an empty file, nothing), watched for truncation (see
-/// [`guard`]).
+/// A file's bytes in memory, decoded in place: memory-mapped and watched for truncation (see
+/// [`guard`]), or, for a small file, read (see [`READ_BELOW`]); for an empty file, nothing.
 pub struct Mapped {
     // Declared before `map`: unregistered before the map is unmapped.
     guard: Option<guard::Guard>,
-    map: Option<Mmap>,
+    map: Option<Held>,
     skip: usize,
     file: Option<File>,
+}
+
+/// How a file's bytes are held.
+enum Held {
+    Map(Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Held {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Held::Map(m) => m,
+            Held::Read(v) => v,
+        }
+    }
 }
 
 /// How a mapped file changed while it was read.
@@ -243,14 +269,23 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
             transport::Layers::default(),
         ));
     }
-    // SAFETY: the map is read-only. A truncation by another process while it is read would
-    // raise SIGBUS: `guard` turns that into zero pages and a report naming the file.
-    let map = unsafe { Mmap::map(&file)? };
-    // Read front to back: the kernel maps pages ahead of the reader in bigger runs, so a page
-    // fault (a tenth of the CPU of a run on a cached file, measured) is taken far less often.
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    let guard = guard::Guard::new(map.as_ptr(), map.len());
+    let (map, guard) = if meta.len() < READ_BELOW {
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        (&file).read_to_end(&mut bytes)?;
+        (&file).rewind()?;
+        (Held::Read(bytes), None)
+    } else {
+        // SAFETY: the map is read-only. A truncation by another process while it is read would
+        // raise SIGBUS: `guard` turns that into zero pages and a report naming the file.
+        let map = unsafe { Mmap::map(&file)? };
+        // Read front to back: the kernel maps pages ahead of the reader in bigger runs, so a
+        // page fault (a tenth of the CPU of a run on a cached file, measured) is taken far less
+        // often.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let guard = guard::Guard::new(map.as_ptr(), map.len());
+        (Held::Map(map), guard)
+    };
     let head = &map[..map.len().min(4)];
     let sample_end = map.len().min(SNIFF_BYTES);
     if let Some(kind) = archive::sniff(&map[..sample_end]) {
@@ -264,12 +299,18 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
             transport::Layers::default(),
         ));
     }
-    if guard.is_none() || transport::needs_stream(head, &map[..sample_end]) {
+    let unguarded = matches!(map, Held::Map(_)) && guard.is_none();
+    if unguarded || transport::needs_stream(head, &map[..sample_end]) {
         // Compressed or transcoded: read through the file (a truncation then ends the stream
         // early, which the decoders report), not through the map.
         drop(guard);
-        drop(map);
-        return transport::stream(Box::new(progress.reader(file)));
+        return match map {
+            // Already in memory: read from there, not from the file again.
+            Held::Read(bytes) => {
+                transport::stream(Box::new(progress.reader(io::Cursor::new(bytes))))
+            }
+            Held::Map(_) => transport::stream(Box::new(progress.reader(file))),
+        };
     }
     let skip = if head.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -294,6 +335,8 @@ fn open_file(p: &Path, progress: &Progress) -> io::Result<(Opened, Vec<u8>, tran
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     /// A terminal: each `read` returns what the next chunk holds, an empty chunk standing for
@@ -317,6 +360,37 @@ mod tests {
         let mut buf = [0u8; 8];
         assert_eq!(r.read(&mut buf).unwrap(), 0);
         assert_eq!(r.read(&mut buf).unwrap(), 0);
+    }
+
+    /// Small files are read and big ones mapped; either way the bytes past a BOM come back, and a
+    /// small gzip file is read as a stream from the bytes already read.
+    #[test]
+    fn small_files_are_read_big_ones_mapped_and_both_give_their_bytes() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let progress = Progress::new(false, 0, None);
+        let line = b"2024-05-01T12:00:00.000Z START RequestId: x\n";
+        for (name, lines, mapped) in [("small.log", 10, false), ("big.log", 10_000, true)] {
+            let path = dir.path().join(name);
+            let mut bytes = b"\xEF\xBB\xBF".to_vec();
+            (0..lines).for_each(|_| bytes.extend_from_slice(line));
+            fs::write(&path, &bytes).unwrap();
+            let (opened, sample, layers) = open(&InputSpec::File(path), &progress).unwrap();
+            let Opened::Mapped(m) = opened else {
+                panic!("{name}: not held in memory")
+            };
+            assert_eq!(matches!(m.map, Some(Held::Map(_))), mapped, "{name}");
+            assert_eq!(m.bytes(), &bytes[3..], "{name}");
+            assert!(layers.bom && sample.starts_with(b"2024-05-01"), "{name}");
+            assert_eq!(m.change(), None, "{name}");
+        }
+        let gz = dir.path().join("small.log.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(line).unwrap();
+        fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let (opened, sample, layers) = open(&InputSpec::File(gz), &progress).unwrap();
+        assert!(matches!(opened, Opened::Stream(_)));
+        assert_eq!((layers.gzip, &sample[..]), (1, &line[..]));
     }
 
     #[test]
