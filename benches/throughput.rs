@@ -38,6 +38,11 @@ use rotdiag::rules::RuleSet;
 use rotdiag::rules::matcher::Hits;
 use rotdiag_gen::{Config, SHAPES, Summary};
 
+/// The binary's allocator (`src/main.rs` says why), so the benches time what users run.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const SIZE: u64 = 4 << 20;
 const SEED: u64 = 42;
 
