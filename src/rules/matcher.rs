@@ -16,16 +16,17 @@
 //! then the same automaton's NFA, which the DFA is made from, is walked: the same matches in the
 //! same order, at more instructions per byte.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use super::PatternId;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::{self, DFA};
 use aho_corasick::nfa::noncontiguous::{self, NFA};
 use aho_corasick::{Anchored, MatchKind};
-use regex::bytes::Regex;
+
+use super::PatternId;
+use super::lazy::LazyRegex;
 
 /// The patterns a message matched, sorted and without duplicates (inline up to a few, so most
 /// messages allocate nothing).
@@ -93,7 +94,7 @@ pub struct Matcher {
     literal_patterns: Vec<Vec<PatternId>>,
     /// literal index -> regex indices to confirm
     literal_regexes: Vec<Vec<usize>>,
-    regexes: Vec<(Regex, PatternId)>,
+    regexes: Vec<(Arc<LazyRegex>, PatternId)>,
 }
 
 /// Builds a [`Matcher`]: add patterns, then [`MatcherBuilder::build`].
@@ -103,7 +104,7 @@ pub(crate) struct MatcherBuilder {
     literal_positional: Vec<Vec<(u16, bool)>>,
     literal_patterns: Vec<Vec<PatternId>>,
     literal_regexes: Vec<Vec<usize>>,
-    regexes: Vec<(Regex, PatternId)>,
+    regexes: Vec<(Arc<LazyRegex>, PatternId)>,
 }
 
 impl MatcherBuilder {
@@ -142,7 +143,7 @@ impl MatcherBuilder {
     pub(crate) fn add_regex(
         &mut self,
         pattern: PatternId,
-        regex: Regex,
+        regex: Arc<LazyRegex>,
         needles: &[String],
         confirm: bool,
     ) {
@@ -219,7 +220,7 @@ impl Matcher {
                 if hits[start..].contains(pid) {
                     continue;
                 }
-                if re.is_match(text) {
+                if re.get().is_match(text) {
                     hits.push(*pid);
                 }
             }
@@ -317,7 +318,9 @@ mod tests {
         );
         b.add_regex(
             2,
-            Regex::new(r"(?P<missing_key>\w+) key is missing from secret JSON").unwrap(),
+            Arc::new(
+                LazyRegex::new(r"(?P<missing_key>\w+) key is missing from secret JSON").unwrap(),
+            ),
             &["key is missing from secret JSON".into()],
             true,
         );
