@@ -5,7 +5,9 @@
 //! only behind a needle a small input never holds. At load a regex is only parsed, which finds
 //! every syntax error (with the message `regex::bytes::Regex::new` gives: the same parser, the
 //! same configuration) and names its groups, which the rule set needs before any line is read.
-//! What parsing cannot find, a regex too big to compile, is a panic at its first use.
+//! What parsing cannot find, a regex too big to compile, is found by compiling: the embedded
+//! rules' regexes are all compiled by a test, and rules given with `--rules` are compiled at load
+//! (`compile::load`), so that [`LazyRegex::get`] never meets an error.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -39,8 +41,19 @@ impl LazyRegex {
 
     /// The compiled regex (compiled now if this is its first use).
     pub(crate) fn get(&self) -> &Regex {
-        self.compiled
-            .get_or_init(|| Regex::new(&self.source).expect("a rule regex that parsed compiles"))
+        match self.compile() {
+            Ok(re) => re,
+            Err(e) => panic!("rule regex checked at load does not compile: {e}"),
+        }
+    }
+
+    /// Compiles the regex now unless it is compiled; the error is `Regex::new`'s message.
+    pub(crate) fn compile(&self) -> Result<&Regex, String> {
+        if let Some(re) = self.compiled.get() {
+            return Ok(re);
+        }
+        let re = Regex::new(&self.source).map_err(|e| e.to_string())?;
+        Ok(self.compiled.get_or_init(|| re))
     }
 
     /// The names of the groups, by group index, as `Regex::capture_names` gives them.
