@@ -52,6 +52,7 @@ pub(crate) fn facts_for(rot: &Rotation, index: usize, rules: &RuleSet) -> BTreeM
                 if rules.model.facts.contains(&pid) {
                     continue;
                 }
+                let re = re.get();
                 if let Some(caps) = re.captures(l.text.as_bytes()) {
                     for name in re.capture_names().flatten() {
                         if let Some(m) = caps.name(name) {

@@ -76,7 +76,7 @@ pub(crate) fn extract(rules: &RuleSet, text: &[u8], hits: &Hits, positions: &Pos
         }
         let pattern = &rules.patterns[pid as usize];
         let Some(re) = &pattern.regex else { continue };
-        let Some(caps) = re.captures(text) else {
+        let Some(caps) = re.get().captures(text) else {
             continue;
         };
         for &(group, id) in &pattern.captures {

@@ -10,14 +10,23 @@
 //! literals (many of four or five common bytes), and the crate's overlapping iterator keeps its
 //! position in a state struct it reloads and stores around every byte and every match, which
 //! cost about twice the instructions of the plain loop of one table lookup per byte.
+//!
+//! The DFA is built only once enough text has been scanned to pay for it ([`Literals`]): building
+//! it is most of the cost of compiling the rules, all the time of a pasted one-line error. Until
+//! then the same automaton's NFA, which the DFA is made from, is walked: the same matches in the
+//! same order, at more instructions per byte.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::automaton::StateID;
-use aho_corasick::dfa::DFA;
+use aho_corasick::dfa::{self, DFA};
+use aho_corasick::nfa::noncontiguous::{self, NFA};
 use aho_corasick::{Anchored, MatchKind};
-use regex::bytes::Regex;
 
 use super::PatternId;
+use super::lazy::LazyRegex;
 
 /// The patterns a message matched, sorted and without duplicates (inline up to a few, so most
 /// messages allocate nothing).
@@ -29,8 +38,55 @@ pub(crate) type Positions = smallvec::SmallVec<[(u16, u32); 4]>;
 /// Occurrences of positional literals recorded per message, at most.
 const MAX_POSITIONS: usize = 16;
 
+/// Bytes of text scanned with the NFA before the DFA is built. The NFA walk costs about 27
+/// instructions per byte more than the DFA's and the DFA about 86 M to build, so the two break
+/// even near 3 MiB of scanned text; the limit is set well under that, so a large input pays at
+/// most 1.8 M for it (measured on 16 MiB of S3-export text with the limit as a variable: NFA
+/// only 962 M, DFA from the start 905 M, from 1 MiB of scanned text on 934 M), while an input
+/// scanned in less never builds the DFA (a one-line error: 166 M -> 80 M).
+const DFA_AFTER: usize = 64 << 10;
+
+/// The literals' automaton: its NFA, built with the rules, and its DFA, built from the NFA by the
+/// first scan after [`DFA_AFTER`] bytes (scans already running go on with the NFA meanwhile; a
+/// scan that also reaches the limit waits for the one building).
+struct Literals {
+    nfa: NFA,
+    dfa: OnceLock<DFA>,
+    scanned: AtomicUsize,
+}
+
+impl Literals {
+    fn new(literals: &[String]) -> Literals {
+        let nfa = noncontiguous::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(literals)
+            .expect("literal automaton");
+        Literals {
+            nfa,
+            dfa: OnceLock::new(),
+            scanned: AtomicUsize::new(0),
+        }
+    }
+
+    /// The DFA, if built or if `len` more bytes to scan reach [`DFA_AFTER`].
+    fn dfa(&self, len: usize) -> Option<&DFA> {
+        if let Some(dfa) = self.dfa.get() {
+            return Some(dfa);
+        }
+        if self.scanned.fetch_add(len, Ordering::Relaxed) + len < DFA_AFTER {
+            return None;
+        }
+        Some(self.dfa.get_or_init(|| {
+            dfa::Builder::new()
+                .build_from_noncontiguous(&self.nfa)
+                .expect("literal DFA")
+        }))
+    }
+}
+
 pub struct Matcher {
-    dfa: Option<DFA>,
+    automaton: Option<Literals>,
     literals: Vec<String>,
     /// literal index -> positional facts it starts (`true`) or precedes (`false`)
     literal_positional: Vec<Vec<(u16, bool)>>,
@@ -38,7 +94,7 @@ pub struct Matcher {
     literal_patterns: Vec<Vec<PatternId>>,
     /// literal index -> regex indices to confirm
     literal_regexes: Vec<Vec<usize>>,
-    regexes: Vec<(Regex, PatternId)>,
+    regexes: Vec<(Arc<LazyRegex>, PatternId)>,
 }
 
 /// Builds a [`Matcher`]: add patterns, then [`MatcherBuilder::build`].
@@ -48,7 +104,7 @@ pub(crate) struct MatcherBuilder {
     literal_positional: Vec<Vec<(u16, bool)>>,
     literal_patterns: Vec<Vec<PatternId>>,
     literal_regexes: Vec<Vec<usize>>,
-    regexes: Vec<(Regex, PatternId)>,
+    regexes: Vec<(Arc<LazyRegex>, PatternId)>,
 }
 
 impl MatcherBuilder {
@@ -87,7 +143,7 @@ impl MatcherBuilder {
     pub(crate) fn add_regex(
         &mut self,
         pattern: PatternId,
-        regex: Regex,
+        regex: Arc<LazyRegex>,
         needles: &[String],
         confirm: bool,
     ) {
@@ -104,19 +160,9 @@ impl MatcherBuilder {
     }
 
     pub(crate) fn build(self) -> Matcher {
-        let dfa = if self.literals.is_empty() {
-            None
-        } else {
-            Some(
-                DFA::builder()
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&self.literals)
-                    .expect("literal automaton"),
-            )
-        };
+        let automaton = (!self.literals.is_empty()).then(|| Literals::new(&self.literals));
         Matcher {
-            dfa,
+            automaton,
             literals: self.literals,
             literal_positional: self.literal_positional,
             literal_patterns: self.literal_patterns,
@@ -174,7 +220,7 @@ impl Matcher {
                 if hits[start..].contains(pid) {
                     continue;
                 }
-                if re.is_match(text) {
+                if re.get().is_match(text) {
                     hits.push(*pid);
                 }
             }
@@ -196,44 +242,53 @@ impl Matcher {
     /// Calls `found(literal, start, end)` for every occurrence of every literal in `text`, in
     /// the order of their ends (at one end, in the automaton's order): what aho-corasick's
     /// overlapping iterator yields, in a loop of one transition per byte.
-    fn each_literal(&self, text: &[u8], mut found: impl FnMut(usize, usize, usize)) {
-        let Some(dfa) = &self.dfa else { return };
-        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
-            return;
-        };
-        let mut report = |sid, end: usize| {
-            for k in 0..dfa.match_len(sid) {
-                let pid = dfa.match_pattern(sid, k);
-                found(pid.as_usize(), end - dfa.pattern_len(pid), end);
-            }
-        };
-        if dfa.is_match(sid) {
-            report(sid, 0);
-        }
-        let mut at = 0;
-        while let Some(end) = next_match(dfa, text, at, &mut sid) {
-            report(sid, end);
-            at = end;
+    fn each_literal(&self, text: &[u8], found: impl FnMut(usize, usize, usize)) {
+        let Some(lits) = &self.automaton else { return };
+        match lits.dfa(text.len()) {
+            Some(dfa) => walk(dfa, text, found),
+            None => walk(&lits.nfa, text, found),
         }
     }
 }
 
-/// Walks `dfa` over `text` from `from` in state `sid` to the end of the next match, and returns
+/// [`Matcher::each_literal`] with one automaton (the DFA or the NFA it is made from).
+fn walk<A: Automaton>(aut: &A, text: &[u8], mut found: impl FnMut(usize, usize, usize)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    let mut report = |sid, end: usize| {
+        for k in 0..aut.match_len(sid) {
+            let pid = aut.match_pattern(sid, k);
+            found(pid.as_usize(), end - aut.pattern_len(pid), end);
+        }
+    };
+    if aut.is_match(sid) {
+        report(sid, 0);
+    }
+    let mut at = 0;
+    while let Some(end) = next_match(aut, text, at, &mut sid) {
+        report(sid, end);
+        at = end;
+    }
+}
+
+/// Walks `aut` over `text` from `from` in state `sid` to the end of the next match, and returns
 /// it (`sid` is then the match state), or `None` at the end of `text`.
 ///
 /// A function of its own, not inlined into the caller: the loop then keeps the text, the
 /// position and the state in registers (inlined with the handling of matches, the compiler
 /// reloaded them from the stack at every byte).
 #[inline(never)]
-fn next_match(dfa: &DFA, text: &[u8], from: usize, sid: &mut StateID) -> Option<usize> {
+fn next_match<A: Automaton>(aut: &A, text: &[u8], from: usize, sid: &mut StateID) -> Option<usize> {
     let mut s = *sid;
     let rest = text.get(from..).unwrap_or_default();
     for (i, &b) in rest.iter().enumerate() {
-        s = dfa.next_state(Anchored::No, s, b);
+        s = aut.next_state(Anchored::No, s, b);
         // One comparison per byte; with the Standard match kind and no prefilter, the special
-        // states are the matches (and a dead state a search never enters), told apart out of
-        // line so the compiler does not fold both tests into every byte.
-        if dfa.is_special(s) && is_match(dfa, s) {
+        // states are the matches (and a dead state a search never enters; the NFA's fail state
+        // its `next_state` never returns), told apart out of line so the compiler does not fold
+        // both tests into every byte.
+        if aut.is_special(s) && is_match(aut, s) {
             *sid = s;
             return Some(from + i + 1);
         }
@@ -243,8 +298,8 @@ fn next_match(dfa: &DFA, text: &[u8], from: usize, sid: &mut StateID) -> Option<
 }
 
 #[inline(never)]
-fn is_match(dfa: &DFA, s: StateID) -> bool {
-    dfa.is_match(s)
+fn is_match<A: Automaton>(aut: &A, s: StateID) -> bool {
+    aut.is_match(s)
 }
 
 #[cfg(test)]
@@ -263,7 +318,9 @@ mod tests {
         );
         b.add_regex(
             2,
-            Regex::new(r"(?P<missing_key>\w+) key is missing from secret JSON").unwrap(),
+            Arc::new(
+                LazyRegex::new(r"(?P<missing_key>\w+) key is missing from secret JSON").unwrap(),
+            ),
             &["key is missing from secret JSON".into()],
             true,
         );
@@ -300,8 +357,8 @@ mod tests {
         assert_eq!(hits(&m, "key is missing from secret JSON"), Hits::new());
     }
 
-    /// The hand-walked automaton finds what aho-corasick's overlapping iterator finds, in the
-    /// same order.
+    /// The hand-walked automata (the NFA, then the DFA made from it) find what aho-corasick's
+    /// overlapping iterator finds, in the same order.
     #[test]
     fn every_occurrence_in_the_iterators_order() {
         let literals = [
@@ -332,13 +389,18 @@ mod tests {
             "abababab at at at rror:Error:",
             "\u{a0}at\t\r\nUnable to log",
         ] {
-            let mut got = Vec::new();
-            m.each_literal(text.as_bytes(), |li, s, e| got.push((li, s, e)));
             let want: Vec<(usize, usize, usize)> = ac
                 .find_overlapping_iter(text)
                 .map(|x| (x.pattern().as_usize(), x.start(), x.end()))
                 .collect();
-            assert_eq!(got, want, "{text:?}");
+            let lits = m.automaton.as_ref().unwrap();
+            let mut nfa = Vec::new();
+            walk(&lits.nfa, text.as_bytes(), |li, s, e| nfa.push((li, s, e)));
+            assert_eq!(nfa, want, "NFA, {text:?}");
+            let mut dfa = Vec::new();
+            let built = lits.dfa(DFA_AFTER).unwrap();
+            walk(built, text.as_bytes(), |li, s, e| dfa.push((li, s, e)));
+            assert_eq!(dfa, want, "DFA, {text:?}");
         }
     }
 

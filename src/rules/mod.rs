@@ -17,6 +17,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod compile;
+pub(crate) mod lazy;
 pub mod matcher;
 pub(crate) mod schema;
 
@@ -97,7 +98,7 @@ pub struct Pattern {
     /// The literals (or a regex's needles) that fire it: what a query over the logs looks for.
     pub literals: Vec<String>,
     /// For regex patterns: the regex, also used to extract named captures as facts.
-    pub(crate) regex: Option<regex::bytes::Regex>,
+    pub(crate) regex: Option<std::sync::Arc<lazy::LazyRegex>>,
     /// The regex's named groups: (group index, fact id).
     pub(crate) captures: Vec<(usize, FactId)>,
 }

@@ -89,10 +89,33 @@ pub fn load(extra: Option<&Path>) -> Result<RuleSet, Vec<Problem>> {
         .iter()
         .map(|(n, t)| (n.to_string(), t.to_string()))
         .collect();
-    if let Some(dir) = extra {
-        files.extend(read_dir(dir)?);
+    let Some(dir) = extra else {
+        return compile(&files);
+    };
+    files.extend(read_dir(dir)?);
+    let rules = compile(&files)?;
+    compiled_now(&rules, dir)?;
+    Ok(rules)
+}
+
+/// Compiles every regex of a rule set that holds the user's rules: parsing at load finds syntax
+/// errors, but only compiling finds a regex too big to compile, which must be an error here, not
+/// a failure at the first line that needs it (the embedded rules' regexes are compiled by a test).
+fn compiled_now(rules: &RuleSet, dir: &Path) -> Result<(), Vec<Problem>> {
+    let errors: Vec<Problem> = rules
+        .patterns
+        .iter()
+        .filter_map(|p| {
+            let e = p.regex.as_ref()?.compile().err()?;
+            let message = format!("pattern '{}': invalid regex: {e}", p.name);
+            Some(rule_error(&dir.display().to_string(), None, message))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
-    compile(&files)
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Vec<Problem>> {
@@ -602,6 +625,24 @@ evidence = [ { if = { duration_ms = { gt = 5000 } }, weight = 2.0, why = "slow" 
         });
         assert!(!rs.symptoms.is_empty());
         assert!(!rs.matcher.literals().is_empty());
+        // Regexes compile on first use (`rules::lazy`): every embedded one must compile.
+        for p in &rs.patterns {
+            if let Some(re) = &p.regex {
+                assert!(re.compile().is_ok(), "{}: {:?}", p.name, re.compile().err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_user_regex_too_big_to_compile_is_an_error_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "[symptom]\nid = \"huge\"\ntitle = \"x\"\nseverity = \"low\"\n\n[patterns]\n\
+                    p = { regex = '(?:\\w{100}){100}', needle = \"x\" }\n\n[trigger]\nhas = \"p\"\n\n\
+                    [[candidate]]\ncause = \"database-unreachable\"\n";
+        std::fs::write(dir.path().join("huge.toml"), rule).unwrap();
+        let errors = load(Some(dir.path())).err().expect("an error");
+        let text = errors.iter().map(|e| e.to_string()).collect::<String>();
+        assert!(text.contains("pattern 'huge/p': invalid regex:"), "{text}");
     }
 
     #[test]

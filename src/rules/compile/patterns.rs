@@ -1,8 +1,9 @@
 //! Patterns: the literals and regexes rules look for, numbered and handed to the one
 //! aho-corasick automaton ([`super::super::matcher`]) that finds them all in one pass.
 
-use regex::bytes::Regex;
+use std::sync::Arc;
 
+use super::super::lazy::LazyRegex;
 use super::super::matcher::MatcherBuilder;
 use super::super::schema::PatternSpec;
 use super::super::{Pattern, PatternId};
@@ -61,7 +62,7 @@ impl Compiler {
             if needles.is_empty() || needles.iter().any(|n| n.is_empty()) {
                 return Err("needles must be non-empty literals".into());
             }
-            let compiled = Regex::new(re).map_err(|e| format!("invalid regex: {e}"))?;
+            let compiled = Arc::new(LazyRegex::new(re).map_err(|e| format!("invalid regex: {e}"))?);
             let id = self.next_id()?;
             self.matcher
                 .add_regex(id, compiled.clone(), &needles, confirm);
