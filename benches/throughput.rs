@@ -485,7 +485,12 @@ fn bench_end_to_end(c: &mut Criterion) {
         };
         let first = pipeline::run(&paths, rules, &Options::default());
         let diagnoses = check(&first);
-        let causes: BTreeSet<String> = first.diagnoses.iter().map(|d| d.cause.clone()).collect();
+        let causes: BTreeSet<String> = first
+            .diagnoses
+            .into_vec()
+            .into_iter()
+            .map(|d| d.cause)
+            .collect();
         assert_causes(&causes, s, &format!("end_to_end/{}", shape.name()));
         g.throughput(Throughput::Bytes(i.data.len() as u64));
         g.bench_function(shape.name(), |b| {

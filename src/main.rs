@@ -429,7 +429,7 @@ fn exit_status(run: &Run, skip_unreadable: bool, fail_on: Option<Severity>) -> u
     }
     let counts = match fail_on {
         None => diagnosed,
-        Some(floor) => run.diagnoses.iter().any(|d| d.severity() >= floor),
+        Some(floor) => run.diagnoses.any_at_least(floor),
     };
     if counts { DIAGNOSED } else { FOUND_NOTHING }
 }

@@ -347,7 +347,7 @@ fn combine(partials: Vec<Partial>, settings: Settings, rules: &RuleSet) -> Resul
             rotations: rotations.counts(),
             settings,
         },
-        diagnoses,
+        diagnoses: diagnoses.into(),
         rotations,
         timeline: None,
         trace: None,

@@ -11,7 +11,8 @@
 //! Diagnoses are the one thing kept for the whole run (a month of logs of a few thousand secrets
 //! makes ten thousand of them), so each holds only what differs between them: evidence text and
 //! filled-in texts, deflated together ([`packed`]), while texts no fact went into stay in the
-//! rule set until the report is built.
+//! rule set (copied once as the run ends, `Wording`). The report makes the diagnoses a chunk
+//! at a time ([`Diagnoses`]), so their texts are never all unpacked at once.
 
 mod packed;
 pub mod timeline;
@@ -277,7 +278,9 @@ fn max_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
 /// Folds occurrences into one entry per (cause, subject).
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Aggregator {
-    map: BTreeMap<(usize, Subject), Agg>,
+    /// Boxed: the map's nodes stay small, and ranking moves pointers, not 300-byte entries
+    /// (11,786 at 1 GiB of S3-export text).
+    map: BTreeMap<(usize, Subject), Box<Agg>>,
     /// Representatives taken since the last batch was packed (an upper bound: some were
     /// replaced since).
     fresh: usize,
@@ -295,12 +298,12 @@ impl Aggregator {
         } = r;
         match self.map.entry((best.cause, subject)) {
             Entry::Vacant(v) => {
-                v.insert(Agg {
+                v.insert(Box::new(Agg {
                     first_seen,
                     last_seen,
                     occurrences: 1,
                     best,
-                });
+                }));
                 self.took_one();
             }
             Entry::Occupied(mut o) => {
@@ -348,6 +351,11 @@ impl Aggregator {
 
     pub(crate) fn merge(&mut self, other: Aggregator) {
         self.fresh += other.fresh;
+        if self.map.is_empty() {
+            // Into nothing: taken whole (what inserting each entry would make).
+            self.map = other.map;
+            return;
+        }
         for (k, b) in other.map {
             match self.map.get_mut(&k) {
                 None => {
@@ -365,17 +373,25 @@ impl Aggregator {
         }
     }
 
-    /// The ranked diagnoses. `sources` names the inputs by source id.
+    /// The ranked diagnoses, made at once. `sources` names the inputs by source id.
     pub(crate) fn finish(self, rules: &RuleSet, sources: &[(u64, String)]) -> Vec<Diagnosis> {
-        let mut out: Vec<(Agg, Subject)> = self
+        self.rank(rules, sources).into_vec()
+    }
+
+    /// The diagnoses ranked, to be made a chunk at a time as a report writes them
+    /// ([`Diagnoses`]). `sources` names the inputs by source id.
+    pub(crate) fn rank(self, rules: &RuleSet, sources: &[(u64, String)]) -> Diagnoses {
+        let mut out: Vec<(Box<Agg>, Subject)> = self
             .map
             .into_iter()
             .map(|((_, subject), agg)| (agg, subject))
             .collect();
-        out.sort_by(|(a, sa), (b, sb)| {
+        // Unstable: the order is total (no two share a cause and a subject), and a stable sort
+        // takes a buffer as large as the diagnoses (3.5 MB at 1 GiB of S3-export text).
+        out.sort_unstable_by(|(a, sa), (b, sb)| {
             report_order(&Standing::of(a, sa, rules), &Standing::of(b, sb, rules))
         });
-        let mut shared = Shared {
+        let shared = Shared {
             sources: sources
                 .iter()
                 .enumerate()
@@ -383,44 +399,212 @@ impl Aggregator {
                 .collect(),
             references: BTreeMap::new(),
         };
-        let mut batches = unpacked(out.iter().map(|(a, _)| &a.best.texts));
-        out.into_iter()
-            .enumerate()
-            .map(|(i, (mut agg, subject))| {
-                let texts = take_texts(&mut agg.best.texts, &mut batches);
-                build(i + 1, agg, texts, &subject, rules, &mut shared)
-            })
-            .collect()
+        Diagnoses(Stage::Ranked(Box::new(Ranked {
+            made: 0,
+            left: out.into_iter(),
+            shared,
+            wording: Wording::of(rules),
+        })))
     }
 }
 
-/// The batches of packed texts, each unpacked once, by address.
-type Unpacked = rustc_hash::FxHashMap<*const Packed, Vec<Option<Texts>>>;
+/// A run's ranked diagnoses: made (a merge of reports, follow mode), or ranked with their texts
+/// still packed, made a chunk of [`CHUNK`] at a time as the report writes them.
+///
+/// Why: made all at once, every diagnosis's texts were unpacked together at the end of the run,
+/// where its peak RSS is (1 GiB of S3-export text: 11,786 diagnoses, 22 MB of texts; a chunk
+/// of them adds 2-3 MiB).
+pub struct Diagnoses(Stage);
 
-/// Every batch `held` refers to, unpacked. (Diagnoses built batch by batch instead, each batch
-/// unpacked and dropped in turn, peaked no lower: 83.7-84.9 MiB against 81.8-82.7 on 1 GiB of
-/// S3-export text: the texts of every diagnosis are in the report's diagnoses in the end.)
-fn unpacked<'a>(held: impl Iterator<Item = &'a Held>) -> Unpacked {
-    let mut batches = Unpacked::default();
-    for h in held {
-        if let Held::Packed(batch, _) = h {
-            batches
-                .entry(Arc::as_ptr(batch))
-                .or_insert_with(|| batch.unpack().into_iter().map(Some).collect());
+enum Stage {
+    Made(Vec<Diagnosis>),
+    Ranked(Box<Ranked>),
+}
+
+/// How many diagnoses are made at once. Each chunk unpacks every batch one of its diagnoses is
+/// packed in (the ranking scatters a batch over the report), so a smaller chunk costs more
+/// inflating; 2,048 diagnoses hold about 5 MB of texts.
+const CHUNK: usize = 2048;
+
+/// Diagnoses ranked, not made yet.
+struct Ranked {
+    /// How many were made (the rank of the next is one more).
+    made: usize,
+    left: std::vec::IntoIter<(Box<Agg>, Subject)>,
+    shared: Shared,
+    wording: Wording,
+}
+
+impl Default for Diagnoses {
+    fn default() -> Self {
+        Diagnoses(Stage::Made(Vec::new()))
+    }
+}
+
+impl From<Vec<Diagnosis>> for Diagnoses {
+    fn from(made: Vec<Diagnosis>) -> Self {
+        Diagnoses(Stage::Made(made))
+    }
+}
+
+impl std::fmt::Debug for Diagnoses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Diagnoses({})", self.len())
+    }
+}
+
+impl Diagnoses {
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Stage::Made(d) => d.len(),
+            Stage::Ranked(r) => r.left.len(),
         }
     }
-    batches
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Is one at least as severe as `floor`?
+    pub fn any_at_least(&self, floor: Severity) -> bool {
+        match &self.0 {
+            Stage::Made(d) => d.iter().any(|d| d.severity >= floor),
+            Stage::Ranked(r) => r
+                .left
+                .as_slice()
+                .iter()
+                .any(|(a, _)| r.wording.symptoms[a.best.symptom].severity >= floor),
+        }
+    }
+
+    /// The secret of each, in rank order (before the report's egress).
+    pub(crate) fn secrets(&self) -> Vec<Option<&str>> {
+        match &self.0 {
+            Stage::Made(d) => d.iter().map(|d| d.secret.as_deref()).collect(),
+            Stage::Ranked(r) => r
+                .left
+                .as_slice()
+                .iter()
+                .map(|(a, _)| a.best.secret.as_deref())
+                .collect(),
+        }
+    }
+
+    /// Every diagnosis, made.
+    pub fn into_vec(self) -> Vec<Diagnosis> {
+        match self.0 {
+            Stage::Made(d) => d,
+            Stage::Ranked(r) => Chunks(Some(r)).flatten().collect(),
+        }
+    }
+
+    /// The diagnoses in rank order, made a chunk at a time.
+    pub(crate) fn into_chunks(self) -> impl Iterator<Item = Vec<Diagnosis>> {
+        let (made, ranked) = match self.0 {
+            Stage::Made(d) => (Some(d), None),
+            Stage::Ranked(r) => (None, Some(r)),
+        };
+        made.into_iter()
+            .filter(|d| !d.is_empty())
+            .chain(Chunks(ranked))
+    }
 }
 
-/// A representative's texts, moved out of `held` or out of its unpacked batch.
-fn take_texts(held: &mut Held, batches: &mut Unpacked) -> Texts {
-    match std::mem::replace(held, Held::Fresh(Texts::default())) {
-        Held::Fresh(t) => t,
-        Held::Packed(batch, i) => batches
-            .get_mut(&Arc::as_ptr(&batch))
-            .and_then(|b| b.get_mut(i as usize)?.take())
-            .expect("each packed representative is taken once"),
+/// Makes ranked diagnoses, [`CHUNK`] at a time.
+struct Chunks(Option<Box<Ranked>>);
+
+impl Iterator for Chunks {
+    type Item = Vec<Diagnosis>;
+
+    fn next(&mut self) -> Option<Vec<Diagnosis>> {
+        let r = self.0.as_mut()?;
+        let mut chunk: Vec<(Box<Agg>, Subject)> = r.left.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            self.0 = None;
+            return None;
+        }
+        let mut texts = unpacked(chunk.iter_mut().map(|(a, _)| &mut a.best.texts));
+        let first = r.made + 1;
+        r.made += chunk.len();
+        let Ranked {
+            shared, wording, ..
+        } = &mut **r;
+        Some(
+            chunk
+                .into_iter()
+                .zip(texts.drain(..))
+                .enumerate()
+                .map(|(i, ((agg, subject), texts))| {
+                    build(first + i, *agg, texts, &subject, wording, shared)
+                })
+                .collect(),
+        )
     }
+}
+
+/// What making a diagnosis takes from the rule set: its causes, and each symptom's words (a
+/// run's diagnoses are made after the run, as its report is written).
+struct Wording {
+    causes: Vec<crate::rules::Cause>,
+    symptoms: Vec<SymptomWording>,
+}
+
+struct SymptomWording {
+    id: String,
+    title: String,
+    severity: Severity,
+    references: Vec<String>,
+    /// Each candidate's remediation.
+    remediation: Vec<Vec<String>>,
+}
+
+impl Wording {
+    fn of(rules: &RuleSet) -> Wording {
+        Wording {
+            causes: rules.causes.clone(),
+            symptoms: rules
+                .symptoms
+                .iter()
+                .map(|s| SymptomWording {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    severity: s.severity,
+                    references: s.references.clone(),
+                    remediation: s.candidates.iter().map(|c| c.remediation.clone()).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The batches a chunk takes texts from, by address: each with the places they are wanted at
+/// (in the batch, in the chunk).
+type Wanted = rustc_hash::FxHashMap<*const Packed, (Arc<Packed>, Vec<(u32, usize)>)>;
+
+/// The texts of `held`, in order: moved out of those not packed, and unpacked from each batch
+/// the others are in (each batch once, taking only theirs).
+fn unpacked<'a>(held: impl Iterator<Item = &'a mut Held>) -> Vec<Texts> {
+    let mut out = Vec::new();
+    let mut batches = Wanted::default();
+    for (at, h) in held.enumerate() {
+        match std::mem::replace(h, Held::Fresh(Texts::default())) {
+            Held::Fresh(t) => out.push(t),
+            Held::Packed(batch, i) => {
+                out.push(Texts::default());
+                batches
+                    .entry(Arc::as_ptr(&batch))
+                    .or_insert_with(|| (batch, Vec::new()))
+                    .1
+                    .push((i, at));
+            }
+        }
+    }
+    for (_, (batch, wanted)) in batches {
+        for (place, texts) in batch.unpack_some(wanted) {
+            out[place] = texts;
+        }
+    }
+    out
 }
 
 /// What places a diagnosis in the report.
@@ -492,10 +676,10 @@ impl Shared {
     }
 
     /// The symptom's references, then the cause's not already listed.
-    fn references(&mut self, rules: &RuleSet, symptom: usize, cause: usize) -> Arc<[String]> {
+    fn references(&mut self, words: &Wording, symptom: usize, cause: usize) -> Arc<[String]> {
         let refs = self.references.entry((symptom, cause)).or_insert_with(|| {
-            let mut references = rules.symptoms[symptom].references.clone();
-            for r in &rules.causes[cause].references {
+            let mut references = words.symptoms[symptom].references.clone();
+            for r in &words.causes[cause].references {
                 if !references.contains(r) {
                     references.push(r.clone());
                 }
@@ -664,7 +848,7 @@ fn build(
     agg: Agg,
     texts: Texts,
     subject: &Subject,
-    rules: &RuleSet,
+    words: &Wording,
     shared: &mut Shared,
 ) -> Diagnosis {
     let b = agg.best;
@@ -674,12 +858,12 @@ fn build(
         input: shared.input_index(b.source),
         line: b.evidence.first().map(|l| l.line),
     };
-    let cause = &rules.causes[b.cause];
-    let symptom = &rules.symptoms[b.symptom];
+    let cause = &words.causes[b.cause];
+    let symptom = &words.symptoms[b.symptom];
     let templates = cause
         .remediation
         .iter()
-        .chain(&symptom.candidates[b.candidate].remediation);
+        .chain(&symptom.remediation[b.candidate]);
     let remediation = texts.remediation.into_iter().zip(templates);
     Diagnosis {
         rank,
@@ -702,12 +886,12 @@ fn build(
             .map(|(l, text)| evidence(l, text, shared))
             .collect(),
         remediation: remediation.map(|(r, t)| filled(r, t)).collect(),
-        references: shared.references(rules, b.symptom, b.cause),
+        references: shared.references(words, b.symptom, b.cause),
         alternatives: b
             .alternatives
             .iter()
             .map(|(c, p)| Alternative {
-                cause: rules.causes[*c].id.clone(),
+                cause: words.causes[*c].id.clone(),
                 confidence: round3(*p),
             })
             .collect(),

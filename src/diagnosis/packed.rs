@@ -4,18 +4,17 @@
 //! S3-export text makes 11,812, each with its evidence lines and its title, explanation, fixes
 //! and reasons filled in with the ARNs of the logs: 22 MB of text, tracebacks and commands that
 //! repeat from one diagnosis to the next). On stdin they were the largest part of the peak RSS
-//! (BENCHMARKS.md, "Peak RSS on stdin"). Deflated they take less than half of the heap. The
-//! peak RSS shows it only where freed memory is reused: with glibc's default per-thread arenas
-//! (the texts are made on the pool's threads) it did not move, with one arena it fell by about
-//! 5 MiB (S3 text) and 8 MiB (JSON) at 1 GiB. If that reuse is never fixed, this module is worth
-//! removing.
+//! (BENCHMARKS.md, "Peak RSS on stdin"). Deflated they take a tenth: 1.87 MB in 23 batches at
+//! 1 GiB, with jemalloc's one arena (`main.rs`), where memory freed on one thread serves the
+//! other.
 //!
 //! Why batches: a deflate stream costs about 300,000 instructions to set up (miniz_oxide clears
 //! its tables) and its Huffman tables cost as much again, against about 2 KB of text a
 //! diagnosis: packed one at a time, on the fold's thread, they cost 14 % more instructions on
 //! 16 MiB of S3-export text. A batch of [`BATCH`] representatives is one stream. A representative
 //! replaced later (rare: 405 of 12,200 at 1 GiB) leaves its texts in its batch until the batch
-//! goes; the report unpacks every batch once.
+//! goes. The report makes its diagnoses a chunk at a time (`Diagnoses`), and unpacks each batch
+//! once per chunk that has one of its representatives.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -140,6 +139,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads past a representative's texts.
+    fn skip_texts(&mut self) {
+        let skip_list = |r: &mut Self| {
+            for _ in 0..r.u32() {
+                r.skip_text();
+            }
+        };
+        skip_list(self);
+        for _ in 0..3 {
+            self.skip_text();
+        }
+        skip_list(self);
+        skip_list(self);
+    }
+
+    fn skip_text(&mut self) {
+        let n = self.u32();
+        if n != NONE {
+            self.0 = &self.0[n as usize..];
+        }
+    }
+
     fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> T) -> Vec<T> {
         let n = self.u32() as usize;
         (0..n).map(|_| item(self)).collect()
@@ -148,7 +169,36 @@ impl<'a> Reader<'a> {
 
 impl Packed {
     /// The texts it was packed from, in order.
-    pub(super) fn unpack(&self) -> Vec<Texts> {
+    #[cfg(test)]
+    fn unpack(&self) -> Vec<Texts> {
+        Reader(&self.inflate()).list(Reader::texts)
+    }
+
+    /// The texts of the representatives at `wanted` (place in the batch, and a tag handed back
+    /// with them), the others only read past: a report makes its diagnoses a chunk at a time
+    /// and each chunk takes a few of a batch's.
+    pub(super) fn unpack_some<T>(&self, mut wanted: Vec<(u32, T)>) -> Vec<(T, Texts)> {
+        wanted.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+        let plain = self.inflate();
+        let mut r = Reader(&plain);
+        let n = r.u32();
+        let mut out = Vec::with_capacity(wanted.len());
+        for i in 0..n {
+            match wanted.last() {
+                None => break,
+                Some((w, _)) if *w == i => {
+                    let (_, tag) = wanted.pop().expect("just seen");
+                    out.push((tag, r.texts()));
+                }
+                Some(_) => r.skip_texts(),
+            }
+        }
+        assert!(wanted.is_empty(), "each wanted place is in the batch");
+        out
+    }
+
+    /// The serialized texts, inflated.
+    fn inflate(&self) -> Vec<u8> {
         let mut plain = Vec::with_capacity(self.0.len() * 4);
         let mut inflate = Decompress::new(false);
         loop {
@@ -163,7 +213,7 @@ impl Packed {
             }
             plain.reserve(plain.len().max(256));
         }
-        Reader(&plain).list(Reader::texts)
+        plain
     }
 }
 
@@ -189,5 +239,7 @@ mod tests {
         let batch = Packed::pack(&[&empty, &texts, &empty]);
         assert_eq!(batch.unpack(), [empty.clone(), texts, empty]);
         assert!(Packed::pack(&[]).unpack().is_empty());
+        let some = batch.unpack_some(vec![(2, 'c'), (0, 'a')]);
+        assert_eq!(some, [('a', Texts::default()), ('c', Texts::default())]);
     }
 }

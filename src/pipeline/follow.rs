@@ -610,7 +610,7 @@ fn one(
             rotations: rotations.counts(),
             settings: Default::default(),
         },
-        diagnoses,
+        diagnoses: diagnoses.into(),
         rotations,
         timeline: None,
         trace: None,
@@ -639,7 +639,12 @@ mod tests {
         struct Collect(Vec<(Outcome, Vec<String>)>);
         impl LiveSink for Collect {
             fn decided(&mut self, outcome: Outcome, found: Run) {
-                let causes = found.diagnoses.iter().map(|d| d.cause.clone()).collect();
+                let causes = found
+                    .diagnoses
+                    .into_vec()
+                    .into_iter()
+                    .map(|d| d.cause)
+                    .collect();
                 self.0.push((outcome, causes));
             }
         }
@@ -676,7 +681,7 @@ mod tests {
         assert_eq!(feed(&mut f, &lines(17, total)), []);
         let run = f.finish();
         assert_eq!(run.diagnoses.len(), 1);
-        assert_eq!(run.diagnoses[0].cause, "database-unreachable");
+        assert_eq!(run.diagnoses.into_vec()[0].cause, "database-unreachable");
         assert_eq!(run.summary.inputs[0].records, 20);
     }
 

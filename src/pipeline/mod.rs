@@ -319,7 +319,7 @@ impl<'r> Fold<'r> {
                     views(&opts.keep, kept, rules, &sources),
                 )
             },
-            || agg.finish(rules, &sources),
+            || agg.rank(rules, &sources),
         );
         Run {
             summary: Summary {

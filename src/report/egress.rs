@@ -8,6 +8,7 @@
 //! compile error here until it is visited.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use rayon::prelude::*;
 
 use super::Run;
 use crate::diagnosis::timeline::{Timeline, TimelineRotation, TimelineStep};
-use crate::diagnosis::{Alternative, Diagnosis, Evidence, Representative, Why};
+use crate::diagnosis::{Alternative, Diagnoses, Diagnosis, Evidence, Representative, Why};
 use crate::engine::trace::{
     CandidateTrace, EvidenceTrace, InvocationTrace, LineHits, SymptomTrace, Trace,
 };
@@ -32,13 +33,40 @@ pub(crate) enum Target {
     Data,
 }
 
-/// A run whose every string has been redacted for its target.
+/// A run whose every string has been redacted for its target. Its diagnoses are read through
+/// [`Shown::diagnoses`] or [`Shown::stream`] (the run's own field is left empty), made and
+/// redacted a chunk at a time.
 pub(crate) struct Shown {
     run: Run,
+    target: Target,
+    diagnoses: Made,
+}
+
+/// How a report takes its diagnoses.
+enum Made {
+    /// All made and redacted when the [`Shown`] was: for reports that go over them more than once.
+    All(Vec<Diagnosis>),
+    /// Made and redacted a chunk at a time as the report writes them ([`Shown::stream`], once):
+    /// the texts of every diagnosis are never held at once.
+    Streamed {
+        count: usize,
+        left: RefCell<Diagnoses>,
+    },
 }
 
 impl Shown {
-    pub(crate) fn new(mut run: Run, target: Target) -> Shown {
+    /// The run redacted, its diagnoses made and redacted all at once.
+    pub(crate) fn new(run: Run, target: Target) -> Shown {
+        let mut shown = Shown::streamed(run, target);
+        if let Made::Streamed { left, .. } = &mut shown.diagnoses {
+            let all = redacted(std::mem::take(left.get_mut()), target).flatten();
+            shown.diagnoses = Made::All(all.collect());
+        }
+        shown
+    }
+
+    /// The run redacted, its diagnoses to be made and redacted as [`Shown::stream`] yields them.
+    pub(crate) fn streamed(mut run: Run, target: Target) -> Shown {
         let Run {
             summary,
             diagnoses,
@@ -50,12 +78,7 @@ impl Shown {
         for input in &mut summary.inputs {
             visit_input(input, clean);
         }
-        // Diagnoses are redacted on the pool: with thousands of them this was a tenth of a run's
-        // instructions, all after the scan, on one thread. Each worker shares source names
-        // among the diagnoses it sees (the names are the same text whoever shares them).
-        diagnoses
-            .par_iter_mut()
-            .for_each_init(Vec::new, |sources, d| visit_diagnosis(d, target, sources));
+        let diagnoses = std::mem::take(diagnoses);
         let mut sources: Vec<(Arc<str>, Arc<str>)> = Vec::new();
         // Rotations name secrets and functions through one table: each name is made safe once
         // (on the pool: a name per secret and function, thousands in a month of logs).
@@ -70,12 +93,76 @@ impl Shown {
         if let Some(t) = trace {
             visit_trace(t, target, &mut sources);
         }
-        Shown { run }
+        Shown {
+            run,
+            target,
+            diagnoses: Made::Streamed {
+                count: diagnoses.len(),
+                left: RefCell::new(diagnoses),
+            },
+        }
     }
 
     pub(crate) fn run(&self) -> &Run {
         &self.run
     }
+
+    /// How many diagnoses the run has.
+    pub(crate) fn count(&self) -> usize {
+        match &self.diagnoses {
+            Made::All(d) => d.len(),
+            Made::Streamed { count, .. } => *count,
+        }
+    }
+
+    /// Every diagnosis, redacted (a [`Shown::new`]).
+    pub(crate) fn diagnoses(&self) -> &[Diagnosis] {
+        match &self.diagnoses {
+            Made::All(d) => d,
+            Made::Streamed { .. } => {
+                unreachable!("a streamed report takes its diagnoses by stream")
+            }
+        }
+    }
+
+    /// The diagnoses in rank order, each redacted, made a chunk at a time (a
+    /// [`Shown::streamed`]; the first call takes them all).
+    pub(crate) fn stream(&self) -> impl Iterator<Item = Diagnosis> + use<> {
+        let left = match &self.diagnoses {
+            Made::All(_) => unreachable!("a report made at once reads `diagnoses`"),
+            Made::Streamed { left, .. } => left.take(),
+        };
+        redacted(left, self.target).flatten()
+    }
+
+    /// The secret of each diagnosis, in rank order, redacted as the diagnosis is.
+    pub(crate) fn secrets(&self) -> Vec<Option<Cow<'_, str>>> {
+        match &self.diagnoses {
+            Made::All(d) => d
+                .iter()
+                .map(|d| d.secret.as_deref().map(Cow::from))
+                .collect(),
+            Made::Streamed { left, .. } => left
+                .borrow()
+                .secrets()
+                .into_iter()
+                .map(|s| s.map(|s| Cow::Owned(safe(s, self.target).into_owned())))
+                .collect(),
+        }
+    }
+}
+
+/// `diagnoses` made a chunk at a time, each chunk redacted on the pool (with thousands of
+/// diagnoses this was a tenth of a run's instructions, all after the scan, on one thread). Each
+/// worker shares source names among the diagnoses it sees (the names are the same text whoever
+/// shares them).
+fn redacted(diagnoses: Diagnoses, target: Target) -> impl Iterator<Item = Vec<Diagnosis>> {
+    diagnoses.into_chunks().map(move |mut chunk| {
+        chunk
+            .par_iter_mut()
+            .for_each_init(Vec::new, |sources, d| visit_diagnosis(d, target, sources));
+        chunk
+    })
 }
 
 /// `s` redacted, and for a terminal with control characters made visible.

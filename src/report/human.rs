@@ -61,16 +61,17 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
         return timeline(run, t, &fit, out);
     }
     if let Some(t) = &run.trace {
-        return rule_trace(run, t, &fit, out);
+        return rule_trace(run, shown.diagnoses(), t, &fit, out);
     }
-    if run.diagnoses.is_empty() {
+    let diagnoses = shown.diagnoses();
+    if diagnoses.is_empty() {
         return healthy(run, out);
     }
-    if layout.summary(run.diagnoses.len()) {
-        return summary(run, &fit, out);
+    if layout.summary(diagnoses.len()) {
+        return summary(shown, &fit, out);
     }
-    fit.header(out, &diagnoses_count(run.diagnoses.len()), "", run)?;
-    for d in &run.diagnoses {
+    fit.header(out, &diagnoses_count(diagnoses.len()), "", run)?;
+    for d in diagnoses {
         writeln!(out)?;
         diagnosis(d, &fit, out)?;
     }
@@ -450,11 +451,12 @@ fn exception_message(text: &str) -> Option<&str> {
 }
 
 /// One screen for many diagnoses: the causes, then the secrets that failed.
-fn summary(run: &Run, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
-    let secrets = summarize(run);
+fn summary(shown: &Shown, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
+    let run = shown.run();
+    let secrets = summarize(shown);
     let named = secrets.iter().filter(|s| s.secret.is_some()).count();
     let about = format!(" about {named} secret{}", super::plural(named as u64));
-    fit.header(out, &diagnoses_count(run.diagnoses.len()), &about, run)?;
+    fit.header(out, &diagnoses_count(shown.count()), &about, run)?;
     let causes = causes(&secrets);
     if !causes.is_empty() {
         writeln!(out)?;
@@ -481,7 +483,11 @@ fn summary(run: &Run, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
         out,
         "failing now: {failing}; failed before, succeeded since: {recovered}; no failure: {fine}"
     )?;
-    let loose = run.diagnoses.iter().filter(|d| d.secret.is_none()).count();
+    let loose = shown
+        .diagnoses()
+        .iter()
+        .filter(|d| d.secret.is_none())
+        .count();
     if loose > 0 {
         writeln!(
             out,
@@ -732,7 +738,13 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// `--test`: which patterns each line hit, and how every candidate of every symptom scored.
-fn rule_trace(run: &Run, t: &Trace, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
+fn rule_trace(
+    run: &Run,
+    diagnoses: &[Diagnosis],
+    t: &Trace,
+    fit: &Fit,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let rest = format!(
         ": {} line{} hit a pattern, {} failed invocation{} scored",
         t.lines.len(),
@@ -766,9 +778,8 @@ fn rule_trace(run: &Run, t: &Trace, fit: &Fit, out: &mut dyn Write) -> io::Resul
         writeln!(out)?;
         invocation_trace(inv, fit, out)?;
     }
-    if !run.diagnoses.is_empty() {
-        let best: Vec<String> = run
-            .diagnoses
+    if !diagnoses.is_empty() {
+        let best: Vec<String> = diagnoses
             .iter()
             .map(|d| format!("{} {:.0}%", d.cause, d.confidence * 100.0))
             .collect();
@@ -903,7 +914,7 @@ pub(super) fn live(
         }
     };
     writeln!(out, "{head}")?;
-    for d in &run.diagnoses {
+    for d in shown.diagnoses() {
         diagnosis(d, &fit, out)?;
         writeln!(out)?;
     }

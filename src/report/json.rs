@@ -18,7 +18,6 @@ use serde::ser::Serializer;
 use super::egress::Shown;
 use super::secrets::{SecretSummary, summarize};
 use super::{Layout, SCHEMA_VERSION};
-use crate::diagnosis::Diagnosis;
 use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
 use crate::lambda::rotation::{RotationList, RotationStatus, RotationView};
@@ -33,7 +32,8 @@ struct Document<'a> {
     settings: &'a Settings,
     inputs: &'a [InputReport],
     summary: Counts,
-    diagnoses: &'a [Diagnosis],
+    #[serde(serialize_with = "diagnoses")]
+    diagnoses: &'a Shown,
     secrets: Vec<SecretSummary<'a>>,
     #[serde(serialize_with = "rotations")]
     rotations: Rotations<'a>,
@@ -66,7 +66,7 @@ impl Counts {
             rotations: summary.rotations.rotations,
             failed_rotations: summary.rotations.failed,
             succeeded_rotations: summary.rotations.succeeded,
-            diagnoses: run.diagnoses.len(),
+            diagnoses: shown.count(),
             secrets,
         }
     }
@@ -147,6 +147,11 @@ fn rotations<S: Serializer>(list: &Rotations, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(list.iter().map(OneLine))
 }
 
+/// The diagnoses, made and redacted a chunk at a time as they are written.
+fn diagnoses<S: Serializer>(shown: &&Shown, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(shown.stream())
+}
+
 /// A rotation written compact, on a line of its own inside the pretty document.
 struct OneLine<'a>(RotationView<'a>);
 
@@ -167,14 +172,14 @@ impl Serialize for OneLine<'_> {
 
 pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
     let run = shown.run();
-    let secrets = summarize(run);
+    let secrets = summarize(shown);
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         version: env!("CARGO_PKG_VERSION"),
         settings: &run.summary.settings,
         inputs: &run.summary.inputs,
         summary: Counts::of(shown, secrets.len()),
-        diagnoses: &run.diagnoses,
+        diagnoses: shown,
         secrets,
         rotations: Rotations::of(run, layout),
         timeline: run.timeline.as_ref(),

@@ -29,7 +29,7 @@ pub fn write(
         Format::Ndjson => {
             let shown = Shown::new(found, Target::Data);
             let run = shown.run();
-            for d in &run.diagnoses {
+            for d in shown.diagnoses() {
                 ndjson::live_line(out, "diagnosis", d)?;
             }
             for r in run.rotations.iter() {

@@ -16,21 +16,21 @@ use crate::diagnosis::Diagnosis;
 
 pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
     let run = shown.run();
-    if run.timeline.is_some() || (!run.diagnoses.is_empty() && layout.summary(run.diagnoses.len()))
-    {
+    let diagnoses = shown.diagnoses();
+    if run.timeline.is_some() || (!diagnoses.is_empty() && layout.summary(diagnoses.len())) {
         return plain_block(shown, layout, out);
     }
-    if run.diagnoses.is_empty() {
+    if diagnoses.is_empty() {
         writeln!(out, "**rotdiag: no failed rotation found**\n")?;
         return writeln!(out, "{}", escape(&summary_line(&run.summary)));
     }
     writeln!(
         out,
         "**rotdiag: {}** ({})",
-        diagnoses_count(run.diagnoses.len()),
+        diagnoses_count(diagnoses.len()),
         escape(&summary_line(&run.summary))
     )?;
-    for d in &run.diagnoses {
+    for d in diagnoses {
         writeln!(out)?;
         diagnosis(d, &layout.roots, out)?;
     }

@@ -23,7 +23,7 @@ pub(crate) mod secrets;
 
 use std::io;
 
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::Diagnoses;
 use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
 use crate::lambda::rotation::RotationList;
@@ -42,7 +42,7 @@ pub const SUMMARY_ABOVE: usize = 5;
 /// the trace of the rules' scoring asked for.
 pub struct Run {
     pub summary: Summary,
-    pub diagnoses: Vec<Diagnosis>,
+    pub diagnoses: Diagnoses,
     pub rotations: RotationList,
     pub timeline: Option<Timeline>,
     pub trace: Option<Trace>,
@@ -109,8 +109,8 @@ pub fn write(run: Run, format: Format, layout: &Layout, out: &mut dyn io::Write)
     match format {
         Format::Human => human::write(&Shown::new(run, Target::Terminal), layout, out),
         Format::Markdown => markdown::write(&Shown::new(run, Target::Terminal), layout, out),
-        Format::Json => json::write(&Shown::new(run, Target::Data), layout, out),
-        Format::Ndjson => ndjson::write(&Shown::new(run, Target::Data), layout, out),
+        Format::Json => json::write(&Shown::streamed(run, Target::Data), layout, out),
+        Format::Ndjson => ndjson::write(&Shown::streamed(run, Target::Data), layout, out),
     }
 }
 

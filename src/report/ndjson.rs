@@ -44,8 +44,8 @@ struct End<'a> {
 
 pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
     let run = shown.run();
-    let secrets = summarize(run);
-    for d in &run.diagnoses {
+    let secrets = summarize(shown);
+    for d in shown.stream() {
         line(out, "diagnosis", d)?;
     }
     for s in &secrets {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Run;
+use super::egress::Shown;
 use crate::lambda::rotation::{RotationStatus, RotationView};
 use crate::time::{EpochMs, format_iso};
 
@@ -125,7 +125,8 @@ impl<'a> Acc<'a> {
 
 /// The summary of every secret of `run`: those failing now first, then by failed rotations (most
 /// first), then the latest failure first, then by name.
-pub(crate) fn summarize(run: &Run) -> Vec<SecretSummary<'_>> {
+pub(crate) fn summarize(shown: &Shown) -> Vec<SecretSummary<'_>> {
+    let run = shown.run();
     // Keyed by secret, or for rotations without one by function.
     let mut by: BTreeMap<(Option<&str>, Option<&str>), Acc> = BTreeMap::new();
     for r in run.rotations.iter() {
@@ -135,10 +136,11 @@ pub(crate) fn summarize(run: &Run) -> Vec<SecretSummary<'_>> {
         };
         by.entry(key).or_default().add(&r);
     }
+    let secrets = shown.secrets();
     let mut ranks: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for d in &run.diagnoses {
-        if let Some(s) = &d.secret {
-            ranks.entry(s.as_str()).or_default().push(d.rank);
+    for (i, s) in secrets.iter().enumerate() {
+        if let Some(s) = s {
+            ranks.entry(s).or_default().push(i + 1);
         }
     }
     let mut out: Vec<SecretSummary> = by
