@@ -27,9 +27,10 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read before `main` (the crate's jemalloc is built with the `_rjem_`
 /// prefix; `_RJEM_MALLOC_CONF` in the environment still overrides them). One arena: with the
-/// threads' caches in front of it, one arena costs no time measurably here, and memory freed on
-/// one thread is reused by the other (8 arenas, jemalloc's default for 2 cores: 109.6 MB peak
-/// RSS on stdin against 90.6 MB).
+/// threads' caches in front of it, one arena cost no measurable time on 2 cores, and memory freed
+/// on one thread is reused by the other (8 arenas, jemalloc's default for 2 cores: 109.6 MB peak
+/// RSS on stdin against 90.6 MB). Not measured with many threads, where the one arena's lock may
+/// start to show: `_RJEM_MALLOC_CONF=narenas:N` tries more without a rebuild.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static MALLOC_CONF: &[u8; 10] = b"narenas:1\0";

@@ -183,9 +183,8 @@ impl<'r> WindowReader<'r> {
             match last_boundary(buf, &self.decoder) {
                 Some(c) => return c,
                 // More than the longest record, so that the record is longer than that and
-                // said to be cut: a window of exactly `max_record` bytes (1 MiB, a window of
-                // 256 KiB blocks on two threads, or of 512 KiB ones on one) held a record just
-                // shorter, cut silently.
+                // said to be cut: a window of exactly `max_record` bytes (1 MiB: 256 KiB blocks
+                // on two threads) held a record just shorter, cut silently.
                 None if buf.len() > self.max_record => {
                     // One record fills the window: decode what is here (the record is cut at
                     // MAX_RECORD_BYTES) and skip the rest of it.
