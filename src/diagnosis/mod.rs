@@ -1039,6 +1039,56 @@ mod tests {
         assert!(json.contains("password=***"), "{json}");
     }
 
+    /// Every report makes its diagnoses a chunk at a time, each taking its texts from the batch
+    /// it was packed in: the ranking scatters a batch over the report, so a chunk takes a few of
+    /// many batches and a batch is unpacked by several chunks. Each text must reach its own
+    /// diagnosis across those boundaries.
+    #[test]
+    fn texts_reach_their_diagnosis_across_chunks_and_batches() {
+        let lines = [
+            format!("START RequestId: {A} Version: $LATEST"),
+            format!(
+                "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\nTraceback (most recent call last):"
+            ),
+            format!("END RequestId: {A}"),
+        ];
+        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
+        let found = evaluate_lines(&refs).remove(0);
+        let n = CHUNK + BATCH + 7;
+        let mut agg = Aggregator::default();
+        for i in 0..n {
+            let mut o = found.clone();
+            let secret = format!("{ARN}-{i:05}");
+            o.facts.insert("secret_arn".to_string(), secret.clone());
+            o.secret = Some(secret);
+            // Ranked in an order unlike the order they were packed in.
+            o.confidence = ((i * 7919) % n) as f64 / n as f64;
+            agg.add(Rendered::new(o, rules()));
+        }
+        let made: Vec<Diagnosis> = agg
+            .rank(rules(), &[(0, "input".to_string())])
+            .into_chunks()
+            .flatten()
+            .collect();
+        assert_eq!(made.len(), n);
+        for (i, d) in made.iter().enumerate() {
+            assert_eq!(d.rank, i + 1);
+            let secret = d.secret.as_deref().unwrap();
+            let texts = [&d.title, &d.symptom_title]
+                .into_iter()
+                .chain(&d.explanation)
+                .chain(&d.remediation)
+                .chain(d.why.iter().map(|w| &w.text));
+            let filled: Vec<&String> = texts.filter(|t| t.contains(ARN)).collect();
+            assert!(!filled.is_empty(), "{d:?}");
+            assert!(
+                filled.iter().all(|t| t.contains(secret)),
+                "{secret}: {filled:?}"
+            );
+            assert_eq!(d.evidence.len(), found.evidence.len());
+        }
+    }
+
     #[test]
     fn a_template_no_fact_went_into_is_not_copied() {
         let mut facts = BTreeMap::new();

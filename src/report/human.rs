@@ -10,6 +10,11 @@
 //! folder named on the command line are shown relative to it. An error logged twice (a
 //! template's `[ERROR]` line, then the exception it raises) is shown once.
 //!
+//! Every view reads the diagnoses once, in rank order, as they are made a chunk at a time
+//! (`egress::Ranked`), so a report of a month of logs never holds them all: the detail view
+//! writes each as it comes; the summary view needs only how many there are and the secret of
+//! each, read from their packed form, and makes none.
+//!
 //! Colour comes from `anstyle` styles written through an `anstream` stream, which drops them when
 //! stdout is not a terminal, when `NO_COLOR` is set, or with `--color never`.
 
@@ -17,7 +22,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Color, Style};
 
-use super::egress::Shown;
+use super::egress::{Ranked, Shown};
 use super::fit::{cut, relative, split_fix, width, wrap};
 use super::secrets::{SecretSummary, causes, summarize};
 use super::{Layout, Run, diagnoses_count, summary_line};
@@ -54,26 +59,30 @@ fn status_style(s: &str) -> Style {
     }
 }
 
-pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(
+    shown: &Shown,
+    diagnoses: Ranked,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let run = shown.run();
     let fit = Fit::new(layout);
     if let Some(t) = &run.timeline {
         return timeline(run, t, &fit, out);
     }
     if let Some(t) = &run.trace {
-        return rule_trace(run, shown.diagnoses(), t, &fit, out);
+        return rule_trace(run, diagnoses, t, &fit, out);
     }
-    let diagnoses = shown.diagnoses();
     if diagnoses.is_empty() {
         return healthy(run, out);
     }
     if layout.summary(diagnoses.len()) {
-        return summary(shown, &fit, out);
+        return summary(shown, &diagnoses, &fit, out);
     }
     fit.header(out, &diagnoses_count(diagnoses.len()), "", run)?;
-    for d in diagnoses {
+    for d in diagnoses.stream() {
         writeln!(out)?;
-        diagnosis(d, &fit, out)?;
+        diagnosis(&d, &fit, out)?;
     }
     Ok(())
 }
@@ -451,12 +460,12 @@ fn exception_message(text: &str) -> Option<&str> {
 }
 
 /// One screen for many diagnoses: the causes, then the secrets that failed.
-fn summary(shown: &Shown, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
+fn summary(shown: &Shown, diagnoses: &Ranked, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
     let run = shown.run();
-    let secrets = summarize(shown);
+    let secrets = summarize(shown, diagnoses);
     let named = secrets.iter().filter(|s| s.secret.is_some()).count();
     let about = format!(" about {named} secret{}", super::plural(named as u64));
-    fit.header(out, &diagnoses_count(shown.count()), &about, run)?;
+    fit.header(out, &diagnoses_count(diagnoses.len()), &about, run)?;
     let causes = causes(&secrets);
     if !causes.is_empty() {
         writeln!(out)?;
@@ -483,11 +492,7 @@ fn summary(shown: &Shown, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
         out,
         "failing now: {failing}; failed before, succeeded since: {recovered}; no failure: {fine}"
     )?;
-    let loose = shown
-        .diagnoses()
-        .iter()
-        .filter(|d| d.secret.is_none())
-        .count();
+    let loose = diagnoses.without_secret();
     if loose > 0 {
         writeln!(
             out,
@@ -740,7 +745,7 @@ fn step(s: &TimelineStep, fit: &Fit, out: &mut dyn Write) -> io::Result<()> {
 /// `--test`: which patterns each line hit, and how every candidate of every symptom scored.
 fn rule_trace(
     run: &Run,
-    diagnoses: &[Diagnosis],
+    diagnoses: Ranked,
     t: &Trace,
     fit: &Fit,
     out: &mut dyn Write,
@@ -780,7 +785,7 @@ fn rule_trace(
     }
     if !diagnoses.is_empty() {
         let best: Vec<String> = diagnoses
-            .iter()
+            .stream()
             .map(|d| format!("{} {:.0}%", d.cause, d.confidence * 100.0))
             .collect();
         writeln!(out, "\n{LABEL}diagnosed{LABEL:#}    {}", best.join(", "))?;
@@ -867,6 +872,7 @@ fn candidate_trace(c: &CandidateTrace, fit: &Fit, out: &mut dyn Write) -> io::Re
 /// failed) the detail of each new diagnosis.
 pub(super) fn live(
     shown: &Shown,
+    diagnoses: Ranked,
     failed_attempts: Option<usize>,
     layout: &Layout,
     out: &mut dyn Write,
@@ -914,8 +920,8 @@ pub(super) fn live(
         }
     };
     writeln!(out, "{head}")?;
-    for d in shown.diagnoses() {
-        diagnosis(d, &fit, out)?;
+    for d in diagnoses.stream() {
+        diagnosis(&d, &fit, out)?;
         writeln!(out)?;
     }
     Ok(())

@@ -10,14 +10,16 @@
 //! on (the rule set's fingerprint, `--since`, `--until`, `--input-format`): `rotdiag merge`
 //! (`crate::merge`) reads them back.
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use super::egress::Shown;
+use super::egress::{Ranked, Shown};
 use super::secrets::{SecretSummary, summarize};
 use super::{Layout, SCHEMA_VERSION};
+use crate::diagnosis::Diagnosis;
 use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
 use crate::lambda::rotation::{RotationList, RotationStatus, RotationView};
@@ -26,14 +28,13 @@ use crate::summary::{InputReport, Settings, Totals};
 use crate::time::format_iso;
 
 #[derive(Serialize)]
-struct Document<'a> {
+struct Document<'a, D: Serialize> {
     schema_version: u32,
     version: &'static str,
     settings: &'a Settings,
     inputs: &'a [InputReport],
     summary: Counts,
-    #[serde(serialize_with = "diagnoses")]
-    diagnoses: &'a Shown,
+    diagnoses: D,
     secrets: Vec<SecretSummary<'a>>,
     #[serde(serialize_with = "rotations")]
     rotations: Rotations<'a>,
@@ -57,7 +58,8 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    pub(crate) fn of(shown: &Shown, secrets: usize) -> Counts {
+    /// The counts of `shown`, with `diagnoses` diagnoses and `secrets` secrets.
+    pub(crate) fn of(shown: &Shown, diagnoses: usize, secrets: usize) -> Counts {
         let run = shown.run();
         let summary = &run.summary;
         Counts {
@@ -66,7 +68,7 @@ impl Counts {
             rotations: summary.rotations.rotations,
             failed_rotations: summary.rotations.failed,
             succeeded_rotations: summary.rotations.succeeded,
-            diagnoses: shown.count(),
+            diagnoses,
             secrets,
         }
     }
@@ -147,9 +149,15 @@ fn rotations<S: Serializer>(list: &Rotations, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(list.iter().map(OneLine))
 }
 
-/// The diagnoses, made and redacted a chunk at a time as they are written.
-fn diagnoses<S: Serializer>(shown: &&Shown, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(shown.stream())
+/// Diagnoses made and redacted a chunk at a time as they are written ([`Ranked::stream`]):
+/// serde serializes what it borrows, so the iterator is in a cell, and each serialization
+/// writes what is left of it (the document is written once).
+struct Stream<I>(RefCell<I>);
+
+impl<I: Iterator<Item = Diagnosis>> Serialize for Stream<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&mut *self.0.borrow_mut())
+    }
 }
 
 /// A rotation written compact, on a line of its own inside the pretty document.
@@ -170,16 +178,21 @@ impl Serialize for OneLine<'_> {
     }
 }
 
-pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(
+    shown: &Shown,
+    diagnoses: Ranked,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let run = shown.run();
-    let secrets = summarize(shown);
+    let secrets = summarize(shown, &diagnoses);
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         version: env!("CARGO_PKG_VERSION"),
         settings: &run.summary.settings,
         inputs: &run.summary.inputs,
-        summary: Counts::of(shown, secrets.len()),
-        diagnoses: shown,
+        summary: Counts::of(shown, diagnoses.len(), secrets.len()),
+        diagnoses: Stream(RefCell::new(diagnoses.stream())),
         secrets,
         rotations: Rotations::of(run, layout),
         timeline: run.timeline.as_ref(),

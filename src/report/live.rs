@@ -20,16 +20,14 @@ pub fn write(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Human => human::live(
-            &Shown::new(found, Target::Terminal),
-            failed_attempts,
-            layout,
-            out,
-        ),
+        Format::Human => {
+            let (shown, diagnoses) = Shown::new(found, Target::Terminal);
+            human::live(&shown, diagnoses, failed_attempts, layout, out)
+        }
         Format::Ndjson => {
-            let shown = Shown::new(found, Target::Data);
+            let (shown, diagnoses) = Shown::new(found, Target::Data);
             let run = shown.run();
-            for d in shown.diagnoses() {
+            for d in diagnoses.stream() {
                 ndjson::live_line(out, "diagnosis", d)?;
             }
             for r in run.rotations.iter() {

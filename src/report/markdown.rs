@@ -9,16 +9,20 @@
 
 use std::io::{self, Write};
 
-use super::egress::Shown;
+use super::egress::{Ranked, Shown};
 use super::fit::split_fix;
 use super::{Layout, diagnoses_count, human, summary_line};
 use crate::diagnosis::Diagnosis;
 
-pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(
+    shown: &Shown,
+    diagnoses: Ranked,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let run = shown.run();
-    let diagnoses = shown.diagnoses();
     if run.timeline.is_some() || (!diagnoses.is_empty() && layout.summary(diagnoses.len())) {
-        return plain_block(shown, layout, out);
+        return plain_block(shown, diagnoses, layout, out);
     }
     if diagnoses.is_empty() {
         writeln!(out, "**rotdiag: no failed rotation found**\n")?;
@@ -30,21 +34,26 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
         diagnoses_count(diagnoses.len()),
         escape(&summary_line(&run.summary))
     )?;
-    for d in diagnoses {
+    for d in diagnoses.stream() {
         writeln!(out)?;
-        diagnosis(d, &layout.roots, out)?;
+        diagnosis(&d, &layout.roots, out)?;
     }
     Ok(())
 }
 
 /// The human report's text without colour, in a code block.
-fn plain_block(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
+fn plain_block(
+    shown: &Shown,
+    diagnoses: Ranked,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut text = Vec::new();
     let wide = Layout {
         width: None,
         ..layout.clone()
     };
-    human::write(shown, &wide, &mut text)?;
+    human::write(shown, diagnoses, &wide, &mut text)?;
     let text = anstream::adapter::strip_str(&String::from_utf8_lossy(&text)).to_string();
     let fence = fence_for(&text);
     writeln!(out, "**rotdiag**\n")?;

@@ -106,11 +106,16 @@ impl Layout {
 /// is not held whole), every string redacted on the way out. The human report carries styles
 /// for `anstream` to keep or strip.
 pub fn write(run: Run, format: Format, layout: &Layout, out: &mut dyn io::Write) -> io::Result<()> {
+    let target = match format {
+        Format::Human | Format::Markdown => Target::Terminal,
+        Format::Json | Format::Ndjson => Target::Data,
+    };
+    let (shown, diagnoses) = Shown::new(run, target);
     match format {
-        Format::Human => human::write(&Shown::new(run, Target::Terminal), layout, out),
-        Format::Markdown => markdown::write(&Shown::new(run, Target::Terminal), layout, out),
-        Format::Json => json::write(&Shown::streamed(run, Target::Data), layout, out),
-        Format::Ndjson => ndjson::write(&Shown::streamed(run, Target::Data), layout, out),
+        Format::Human => human::write(&shown, diagnoses, layout, out),
+        Format::Markdown => markdown::write(&shown, diagnoses, layout, out),
+        Format::Json => json::write(&shown, diagnoses, layout, out),
+        Format::Ndjson => ndjson::write(&shown, diagnoses, layout, out),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::Layout;
 use super::SCHEMA_VERSION;
-use super::egress::Shown;
+use super::egress::{Ranked, Shown};
 use super::json::{Compact, Counts, RotationOut, Rotations};
 use super::secrets::summarize;
 use crate::summary::{InputReport, Settings};
@@ -42,10 +42,16 @@ struct End<'a> {
     summary: Counts,
 }
 
-pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(
+    shown: &Shown,
+    diagnoses: Ranked,
+    layout: &Layout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let run = shown.run();
-    let secrets = summarize(shown);
-    for d in shown.stream() {
+    let secrets = summarize(shown, &diagnoses);
+    let count = diagnoses.len();
+    for d in diagnoses.stream() {
         line(out, "diagnosis", d)?;
     }
     for s in &secrets {
@@ -66,7 +72,7 @@ pub(crate) fn write(shown: &Shown, layout: &Layout, out: &mut dyn Write) -> io::
         version: env!("CARGO_PKG_VERSION"),
         settings: &run.summary.settings,
         inputs: &run.summary.inputs,
-        summary: Counts::of(shown, secrets.len()),
+        summary: Counts::of(shown, count, secrets.len()),
     };
     line(out, "summary", end)
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::egress::Shown;
+use super::egress::{Ranked, Shown};
 use crate::lambda::rotation::{RotationStatus, RotationView};
 use crate::time::{EpochMs, format_iso};
 
@@ -125,7 +125,7 @@ impl<'a> Acc<'a> {
 
 /// The summary of every secret of `run`: those failing now first, then by failed rotations (most
 /// first), then the latest failure first, then by name.
-pub(crate) fn summarize(shown: &Shown) -> Vec<SecretSummary<'_>> {
+pub(crate) fn summarize<'a>(shown: &'a Shown, diagnoses: &Ranked) -> Vec<SecretSummary<'a>> {
     let run = shown.run();
     // Keyed by secret, or for rotations without one by function.
     let mut by: BTreeMap<(Option<&str>, Option<&str>), Acc> = BTreeMap::new();
@@ -136,7 +136,7 @@ pub(crate) fn summarize(shown: &Shown) -> Vec<SecretSummary<'_>> {
         };
         by.entry(key).or_default().add(&r);
     }
-    let secrets = shown.secrets();
+    let secrets = diagnoses.secrets();
     let mut ranks: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in secrets.iter().enumerate() {
         if let Some(s) = s {
