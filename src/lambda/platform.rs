@@ -196,6 +196,16 @@ mod tests {
         }
     }
 
+    /// Small next to the `Record` (104 bytes) and `Analysis` (160) it replaces.
+    #[test]
+    fn an_event_is_small() {
+        assert!(
+            size_of::<PlatformEvent>() <= 96,
+            "{}",
+            size_of::<PlatformEvent>()
+        );
+    }
+
     #[test]
     fn records_it_cannot_borrow_keep_the_record_path() {
         let m = format!("START RequestId: {RID}");
