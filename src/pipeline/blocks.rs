@@ -126,21 +126,7 @@ fn decode_block<'a>(
     };
     let lines = match (an.engine, bytes) {
         (Engine::ScanFirst, Bytes::NulFree) => {
-            // About one line in three is not a platform line, of about 64 bytes a record.
-            records.reserve(data.len() / 192 + 16);
-            events.reserve(data.len() / 96 + 16);
-            decoder.decode_each(data, 1, base_offset, |r| {
-                // A message over the cap is cut (and counted) on the full path.
-                let event = if r.message.len() <= MAX_RECORD_BYTES {
-                    PlatformEvent::of(&r)
-                } else {
-                    None
-                };
-                match event {
-                    Some(e) => events.push(e),
-                    None => records.push(r),
-                }
-            })
+            decode_sorted(data, decoder, base_offset, &mut records, &mut events)
         }
         // The reference engine, and a block with a NUL byte somewhere (each message is looked
         // at for one on the full path): every record takes the full path.
@@ -160,6 +146,32 @@ fn decode_block<'a>(
         bytes: data.len() as u64,
         cut,
     }
+}
+
+/// Decodes a block without a NUL byte, each plain platform line into `events`, every other
+/// record into `records` (see [`PlatformEvent::of`]). Returns the number of lines.
+fn decode_sorted<'a>(
+    data: &'a [u8],
+    decoder: &LineDecoder,
+    base_offset: u64,
+    records: &mut Vec<Record<'a>>,
+    events: &mut Vec<PlatformEvent<'a>>,
+) -> u64 {
+    // In a rotation function's log about half the records are platform lines.
+    records.reserve(data.len() / 128 + 16);
+    events.reserve(data.len() / 128 + 16);
+    decoder.decode_each(data, 1, base_offset, |r| {
+        // A message over the cap is cut (and counted) on the full path.
+        let event = if r.message.len() <= MAX_RECORD_BYTES {
+            PlatformEvent::of(&r)
+        } else {
+            None
+        };
+        match event {
+            Some(e) => events.push(e),
+            None => records.push(r),
+        }
+    })
 }
 
 /// Analyses the records of a block on the pool. `block` is what a search of the whole block
