@@ -202,29 +202,36 @@ impl LineDecoder {
         base_offset: u64,
         out: &mut Vec<Record<'a>>,
     ) -> u64 {
+        self.decode_each(block, first_line, base_offset, |r| out.push(r))
+    }
+
+    /// [`LineDecoder::decode`], handing each record to `each` as it is made: the caller sorts
+    /// records as they come (`pipeline::blocks` turns platform lines into small events) rather
+    /// than storing every one first.
+    pub(crate) fn decode_each<'a>(
+        &self,
+        block: &'a [u8],
+        first_line: u64,
+        base_offset: u64,
+        mut each: impl FnMut(Record<'a>),
+    ) -> u64 {
         let mut lines = 0u64;
         let mut current: Option<Pending> = None;
         let mut line_start = 0usize;
-        let emit = |p: Pending, end: usize, out: &mut Vec<Record<'a>>| {
-            out.push(p.into_record(block, end, base_offset));
-        };
-        let mut handle = |ls: usize, le: usize, line_no: u64, out: &mut Vec<Record<'a>>| {
+        // The record the line starting at `ls` ends, if it starts one.
+        let mut handle = |ls: usize, le: usize, line_no: u64| -> Option<(Pending, usize)> {
             let line = strip_cr(&block[ls..le]);
             if let Some(st) = self.start(line) {
-                if let Some(p) = current.take() {
-                    emit(p, ls, out);
-                }
-                current = Some(Pending {
+                let next = Pending {
                     line: line_no,
                     start: ls,
                     message: ls + st.message,
                     timestamp: st.timestamp,
                     stream: st.stream.map(|(a, b)| (ls + a, ls + b)),
-                });
-            } else if current.is_none() {
-                if line.iter().all(|b| b.is_ascii_whitespace()) {
-                    return;
-                }
+                };
+                return current.replace(next).map(|p| (p, ls));
+            }
+            if current.is_none() && !line.iter().all(|b| b.is_ascii_whitespace()) {
                 current = Some(Pending {
                     line: line_no,
                     start: ls,
@@ -233,18 +240,23 @@ impl LineDecoder {
                     stream: None,
                 });
             }
+            None
         };
         for nl in memchr_iter(b'\n', block) {
-            handle(line_start, nl, first_line + lines, out);
+            if let Some((p, end)) = handle(line_start, nl, first_line + lines) {
+                each(p.into_record(block, end, base_offset));
+            }
             lines += 1;
             line_start = nl + 1;
         }
         if line_start < block.len() {
-            handle(line_start, block.len(), first_line + lines, out);
+            if let Some((p, end)) = handle(line_start, block.len(), first_line + lines) {
+                each(p.into_record(block, end, base_offset));
+            }
             lines += 1;
         }
         if let Some(p) = current.take() {
-            emit(p, block.len(), out);
+            each(p.into_record(block, block.len(), base_offset));
         }
         lines
     }

@@ -146,30 +146,14 @@ pub(crate) enum JsonReader {
 
 /// [`classify`], reading JSON records with `json`.
 pub(crate) fn classify_with(message: &[u8], json: JsonReader) -> Line {
-    let msg = trim_end(message);
-    let lead = msg.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    let m = &msg[lead..];
+    let (lead, m) = trimmed(message);
     if m.is_empty() {
         return Line::new(Kind::Other);
     }
+    if let Some(p) = platform(m) {
+        return p.into_line();
+    }
     match m[0] {
-        b'S' if m.starts_with(b"START RequestId:") => {
-            let mut l = Line::new(Kind::Start);
-            l.request_id = RequestId::parse_prefix(skip_ws(&m[16..]));
-            l
-        }
-        b'E' if m.starts_with(b"END RequestId:") => {
-            let mut l = Line::new(Kind::End);
-            l.request_id = RequestId::parse_prefix(skip_ws(&m[14..]));
-            l
-        }
-        b'R' if m.starts_with(b"REPORT RequestId:") => {
-            let mut l = Line::new(Kind::Report);
-            let rest = skip_ws(&m[17..]);
-            l.request_id = RequestId::parse_prefix(rest);
-            l.metrics = Some(Box::new(parse_report_fields(rest)));
-            l
-        }
         b'R' if m.starts_with(b"RequestId:") => {
             let rest = skip_ws(&m[10..]);
             let mut l = Line::new(Kind::Other);
@@ -205,6 +189,55 @@ pub(crate) fn classify_with(message: &[u8], json: JsonReader) -> Line {
         b'0'..=b'9' => classify_timestamped(m),
         _ => other(m),
     }
+}
+
+/// The message without its trailing whitespace and its leading blanks, and how many blanks
+/// that was.
+fn trimmed(message: &[u8]) -> (usize, &[u8]) {
+    let msg = trim_end(message);
+    let lead = msg.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    (lead, &msg[lead..])
+}
+
+/// What a START, END or REPORT line says. [`classify_with`] and the platform events of the
+/// line-oriented strategies ([`super::platform`]) both read these lines here, so a line reads
+/// the same whichever path it takes.
+pub(crate) struct Platform {
+    pub(crate) kind: Kind,
+    pub(crate) request_id: Option<RequestId>,
+    /// REPORT's numbers and status (`None` for START and END).
+    pub(crate) metrics: Option<Box<Metrics>>,
+}
+
+impl Platform {
+    fn into_line(self) -> Line {
+        let mut l = Line::new(self.kind);
+        l.request_id = self.request_id;
+        l.metrics = self.metrics;
+        l
+    }
+}
+
+/// Reads `message` as a START, END or REPORT line, as [`classify`] does; `None` for any other
+/// line.
+pub(crate) fn platform_line(message: &[u8]) -> Option<Platform> {
+    platform(trimmed(message).1)
+}
+
+/// [`platform_line`] on a message already trimmed.
+fn platform(m: &[u8]) -> Option<Platform> {
+    let (kind, rest) = match m.first()? {
+        b'S' => (Kind::Start, m.strip_prefix(b"START RequestId:")?),
+        b'E' => (Kind::End, m.strip_prefix(b"END RequestId:")?),
+        b'R' => (Kind::Report, m.strip_prefix(b"REPORT RequestId:")?),
+        _ => return None,
+    };
+    let rest = skip_ws(rest);
+    Some(Platform {
+        kind,
+        request_id: RequestId::parse_prefix(rest),
+        metrics: (kind == Kind::Report).then(|| Box::new(parse_report_fields(rest))),
+    })
 }
 
 /// Unprefixed text. Error text pasted on its own (a botocore `An error occurred (…)` message, a

@@ -1,6 +1,11 @@
 //! What the two line-oriented strategies share ([`super::mapped`], [`super::windows`]): a window
 //! of text cut into blocks at record boundaries, each block decoded, classified and matched on the
 //! pool, and the blocks fed to the session in input order while the next window is decoded.
+//!
+//! A block's plain START, END and REPORT lines become [`PlatformEvent`]s as they are decoded
+//! (two thirds of a rotation function's lines: no `Record` kept, no `Analysis`); the other
+//! records take the full path. The two lists are merged back into input order by line number
+//! when the session is fed.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -8,9 +13,10 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::session::Session;
-use super::{Analyzer, MAX_RECORD_BYTES};
+use super::{Analyzer, Engine, MAX_RECORD_BYTES};
 use crate::format::Record;
 use crate::format::lines::LineDecoder;
+use crate::lambda::platform::PlatformEvent;
 use crate::lambda::{Analysis, Bytes};
 
 /// Bytes per parallel block of a mapped line-oriented input.
@@ -34,8 +40,12 @@ pub(super) fn window_size(block: usize) -> usize {
 
 /// One block of line-oriented input, decoded, classified and matched.
 pub(super) struct DecodedBlock<'a> {
+    /// The records that take the full path, and their analyses.
     pub(super) records: Vec<Record<'a>>,
     pub(super) analyzed: Vec<Analysis>,
+    /// The platform lines read as events; with `records`, every record of the block, each list
+    /// in input order.
+    pub(super) events: Vec<PlatformEvent<'a>>,
     pub(super) lines: u64,
     bytes: u64,
     /// Lines (in the block) of records cut at [`MAX_RECORD_BYTES`].
@@ -48,6 +58,7 @@ impl DecodedBlock<'_> {
         DecodedBlock {
             records: Vec::new(),
             analyzed: Vec::new(),
+            events: Vec::new(),
             lines,
             bytes,
             cut: Vec::new(),
@@ -107,30 +118,66 @@ fn decode_block<'a>(
     an: Analyzer,
     spare: &Spare,
 ) -> DecodedBlock<'a> {
-    let (mut records, mut analyzed) = spare.take();
-    // About one record per 64 bytes: grow once or twice, not a dozen times.
-    records.reserve(data.len() / 64 + 16);
-    let lines = decoder.decode(data, 1, base_offset, &mut records);
+    let (mut records, mut analyzed, mut events) = spare.take();
+    let bytes = if memchr::memchr(0, data).is_none() {
+        Bytes::NulFree
+    } else {
+        Bytes::Unchecked
+    };
+    let lines = match (an.engine, bytes) {
+        (Engine::ScanFirst, Bytes::NulFree) => {
+            decode_sorted(data, decoder, base_offset, &mut records, &mut events)
+        }
+        // The reference engine, and a block with a NUL byte somewhere (each message is looked
+        // at for one on the full path): every record takes the full path.
+        _ => {
+            // About one record per 64 bytes: grow once or twice, not a dozen times.
+            records.reserve(data.len() / 64 + 16);
+            decoder.decode(data, 1, base_offset, &mut records)
+        }
+    };
     let cut = cap_records(&mut records);
-    analyze_block(data, &records, an, &mut analyzed);
+    analyze_block(bytes, &records, an, &mut analyzed);
     DecodedBlock {
         records,
         analyzed,
+        events,
         lines,
         bytes: data.len() as u64,
         cut,
     }
 }
 
-/// Analyses the records of a block (`data`) on the pool. The block is searched for a NUL byte
-/// once: without one, no message that is a slice of it holds one (a message the decoder rebuilt
-/// is still looked at on its own).
-fn analyze_block(data: &[u8], records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
-    let block = if memchr::memchr(0, data).is_none() {
-        Bytes::NulFree
-    } else {
-        Bytes::Unchecked
-    };
+/// Decodes a block without a NUL byte, each plain platform line into `events`, every other
+/// record into `records` (see [`PlatformEvent::of`]). Returns the number of lines.
+fn decode_sorted<'a>(
+    data: &'a [u8],
+    decoder: &LineDecoder,
+    base_offset: u64,
+    records: &mut Vec<Record<'a>>,
+    events: &mut Vec<PlatformEvent<'a>>,
+) -> u64 {
+    // In a rotation function's log about half the records are platform lines.
+    records.reserve(data.len() / 128 + 16);
+    events.reserve(data.len() / 128 + 16);
+    decoder.decode_each(data, 1, base_offset, |r| {
+        // A message over the cap is cut (and counted) on the full path.
+        let event = if r.message.len() <= MAX_RECORD_BYTES {
+            PlatformEvent::of(&r)
+        } else {
+            None
+        };
+        match event {
+            Some(e) => events.push(e),
+            None => records.push(r),
+        }
+    })
+}
+
+/// Analyses the records of a block on the pool. `block` is what a search of the whole block
+/// for a NUL byte found: without one, no message that is a slice of it holds one (a message the
+/// decoder rebuilt is still looked at on its own).
+fn analyze_block(block: Bytes, records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
     out.extend(records.iter().map(|r| {
         let bytes = match r.message {
             Cow::Borrowed(_) => block,
@@ -145,22 +192,30 @@ fn analyze_block(data: &[u8], records: &[Record], an: Analyzer, out: &mut Vec<An
 /// allocator is slow to give back.
 #[derive(Default)]
 pub(super) struct Spare {
-    buffers: Mutex<Vec<(Vec<Record<'static>>, Vec<Analysis>)>>,
+    buffers: Mutex<Vec<Buffers<'static>>>,
 }
+
+/// The buffers of one block: its records, their analyses, its platform events.
+type Buffers<'a> = (Vec<Record<'a>>, Vec<Analysis>, Vec<PlatformEvent<'a>>);
 
 impl Spare {
     /// Empty buffers, reused when there are some.
-    fn take<'a>(&self) -> (Vec<Record<'a>>, Vec<Analysis>) {
+    fn take<'a>(&self) -> Buffers<'a> {
         let spare = self.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         spare.unwrap_or_default()
     }
 
-    fn give_back(&self, records: Vec<Record>, mut analyzed: Vec<Analysis>) {
+    fn give_back(
+        &self,
+        records: Vec<Record>,
+        mut analyzed: Vec<Analysis>,
+        events: Vec<PlatformEvent>,
+    ) {
         analyzed.clear();
         let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         // Enough for the blocks of two windows in flight.
         if buffers.len() < 4 * WINDOW_BLOCKS * rayon::current_num_threads() {
-            buffers.push((recycle(records), analyzed));
+            buffers.push((recycle(records), analyzed, recycle_events(events)));
         }
     }
 }
@@ -170,6 +225,12 @@ impl Spare {
 fn recycle<'b>(mut v: Vec<Record<'_>>) -> Vec<Record<'b>> {
     v.clear();
     // In-place collection of an empty iterator keeps the allocation.
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// [`recycle`] for a vector of platform events.
+fn recycle_events<'b>(mut v: Vec<PlatformEvent<'_>>) -> Vec<PlatformEvent<'b>> {
+    v.clear();
     v.into_iter().map(|_| unreachable!()).collect()
 }
 
@@ -186,6 +247,7 @@ impl InOrder<'_, '_> {
             let DecodedBlock {
                 mut records,
                 mut analyzed,
+                mut events,
                 lines,
                 bytes,
                 cut,
@@ -193,12 +255,16 @@ impl InOrder<'_, '_> {
             for r in &mut records {
                 r.line += self.line_base;
             }
+            for e in &mut events {
+                e.line += self.line_base;
+            }
             let base = self.line_base;
             self.session.cut.extend(cut.into_iter().map(|l| l + base));
-            self.session.feed(&records, &mut analyzed);
+            self.session
+                .feed_with_events(&records, &mut analyzed, &mut events);
             self.line_base += lines;
             self.session.progress.advance(bytes);
-            self.spare.give_back(records, analyzed);
+            self.spare.give_back(records, analyzed, events);
         }
     }
 }
@@ -305,6 +371,78 @@ mod tests {
             line_base += b.lines;
         }
         assert_eq!(line_base, 40_000);
+    }
+
+    /// Every record of `blocks` (records and platform events) as (line, timestamp, message),
+    /// lines numbered across blocks.
+    fn merged(blocks: &[DecodedBlock]) -> Vec<(u64, Option<i64>, Vec<u8>)> {
+        let mut all = Vec::new();
+        let mut base = 0;
+        for b in blocks {
+            let mut block: Vec<_> = b
+                .records
+                .iter()
+                .map(|r| (r.line + base, r.timestamp, r.message.to_vec()))
+                .chain(
+                    b.events
+                        .iter()
+                        .map(|e| (e.line + base, e.timestamp, e.message.to_vec())),
+                )
+                .collect();
+            block.sort_by_key(|r| r.0);
+            all.extend(block);
+            base += b.lines;
+        }
+        all
+    }
+
+    /// Plain START, END and REPORT lines become events in blocks without a NUL byte; merged
+    /// back by line number they are what the record path decodes.
+    #[test]
+    fn platform_lines_become_events_and_merge_back_as_the_records() {
+        let Decoder::Lines(decoder) = Format::S3Export.decoder() else {
+            panic!()
+        };
+        let rid = "1f4c2b7e-8d7a-4f6e-9c1a-2b3c4d5e6f70";
+        let mut input = String::new();
+        for i in 0..2000 {
+            let status = if i % 7 == 0 { "Status: timeout" } else { "" };
+            let nul = if i == 1000 { "\0" } else { "" };
+            input.push_str(&format!(
+                "2024-05-01T12:00:00.000Z START RequestId: {rid} Version: $LATEST\r\n\
+                 2024-05-01T12:00:00.100Z [INFO]\t2024-05-01T12:00:00.100Z\t{rid}\tstep {i}{nul}\n\
+                 2024-05-01T12:00:00.200Z END RequestId: {rid}\n\
+                 2024-05-01T12:00:00.300Z REPORT RequestId: {rid}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB\t{status}\n\n"
+            ));
+        }
+        let data = input.as_bytes();
+        let decode = |engine| {
+            let an = Analyzer {
+                rules: rules(),
+                engine,
+            };
+            decode_window(data, &decoder, 0, 16 << 10, an, &Spare::default())
+        };
+        let (fast, full) = (decode(Engine::ScanFirst), decode(Engine::Reference));
+        assert!(fast.len() > 10);
+        assert!(full.iter().all(|b| b.events.is_empty()));
+        assert_eq!(merged(&fast), merged(&full));
+        // The block with the NUL byte takes the record path whole; every other block makes an
+        // event of each START, END, and REPORT without a status.
+        let binary = |b: &DecodedBlock| b.records.iter().any(|r| r.message.contains(&0));
+        assert_eq!(fast.iter().filter(|b| binary(b)).count(), 1);
+        for b in fast.iter().filter(|b| !binary(b)) {
+            assert!(!b.events.is_empty());
+            let timeout = |m: &[u8]| m.windows(15).any(|w| w == b"Status: timeout");
+            assert!(
+                b.records
+                    .iter()
+                    .all(|r| r.message.starts_with(b"[INFO]") || timeout(&r.message))
+            );
+        }
+        for b in fast.iter().filter(|b| binary(b)) {
+            assert!(b.events.is_empty());
+        }
     }
 
     #[test]

@@ -101,9 +101,10 @@ pub struct Options {
 pub enum Engine {
     /// The engine being built for issue 11. So far it differs from the reference engine only
     /// in reading Lambda JSON log records by hand (`lambda::flat_json`) and JSON pages of
-    /// events by hand (`format::events_json::scan`, a stream in windows); the scan-first pass
-    /// over each block (lines without a hit never classified) is not in yet (BENCHMARKS.md,
-    /// "What limits it").
+    /// events by hand (`format::events_json::scan`, a stream in windows), and in reading the
+    /// plain START/END/REPORT lines of line-oriented inputs as small events
+    /// (`lambda::platform`); the scan-first pass over each block (lines without a hit never
+    /// classified) is not in yet (BENCHMARKS.md, "What limits it").
     #[default]
     ScanFirst,
     /// Every record classified and matched in full.

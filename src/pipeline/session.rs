@@ -7,6 +7,7 @@ use super::{Analyzer, Engine, MAX_RECORD_BYTES, Options};
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
+use crate::lambda::platform::PlatformEvent;
 use crate::lambda::rotation::{Rotation, Tracker};
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
@@ -86,28 +87,70 @@ impl<'r> Session<'r> {
     /// Feeds records in order; `analyzed` is drained (its buffer is reused).
     pub(super) fn feed(&mut self, records: &[Record], analyzed: &mut Vec<Analysis>) {
         for (rec, a) in records.iter().zip(analyzed.drain(..)) {
-            if a.binary {
-                self.skipped += 1;
-                self.binary_at.get_or_insert(rec.line);
-                continue;
-            }
-            if !self.window.is_open() && !self.in_window(rec, &a) {
-                continue;
-            }
-            self.records += 1;
-            self.assembler.push(rec, a);
-            // At fixed record counts, not at block ends: where rotations are swept must not
-            // depend on how the input was cut into blocks (thread count, stdin or file).
-            if self.records.is_multiple_of(PUMP_EVERY) {
-                self.pump(true);
-            }
+            self.feed_record(rec, a);
         }
     }
 
-    /// Is this record inside `--since` / `--until`? A record without a timestamp of its own (a
-    /// continuation, a raw line) is placed by the last one before it.
-    fn in_window(&mut self, rec: &Record, a: &Analysis) -> bool {
-        if let Some(ts) = rec.timestamp.or(a.line.timestamp) {
+    /// Feeds a block's records and platform events (each in input order) merged into input
+    /// order by line number; `analyzed` and `events` are drained (their buffers are reused).
+    pub(super) fn feed_with_events(
+        &mut self,
+        records: &[Record],
+        analyzed: &mut Vec<Analysis>,
+        events: &mut Vec<PlatformEvent>,
+    ) {
+        let mut full = records.iter().zip(analyzed.drain(..));
+        let mut next = full.next();
+        for event in events.drain(..) {
+            while let Some((rec, a)) = next.take_if(|(rec, _)| rec.line < event.line) {
+                self.feed_record(rec, a);
+                next = full.next();
+            }
+            self.feed_platform(event);
+        }
+        while let Some((rec, a)) = next {
+            self.feed_record(rec, a);
+            next = full.next();
+        }
+    }
+
+    fn feed_record(&mut self, rec: &Record, a: Analysis) {
+        if a.binary {
+            self.skipped += 1;
+            self.binary_at.get_or_insert(rec.line);
+            return;
+        }
+        if !self.window.is_open() && !self.in_window(rec.timestamp.or(a.line.timestamp)) {
+            return;
+        }
+        self.records += 1;
+        self.assembler.push(rec, a);
+        self.pump_now_and_then();
+    }
+
+    /// A platform event: as [`Session::feed_record`] for its line (never binary: events are
+    /// made only in blocks without a NUL byte).
+    fn feed_platform(&mut self, event: PlatformEvent) {
+        if !self.window.is_open() && !self.in_window(event.timestamp) {
+            return;
+        }
+        self.records += 1;
+        self.assembler.push_platform(event);
+        self.pump_now_and_then();
+    }
+
+    /// At fixed record counts, not at block ends: where rotations are swept must not depend on
+    /// how the input was cut into blocks (thread count, stdin or file).
+    fn pump_now_and_then(&mut self) {
+        if self.records.is_multiple_of(PUMP_EVERY) {
+            self.pump(true);
+        }
+    }
+
+    /// Is a record at `ts` inside `--since` / `--until`? A record without a timestamp (its own
+    /// or its message's: a continuation, a raw line) is placed by the last one before it.
+    fn in_window(&mut self, ts: Option<EpochMs>) -> bool {
+        if let Some(ts) = ts {
             self.last_ts = Some(ts);
         }
         match self.last_ts {

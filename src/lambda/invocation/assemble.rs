@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::state::{absorb, finish, kept, runtime_version};
+use super::state::{absorb, finish, kept, kept_report, runtime_version};
 use super::stream::StreamState;
 use super::{Invocation, STALE_AFTER_MS, is_activity};
 use crate::aws::RequestId;
 use crate::format::Record;
 use crate::lambda::Analysis;
-use crate::lambda::line::{Kind, Level, Line};
+use crate::lambda::line::{Kind, Level};
+use crate::lambda::platform::{PlatformEvent, PlatformKind};
+use crate::lambda::report::Metrics;
 use crate::rules::RuleSet;
 use crate::time::EpochMs;
 
@@ -25,6 +27,22 @@ const SWEEP_EVERY: u64 = 4096;
 struct At {
     stream: usize,
     ts: Option<EpochMs>,
+}
+
+/// Where a line is, as an invocation it opens records it: its line number and log group.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    line: u64,
+    group: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    fn of(record: &'a Record) -> Origin<'a> {
+        Origin {
+            line: record.line,
+            group: record.group.as_deref(),
+        }
+    }
 }
 
 /// Builds invocations from the records of one input.
@@ -82,9 +100,8 @@ impl<'r> Assembler<'r> {
         self.max_ts
     }
 
-    /// Index of the record's stream state.
-    fn stream_of(&mut self, record: &Record) -> usize {
-        let named = record.stream.as_deref();
+    /// Index of the state of the stream `named` (`None`: the default stream).
+    fn stream_of(&mut self, named: Option<&str>) -> usize {
         if let Some((name, idx)) = &self.last_stream {
             let same = match named {
                 Some(s) => name.as_deref() == Some(s),
@@ -111,21 +128,21 @@ impl<'r> Assembler<'r> {
         idx
     }
 
-    fn new_invocation(&self, si: usize, record: &Record) -> Invocation {
+    fn new_invocation(&self, si: usize, origin: Origin) -> Invocation {
         Invocation {
             source: self.source,
             stream: self.streams[si].name.clone(),
-            group: record.group.as_deref().map(Arc::from),
-            first_line: record.line,
+            group: origin.group.map(Arc::from),
+            first_line: origin.line,
             ..Invocation::default()
         }
     }
 
     /// Opens the invocation `rid` unless it is open, counting it.
-    fn open_invocation(&mut self, rid: RequestId, si: usize, record: &Record) {
+    fn open_invocation(&mut self, rid: RequestId, si: usize, origin: Origin) {
         if !self.open.contains_key(&rid) {
             self.invocations += 1;
-            let mut inv = self.new_invocation(si, record);
+            let mut inv = self.new_invocation(si, origin);
             inv.request_id = Some(rid);
             self.open.insert(rid, inv);
         }
@@ -135,28 +152,85 @@ impl<'r> Assembler<'r> {
     /// what its stream had ended), INIT_START names its stream's runtime, a CloudTrail event stands
     /// on its own; every other line goes to the invocation it belongs to ([`Assembler::line`]).
     pub fn push(&mut self, record: &Record, a: Analysis) {
-        self.records += 1;
-        let ts = record.timestamp.or(a.line.timestamp);
-        if let Some(t) = ts {
-            self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
-        }
-        let stream = self.stream_of(record);
-        self.streams[stream].touch(self.records, ts);
-        let at = At { stream, ts };
+        let at = self.arrive(
+            record.stream.as_deref(),
+            record.timestamp.or(a.line.timestamp),
+        );
         match a.line.kind {
             Kind::InitStart => {
-                let st = &mut self.streams[stream];
+                let st = &mut self.streams[at.stream];
                 st.runtime_version = runtime_version(&record.message);
                 st.init_facts = (!a.facts.is_empty()).then(|| Arc::new(a.facts));
             }
             Kind::Start => {
                 if let Some(rid) = a.line.request_id {
-                    self.start(rid, at, record, a);
+                    self.start(rid, at, Origin::of(record), a.line.function.as_deref());
+                    if !a.hits.is_empty() {
+                        let inv = self.open.get_mut(&rid).unwrap();
+                        inv.note(&a.hits, a.step, a.facts);
+                        inv.keep(kept(self.source, record, &a.line, at.ts, a.hits, a.text));
+                    }
                 }
             }
             Kind::CloudTrail => self.cloudtrail(at, record, a),
             _ => self.line(at, record, a),
         }
+    }
+
+    /// Adds a START, END or REPORT that came as an event ([`PlatformEvent`]): what [`push`]
+    /// does with such a line, which matched nothing and is no activity of the function.
+    ///
+    /// [`push`]: Assembler::push
+    pub(crate) fn push_platform(&mut self, event: PlatformEvent) {
+        let at = self.arrive(event.stream, event.timestamp);
+        let origin = Origin {
+            line: event.line,
+            group: None,
+        };
+        let rid = event.request_id;
+        match event.kind {
+            PlatformKind::Start => self.start(rid, at, origin, None),
+            PlatformKind::End => self.ended_by(at, origin, rid, None, event.message),
+            PlatformKind::Report(m) => self.ended_by(at, origin, rid, Some(m), event.message),
+        }
+    }
+
+    /// Counts a record of stream `stream` at `ts`: where it falls.
+    fn arrive(&mut self, stream: Option<&str>, ts: Option<EpochMs>) -> At {
+        self.records += 1;
+        if let Some(t) = ts {
+            self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
+        }
+        let stream = self.stream_of(stream);
+        self.streams[stream].touch(self.records, ts);
+        At { stream, ts }
+    }
+
+    /// END (`report` is `None`) or REPORT of `rid` as an event: [`Assembler::line`] for a line
+    /// with a request id, no hits and no text copied ahead. A REPORT is kept (its text rebuilt
+    /// from the message) when it leaves its invocation failed.
+    fn ended_by(
+        &mut self,
+        at: At,
+        origin: Origin,
+        rid: RequestId,
+        report: Option<Box<Metrics>>,
+        message: &[u8],
+    ) {
+        let kind = if report.is_some() {
+            Kind::Report
+        } else {
+            Kind::End
+        };
+        self.owner(at.stream, origin, Some(rid), kind);
+        let (records, source) = (self.records, self.source);
+        let inv = self.open.get_mut(&rid).unwrap();
+        inv.touch(at.ts);
+        if inv.on_platform_end(report, records) {
+            inv.keep(kept_report(source, origin.line, rid, at.ts, message));
+        }
+        self.ended(at.stream, rid);
+        self.sweep_now_and_then();
     }
 
     /// A CloudTrail event stands on its own: a one-line invocation, closed at once, that joins
@@ -170,7 +244,7 @@ impl<'r> Assembler<'r> {
             text,
             binary: _,
         } = a;
-        let mut inv = self.new_invocation(at.stream, record);
+        let mut inv = self.new_invocation(at.stream, Origin::of(record));
         inv.touch(at.ts);
         inv.note(&hits, step, facts);
         if line.level >= Some(Level::Error) {
@@ -193,13 +267,13 @@ impl<'r> Assembler<'r> {
             mut text,
             binary: _,
         } = a;
-        let key = self.owner(at.stream, record, &line);
+        let key = self.owner(at.stream, Origin::of(record), line.request_id, line.kind);
         let (rules, records, source) = (self.rules, self.records, self.source);
         let inv = match key {
             Some(k) => self.open.get_mut(&k).unwrap(),
             None => {
                 // Init-phase output, or a fragment with nothing to attach to.
-                let new = self.new_invocation(at.stream, record);
+                let new = self.new_invocation(at.stream, Origin::of(record));
                 self.streams[at.stream].pending.get_or_insert(new)
             }
         };
@@ -233,6 +307,12 @@ impl<'r> Assembler<'r> {
         {
             self.ended(at.stream, k);
         }
+        self.sweep_now_and_then();
+    }
+
+    /// Every [`SWEEP_EVERY`] records (counted at lines routed to an invocation, not at START,
+    /// INIT_START or CloudTrail events): closes stale invocations, forgets idle streams.
+    fn sweep_now_and_then(&mut self) {
         if self.records.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
             self.forget_idle_streams();
@@ -241,14 +321,20 @@ impl<'r> Assembler<'r> {
 
     /// Which open invocation a line belongs to: its request id's (opened now if new), else the one
     /// running in its stream; `None` for a line with nothing to attach to.
-    fn owner(&mut self, si: usize, record: &Record, line: &Line) -> Option<RequestId> {
-        let Some(rid) = line.request_id else {
+    fn owner(
+        &mut self,
+        si: usize,
+        origin: Origin,
+        request_id: Option<RequestId>,
+        kind: Kind,
+    ) -> Option<RequestId> {
+        let Some(rid) = request_id else {
             return self.streams[si]
                 .current
                 .filter(|k| self.open.contains_key(k));
         };
         if !self.open.contains_key(&rid) {
-            self.open_invocation(rid, si, record);
+            self.open_invocation(rid, si, origin);
             let st = &mut self.streams[si];
             if st.current.is_none() {
                 // No START (cut off by `--since`, a console selection): the lines without a
@@ -257,7 +343,7 @@ impl<'r> Assembler<'r> {
                 if let Some(p) = st.pending.take() {
                     absorb(self.open.get_mut(&rid).unwrap(), p);
                 }
-                if !matches!(line.kind, Kind::End | Kind::Report) {
+                if !matches!(kind, Kind::End | Kind::Report) {
                     self.streams[si].current = Some(rid);
                 }
             }
@@ -277,11 +363,12 @@ impl<'r> Assembler<'r> {
     }
 
     /// START: opens the invocation, closes what the stream had ended, hands it the stream's
-    /// init output.
-    fn start(&mut self, rid: RequestId, at: At, record: &Record, a: Analysis) {
+    /// init output and the function the line names (JSON `platform.start`). What it matched is
+    /// the caller's to note.
+    fn start(&mut self, rid: RequestId, at: At, origin: Origin, function: Option<&str>) {
         let si = at.stream;
         self.close_ended(si);
-        self.open_invocation(rid, si, record);
+        self.open_invocation(rid, si, origin);
         let st = &mut self.streams[si];
         // A new START in a known stream means the previous invocation there is over.
         if st.name.is_some()
@@ -294,13 +381,12 @@ impl<'r> Assembler<'r> {
         let rv = st.runtime_version.clone();
         let init_facts = st.init_facts.clone();
         st.current = Some(rid);
-        let source = self.source;
         let inv = self.open.get_mut(&rid).unwrap();
         inv.lifecycle = inv.lifecycle.start();
         inv.touch(at.ts);
-        inv.first_line = inv.first_line.min(record.line);
+        inv.first_line = inv.first_line.min(origin.line);
         if inv.function.is_none() {
-            inv.function = a.line.function.clone();
+            inv.function = function.map(Box::from);
         }
         if inv.runtime_version.is_none() {
             inv.runtime_version = rv;
@@ -311,10 +397,8 @@ impl<'r> Assembler<'r> {
         if let Some(p) = pending {
             absorb(inv, p);
         }
-        if !a.hits.is_empty() {
-            inv.note(&a.hits, a.step, a.facts);
-            inv.keep(kept(source, record, &a.line, at.ts, a.hits, a.text));
-        }
+        // Closes the stream's previous invocation, never `rid`'s (the list was emptied above
+        // and `rid` is not added to it).
         self.close_ended(si);
     }
 

@@ -767,6 +767,85 @@ mod tests {
         assert_eq!((last, kept), assemble_with(false));
     }
 
+    /// [`Assembler::push_platform`] leaves the invocations as [`Assembler::push`] does: the
+    /// same messages assembled with every record on the record path, and with the platform
+    /// lines as events, close the same invocations (compared whole, by their `Debug` form).
+    #[test]
+    fn platform_events_assemble_as_their_records() {
+        let report = |rid: &str, status: &str| {
+            format!(
+                "REPORT RequestId: {rid}\tDuration: 12.00 ms\tBilled Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB\t{status}"
+            )
+        };
+        let mut lines: Vec<(Option<&str>, Option<i64>, String)> = Vec::new();
+        let s1 = Some("2025/01/01/[$LATEST]aaaa");
+        let s2 = Some("2025/01/01/[$LATEST]bbbb");
+        // Init output before the first START; an invocation whose START was cut off; a failed
+        // one (its REPORT kept as evidence); a timeout (a REPORT with a status: record path);
+        // two streams interleaved; enough records to pass sweeps (every 4,096).
+        lines.push((
+            None,
+            Some(0),
+            "[INFO]\t2025-10-21T18:58:10.422Z\t\tFound credentials".into(),
+        ));
+        lines.push((None, Some(1), format!("END RequestId: {B}")));
+        lines.push((None, Some(2), report(B, "")));
+        for n in 0..3000u32 {
+            let rid = format!("{n:08x}-1111-4111-8111-111111111111");
+            let stream = if n % 3 == 0 { s1 } else { s2 };
+            let t = Some(i64::from(n) * 1000);
+            lines.push((
+                stream,
+                t,
+                format!("START RequestId: {rid} Version: $LATEST"),
+            ));
+            if n % 5 == 0 {
+                lines.push((stream, t, "[ERROR] KeyError: 'host key is missing from secret JSON'\nTraceback (most recent call last):".into()));
+            } else {
+                lines.push((
+                    stream,
+                    t,
+                    format!("[INFO]\t2025-03-11T14:02:07.402Z\t{rid}\tcreateSecret: ok"),
+                ));
+            }
+            lines.push((stream, t, format!("END RequestId: {rid}")));
+            let status = if n % 11 == 0 { "Status: timeout" } else { "" };
+            lines.push((stream, t, report(&rid, status)));
+        }
+        let assemble_with = |events: bool| {
+            let mut a = Assembler::new(rules(), 0);
+            let mut made = 0;
+            for (i, (stream, ts, msg)) in lines.iter().enumerate() {
+                let rec = Record {
+                    line: i as u64 + 1,
+                    offset: 0,
+                    timestamp: *ts,
+                    stream: stream.map(Cow::Borrowed),
+                    group: None,
+                    message: Cow::Borrowed(msg.as_bytes()),
+                };
+                match crate::lambda::platform::PlatformEvent::of(&rec).filter(|_| events) {
+                    Some(e) => {
+                        made += 1;
+                        a.push_platform(e);
+                    }
+                    None => a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules())),
+                }
+            }
+            a.finish();
+            let invs = a.drain_closed();
+            (made, format!("{invs:?}"), invs.len())
+        };
+        let (made, with_events, count) = assemble_with(true);
+        assert!(
+            made > 8000 && count > 3000,
+            "{made} events, {count} invocations"
+        );
+        let (none, without, _) = assemble_with(false);
+        assert_eq!(none, 0);
+        assert!(with_events == without, "the invocations differ");
+    }
+
     #[test]
     fn pattern_set_membership() {
         let mut s = PatternSet::default();

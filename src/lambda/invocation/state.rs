@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use memchr::memmem::Finder;
 
 use super::{Copied, Failure, Invocation, KeptLine, Last, MAX_KEPT_LINES, Outcome, text_for};
-use crate::aws::function_name;
+use crate::aws::{RequestId, function_name};
 use crate::format::Record;
 use crate::lambda::facts::Facts;
 use crate::lambda::line::{Kind, Level, Line};
@@ -46,6 +46,18 @@ impl Invocation {
             }
             Kind::App | Kind::Other | Kind::RuntimeWarning => self.on_app_line(line, hits, rules),
             Kind::InitStart | Kind::Start | Kind::CloudTrail => false,
+        }
+    }
+
+    /// END (`report` is `None`) or REPORT from a platform event (`lambda::platform`): what
+    /// [`Invocation::apply`] does with such a line. Returns whether the line is evidence.
+    pub(super) fn on_platform_end(&mut self, report: Option<Box<Metrics>>, record: u64) -> bool {
+        match report {
+            None => {
+                self.lifecycle = self.lifecycle.end();
+                false
+            }
+            Some(m) => self.on_report(Some(m), record),
         }
     }
 
@@ -181,6 +193,27 @@ pub(super) fn kept(
         level: line.level,
         hits,
         text,
+    }
+}
+
+/// A REPORT that came as an event, as evidence: what [`kept`] makes of such a line (its kind,
+/// its request id, no level, no hits, its text copied now).
+pub(super) fn kept_report(
+    source: u64,
+    line: u64,
+    request_id: RequestId,
+    timestamp: Option<EpochMs>,
+    message: &[u8],
+) -> KeptLine {
+    KeptLine {
+        source,
+        line,
+        timestamp,
+        request_id: Some(request_id),
+        kind: Kind::Report,
+        level: None,
+        hits: Hits::new(),
+        text: text_for(message),
     }
 }
 
