@@ -9,8 +9,9 @@
 //! thread wakes at least every [`TICK`]:
 //!
 //! * records are decoded up to the last record start (the record after it may still be
-//!   growing: a traceback is one record of many lines); once the input has been quiet for
-//!   [`QUIET`], the rest is decoded too (the runtime writes a record's lines together);
+//!   growing: a traceback is one record of many lines); once the output is live and the input
+//!   has been quiet for [`QUIET`], the rest is decoded too (the runtime writes a record's lines
+//!   together; before the output is live, a pause is a writer's, not the end of a record);
 //! * then the [`Session`] settles ([`Session::settle`]): invocations whose REPORT was seen close
 //!   without waiting for their stream's next START, and those that name no rotation are
 //!   placed by what came before them;
@@ -419,11 +420,14 @@ impl<'r> Follower<'r> {
     }
 
     /// Decodes what is complete in `input`: up to the last record start, or everything once the
-    /// input is quiet or over.
+    /// input is over, or quiet while the output is live. Before then a quiet pipe is only a
+    /// writer that paused (`cat FILE | rotdiag` on a loaded machine), perhaps inside a record:
+    /// cutting there would make two records of one, and the batch report would depend on when
+    /// the writer paused.
     fn decode(&mut self, input: &mut Pending) {
         let cut = if input.eof {
             input.buf.len()
-        } else if input.quiet_for(QUIET) {
+        } else if self.going_live && input.quiet_for(QUIET) {
             memchr::memrchr(b'\n', &input.buf).map_or(0, |i| i + 1)
         } else {
             match last_record_start(&input.buf, &self.text.decoder) {

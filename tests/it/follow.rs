@@ -163,6 +163,40 @@ fn a_pipe_that_ends_at_once_gives_the_batch_report_alone() {
     assert_eq!(piped.status.code(), Some(1));
 }
 
+/// A pipe that pauses inside a record (after the first line of a traceback, for longer than
+/// follow mode's quiet time but not long enough to go live) and then ends gives the report of the
+/// same bytes written at once: the record is not cut where the writer paused. (A loaded machine
+/// pauses `cat FILE | rotdiag` like this; the report must not depend on it.)
+#[test]
+fn a_pipe_that_pauses_inside_a_record_gives_the_report_of_the_same_bytes_at_once() {
+    let data = fs::read(UNREACHABLE).unwrap();
+    let cut = memchr_find(&data, b"Traceback (most recent call last):\n");
+    let mut live = Live::spawn(&["--format", "json"]);
+    live.write(&data[..cut]);
+    // Longer than `pipeline::follow::QUIET` (100 ms), shorter than `GO_LIVE_AFTER` (500 ms).
+    std::thread::sleep(Duration::from_millis(250));
+    live.write(&data[cut..]);
+    live.close();
+    let (code, paused, _) = live.finish();
+    let at_once = crate::util::run::rotdiag(&["--format", "json"], Some(&data));
+    let records = |out: &str| {
+        let v: Value = serde_json::from_str(out).unwrap();
+        v["inputs"][0]["records"].clone()
+    };
+    let at_once = String::from_utf8_lossy(&at_once.stdout).into_owned();
+    assert_eq!(records(&paused), records(&at_once));
+    assert_eq!(paused, at_once);
+    assert_eq!(code, Some(1));
+}
+
+/// Where `needle` ends in `hay`.
+fn memchr_find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the needle")
+        + needle.len()
+}
+
 #[test]
 fn live_takes_no_paths() {
     let out = crate::util::run::rotdiag(&["--live", UNREACHABLE], None);

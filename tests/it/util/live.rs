@@ -93,6 +93,11 @@ impl Live {
         }
     }
 
+    /// Closes rotdiag's stdin: the input ends.
+    pub fn close(&mut self) {
+        drop(self.stdin.take());
+    }
+
     /// Is stdin still open (nothing closed it)?
     pub fn stdin_open(&self) -> bool {
         self.stdin.is_some()
