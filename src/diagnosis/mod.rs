@@ -19,7 +19,6 @@ pub mod timeline;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -48,8 +47,9 @@ struct Best {
     /// Where each line of evidence is (its text is in `texts`).
     evidence: Box<[Shown]>,
     step: Option<crate::aws::Step>,
-    secret: Option<Box<str>>,
-    function: Option<Box<str>>,
+    /// Shared by the diagnoses of one secret (and with their subjects): see [`Names`].
+    secret: Option<Arc<str>>,
+    function: Option<Arc<str>>,
     source: u64,
     first_seen: Option<EpochMs>,
     /// The weight of each reason (its text is in `texts`).
@@ -58,12 +58,17 @@ struct Best {
     texts: Held,
 }
 
-/// A representative's [`Texts`]: as made, or packed with a batch of others.
+/// A representative's [`Texts`]: as made, or packed with a batch of others, or moved out into
+/// its diagnosis. Boxed when fresh: most of a run's representatives are packed, and each would
+/// otherwise keep the 96 bytes of an unpacked `Texts` in its entry (11,786 entries at 1 GiB of
+/// S3-export text).
 #[derive(Clone, Debug)]
 enum Held {
-    Fresh(Texts),
+    Fresh(Box<Texts>),
     /// In a batch, at this place.
     Packed(Arc<Packed>, u32),
+    /// Moved out as its diagnosis was made.
+    Taken,
 }
 
 /// Where a line of evidence a diagnosis keeps is (its text, redacted on the way out with every
@@ -140,11 +145,11 @@ impl Best {
             evidence: o.evidence.iter().map(Shown::new).collect(),
             step: o.step,
             secret: o.secret.as_deref().map(|s| redact(s).into()),
-            function: o.function.map(String::into_boxed_str),
+            function: o.function.as_deref().map(Arc::from),
             source: o.source,
             first_seen: o.first_seen,
             why: o.why.iter().map(|w| w.weight).collect(),
-            texts: Held::Fresh(Texts {
+            texts: Held::Fresh(Box::new(Texts {
                 evidence: o
                     .evidence
                     .into_iter()
@@ -159,7 +164,7 @@ impl Best {
                     .iter()
                     .map(|w| render(&w.text, facts).into())
                     .collect(),
-            }),
+            })),
         }
     }
 }
@@ -275,12 +280,47 @@ fn max_opt(a: Option<EpochMs>, b: Option<EpochMs>) -> Option<EpochMs> {
     }
 }
 
+/// Secret ARNs and function names, stored once for all the aggregator's entries: a month of
+/// logs of a few thousand secrets makes ten thousand diagnoses (11,786 at 1 GiB of S3-export
+/// text), each of which held its secret twice (subject and representative) and its function.
+/// Interned as entries are made or their representative replaced, on the fold's thread;
+/// occurrences that only count towards an entry are not looked up.
+#[derive(Default, Clone, Debug)]
+struct Names(rustc_hash::FxHashSet<Arc<str>>);
+
+impl Names {
+    /// The stored copy of `s` (stored now if new).
+    fn get(&mut self, s: Arc<str>) -> Arc<str> {
+        if let Some(k) = self.0.get(&*s) {
+            return Arc::clone(k);
+        }
+        self.0.insert(Arc::clone(&s));
+        s
+    }
+
+    fn subject(&mut self, s: Subject) -> Subject {
+        match s {
+            Subject::Secret(n) => Subject::Secret(self.get(n)),
+            Subject::Function(n) => Subject::Function(self.get(n)),
+            other => other,
+        }
+    }
+
+    fn best(&mut self, mut b: Best) -> Best {
+        b.secret = b.secret.map(|n| self.get(n));
+        b.function = b.function.map(|n| self.get(n));
+        b
+    }
+}
+
 /// Folds occurrences into one entry per (cause, subject).
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Aggregator {
     /// Boxed: the map's nodes stay small, and ranking moves pointers, not 300-byte entries
     /// (11,786 at 1 GiB of S3-export text).
     map: BTreeMap<(usize, Subject), Box<Agg>>,
+    /// The secret and function names the entries hold, once each.
+    names: Names,
     /// Representatives taken since the last batch was packed (an upper bound: some were
     /// replaced since).
     fresh: usize,
@@ -296,26 +336,30 @@ impl Aggregator {
             last_seen,
             best,
         } = r;
-        match self.map.entry((best.cause, subject)) {
-            Entry::Vacant(v) => {
-                v.insert(Box::new(Agg {
+        let key = (best.cause, subject);
+        let Some(a) = self.map.get_mut(&key) else {
+            // A new entry (a lookup more than `entry` would take, for new ones only): its names
+            // are interned, which needs the key by value.
+            let key = (key.0, self.names.subject(key.1));
+            let best = self.names.best(best);
+            self.map.insert(
+                key,
+                Box::new(Agg {
                     first_seen,
                     last_seen,
                     occurrences: 1,
                     best,
-                }));
-                self.took_one();
-            }
-            Entry::Occupied(mut o) => {
-                let a = o.get_mut();
-                a.occurrences += 1;
-                a.first_seen = min_opt(a.first_seen, first_seen);
-                a.last_seen = max_opt(a.last_seen, last_seen);
-                if best_key(&best) < best_key(&a.best) {
-                    a.best = best;
-                    self.took_one();
-                }
-            }
+                }),
+            );
+            self.took_one();
+            return;
+        };
+        a.occurrences += 1;
+        a.first_seen = min_opt(a.first_seen, first_seen);
+        a.last_seen = max_opt(a.last_seen, last_seen);
+        if best_key(&best) < best_key(&a.best) {
+            a.best = self.names.best(best);
+            self.took_one();
         }
     }
 
@@ -339,8 +383,8 @@ impl Aggregator {
         let texts: Vec<&Texts> = held
             .iter()
             .map(|t| match &**t {
-                Held::Fresh(t) => t,
-                Held::Packed(..) => unreachable!("only fresh texts are taken"),
+                Held::Fresh(t) => &**t,
+                Held::Packed(..) | Held::Taken => unreachable!("only fresh texts are taken"),
             })
             .collect();
         let batch = Arc::new(Packed::pack(&texts));
@@ -354,6 +398,7 @@ impl Aggregator {
         if self.map.is_empty() {
             // Into nothing: taken whole (what inserting each entry would make).
             self.map = other.map;
+            self.names = other.names;
             return;
         }
         for (k, b) in other.map {
@@ -587,8 +632,9 @@ fn unpacked<'a>(held: impl Iterator<Item = &'a mut Held>) -> Vec<Texts> {
     let mut out = Vec::new();
     let mut batches = Wanted::default();
     for (at, h) in held.enumerate() {
-        match std::mem::replace(h, Held::Fresh(Texts::default())) {
-            Held::Fresh(t) => out.push(t),
+        match std::mem::replace(h, Held::Taken) {
+            Held::Fresh(t) => out.push(*t),
+            Held::Taken => out.push(Texts::default()),
             Held::Packed(batch, i) => {
                 out.push(Texts::default());
                 batches
@@ -694,9 +740,9 @@ impl Shared {
 /// nothing better is known. The variants are in the order ties are broken in.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Subject {
-    Function(Box<str>),
+    Function(Arc<str>),
     Input(u64),
-    Secret(Box<str>),
+    Secret(Arc<str>),
     Stream(u64, Box<str>),
 }
 
@@ -873,8 +919,8 @@ fn build(
         title: filled(texts.title, cause.plain_title()),
         severity: symptom.severity,
         confidence: round3(b.confidence),
-        secret: b.secret.map(String::from),
-        function: b.function.map(String::from),
+        secret: b.secret.as_deref().map(String::from),
+        function: b.function.as_deref().map(String::from),
         step: b.step.map(|s| s.name().to_string()),
         occurrences: agg.occurrences,
         first_seen: agg.first_seen.map(format_iso),

@@ -91,6 +91,11 @@ pub struct Options {
     /// Which rotations the report lists step by step (the others are counted): those that did
     /// not succeed, or all of them (`--all-rotations`).
     pub listed: Listed,
+    /// Called once the inputs are read and their buffers dropped, before the rotation list and
+    /// the diagnoses are made: the binary has its allocator return the pages it holds freed, so
+    /// that what the end of the run makes is not stacked on them (the library does not know
+    /// which allocator it runs on).
+    pub release: Option<fn()>,
 }
 
 /// How records are analysed. The scan-first engine and the engine it replaces must give the
@@ -300,6 +305,9 @@ impl<'r> Fold<'r> {
     /// opened) listed after the others.
     fn finish(mut self, unread: Vec<(u64, InputReport)>) -> Run {
         let (rules, opts) = (self.rules, self.opts);
+        if let Some(release) = opts.release {
+            release();
+        }
         let mut sources = self.sources;
         sources.extend(unread.iter().map(|(id, r)| (*id, r.source.clone())));
         self.tracker.finish(rules);

@@ -12,8 +12,8 @@
 //! and durations are integers, and the invocations of every record share one arena instead of an
 //! allocation each. And only the rotations a report lists keep their invocations ([`Listed`]):
 //! by default a report lists the rotations that did not succeed (one in ten), so a rotation that
-//! succeeded is kept as its 64-byte record alone (names, token, status, and the times of its
-//! first and last invocation, which the summary per secret needs). 64 bytes per rotation plus 32
+//! succeeded is kept as its 56-byte record alone (names, token, status, and the times of its
+//! first and last invocation, which the summary per secret needs). 56 bytes per rotation plus 32
 //! per listed invocation: about 12 MB for 150,000 rotations of four invocations, one in ten
 //! listed (`--all-rotations`: 29 MB; measured in BENCHMARKS.md).
 
@@ -241,12 +241,14 @@ impl StepRecord {
     }
 }
 
-/// One rotation: 64 bytes, its invocations (when [`Listed`] keeps them) in
+/// One rotation: 56 bytes, its invocations (when [`Listed`] keeps them) in
 /// [`RotationList::steps`].
 #[derive(Clone, Copy, Debug)]
 struct RotationRecord {
-    /// The version token (0: not in the logs).
-    token: u128,
+    /// The version token (0: not in the logs), high half first: two `u64`s, not a `u128`, whose
+    /// 16-byte alignment padded the record to 64 bytes (146,845 records at 1 GiB of S3-export
+    /// text: 1.2 MB).
+    token: [u64; 2],
     /// When its first invocation started, and its last ([`Span::NONE`]: no time in the logs).
     span: Span,
     secret: u32,
@@ -258,6 +260,17 @@ struct RotationRecord {
     /// That failure's confidence.
     confidence: f32,
     status: RotationStatus,
+}
+
+impl RotationRecord {
+    fn token(&self) -> u128 {
+        (u128::from(self.token[0]) << 64) | u128::from(self.token[1])
+    }
+}
+
+/// A token as a record holds it, high half first.
+fn token_halves(token: u128) -> [u64; 2] {
+    [(token >> 64) as u64, token as u64]
 }
 
 /// The start times of a rotation's first and last invocations.
@@ -299,7 +312,7 @@ impl Span {
 }
 
 /// A version token's hash, for [`RotationLedger::by_token`].
-fn token_hash(token: u128) -> u64 {
+fn token_hash(token: [u64; 2]) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(token)
 }
@@ -330,12 +343,66 @@ impl Names {
     }
 }
 
+/// The records, in chunks of [`Records::CHUNK`] rather than one vector: a vector grows by
+/// doubling, and its copy from 8 to 16 MiB at the 131,072nd record put 7.5 MB on the peak RSS of
+/// a 1 GiB run for a moment (the old and the new buffer both resident), where the records were
+/// 9.4 MB in all. Chunks never move; the list keeps them and sorts an order of indices.
+#[derive(Clone, Debug, Default)]
+struct Records {
+    chunks: Vec<Vec<RotationRecord>>,
+}
+
+impl Records {
+    /// 112 KiB of records a chunk.
+    const CHUNK: usize = 2048;
+
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |c| (self.chunks.len() - 1) * Records::CHUNK + c.len())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn push(&mut self, r: RotationRecord) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < Records::CHUNK => c.push(r),
+            _ => {
+                let mut c = Vec::with_capacity(Records::CHUNK);
+                c.push(r);
+                self.chunks.push(c);
+            }
+        }
+    }
+
+    fn get(&self, i: u32) -> &RotationRecord {
+        let i = i as usize;
+        &self.chunks[i / Records::CHUNK][i % Records::CHUNK]
+    }
+
+    fn get_mut(&mut self, i: u32) -> &mut RotationRecord {
+        let i = i as usize;
+        &mut self.chunks[i / Records::CHUNK][i % Records::CHUNK]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &RotationRecord> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The records in order, each chunk freed once read.
+    fn into_records(self) -> impl Iterator<Item = RotationRecord> {
+        self.chunks.into_iter().flatten()
+    }
+}
+
 /// Records every closed rotation (see the module doc).
 #[derive(Default)]
 pub(crate) struct RotationLedger {
     listed: Listed,
     names: Names,
-    records: Vec<RotationRecord>,
+    records: Records,
     steps: Vec<StepRecord>,
     /// The record of each token, by index into `records`: 5 bytes a rotation where a map from
     /// the token would take 33.
@@ -382,11 +449,12 @@ impl RotationLedger {
             self.names.id(function),
         );
         let record = self.sealed(RotationRecord {
-            token: rot
-                .token
-                .as_deref()
-                .and_then(RequestId::parse)
-                .map_or(0, |t| t.0),
+            token: token_halves(
+                rot.token
+                    .as_deref()
+                    .and_then(RequestId::parse)
+                    .map_or(0, |t| t.0),
+            ),
             span: Span::NONE,
             secret,
             function,
@@ -402,29 +470,27 @@ impl RotationLedger {
     /// Adds a record whose steps are in `self.steps`, merging it into the record of the same
     /// token.
     fn add(&mut self, r: RotationRecord) {
-        if r.token == 0 {
+        if r.token == [0, 0] {
             self.records.push(r);
             return;
         }
         let records = &self.records;
         let found = self
             .by_token
-            .find(token_hash(r.token), |&i| {
-                records[i as usize].token == r.token
-            })
+            .find(token_hash(r.token), |&i| records.get(i).token == r.token)
             .copied();
         match found {
             None => {
                 let i = self.records.len() as u32;
                 let records = &self.records;
                 self.by_token.insert_unique(token_hash(r.token), i, |&j| {
-                    token_hash(records[j as usize].token)
+                    token_hash(records.get(j).token)
                 });
                 self.records.push(r);
             }
             Some(i) => {
-                let merged = self.merged(self.records[i as usize], r);
-                self.records[i as usize] = merged;
+                let merged = self.merged(*self.records.get(i), r);
+                *self.records.get_mut(i) = merged;
             }
         }
     }
@@ -505,7 +571,7 @@ impl RotationLedger {
         let secret = self.names.id(r.secret.as_deref());
         let function = self.names.id(r.function.as_deref());
         let record = self.sealed(RotationRecord {
-            token,
+            token: token_halves(token),
             span: Span::NONE,
             secret,
             function,
@@ -537,7 +603,7 @@ impl RotationLedger {
             .map(|n| self.names.id(Some(n)))
             .collect();
         let remap = |i: u32| names.get(i as usize).copied().unwrap_or(NONE32);
-        for r in other.records {
+        for r in other.records.into_records() {
             let first_step = self.steps.len() as u32;
             let range = r.first_step as usize..(r.first_step + u32::from(r.steps)) as usize;
             self.steps.extend_from_slice(&other.steps[range]);
@@ -560,32 +626,20 @@ impl RotationLedger {
             steps: arena,
             ..
         } = self;
-        // The order of a stable sort, by an unstable one: each record's place is its last key
-        // (keys are then unique), held in `first_step` while sorting. Rust's stable sort takes a
-        // buffer of up to 8 MB beside the records (146,000 of 64 bytes at 1 GiB of S3-export
-        // text), at the end of the run where its peak RSS is.
-        let first_steps: Vec<u32> = records.iter().map(|r| r.first_step).collect();
-        for (i, r) in records.iter_mut().enumerate() {
-            r.first_step = i as u32;
-        }
-        records.sort_unstable_by(|a, b| {
-            let key = |r: &RotationRecord| {
-                let first = r.span.first();
-                (
-                    first.is_none(),
-                    first,
-                    names.get(r.secret),
-                    r.token,
-                    r.first_step,
-                )
-            };
-            key(a).cmp(&key(b))
+        // An order of indices, sorted unstably with the index as the last key (keys are then
+        // unique, so it is the order a stable sort gives): the records stay where they are, and
+        // no sort buffer is taken beside them at the end of the run, where its peak RSS is.
+        let mut order: Vec<u32> = (0..records.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| {
+            let r = records.get(i);
+            let first = r.span.first();
+            (first.is_none(), first, names.get(r.secret), r.token, i)
         });
         let mut steps = Vec::with_capacity(records.iter().map(|r| usize::from(r.steps)).sum());
-        for r in &mut records {
+        for &i in &order {
+            let r = records.get_mut(i);
             let first = steps.len();
-            let at = first_steps[r.first_step as usize];
-            let range = at as usize..(at + u32::from(r.steps)) as usize;
+            let range = r.first_step as usize..(r.first_step + u32::from(r.steps)) as usize;
             steps.extend_from_slice(&arena[range]);
             steps[first..].sort_by_key(StepRecord::order_key);
             r.first_step = first as u32;
@@ -594,6 +648,7 @@ impl RotationLedger {
             names: names.list,
             causes: rules.causes.iter().map(|c| c.id.clone()).collect(),
             records,
+            order,
             steps,
         }
     }
@@ -605,7 +660,9 @@ pub struct RotationList {
     /// Secret ARNs and function names (the report's egress redacts them in place).
     pub(crate) names: Vec<Box<str>>,
     causes: Vec<String>,
-    records: Vec<RotationRecord>,
+    records: Records,
+    /// The records' indices in the list's order.
+    order: Vec<u32>,
     steps: Vec<StepRecord>,
 }
 
@@ -642,14 +699,14 @@ impl RotationList {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = RotationView<'_>> {
-        self.records.iter().map(|r| self.view(r))
+        self.order.iter().map(|&i| self.view(self.records.get(i)))
     }
 
     fn view(&self, r: &RotationRecord) -> RotationView<'_> {
         let name = |i: u32| self.names.get(i as usize).map(|s| &**s);
         RotationView {
             secret: name(r.secret),
-            token: (r.token != 0).then_some(RequestId(r.token)),
+            token: (r.token != [0, 0]).then_some(RequestId(r.token())),
             function: name(r.function),
             status: r.status,
             cause: self.causes.get(usize::from(r.cause)).map(String::as_str),
@@ -664,7 +721,7 @@ impl RotationList {
             rotations: self.records.len() as u64,
             ..RotationCounts::default()
         };
-        for r in &self.records {
+        for r in self.records.iter() {
             match r.status {
                 RotationStatus::Succeeded => c.succeeded += 1,
                 RotationStatus::Failed => c.failed += 1,
@@ -682,6 +739,6 @@ mod tests {
     #[test]
     fn records_stay_small() {
         assert_eq!(std::mem::size_of::<StepRecord>(), 32);
-        assert!(std::mem::size_of::<RotationRecord>() <= 64);
+        assert_eq!(std::mem::size_of::<RotationRecord>(), 56);
     }
 }
