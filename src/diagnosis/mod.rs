@@ -374,22 +374,22 @@ impl Aggregator {
     /// Packs the representatives not packed yet into one batch.
     fn pack(&mut self) {
         self.fresh = 0;
-        let mut held: Vec<&mut Held> = self
-            .map
-            .values_mut()
-            .map(|a| &mut a.best.texts)
-            .filter(|t| matches!(t, Held::Fresh(_)))
-            .collect();
-        let texts: Vec<&Texts> = held
-            .iter()
-            .map(|t| match &**t {
-                Held::Fresh(t) => &**t,
-                Held::Packed(..) | Held::Taken => unreachable!("only fresh texts are taken"),
-            })
-            .collect();
+        // The fresh texts are moved out (their places hold `Taken` until the batch is made).
+        let mut places: Vec<&mut Held> = Vec::new();
+        let mut fresh: Vec<Box<Texts>> = Vec::new();
+        for held in self.map.values_mut().map(|a| &mut a.best.texts) {
+            match std::mem::replace(held, Held::Taken) {
+                Held::Fresh(t) => {
+                    fresh.push(t);
+                    places.push(held);
+                }
+                other => *held = other,
+            }
+        }
+        let texts: Vec<&Texts> = fresh.iter().map(|t| &**t).collect();
         let batch = Arc::new(Packed::pack(&texts));
-        for (i, t) in held.iter_mut().enumerate() {
-            **t = Held::Packed(batch.clone(), i as u32);
+        for (i, place) in places.into_iter().enumerate() {
+            *place = Held::Packed(batch.clone(), i as u32);
         }
     }
 
@@ -1055,12 +1055,8 @@ mod tests {
     use super::*;
     use crate::testing::{A, ARN, evaluate_lines, rules};
 
-    /// A credential in a fact (out of the notation its line held it in) never reaches a
-    /// diagnosis, whatever the report's egress does later: facts are redacted when an occurrence
-    /// is [`Rendered`], the only way into an [`Aggregator`].
-    #[test]
-    fn a_credential_in_a_fact_never_reaches_a_diagnosis() {
-        const CREDENTIAL: &str = "Hunter2Hunter2Xq9z";
+    /// The occurrences of one invocation that could not log into its database.
+    fn failed_login() -> Vec<Occurrence> {
         let lines = [
             format!("START RequestId: {A} Version: $LATEST"),
             format!(
@@ -1069,7 +1065,16 @@ mod tests {
             format!("END RequestId: {A}"),
         ];
         let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
-        let mut found = evaluate_lines(&refs);
+        evaluate_lines(&refs)
+    }
+
+    /// A credential in a fact (out of the notation its line held it in) never reaches a
+    /// diagnosis, whatever the report's egress does later: facts are redacted when an occurrence
+    /// is [`Rendered`], the only way into an [`Aggregator`].
+    #[test]
+    fn a_credential_in_a_fact_never_reaches_a_diagnosis() {
+        const CREDENTIAL: &str = "Hunter2Hunter2Xq9z";
+        let mut found = failed_login();
         assert!(!found.is_empty());
         let mut o = found.remove(0);
         assert!(o.facts.contains_key("secret_arn"));
@@ -1091,15 +1096,7 @@ mod tests {
     /// diagnosis across those boundaries.
     #[test]
     fn texts_reach_their_diagnosis_across_chunks_and_batches() {
-        let lines = [
-            format!("START RequestId: {A} Version: $LATEST"),
-            format!(
-                "[ERROR] ValueError: Unable to log into database with previous, current, or pending secret of secret arn {ARN}\nTraceback (most recent call last):"
-            ),
-            format!("END RequestId: {A}"),
-        ];
-        let refs: Vec<(Option<&str>, &str)> = lines.iter().map(|l| (None, l.as_str())).collect();
-        let found = evaluate_lines(&refs).remove(0);
+        let found = failed_login().remove(0);
         let n = CHUNK + BATCH + 7;
         let mut agg = Aggregator::default();
         for i in 0..n {
