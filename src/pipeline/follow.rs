@@ -123,8 +123,29 @@ pub enum Stop {
 
 /// What the reader thread hands over.
 enum Chunk {
-    Data(Vec<u8>),
+    Data(ReadBytes),
     End(Option<io::Error>),
+}
+
+/// One read's bytes. Its buffer goes back to the reader thread when it is dropped (once its bytes
+/// are copied out), so that reads reuse a few buffers: a fresh zeroed 64 KiB for every read was
+/// 16.9 M instructions of jemalloc's `memset` on 16 MiB of JSON on stdin.
+struct ReadBytes {
+    bytes: Vec<u8>,
+    back: SyncSender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for ReadBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for ReadBytes {
+    fn drop(&mut self) {
+        // Full, or the reader has ended: the buffer is freed instead.
+        let _ = self.back.try_send(std::mem::take(&mut self.bytes));
+    }
 }
 
 /// Reads stdin until it ends or `stop` is set, reporting decisions to `sink` (see the module
@@ -161,7 +182,7 @@ pub fn follow(
             // Not a live shape: the batch stream strategy reads it, from what was read.
             let reader = Box::new(io::Cursor::new(input.buf).chain(ChannelReader {
                 rx,
-                data: io::Cursor::new(Vec::new()),
+                data: None,
                 ended: input.eof,
                 stop: Arc::clone(stop),
             }));
@@ -212,8 +233,11 @@ fn spawn_reader() -> Receiver<Chunk> {
 
 fn read_stdin(tx: &SyncSender<Chunk>) {
     let mut stdin = io::stdin().lock();
+    let (back, returned) = mpsc::sync_channel(READ_AHEAD + 2);
     loop {
-        let mut buf = vec![0; CHUNK];
+        let mut buf: Vec<u8> = returned.try_recv().unwrap_or_default();
+        // Zeroes only what the buffer's last read did not fill.
+        buf.resize(CHUNK, 0);
         match stdin.read(&mut buf) {
             Ok(0) => {
                 let _ = tx.send(Chunk::End(None));
@@ -221,7 +245,11 @@ fn read_stdin(tx: &SyncSender<Chunk>) {
             }
             Ok(n) => {
                 buf.truncate(n);
-                if tx.send(Chunk::Data(buf)).is_err() {
+                let data = ReadBytes {
+                    bytes: buf,
+                    back: back.clone(),
+                };
+                if tx.send(Chunk::Data(data)).is_err() {
                     return;
                 }
             }
@@ -267,7 +295,7 @@ impl Pending {
     fn take(&mut self, c: Chunk) {
         match c {
             Chunk::Data(d) => {
-                self.buf.extend_from_slice(&d);
+                self.buf.extend_from_slice(d.as_ref());
                 self.last_data = Some(Instant::now());
             }
             Chunk::End(e) => {
@@ -287,7 +315,8 @@ impl Pending {
 /// asks to stop.
 struct ChannelReader {
     rx: Receiver<Chunk>,
-    data: io::Cursor<Vec<u8>>,
+    /// The read being handed on.
+    data: Option<io::Cursor<ReadBytes>>,
     ended: bool,
     stop: Arc<AtomicBool>,
 }
@@ -295,7 +324,10 @@ struct ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let n = self.data.read(buf)?;
+            let n = match &mut self.data {
+                Some(d) => d.read(buf)?,
+                None => 0,
+            };
             if n > 0 || self.ended {
                 return Ok(n);
             }
@@ -304,7 +336,7 @@ impl Read for ChannelReader {
                 continue;
             }
             match self.rx.recv_timeout(TICK) {
-                Ok(Chunk::Data(d)) => self.data = io::Cursor::new(d),
+                Ok(Chunk::Data(d)) => self.data = Some(io::Cursor::new(d)),
                 Err(RecvTimeoutError::Timeout) => {}
                 Ok(Chunk::End(None)) | Err(RecvTimeoutError::Disconnected) => self.ended = true,
                 Ok(Chunk::End(Some(e))) => {

@@ -248,7 +248,9 @@ fn scan_stream_in(
     let mut w = Walker::new(sink, Some(Window::default()));
     let rest = windows.read(input, &mut w);
     if let Some(rest) = rest {
-        let mut chained = (&rest.head[..]).chain(&windows.buf[rest.at..]).chain(input);
+        let mut chained = (&rest.head[..])
+            .chain(&windows.buf.bytes()[rest.at..])
+            .chain(input);
         let pos = stream::Position::starting_at(rest.offset, rest.line)
             .with_gap(rest.offset + rest.head.len() as u64, rest.gap);
         with_skip(&mut w, rest.skip, |inner| {
