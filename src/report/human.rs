@@ -25,7 +25,7 @@ use anstyle::{AnsiColor, Color, Style};
 use super::egress::{Ranked, Shown};
 use super::fit::{cut, relative, split_fix, width, wrap};
 use super::secrets::{SecretSummary, causes, summarize};
-use super::{Layout, Run, diagnoses_count, summary_line};
+use super::{Layout, Page, Run, diagnoses_count, summary_line};
 use crate::diagnosis::timeline::{Timeline, TimelineRotation, TimelineStep};
 use crate::diagnosis::{Diagnosis, Evidence};
 use crate::engine::trace::{CandidateTrace, InvocationTrace, Trace};
@@ -59,28 +59,23 @@ fn status_style(s: &str) -> Style {
     }
 }
 
-pub(crate) fn write(
-    shown: &Shown,
-    diagnoses: Ranked,
-    layout: &Layout,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let run = shown.run();
-    let fit = Fit::new(layout);
+pub(crate) fn write(page: Page, out: &mut dyn Write) -> io::Result<()> {
+    let run = page.shown.run();
+    let fit = Fit::new(page.layout);
     if let Some(t) = &run.timeline {
         return timeline(run, t, &fit, out);
     }
     if let Some(t) = &run.trace {
-        return rule_trace(run, diagnoses, t, &fit, out);
+        return rule_trace(run, page.diagnoses, t, &fit, out);
     }
-    if diagnoses.is_empty() {
+    if page.diagnoses.is_empty() {
         return healthy(run, out);
     }
-    if layout.summary(diagnoses.len()) {
-        return summary(shown, &diagnoses, &fit, out);
+    if page.layout.summary(page.diagnoses.len()) {
+        return summary(page.shown, &page.diagnoses, &fit, out);
     }
-    fit.header(out, &diagnoses_count(diagnoses.len()), "", run)?;
-    for d in diagnoses.stream() {
+    fit.header(out, &diagnoses_count(page.diagnoses.len()), "", run)?;
+    for d in page.diagnoses.stream() {
         writeln!(out)?;
         diagnosis(&d, &fit, out)?;
     }

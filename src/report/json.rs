@@ -16,9 +16,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use super::egress::{Ranked, Shown};
+use super::egress::Shown;
 use super::secrets::{SecretSummary, summarize};
-use super::{Layout, SCHEMA_VERSION};
+use super::{Layout, Page, SCHEMA_VERSION};
 use crate::diagnosis::Diagnosis;
 use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
@@ -178,23 +178,18 @@ impl Serialize for OneLine<'_> {
     }
 }
 
-pub(crate) fn write(
-    shown: &Shown,
-    diagnoses: Ranked,
-    layout: &Layout,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let run = shown.run();
-    let secrets = summarize(shown, &diagnoses);
+pub(crate) fn write(page: Page, out: &mut dyn Write) -> io::Result<()> {
+    let run = page.shown.run();
+    let secrets = summarize(page.shown, &page.diagnoses);
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         version: env!("CARGO_PKG_VERSION"),
         settings: &run.summary.settings,
         inputs: &run.summary.inputs,
-        summary: Counts::of(shown, diagnoses.len(), secrets.len()),
-        diagnoses: Stream(RefCell::new(diagnoses.stream())),
+        summary: Counts::of(page.shown, page.diagnoses.len(), secrets.len()),
+        diagnoses: Stream(RefCell::new(page.diagnoses.stream())),
         secrets,
-        rotations: Rotations::of(run, layout),
+        rotations: Rotations::of(run, page.layout),
         timeline: run.timeline.as_ref(),
         trace: run.trace.as_ref(),
     };

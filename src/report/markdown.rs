@@ -9,51 +9,48 @@
 
 use std::io::{self, Write};
 
-use super::egress::{Ranked, Shown};
 use super::fit::split_fix;
-use super::{Layout, diagnoses_count, human, summary_line};
+use super::{Layout, Page, diagnoses_count, human, summary_line};
 use crate::diagnosis::Diagnosis;
 
-pub(crate) fn write(
-    shown: &Shown,
-    diagnoses: Ranked,
-    layout: &Layout,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let run = shown.run();
-    if run.timeline.is_some() || (!diagnoses.is_empty() && layout.summary(diagnoses.len())) {
-        return plain_block(shown, diagnoses, layout, out);
+pub(crate) fn write(page: Page, out: &mut dyn Write) -> io::Result<()> {
+    let run = page.shown.run();
+    if run.timeline.is_some()
+        || (!page.diagnoses.is_empty() && page.layout.summary(page.diagnoses.len()))
+    {
+        return plain_block(page, out);
     }
-    if diagnoses.is_empty() {
+    if page.diagnoses.is_empty() {
         writeln!(out, "**rotdiag: no failed rotation found**\n")?;
         return writeln!(out, "{}", escape(&summary_line(&run.summary)));
     }
     writeln!(
         out,
         "**rotdiag: {}** ({})",
-        diagnoses_count(diagnoses.len()),
+        diagnoses_count(page.diagnoses.len()),
         escape(&summary_line(&run.summary))
     )?;
-    for d in diagnoses.stream() {
+    for d in page.diagnoses.stream() {
         writeln!(out)?;
-        diagnosis(&d, &layout.roots, out)?;
+        diagnosis(&d, &page.layout.roots, out)?;
     }
     Ok(())
 }
 
 /// The human report's text without colour, in a code block.
-fn plain_block(
-    shown: &Shown,
-    diagnoses: Ranked,
-    layout: &Layout,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn plain_block(page: Page, out: &mut dyn Write) -> io::Result<()> {
     let mut text = Vec::new();
     let wide = Layout {
         width: None,
-        ..layout.clone()
+        ..page.layout.clone()
     };
-    human::write(shown, diagnoses, &wide, &mut text)?;
+    human::write(
+        Page {
+            layout: &wide,
+            ..page
+        },
+        &mut text,
+    )?;
     let text = anstream::adapter::strip_str(&String::from_utf8_lossy(&text)).to_string();
     let fence = fence_for(&text);
     writeln!(out, "**rotdiag**\n")?;

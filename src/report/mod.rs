@@ -28,7 +28,7 @@ use crate::diagnosis::timeline::Timeline;
 use crate::engine::trace::Trace;
 use crate::lambda::rotation::RotationList;
 use crate::summary::Summary;
-use egress::{Shown, Target};
+use egress::{Ranked, Shown, Target};
 
 /// The version of the JSON and ndjson documents' shape (`schema/report.schema.json`): raised
 /// when a field is removed or changes meaning, not when one is added.
@@ -111,12 +111,25 @@ pub fn write(run: Run, format: Format, layout: &Layout, out: &mut dyn io::Write)
         Format::Json | Format::Ndjson => Target::Data,
     };
     let (shown, diagnoses) = Shown::new(run, target);
+    let page = Page {
+        shown: &shown,
+        diagnoses,
+        layout,
+    };
     match format {
-        Format::Human => human::write(&shown, diagnoses, layout, out),
-        Format::Markdown => markdown::write(&shown, diagnoses, layout, out),
-        Format::Json => json::write(&shown, diagnoses, layout, out),
-        Format::Ndjson => ndjson::write(&shown, diagnoses, layout, out),
+        Format::Human => human::write(page, out),
+        Format::Markdown => markdown::write(page, out),
+        Format::Json => json::write(page, out),
+        Format::Ndjson => ndjson::write(page, out),
     }
+}
+
+/// What every format writes from: the run as shown (redacted), its diagnoses (made and
+/// redacted as the format takes them) and the layout asked for.
+pub(crate) struct Page<'a> {
+    shown: &'a Shown,
+    diagnoses: Ranked,
+    layout: &'a Layout,
 }
 
 /// The report of `run` in `format`, in memory.

@@ -13,9 +13,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::Layout;
+use super::Page;
 use super::SCHEMA_VERSION;
-use super::egress::{Ranked, Shown};
 use super::json::{Compact, Counts, RotationOut, Rotations};
 use super::secrets::summarize;
 use crate::summary::{InputReport, Settings};
@@ -42,22 +41,17 @@ struct End<'a> {
     summary: Counts,
 }
 
-pub(crate) fn write(
-    shown: &Shown,
-    diagnoses: Ranked,
-    layout: &Layout,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let run = shown.run();
-    let secrets = summarize(shown, &diagnoses);
-    let count = diagnoses.len();
-    for d in diagnoses.stream() {
+pub(crate) fn write(page: Page, out: &mut dyn Write) -> io::Result<()> {
+    let run = page.shown.run();
+    let secrets = summarize(page.shown, &page.diagnoses);
+    let count = page.diagnoses.len();
+    for d in page.diagnoses.stream() {
         line(out, "diagnosis", d)?;
     }
     for s in &secrets {
         line(out, "secret", s)?;
     }
-    for r in Rotations::of(run, layout).iter() {
+    for r in Rotations::of(run, page.layout).iter() {
         line(out, "rotation", RotationOut::of(&r))?;
     }
     if let Some(t) = &run.timeline {
@@ -72,7 +66,7 @@ pub(crate) fn write(
         version: env!("CARGO_PKG_VERSION"),
         settings: &run.summary.settings,
         inputs: &run.summary.inputs,
-        summary: Counts::of(shown, count, secrets.len()),
+        summary: Counts::of(page.shown, count, secrets.len()),
     };
     line(out, "summary", end)
 }
