@@ -40,7 +40,7 @@ pub(crate) fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
         a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules));
     }
     a.finish();
-    a.drain_closed()
+    a.drain_closed().collect()
 }
 
 /// Every occurrence the rules find in `lines` (stream, message), rotation by rotation.

@@ -173,6 +173,7 @@ impl<'r> Session<'r> {
         if sweep && let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
+        sink::discard(self.assembler.drain_spent());
         sink::discard(self.tracker.drain_spent());
         sink::close(self.tracker.drain_closed(), self.rules, &mut self.closed);
     }
@@ -190,6 +191,7 @@ impl<'r> Session<'r> {
         if let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
+        sink::discard(self.assembler.drain_spent());
         sink::discard(self.tracker.drain_spent());
         let closed = self.tracker.drain_closed();
         for rot in &closed {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::state::{absorb, finish, kept, kept_report, runtime_version};
 use super::stream::StreamState;
@@ -57,6 +57,13 @@ pub struct Assembler<'r> {
     /// The stream of records that carry none (an S3 export file's stream, from its path).
     default_stream: Option<Arc<str>>,
     closed: Vec<Invocation>,
+    /// The buffer [`Assembler::drain_closed`] sorts `closed` into (then swaps with it).
+    sorted: Vec<Invocation>,
+    /// Healthy invocations of other functions, dropped as they closed (see [`Assembler::close`]):
+    /// the caller frees them where it likes ([`Assembler::drain_spent`]).
+    spent: Vec<Invocation>,
+    /// How many of those there were.
+    pub(crate) other_functions: u64,
     records: u64,
     max_ts: Option<EpochMs>,
     /// Invocations seen (START, or lines with a request id).
@@ -74,6 +81,9 @@ impl<'r> Assembler<'r> {
             last_stream: None,
             default_stream: None,
             closed: Vec::new(),
+            sorted: Vec::new(),
+            spent: Vec::new(),
+            other_functions: 0,
             records: 0,
             max_ts: None,
             invocations: 0,
@@ -86,13 +96,22 @@ impl<'r> Assembler<'r> {
     }
 
     /// Takes the invocations closed so far, in input order (the order they started in).
-    pub fn drain_closed(&mut self) -> Vec<Invocation> {
-        // As many as last time will close by the next call: one allocation, rather than a
-        // vector of large values grown from nothing every time.
-        let capacity = self.closed.len();
-        let mut v = std::mem::replace(&mut self.closed, Vec::with_capacity(capacity));
-        v.sort_by_key(|i| i.first_line);
-        v
+    ///
+    /// The closed invocations' buffer stays for the next ones: grown once to what closes between
+    /// two calls, not again from the last call's size every time (reallocating hundreds of
+    /// values of a few hundred bytes: 3.8 M instructions on 16 MiB of S3 export text).
+    pub fn drain_closed(&mut self) -> std::vec::Drain<'_, Invocation> {
+        if !self.closed.is_sorted_by_key(|i| i.first_line) {
+            in_start_order(&mut self.closed, &mut self.sorted);
+        }
+        self.closed.drain(..)
+    }
+
+    /// Takes the invocations dropped as other functions' since the last call (to be freed off
+    /// the fold's thread).
+    pub(crate) fn drain_spent(&mut self) -> Vec<Invocation> {
+        let capacity = self.spent.len();
+        std::mem::replace(&mut self.spent, Vec::with_capacity(capacity))
     }
 
     /// The latest event time seen in this input.
@@ -403,7 +422,19 @@ impl<'r> Assembler<'r> {
     }
 
     /// Hands a closed invocation on, with what it knows about its function.
+    ///
+    /// A healthy invocation of another function goes no further: the rotation tracker would
+    /// drop it unseen ([`Invocation::of_another_function`]), and in a rotation function's log
+    /// group most invocations can be other handlers' (an API's). Deciding here spares the fold
+    /// what it did to hand one on: its function's facts, its place among the closed invocations
+    /// and the tracker's look at it. Only a healthy one: [`finish`] gives a failed invocation its
+    /// environment's facts, which could name a secret.
     fn close(&mut self, mut inv: Invocation) {
+        if !inv.failed() && inv.of_another_function(self.rules) {
+            self.other_functions += 1;
+            self.spent.push(inv);
+            return;
+        }
         finish(&mut inv, self.rules);
         self.closed.push(inv);
     }
@@ -439,14 +470,20 @@ impl<'r> Assembler<'r> {
             })
             .map(|(k, _)| *k)
             .collect();
+        if stale.is_empty() {
+            return;
+        }
+        // No stream may name them any more: every stream looked at once, not once per stale
+        // invocation (that was quadratic in an input of many streams).
+        let gone: FxHashSet<RequestId> = stale.iter().copied().collect();
+        for st in &mut self.streams {
+            if st.current.is_some_and(|c| gone.contains(&c)) {
+                st.current = None;
+            }
+            st.ended.retain(|e| !gone.contains(e));
+        }
         for k in stale {
             if let Some(inv) = self.open.remove(&k) {
-                for st in &mut self.streams {
-                    if st.current == Some(k) {
-                        st.current = None;
-                    }
-                    st.ended.retain(|e| *e != k);
-                }
                 self.close(inv);
             }
         }
@@ -527,4 +564,21 @@ impl<'r> Assembler<'r> {
             }
         }
     }
+}
+
+/// Puts `closed` in the order its invocations started (by first line; ties in the order they
+/// closed), through `spare` (left empty). The keys are sorted, and each invocation then moved
+/// once: a stable sort of the invocations themselves (a few hundred bytes each) moved them many
+/// times over (5.3 M instructions for 3,500 invocations on 16 MiB of filter-log-events JSON).
+fn in_start_order(closed: &mut Vec<Invocation>, spare: &mut Vec<Invocation>) {
+    // (first line, index): unique keys, so an unstable sort gives the stable order.
+    let mut order: Vec<(u64, usize)> = closed.iter().map(|i| i.first_line).zip(0..).collect();
+    order.sort_unstable();
+    spare.extend(
+        order
+            .into_iter()
+            .map(|(_, i)| std::mem::take(&mut closed[i])),
+    );
+    closed.clear();
+    std::mem::swap(closed, spare);
 }

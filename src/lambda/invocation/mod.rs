@@ -258,6 +258,18 @@ impl Invocation {
         self.outcome() == Outcome::Failed
     }
 
+    /// Another function's complete invocation: it started, names no secret or token, logged no
+    /// step, and wrote lines that show no sign of a rotation function. The rotation tracker
+    /// drops it (nothing about it can be diagnosed; a fragment of one stands alone instead), and
+    /// a healthy one never reaches the tracker ([`Assembler`] drops it as it closes).
+    pub(crate) fn of_another_function(&self, rules: &RuleSet) -> bool {
+        self.lifecycle.started()
+            && self.foreign > 0
+            && self.step.is_none()
+            && !self.facts.contains(rules.known.secret_arn)
+            && !self.facts.contains(rules.known.token)
+    }
+
     /// No START was seen: the logs hold only a piece of this invocation.
     pub(crate) fn is_fragment(&self) -> bool {
         !self.lifecycle.started()
@@ -614,10 +626,32 @@ mod tests {
             assert!(invs[0].failures.contains(Failure::Unhandled), "{error}");
             assert!(invs[0].failed(), "{error}");
         }
-        // A Node.js INFO line is not an error report.
+        // A Node.js INFO line is not an error report: the invocation succeeded (and, as its
+        // lines show no rotation function, the assembler drops it as it closes).
         let info = format!("2024-05-01T12:00:01.234Z\t{A}\tINFO\tconnected in 12 ms");
-        let invs = assemble(&[(None, &start), (None, &info), (None, &end), (None, &report)]);
-        assert_eq!(invs[0].outcome(), Outcome::Succeeded);
+        let mut a = assembler_of(&[&start, &info, &end, &report]);
+        assert_eq!(a.drain_closed().count(), 0);
+        let spent = a.drain_spent();
+        assert_eq!(spent.len(), 1);
+        assert_eq!(spent[0].outcome(), Outcome::Succeeded);
+    }
+
+    /// An assembler fed `lines` (one record each, numbered from line 1, no stream), finished.
+    fn assembler_of(lines: &[&str]) -> Assembler<'static> {
+        let mut a = Assembler::new(rules(), 0);
+        for (i, msg) in lines.iter().enumerate() {
+            let rec = Record {
+                line: i as u64 + 1,
+                offset: 0,
+                timestamp: None,
+                stream: None,
+                group: None,
+                message: Cow::Borrowed(msg.as_bytes()),
+            };
+            a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
+        }
+        a.finish();
+        a
     }
 
     /// A pasted line without a level is an error when it holds a signature (a pattern a trigger
@@ -716,7 +750,7 @@ mod tests {
         }
         invocation_in(&mut a, line, env, 4 * 3600, 8888);
         a.finish();
-        let invs = a.drain_closed();
+        let invs: Vec<Invocation> = a.drain_closed().collect();
         let version = |n: u32| {
             let rid = RequestId::parse(&format!("{n:08x}-1111-4111-8111-111111111111"));
             let inv = invs.iter().find(|i| i.request_id == rid).unwrap();
@@ -758,7 +792,7 @@ mod tests {
                 a.push(&rec, an);
             }
             a.finish();
-            let inv = a.drain_closed().remove(0);
+            let inv = a.drain_closed().next().unwrap();
             (inv.last_activity().cloned(), inv.lines)
         };
         let (last, kept) = assemble_with(true);
@@ -833,7 +867,7 @@ mod tests {
                 }
             }
             a.finish();
-            let invs = a.drain_closed();
+            let invs: Vec<Invocation> = a.drain_closed().collect();
             (made, format!("{invs:?}"), invs.len())
         };
         let (made, with_events, count) = assemble_with(true);
@@ -844,6 +878,45 @@ mod tests {
         let (none, without, _) = assemble_with(false);
         assert_eq!(none, 0);
         assert!(with_events == without, "the invocations differ");
+    }
+
+    /// A healthy invocation of another function (an API handler's) closes into nothing the
+    /// rotation tracker would see; a failed one, and one that names a secret, are handed on.
+    #[test]
+    fn healthy_invocations_of_other_functions_are_dropped_as_they_close() {
+        let report = |rid: &str| {
+            format!(
+                "REPORT RequestId: {rid}\tDuration: 12.00 ms\tBilled Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB"
+            )
+        };
+        let handler = |rid: &str, body: &str| {
+            vec![
+                format!("START RequestId: {rid} Version: $LATEST"),
+                format!("[INFO]\t2025-03-11T14:02:07.402Z\t{rid}\t{body}"),
+                format!("END RequestId: {rid}"),
+                report(rid),
+            ]
+        };
+        let run = |lines: Vec<String>| {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let mut a = assembler_of(&lines);
+            let closed: Vec<Invocation> = a.drain_closed().collect();
+            (closed, a.drain_spent().len(), a.other_functions)
+        };
+        let (closed, spent, dropped) = run(handler(A, "GET /orders/12 from 10.0.0.1"));
+        assert!(closed.is_empty(), "{closed:?}");
+        assert_eq!((spent, dropped), (1, 1));
+        let mut failed = handler(B, "GET /orders/12 from 10.0.0.1");
+        failed.insert(2, "[ERROR] KeyError: 'body'".into());
+        let (closed, spent, _) = run(failed);
+        assert_eq!((closed.len(), spent), (1, 0));
+        assert!(closed[0].failed() && closed[0].of_another_function(rules()));
+        let named = handler(
+            A,
+            &format!("createSecret: Successfully put secret for ARN {ARN} and version {TOKEN}."),
+        );
+        let (closed, spent, _) = run(named);
+        assert_eq!((closed.len(), spent), (1, 0));
     }
 
     #[test]

@@ -190,15 +190,16 @@ impl Tracker {
                 self.hold_call(inv, rules);
                 return;
             }
+            // Another function's invocation joins no rotation. A complete one is dropped here
+            // (a failed one: the assembler drops the healthy ones itself); a pasted fragment
+            // stands alone.
+            if inv.of_another_function(rules) {
+                self.foreign_dropped += 1;
+                self.spent.push(inv);
+                return;
+            }
             if inv.foreign > 0 && inv.step.is_none() {
-                // Another function's invocation joins no rotation. A complete one is dropped
-                // here (nothing about it can be diagnosed); a pasted fragment stands alone.
-                if inv.is_fragment() {
-                    self.attach(None, inv, rules);
-                } else {
-                    self.foreign_dropped += 1;
-                    self.spent.push(inv);
-                }
+                self.attach(None, inv, rules);
                 return;
             }
             let stream_key = (inv.source, inv.stream.clone());
