@@ -209,8 +209,14 @@ impl Matcher {
                 }
                 seen_literal |= 1 << li;
             }
-            hits.extend_from_slice(&self.literal_patterns[li]);
-            pending_regex.extend_from_slice(&self.literal_regexes[li]);
+            // Pushed one by one: these lists hold one or two entries, and `extend_from_slice`
+            // called the C library's memmove and memcpy for each (three calls a match).
+            for &p in &self.literal_patterns[li] {
+                hits.push(p);
+            }
+            for &r in &self.literal_regexes[li] {
+                pending_regex.push(r);
+            }
         });
         if !pending_regex.is_empty() {
             pending_regex.sort_unstable();
