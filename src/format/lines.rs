@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use memchr::memchr;
 use memchr::memmem::Finder;
-use memchr::{memchr, memchr_iter};
 
 use super::{Format, Record};
 use crate::aws::RequestId;
@@ -242,8 +242,12 @@ impl LineDecoder {
             }
             None
         };
-        for nl in memchr_iter(b'\n', block) {
-            if let Some((p, end)) = handle(line_start, nl, first_line + lines) {
+        while let Some(nl) = next_newline(block, line_start) {
+            // An empty line starts no record and extends none (S3 exports write one after most
+            // messages: half of their lines).
+            if nl > line_start
+                && let Some((p, end)) = handle(line_start, nl, first_line + lines)
+            {
                 each(p.into_record(block, end, base_offset));
             }
             lines += 1;
@@ -259,6 +263,18 @@ impl LineDecoder {
             each(p.into_record(block, block.len(), base_offset));
         }
         lines
+    }
+}
+
+/// The index of the first `\n` in `block` at or after `from`. A line that is only its `\n` is
+/// told by one byte, without a `memchr` call: a call costs about 65 instructions however short
+/// the line, and S3 exports write an empty line after most messages (98,781 of the 210,092
+/// lines of the 16 MiB bench file).
+#[inline]
+fn next_newline(block: &[u8], from: usize) -> Option<usize> {
+    match block.get(from)? {
+        b'\n' => Some(from),
+        _ => memchr(b'\n', &block[from..]).map(|i| from + i),
     }
 }
 
@@ -548,6 +564,33 @@ mod tests {
         assert_eq!(d.boundary(text, 1), Some(37));
         assert_eq!(d.boundary(text, 0), Some(0));
         assert_eq!(d.boundary(text, 38), None);
+    }
+
+    /// Empty lines (found without `memchr`) anywhere: at the start of a block, in a row, as
+    /// CRLF, last; they count as lines and start or extend no record.
+    #[test]
+    fn empty_lines_count_but_start_nothing() {
+        let text = "\n\n2024-05-01T12:00:00.123Z a\n\n\r\n2024-05-01T12:00:00.124Z b\r\nmore\n\n\n";
+        let r = decode(Format::S3Export, text);
+        assert_eq!(
+            r.iter().map(|r| (r.0, r.3.as_str())).collect::<Vec<_>>(),
+            [(3, "a"), (6, "b\r\nmore")]
+        );
+        let mut out = Vec::new();
+        let d = LineDecoder::new(Format::S3Export);
+        assert_eq!(d.decode(text.as_bytes(), 1, 0, &mut out), 9);
+        // A block of nothing but newlines: no record, every line counted.
+        out.clear();
+        assert_eq!(d.decode(b"\n\n\n", 1, 0, &mut out), 3);
+        assert!(out.is_empty());
+        // A last line without its newline is still read.
+        out.clear();
+        assert_eq!(d.decode(b"\n2024-05-01T12:00:00.123Z x", 1, 0, &mut out), 2);
+        assert_eq!((out[0].line, &out[0].message[..]), (2, &b"x"[..]));
+        assert_eq!(next_newline(b"a\n\n", 0), Some(1));
+        assert_eq!(next_newline(b"a\n\n", 2), Some(2));
+        assert_eq!(next_newline(b"a\n\n", 3), None);
+        assert_eq!(next_newline(b"a\n\nb", 3), None);
     }
 
     #[test]

@@ -117,7 +117,8 @@ fn matched(mut line: Line, message: &[u8], bytes: Bytes, rules: &RuleSet) -> Ana
             facts::extract(rules, text, &hits, &positions),
         )
     };
-    if rules.model.unhandled.is_some_and(|p| hits.contains(&p)) {
+    // Most lines scanned match nothing: no search of an empty list (a call each).
+    if !hits.is_empty() && rules.model.unhandled.is_some_and(|p| hits.contains(&p)) {
         line.unhandled();
     }
     let text = invocation::copy_ahead(&line, message, &hits, rules);
