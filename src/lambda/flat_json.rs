@@ -462,6 +462,12 @@ mod tests {
     /// records above.
     fn mutations(rec: &str) -> Vec<String> {
         let mut out = vec![rec.to_string(), format!("{rec} "), format!("{rec}x")];
+        // Truncated records (cut at a character boundary).
+        for cut in [1, rec.len() / 3, rec.len() / 2, rec.len() - 1] {
+            if rec.is_char_boundary(cut) {
+                out.push(rec[..cut].to_string());
+            }
+        }
         for (from, to) in [
             ("\"requestId\"", "\"requestId\":\"dup\",\"requestId\""),
             ("\"time\"", "\"AWSRequestId\":\"a\",\"time\""),
@@ -496,6 +502,24 @@ mod tests {
             ("-0.25", "-.25"),
             ("-0.25", "01"),
             ("2.5e3", "2.5e"),
+            // Durations read as digits / 10^k, and the ones left to serde.
+            ("87.56", "87.560000000000001"),
+            ("87.56", "123456789012345"),
+            ("87.56", "12345678901234.5"),
+            ("87.56", "1234567890123456"),
+            ("87.56", "0.000000000000001"),
+            ("87.56", "9007199254740993"),
+            ("87.56", "-87.56"),
+            ("87.56", "8756e-2"),
+            ("435.50", "435.5"),
+            ("435.50", "0.1"),
+            ("30000.0", "30000"),
+            ("\"status\":\"success\"", "\"status\":\"succ\\u00e9s\""),
+            ("GET", "caf\u{e9} \u{2713} GET"),
+            (
+                "\"logger\": \"root\"",
+                "\"logger\": {\"a\": [1, {\"b\": null}]}",
+            ),
         ] {
             if rec.contains(from) {
                 out.push(rec.replacen(from, to, 1));
