@@ -39,12 +39,16 @@ impl LazyRegex {
         })
     }
 
-    /// The compiled regex (compiled now if this is its first use).
+    /// The compiled regex (compiled now if this is its first use). Threads that need it while
+    /// it compiles wait for it: racing, each compiled its own copy and all but one were
+    /// dropped (with `-j 2` on 16 MiB of S3-export text, 13 compiles of 12 regexes, 25.2 M
+    /// instructions instead of 18.8 M).
     pub(crate) fn get(&self) -> &Regex {
-        match self.compile() {
-            Ok(re) => re,
-            Err(e) => panic!("rule regex checked at load does not compile: {e}"),
-        }
+        self.compiled
+            .get_or_init(|| match Regex::new(&self.source) {
+                Ok(re) => re,
+                Err(e) => panic!("rule regex checked at load does not compile: {e}"),
+            })
     }
 
     /// Compiles the regex now unless it is compiled; the error is `Regex::new`'s message.

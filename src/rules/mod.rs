@@ -282,6 +282,10 @@ pub struct Model {
     pub(crate) engines: Vec<Engine>,
     /// Regex patterns whose named groups are facts (sorted).
     pub(crate) facts: Vec<PatternId>,
+    /// The patterns of the model a line's hits are looked up in (steps, engine clues, fact
+    /// regexes), as a set: most lines hit none of them, and these answer that with a bit test
+    /// per hit (a search of the hits per step and per engine cost 8.6 M instructions on 16 MiB).
+    pub(crate) lookups_of_hits: HitLookups,
     /// Facts read right after (or at) a literal.
     pub(crate) positional: Vec<PositionalFact>,
     /// Lowercase substrings of the names of rotation functions (and their roles).
@@ -292,6 +296,56 @@ pub struct Model {
     pub(crate) inferences: Vec<Inference>,
     /// Commands a fix looks a fact up with when the logs do not state it.
     pub(crate) lookups: Vec<Lookup>,
+}
+
+/// The sets of [`Model::lookups_of_hits`], filled once the model is compiled
+/// ([`Model::index_hit_lookups`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HitLookups {
+    steps: PatternSet,
+    engine_clues: PatternSet,
+    fact_regexes: PatternSet,
+}
+
+/// A set of pattern ids, one bit each.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PatternSet(Vec<u64>);
+
+impl PatternSet {
+    fn insert(&mut self, id: PatternId) {
+        let (word, bit) = (usize::from(id) / 64, id % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+    }
+
+    fn contains(&self, id: PatternId) -> bool {
+        let (word, bit) = (usize::from(id) / 64, id % 64);
+        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    /// Does any of `ids` belong to the set?
+    fn any(&self, ids: &[PatternId]) -> bool {
+        ids.iter().any(|&id| self.contains(id))
+    }
+}
+
+impl Model {
+    /// Fills [`Model::lookups_of_hits`] from the steps, engines and fact regexes.
+    pub(crate) fn index_hit_lookups(&mut self) {
+        let mut l = HitLookups::default();
+        for &(_, p) in &self.steps {
+            l.steps.insert(p);
+        }
+        for p in self.engines.iter().filter_map(|e| e.clues) {
+            l.engine_clues.insert(p);
+        }
+        for &p in &self.facts {
+            l.fact_regexes.insert(p);
+        }
+        self.lookups_of_hits = l;
+    }
 }
 
 /// A fact a fix looks up when the logs do not state it (`[[model.lookup]]`): the shell command
@@ -331,6 +385,9 @@ pub(crate) struct Inference {
 impl Model {
     /// The step named by a line with these hits, if any.
     pub(crate) fn step_of(&self, hits: &[PatternId]) -> Option<crate::aws::Step> {
+        if !self.lookups_of_hits.steps.any(hits) {
+            return None;
+        }
         self.steps
             .iter()
             .find(|(_, p)| hits.contains(p))
@@ -339,10 +396,18 @@ impl Model {
 
     /// The engine a line with these hits names, if any.
     pub(crate) fn engine_of(&self, hits: &[PatternId]) -> Option<&str> {
+        if !self.lookups_of_hits.engine_clues.any(hits) {
+            return None;
+        }
         self.engines
             .iter()
             .find(|e| e.clues.is_some_and(|p| hits.contains(&p)))
             .map(|e| e.name.as_str())
+    }
+
+    /// Is `pattern` one of the regexes whose groups are facts?
+    pub(crate) fn is_fact_regex(&self, pattern: PatternId) -> bool {
+        self.lookups_of_hits.fact_regexes.contains(pattern)
     }
 
     /// The engine a function (or log group) of this name talks to, by its name.

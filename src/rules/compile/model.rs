@@ -68,6 +68,7 @@ pub(super) fn compile(
     }
     // Sorted, so the parallel stage looks a hit up by binary search (`lambda::facts::extract`).
     model.facts.sort_unstable();
+    model.index_hit_lookups();
     names(def, &mut model, errors);
     model
 }
