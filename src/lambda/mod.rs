@@ -8,7 +8,8 @@
 //!   unhandled error too;
 //!   `json` renders a JSON log format record or a CloudTrail event as the text line it stands for;
 //!   [`report`] parses REPORT and INIT_REPORT numbers;
-//! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line;
+//! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line
+//!   (a batch of messages, [`analyze_all`], is matched two texts at a time);
 //! * the text the serial stage will keep of the line (as evidence, or as its invocation's last
 //!   activity) is copied, so the serial stage only moves it.
 //!
@@ -39,6 +40,7 @@ use crate::rules::RuleSet;
 use crate::rules::matcher::{Hits, Positions};
 use facts::Facts;
 use line::{Kind, Line, classify};
+use std::mem::take;
 
 /// What the parallel stage learns about one message: its classification, the patterns it
 /// matches, the step it names and the facts it states. The serial stage only files these away.
@@ -89,29 +91,91 @@ pub(crate) fn analyze_reference(message: &[u8], rules: &RuleSet) -> Analysis {
 
 /// Matches a classified message against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
-fn matched(mut line: Line, message: &[u8], bytes: Bytes, rules: &RuleSet) -> Analysis {
-    let text = line.scan_text(message);
-    let mut hits = Hits::new();
-    let mut positions = Positions::new();
-    // START/END carry nothing rules look for, and a REPORT only when it has a status: skipping
-    // them halves the bytes the automaton scans in a rotation function's logs. INIT_START (one
-    // per cold start) names the runtime's region, which fixes need.
-    let scan = match line.kind {
+fn matched(line: Line, message: &[u8], bytes: Bytes, rules: &RuleSet) -> Analysis {
+    let mut found = Found::default();
+    if scanned(&line) {
+        let (hits, positions) = (&mut found.hits, Some(&mut found.positions));
+        rules
+            .matcher
+            .scan_with_positions(line.scan_text(message), hits, positions);
+    }
+    analysis(line, message, bytes, found, rules)
+}
+
+/// [`analyze_known`] of each message, appended to `out` in order.
+///
+/// The texts the automaton reads are read two at a time, side by side
+/// ([`crate::rules::matcher::Matcher::scan_pair`]: two walks at once take little more time than
+/// one, the automaton's table lookups being what a walk waits on), paired by length so that
+/// little of the longer is left to walk alone. So each message is classified first, then the
+/// texts are scanned in pairs, then each analysis is made from what its scan found.
+pub(crate) fn analyze_all(messages: &[(&[u8], Bytes)], rules: &RuleSet, out: &mut Vec<Analysis>) {
+    let lines: Vec<Line> = messages.iter().map(|(m, _)| classify(m)).collect();
+    let mut found: Vec<Found> = lines.iter().map(|_| Found::default()).collect();
+    let mut by_length: Vec<(usize, usize)> = (lines.iter().zip(messages).enumerate())
+        .filter(|(_, (line, _))| scanned(line))
+        .map(|(i, (line, (m, _)))| (line.scan_text(m).len(), i))
+        .collect();
+    by_length.sort_unstable();
+    let text = |i: usize| lines[i].scan_text(messages[i].0);
+    for pair in by_length.chunks(2) {
+        match *pair {
+            [(_, a), (_, b)] => {
+                let (mut fa, mut fb) = (take(&mut found[a]), take(&mut found[b]));
+                rules.matcher.scan_pair(
+                    [text(a), text(b)],
+                    [&mut fa.hits, &mut fb.hits],
+                    [Some(&mut fa.positions), Some(&mut fb.positions)],
+                );
+                (found[a], found[b]) = (fa, fb);
+            }
+            [(_, a)] => {
+                let f = &mut found[a];
+                let (hits, positions) = (&mut f.hits, Some(&mut f.positions));
+                rules.matcher.scan_with_positions(text(a), hits, positions);
+            }
+            _ => unreachable!("chunks of two"),
+        }
+    }
+    out.reserve(lines.len());
+    let each = lines.into_iter().zip(found).zip(messages);
+    out.extend(each.map(|((line, found), &(m, bytes))| analysis(line, m, bytes, found, rules)));
+}
+
+/// Whether the automaton reads a line. START/END carry nothing rules look for, and a REPORT
+/// only when it has a status: skipping them halves the bytes the automaton scans in a rotation
+/// function's logs. INIT_START (one per cold start) names the runtime's region, which fixes need.
+fn scanned(line: &Line) -> bool {
+    match line.kind {
         Kind::Start | Kind::End => false,
         Kind::Report => line
             .metrics
             .as_ref()
             .is_some_and(|m| m.status.is_some() || m.error_type.is_some()),
         _ => true,
-    };
-    if scan {
-        rules
-            .matcher
-            .scan_with_positions(text, &mut hits, Some(&mut positions));
     }
+}
+
+/// What the automaton found in a line: the patterns it matches and where positional facts are.
+#[derive(Default)]
+struct Found {
+    hits: Hits,
+    positions: Positions,
+}
+
+/// The analysis of a line from what the automaton found in it: its step and facts.
+fn analysis(
+    mut line: Line,
+    message: &[u8],
+    bytes: Bytes,
+    found: Found,
+    rules: &RuleSet,
+) -> Analysis {
+    let Found { hits, positions } = found;
     let (step, facts) = if hits.is_empty() && positions.is_empty() {
         (None, Facts::default())
     } else {
+        let text = line.scan_text(message);
         (
             rules.model.step_of(&hits),
             facts::extract(rules, text, &hits, &positions),
@@ -132,5 +196,45 @@ fn matched(mut line: Line, message: &[u8], bytes: Bytes, rules: &RuleSet) -> Ana
             Bytes::Unchecked => memchr::memchr(0, message).is_some(),
             Bytes::NulFree => false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::rules;
+
+    /// Analyses of a batch read in pairs (by length, not by position) are the analyses of each
+    /// message read alone, in the batch's order.
+    #[test]
+    fn a_batch_read_in_pairs_gives_each_message_its_own_analysis() {
+        let messages: [&[u8]; 9] = [
+            b"START RequestId: 0d4d5e4c-8f7a-4e8e-9b1a-3d1f2a3b4c5d Version: $LATEST",
+            b"[ERROR]\t2025-03-28T13:36:46.074Z\t0d4d5e4c-8f7a-4e8e-9b1a-3d1f2a3b4c5d\tsetSecret: Unable to log into database with previous, current, or pending secret of secret arn arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+            b"",
+            b"[INFO]\t2025-03-28T13:36:46.074Z\t0d4d5e4c-8f7a-4e8e-9b1a-3d1f2a3b4c5d\tcreateSecret: Successfully put secret for ARN arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf and version 6a7b",
+            b"END RequestId: 0d4d5e4c-8f7a-4e8e-9b1a-3d1f2a3b4c5d",
+            b"Task timed out after 30.03 seconds",
+            b"[ERROR] KeyError: 'password'",
+            b"{\"timestamp\":\"2025-03-28T13:36:46.074Z\",\"level\":\"ERROR\",\"message\":\"An error occurred (AccessDeniedException) when calling the GetSecretValue operation\",\"requestId\":\"0d4d5e4c-8f7a-4e8e-9b1a-3d1f2a3b4c5d\"}",
+            b"password key is missing from secret JSON",
+        ];
+        let rules = rules();
+        for n in 0..=messages.len() {
+            let batch: Vec<(&[u8], Bytes)> = messages[..n]
+                .iter()
+                .map(|m| (*m, Bytes::Unchecked))
+                .collect();
+            let mut paired = Vec::new();
+            analyze_all(&batch, rules, &mut paired);
+            let alone: Vec<Analysis> = messages[..n].iter().map(|m| analyze(m, rules)).collect();
+            assert_eq!(format!("{paired:?}"), format!("{alone:?}"), "the first {n}");
+        }
+        let mut hits = Vec::new();
+        analyze_all(&[(messages[1], Bytes::Unchecked)], rules, &mut hits);
+        assert!(
+            !hits[0].hits.is_empty(),
+            "the batch finds what rules look for"
+        );
     }
 }

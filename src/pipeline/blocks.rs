@@ -178,13 +178,11 @@ fn decode_sorted<'a>(
 /// for a NUL byte found: without one, no message that is a slice of it holds one (a message the
 /// decoder rebuilt is still looked at on its own).
 fn analyze_block(block: Bytes, records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
-    out.extend(records.iter().map(|r| {
-        let bytes = match r.message {
-            Cow::Borrowed(_) => block,
-            Cow::Owned(_) => Bytes::Unchecked,
-        };
-        an.analyze_known(&r.message, bytes)
-    }));
+    let bytes = |r: &Record| match r.message {
+        Cow::Borrowed(_) => block,
+        Cow::Owned(_) => Bytes::Unchecked,
+    };
+    an.analyze_all(records, bytes, out);
 }
 
 /// The buffers of decoded blocks, handed back once assembled so that later blocks reuse them:

@@ -392,17 +392,38 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
 }
 
 impl Analyzer<'_> {
-    /// Classifies a message, matches it against every rule literal, reads its step and facts.
-    pub(crate) fn analyze(&self, message: &[u8]) -> Analysis {
-        self.analyze_known(message, Bytes::Unchecked)
-    }
-
-    /// [`Analyzer::analyze`], for a message whose bytes are known to be `bytes` (the reference
+    /// Classifies a message whose bytes are known to be `bytes`, matches it against every rule
+    /// literal, reads its step and facts (the reference
     /// engine looks at every message itself).
     pub(crate) fn analyze_known(&self, message: &[u8], bytes: Bytes) -> Analysis {
         match self.engine {
             Engine::ScanFirst => crate::lambda::analyze_known(message, bytes, self.rules),
             Engine::Reference => crate::lambda::analyze_reference(message, self.rules),
+        }
+    }
+
+    /// [`Analyzer::analyze_known`] of each record, appended to `out` in order; `bytes` says what
+    /// is known of a record's bytes. The scan-first engine reads them in pairs
+    /// ([`crate::lambda::analyze_all`]).
+    pub(crate) fn analyze_all(
+        &self,
+        records: &[Record],
+        bytes: impl Fn(&Record) -> Bytes,
+        out: &mut Vec<Analysis>,
+    ) {
+        match self.engine {
+            Engine::ScanFirst => {
+                let messages: Vec<(&[u8], Bytes)> =
+                    records.iter().map(|r| (&*r.message, bytes(r))).collect();
+                crate::lambda::analyze_all(&messages, self.rules, out);
+            }
+            Engine::Reference => {
+                out.extend(
+                    records
+                        .iter()
+                        .map(|r| self.analyze_known(&r.message, bytes(r))),
+                );
+            }
         }
     }
 }

@@ -149,7 +149,7 @@ fn rotations<S: Serializer>(list: &Rotations, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(list.iter().map(OneLine))
 }
 
-/// Diagnoses made and redacted a chunk at a time as they are written ([`Ranked::stream`]):
+/// Diagnoses made and redacted a chunk at a time as they are written ([`egress::Ranked::stream`](super::egress::Ranked::stream)):
 /// serde serializes what it borrows, so the iterator is in a cell, and each serialization
 /// writes what is left of it (the document is written once).
 struct Stream<I>(RefCell<I>);
