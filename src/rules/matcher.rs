@@ -519,31 +519,65 @@ mod tests {
         assert_eq!(hits(&m, "key is missing from secret JSON"), Hits::new());
     }
 
-    /// The hand-walked automata (the NFA, then the DFA made from it) find what aho-corasick's
-    /// overlapping iterator finds, in the same order.
-    #[test]
-    fn every_occurrence_in_the_iterators_order() {
-        let literals = [
-            "at ",
-            "at",
-            "t",
-            "Error",
-            "rror:",
-            "Unable to",
-            "to log",
-            "a",
-            "ab",
-            "b",
-        ];
+    /// Where a walk found a literal: (literal, start, end).
+    type At = (usize, usize, usize);
+
+    /// A matcher with a literal pattern per literal, and what aho-corasick's overlapping
+    /// iterator finds in a text: what the hand walks must give, in that order.
+    fn literal_matcher(literals: &[&str]) -> (Matcher, impl Fn(&str) -> Vec<At>) {
         let mut b = MatcherBuilder::default();
         for (i, l) in literals.iter().enumerate() {
             b.add_literals(i as PatternId, &[l.to_string()]);
         }
-        let m = b.build();
         let ac = aho_corasick::AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(literals)
             .unwrap();
+        let want = move |text: &str| {
+            let found = ac.find_overlapping_iter(text);
+            found
+                .map(|x| (x.pattern().as_usize(), x.start(), x.end()))
+                .collect()
+        };
+        (b.build(), want)
+    }
+
+    /// Literals that overlap, nest, and share prefixes and suffixes.
+    const TANGLED: [&str; 10] = [
+        "at ",
+        "at",
+        "t",
+        "Error",
+        "rror:",
+        "Unable to",
+        "to log",
+        "a",
+        "ab",
+        "b",
+    ];
+
+    /// What a walk of `aut` over `text` finds.
+    fn walked<A: Automaton>(aut: &A, text: &str) -> Vec<At> {
+        let mut got = Vec::new();
+        walk(aut, text.as_bytes(), |li, s, e| got.push((li, s, e)));
+        got
+    }
+
+    /// What [`walk_pair`] of `aut` finds in each of `a` and `b`.
+    fn walked_pair<A: Automaton>(aut: &A, a: &str, b: &str) -> (Vec<At>, Vec<At>) {
+        let (mut fa, mut fb) = (Vec::new(), Vec::new());
+        let (to_a, to_b) = (|l, s, e| fa.push((l, s, e)), |l, s, e| fb.push((l, s, e)));
+        walk_pair(aut, [a.as_bytes(), b.as_bytes()], to_a, to_b);
+        (fa, fb)
+    }
+
+    /// The hand-walked automata (the NFA, then the DFA made from it) find what aho-corasick's
+    /// overlapping iterator finds, in the same order.
+    #[test]
+    fn every_occurrence_in_the_iterators_order() {
+        let (m, want) = literal_matcher(&TANGLED);
+        let lits = m.automaton.as_ref().unwrap();
+        let dfa = lits.dfa(DFA_AFTER).unwrap();
         for text in [
             "",
             "a",
@@ -551,18 +585,8 @@ mod tests {
             "abababab at at at rror:Error:",
             "\u{a0}at\t\r\nUnable to log",
         ] {
-            let want: Vec<(usize, usize, usize)> = ac
-                .find_overlapping_iter(text)
-                .map(|x| (x.pattern().as_usize(), x.start(), x.end()))
-                .collect();
-            let lits = m.automaton.as_ref().unwrap();
-            let mut nfa = Vec::new();
-            walk(&lits.nfa, text.as_bytes(), |li, s, e| nfa.push((li, s, e)));
-            assert_eq!(nfa, want, "NFA, {text:?}");
-            let mut dfa = Vec::new();
-            let built = lits.dfa(DFA_AFTER).unwrap();
-            walk(built, text.as_bytes(), |li, s, e| dfa.push((li, s, e)));
-            assert_eq!(dfa, want, "DFA, {text:?}");
+            assert_eq!(walked(&lits.nfa, text), want(text), "NFA, {text:?}");
+            assert_eq!(walked(dfa, text), want(text), "DFA, {text:?}");
         }
     }
 
@@ -570,64 +594,24 @@ mod tests {
     /// tail after the last round, at the very start and at the very end is found, once.
     #[test]
     fn matches_at_every_place_of_a_round_and_at_the_end() {
-        let literals = ["Error", "x", "rr"];
-        let mut b = MatcherBuilder::default();
-        for (i, l) in literals.iter().enumerate() {
-            b.add_literals(i as PatternId, &[l.to_string()]);
-        }
-        let m = b.build();
-        let ac = aho_corasick::AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(literals)
-            .unwrap();
+        let (m, want) = literal_matcher(&["Error", "x", "rr"]);
         let lits = m.automaton.as_ref().unwrap();
         let dfa = lits.dfa(DFA_AFTER).unwrap();
         for before in 0..9 {
             for after in 0..9 {
                 let text = format!("{}Error{}x", ".".repeat(before), "-".repeat(after));
-                let want: Vec<(usize, usize, usize)> = ac
-                    .find_overlapping_iter(&text)
-                    .map(|x| (x.pattern().as_usize(), x.start(), x.end()))
-                    .collect();
-                assert_eq!(want.len(), 3);
-                let mut got = Vec::new();
-                walk(dfa, text.as_bytes(), |li, s, e| got.push((li, s, e)));
-                assert_eq!(got, want, "DFA, {text:?}");
-                got.clear();
-                walk(&lits.nfa, text.as_bytes(), |li, s, e| got.push((li, s, e)));
-                assert_eq!(got, want, "NFA, {text:?}");
+                assert_eq!(want(&text).len(), 3);
+                assert_eq!(walked(dfa, &text), want(&text), "DFA, {text:?}");
+                assert_eq!(walked(&lits.nfa, &text), want(&text), "NFA, {text:?}");
             }
         }
     }
 
+    /// Two texts walked side by side: each gets what a walk of it alone finds, whichever is
+    /// longer, with either or both empty.
     #[test]
     fn two_texts_side_by_side_give_what_each_gives_alone() {
-        let literals = [
-            "at ",
-            "at",
-            "t",
-            "Error",
-            "rror:",
-            "Unable to",
-            "to log",
-            "a",
-            "ab",
-        ];
-        let mut b = MatcherBuilder::default();
-        for (i, l) in literals.iter().enumerate() {
-            b.add_literals(i as PatternId, &[l.to_string()]);
-        }
-        let m = b.build();
-        let ac = aho_corasick::AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(literals)
-            .unwrap();
-        let want = |text: &str| -> Vec<(usize, usize, usize)> {
-            let found = ac.find_overlapping_iter(text);
-            found
-                .map(|x| (x.pattern().as_usize(), x.start(), x.end()))
-                .collect()
-        };
+        let (m, want) = literal_matcher(&TANGLED);
         let texts = [
             "",
             "a",
@@ -641,23 +625,10 @@ mod tests {
         let dfa = lits.dfa(DFA_AFTER).unwrap();
         for a in texts {
             for b in texts {
-                let (mut fa, mut fb) = (Vec::new(), Vec::new());
-                let ends = [a.as_bytes(), b.as_bytes()];
-                walk_pair(
-                    dfa,
-                    ends,
-                    |l, s, e| fa.push((l, s, e)),
-                    |l, s, e| fb.push((l, s, e)),
-                );
-                assert_eq!((&fa, &fb), (&want(a), &want(b)), "DFA, {a:?} beside {b:?}");
-                let (mut na, mut nb) = (Vec::new(), Vec::new());
-                walk_pair(
-                    &lits.nfa,
-                    ends,
-                    |l, s, e| na.push((l, s, e)),
-                    |l, s, e| nb.push((l, s, e)),
-                );
-                assert_eq!((na, nb), (fa, fb), "NFA, {a:?} beside {b:?}");
+                let on_dfa = walked_pair(dfa, a, b);
+                assert_eq!(on_dfa, (want(a), want(b)), "DFA, {a:?} beside {b:?}");
+                let on_nfa = walked_pair(&lits.nfa, a, b);
+                assert_eq!(on_nfa, on_dfa, "NFA, {a:?} beside {b:?}");
             }
         }
     }

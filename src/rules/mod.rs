@@ -307,12 +307,13 @@ pub(crate) struct HitLookups {
     fact_regexes: PatternSet,
 }
 
-/// A set of pattern ids, one bit each.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PatternSet(Vec<u64>);
+/// A set of pattern ids, one bit each, sized to the largest id inserted (the first 128 ids
+/// without a heap allocation: an invocation keeps one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PatternSet(smallvec::SmallVec<[u64; 2]>);
 
 impl PatternSet {
-    fn insert(&mut self, id: PatternId) {
+    pub(crate) fn insert(&mut self, id: PatternId) {
         let (word, bit) = (usize::from(id) / 64, id % 64);
         if self.0.len() <= word {
             self.0.resize(word + 1, 0);
@@ -320,14 +321,24 @@ impl PatternSet {
         self.0[word] |= 1 << bit;
     }
 
-    fn contains(&self, id: PatternId) -> bool {
+    pub(crate) fn contains(&self, id: PatternId) -> bool {
         let (word, bit) = (usize::from(id) / 64, id % 64);
         self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 
     /// Does any of `ids` belong to the set?
-    fn any(&self, ids: &[PatternId]) -> bool {
+    pub(crate) fn any(&self, ids: &[PatternId]) -> bool {
         ids.iter().any(|&id| self.contains(id))
+    }
+
+    /// Adds every id of `other`.
+    pub(crate) fn union(&mut self, other: &PatternSet) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
     }
 }
 

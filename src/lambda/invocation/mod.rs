@@ -33,7 +33,7 @@ use super::report::{Metrics, Status};
 use crate::aws::{RequestId, Step};
 use crate::format::Record;
 use crate::rules::matcher::Hits;
-use crate::rules::{PatternId, RuleSet};
+use crate::rules::{PatternSet, RuleSet};
 use crate::time::EpochMs;
 
 /// Lines kept per invocation; the rest are counted in [`Invocation::dropped`].
@@ -48,34 +48,6 @@ pub(crate) const STALE_AFTER_MS: EpochMs = 16 * 60 * 1000;
 /// version: Lambda shuts idle execution environments down long before, and a stream belongs to
 /// one environment.
 pub(crate) const STREAM_IDLE_MS: EpochMs = 2 * 60 * 60 * 1000;
-
-/// A set of pattern ids (a bitset sized to the rule set).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct PatternSet(smallvec::SmallVec<[u64; 2]>);
-
-impl PatternSet {
-    pub(crate) fn insert(&mut self, p: PatternId) {
-        let (w, b) = (p as usize / 64, p as usize % 64);
-        if self.0.len() <= w {
-            self.0.resize(w + 1, 0);
-        }
-        self.0[w] |= 1 << b;
-    }
-
-    pub(crate) fn contains(&self, p: PatternId) -> bool {
-        let (w, b) = (p as usize / 64, p as usize % 64);
-        self.0.get(w).is_some_and(|x| x & (1 << b) != 0)
-    }
-
-    pub(crate) fn union(&mut self, other: &PatternSet) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
-        }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
-        }
-    }
-}
 
 /// A line an invocation keeps: it matched a pattern, or is an error, a warning, or a REPORT.
 #[derive(Clone, Debug, PartialEq)]
@@ -638,6 +610,14 @@ mod tests {
 
     /// An assembler fed `lines` (one record each, numbered from line 1, no stream), finished.
     fn assembler_of(lines: &[&str]) -> Assembler<'static> {
+        assembler_with(lines, |_| ())
+    }
+
+    /// [`assembler_of`], each line's analysis changed by `change` before the fold takes it.
+    fn assembler_with(
+        lines: &[&str],
+        change: impl Fn(&mut crate::lambda::Analysis),
+    ) -> Assembler<'static> {
         let mut a = Assembler::new(rules(), 0);
         for (i, msg) in lines.iter().enumerate() {
             let rec = Record {
@@ -648,7 +628,9 @@ mod tests {
                 group: None,
                 message: Cow::Borrowed(msg.as_bytes()),
             };
-            a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
+            let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
+            change(&mut an);
+            a.push(&rec, an);
         }
         a.finish();
         a
@@ -775,23 +757,11 @@ mod tests {
             "plain output",
         ];
         let assemble_with = |ahead: bool| {
-            let mut a = Assembler::new(rules(), 0);
-            for (i, msg) in lines.iter().enumerate() {
-                let rec = Record {
-                    line: i as u64 + 1,
-                    offset: 0,
-                    timestamp: None,
-                    stream: None,
-                    group: None,
-                    message: Cow::Borrowed(msg.as_bytes()),
-                };
-                let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
+            let mut a = assembler_with(&lines, |an| {
                 if !ahead {
                     an.text = Copied::None;
                 }
-                a.push(&rec, an);
-            }
-            a.finish();
+            });
             let inv = a.drain_closed().next().unwrap();
             (inv.last_activity().cloned(), inv.lines)
         };
