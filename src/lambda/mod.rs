@@ -118,24 +118,20 @@ pub(crate) fn analyze_all(messages: &[(&[u8], Bytes)], rules: &RuleSet, out: &mu
         .collect();
     by_length.sort_unstable();
     let text = |i: usize| lines[i].scan_text(messages[i].0);
-    for pair in by_length.chunks(2) {
-        match *pair {
-            [(_, a), (_, b)] => {
-                let (mut fa, mut fb) = (take(&mut found[a]), take(&mut found[b]));
-                rules.matcher.scan_pair(
-                    [text(a), text(b)],
-                    [&mut fa.hits, &mut fb.hits],
-                    [Some(&mut fa.positions), Some(&mut fb.positions)],
-                );
-                (found[a], found[b]) = (fa, fb);
-            }
-            [(_, a)] => {
-                let f = &mut found[a];
-                let (hits, positions) = (&mut f.hits, Some(&mut f.positions));
-                rules.matcher.scan_with_positions(text(a), hits, positions);
-            }
-            _ => unreachable!("chunks of two"),
-        }
+    let (pairs, odd) = by_length.as_chunks::<2>();
+    for &[(_, a), (_, b)] in pairs {
+        let (mut fa, mut fb) = (take(&mut found[a]), take(&mut found[b]));
+        rules.matcher.scan_pair(
+            [text(a), text(b)],
+            [&mut fa.hits, &mut fb.hits],
+            [Some(&mut fa.positions), Some(&mut fb.positions)],
+        );
+        (found[a], found[b]) = (fa, fb);
+    }
+    for &(_, a) in odd {
+        let f = &mut found[a];
+        let (hits, positions) = (&mut f.hits, Some(&mut f.positions));
+        rules.matcher.scan_with_positions(text(a), hits, positions);
     }
     out.reserve(lines.len());
     let each = lines.into_iter().zip(found).zip(messages);
