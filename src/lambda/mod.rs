@@ -70,12 +70,7 @@ pub(crate) enum Bytes {
 /// Classifies a message, matches it against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
 pub(crate) fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
-    analyze_known(message, Bytes::Unchecked, rules)
-}
-
-/// [`analyze`], for a message whose bytes are known to be `bytes`.
-pub(crate) fn analyze_known(message: &[u8], bytes: Bytes, rules: &RuleSet) -> Analysis {
-    matched(classify(message), message, bytes, rules)
+    matched(classify(message), message, Bytes::Unchecked, rules)
 }
 
 /// [`analyze`] as the engine the scan-first one replaces does it (JSON records read by
@@ -102,7 +97,7 @@ fn matched(line: Line, message: &[u8], bytes: Bytes, rules: &RuleSet) -> Analysi
     analysis(line, message, bytes, found, rules)
 }
 
-/// [`analyze_known`] of each message, appended to `out` in order.
+/// [`analyze`] of each message (whose bytes are known to be as each says), appended to `out` in order.
 ///
 /// The texts the automaton reads are read two at a time, side by side
 /// ([`crate::rules::matcher::Matcher::scan_pair`]: two walks at once take little more time than

@@ -392,19 +392,10 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
 }
 
 impl Analyzer<'_> {
-    /// Classifies a message whose bytes are known to be `bytes`, matches it against every rule
-    /// literal, reads its step and facts (the reference
-    /// engine looks at every message itself).
-    pub(crate) fn analyze_known(&self, message: &[u8], bytes: Bytes) -> Analysis {
-        match self.engine {
-            Engine::ScanFirst => crate::lambda::analyze_known(message, bytes, self.rules),
-            Engine::Reference => crate::lambda::analyze_reference(message, self.rules),
-        }
-    }
-
-    /// [`Analyzer::analyze_known`] of each record, appended to `out` in order; `bytes` says what
-    /// is known of a record's bytes. The scan-first engine reads them in pairs
-    /// ([`crate::lambda::analyze_all`]).
+    /// Classifies each record, matches it against every rule literal and reads its step and
+    /// facts, appending the analyses to `out` in order; `bytes` says what is known of a record's
+    /// bytes. The scan-first engine reads them in pairs ([`crate::lambda::analyze_all`]); the
+    /// reference engine one at a time, looking at every message itself.
     pub(crate) fn analyze_all(
         &self,
         records: &[Record],
@@ -418,11 +409,8 @@ impl Analyzer<'_> {
                 crate::lambda::analyze_all(&messages, self.rules, out);
             }
             Engine::Reference => {
-                out.extend(
-                    records
-                        .iter()
-                        .map(|r| self.analyze_known(&r.message, bytes(r))),
-                );
+                let each = records.iter();
+                out.extend(each.map(|r| crate::lambda::analyze_reference(&r.message, self.rules)));
             }
         }
     }
