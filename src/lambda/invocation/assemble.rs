@@ -51,9 +51,14 @@ pub struct Assembler<'r> {
     source: u64,
     open: FxHashMap<RequestId, Invocation>,
     streams: Vec<StreamState>,
-    stream_index: FxHashMap<Option<Arc<str>>, usize>,
+    /// Where in `streams` each named stream is (looked up by `&str`: a record's stream name is
+    /// a slice of its input, and making an `Arc` of it only to look it up cost an allocation at
+    /// every switch of stream in interleaved JSON events).
+    stream_index: FxHashMap<Arc<str>, usize>,
+    /// Where the stream without a name is, once there is one.
+    unnamed_stream: Option<usize>,
     /// The stream of the previous record (records of one stream come in runs).
-    last_stream: Option<(Option<Arc<str>>, usize)>,
+    last_stream: Option<usize>,
     /// The stream of records that carry none (an S3 export file's stream, from its path).
     default_stream: Option<Arc<str>>,
     closed: Vec<Invocation>,
@@ -78,6 +83,7 @@ impl<'r> Assembler<'r> {
             open: FxHashMap::default(),
             streams: Vec::new(),
             stream_index: FxHashMap::default(),
+            unnamed_stream: None,
             last_stream: None,
             default_stream: None,
             closed: Vec::new(),
@@ -121,30 +127,41 @@ impl<'r> Assembler<'r> {
 
     /// Index of the state of the stream `named` (`None`: the default stream).
     fn stream_of(&mut self, named: Option<&str>) -> usize {
-        if let Some((name, idx)) = &self.last_stream {
-            let same = match named {
-                Some(s) => name.as_deref() == Some(s),
-                None => *name == self.default_stream,
-            };
-            if same {
-                return *idx;
-            }
+        let name = named.or(self.default_stream.as_deref());
+        if let Some(i) = self.last_stream
+            && self.streams[i].name.as_deref() == name
+        {
+            return i;
         }
-        let name: Option<Arc<str>> = match named {
-            Some(s) => Some(Arc::from(s)),
-            None => self.default_stream.clone(),
+        let known = match name {
+            Some(s) => self.stream_index.get(s).copied(),
+            None => self.unnamed_stream,
         };
-        let idx = match self.stream_index.get(&name) {
-            Some(&i) => i,
+        let i = match known {
+            Some(i) => i,
             None => {
-                self.streams.push(StreamState::new(name.clone()));
-                self.stream_index
-                    .insert(name.clone(), self.streams.len() - 1);
-                self.streams.len() - 1
+                let name = match named {
+                    Some(s) => Some(Arc::from(s)),
+                    None => self.default_stream.clone(),
+                };
+                self.add_stream(name)
             }
         };
-        self.last_stream = Some((name, idx));
-        idx
+        self.last_stream = Some(i);
+        i
+    }
+
+    /// Adds the state of a stream not seen before; returns its index.
+    fn add_stream(&mut self, name: Option<Arc<str>>) -> usize {
+        let i = self.streams.len();
+        match &name {
+            Some(s) => {
+                self.stream_index.insert(s.clone(), i);
+            }
+            None => self.unnamed_stream = Some(i),
+        }
+        self.streams.push(StreamState::new(name));
+        i
     }
 
     fn new_invocation(&self, si: usize, origin: Origin) -> Invocation {
@@ -515,13 +532,18 @@ impl<'r> Assembler<'r> {
             *i = moved_to[*i];
             k
         });
+        self.unnamed_stream = self
+            .unnamed_stream
+            .filter(|&i| keep[i])
+            .map(|i| moved_to[i]);
         self.last_stream = None;
     }
 
     /// How many stream states are kept, and how many the index of streams holds.
     #[cfg(test)]
     pub(super) fn stream_states(&self) -> (usize, usize) {
-        (self.streams.len(), self.stream_index.len())
+        let unnamed = usize::from(self.unnamed_stream.is_some());
+        (self.streams.len(), self.stream_index.len() + unnamed)
     }
 
     /// Closes every invocation whose REPORT was seen, without waiting for its stream's next
