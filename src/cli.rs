@@ -116,9 +116,6 @@ pub struct Args {
     #[command(flatten)]
     pub list: ListFlags,
 
-    #[command(flatten)]
-    pub engine: EngineFlags,
-
     /// Test the rules (with --rules DIR, yours) on a sample FILE: which patterns each line hits,
     /// and how every candidate cause of every symptom scored (the evidence that held, z,
     /// confidence).
@@ -181,15 +178,6 @@ pub struct StdinFlags {
     /// live without it.
     #[arg(long, conflicts_with_all = ["test", "timeline"])]
     pub live: bool,
-}
-
-/// Which engine analyses records (hidden: only for tests/it/engines.rs, which checks that both
-/// give the same reports; goes with the reference engine).
-#[derive(clap::Args, Debug, Clone, Copy)]
-pub struct EngineFlags {
-    /// Analyse with the engine the scan-first one replaces.
-    #[arg(long, hide = true)]
-    pub reference_engine: bool,
 }
 
 /// How folders (and archives) are walked.

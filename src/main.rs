@@ -177,11 +177,6 @@ fn diagnose(args: &Args, rules: &RuleSet) -> u8 {
             hidden: args.walk.hidden,
             follow: args.walk.follow,
         },
-        engine: if args.engine.reference_engine {
-            pipeline::Engine::Reference
-        } else {
-            pipeline::Engine::ScanFirst
-        },
         keep,
         listed: if args.view.all_rotations {
             Listed::All

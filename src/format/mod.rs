@@ -141,26 +141,8 @@ impl Format {
             Format::EventsJson
             | Format::Subscription
             | Format::InsightsJson
-            | Format::CloudTrail => Some(events_json::decode_slice),
+            | Format::CloudTrail => Some(events_json::scan_slice),
             _ => None,
-        }
-    }
-
-    /// [`Format::memory_decoder`] with `filter-log-events` / `get-log-events` pages read by hand
-    /// first (`events_json::scan`), the scan-first engine's: the same records and errors.
-    pub fn scanning_memory_decoder(self) -> Option<MemoryDecoder> {
-        self.memory_decoder()
-            .map(|_| events_json::scan_slice as MemoryDecoder)
-    }
-
-    /// [`Format::decoder`] with `filter-log-events` / `get-log-events` pages read by hand first
-    /// (`events_json::scan`), the scan-first engine's: the same records and errors.
-    pub fn scanning_decoder(self) -> Decoder {
-        match self.decoder() {
-            Decoder::Structured(_) if self.memory_decoder().is_some() => {
-                Decoder::Structured(events_json::scan_stream)
-            }
-            other => other,
         }
     }
 
@@ -168,11 +150,13 @@ impl Format {
     pub fn decoder(self) -> Decoder {
         match self {
             // Every JSON shape goes through one streaming walker that recognises documents by
-            // their keys, so pasted documents of different kinds may follow each other.
+            // their keys, so pasted documents of different kinds may follow each other; pages
+            // of `filter-log-events` / `get-log-events` (nearly every JSON input) are read by
+            // hand first (`events_json::scan`), the walker taking every other document.
             Format::EventsJson
             | Format::Subscription
             | Format::InsightsJson
-            | Format::CloudTrail => Decoder::Structured(events_json::decode),
+            | Format::CloudTrail => Decoder::Structured(events_json::scan_stream),
             Format::EventsText => Decoder::Structured(events_text::decode),
             Format::EventsYaml => Decoder::Structured(yaml::decode),
             Format::EventsTable => Decoder::Structured(table::decode),

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use serde::Deserialize;
 
-use super::line::{JsonReader, Kind, Level, Line};
+use super::line::{Kind, Level, Line};
 use super::report::{Metrics, Status, render_report};
 use crate::aws::RequestId;
 use crate::time::{self, EpochMs};
@@ -111,8 +111,10 @@ pub(super) struct PlatformMetrics {
 }
 
 /// Renders a Lambda JSON log format record as the text-format line it stands for, and a CloudTrail
-/// event (or an EventBridge envelope around one) as its `CloudTrail …` line.
-pub(super) fn classify_json(m: &[u8], reader: JsonReader) -> Option<Line> {
+/// event (or an EventBridge envelope around one) as its `CloudTrail …` line. A record is read by
+/// hand (`flat_json`) when it is simple enough to be sure of what `serde_json` would read, else
+/// by `serde_json`.
+pub(super) fn classify_json(m: &[u8]) -> Option<Line> {
     if EVENT_SOURCE.find(m).is_some() && EVENT_NAME.find(m).is_some() {
         let v: serde_json::Value = serde_json::from_slice(m).ok()?;
         if let Some(l) = cloudtrail(&v) {
@@ -120,8 +122,7 @@ pub(super) fn classify_json(m: &[u8], reader: JsonReader) -> Option<Line> {
         }
     }
     let mut rec = JsonRecord::default();
-    let by_hand = reader == JsonReader::Flat && super::flat_json::read(m, &mut rec).is_some();
-    if !by_hand {
+    if super::flat_json::read(m, &mut rec).is_none() {
         rec = serde_json::from_slice(m).ok()?;
     }
     match rec.kind.as_deref() {

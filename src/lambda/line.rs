@@ -133,19 +133,6 @@ impl Line {
 
 /// Classifies one message. Never fails: what is not recognised is `Kind::Other`.
 pub fn classify(message: &[u8]) -> Line {
-    classify_with(message, JsonReader::Flat)
-}
-
-/// How JSON log format records are read: by hand where that is certain to give what
-/// `serde_json` gives (`lambda::flat_json`), or always with `serde_json` (the reference engine).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum JsonReader {
-    Flat,
-    Serde,
-}
-
-/// [`classify`], reading JSON records with `json`.
-pub(crate) fn classify_with(message: &[u8], json: JsonReader) -> Line {
     let (lead, m) = trimmed(message);
     if m.is_empty() {
         return Line::new(Kind::Other);
@@ -185,7 +172,7 @@ pub(crate) fn classify_with(message: &[u8], json: JsonReader) -> Line {
             }
             l
         }
-        b'{' => classify_json(m, json).unwrap_or_else(|| Line::new(Kind::Other)),
+        b'{' => classify_json(m).unwrap_or_else(|| Line::new(Kind::Other)),
         b'0'..=b'9' => classify_timestamped(m),
         _ => other(m),
     }
@@ -199,7 +186,7 @@ fn trimmed(message: &[u8]) -> (usize, &[u8]) {
     (lead, &msg[lead..])
 }
 
-/// What a START, END or REPORT line says. [`classify_with`] and the platform events of the
+/// What a START, END or REPORT line says. [`classify`] and the platform events of the
 /// line-oriented strategies ([`super::platform`]) both read these lines here, so a line reads
 /// the same whichever path it takes.
 pub(crate) struct Platform {

@@ -73,17 +73,6 @@ pub(crate) fn analyze(message: &[u8], rules: &RuleSet) -> Analysis {
     matched(classify(message), message, Bytes::Unchecked, rules)
 }
 
-/// [`analyze`] as the engine the scan-first one replaces does it (JSON records read by
-/// `serde_json` only); goes with that engine.
-pub(crate) fn analyze_reference(message: &[u8], rules: &RuleSet) -> Analysis {
-    matched(
-        line::classify_with(message, line::JsonReader::Serde),
-        message,
-        Bytes::Unchecked,
-        rules,
-    )
-}
-
 /// Matches a classified message against every rule literal (and the regexes behind the ones
 /// found), and reads its step and facts.
 fn matched(line: Line, message: &[u8], bytes: Bytes, rules: &RuleSet) -> Analysis {

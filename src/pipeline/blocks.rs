@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::session::Session;
-use super::{Analyzer, Engine, MAX_RECORD_BYTES};
+use super::{Analyzer, MAX_RECORD_BYTES};
 use crate::format::Record;
 use crate::format::lines::LineDecoder;
 use crate::lambda::platform::PlatformEvent;
@@ -124,13 +124,11 @@ fn decode_block<'a>(
     } else {
         Bytes::Unchecked
     };
-    let lines = match (an.engine, bytes) {
-        (Engine::ScanFirst, Bytes::NulFree) => {
-            decode_sorted(data, decoder, base_offset, &mut records, &mut events)
-        }
-        // The reference engine, and a block with a NUL byte somewhere (each message is looked
-        // at for one on the full path): every record takes the full path.
-        _ => {
+    let lines = match bytes {
+        Bytes::NulFree => decode_sorted(data, decoder, base_offset, &mut records, &mut events),
+        // A block with a NUL byte somewhere (each message is looked at for one on the full
+        // path): every record takes the full path.
+        Bytes::Unchecked => {
             // About one record per 64 bytes: grow once or twice, not a dozen times.
             records.reserve(data.len() / 64 + 16);
             decoder.decode(data, 1, base_offset, &mut records)
@@ -356,7 +354,7 @@ mod tests {
             &decoder,
             7,
             BLOCK,
-            Analyzer::new(rules()),
+            Analyzer { rules: rules() },
             &Spare::default(),
         );
         assert!(blocks.len() > 2);
@@ -395,7 +393,7 @@ mod tests {
     }
 
     /// Plain START, END and REPORT lines become events in blocks without a NUL byte; merged
-    /// back by line number they are what the record path decodes.
+    /// back by line number they are every record the decoder gives of the whole input.
     #[test]
     fn platform_lines_become_events_and_merge_back_as_the_records() {
         let Decoder::Lines(decoder) = Format::S3Export.decoder() else {
@@ -414,17 +412,15 @@ mod tests {
             ));
         }
         let data = input.as_bytes();
-        let decode = |engine| {
-            let an = Analyzer {
-                rules: rules(),
-                engine,
-            };
-            decode_window(data, &decoder, 0, 16 << 10, an, &Spare::default())
-        };
-        let (fast, full) = (decode(Engine::ScanFirst), decode(Engine::Reference));
+        let an = Analyzer { rules: rules() };
+        let fast = decode_window(data, &decoder, 0, 16 << 10, an, &Spare::default());
         assert!(fast.len() > 10);
-        assert!(full.iter().all(|b| b.events.is_empty()));
-        assert_eq!(merged(&fast), merged(&full));
+        let mut whole = Vec::new();
+        decoder.decode(data, 1, 0, &mut whole);
+        let full: Vec<_> = (whole.iter())
+            .map(|r| (r.line, r.timestamp, r.message.to_vec()))
+            .collect();
+        assert_eq!(merged(&fast), full);
         // The block with the NUL byte takes the record path whole; every other block makes an
         // event of each START, END, and REPORT without a status.
         let binary = |b: &DecodedBlock| b.records.iter().any(|r| r.message.contains(&0));
@@ -454,7 +450,7 @@ mod tests {
             &decoder,
             0,
             BLOCK,
-            Analyzer::new(rules()),
+            Analyzer { rules: rules() },
             &Spare::default(),
         );
         assert!(blocks.iter().all(|b| b.records.is_empty() && b.lines == 0));

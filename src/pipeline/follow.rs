@@ -386,8 +386,7 @@ impl<'r> Follower<'r> {
         ansi: bool,
     ) -> Follower<'r> {
         let id = source_id(0, 0);
-        let mut session = Session::new(rules, id, opts);
-        session.engine = opts.engine;
+        let session = Session::new(rules, id, opts);
         let mut report = InputReport::new("<stdin>".to_string());
         report.format = format.name().to_string();
         if ansi {

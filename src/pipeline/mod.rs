@@ -82,9 +82,6 @@ pub struct Options {
     pub progress: bool,
     /// What a folder walk (and an archive listing) reads.
     pub walk: WalkRules,
-    /// Which engine analyses records (the reference one only to compare reports with).
-    #[doc(hidden)]
-    pub engine: Engine,
     /// Which rotations to keep whole: the ones a timeline shows (`--timeline`), or all of them
     /// to trace how the rules scored them (`--test`).
     pub keep: Keep,
@@ -98,39 +95,10 @@ pub struct Options {
     pub release: Option<fn()>,
 }
 
-/// How records are analysed. The scan-first engine and the engine it replaces must give the
-/// same report byte for byte (`tests/it/engines.rs`); the reference engine is kept only for that
-/// comparison, and goes once the new engine has replaced it everywhere.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[doc(hidden)]
-pub enum Engine {
-    /// The engine being built for issue 11. So far it differs from the reference engine only
-    /// in reading Lambda JSON log records by hand (`lambda::flat_json`) and JSON pages of
-    /// events by hand (`format::events_json::scan`, a stream in windows), and in reading the
-    /// plain START/END/REPORT lines of line-oriented inputs as small events
-    /// (`lambda::platform`); the scan-first pass over each block (lines without a hit never
-    /// classified) is not in yet (BENCHMARKS.md, "What limits it").
-    #[default]
-    ScanFirst,
-    /// Every record classified and matched in full.
-    Reference,
-}
-
-/// The rule set and the engine, as the parallel stage needs them.
+/// The rule set, as the parallel stage needs it to analyse records.
 #[derive(Clone, Copy)]
 pub(crate) struct Analyzer<'r> {
     pub(crate) rules: &'r RuleSet,
-    pub(crate) engine: Engine,
-}
-
-impl<'r> Analyzer<'r> {
-    #[cfg(test)]
-    pub(crate) fn new(rules: &'r RuleSet) -> Analyzer<'r> {
-        Analyzer {
-            rules,
-            engine: Engine::default(),
-        }
-    }
 }
 
 /// Scans `paths` (none: stdin) and diagnoses what failed. Inputs are scanned on the pool as
@@ -394,36 +362,23 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
 impl Analyzer<'_> {
     /// Classifies each record, matches it against every rule literal and reads its step and
     /// facts, appending the analyses to `out` in order; `bytes` says what is known of a record's
-    /// bytes. The scan-first engine reads them in pairs ([`crate::lambda::analyze_all`]); the
-    /// reference engine one at a time, looking at every message itself.
+    /// bytes. The texts are matched two at a time ([`crate::lambda::analyze_all`]).
     pub(crate) fn analyze_all(
         &self,
         records: &[Record],
         bytes: impl Fn(&Record) -> Bytes,
         out: &mut Vec<Analysis>,
     ) {
-        match self.engine {
-            Engine::ScanFirst => {
-                let messages: Vec<(&[u8], Bytes)> =
-                    records.iter().map(|r| (&*r.message, bytes(r))).collect();
-                crate::lambda::analyze_all(&messages, self.rules, out);
-            }
-            Engine::Reference => {
-                let each = records.iter();
-                out.extend(each.map(|r| crate::lambda::analyze_reference(&r.message, self.rules)));
-            }
-        }
+        let messages: Vec<(&[u8], Bytes)> =
+            records.iter().map(|r| (&*r.message, bytes(r))).collect();
+        crate::lambda::analyze_all(&messages, self.rules, out);
     }
 }
 
 /// Scans an opened input with the strategy for how it is held (mapped or streamed) and how its
 /// shape decodes (line-oriented or documents), into `report`.
 fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut InputReport) {
-    let decoder = match session.analyzer().engine {
-        Engine::ScanFirst => format.scanning_decoder(),
-        Engine::Reference => format.decoder(),
-    };
-    match (opened, decoder) {
+    match (opened, format.decoder()) {
         (Opened::Archive(_), _) => {}
         (Opened::Mapped(m), Decoder::Lines(decoder)) => {
             let data = m.bytes();
@@ -438,27 +393,17 @@ fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut Inpu
         }
         .scan(session)
         .report_to(report),
-        (Opened::Mapped(m), Decoder::Structured(_)) if format.memory_decoder().is_some() => {
-            let decode = match session.analyzer().engine {
-                Engine::ScanFirst => format.scanning_memory_decoder(),
-                Engine::Reference => format.memory_decoder(),
-            };
-            let decode = decode.unwrap();
-            MappedDocuments {
-                data: m.bytes(),
-                decode,
-            }
-            .scan(session)
-            .report_to(report);
-            sources::note_change(&m, report);
-        }
         (Opened::Mapped(m), Decoder::Structured(decode)) => {
-            StreamDocuments {
-                reader: m.bytes(),
-                decode,
-            }
-            .scan(session)
-            .report_to(report);
+            let data = m.bytes();
+            let scanned = match format.memory_decoder() {
+                Some(decode) => MappedDocuments { data, decode }.scan(session),
+                None => StreamDocuments {
+                    reader: data,
+                    decode,
+                }
+                .scan(session),
+            };
+            scanned.report_to(report);
             sources::note_change(&m, report);
         }
         (Opened::Stream(r), Decoder::Structured(decode)) => StreamDocuments { reader: r, decode }

@@ -3,7 +3,7 @@
 //! ([`super::sink`]). Whichever strategy decoded the input feeds a [`Session`].
 
 use super::sink::{self, Closed};
-use super::{Analyzer, Engine, MAX_RECORD_BYTES, Options};
+use super::{Analyzer, MAX_RECORD_BYTES, Options};
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
@@ -34,8 +34,6 @@ pub(super) struct SourceOutcome {
 /// Per-input state: assembly, rotation tracking and the diagnoses of rotations closed so far.
 pub(super) struct Session<'r> {
     pub(super) rules: &'r RuleSet,
-    /// How records are analysed (see [`Engine`]).
-    pub(super) engine: Engine,
     pub(super) assembler: Assembler<'r>,
     tracker: Tracker,
     /// What becomes of closed rotations (this input's share of the batch report).
@@ -59,7 +57,6 @@ impl<'r> Session<'r> {
     pub(super) fn new(rules: &'r RuleSet, source: u64, opts: &Options) -> Session<'r> {
         Session {
             rules,
-            engine: Engine::default(),
             assembler: Assembler::new(rules, source),
             tracker: Tracker::new(),
             closed: Closed::new(opts),
@@ -78,10 +75,7 @@ impl<'r> Session<'r> {
 
     /// How this input's records are analysed.
     pub(super) fn analyzer(&self) -> Analyzer<'r> {
-        Analyzer {
-            rules: self.rules,
-            engine: self.engine,
-        }
+        Analyzer { rules: self.rules }
     }
 
     /// Feeds records in order; `analyzed` is drained (its buffer is reused).

@@ -211,7 +211,6 @@ fn scan_opened(
     let (rules, opts) = (ctx.rules, ctx.opts);
     let mut report = InputReport::new(named.name);
     let mut session = Session::new(rules, named.id, opts);
-    session.engine = opts.engine;
     session.assembler.set_default_stream(named.stream);
     let format = opts.input_format.unwrap_or_else(|| detect::detect(sample));
     report.format = format.name().to_string();

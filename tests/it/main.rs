@@ -6,8 +6,6 @@
 //! * [`cli`]: the command line: exit codes, bad input, colour, the JSON contract, determinism,
 //!   `--rules`, `--since` / `--until`.
 //! * [`corpus`]: every case of `corpus/` against its `expect.toml`.
-//! * [`engines`]: the scan-first engine and the engine it replaces give the same reports (on
-//!   generated data of every shape, files, stdin, folders, gzip, and the whole corpus).
 //! * [`exit_status`]: exit statuses as grep uses them, for archives, nested gzip, unreadable and
 //!   empty inputs, and a closed stdout.
 //! * [`files`]: files that change while read, what a folder walk picks up, over-long records.
@@ -22,6 +20,9 @@
 //! * [`robustness`]: no input makes a decoder panic or hang (a seeded property test, the fuzz
 //!   regressions), and the edge cases of `docs/log-formats.md` diagnose.
 //! * [`shapes`]: one scenario in every export shape diagnoses the same.
+//! * [`strategies`]: every way of reading an input (a mapped file, a pipe, gzipped; one worker
+//!   or four) gives the same report, on generated data of every shape, JSON pages written every
+//!   way, a folder of every shape and the whole corpus.
 //! * [`views`]: the summary per secret, the rotations list, the timeline, ndjson and markdown,
 //!   `-q`, `--fail-on`, `explain`, `--test`, `--generate`, fitting the terminal, fixes filled
 //!   from the logs, stdin from a terminal.
@@ -31,7 +32,6 @@
 mod catalog;
 mod cli;
 mod corpus;
-mod engines;
 mod exit_status;
 mod files;
 mod follow;
@@ -43,5 +43,6 @@ mod robustness;
 mod schema;
 mod shapes;
 mod shapes_real_cli;
+mod strategies;
 mod util;
 mod views;

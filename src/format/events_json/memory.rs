@@ -157,16 +157,17 @@ fn offset_in(text: &[u8], line: usize, column: usize) -> usize {
 }
 
 /// Decodes every JSON document in `data` (valid UTF-8), like [`super::walk`] does a stream: the
-/// same records, positions and errors.
+/// same records, positions and errors. (For the tests: see `super::decode_slice`.)
+#[cfg(test)]
 pub(super) fn walk(data: &[u8], w: &mut Walker) {
     walk_with(data, w, documents);
 }
 
 /// How a run of documents is read, from an offset up to the end or the first fault: serde_json
-/// ([`documents`]) or the hand reader first ([`super::scan`]).
+/// (`documents`, for the tests) or the hand reader first ([`super::scan`]).
 pub(super) type Documents = fn(&[u8], usize, &Position, &mut Walker) -> Option<Fault>;
 
-/// [`walk`], reading runs of documents with `documents`: what to do after a fault (report it,
+/// `walk`, reading runs of documents with `documents`: what to do after a fault (report it,
 /// resume at the next document) is the same whoever read them.
 pub(super) fn walk_with(data: &[u8], w: &mut Walker, documents: Documents) {
     let pos = Position::new(data);
@@ -234,6 +235,7 @@ pub(super) struct Fault {
 
 /// Decodes the documents from `from` on, as one stream parser would: up to the end (`None`) or
 /// the first fault. The records of a faulty document before its fault are delivered.
+#[cfg(test)]
 fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option<Fault> {
     let base = pos.line_at(from);
     let mut docs = serde_json::Deserializer::from_slice(&data[from..]).into_iter::<&RawValue>();

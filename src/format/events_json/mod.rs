@@ -40,9 +40,8 @@
 //! nearly every JSON input has), which hands each page it is sure of straight to the walker's
 //! sink and gives every other document to the serde_json walker above ([`scan_slice`] for a
 //! mapped file, [`scan_stream`] for a stream read in windows that end where a page, or an event
-//! of a page, ends). The
-//! scan-first engine decodes with it; the reference engine with serde_json alone
-//! ([`decode_slice`], [`decode`]), so `tests/it/engines.rs` compares the two.
+//! of a page, ends). The tests read it against serde_json alone ([`decode`], and from memory
+//! `decode_slice`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -202,7 +201,9 @@ pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)
 }
 
 /// [`decode`] for an input held in memory (a mapped file): the same records and errors, parsed
-/// from the slice (many times faster than through a reader).
+/// from the slice (many times faster than through a reader). Only the tests read with
+/// serde_json alone from memory, to compare [`scan_slice`] with.
+#[cfg(test)]
 pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     if std::str::from_utf8(data).is_err() {
         // Invalid UTF-8 is replaced on the way in, which only the stream path does.
@@ -213,7 +214,7 @@ pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -
     w.finish()
 }
 
-/// [`decode_slice`] with the hand reader of `filter-log-events` / `get-log-events` pages
+/// `decode_slice` with the hand reader of `filter-log-events` / `get-log-events` pages
 /// ([`scan`]) first, serde_json for every document it gives up on: the same records and errors.
 pub(crate) fn scan_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
     if std::str::from_utf8(data).is_err() {
