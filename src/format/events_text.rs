@@ -76,6 +76,11 @@ fn kind(line: &[u8]) -> LineKind {
 
 /// `get-log-events --output text` starts each page with its tokens: `b/<digits>⇥f/<digits>`.
 fn is_token_line(line: &[u8]) -> bool {
+    // Every line of every input is asked while detecting: most are turned away by their first
+    // two bytes, before the search for a TAB through the whole line.
+    if !line.starts_with(b"b/") {
+        return false;
+    }
     let Some(tab) = memchr::memchr(b'\t', line) else {
         return false;
     };

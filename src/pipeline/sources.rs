@@ -212,14 +212,20 @@ fn scan_opened(
     let mut report = InputReport::new(named.name);
     let mut session = Session::new(rules, named.id, opts);
     session.assembler.set_default_stream(named.stream);
+    // A file held in memory is its own sample (`input::open` does not copy it).
+    let sample = match &opened {
+        Opened::Mapped(m) => m.sample(),
+        _ => sample,
+    };
     let format = opts.input_format.unwrap_or_else(|| detect::detect(sample));
     report.format = format.name().to_string();
     report.transport = layer_names;
     if matches!(opened, Opened::Mapped(_)) {
         session.progress = ctx.progress.clone();
     }
+    let (sample_blank, sampled) = (sample.iter().all(u8::is_ascii_whitespace), sample.len());
     scan(opened, format, &mut session, &mut report);
-    let blank = sample.iter().all(u8::is_ascii_whitespace) && report.bytes <= sample.len() as u64;
+    let blank = sample_blank && report.bytes <= sampled as u64;
     let mut outcome = session.end(report);
     settle(&mut outcome.report, blank, opts.input_format);
     outcome
