@@ -475,11 +475,14 @@ impl<'r> Follower<'r> {
         }
         let text: Vec<u8> = input.buf.drain(..cut).collect();
         self.blank &= text.iter().all(u8::is_ascii_whitespace);
+        // Offsets and the input's byte count are of the text decoded, colours stripped, as
+        // when the same bytes are read from a file (`transport::stream`'s layers).
         let text = if self.text.ansi {
             strip_ansi(&text)
         } else {
             text
         };
+        let decoded = text.len() as u64;
         let blocks = decode_window(
             &text,
             &self.text.decoder,
@@ -495,7 +498,7 @@ impl<'r> Follower<'r> {
         };
         order.assemble(blocks);
         self.lines = order.line_base;
-        self.offset += cut as u64;
+        self.offset += decoded;
         self.unsettled = true;
     }
 

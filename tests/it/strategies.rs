@@ -197,6 +197,44 @@ fn a_time_window_read_every_way_gives_the_same_reports() {
     input.check("json", &WAYS);
 }
 
+/// `aws logs tail --color on` text (timestamps and stream names in colour codes), generated and
+/// as a terminal capture in the corpus: a file and a gzipped file strip the colours in the
+/// transport layer, a pipe in follow mode as it decodes each window; the offsets and the byte
+/// count of the input must be of the same (stripped) text.
+#[test]
+fn coloured_tail_text_read_every_way_gives_the_same_reports() {
+    let (data, _) = rotdiag_gen::generate_vec(&Config::new(Format::Tail, 1 << 20, 13));
+    Input::new("coloured tail".into(), coloured(&data)).check_all();
+    let capture = crate::corpus::corpus_dir()
+        .join("network-acl-blocks-https--tail--follow-colour")
+        .join("tail-follow.txt");
+    let data = std::fs::read(&capture).expect("the corpus capture");
+    Input::new(capture.display().to_string(), data).check_all();
+}
+
+/// `text` (`aws logs tail` lines) with each line's timestamp in green and stream name in cyan,
+/// as `--color on` writes them.
+fn coloured(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() * 2);
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let mut fields = line.splitn(3, |&b| b == b' ');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(ts), Some(stream), Some(rest)) => {
+                for (colour, field) in [(&b"32"[..], ts), (b"36", stream)] {
+                    out.extend_from_slice(b"\x1b[");
+                    out.extend_from_slice(colour);
+                    out.push(b'm');
+                    out.extend_from_slice(field);
+                    out.extend_from_slice(b"\x1b[0m ");
+                }
+                out.extend_from_slice(rest);
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    out
+}
+
 /// A folder of every shape, as plain files and gzipped, with one worker and with four.
 #[test]
 fn a_folder_of_every_shape_read_every_way_gives_the_same_reports() {
