@@ -75,8 +75,12 @@ use crate::summary::{InputReport, Summary};
 pub const TICK: Duration = Duration::from_millis(50);
 /// Input quiet this long: the record at the end is complete.
 pub const QUIET: Duration = Duration::from_millis(100);
-/// In auto mode, a pipe quiet and still open this long is live.
-pub const GO_LIVE_AFTER: Duration = Duration::from_millis(500);
+/// In auto mode, a pipe quiet and still open this long is live. Long enough that a writer
+/// that is only slow is not taken for a live stream: `aws logs tail --since 2d` fetching its next
+/// page, or any writer on a loaded machine (at 500 ms, the test suite's writers were, now and
+/// then, under a load average of 5 to 9, and a live pipe decodes on [`QUIET`], which can cut a
+/// record where its writer pauses again). A live stream waits this long once, after its history.
+pub const GO_LIVE_AFTER: Duration = Duration::from_secs(2);
 /// While the input keeps coming, the session still settles this often.
 const SETTLE_EVERY: Duration = Duration::from_millis(250);
 /// Bytes read from stdin at a time.

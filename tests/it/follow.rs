@@ -173,7 +173,7 @@ fn a_pipe_that_pauses_inside_a_record_gives_the_report_of_the_same_bytes_at_once
     let cut = memchr_find(&data, b"Traceback (most recent call last):\n");
     let mut live = Live::spawn(&["--format", "json"]);
     live.write(&data[..cut]);
-    // Longer than `pipeline::follow::QUIET` (100 ms), shorter than `GO_LIVE_AFTER` (500 ms).
+    // Longer than `pipeline::follow::QUIET` (100 ms), shorter than `GO_LIVE_AFTER` (2 s).
     std::thread::sleep(Duration::from_millis(250));
     live.write(&data[cut..]);
     live.close();

@@ -56,9 +56,9 @@ const WAYS: [Way; 6] = [
 ];
 
 /// The ways the human report is compared on (the JSON report says more, on every way). Not a
-/// pipe: one that stays quiet for follow mode's `GO_LIVE_AFTER` (500 ms) is followed live, and the
+/// pipe: one that stays quiet for follow mode's `GO_LIVE_AFTER` (2 s) is followed live, and the
 /// human report then prints a line for each rotation as it closes before the report, by design;
-/// a loaded machine can stall the test's writer that long (it did, in CI). The JSON report
+/// a loaded machine can stall the test's writer that long (at 500 ms it did, in CI). The JSON report
 /// prints nothing live, so pipes are compared in JSON.
 const HUMAN_WAYS: [Way; 3] = [
     way(Hold::File, "1"),
