@@ -7,9 +7,10 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
+use super::ahead::with_read_ahead;
 use super::session::Session;
 use super::{Scanned, Strategy};
-use crate::format::{MemoryDecoder, Record, StructuredDecoder};
+use crate::format::{AheadDecoder, MemoryDecoder, Record, StructuredDecoder};
 use crate::lambda::{Analysis, Bytes};
 use crate::problem::Problem;
 
@@ -28,23 +29,37 @@ const ANALYZE_CHUNK: usize = 64;
 pub(super) struct MappedDocuments<'a> {
     pub(super) data: &'a [u8],
     pub(super) decode: MemoryDecoder,
+    /// The decoder that takes pages' events read ahead on other threads ([`super::ahead`]), used
+    /// with more than one thread.
+    pub(super) ahead: Option<AheadDecoder>,
 }
 
 impl Strategy for MappedDocuments<'_> {
     fn scan(self, session: &mut Session) -> Scanned {
-        let MappedDocuments { data, decode } = self;
+        let MappedDocuments {
+            data,
+            decode,
+            ahead,
+        } = self;
         let progress = session.progress.clone();
+        let helpers = rayon::current_num_threads().saturating_sub(1);
         let problems = scan_structured(
             move |sink: &mut dyn FnMut(Record<'static>)| {
                 let mut done = 0;
-                let errs = decode(data, &mut |r: Record<'static>| {
+                let mut sink = |r: Record<'static>| {
                     // Progress by the offset records are at (advanced at most every 1 MiB).
                     if r.offset > done + (1 << 20) {
                         progress.advance(r.offset - done);
                         done = r.offset;
                     }
                     sink(r)
-                });
+                };
+                let errs = match ahead {
+                    Some(read) if helpers > 0 => {
+                        with_read_ahead(data, helpers, |a| read(data, &mut sink, a))
+                    }
+                    _ => decode(data, &mut sink),
+                };
                 progress.advance((data.len() as u64).saturating_sub(done));
                 errs
             },
