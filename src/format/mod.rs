@@ -146,6 +146,13 @@ impl Format {
         }
     }
 
+    /// [`Format::memory_decoder`] taking runs of events read ahead on other threads
+    /// (`events_json::scan_slice_ahead`): the same records and errors.
+    pub(crate) fn reading_ahead_decoder(self) -> Option<AheadDecoder> {
+        self.memory_decoder()
+            .map(|_| events_json::scan_slice_ahead as AheadDecoder)
+    }
+
     /// How inputs of this shape are decoded.
     pub fn decoder(self) -> Decoder {
         match self {
@@ -210,6 +217,10 @@ pub(crate) type StructuredDecoder =
 
 /// A structured decoder for an input held in memory.
 pub(crate) type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
+
+/// A [`MemoryDecoder`] that takes runs of events read ahead ([`events_json::Ahead`]).
+pub(crate) type AheadDecoder =
+    fn(&[u8], &mut dyn FnMut(Record<'static>), &mut dyn events_json::Ahead) -> Vec<Problem>;
 
 /// The two ways inputs are decoded.
 #[derive(Clone, Copy)]

@@ -7,17 +7,18 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
+use super::ahead::with_read_ahead;
 use super::session::Session;
 use super::{Scanned, Strategy};
-use crate::format::{MemoryDecoder, Record, StructuredDecoder};
+use crate::format::{AheadDecoder, MemoryDecoder, Record, StructuredDecoder};
 use crate::lambda::{Analysis, Bytes};
 use crate::problem::Problem;
 
-/// Records per batch of a structured input. Up to four batches are alive at once (two queued, one
-/// being filled, one being fed), each record holding its message: since JSON pages are read by
-/// hand the decoder keeps the queue full, and 8192 records a batch cost 13 MiB more peak memory on
-/// stdin JSON than this (`cat` of 256 MiB of `filter-log-events` JSON: 55 -> 42 MiB), for no
-/// measurable time.
+/// Records per batch of a structured input. Up to five batches are alive at once (two queued, one
+/// being filled, one being classified, one being fed), each record holding its message: since
+/// JSON pages are read by hand the decoder keeps the queue full, and 8192 records a batch cost
+/// 13 MiB more peak memory on stdin JSON than this (`cat` of 256 MiB of `filter-log-events`
+/// JSON: 55 -> 42 MiB), for no measurable time.
 const JSON_BATCH: usize = 2048;
 
 /// Records of a batch analysed by one task of the pool (small enough to share a batch out
@@ -28,23 +29,37 @@ const ANALYZE_CHUNK: usize = 64;
 pub(super) struct MappedDocuments<'a> {
     pub(super) data: &'a [u8],
     pub(super) decode: MemoryDecoder,
+    /// The decoder that takes pages' events read ahead on other threads ([`super::ahead`]), used
+    /// with more than one thread.
+    pub(super) ahead: Option<AheadDecoder>,
 }
 
 impl Strategy for MappedDocuments<'_> {
     fn scan(self, session: &mut Session) -> Scanned {
-        let MappedDocuments { data, decode } = self;
+        let MappedDocuments {
+            data,
+            decode,
+            ahead,
+        } = self;
         let progress = session.progress.clone();
+        let helpers = rayon::current_num_threads().saturating_sub(1);
         let problems = scan_structured(
             move |sink: &mut dyn FnMut(Record<'static>)| {
                 let mut done = 0;
-                let errs = decode(data, &mut |r: Record<'static>| {
+                let mut sink = |r: Record<'static>| {
                     // Progress by the offset records are at (advanced at most every 1 MiB).
                     if r.offset > done + (1 << 20) {
                         progress.advance(r.offset - done);
                         done = r.offset;
                     }
                     sink(r)
-                });
+                };
+                let errs = match ahead {
+                    Some(read) if helpers > 0 => {
+                        with_read_ahead(data, helpers, |a| read(data, &mut sink, a))
+                    }
+                    _ => decode(data, &mut sink),
+                };
                 progress.advance((data.len() as u64).saturating_sub(done));
                 errs
             },
@@ -88,21 +103,25 @@ impl<R: Read + Send> Strategy for StreamDocuments<R> {
 /// assemble (in order). With more than one thread the decoder runs on a thread of
 /// its own, handing batches of records over a short queue, while this thread classifies them (on
 /// the pool) and assembles them in order: parsing is serial, so it must not wait for the rest.
+/// Assembling is serial too: a batch is assembled while the next is classified
+/// ([`fold_beside`]).
 fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<Problem>
 where
     D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem> + Send,
 {
     let an = session.analyzer();
-    let consume = |batch: &[Record<'static>], session: &mut Session| {
-        let mut analyzed: Vec<Analysis> = batch
+    let analyze = |batch: &[Record<'static>]| -> Vec<Analysis> {
+        batch
             .par_chunks(ANALYZE_CHUNK)
             .flat_map_iter(|chunk| {
                 let mut out = Vec::new();
                 an.analyze_all(chunk, |_| Bytes::Unchecked, &mut out);
                 out
             })
-            .collect();
-        session.feed(batch, &mut analyzed);
+            .collect()
+    };
+    let consume = |batch: &[Record<'static>], session: &mut Session| {
+        session.feed(batch, &mut analyze(batch));
     };
     if rayon::current_num_threads() < 2 {
         let mut batch: Vec<Record<'static>> = Vec::with_capacity(JSON_BATCH);
@@ -133,13 +152,34 @@ where
             }
             errors
         });
+        let mut analyzed = None;
         for batch in rx {
-            consume(&batch, session);
+            let next = fold_beside(analyzed.take(), session, || analyze(&batch));
+            analyzed = Some((batch, next));
         }
+        fold_beside(analyzed, session, || ());
         decoder
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Feeds a batch and its analyses (if any) to the session on this thread while `work` runs on
+/// another worker of the pool (or after, on this one, when none is free).
+///
+/// Why: fed only once a batch was analysed, the pool waited for each fold (about a quarter of a
+/// `filter-log-events` run's instructions past reading) and the fold for each analysis.
+fn fold_beside<T: Send>(
+    analyzed: Option<(Vec<Record<'static>>, Vec<Analysis>)>,
+    session: &mut Session,
+    work: impl FnOnce() -> T + Send,
+) -> T {
+    let fold = || {
+        if let Some((batch, mut analyses)) = analyzed {
+            session.feed(&batch, &mut analyses);
+        }
+    };
+    rayon::join(fold, work).1
 }
 
 /// Counts bytes through a reader and turns a mid-stream read error (truncated gzip) into a report.

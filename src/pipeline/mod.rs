@@ -31,6 +31,7 @@
 //! is (a file, stdin, each member of an archive), how it is opened and detected, and how far it
 //! was read once done, is [`sources`].
 
+mod ahead;
 mod blocks;
 mod documents;
 mod follow;
@@ -396,7 +397,12 @@ fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut Inpu
         (Opened::Mapped(m), Decoder::Structured(decode)) => {
             let data = m.bytes();
             let scanned = match format.memory_decoder() {
-                Some(decode) => MappedDocuments { data, decode }.scan(session),
+                Some(decode) => MappedDocuments {
+                    data,
+                    decode,
+                    ahead: format.reading_ahead_decoder(),
+                }
+                .scan(session),
                 None => StreamDocuments {
                     reader: data,
                     decode,

@@ -163,13 +163,14 @@ pub(super) fn walk(data: &[u8], w: &mut Walker) {
     walk_with(data, w, documents);
 }
 
-/// How a run of documents is read, from an offset up to the end or the first fault: serde_json
-/// (`documents`, for the tests) or the hand reader first ([`super::scan`]).
-pub(super) type Documents = fn(&[u8], usize, &Position, &mut Walker) -> Option<Fault>;
-
-/// `walk`, reading runs of documents with `documents`: what to do after a fault (report it,
-/// resume at the next document) is the same whoever read them.
-pub(super) fn walk_with(data: &[u8], w: &mut Walker, documents: Documents) {
+/// [`walk`], reading runs of documents with `documents` (from an offset up to the end or the
+/// first fault: serde_json's [`documents`] or the hand reader first, [`super::scan`]): what to do
+/// after a fault (report it, resume at the next document) is the same whoever read them.
+pub(super) fn walk_with(
+    data: &[u8],
+    w: &mut Walker,
+    mut documents: impl FnMut(&[u8], usize, &Position, &mut Walker) -> Option<Fault>,
+) {
     let pos = Position::new(data);
     // A stream parser is made at the start and again after each syntax error; its errors count
     // lines from there.

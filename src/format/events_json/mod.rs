@@ -65,6 +65,7 @@ use payload::nested;
 use record::{
     Acc, cloudtrail_record, finish, flat_object_row, insights_group, query_row, record, string_of,
 };
+pub(crate) use scan::{Ahead, Run, event_start, read_run};
 
 /// Where the parser is, for the line and offset of what it delivers: counted as a stream is read
 /// ([`stream::Position`]), or worked out from where the parsed text sits in an input held in
@@ -222,6 +223,23 @@ pub(crate) fn scan_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> 
     }
     let mut w = Walker::new(sink, Some(Window::default()));
     memory::walk_with(data, &mut w, scan::documents);
+    w.finish()
+}
+
+/// [`scan_slice`] taking the runs of events of pages that `ahead` read on other threads
+/// ([`scan::read_run`]) where the hand reader reaches their start: the same records and errors.
+pub(crate) fn scan_slice_ahead(
+    data: &[u8],
+    sink: &mut dyn FnMut(Record<'static>),
+    ahead: &mut dyn Ahead,
+) -> Vec<Problem> {
+    if std::str::from_utf8(data).is_err() {
+        return decode(&mut &data[..], sink);
+    }
+    let mut w = Walker::new(sink, Some(Window::default()));
+    memory::walk_with(data, &mut w, |data, from, pos, w| {
+        scan::documents_ahead(data, from, pos, w, Some(&mut *ahead))
+    });
     w.finish()
 }
 

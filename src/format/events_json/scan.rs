@@ -44,10 +44,23 @@ use super::memory::{self, Fault, Position};
 use super::{MAX_DOCUMENT, Skip, Walker};
 use crate::format::Record;
 
-/// Reads the documents of `data` from `from` on (a [`memory::Documents`]): each with this
+/// Reads the documents of `data` from `from` on (for [`memory::walk_with`]): each with this
 /// reader, or with serde_json where it gives up. Stops at the end (`None`) or at the first fault.
 pub(super) fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option<Fault> {
+    documents_ahead(data, from, pos, w, None)
+}
+
+/// [`documents`], taking the events of a page read ahead by `ahead` wherever the reader reaches
+/// the start of a run of them (see [`Ahead`]).
+pub(super) fn documents_ahead<'d>(
+    data: &'d [u8],
+    from: usize,
+    pos: &Position,
+    w: &mut Walker,
+    ahead: Option<&'d mut dyn Ahead>,
+) -> Option<Fault> {
     let mut scan = Scan::new(data, 0);
+    scan.ahead = ahead;
     let mut done = from;
     loop {
         scan.seek(done, pos.line_at(done));
@@ -414,6 +427,8 @@ pub(super) struct Scan<'d> {
     /// The last event of that page read whole: where a page cut by the end of a window is taken
     /// up again ([`Windows`]).
     pub(super) mark: Option<Mark>,
+    /// Runs of events read ahead on other threads (a mapped file read in parallel).
+    ahead: Option<&'d mut dyn Ahead>,
 }
 
 /// Where the `events` array of a page opens: just after its `[`, on `line`, after the page's
@@ -455,6 +470,7 @@ impl<'d> Scan<'d> {
             offset_base,
             events_at: None,
             mark: None,
+            ahead: None,
         }
     }
 
@@ -611,6 +627,18 @@ impl<'d> Scan<'d> {
             self.ws().ok_or(Stop::End)?;
             let (at, line) = (self.at, self.line());
             let keep = read.delivered >= read.skip.records;
+            if let Some(run) = self
+                .ahead
+                .as_mut()
+                .filter(|_| keep)
+                .and_then(|a| a.take(at))
+            {
+                self.take_run(run, line, read, w);
+                if !self.next_or_close(b']')? {
+                    return Ok(());
+                }
+                continue;
+            }
             let before = if keep { w.last_line } else { read.last_line };
             let event = self.event(keep)?;
             match event {
@@ -631,6 +659,27 @@ impl<'d> Scan<'d> {
                 return Ok(());
             }
         }
+    }
+
+    /// Delivers a run of events read ahead from the reader's position (on `line`), as
+    /// [`Scan::items`] would have read them one by one, and moves past its last one.
+    fn take_run(&mut self, run: Run, line: u64, read: &mut Tally, w: &mut Walker) {
+        let base = line - 1;
+        let mut before = w.last_line;
+        read.delivered += run.records.len() as u64;
+        for mut r in run.records {
+            before = w.last_line;
+            r.line += base;
+            let r = w.stamp(r);
+            w.deliver(r);
+        }
+        self.mark = Some(Mark {
+            at: run.last.0,
+            line: run.last.1 + base,
+            last_line: before,
+        });
+        self.at = run.end;
+        self.newlines += run.newlines;
     }
 
     /// One event object, as a record (when `keep` is false: read, checked, not made; the line
@@ -932,6 +981,79 @@ impl<'d> Scan<'d> {
             None => Err(Stop::End),
         }
     }
+}
+
+/// Events of a page read ahead by [`read_run`], on another thread: the reader takes them when it
+/// reaches their start inside a page's `events` (and only then: where a run starts is a guess,
+/// see [`event_start`]), as if it had read them itself.
+pub(crate) trait Ahead {
+    /// The run read ahead from `at`, the start of an event of a page's `events` array the reader
+    /// is at, if there is one.
+    fn take(&mut self, at: usize) -> Option<Run>;
+}
+
+/// Consecutive events of a page's `events` array (separated by commas), read by hand from the
+/// start of one, up to the first event that starts at or past a limit, or the first that is not
+/// read whole (the reader reads that one itself, and gives up on it as it would have).
+#[derive(Debug)]
+pub(crate) struct Run {
+    /// Just past its last event's `}`.
+    end: usize,
+    /// Newlines in `data[start..end]`.
+    newlines: u64,
+    /// Its records, on lines counted from 1 at `start` (not yet numbered on from the walker's).
+    records: Vec<Record<'static>>,
+    /// Where its last event starts, and its line (counted the same way).
+    last: (usize, u64),
+}
+
+/// Reads the events from `start` (an event's `{`, at a guess) on, as [`Scan::items`] reads them,
+/// up to the first one that starts at or past `limit`. `None` if not even the first one is an
+/// event read whole.
+pub(crate) fn read_run(data: &[u8], start: usize, limit: usize) -> Option<Run> {
+    let mut scan = Scan::new(data, 0);
+    scan.seek(start, 1);
+    let mut run = Run {
+        end: start,
+        newlines: 0,
+        // An event of the CLI's pages is about 400 bytes: grow once or twice, not a dozen times.
+        records: Vec::with_capacity(limit.saturating_sub(start).min(data.len()) / 256 + 16),
+        last: (start, 1),
+    };
+    loop {
+        let (at, line) = (scan.at, scan.line());
+        let Ok(Ok(r)) = scan.event(true) else { break };
+        run.records.push(r);
+        run.end = scan.at;
+        run.newlines = scan.newlines;
+        run.last = (at, line);
+        if scan.next_or_close(b']') != Ok(true) || scan.ws().is_none() || scan.at >= limit {
+            break;
+        }
+    }
+    (!run.records.is_empty()).then_some(run)
+}
+
+/// The first offset from `from` on that is likely the start of an event in a page's `events`: a
+/// `{`, whitespace, then one of the keys of an event and its colon. Inside a JSON string a quote
+/// is escaped, so in valid JSON this is an object's start (a `searchedLogStreams` element or an
+/// object of another document may look the same: the reader takes a run only where its own
+/// reading reaches it).
+pub(crate) fn event_start(data: &[u8], from: usize) -> Option<usize> {
+    let from = from.min(data.len());
+    memchr::memchr_iter(b'{', &data[from..])
+        .map(|i| from + i)
+        .find(|&at| starts_event(data, at))
+}
+
+fn starts_event(data: &[u8], brace: usize) -> bool {
+    let mut scan = Scan::new(data, 0);
+    scan.seek(brace + 1, 1);
+    let Ok(key) = scan.key() else { return false };
+    matches!(
+        key,
+        b"logStreamName" | b"timestamp" | b"message" | b"ingestionTime" | b"eventId"
+    ) && scan.ws() == Some(b':')
 }
 
 /// A `timestamp` as serde_json's walker reads an integer one: epoch milliseconds, or epoch
@@ -1339,6 +1461,150 @@ mod tests {
             let (scanned, scan_errors) = stream(&data, windows);
             assert_eq!(records, scanned, "{label}");
             assert_eq!(errors, scan_errors, "{label}");
+        }
+    }
+
+    /// Runs read ahead the way `pipeline::ahead` cuts them (from the first event start at or
+    /// after each multiple of `run_bytes`, up to the first event at or past the next), all
+    /// before the reader starts; taken where the reader reaches their start.
+    struct Eager {
+        runs: std::collections::VecDeque<(usize, Option<Run>)>,
+        taken: usize,
+    }
+
+    impl Eager {
+        fn new(data: &[u8], run_bytes: usize) -> Eager {
+            let mut runs = std::collections::VecDeque::new();
+            let mut probe = 0;
+            while let Some(start) = event_start(data, probe) {
+                runs.push_back((start, read_run(data, start, start + run_bytes)));
+                probe = start + run_bytes;
+            }
+            Eager { runs, taken: 0 }
+        }
+    }
+
+    impl Ahead for Eager {
+        fn take(&mut self, at: usize) -> Option<Run> {
+            while let Some((start, _)) = self.runs.front() {
+                if at < *start {
+                    return None;
+                }
+                let (start, run) = self.runs.pop_front()?;
+                if at == start {
+                    self.taken += usize::from(run.is_some());
+                    return run;
+                }
+            }
+            None
+        }
+    }
+
+    /// What [`super::super::scan_slice_ahead`] gives with runs of `run_bytes` read ahead, and
+    /// how many runs it took.
+    fn ahead_outcome(
+        data: &[u8],
+        run_bytes: usize,
+    ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>, usize) {
+        let mut eager = Eager::new(data, run_bytes);
+        let mut records = Vec::new();
+        let errors = super::super::scan_slice_ahead(data, &mut |r| records.push(r), &mut eager);
+        (records, errors, eager.taken)
+    }
+
+    /// Pages read in runs cut anywhere give what the reader gives alone (and serde_json), on
+    /// generated inputs, damaged ones included, and on long pages that many runs cut.
+    #[test]
+    fn runs_read_ahead_match_the_reader_on_generated_inputs() {
+        let mut rng = Rng(0x0A4E_AD00_2026_1206);
+        let mut taken = 0;
+        for case in 0..3000 {
+            let data = if case % 3 == 0 {
+                let mut text = String::new();
+                for _ in 0..1 + rng.below(3) {
+                    let (style, events, odd) = (rng.below(4), 20 + rng.below(120), rng.chance(4));
+                    text.push_str(&page_of(&mut rng, style, odd, events));
+                    text.push_str(["\n", "", " \n", "\r\n"][rng.below(4)]);
+                }
+                let mut data = text.into_bytes();
+                if rng.chance(2) {
+                    let i = rng.below(data.len());
+                    data[i] = [b'}', b']', b',', b'"', b'\\', b'\n', b'x', b'{'][rng.below(8)];
+                }
+                if rng.chance(3) {
+                    data.truncate(data.len() - rng.below(data.len() / 3));
+                }
+                data
+            } else {
+                input(&mut rng)
+            };
+            let (records, errors) = outcome(super::super::scan_slice, &data);
+            let run_bytes = 1 + rng.below(4096);
+            let (ahead, ahead_errors, n) = ahead_outcome(&data, run_bytes);
+            taken += n;
+            same_outcome(
+                &format!("ahead-case-{case}"),
+                &data,
+                (&records[..], &errors[..]),
+                (&ahead[..], &ahead_errors[..]),
+            );
+        }
+        assert!(taken > 3000, "{taken}");
+    }
+
+    #[test]
+    fn event_starts_are_found_from_anywhere() {
+        let page = concat!(
+            "{\n    \"events\": [\n        {\n            \"logStreamName\": \"s\",\n",
+            "            \"message\": \"a \\\\\\\"{\\\"message\\\": 1} {\\\\\"\n        },\n",
+            "        {\"timestamp\": 1, \"message\": \"b\\\\\"}\n    ],\n",
+            "    \"searchedLogStreams\": [{\"logStreamName\": \"s\"}]\n}\n",
+            "{\"events\":[{\n\"eventId\" :\"1\",\"message\":\"c\"}]}"
+        );
+        let data = page.as_bytes();
+        assert!(std::str::from_utf8(data).is_ok());
+        let serde: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(data)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(serde.len(), 2, "valid JSON");
+        let starts: Vec<usize> = (0..data.len())
+            .filter_map(|from| event_start(data, from))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // The three events and the `searchedLogStreams` element (which looks like one): not
+        // the `{` and quotes inside the first message (escaped, after a run of backslashes).
+        let found: Vec<&str> = starts
+            .iter()
+            .map(|&s| std::str::from_utf8(&data[s..s + 12]).unwrap())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "{\n          ",
+                "{\"timestamp\"",
+                "{\"logStreamN",
+                "{\n\"eventId\" "
+            ]
+        );
+        // A run stops at the end of its page's events; the one in `searchedLogStreams` reads
+        // nothing (no message: the reader would give up), and the reader never reaches it.
+        let run = read_run(data, starts[0], data.len()).unwrap();
+        assert_eq!(run.records.len(), 2);
+        assert_eq!(&data[run.end..run.end + 6], b"\n    ]");
+        assert_eq!((run.newlines, run.last.1), (4, 5));
+        assert!(read_run(data, starts[2], data.len()).is_none());
+        // Limits: a run ends before the first event that starts at or past its limit.
+        let run = read_run(data, starts[0], starts[0] + 1).unwrap();
+        assert_eq!(run.records.len(), 1);
+        for run_bytes in [1, 7, 64, 1 << 20] {
+            let (records, errors, _) = ahead_outcome(data, run_bytes);
+            assert_eq!(
+                (records, errors),
+                outcome(super::super::scan_slice, data),
+                "{run_bytes}"
+            );
         }
     }
 

@@ -1,0 +1,296 @@
+//! A mapped `filter-log-events` JSON file's pages of events read in parallel.
+//!
+//! Why: the hand reader of pages (`format::events_json::scan`) was 320 M of the ~680 M
+//! instructions of a run on 16 MiB of `filter-log-events` JSON (callgrind, `-j 1`), all of it on
+//! the one thread that reads documents in order: on two threads it was the critical path. Here the
+//! file is cut into runs of about [`RUN`] bytes at what looks like the start of an event
+//! ([`event_start`]); helper threads read each run's events ahead ([`read_run`]), and the reader
+//! takes a run when its own reading reaches the run's start inside a page's `events` (line
+//! numbers and record numbering follow from where it is). Wherever the guess was wrong (other
+//! documents, damaged input, a page's head and tail), the reader reads by itself, as before: the
+//! same records, lines and errors.
+//!
+//! Helper threads of its own, not the pool: the reader runs on a thread beside the pool, one of
+//! whose workers waits for its records; a pool task the reader waited for could sit behind workers
+//! that all wait on such readers (two JSON files scanned at once on two threads). Nothing here
+//! waits for work that has not started: a run the reader reaches before a helper took it, the
+//! reader reads itself.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use crate::format::events_json::{Ahead, Run, event_start, read_run};
+
+/// Bytes of input per run read ahead: the records of a run are held until the reader takes them
+/// (about half its bytes of messages).
+/// A page's head and tail are read by the reader, and so is the start of the next page up to the
+/// first run that starts in it (up to a run's bytes): pages of the CLI are about 4 MiB.
+const RUN: usize = 256 << 10;
+/// Runs queued or being read ahead per helper.
+const RUNS_PER_HELPER: usize = 8;
+
+/// Runs `read` with runs of events of `data` read ahead by `helpers` threads.
+pub(super) fn with_read_ahead<T>(
+    data: &[u8],
+    helpers: usize,
+    read: impl FnOnce(&mut dyn Ahead) -> T,
+) -> T {
+    with_runs_of(RUN, data, helpers, read)
+}
+
+/// [`with_read_ahead`] in runs of `run_bytes`.
+fn with_runs_of<T>(
+    run_bytes: usize,
+    data: &[u8],
+    helpers: usize,
+    read: impl FnOnce(&mut dyn Ahead) -> T,
+) -> T {
+    let shared = Shared {
+        queue: Mutex::new(Some(VecDeque::new())),
+        work: Condvar::new(),
+    };
+    std::thread::scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|| shared.help(data));
+        }
+        let mut ahead = ReadAhead {
+            data,
+            shared: &shared,
+            pending: VecDeque::new(),
+            probe: 0,
+            run_bytes,
+            depth: helpers * RUNS_PER_HELPER,
+        };
+        ahead.refill();
+        let out = read(&mut ahead);
+        shared.close();
+        out
+    })
+}
+
+/// A run to read ahead, from the event at `start` up to the first event at or past `limit`.
+struct Slot {
+    start: usize,
+    limit: usize,
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+enum State {
+    Queued,
+    Running,
+    Done(Option<Run>),
+    /// Taken by the reader (read by it, or passed over).
+    Taken,
+}
+
+impl Slot {
+    /// Reads the run, unless the reader took it first.
+    fn run(&self, data: &[u8]) {
+        {
+            let mut state = lock(&self.state);
+            if !matches!(*state, State::Queued) {
+                return;
+            }
+            *state = State::Running;
+        }
+        let run = read_run(data, self.start, self.limit);
+        *lock(&self.state) = State::Done(run);
+        self.done.notify_all();
+    }
+
+    /// The run, for the reader: read ahead, being read (waited for: it is running), or read now.
+    fn claim(&self, data: &[u8]) -> Option<Run> {
+        let mut state = lock(&self.state);
+        loop {
+            match std::mem::replace(&mut *state, State::Taken) {
+                State::Queued => {
+                    drop(state);
+                    return read_run(data, self.start, self.limit);
+                }
+                State::Running => {
+                    *state = State::Running;
+                    state = self
+                        .done
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                State::Done(run) => return run,
+                State::Taken => return None,
+            }
+        }
+    }
+
+    /// The reader went past its start: no helper need read it.
+    fn pass(&self) {
+        let mut state = lock(&self.state);
+        if matches!(*state, State::Queued) {
+            *state = State::Taken;
+        }
+    }
+}
+
+/// The runs helpers are to read, in input order (`None` once the reader is done).
+struct Shared {
+    queue: Mutex<Option<VecDeque<Arc<Slot>>>>,
+    work: Condvar,
+}
+
+impl Shared {
+    fn help(&self, data: &[u8]) {
+        while let Some(slot) = self.next() {
+            slot.run(data);
+        }
+    }
+
+    fn next(&self) -> Option<Arc<Slot>> {
+        let mut queue = lock(&self.queue);
+        loop {
+            if let Some(slot) = queue.as_mut()?.pop_front() {
+                return Some(slot);
+            }
+            queue = self
+                .work
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn push(&self, slot: Arc<Slot>) {
+        if let Some(q) = lock(&self.queue).as_mut() {
+            q.push_back(slot);
+        }
+        self.work.notify_one();
+    }
+
+    fn close(&self) {
+        *lock(&self.queue) = None;
+        self.work.notify_all();
+    }
+}
+
+/// The reader's side: the runs ahead of it, in input order.
+struct ReadAhead<'a> {
+    data: &'a [u8],
+    shared: &'a Shared,
+    pending: VecDeque<Arc<Slot>>,
+    /// Where the next run's start is looked for.
+    probe: usize,
+    run_bytes: usize,
+    /// Runs kept ahead.
+    depth: usize,
+}
+
+impl ReadAhead<'_> {
+    /// Queues runs up to [`ReadAhead::depth`] ahead.
+    fn refill(&mut self) {
+        while self.pending.len() < self.depth && self.probe < self.data.len() {
+            let Some(start) = event_start(self.data, self.probe) else {
+                self.probe = self.data.len();
+                return;
+            };
+            let limit = start.saturating_add(self.run_bytes);
+            self.probe = limit;
+            let slot = Arc::new(Slot {
+                start,
+                limit,
+                state: Mutex::new(State::Queued),
+                done: Condvar::new(),
+            });
+            self.pending.push_back(slot.clone());
+            self.shared.push(slot);
+        }
+    }
+}
+
+impl Ahead for ReadAhead<'_> {
+    fn take(&mut self, at: usize) -> Option<Run> {
+        loop {
+            let slot = self.pending.front()?;
+            if at < slot.start {
+                return None;
+            }
+            let slot = self.pending.pop_front()?;
+            self.refill();
+            if at == slot.start {
+                return slot.claim(self.data);
+            }
+            slot.pass();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Record;
+    use crate::format::events_json::{scan_slice, scan_slice_ahead};
+    use crate::problem::Problem;
+
+    /// Pages as the CLI writes them (and one compact), messages with escapes and braces.
+    fn pages(events: usize) -> String {
+        let mut text = String::new();
+        for n in 0..3 {
+            let events: Vec<String> = (0..events)
+                .map(|i| {
+                    format!(
+                        "{{\n            \"logStreamName\": \"s{}\",\n            \"timestamp\": {},\n            \"message\": \"[ERROR] {{\\\"message\\\": {i}}} \\\\{{\\t\\n\",\n            \"eventId\": \"{i}\"\n        }}",
+                        i % 7,
+                        1_700_000_000_000u64 + i as u64
+                    )
+                })
+                .collect();
+            let page = format!(
+                "{{\n    \"events\": [\n        {}\n    ],\n    \"nextToken\": \"t{n}\"\n}}\n",
+                events.join(",\n        ")
+            );
+            if n == 2 {
+                let v: serde_json::Value = serde_json::from_str(&page).unwrap();
+                text.push_str(&v.to_string());
+            } else {
+                text.push_str(&page);
+            }
+        }
+        text
+    }
+
+    /// The records and problems `read` gives a sink.
+    fn outcome(
+        read: impl FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem>,
+    ) -> (Vec<Record<'static>>, Vec<Problem>) {
+        let mut records = Vec::new();
+        let errors = read(&mut |r| records.push(r));
+        (records, errors)
+    }
+
+    #[test]
+    fn runs_read_by_helpers_give_what_the_reader_gives() {
+        let text = pages(400);
+        let mut inputs = vec![text.clone().into_bytes()];
+        // Damaged: a quote lost in a message, a page cut short.
+        let mut damaged = text.clone().into_bytes();
+        let at = damaged.len() / 3;
+        let quote = at + damaged[at..].iter().position(|&b| b == b'"').unwrap();
+        damaged[quote] = b'x';
+        inputs.push(damaged);
+        inputs.push(text.as_bytes()[..text.len() * 2 / 3].to_vec());
+        for data in &inputs {
+            let serial = outcome(|sink| scan_slice(data, sink));
+            assert!(serial.0.len() > 300);
+            for helpers in [1, 2, 3] {
+                for run_bytes in [1, 333, 4096, 1 << 20] {
+                    let ahead = outcome(|sink| {
+                        with_runs_of(run_bytes, data, helpers, |a| {
+                            scan_slice_ahead(data, sink, a)
+                        })
+                    });
+                    assert!(ahead == serial, "{helpers} helpers, runs of {run_bytes}");
+                }
+            }
+        }
+    }
+}
