@@ -26,6 +26,9 @@ use crate::format::events_json::{Ahead, Run, event_start, read_run};
 /// A page's head and tail are read by the reader, and so is the start of the next page up to the
 /// first run that starts in it (up to a run's bytes): pages of the CLI are about 4 MiB.
 const RUN: usize = 256 << 10;
+/// Files smaller than this are read by the reader alone: a run or two would be read ahead, for
+/// the cost of starting helper threads per file (a folder of small JSON files is one scan each).
+pub(super) const READ_AHEAD_FROM: usize = 4 * RUN;
 /// Runs queued or being read ahead per helper.
 const RUNS_PER_HELPER: usize = 8;
 

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::ahead::with_read_ahead;
+use super::ahead::{READ_AHEAD_FROM, with_read_ahead};
 use super::session::Session;
 use super::{Scanned, Strategy};
 use crate::format::{AheadDecoder, MemoryDecoder, Record, StructuredDecoder};
@@ -55,7 +55,7 @@ impl Strategy for MappedDocuments<'_> {
                     sink(r)
                 };
                 let errs = match ahead {
-                    Some(read) if helpers > 0 => {
+                    Some(read) if helpers > 0 && data.len() >= READ_AHEAD_FROM => {
                         with_read_ahead(data, helpers, |a| read(data, &mut sink, a))
                     }
                     _ => decode(data, &mut sink),
