@@ -17,6 +17,7 @@
 //! reader reads itself.
 
 use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::format::events_json::{Ahead, Run, event_start, read_run};
@@ -64,11 +65,21 @@ fn with_runs_of<T>(
             run_bytes,
             depth: helpers * RUNS_PER_HELPER,
         };
+        // Closed however `read` ends: a panic in it must reach the caller, not leave the scope
+        // joining helpers that wait for work.
+        let _close = Closing(&shared);
         ahead.refill();
-        let out = read(&mut ahead);
-        shared.close();
-        out
+        read(&mut ahead)
     })
+}
+
+/// Closes the queue when dropped.
+struct Closing<'a>(&'a Shared);
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// A run to read ahead, from the event at `start` up to the first event at or past `limit`.
@@ -97,9 +108,18 @@ impl Slot {
             }
             *state = State::Running;
         }
-        let run = read_run(data, self.start, self.limit);
+        // A panic while reading still settles the run (as nothing read ahead: the reader reads
+        // it itself) before it goes on, so the reader never waits on a run no one will finish.
+        let read = panic::catch_unwind(AssertUnwindSafe(|| read_run(data, self.start, self.limit)));
+        let (run, panicked) = match read {
+            Ok(run) => (run, None),
+            Err(payload) => (None, Some(payload)),
+        };
         *lock(&self.state) = State::Done(run);
         self.done.notify_all();
+        if let Some(payload) = panicked {
+            panic::resume_unwind(payload);
+        }
     }
 
     /// The run, for the reader: read ahead, being read (waited for: it is running), or read now.
@@ -268,6 +288,17 @@ mod tests {
         let mut records = Vec::new();
         let errors = read(&mut |r| records.push(r));
         (records, errors)
+    }
+
+    /// A reader that panics ends the run with its panic; the helpers waiting for work are let go
+    /// (the scope would otherwise join them forever).
+    #[test]
+    #[should_panic(expected = "the reader failed")]
+    fn a_panic_in_the_reader_reaches_the_caller() {
+        let text = pages(400);
+        with_runs_of(4096, text.as_bytes(), 2, |_| -> () {
+            panic!("the reader failed");
+        });
     }
 
     #[test]

@@ -163,9 +163,10 @@ pub(super) fn walk(data: &[u8], w: &mut Walker) {
     walk_with(data, w, documents);
 }
 
-/// [`walk`], reading runs of documents with `documents` (from an offset up to the end or the
-/// first fault: serde_json's [`documents`] or the hand reader first, [`super::scan`]): what to do
-/// after a fault (report it, resume at the next document) is the same whoever read them.
+/// Walks `data`, reading runs of documents with `documents` (from an offset up to the end or the
+/// first fault: the hand reader first, `scan::documents_ahead`, or in the tests serde_json's
+/// `documents` alone): what to do after a fault (report it, resume at the next document) is the
+/// same whoever read them.
 pub(super) fn walk_with(
     data: &[u8],
     w: &mut Walker,
@@ -300,7 +301,7 @@ fn fault_at(
 }
 
 /// Decodes the one document after `done` (the end of the document before it, or where a run of
-/// them starts; whitespace may follow) as [`documents`] does, its records from the `skip`-th on
+/// them starts; whitespace may follow) as a stream parser would, its records from the `skip`-th on
 /// (the ones before were delivered by a reader that gave up on it). Returns the offset after the
 /// document, or its fault.
 pub(super) fn document(

@@ -218,12 +218,7 @@ pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -
 /// `decode_slice` with the hand reader of `filter-log-events` / `get-log-events` pages
 /// ([`scan`]) first, serde_json for every document it gives up on: the same records and errors.
 pub(crate) fn scan_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
-    if std::str::from_utf8(data).is_err() {
-        return decode(&mut &data[..], sink);
-    }
-    let mut w = Walker::new(sink, Some(Window::default()));
-    memory::walk_with(data, &mut w, scan::documents);
-    w.finish()
+    scan_slice_with(data, sink, None)
 }
 
 /// [`scan_slice`] taking the runs of events of pages that `ahead` read on other threads
@@ -233,12 +228,24 @@ pub(crate) fn scan_slice_ahead(
     sink: &mut dyn FnMut(Record<'static>),
     ahead: &mut dyn Ahead,
 ) -> Vec<Problem> {
+    scan_slice_with(data, sink, Some(ahead))
+}
+
+fn scan_slice_with(
+    data: &[u8],
+    sink: &mut dyn FnMut(Record<'static>),
+    mut ahead: Option<&mut dyn Ahead>,
+) -> Vec<Problem> {
     if std::str::from_utf8(data).is_err() {
         return decode(&mut &data[..], sink);
     }
     let mut w = Walker::new(sink, Some(Window::default()));
     memory::walk_with(data, &mut w, |data, from, pos, w| {
-        scan::documents_ahead(data, from, pos, w, Some(&mut *ahead))
+        let ahead: Option<&mut dyn Ahead> = match &mut ahead {
+            Some(a) => Some(&mut **a),
+            None => None,
+        };
+        scan::documents_ahead(data, from, pos, w, ahead)
     });
     w.finish()
 }

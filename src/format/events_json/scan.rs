@@ -46,12 +46,8 @@ use crate::format::Record;
 
 /// Reads the documents of `data` from `from` on (for [`memory::walk_with`]): each with this
 /// reader, or with serde_json where it gives up. Stops at the end (`None`) or at the first fault.
-pub(super) fn documents(data: &[u8], from: usize, pos: &Position, w: &mut Walker) -> Option<Fault> {
-    documents_ahead(data, from, pos, w, None)
-}
-
-/// [`documents`], taking the events of a page read ahead by `ahead` wherever the reader reaches
-/// the start of a run of them (see [`Ahead`]).
+/// With `ahead`, the events of a page read ahead are taken wherever the reader reaches the start
+/// of a run of them (see [`Ahead`]).
 pub(super) fn documents_ahead<'d>(
     data: &'d [u8],
     from: usize,
