@@ -13,11 +13,12 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::session::Session;
-use super::{Analyzer, MAX_RECORD_BYTES};
+use super::{MAX_RECORD_BYTES, analyze_records};
 use crate::format::Record;
 use crate::format::lines::LineDecoder;
 use crate::lambda::platform::PlatformEvent;
 use crate::lambda::{Analysis, Bytes};
+use crate::rules::RuleSet;
 
 /// Bytes per parallel block of a mapped line-oriented input.
 pub(super) const BLOCK: usize = 512 << 10;
@@ -96,13 +97,13 @@ pub(super) fn decode_window<'a>(
     decoder: &LineDecoder,
     base_offset: u64,
     block: usize,
-    an: Analyzer,
+    rules: &RuleSet,
     spare: &Spare,
 ) -> Vec<DecodedBlock<'a>> {
     let cuts = split_blocks(data, decoder, block);
     let blocks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let decode = |&(s, e): &(usize, usize)| {
-        decode_block(&data[s..e], decoder, base_offset + s as u64, an, spare)
+        decode_block(&data[s..e], decoder, base_offset + s as u64, rules, spare)
     };
     if blocks.len() <= 1 {
         blocks.iter().map(decode).collect()
@@ -115,7 +116,7 @@ fn decode_block<'a>(
     data: &'a [u8],
     decoder: &LineDecoder,
     base_offset: u64,
-    an: Analyzer,
+    rules: &RuleSet,
     spare: &Spare,
 ) -> DecodedBlock<'a> {
     let (mut records, mut analyzed, mut events) = spare.take();
@@ -135,7 +136,7 @@ fn decode_block<'a>(
         }
     };
     let cut = cap_records(&mut records);
-    analyze_block(bytes, &records, an, &mut analyzed);
+    analyze_block(bytes, &records, rules, &mut analyzed);
     DecodedBlock {
         records,
         analyzed,
@@ -175,12 +176,12 @@ fn decode_sorted<'a>(
 /// Analyses the records of a block on the pool. `block` is what a search of the whole block
 /// for a NUL byte found: without one, no message that is a slice of it holds one (a message the
 /// decoder rebuilt is still looked at on its own).
-fn analyze_block(block: Bytes, records: &[Record], an: Analyzer, out: &mut Vec<Analysis>) {
+fn analyze_block(block: Bytes, records: &[Record], rules: &RuleSet, out: &mut Vec<Analysis>) {
     let bytes = |r: &Record| match r.message {
         Cow::Borrowed(_) => block,
         Cow::Owned(_) => Bytes::Unchecked,
     };
-    an.analyze_all(records, bytes, out);
+    analyze_records(records, bytes, rules, out);
 }
 
 /// The buffers of decoded blocks, handed back once assembled so that later blocks reuse them:
@@ -349,14 +350,7 @@ mod tests {
         let input = "2024-05-01T12:00:00.000Z START x\n".repeat(40_000);
         let data = input.as_bytes();
         assert!(data.len() > 2 * BLOCK);
-        let blocks = decode_window(
-            data,
-            &decoder,
-            7,
-            BLOCK,
-            Analyzer { rules: rules() },
-            &Spare::default(),
-        );
+        let blocks = decode_window(data, &decoder, 7, BLOCK, rules(), &Spare::default());
         assert!(blocks.len() > 2);
         let mut line_base = 0;
         for b in &blocks {
@@ -412,8 +406,7 @@ mod tests {
             ));
         }
         let data = input.as_bytes();
-        let an = Analyzer { rules: rules() };
-        let fast = decode_window(data, &decoder, 0, 16 << 10, an, &Spare::default());
+        let fast = decode_window(data, &decoder, 0, 16 << 10, rules(), &Spare::default());
         assert!(fast.len() > 10);
         let mut whole = Vec::new();
         decoder.decode(data, 1, 0, &mut whole);
@@ -445,14 +438,7 @@ mod tests {
             panic!()
         };
         assert_eq!(split_blocks(b"", &decoder, 16), [0, 0]);
-        let blocks = decode_window(
-            b"",
-            &decoder,
-            0,
-            BLOCK,
-            Analyzer { rules: rules() },
-            &Spare::default(),
-        );
+        let blocks = decode_window(b"", &decoder, 0, BLOCK, rules(), &Spare::default());
         assert!(blocks.iter().all(|b| b.records.is_empty() && b.lines == 0));
     }
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::ahead::{READ_AHEAD_FROM, with_read_ahead};
 use super::session::Session;
-use super::{Scanned, Strategy};
+use super::{Scanned, Strategy, analyze_records};
 use crate::format::{AheadDecoder, MemoryDecoder, Record, StructuredDecoder};
 use crate::lambda::{Analysis, Bytes};
 use crate::problem::Problem;
@@ -109,13 +109,13 @@ fn scan_structured<D>(decode: D, session: &mut Session) -> Vec<Problem>
 where
     D: FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem> + Send,
 {
-    let an = session.analyzer();
+    let rules = session.rules;
     let analyze = |batch: &[Record<'static>]| -> Vec<Analysis> {
         batch
             .par_chunks(ANALYZE_CHUNK)
             .flat_map_iter(|chunk| {
                 let mut out = Vec::new();
-                an.analyze_all(chunk, |_| Bytes::Unchecked, &mut out);
+                analyze_records(chunk, |_| Bytes::Unchecked, rules, &mut out);
                 out
             })
             .collect()

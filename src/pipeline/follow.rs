@@ -492,7 +492,7 @@ impl<'r> Follower<'r> {
             &self.text.decoder,
             self.offset,
             STREAM_BLOCK,
-            self.session.analyzer(),
+            self.session.rules,
             &self.spare,
         );
         let mut order = InOrder {

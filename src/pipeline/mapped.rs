@@ -17,7 +17,7 @@ impl Strategy for MappedBlocks<'_> {
     /// assembled while the next is decoded.
     fn scan(self, session: &mut Session) -> Scanned {
         let MappedBlocks { data, decoder } = self;
-        let an = session.analyzer();
+        let rules = session.rules;
         let window = window_size(BLOCK);
         let spare = Spare::default();
         let mut order = InOrder {
@@ -38,7 +38,7 @@ impl Strategy for MappedBlocks<'_> {
             };
             let part = &data[start..end];
             pending = overlapped(&mut order, pending, || {
-                decode_window(part, &decoder, start as u64, BLOCK, an, &spare)
+                decode_window(part, &decoder, start as u64, BLOCK, rules, &spare)
             });
             start = end;
         }

@@ -96,12 +96,6 @@ pub struct Options {
     pub release: Option<fn()>,
 }
 
-/// The rule set, as the parallel stage needs it to analyse records.
-#[derive(Clone, Copy)]
-pub(crate) struct Analyzer<'r> {
-    pub(crate) rules: &'r RuleSet,
-}
-
 /// Scans `paths` (none: stdin) and diagnoses what failed. Inputs are scanned on the pool as
 /// the walk finds them (a walk of 100,000 objects takes a while), and their outcomes folded in
 /// input order as they come in ([`ordered`]), so neither the walk nor carrying rotations across
@@ -360,20 +354,17 @@ pub fn analyze(rec: &Record, rules: &RuleSet) -> Analysis {
     crate::lambda::analyze(&rec.message, rules)
 }
 
-impl Analyzer<'_> {
-    /// Classifies each record, matches it against every rule literal and reads its step and
-    /// facts, appending the analyses to `out` in order; `bytes` says what is known of a record's
-    /// bytes. The texts are matched two at a time ([`crate::lambda::analyze_all`]).
-    pub(crate) fn analyze_all(
-        &self,
-        records: &[Record],
-        bytes: impl Fn(&Record) -> Bytes,
-        out: &mut Vec<Analysis>,
-    ) {
-        let messages: Vec<(&[u8], Bytes)> =
-            records.iter().map(|r| (&*r.message, bytes(r))).collect();
-        crate::lambda::analyze_all(&messages, self.rules, out);
-    }
+/// Classifies each record, matches it against every rule literal and reads its step and facts,
+/// appending the analyses to `out` in order; `bytes` says what is known of a record's bytes. The
+/// texts are matched two at a time ([`crate::lambda::analyze_all`]).
+pub(crate) fn analyze_records(
+    records: &[Record],
+    bytes: impl Fn(&Record) -> Bytes,
+    rules: &RuleSet,
+    out: &mut Vec<Analysis>,
+) {
+    let messages: Vec<(&[u8], Bytes)> = records.iter().map(|r| (&*r.message, bytes(r))).collect();
+    crate::lambda::analyze_all(&messages, rules, out);
 }
 
 /// Scans an opened input with the strategy for how it is held (mapped or streamed) and how its

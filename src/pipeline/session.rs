@@ -3,7 +3,7 @@
 //! ([`super::sink`]). Whichever strategy decoded the input feeds a [`Session`].
 
 use super::sink::{self, Closed};
-use super::{Analyzer, MAX_RECORD_BYTES, Options};
+use super::{MAX_RECORD_BYTES, Options};
 use crate::format::Record;
 use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
@@ -71,11 +71,6 @@ impl<'r> Session<'r> {
             source,
             cut: Vec::new(),
         }
-    }
-
-    /// How this input's records are analysed.
-    pub(super) fn analyzer(&self) -> Analyzer<'r> {
-        Analyzer { rules: self.rules }
     }
 
     /// Feeds records in order; `analyzed` is drained (its buffer is reused).

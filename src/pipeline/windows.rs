@@ -9,9 +9,10 @@ use super::blocks::{
     DecodedBlock, InOrder, STREAM_BLOCK, Spare, decode_window, overlapped, window_size,
 };
 use super::session::Session;
-use super::{Analyzer, MAX_RECORD_BYTES, Scanned, Strategy};
+use super::{MAX_RECORD_BYTES, Scanned, Strategy};
 use crate::format::lines::LineDecoder;
 use crate::problem::Problem;
+use crate::rules::RuleSet;
 
 /// A line-oriented input read from a stream.
 pub(super) struct StreamWindows<'r> {
@@ -76,7 +77,7 @@ impl<'r> WindowReader<'r> {
         carry: &[u8],
         offset: u64,
         size: usize,
-        an: Analyzer,
+        rules: &RuleSet,
         spare: &Spare,
     ) -> (Vec<DecodedBlock<'b>>, &'b [u8], u64) {
         let mut skipped = Skipped::default();
@@ -92,7 +93,7 @@ impl<'r> WindowReader<'r> {
             &self.decoder,
             at,
             STREAM_BLOCK,
-            an,
+            rules,
             spare,
         ));
         (window, &buf[cut..], cut as u64 + skipped.bytes)
@@ -222,7 +223,7 @@ impl Strategy for StreamWindows<'_> {
     /// a helper thread), the next is read and decoded in parallel. Memory stays at two windows
     /// whatever the input size.
     fn scan(self, session: &mut Session) -> Scanned {
-        let an = session.analyzer();
+        let rules = session.rules;
         let size = window_size(STREAM_BLOCK);
         let mut reader = WindowReader::new(self.reader, self.decoder);
         let spare = &Spare::default();
@@ -241,7 +242,7 @@ impl Strategy for StreamWindows<'_> {
             let (blocks, carry) = pending_b;
             let (buf, rd) = (&mut a, &mut reader);
             let (done_a, carry, n) = overlapped(&mut order, blocks, move || {
-                rd.fill_and_decode(buf, carry, offset, size, an, spare)
+                rd.fill_and_decode(buf, carry, offset, size, rules, spare)
             });
             if n == 0 {
                 break;
@@ -249,7 +250,7 @@ impl Strategy for StreamWindows<'_> {
             offset += n;
             let (buf, rd) = (&mut b, &mut reader);
             let (done_b, carry, n) = overlapped(&mut order, done_a, move || {
-                rd.fill_and_decode(buf, carry, offset, size, an, spare)
+                rd.fill_and_decode(buf, carry, offset, size, rules, spare)
             });
             if n == 0 {
                 break;
@@ -317,14 +318,8 @@ mod tests {
         let (mut offset, mut line_base) = (0u64, 0u64);
         let (mut records, mut windows) = (Vec::new(), Vec::new());
         loop {
-            let (blocks, rest, n) = reader.fill_and_decode(
-                &mut buf,
-                &carry,
-                offset,
-                size,
-                Analyzer { rules: rules() },
-                &spare,
-            );
+            let (blocks, rest, n) =
+                reader.fill_and_decode(&mut buf, &carry, offset, size, rules(), &spare);
             if n == 0 {
                 assert!(rest.is_empty(), "input left at the end");
                 break;
