@@ -169,7 +169,12 @@ fn decided(votes: &[usize], f: Format, left: usize) -> bool {
 fn vote(sample: &[u8]) -> Format {
     let mut votes = [0usize; Format::ALL.len()];
     let mut counted = 0;
-    for line in split_lines(sample).take(400) {
+    // The lines the vote reads: the sample's, 400 at most. Once the leader is ahead by more than
+    // the lines left, it has won: an S3 export object of 11 KiB (70 lines) is decided after 36
+    // of them rather than read to its end (detection was a tenth of the instructions of a run
+    // over a folder of such objects, one per log stream).
+    let lines = (memchr::memchr_iter(b'\n', sample).count() + 1).min(400);
+    for (seen, line) in split_lines(sample).take(400).enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
@@ -177,7 +182,8 @@ fn vote(sample: &[u8]) -> Format {
         if let Some(f) = line_shape(line) {
             votes[f as usize] += 1;
             counted += 1;
-            if counted >= MAX_VOTES || decided(&votes, f, MAX_VOTES - counted) {
+            let left = (MAX_VOTES - counted).min(lines - seen - 1);
+            if counted >= MAX_VOTES || decided(&votes, f, left) {
                 break;
             }
         }
