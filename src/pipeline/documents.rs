@@ -118,18 +118,20 @@ where
     D: FnOnce(&mut dyn FnMut(Record<'r>)) -> Vec<Problem> + Send,
 {
     let rules = session.rules;
-    let analyze = |batch: &[Record<'r>]| -> Vec<Analysis> {
+    // The analyses of each chunk of a batch, kept apart (one flat list cost a copy of them all
+    // and the reallocations of its growth: 14 M instructions on 16 MiB of JSON).
+    let analyze = |batch: &[Record<'r>]| -> Vec<Vec<Analysis>> {
         batch
             .par_chunks(ANALYZE_CHUNK)
-            .flat_map_iter(|chunk| {
-                let mut out = Vec::new();
+            .map(|chunk| {
+                let mut out = Vec::with_capacity(chunk.len());
                 analyze_records(chunk, |_| Bytes::Unchecked, rules, &mut out);
                 out
             })
             .collect()
     };
     let consume = |batch: &[Record<'r>], session: &mut Session| {
-        session.feed(batch, &mut analyze(batch));
+        feed(session, batch, analyze(batch));
     };
     if rayon::current_num_threads() < 2 {
         let mut batch: Vec<Record<'r>> = Vec::with_capacity(JSON_BATCH);
@@ -178,16 +180,23 @@ where
 /// Why: fed only once a batch was analysed, the pool waited for each fold (about a quarter of a
 /// `filter-log-events` run's instructions past reading) and the fold for each analysis.
 fn fold_beside<T: Send>(
-    analyzed: Option<(Vec<Record<'_>>, Vec<Analysis>)>,
+    analyzed: Option<(Vec<Record<'_>>, Vec<Vec<Analysis>>)>,
     session: &mut Session,
     work: impl FnOnce() -> T + Send,
 ) -> T {
     let fold = || {
-        if let Some((batch, mut analyses)) = analyzed {
-            session.feed(&batch, &mut analyses);
+        if let Some((batch, analyses)) = analyzed {
+            feed(session, &batch, analyses);
         }
     };
     rayon::join(fold, work).1
+}
+
+/// Feeds a batch to the session with its analyses, one list per [`ANALYZE_CHUNK`] records.
+fn feed(session: &mut Session, batch: &[Record], analyses: Vec<Vec<Analysis>>) {
+    for (records, mut analyses) in batch.chunks(ANALYZE_CHUNK).zip(analyses) {
+        session.feed(records, &mut analyses);
+    }
 }
 
 /// Counts bytes through a reader and turns a mid-stream read error (truncated gzip) into a report.

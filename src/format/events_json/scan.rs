@@ -732,7 +732,7 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
         let offset = self.offset_base + self.at as u64;
         let mut ev = Event::default();
         loop {
-            let key = self.key()?;
+            let key = self.event_key()?;
             let line = self.line();
             self.expect(b':')?;
             let bit = match key {
@@ -786,6 +786,31 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
             group: None,
             message,
         }))
+    }
+
+    /// The key of an event's member, as [`Scan::key`] reads it. Hot path (five keys an event,
+    /// 31 M of 600 M instructions on 16 MiB when read byte by byte): the keys of an event are
+    /// told by their first letter and compared whole, with their closing quote; any other key
+    /// is read as any key is.
+    #[inline]
+    fn event_key(&mut self) -> Step<&'d [u8]> {
+        if self.ws() == Some(b'"') {
+            let from = self.at + 1;
+            let known: &[u8] = match self.data.get(from) {
+                Some(b'm') => b"message\"",
+                Some(b't') => b"timestamp\"",
+                Some(b'l') => b"logStreamName\"",
+                Some(b'i') => b"ingestionTime\"",
+                Some(b'e') => b"eventId\"",
+                _ => b"",
+            };
+            let end = from + known.len();
+            if !known.is_empty() && self.data.get(from..end) == Some(known) {
+                self.at = end;
+                return Ok(&self.data[from..end - 1]);
+            }
+        }
+        self.key()
     }
 
     /// A key without escapes (its bytes), up to its closing quote.
