@@ -790,27 +790,36 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
 
     /// The key of an event's member, as [`Scan::key`] reads it. Hot path (five keys an event,
     /// 31 M of 600 M instructions on 16 MiB when read byte by byte): the keys of an event are
-    /// told by their first letter and compared whole, with their closing quote; any other key
-    /// is read as any key is.
+    /// told by their first letter and compared whole, with their closing quote (as arrays of a
+    /// known length: a comparison of a length known only at run time called `memcmp`, 8 M);
+    /// any other key is read as any key is.
     #[inline]
     fn event_key(&mut self) -> Step<&'d [u8]> {
         if self.ws() == Some(b'"') {
             let from = self.at + 1;
-            let known: &[u8] = match self.data.get(from) {
-                Some(b'm') => b"message\"",
-                Some(b't') => b"timestamp\"",
-                Some(b'l') => b"logStreamName\"",
-                Some(b'i') => b"ingestionTime\"",
-                Some(b'e') => b"eventId\"",
-                _ => b"",
+            let len = match self.data.get(from) {
+                Some(b'm') => self.length_at(from, b"message\""),
+                Some(b't') => self.length_at(from, b"timestamp\""),
+                Some(b'l') => self.length_at(from, b"logStreamName\""),
+                Some(b'i') => self.length_at(from, b"ingestionTime\""),
+                Some(b'e') => self.length_at(from, b"eventId\""),
+                _ => None,
             };
-            let end = from + known.len();
-            if !known.is_empty() && self.data.get(from..end) == Some(known) {
-                self.at = end;
-                return Ok(&self.data[from..end - 1]);
+            if let Some(len) = len {
+                self.at = from + len;
+                return Ok(&self.data[from..from + len - 1]);
             }
         }
         self.key()
+    }
+
+    /// The length of `text` if it is at `at`.
+    #[inline]
+    fn length_at<const N: usize>(&self, at: usize, text: &[u8; N]) -> Option<usize> {
+        self.data
+            .get(at..at + N)
+            .is_some_and(|b| b == text)
+            .then_some(N)
     }
 
     /// A key without escapes (its bytes), up to its closing quote.
