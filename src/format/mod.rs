@@ -59,6 +59,20 @@ pub struct Record<'a> {
     pub message: Cow<'a, [u8]>,
 }
 
+impl Record<'_> {
+    /// The record with its message and names copied where they were borrowed.
+    pub(crate) fn into_owned(self) -> Record<'static> {
+        Record {
+            line: self.line,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            stream: self.stream.map(|s| Cow::Owned(s.into_owned())),
+            group: self.group.map(|g| Cow::Owned(g.into_owned())),
+            message: Cow::Owned(self.message.into_owned()),
+        }
+    }
+}
+
 /// The input shapes rotdiag decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
@@ -180,7 +194,7 @@ impl Format {
 /// `@timestamp desc` unless told otherwise). A list that runs backwards is reversed first, so
 /// records of the same millisecond keep their order of occurrence; then a stable sort. A record
 /// without a timestamp stays right after the one before it.
-pub(crate) fn reorder(v: &mut Vec<Record<'static>>) {
+pub(crate) fn reorder(v: &mut Vec<Record<'_>>) {
     let first = v.iter().find_map(|r| r.timestamp);
     let last = v.iter().rev().find_map(|r| r.timestamp);
     if let (Some(f), Some(l)) = (first, last)
@@ -201,7 +215,7 @@ pub(crate) fn reorder(v: &mut Vec<Record<'static>>) {
     if keys.windows(2).all(|w| w[0] <= w[1]) {
         return;
     }
-    let mut pairs: Vec<(i64, Record<'static>)> = keys.into_iter().zip(v.drain(..)).collect();
+    let mut pairs: Vec<(i64, Record<'_>)> = keys.into_iter().zip(v.drain(..)).collect();
     pairs.sort_by_key(|p| p.0);
     v.extend(pairs.into_iter().map(|p| p.1));
 }
@@ -215,12 +229,16 @@ pub(crate) const REORDER_WINDOW: usize = 100_000;
 pub(crate) type StructuredDecoder =
     fn(&mut dyn std::io::Read, &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
 
-/// A structured decoder for an input held in memory.
-pub(crate) type MemoryDecoder = fn(&[u8], &mut dyn FnMut(Record<'static>)) -> Vec<Problem>;
+/// A structured decoder for an input held in memory: its records may borrow from it.
+pub(crate) type MemoryDecoder = for<'d> fn(&'d [u8], &mut dyn FnMut(Record<'d>)) -> Vec<Problem>;
 
-/// A [`MemoryDecoder`] that takes runs of events read ahead ([`events_json::Ahead`]).
-pub(crate) type AheadDecoder =
-    fn(&[u8], &mut dyn FnMut(Record<'static>), &mut dyn events_json::Ahead) -> Vec<Problem>;
+/// A [`MemoryDecoder`] of an input checked to be UTF-8 that takes runs of events read ahead
+/// ([`events_json::Ahead`]).
+pub(crate) type AheadDecoder = for<'d> fn(
+    &'d str,
+    &mut dyn FnMut(Record<'d>),
+    &mut dyn events_json::Ahead<'d>,
+) -> Vec<Problem>;
 
 /// The two ways inputs are decoded.
 #[derive(Clone, Copy)]

@@ -34,20 +34,20 @@ pub(super) const READ_AHEAD_FROM: usize = 4 * RUN;
 const RUNS_PER_HELPER: usize = 8;
 
 /// Runs `read` with runs of events of `data` read ahead by `helpers` threads.
-pub(super) fn with_read_ahead<T>(
-    data: &[u8],
+pub(super) fn with_read_ahead<'d, T>(
+    data: &'d str,
     helpers: usize,
-    read: impl FnOnce(&mut dyn Ahead) -> T,
+    read: impl FnOnce(&mut dyn Ahead<'d>) -> T,
 ) -> T {
     with_runs_of(RUN, data, helpers, read)
 }
 
 /// [`with_read_ahead`] in runs of `run_bytes`.
-fn with_runs_of<T>(
+fn with_runs_of<'d, T>(
     run_bytes: usize,
-    data: &[u8],
+    data: &'d str,
     helpers: usize,
-    read: impl FnOnce(&mut dyn Ahead) -> T,
+    read: impl FnOnce(&mut dyn Ahead<'d>) -> T,
 ) -> T {
     let shared = Shared {
         queue: Mutex::new(Some(VecDeque::new())),
@@ -74,33 +74,33 @@ fn with_runs_of<T>(
 }
 
 /// Closes the queue when dropped.
-struct Closing<'a>(&'a Shared);
+struct Closing<'a, 'd>(&'a Shared<'d>);
 
-impl Drop for Closing<'_> {
+impl Drop for Closing<'_, '_> {
     fn drop(&mut self) {
         self.0.close();
     }
 }
 
 /// A run to read ahead, from the event at `start` up to the first event at or past `limit`.
-struct Slot {
+struct Slot<'d> {
     start: usize,
     limit: usize,
-    state: Mutex<State>,
+    state: Mutex<State<'d>>,
     done: Condvar,
 }
 
-enum State {
+enum State<'d> {
     Queued,
     Running,
-    Done(Option<Run>),
+    Done(Option<Run<'d>>),
     /// Taken by the reader (read by it, or passed over).
     Taken,
 }
 
-impl Slot {
+impl<'d> Slot<'d> {
     /// Reads the run, unless the reader took it first.
-    fn run(&self, data: &[u8]) {
+    fn run(&self, data: &'d str) {
         {
             let mut state = lock(&self.state);
             if !matches!(*state, State::Queued) {
@@ -123,7 +123,7 @@ impl Slot {
     }
 
     /// The run, for the reader: read ahead, being read (waited for: it is running), or read now.
-    fn claim(&self, data: &[u8]) -> Option<Run> {
+    fn claim(&self, data: &'d str) -> Option<Run<'d>> {
         let mut state = lock(&self.state);
         loop {
             match std::mem::replace(&mut *state, State::Taken) {
@@ -154,19 +154,19 @@ impl Slot {
 }
 
 /// The runs helpers are to read, in input order (`None` once the reader is done).
-struct Shared {
-    queue: Mutex<Option<VecDeque<Arc<Slot>>>>,
+struct Shared<'d> {
+    queue: Mutex<Option<VecDeque<Arc<Slot<'d>>>>>,
     work: Condvar,
 }
 
-impl Shared {
-    fn help(&self, data: &[u8]) {
+impl<'d> Shared<'d> {
+    fn help(&self, data: &'d str) {
         while let Some(slot) = self.next() {
             slot.run(data);
         }
     }
 
-    fn next(&self) -> Option<Arc<Slot>> {
+    fn next(&self) -> Option<Arc<Slot<'d>>> {
         let mut queue = lock(&self.queue);
         loop {
             if let Some(slot) = queue.as_mut()?.pop_front() {
@@ -179,7 +179,7 @@ impl Shared {
         }
     }
 
-    fn push(&self, slot: Arc<Slot>) {
+    fn push(&self, slot: Arc<Slot<'d>>) {
         if let Some(q) = lock(&self.queue).as_mut() {
             q.push_back(slot);
         }
@@ -193,10 +193,10 @@ impl Shared {
 }
 
 /// The reader's side: the runs ahead of it, in input order.
-struct ReadAhead<'a> {
-    data: &'a [u8],
-    shared: &'a Shared,
-    pending: VecDeque<Arc<Slot>>,
+struct ReadAhead<'a, 'd> {
+    data: &'d str,
+    shared: &'a Shared<'d>,
+    pending: VecDeque<Arc<Slot<'d>>>,
     /// Where the next run's start is looked for.
     probe: usize,
     run_bytes: usize,
@@ -204,7 +204,7 @@ struct ReadAhead<'a> {
     depth: usize,
 }
 
-impl ReadAhead<'_> {
+impl ReadAhead<'_, '_> {
     /// Queues runs up to [`ReadAhead::depth`] ahead.
     fn refill(&mut self) {
         while self.pending.len() < self.depth && self.probe < self.data.len() {
@@ -226,8 +226,8 @@ impl ReadAhead<'_> {
     }
 }
 
-impl Ahead for ReadAhead<'_> {
-    fn take(&mut self, at: usize) -> Option<Run> {
+impl<'d> Ahead<'d> for ReadAhead<'_, 'd> {
+    fn take(&mut self, at: usize) -> Option<Run<'d>> {
         loop {
             let slot = self.pending.front()?;
             if at < slot.start {
@@ -282,9 +282,9 @@ mod tests {
     }
 
     /// The records and problems `read` gives a sink.
-    fn outcome(
-        read: impl FnOnce(&mut dyn FnMut(Record<'static>)) -> Vec<Problem>,
-    ) -> (Vec<Record<'static>>, Vec<Problem>) {
+    fn outcome<'d>(
+        read: impl FnOnce(&mut dyn FnMut(Record<'d>)) -> Vec<Problem>,
+    ) -> (Vec<Record<'d>>, Vec<Problem>) {
         let mut records = Vec::new();
         let errors = read(&mut |r| records.push(r));
         (records, errors)
@@ -296,7 +296,7 @@ mod tests {
     #[should_panic(expected = "the reader failed")]
     fn a_panic_in_the_reader_reaches_the_caller() {
         let text = pages(400);
-        with_runs_of(4096, text.as_bytes(), 2, |_| -> () {
+        with_runs_of(4096, &text, 2, |_| -> () {
             panic!("the reader failed");
         });
     }
@@ -315,6 +315,7 @@ mod tests {
         for data in &inputs {
             let serial = outcome(|sink| scan_slice(data, sink));
             assert!(serial.0.len() > 300);
+            let data = std::str::from_utf8(data).unwrap();
             for helpers in [1, 2, 3] {
                 for run_bytes in [1, 333, 4096, 1 << 20] {
                     let ahead = outcome(|sink| {

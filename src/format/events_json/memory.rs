@@ -167,10 +167,10 @@ pub(super) fn walk(data: &[u8], w: &mut Walker) {
 /// first fault: the hand reader first, `scan::documents_ahead`, or in the tests serde_json's
 /// `documents` alone): what to do after a fault (report it, resume at the next document) is the
 /// same whoever read them.
-pub(super) fn walk_with(
+pub(super) fn walk_with<'r>(
     data: &[u8],
-    w: &mut Walker,
-    mut documents: impl FnMut(&[u8], usize, &Position, &mut Walker) -> Option<Fault>,
+    w: &mut Walker<'_, 'r>,
+    mut documents: impl FnMut(&[u8], usize, &Position, &mut Walker<'_, 'r>) -> Option<Fault>,
 ) {
     let pos = Position::new(data);
     // A stream parser is made at the start and again after each syntax error; its errors count
@@ -336,7 +336,11 @@ fn one_document(data: &[u8], done: usize, pos: &Position, w: &mut Walker) -> Res
 }
 
 /// A top-level node.
-fn node<'a, 's>(pos: &'a Position, w: &'a mut Walker<'s>, target: &'a mut Target) -> Node<'a, 's> {
+fn node<'a, 's, 'r>(
+    pos: &'a Position,
+    w: &'a mut Walker<'s, 'r>,
+    target: &'a mut Target,
+) -> Node<'a, 's, 'r> {
     Node {
         w,
         pos,

@@ -92,31 +92,31 @@ const MAX_NESTING: u8 = 3;
 const MAX_ERRORS: usize = 16;
 
 /// Where decoded records go, and the problems met (shared by nested payloads).
-struct Walker<'s> {
-    sink: &'s mut dyn FnMut(Record<'static>),
+struct Walker<'s, 'r> {
+    sink: &'s mut dyn FnMut(Record<'r>),
     errors: Vec<Problem>,
     suppressed: u64,
     /// The line number given to the last record created.
     last_line: u64,
     /// Records without a log stream (`get-log-events` pages), kept to be put in time order: a
     /// loop over `nextBackwardToken` writes the newest page first. `None` in nested walkers.
-    window: Option<Window>,
+    window: Option<Window<'r>>,
 }
 
 /// Records held back to be put in time order, up to [`REORDER_WINDOW`] records or
 /// [`WINDOW_BYTES`] of messages; then they are ordered and handed on, and a new window starts.
 #[derive(Default)]
-struct Window {
-    records: Vec<Record<'static>>,
+struct Window<'r> {
+    records: Vec<Record<'r>>,
     bytes: usize,
 }
 
 const WINDOW_BYTES: usize = 64 << 20;
 
-impl<'s> Walker<'s> {
+impl<'s, 'r> Walker<'s, 'r> {
     /// A walker handing records to `sink`, putting stream-less ones in time order through
     /// `window` (none for nested payloads: their container's walker does it).
-    fn new(sink: &'s mut dyn FnMut(Record<'static>), window: Option<Window>) -> Self {
+    fn new(sink: &'s mut dyn FnMut(Record<'r>), window: Option<Window<'r>>) -> Self {
         Walker {
             sink,
             errors: Vec::new(),
@@ -127,7 +127,7 @@ impl<'s> Walker<'s> {
     }
 
     /// Hands a finished record on: to the sink, or to the time-order window.
-    fn deliver(&mut self, r: Record<'static>) {
+    fn deliver(&mut self, r: Record<'r>) {
         match &mut self.window {
             Some(w) if r.stream.is_none() && r.timestamp.is_some() => {
                 w.bytes += r.message.len();
@@ -152,7 +152,7 @@ impl<'s> Walker<'s> {
     /// Records are told apart by their line, so records that share a physical line (compact JSON,
     /// events of one base64 payload) are numbered on from it: a record's line is its physical line,
     /// or the line after the previous record's when that is not past it.
-    fn stamp(&mut self, mut r: Record<'static>) -> Record<'static> {
+    fn stamp<'m>(&mut self, mut r: Record<'m>) -> Record<'m> {
         if r.line <= self.last_line {
             r.line = self.last_line + 1;
         }
@@ -205,10 +205,10 @@ pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)
 /// from the slice (many times faster than through a reader). Only the tests read with
 /// serde_json alone from memory, to compare [`scan_slice`] with.
 #[cfg(test)]
-pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
+pub(crate) fn decode_slice<'d>(data: &'d [u8], sink: &mut dyn FnMut(Record<'d>)) -> Vec<Problem> {
     if std::str::from_utf8(data).is_err() {
         // Invalid UTF-8 is replaced on the way in, which only the stream path does.
-        return decode(&mut &data[..], sink);
+        return decode(&mut &data[..], &mut |r| sink(r));
     }
     let mut w = Walker::new(sink, Some(Window::default()));
     memory::walk(data, &mut w);
@@ -217,35 +217,38 @@ pub(crate) fn decode_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -
 
 /// `decode_slice` with the hand reader of `filter-log-events` / `get-log-events` pages
 /// ([`scan`]) first, serde_json for every document it gives up on: the same records and errors.
-pub(crate) fn scan_slice(data: &[u8], sink: &mut dyn FnMut(Record<'static>)) -> Vec<Problem> {
-    scan_slice_with(data, sink, None)
-}
-
-/// [`scan_slice`] taking the runs of events of pages that `ahead` read on other threads
-/// ([`scan::read_run`]) where the hand reader reaches their start: the same records and errors.
-pub(crate) fn scan_slice_ahead(
-    data: &[u8],
-    sink: &mut dyn FnMut(Record<'static>),
-    ahead: &mut dyn Ahead,
-) -> Vec<Problem> {
-    scan_slice_with(data, sink, Some(ahead))
-}
-
-fn scan_slice_with(
-    data: &[u8],
-    sink: &mut dyn FnMut(Record<'static>),
-    mut ahead: Option<&mut dyn Ahead>,
-) -> Vec<Problem> {
-    if std::str::from_utf8(data).is_err() {
-        return decode(&mut &data[..], sink);
+/// Messages and stream names without an escape (nearly all) are borrowed from `data`.
+pub(crate) fn scan_slice<'d>(data: &'d [u8], sink: &mut dyn FnMut(Record<'d>)) -> Vec<Problem> {
+    match std::str::from_utf8(data) {
+        Ok(text) => scan_slice_with(text, sink, None),
+        // Invalid UTF-8 is replaced on the way in, which only the stream path does.
+        Err(_) => decode(&mut &data[..], &mut |r| sink(r)),
     }
+}
+
+/// [`scan_slice`] of an input checked to be UTF-8, taking the runs of events of pages that
+/// `ahead` read on other threads ([`scan::read_run`]) where the hand reader reaches their start:
+/// the same records and errors.
+pub(crate) fn scan_slice_ahead<'d>(
+    text: &'d str,
+    sink: &mut dyn FnMut(Record<'d>),
+    ahead: &mut dyn Ahead<'d>,
+) -> Vec<Problem> {
+    scan_slice_with(text, sink, Some(ahead))
+}
+
+fn scan_slice_with<'d>(
+    text: &'d str,
+    sink: &mut dyn FnMut(Record<'d>),
+    mut ahead: Option<&mut dyn Ahead<'d>>,
+) -> Vec<Problem> {
     let mut w = Walker::new(sink, Some(Window::default()));
-    memory::walk_with(data, &mut w, |data, from, pos, w| {
-        let ahead: Option<&mut dyn Ahead> = match &mut ahead {
+    memory::walk_with(text.as_bytes(), &mut w, |_, from, pos, w| {
+        let ahead: Option<&mut dyn Ahead<'d>> = match &mut ahead {
             Some(a) => Some(&mut **a),
             None => None,
         };
-        scan::documents_ahead(data, from, pos, w, ahead)
+        scan::documents_ahead(text, from, pos, w, ahead)
     });
     w.finish()
 }
@@ -293,7 +296,11 @@ const MAX_DOCUMENT: usize = 8 << 20;
 /// Runs `decode` with a walker whose first `skip.records` records are dropped: they were
 /// delivered already, by the hand reader, which gave up on their document; `skip.last_line` is
 /// `w`'s last line from before them. Everything else goes to `w`.
-fn with_skip<T>(w: &mut Walker, skip: Skip, decode: impl FnOnce(&mut Walker) -> T) -> T {
+fn with_skip<'r, T>(
+    w: &mut Walker<'_, 'r>,
+    skip: Skip,
+    decode: impl FnOnce(&mut Walker<'_, 'r>) -> T,
+) -> T {
     if skip.records == 0 {
         return decode(w);
     }
@@ -509,15 +516,15 @@ impl Target {
 }
 
 /// Any JSON value met where records may be: a document, an element of a container array.
-struct Node<'a, 's> {
-    w: &'a mut Walker<'s>,
+struct Node<'a, 's, 'r> {
+    w: &'a mut Walker<'s, 'r>,
     pos: &'a dyn Locate,
     origin: Option<Origin>,
     depth: u32,
     target: &'a mut Target,
 }
 
-impl Node<'_, '_> {
+impl Node<'_, '_, '_> {
     /// The next value of `map`, as a [`Value`]; in memory, the position moves past it (a stream
     /// position moves by reading it).
     fn next_value_passed<'de, A: MapAccess<'de>>(&self, map: &mut A) -> Result<Value, A::Error> {
@@ -552,14 +559,14 @@ impl Node<'_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
+impl<'de> DeserializeSeed<'de> for Node<'_, '_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Node<'_, '_> {
+impl<'de> Node<'_, '_, '_> {
     /// A key whose value holds records (`events`, `logEvents`, `results`, `Records`, …): its records
     /// are read and handed on. `false` for any other key (its value is left to read).
     fn container<A: MapAccess<'de>>(
@@ -691,7 +698,7 @@ struct Envelope {
     stream: Option<String>,
 }
 
-impl<'de> Visitor<'de> for Node<'_, '_> {
+impl<'de> Visitor<'de> for Node<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -862,15 +869,15 @@ fn without_quoted_input(msg: &str) -> String {
 
 /// A container array (`events`, `logEvents`, `results`, a top-level array): each element is a
 /// [`Node`] whose records go to the container's target.
-struct Container<'n, 'a, 's> {
-    parent: &'n mut Node<'a, 's>,
+struct Container<'n, 'a, 's, 'r> {
+    parent: &'n mut Node<'a, 's, 'r>,
     target: Target,
 }
 
-impl<'a, 's> Container<'_, 'a, 's> {
+impl<'a, 's, 'r> Container<'_, 'a, 's, 'r> {
     /// The node an element of the array is read as: one level deeper, records to this
     /// container's target.
-    fn element(&mut self) -> Node<'_, 's> {
+    fn element(&mut self) -> Node<'_, 's, 'r> {
         Node {
             w: &mut *self.parent.w,
             pos: self.parent.pos,
@@ -881,14 +888,14 @@ impl<'a, 's> Container<'_, 'a, 's> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for &mut Container<'_, '_, '_> {
+impl<'de> DeserializeSeed<'de> for &mut Container<'_, '_, '_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for &mut Container<'_, '_, '_> {
+impl<'de> Visitor<'de> for &mut Container<'_, '_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -923,18 +930,18 @@ impl<'de> Visitor<'de> for &mut Container<'_, '_, '_> {
 
 /// `Records` / `records` / `Events`: CloudTrail events (S3 log files, `lookup-events`), or Kinesis
 /// / Firehose records carrying base64 payloads.
-struct Payloads<'n, 'a, 's> {
-    node: &'n mut Node<'a, 's>,
+struct Payloads<'n, 'a, 's, 'r> {
+    node: &'n mut Node<'a, 's, 'r>,
 }
 
-impl<'de> DeserializeSeed<'de> for Payloads<'_, '_, '_> {
+impl<'de> DeserializeSeed<'de> for Payloads<'_, '_, '_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Payloads<'_, '_, '_> {
+impl<'de> Visitor<'de> for Payloads<'_, '_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {

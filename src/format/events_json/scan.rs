@@ -49,13 +49,14 @@ use crate::format::Record;
 /// With `ahead`, the events of a page read ahead are taken wherever the reader reaches the start
 /// of a run of them (see [`Ahead`]).
 pub(super) fn documents_ahead<'d>(
-    data: &'d [u8],
+    text: &'d str,
     from: usize,
     pos: &Position,
-    w: &mut Walker,
-    ahead: Option<&'d mut dyn Ahead>,
+    w: &mut Walker<'_, 'd>,
+    ahead: Option<&mut dyn Ahead<'d>>,
 ) -> Option<Fault> {
-    let mut scan = Scan::new(data, 0);
+    let data = text.as_bytes();
+    let mut scan = Scan::borrowing(text, 0);
     scan.ahead = ahead;
     let mut done = from;
     loop {
@@ -158,24 +159,38 @@ impl Windows {
 
     /// Reads documents by hand, a window at a time, until the end of the input (`None`) or the
     /// first document that serde_json must read.
-    pub(super) fn read(&mut self, input: &mut dyn Read, w: &mut Walker) -> Option<Rest> {
+    pub(super) fn read(
+        &mut self,
+        input: &mut dyn Read,
+        w: &mut Walker<'_, 'static>,
+    ) -> Option<Rest> {
         loop {
             self.fill(input);
+            // Out of `self` while it is read, so that its text can be borrowed beside `self`.
+            let buf = std::mem::take(&mut self.buf);
             // A multi-byte character cut by the read completes in the next window.
-            let (valid, invalid) = match std::str::from_utf8(self.buf.bytes()) {
-                Ok(_) => (self.buf.len(), false),
-                Err(e) => (e.valid_up_to(), e.error_len().is_some() || self.eof),
+            let (text, invalid) = match std::str::from_utf8(buf.bytes()) {
+                Ok(text) => (text, false),
+                Err(e) => (
+                    // Checked once more up to there only: rare, a window is checked once.
+                    std::str::from_utf8(&buf.bytes()[..e.valid_up_to()])
+                        .unwrap_or_else(|_| unreachable!()),
+                    e.error_len().is_some() || self.eof,
+                ),
             };
+            let valid = text.len();
             let more = !self.eof && !invalid;
             // Up to where the last document probably starts: it is read once whole, unless the
             // window is as long as a document may be. With no such start (one page, or compact
             // documents on one line) and inside a page taken up again, as far as the window goes:
             // a page cut in its events is taken up again where it was cut, not read twice.
-            let end = match more && self.buf.len() < self.max_document && self.open.is_none() {
-                true => likely_last_start(&self.buf.bytes()[..valid]).unwrap_or(valid),
+            // (A document starts at a bracket: a character boundary.)
+            let end = match more && buf.len() < self.max_document && self.open.is_none() {
+                true => likely_last_start(text.as_bytes()).unwrap_or(valid),
                 false => valid,
             };
-            let (done, line, stopped) = self.documents(end, w);
+            let (done, line, stopped) = self.documents(&text[..end], w);
+            self.buf = buf;
             match stopped {
                 None if valid == self.buf.len() && self.eof => return None,
                 Some(s) if s.why == Stop::GiveUp => return Some(self.rest(done, line, s.skip)),
@@ -222,12 +237,12 @@ impl Windows {
         }
     }
 
-    /// Reads the whole documents in `buf[..valid]`. Returns where the first one that is not
+    /// Reads the whole documents in `text` (the window, up to where it is read). Returns where the first one that is not
     /// whole (or that the reader gave up on) starts (or, in a page cut in its events, where its
     /// last event read whole starts), its line, and why it stopped there (`None`: nothing but
     /// whitespace is left).
-    fn documents(&mut self, valid: usize, w: &mut Walker) -> (usize, u64, Option<Halt>) {
-        let mut scan = Scan::new(&self.buf.bytes()[..valid], self.offset);
+    fn documents(&mut self, text: &str, w: &mut Walker<'_, 'static>) -> (usize, u64, Option<Halt>) {
+        let mut scan = Scan::owning(text, self.offset);
         let (mut done, mut line) = (0, self.line);
         loop {
             scan.seek(done, line);
@@ -253,7 +268,7 @@ impl Windows {
                     let mark = scan.mark.unwrap_or_else(|| unreachable!());
                     if self.open.is_none() {
                         self.open = scan.events_at.map(|e| Open {
-                            head: self.buf.bytes()[done..e.after_bracket].to_vec(),
+                            head: text.as_bytes()[done..e.after_bracket].to_vec(),
                             offset: self.offset + done as u64,
                             line,
                             events_line: e.line,
@@ -408,7 +423,9 @@ impl Tally {
 const MAX_SKIP_DEPTH: u32 = 4;
 
 /// The reader over one input held in memory.
-pub(super) struct Scan<'d> {
+pub(super) struct Scan<'a, 'd, 'r> {
+    /// The input (valid UTF-8), and its bytes.
+    text: &'d str,
     data: &'d [u8],
     /// The next byte to read.
     pub(super) at: usize,
@@ -424,7 +441,13 @@ pub(super) struct Scan<'d> {
     /// up again ([`Windows`]).
     pub(super) mark: Option<Mark>,
     /// Runs of events read ahead on other threads (a mapped file read in parallel).
-    ahead: Option<&'d mut dyn Ahead>,
+    ahead: Option<&'a mut dyn Ahead<'d>>,
+    /// How a record read here, which borrows its message and stream name from the input where
+    /// they have no escape, reaches the walker: as it is (a mapped file, which outlives the
+    /// records) or copied (a stream's window, which the next read overwrites).
+    lift: fn(Record<'d>) -> Record<'r>,
+    /// Where strings with escapes are decoded ([`Scan::escaped`]).
+    scratch: String,
 }
 
 /// Where the `events` array of a page opens: just after its `[`, on `line`, after the page's
@@ -447,19 +470,35 @@ pub(super) struct Mark {
 
 /// The members of one event read so far.
 #[derive(Default)]
-struct Event {
+struct Event<'d> {
     line: u64,
-    message: Option<Vec<u8>>,
+    message: Option<Cow<'d, [u8]>>,
     timestamp: Option<i64>,
-    stream: Option<String>,
+    stream: Option<Cow<'d, str>>,
     seen: u8,
 }
 
-impl<'d> Scan<'d> {
-    /// A reader of `data`, whose first byte is at `offset_base` in the input.
-    pub(super) fn new(data: &'d [u8], offset_base: u64) -> Self {
+impl<'a, 'd> Scan<'a, 'd, 'd> {
+    /// A reader of `text`, whose first byte is at `offset_base` in the input, whose records
+    /// borrow from it.
+    pub(super) fn borrowing(text: &'d str, offset_base: u64) -> Self {
+        Scan::new(text, offset_base, |r| r)
+    }
+}
+
+impl<'a, 'd> Scan<'a, 'd, 'static> {
+    /// A reader of `text`, whose first byte is at `offset_base` in the input, whose records own
+    /// their bytes.
+    pub(super) fn owning(text: &'d str, offset_base: u64) -> Self {
+        Scan::new(text, offset_base, Record::into_owned)
+    }
+}
+
+impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
+    fn new(text: &'d str, offset_base: u64, lift: fn(Record<'d>) -> Record<'r>) -> Self {
         Scan {
-            data,
+            text,
+            data: text.as_bytes(),
             at: 0,
             newlines: 0,
             line_base: 1,
@@ -467,6 +506,8 @@ impl<'d> Scan<'d> {
             events_at: None,
             mark: None,
             ahead: None,
+            lift,
+            scratch: String::new(),
         }
     }
 
@@ -536,7 +577,7 @@ impl<'d> Scan<'d> {
     /// Reads the document at the reader (after whitespace, a byte that is not whitespace) if it
     /// is a page of events, handing each event to `w` but the first `skip.records`. On success the
     /// reader is just past the document.
-    pub(super) fn document(&mut self, skip: Skip, w: &mut Walker) -> Result<(), Stopped> {
+    pub(super) fn document(&mut self, skip: Skip, w: &mut Walker<'_, 'r>) -> Result<(), Stopped> {
         self.events_at = None;
         self.mark = None;
         let mut read = Tally::new(skip);
@@ -546,7 +587,12 @@ impl<'d> Scan<'d> {
     /// Takes up again a page whose events the reader left at the reader (at the start of an
     /// event it read whole, which `skip` counts), `seen` its keys before `events`: the rest of
     /// its events, then the rest of the page, as [`Scan::document`] would have read them.
-    pub(super) fn resume(&mut self, seen: u8, skip: Skip, w: &mut Walker) -> Result<(), Stopped> {
+    pub(super) fn resume(
+        &mut self,
+        seen: u8,
+        skip: Skip,
+        w: &mut Walker<'_, 'r>,
+    ) -> Result<(), Stopped> {
         self.events_at = None;
         self.mark = None;
         let mut read = Tally::new(skip);
@@ -555,7 +601,7 @@ impl<'d> Scan<'d> {
             .map_err(|why| read.stopped(why))
     }
 
-    fn page(&mut self, read: &mut Tally, w: &mut Walker) -> Step<()> {
+    fn page(&mut self, read: &mut Tally, w: &mut Walker<'_, 'r>) -> Step<()> {
         self.expect(b'{')?;
         if self.ws() == Some(b'}') {
             // `{}`: no records.
@@ -566,7 +612,7 @@ impl<'d> Scan<'d> {
     }
 
     /// After a member: the others, up to the page's closing `}`.
-    fn members(&mut self, seen: u8, read: &mut Tally, w: &mut Walker) -> Step<()> {
+    fn members(&mut self, seen: u8, read: &mut Tally, w: &mut Walker<'_, 'r>) -> Step<()> {
         match self.next_or_close(b'}')? {
             true => self.member(seen, read, w),
             false => Ok(()),
@@ -574,7 +620,7 @@ impl<'d> Scan<'d> {
     }
 
     /// The members of a page from the next key on (`seen`: the keys before).
-    fn member(&mut self, mut seen: u8, read: &mut Tally, w: &mut Walker) -> Step<()> {
+    fn member(&mut self, mut seen: u8, read: &mut Tally, w: &mut Walker<'_, 'r>) -> Step<()> {
         loop {
             let key = self.key()?;
             self.expect(b':')?;
@@ -602,7 +648,7 @@ impl<'d> Scan<'d> {
     }
 
     /// The `events` array.
-    fn events(&mut self, seen: u8, read: &mut Tally, w: &mut Walker) -> Step<()> {
+    fn events(&mut self, seen: u8, read: &mut Tally, w: &mut Walker<'_, 'r>) -> Step<()> {
         self.expect(b'[')?;
         self.events_at = Some(EventsAt {
             after_bracket: self.at,
@@ -618,7 +664,7 @@ impl<'d> Scan<'d> {
 
     /// The events of an array from the next one on, up to its closing `]`. Each event read whole
     /// becomes the [`Mark`].
-    fn items(&mut self, read: &mut Tally, w: &mut Walker) -> Step<()> {
+    fn items(&mut self, read: &mut Tally, w: &mut Walker<'_, 'r>) -> Step<()> {
         loop {
             self.ws().ok_or(Stop::End)?;
             let (at, line) = (self.at, self.line());
@@ -639,7 +685,7 @@ impl<'d> Scan<'d> {
             let event = self.event(keep)?;
             match event {
                 Ok(r) => {
-                    let r = w.stamp(r);
+                    let r = w.stamp((self.lift)(r));
                     w.deliver(r);
                 }
                 // Not made again: numbered as the walker numbered it the first time.
@@ -659,14 +705,14 @@ impl<'d> Scan<'d> {
 
     /// Delivers a run of events read ahead from the reader's position (on `line`), as
     /// [`Scan::items`] would have read them one by one, and moves past its last one.
-    fn take_run(&mut self, run: Run, line: u64, read: &mut Tally, w: &mut Walker) {
+    fn take_run(&mut self, run: Run<'d>, line: u64, read: &mut Tally, w: &mut Walker<'_, 'r>) {
         let base = line - 1;
         let mut before = w.last_line;
         read.delivered += run.records.len() as u64;
         for mut r in run.records {
             before = w.last_line;
             r.line += base;
-            let r = w.stamp(r);
+            let r = w.stamp((self.lift)(r));
             w.deliver(r);
         }
         self.mark = Some(Mark {
@@ -680,19 +726,22 @@ impl<'d> Scan<'d> {
 
     /// One event object, as a record (when `keep` is false: read, checked, not made; the line
     /// of its message instead).
-    fn event(&mut self, keep: bool) -> Step<Result<Record<'static>, u64>> {
+    fn event(&mut self, keep: bool) -> Step<Result<Record<'d>, u64>> {
         self.expect(b'{')?;
         // serde_json's walker places an element just after its opening bracket.
         let offset = self.offset_base + self.at as u64;
         let mut ev = Event::default();
         loop {
-            let key = self.key()?;
+            let key = self.event_key()?;
             let line = self.line();
             self.expect(b':')?;
             let bit = match key {
                 b"message" => {
                     ev.line = line;
-                    ev.message = Some(self.string_value(keep)?);
+                    ev.message = Some(match self.string_value(keep)? {
+                        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+                        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+                    });
                     0
                 }
                 b"timestamp" => {
@@ -700,9 +749,7 @@ impl<'d> Scan<'d> {
                     1
                 }
                 b"logStreamName" => {
-                    let s = self.string_value(keep)?;
-                    // Valid UTF-8: the input is, and escapes are decoded to UTF-8.
-                    ev.stream = Some(String::from_utf8(s).map_err(|_| Stop::GiveUp)?);
+                    ev.stream = Some(self.string_value(keep)?);
                     2
                 }
                 b"ingestionTime" => {
@@ -735,10 +782,44 @@ impl<'d> Scan<'d> {
             line: ev.line,
             offset,
             timestamp: ev.timestamp.map(epoch_ms),
-            stream: ev.stream.map(Cow::Owned),
+            stream: ev.stream,
             group: None,
-            message: Cow::Owned(message),
+            message,
         }))
+    }
+
+    /// The key of an event's member, as [`Scan::key`] reads it. Hot path (five keys an event,
+    /// 31 M of 600 M instructions on 16 MiB when read byte by byte): the keys of an event are
+    /// told by their first letter and compared whole, with their closing quote (as arrays of a
+    /// known length: a comparison of a length known only at run time called `memcmp`, 8 M);
+    /// any other key is read as any key is.
+    #[inline]
+    fn event_key(&mut self) -> Step<&'d [u8]> {
+        if self.ws() == Some(b'"') {
+            let from = self.at + 1;
+            let len = match self.data.get(from) {
+                Some(b'm') => self.length_at(from, b"message\""),
+                Some(b't') => self.length_at(from, b"timestamp\""),
+                Some(b'l') => self.length_at(from, b"logStreamName\""),
+                Some(b'i') => self.length_at(from, b"ingestionTime\""),
+                Some(b'e') => self.length_at(from, b"eventId\""),
+                _ => None,
+            };
+            if let Some(len) = len {
+                self.at = from + len;
+                return Ok(&self.data[from..from + len - 1]);
+            }
+        }
+        self.key()
+    }
+
+    /// The length of `text` if it is at `at`.
+    #[inline]
+    fn length_at<const N: usize>(&self, at: usize, text: &[u8; N]) -> Option<usize> {
+        self.data
+            .get(at..at + N)
+            .is_some_and(|b| b == text)
+            .then_some(N)
     }
 
     /// A key without escapes (its bytes), up to its closing quote.
@@ -788,49 +869,62 @@ impl<'d> Scan<'d> {
     }
 
     /// A string value (after whitespace), unescaped; empty when `keep` is false (checked only).
-    fn string_value(&mut self, keep: bool) -> Step<Vec<u8>> {
+    /// Without an escape (nearly always) it is borrowed from the input: no copy, and no UTF-8
+    /// check, as the input was checked as a whole and a string ends at a quote (a character
+    /// boundary).
+    fn string_value(&mut self, keep: bool) -> Step<Cow<'d, str>> {
         self.expect(b'"')?;
         let start = self.at;
         let end = self.plain_run(start);
         match self.data.get(end) {
-            // No escape (nearly always): the bytes as they are, copied once.
             Some(b'"') => {
                 self.at = end + 1;
-                Ok(if keep {
-                    self.data[start..end].to_vec()
-                } else {
-                    Vec::new()
-                })
+                Ok(Cow::Borrowed(match keep {
+                    true => self.slice(start, end)?,
+                    false => "",
+                }))
             }
-            Some(b'\\') => self.escaped(start, end, keep),
+            Some(b'\\') => self.escaped(start, end, keep).map(Cow::Owned),
             Some(_) => Err(Stop::GiveUp),
             None => Err(Stop::End),
         }
     }
 
+    /// The text from `start` to `end`, both just past or at an ASCII byte (a quote, a
+    /// backslash, the end of an escape), so character boundaries: a slice that is not (never)
+    /// is left to serde_json rather than a panic.
+    #[inline]
+    fn slice(&self, start: usize, end: usize) -> Step<&'d str> {
+        self.text.get(start..end).ok_or(Stop::GiveUp)
+    }
+
     /// The rest of a string from `start` whose first backslash is at `end`.
-    fn escaped(&mut self, start: usize, mut end: usize, keep: bool) -> Step<Vec<u8>> {
-        let mut out = Vec::new();
-        if keep {
-            // Room for the string up to the next quote (its end, unless it holds an escaped
-            // quote), which it is not longer than decoded: one allocation, not a growth from a
-            // guess (the reallocations were a fifth of the reader's instructions, nearly every
-            // message ending in `\n`). At most 64 KiB: a longer one grows from there.
-            let quote =
-                memchr::memchr(b'"', &self.data[end..]).map_or(self.data.len(), |i| end + i);
-            out.reserve((quote - start).min(64 << 10));
-        }
+    fn escaped(&mut self, start: usize, end: usize, keep: bool) -> Step<String> {
+        // Decoded into a buffer kept at its longest, then copied into a string of its length:
+        // one allocation, never a growth. (Room reserved up to the next quote instead grew again
+        // for most messages, which hold escaped quotes: 24 000 reallocations on 16 MiB.)
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let decoded = self.unescape(start, end, keep, &mut out);
+        let string = decoded.map(|()| String::from(out.as_str()));
+        self.scratch = out;
+        string
+    }
+
+    /// Decodes the string from `start`, whose first backslash is at `end`, into `out` (when
+    /// `keep`), up to its closing quote.
+    fn unescape(&mut self, start: usize, mut end: usize, keep: bool, out: &mut String) -> Step<()> {
         let mut from = start;
         loop {
             if keep {
-                out.extend_from_slice(&self.data[from..end]);
+                out.push_str(self.slice(from, end)?);
             }
             match self.data.get(end) {
                 Some(b'"') => {
                     self.at = end + 1;
-                    return Ok(out);
+                    return Ok(());
                 }
-                Some(b'\\') => from = self.escape(end + 1, &mut out, keep)?,
+                Some(b'\\') => from = self.escape(end + 1, out, keep)?,
                 Some(_) => return Err(Stop::GiveUp),
                 None => return Err(Stop::End),
             }
@@ -840,29 +934,28 @@ impl<'d> Scan<'d> {
 
     /// The escape after a backslash at `at - 1`, appended to `out` (when `keep`). Returns the
     /// offset after it.
-    fn escape(&self, at: usize, out: &mut Vec<u8>, keep: bool) -> Step<usize> {
+    fn escape(&self, at: usize, out: &mut String, keep: bool) -> Step<usize> {
         let b = *self.data.get(at).ok_or(Stop::End)?;
-        let byte = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
+        let c = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
             b'u' => {
                 let (c, next) = self.unicode(at + 1)?;
                 if keep {
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    out.push(c);
                 }
                 return Ok(next);
             }
             _ => return Err(Stop::GiveUp),
         };
         if keep {
-            out.push(byte);
+            out.push(c);
         }
         Ok(at + 1)
     }
@@ -982,23 +1075,23 @@ impl<'d> Scan<'d> {
 /// Events of a page read ahead by [`read_run`], on another thread: the reader takes them when it
 /// reaches their start inside a page's `events` (and only then: where a run starts is a guess,
 /// see [`event_start`]), as if it had read them itself.
-pub(crate) trait Ahead {
+pub(crate) trait Ahead<'d> {
     /// The run read ahead from `at`, the start of an event of a page's `events` array the reader
     /// is at, if there is one.
-    fn take(&mut self, at: usize) -> Option<Run>;
+    fn take(&mut self, at: usize) -> Option<Run<'d>>;
 }
 
 /// Consecutive events of a page's `events` array (separated by commas), read by hand from the
 /// start of one, up to the first event that starts at or past a limit, or the first that is not
 /// read whole (the reader reads that one itself, and gives up on it as it would have).
 #[derive(Debug)]
-pub(crate) struct Run {
+pub(crate) struct Run<'d> {
     /// Just past its last event's `}`.
     end: usize,
     /// Newlines in `data[start..end]`.
     newlines: u64,
     /// Its records, on lines counted from 1 at `start` (not yet numbered on from the walker's).
-    records: Vec<Record<'static>>,
+    records: Vec<Record<'d>>,
     /// Where its last event starts, and its line (counted the same way).
     last: (usize, u64),
 }
@@ -1006,14 +1099,14 @@ pub(crate) struct Run {
 /// Reads the events from `start` (an event's `{`, at a guess) on, as [`Scan::items`] reads them,
 /// up to the first one that starts at or past `limit`. `None` if not even the first one is an
 /// event read whole.
-pub(crate) fn read_run(data: &[u8], start: usize, limit: usize) -> Option<Run> {
-    let mut scan = Scan::new(data, 0);
+pub(crate) fn read_run(text: &str, start: usize, limit: usize) -> Option<Run<'_>> {
+    let mut scan = Scan::borrowing(text, 0);
     scan.seek(start, 1);
     let mut run = Run {
         end: start,
         newlines: 0,
         // An event of the CLI's pages is about 400 bytes: grow once or twice, not a dozen times.
-        records: Vec::with_capacity(limit.saturating_sub(start).min(data.len()) / 256 + 16),
+        records: Vec::with_capacity(limit.saturating_sub(start).min(text.len()) / 256 + 16),
         last: (start, 1),
     };
     loop {
@@ -1035,15 +1128,16 @@ pub(crate) fn read_run(data: &[u8], start: usize, limit: usize) -> Option<Run> {
 /// is escaped, so in valid JSON this is an object's start (a `searchedLogStreams` element or an
 /// object of another document may look the same: the reader takes a run only where its own
 /// reading reaches it).
-pub(crate) fn event_start(data: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn event_start(text: &str, from: usize) -> Option<usize> {
+    let data = text.as_bytes();
     let from = from.min(data.len());
     memchr::memchr_iter(b'{', &data[from..])
         .map(|i| from + i)
-        .find(|&at| starts_event(data, at))
+        .find(|&at| starts_event(text, at))
 }
 
-fn starts_event(data: &[u8], brace: usize) -> bool {
-    let mut scan = Scan::new(data, 0);
+fn starts_event(text: &str, brace: usize) -> bool {
+    let mut scan = Scan::borrowing(text, 0);
     scan.seek(brace + 1, 1);
     let Ok(key) = scan.key() else { return false };
     matches!(
@@ -1294,13 +1388,13 @@ mod tests {
     fn outcome(
         decode: crate::format::MemoryDecoder,
         data: &[u8],
-    ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>) {
+    ) -> (Vec<Record<'_>>, Vec<crate::problem::Problem>) {
         let mut records = Vec::new();
         let errors = decode(data, &mut |r| records.push(r));
         (records, errors)
     }
 
-    type Outcome<'o> = (&'o [Record<'static>], &'o [crate::problem::Problem]);
+    type Outcome<'o> = (&'o [Record<'o>], &'o [crate::problem::Problem]);
 
     /// Asserts that `got` is `expected`; if not, keeps the input (too long to print) in the
     /// temporary folder and says where.
@@ -1463,13 +1557,13 @@ mod tests {
     /// Runs read ahead the way `pipeline::ahead` cuts them (from the first event start at or
     /// after each multiple of `run_bytes`, up to the first event at or past the next), all
     /// before the reader starts; taken where the reader reaches their start.
-    struct Eager {
-        runs: std::collections::VecDeque<(usize, Option<Run>)>,
+    struct Eager<'d> {
+        runs: std::collections::VecDeque<(usize, Option<Run<'d>>)>,
         taken: usize,
     }
 
-    impl Eager {
-        fn new(data: &[u8], run_bytes: usize) -> Eager {
+    impl<'d> Eager<'d> {
+        fn new(data: &'d str, run_bytes: usize) -> Eager<'d> {
             let mut runs = std::collections::VecDeque::new();
             let mut probe = 0;
             while let Some(start) = event_start(data, probe) {
@@ -1480,8 +1574,8 @@ mod tests {
         }
     }
 
-    impl Ahead for Eager {
-        fn take(&mut self, at: usize) -> Option<Run> {
+    impl<'d> Ahead<'d> for Eager<'d> {
+        fn take(&mut self, at: usize) -> Option<Run<'d>> {
             while let Some((start, _)) = self.runs.front() {
                 if at < *start {
                     return None;
@@ -1498,13 +1592,18 @@ mod tests {
 
     /// What [`super::super::scan_slice_ahead`] gives with runs of `run_bytes` read ahead, and
     /// how many runs it took.
+    /// (Invalid UTF-8 is read by [`super::super::scan_slice`], as the pipeline does.)
     fn ahead_outcome(
         data: &[u8],
         run_bytes: usize,
-    ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>, usize) {
-        let mut eager = Eager::new(data, run_bytes);
+    ) -> (Vec<Record<'_>>, Vec<crate::problem::Problem>, usize) {
+        let Ok(text) = std::str::from_utf8(data) else {
+            let (records, errors) = outcome(super::super::scan_slice, data);
+            return (records, errors, 0);
+        };
+        let mut eager = Eager::new(text, run_bytes);
         let mut records = Vec::new();
-        let errors = super::super::scan_slice_ahead(data, &mut |r| records.push(r), &mut eager);
+        let errors = super::super::scan_slice_ahead(text, &mut |r| records.push(r), &mut eager);
         (records, errors, eager.taken)
     }
 
@@ -1565,7 +1664,7 @@ mod tests {
             .unwrap();
         assert_eq!(serde.len(), 2, "valid JSON");
         let starts: Vec<usize> = (0..data.len())
-            .filter_map(|from| event_start(data, from))
+            .filter_map(|from| event_start(page, from))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -1586,13 +1685,13 @@ mod tests {
         );
         // A run stops at the end of its page's events; the one in `searchedLogStreams` reads
         // nothing (no message: the reader would give up), and the reader never reaches it.
-        let run = read_run(data, starts[0], data.len()).unwrap();
+        let run = read_run(page, starts[0], data.len()).unwrap();
         assert_eq!(run.records.len(), 2);
         assert_eq!(&data[run.end..run.end + 6], b"\n    ]");
         assert_eq!((run.newlines, run.last.1), (4, 5));
-        assert!(read_run(data, starts[2], data.len()).is_none());
+        assert!(read_run(page, starts[2], data.len()).is_none());
         // Limits: a run ends before the first event that starts at or past its limit.
-        let run = read_run(data, starts[0], starts[0] + 1).unwrap();
+        let run = read_run(page, starts[0], starts[0] + 1).unwrap();
         assert_eq!(run.records.len(), 1);
         for run_bytes in [1, 7, 64, 1 << 20] {
             let (records, errors, _) = ahead_outcome(data, run_bytes);
@@ -1613,7 +1712,7 @@ mod tests {
             let mut n = 0;
             let mut sink = |_| n += 1;
             let mut w = Walker::new(&mut sink, Some(Window::default()));
-            let mut scan = Scan::new(page.as_bytes(), 0);
+            let mut scan = Scan::borrowing(&page, 0);
             scan.ws();
             assert!(scan.document(Skip::default(), &mut w).is_ok(), "{page}");
             assert_eq!(scan.at, page.len());
@@ -1648,7 +1747,7 @@ mod tests {
         ] {
             let mut sink = |_| {};
             let mut w = Walker::new(&mut sink, Some(Window::default()));
-            let mut scan = Scan::new(page.as_bytes(), 0);
+            let mut scan = Scan::borrowing(page, 0);
             scan.ws();
             assert!(scan.document(Skip::default(), &mut w).is_err(), "{page}");
             let mut records = Vec::new();
