@@ -15,12 +15,21 @@
 //! that all wait on such readers (two JSON files scanned at once on two threads). Nothing here
 //! waits for work that has not started: a run the reader reaches before a helper took it, the
 //! reader reads itself.
+//!
+//! A stream (stdin) is read the same way a window at a time ([`ReadingWindows`]): the reader of
+//! windows (`events_json::scan_stream_ahead`) hands each window's text here, whose runs are read
+//! ahead by helper threads started for that window alone. A window's text lives only until the
+//! next read overwrites it, so its runs (which borrow it) and the threads reading them must not
+//! outlive it: scoped threads per window are the simple way to say so, for about a thousand
+//! spawns per GiB of input (1 MiB windows), each a few tens of microseconds. Runs are shorter
+//! than a mapped file's, so that a window is shared out between the helpers, and the reader,
+//! which reads the first run itself, waits less for it.
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::format::events_json::{Ahead, Run, event_start, read_run};
+use crate::format::events_json::{Ahead, Run, WindowsAhead, event_start, read_run};
 
 /// Bytes of input per run read ahead: the records of a run are held until the reader takes them
 /// (about half its bytes of messages).
@@ -32,6 +41,24 @@ const RUN: usize = 256 << 10;
 pub(super) const READ_AHEAD_FROM: usize = 4 * RUN;
 /// Runs queued or being read ahead per helper.
 const RUNS_PER_HELPER: usize = 8;
+
+/// Bytes of a stream's window per run read ahead (windows are about 1 MiB).
+const WINDOW_RUN: usize = 64 << 10;
+
+/// Windows of a stream read with runs of their events read ahead by `helpers` threads each, but
+/// those shorter than a few runs.
+pub(super) struct ReadingWindows {
+    pub(super) helpers: usize,
+}
+
+impl WindowsAhead for ReadingWindows {
+    fn within<'d>(&mut self, text: &'d str, read: &mut dyn FnMut(Option<&mut dyn Ahead<'d>>)) {
+        if self.helpers == 0 || text.len() < 4 * WINDOW_RUN {
+            return read(None);
+        }
+        with_runs_of(WINDOW_RUN, text, self.helpers, |a| read(Some(a)))
+    }
+}
 
 /// Runs `read` with runs of events of `data` read ahead by `helpers` threads.
 pub(super) fn with_read_ahead<'d, T>(

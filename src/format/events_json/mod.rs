@@ -65,7 +65,7 @@ use payload::nested;
 use record::{
     Acc, cloudtrail_record, finish, flat_object_row, insights_group, query_row, record, string_of,
 };
-pub(crate) use scan::{Ahead, Run, event_start, read_run};
+pub(crate) use scan::{Ahead, Run, WindowsAhead, event_start, read_run};
 
 /// Where the parser is, for the line and offset of what it delivers: counted as a stream is read
 /// ([`stream::Position`]), or worked out from where the parsed text sits in an input held in
@@ -265,7 +265,17 @@ pub(crate) fn scan_stream(
     input: &mut dyn Read,
     sink: &mut dyn FnMut(Record<'static>),
 ) -> Vec<Problem> {
-    scan_stream_in(input, sink, scan::Windows::default())
+    scan_stream_in(input, sink, scan::Windows::default(), None)
+}
+
+/// [`scan_stream`] taking the runs of events of each window that `ahead` reads on other threads
+/// ([`WindowsAhead`]) where the hand reader reaches their start: the same records and errors.
+pub(crate) fn scan_stream_ahead(
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(Record<'static>),
+    ahead: &mut dyn WindowsAhead,
+) -> Vec<Problem> {
+    scan_stream_in(input, sink, scan::Windows::default(), Some(ahead))
 }
 
 /// [`scan_stream`] in `windows` (of the sizes tests choose).
@@ -273,9 +283,10 @@ fn scan_stream_in(
     input: &mut dyn Read,
     sink: &mut dyn FnMut(Record<'static>),
     mut windows: scan::Windows,
+    ahead: Option<&mut dyn WindowsAhead>,
 ) -> Vec<Problem> {
     let mut w = Walker::new(sink, Some(Window::default()));
-    let rest = windows.read(input, &mut w);
+    let rest = windows.read(input, &mut w, ahead);
     if let Some(rest) = rest {
         let mut chained = (&rest.head[..])
             .chain(&windows.buf.bytes()[rest.at..])
