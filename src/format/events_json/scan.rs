@@ -1824,6 +1824,28 @@ mod tests {
         }
     }
 
+    /// One to three long pages of events in random styles; half the time damaged late in the
+    /// input (a byte replaced) and maybe truncated.
+    fn long_pages(rng: &mut Rng) -> Vec<u8> {
+        let odd = rng.chance(2);
+        let mut text = String::new();
+        for _ in 0..1 + rng.below(3) {
+            let (style, events) = (rng.below(4), 20 + rng.below(120));
+            let odd_events = odd && rng.chance(3);
+            text.push_str(&page_of(rng, style, odd_events, events));
+            text.push_str(["\n", "", " \n", "\r\n"][rng.below(4)]);
+        }
+        let mut data = text.into_bytes();
+        if odd {
+            let i = data.len() / 2 + rng.below(data.len() / 2);
+            data[i] = [b'}', b']', b',', b'"', b'\\', b'\n', b'x', 0xff][rng.below(8)];
+        }
+        if odd && rng.chance(3) {
+            data.truncate(data.len() - rng.below(data.len() / 3));
+        }
+        data
+    }
+
     /// Long pages cut by windows anywhere, damaged anywhere (late in a page too, so that
     /// serde_json takes over a page taken up again, after a head and a gap), truncated: the
     /// records and errors of serde_json, lines and offsets included.
@@ -1831,22 +1853,7 @@ mod tests {
     fn long_pages_cut_and_damaged_match_serde_json() {
         let mut rng = Rng(0x00C0_FFEE_0DD5);
         for case in 0..400 {
-            let odd = rng.chance(2);
-            let mut text = String::new();
-            for _ in 0..1 + rng.below(3) {
-                let (style, events) = (rng.below(4), 20 + rng.below(120));
-                let odd_events = odd && rng.chance(3);
-                text.push_str(&page_of(&mut rng, style, odd_events, events));
-                text.push_str(["\n", "", " \n", "\r\n"][rng.below(4)]);
-            }
-            let mut data = text.into_bytes();
-            if odd {
-                let i = data.len() / 2 + rng.below(data.len() / 2);
-                data[i] = [b'}', b']', b',', b'"', b'\\', b'\n', b'x', 0xff][rng.below(8)];
-            }
-            if odd && rng.chance(3) {
-                data.truncate(data.len() - rng.below(data.len() / 3));
-            }
+            let data = long_pages(&mut rng);
             let mut records = Vec::new();
             let errors = decode(&mut &data[..], &mut |r| records.push(r));
             let windows = Windows::new(1 + rng.below(2048), 256 + rng.below(4096));
@@ -1881,22 +1888,7 @@ mod tests {
         let mut rng = Rng(0x5EED_A4EA_D000);
         let mut taken = 0;
         for case in 0..100 {
-            let odd = rng.chance(2);
-            let mut text = String::new();
-            for _ in 0..1 + rng.below(3) {
-                let (style, events) = (rng.below(4), 20 + rng.below(120));
-                let odd_events = odd && rng.chance(3);
-                text.push_str(&page_of(&mut rng, style, odd_events, events));
-                text.push_str(["\n", "", " \n", "\r\n"][rng.below(4)]);
-            }
-            let mut data = text.into_bytes();
-            if odd {
-                let i = data.len() / 2 + rng.below(data.len() / 2);
-                data[i] = [b'}', b']', b',', b'"', b'\\', b'\n', b'x', 0xff][rng.below(8)];
-            }
-            if odd && rng.chance(3) {
-                data.truncate(data.len() - rng.below(data.len() / 3));
-            }
+            let data = long_pages(&mut rng);
             let (read_bytes, max_document) = (1 + rng.below(4096), 256 + rng.below(8192));
             let alone = stream(&data, Windows::new(read_bytes, max_document));
             let mut ahead = EagerWindows {
