@@ -138,7 +138,10 @@ pub(crate) fn write(page: Page, out: &mut dyn Write) -> io::Result<()> {
     let counts = Counts::of(page.shown, page.diagnoses.len(), secrets.len());
     let rotations = Chunked(Rotations::of(run, page.layout).iter());
     let inputs = std::iter::once(&run.summary.inputs[..]);
-    let mut doc = Fields { out, first: true };
+    let mut doc = Fields {
+        out,
+        before_key: b"{\n",
+    };
     doc.field("schema_version", &SCHEMA_VERSION)?;
     doc.field("version", env!("CARGO_PKG_VERSION"))?;
     doc.field("settings", &run.summary.settings)?;
@@ -171,20 +174,17 @@ const PIECES: usize = 16;
 const ARRAY_CHUNK: usize = 4096;
 
 /// The document's object as it is written: `{` and each field on a line of its own, indented
-/// two spaces (`first`: no field written yet, `{` included).
+/// two spaces.
 struct Fields<'w> {
     out: &'w mut dyn Write,
-    first: bool,
+    /// What goes before the next key: `{` and a line break before the first, a comma after.
+    before_key: &'static [u8],
 }
 
 impl Fields<'_> {
     /// `"name": `, after `{` or the field before.
     fn key(&mut self, name: &str) -> io::Result<()> {
-        let sep: &[u8] = if std::mem::take(&mut self.first) {
-            b"{\n"
-        } else {
-            b",\n"
-        };
+        let sep = std::mem::replace(&mut self.before_key, b",\n");
         self.out.write_all(sep)?;
         write!(self.out, "  \"{name}\": ")
     }
@@ -210,7 +210,7 @@ impl Fields<'_> {
     ) -> io::Result<()> {
         self.key(name)?;
         self.out.write_all(b"[")?;
-        let mut empty = true;
+        let mut parts_written = 0usize;
         for chunk in chunks {
             // A window of the chunk at a time: what is rendered but not written yet stays at
             // about half a megabyte (a chunk of 2,048 diagnoses is 9 MB of text).
@@ -228,12 +228,13 @@ impl Fields<'_> {
                     .collect::<io::Result<_>>()?;
                 for part in parts.iter().filter(|p| !p.is_empty()) {
                     // The first element follows `[` with no comma.
-                    let skip = usize::from(std::mem::take(&mut empty));
+                    let skip = usize::from(parts_written == 0);
                     self.out.write_all(&part[skip..])?;
+                    parts_written += 1;
                 }
             }
         }
-        if !empty {
+        if parts_written > 0 {
             self.out.write_all(b"\n  ")?;
         }
         self.out.write_all(b"]")
