@@ -22,8 +22,7 @@ impl RequestId {
     ///
     /// Written by hand, with one test for all 32 digits ([`hex32`]): every START, END, REPORT
     /// and application line carries one, so this runs for most lines of a rotation function's
-    /// logs (a digit at a time through a table cost about 290 instructions an id in profiles,
-    /// four checked `hex8` calls about 240, four inlined ones about 215).
+    /// logs.
     pub(crate) fn parse_prefix(text: &[u8]) -> Option<RequestId> {
         // One copy, so each byte is read once (a mapped file can change under the parser; see
         // `time::parse_iso_prefix`).
@@ -31,17 +30,14 @@ impl RequestId {
         if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
             return None;
         }
-        let word = |i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        let low = |i: usize| word(i) & 0xffff_ffff;
-        // The 32 digits without their dashes, as four words of eight: 0..8, 9..13 with 14..18,
-        // 19..23 with 24..28, 28..36.
-        let words = [
-            word(0),
-            low(9) | (word(14) << 32),
-            low(19) | (word(24) << 32),
-            word(28),
-        ];
-        let value = hex32(words)?;
+        // The 32 digits without their dashes: 0..8, 9..13, 14..18, 19..23, 24..36.
+        let mut digits = [0u8; 32];
+        digits[..8].copy_from_slice(&s[..8]);
+        digits[8..12].copy_from_slice(&s[9..13]);
+        digits[12..16].copy_from_slice(&s[14..18]);
+        digits[16..20].copy_from_slice(&s[19..23]);
+        digits[20..].copy_from_slice(&s[24..]);
+        let value = hex32(&digits)?;
         if text
             .get(36)
             .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'-')
@@ -60,112 +56,47 @@ impl RequestId {
     }
 }
 
-/// The 32 ASCII hex digits in `words` (four words of eight, each as read from memory: its first
-/// digit in its lowest byte) as the 128-bit number they spell; `None` unless all are hex digits.
+/// The 32 ASCII hex digits `d` (the first the most significant) as the number they spell;
+/// `None` unless all are hex digits.
 ///
-/// On x86-64, with SSE2 (part of the architecture: no detection needed), sixteen digits at a time:
-/// the four 8-digit SWAR words below cost about 215 instructions an id in profiles, which a
-/// platform or application line pays once each (about 106,000 ids on the 16 MiB bench file).
-#[cfg(target_arch = "x86_64")]
+/// A loop over the bytes with no branch in it, which the compiler turns into a few 16-byte
+/// vector operations on every target with them (SSE2 on x86-64): about 140 instructions an id,
+/// where a digit at a time through a table cost about 290 and four 8-digit SWAR words about 215.
+/// Plain safe code, one implementation everywhere: SSE2 intrinsics took it to about 87, for an
+/// `unsafe` block and a second implementation for other targets (0.8 % of a run).
 #[inline(always)]
-fn hex32(words: [u64; 4]) -> Option<u128> {
-    // SAFETY: SSE2 is part of x86-64 (every x86-64 processor has it, and the target enables
-    // it), which is all `hex32_sse2` requires.
-    unsafe { hex32_sse2(words) }
-}
-
-/// [`hex32`] with SSE2's intrinsics, which can only be called from a function that names the
-/// feature.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-fn hex32_sse2(words: [u64; 4]) -> Option<u128> {
-    use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64,
-        _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi16, _mm_set_epi64x,
-        _mm_set1_epi8, _mm_set1_epi16, _mm_slli_epi16, _mm_srli_epi16, _mm_sub_epi8,
-        _mm_unpackhi_epi64,
-    };
-    // Sixteen digits (bytes in memory order) as their nibble values, and whether each byte was
-    // a hex digit (0xff) or not (0). Unsigned ranges by wrapping subtraction and a minimum:
-    // `b - '0' <= 9` holds for the ten digits only, `(b | 0x20) - 'a' <= 5` for the twelve
-    // letters only (bytes of 0x80 and up included: they wrap far above both bounds).
-    let nibbles = |v: __m128i| -> (__m128i, __m128i) {
-        let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-        let is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-        let l = _mm_sub_epi8(
-            _mm_or_si128(v, _mm_set1_epi8(0x20)),
-            _mm_set1_epi8(b'a' as i8),
-        );
-        let is_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
-        let letter_value = _mm_add_epi8(l, _mm_set1_epi8(10));
-        let value = _mm_or_si128(
-            _mm_and_si128(is_digit, d),
-            _mm_andnot_si128(is_digit, letter_value),
-        );
-        (value, _mm_or_si128(is_digit, is_letter))
-    };
-    // Two nibbles to a byte: in each 16-bit lane the first digit is the low byte (the high
-    // nibble of the result), the second the high byte.
-    let pairs = |n: __m128i| {
-        let first = _mm_and_si128(n, _mm_set1_epi16(0x00ff));
-        _mm_or_si128(_mm_slli_epi16(first, 4), _mm_srli_epi16(n, 8))
-    };
-    let [a, b, c, d] = words.map(|w| w as i64);
-    let (n0, ok0) = nibbles(_mm_set_epi64x(b, a));
-    let (n1, ok1) = nibbles(_mm_set_epi64x(d, c));
-    if _mm_movemask_epi8(_mm_and_si128(ok0, ok1)) != 0xffff {
+fn hex32(d: &[u8; 32]) -> Option<u128> {
+    let mut bad = 0u8;
+    let mut nibbles = [0u8; 32];
+    for (n, &b) in nibbles.iter_mut().zip(d) {
+        // Unsigned ranges by wrapping subtraction: `b - '0' <= 9` holds for the ten digits
+        // only, `(b | 0x20) - 'a' <= 5` for the twelve letters only.
+        let digit = b.wrapping_sub(b'0');
+        let letter = (b | 0x20).wrapping_sub(b'a');
+        bad |= u8::from((digit > 9) & (letter > 5));
+        *n = if digit <= 9 {
+            digit
+        } else {
+            letter.wrapping_add(10)
+        };
+    }
+    if bad != 0 {
         return None;
     }
-    // Sixteen bytes, the first the most significant: big-endian.
-    let bytes = _mm_packus_epi16(pairs(n0), pairs(n1));
-    let hi = (_mm_cvtsi128_si64(bytes) as u64).swap_bytes();
-    let lo = (_mm_cvtsi128_si64(_mm_unpackhi_epi64(bytes, bytes)) as u64).swap_bytes();
-    Some((u128::from(hi) << 64) | u128::from(lo))
-}
-
-/// [`hex32`] elsewhere: a word at a time ([`hex8`]).
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn hex32(words: [u64; 4]) -> Option<u128> {
-    let (a, ok_a) = hex8(words[0]);
-    let (b, ok_b) = hex8(words[1]);
-    let (c, ok_c) = hex8(words[2]);
-    let (d, ok_d) = hex8(words[3]);
-    if !(ok_a & ok_b & ok_c & ok_d) {
-        return None;
-    }
-    let hi = (u64::from(a) << 32) | u64::from(b);
-    let lo = (u64::from(c) << 32) | u64::from(d);
-    Some((u128::from(hi) << 64) | u128::from(lo))
-}
-
-/// Eight ASCII hex digits (the first in the lowest byte of `x`, as read from memory) as the
-/// number they spell, and whether all eight are hex digits (the number means nothing if not).
-/// Inlined, and checked by the caller once for all four words: a call and a branch per word
-/// were a third of an id's instructions.
-#[cfg_attr(target_arch = "x86_64", cfg(test))]
-#[inline(always)]
-fn hex8(x: u64) -> (u32, bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let ascii = x & HIGH == 0;
-    // With every byte below 0x80, adding `0x80 - k` to a byte sets its high bit exactly when the
-    // byte is >= k, and carries into no other byte (with a byte of 0x80 or more the result is
-    // wrong, and `ascii` refuses it).
-    let at_least = |v: u64, k: u8| v.wrapping_add(ONES * u64::from(0x80 - k)) & HIGH;
-    let x7 = x & !HIGH;
-    let digit = at_least(x7, b'0') & !at_least(x7, b'9' + 1);
-    let lower = x7 | (ONES * 0x20);
-    let letter = at_least(lower, b'a') & !at_least(lower, b'f' + 1);
-    let ok = ascii & (digit | letter == HIGH);
-    // A digit's value is its low nibble; a letter's, its low nibble + 9.
-    let v = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
-    // The first digit is the most significant: bytes to big-endian order, then nibbles packed
-    // pairwise into bytes, bytes into 16-bit lanes, lanes into 32 bits.
-    let v = v.swap_bytes();
-    let v = (v | (v >> 4)) & 0x00ff_00ff_00ff_00ff;
-    let v = (v | (v >> 8)) & 0x0000_ffff_0000_ffff;
-    (((v | (v >> 16)) & 0xffff_ffff) as u32, ok)
+    // Eight nibbles at a time to a 32-bit number (the first the most significant): bytes to
+    // big-endian order, then packed pairwise into bytes, bytes into 16-bit lanes, lanes into 32
+    // bits. The compiler packs nibbles pairwise byte by byte otherwise (32 loads and stores).
+    let pack = |eight: &[u8]| {
+        let v = u64::from_le_bytes(eight.try_into().unwrap()).swap_bytes();
+        let v = (v | (v >> 4)) & 0x00ff_00ff_00ff_00ff;
+        let v = (v | (v >> 8)) & 0x0000_ffff_0000_ffff;
+        u128::from((v | (v >> 16)) & 0xffff_ffff)
+    };
+    Some(
+        nibbles
+            .chunks_exact(8)
+            .fold(0, |n, eight| (n << 32) | pack(eight)),
+    )
 }
 
 impl fmt::Display for RequestId {
@@ -299,11 +230,10 @@ mod tests {
         );
     }
 
-    /// The 32-digit reader spells the same number as the 8-digit one, and refuses what it
-    /// refuses, on words of digits, letters of both cases and every other byte.
+    /// The 32-digit reader spells the number `u128::from_str_radix` reads, and refuses exactly
+    /// what is not 32 hex digits, on digits, letters of both cases and every other byte.
     #[test]
-    fn hex32_reads_as_hex8_reads() {
-        let alphabet: Vec<u8> = (0..=255u8).collect();
+    fn hex32_reads_what_from_str_radix_reads() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {
             x ^= x << 13;
@@ -312,26 +242,21 @@ mod tests {
             x
         };
         for round in 0..20_000 {
-            let mut words = [0u64; 4];
-            for w in &mut words {
-                let mut bytes = [0u8; 8];
-                for b in &mut bytes {
-                    let r = next();
-                    // Mostly hex digits, so that most words are valid; now and then any byte.
-                    *b = if round % 4 == 0 && r % 16 == 0 {
-                        alphabet[(r >> 8) as usize % 256]
-                    } else {
-                        b"0123456789abcdefABCDEF"[(r >> 8) as usize % 22]
-                    };
-                }
-                *w = u64::from_le_bytes(bytes);
+            let mut d = [0u8; 32];
+            for b in &mut d {
+                let r = next();
+                // Mostly hex digits, so that most ids are valid; now and then any byte.
+                *b = if round % 4 == 0 && r % 16 == 0 {
+                    (r >> 8) as u8
+                } else {
+                    b"0123456789abcdefABCDEF"[(r >> 8) as usize % 22]
+                };
             }
-            let each = words.map(hex8);
-            let want = each.iter().all(|(_, ok)| *ok).then(|| {
-                each.iter()
-                    .fold(0u128, |v, (d, _)| (v << 32) | u128::from(*d))
-            });
-            assert_eq!(hex32(words), want, "{words:x?}");
+            let want = d
+                .iter()
+                .all(u8::is_ascii_hexdigit)
+                .then(|| u128::from_str_radix(std::str::from_utf8(&d).unwrap(), 16).unwrap());
+            assert_eq!(hex32(&d), want, "{d:x?}");
         }
     }
 
