@@ -869,32 +869,7 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
     /// The first byte from `from` on that is a quote, a backslash or a control byte (or the end).
     #[inline]
     fn plain_run(&self, from: usize) -> usize {
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
-        let d = self.data;
-        let mut i = from;
-        // Eight bytes at a time. Each test flags every byte that matches and maybe bytes after
-        // one that does (a borrow), never one before: the lowest flag is the first match.
-        while i + 8 <= d.len() {
-            let x = u64::from_le_bytes(d[i..i + 8].try_into().unwrap_or([0; 8]));
-            let quote = x ^ (LO * b'"' as u64);
-            let backslash = x ^ (LO * b'\\' as u64);
-            let special = ((quote.wrapping_sub(LO) & !quote)
-                | (backslash.wrapping_sub(LO) & !backslash)
-                | (x.wrapping_sub(LO * 0x20) & !x))
-                & HI;
-            if special != 0 {
-                return i + (special.trailing_zeros() / 8) as usize;
-            }
-            i += 8;
-        }
-        while let Some(&b) = d.get(i) {
-            if b == b'"' || b == b'\\' || b < 0x20 {
-                return i;
-            }
-            i += 1;
-        }
-        i
+        plain_run(self.data, from)
     }
 
     /// A string value (after whitespace), unescaped; empty when `keep` is false (checked only).
@@ -1031,15 +1006,25 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
         let start = self.at + negative as usize;
         let mut end = start;
         let mut n: i64 = 0;
+        // Hot path (a timestamp and an ingestion time of 13 digits an event: 16 M of 577 M
+        // instructions on 16 MiB read digit by digit): eight digits at a time while they leave
+        // room under the 18 allowed, the rest one by one.
+        while end - start + 8 <= 18
+            && let Some(value) = self.data.get(end..end + 8).and_then(eight_digits)
+        {
+            n = n * 100_000_000 + value as i64;
+            end += 8;
+        }
         while let Some(&d) = self.data.get(end) {
             if !d.is_ascii_digit() {
                 break;
             }
-            n = n * 10 + (d - b'0') as i64;
-            end += 1;
-            if end - start > 18 {
+            // A 19th digit: given up on before it could overflow.
+            if end - start == 18 {
                 return Err(Stop::GiveUp);
             }
+            n = n * 10 + (d - b'0') as i64;
+            end += 1;
         }
         let digits = end - start;
         match self.data.get(end) {
@@ -1099,6 +1084,107 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
             None => Err(Stop::End),
         }
     }
+}
+
+/// The first byte of `d` from `from` on that is a quote, a backslash or a control byte (or the
+/// end): where a run of a string's plain bytes ends.
+///
+/// Hot path (every string of every event, and the runs between a message's escapes: 20 M of
+/// 577 M instructions on 16 MiB as eight-byte words alone). On x86-64 sixteen bytes at a time
+/// with SSE2 compares (about half the instructions; the compiler did not vectorise the same
+/// test written as a loop over the bytes), then the words and bytes of the rest.
+#[inline]
+fn plain_run(d: &[u8], from: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86-64 baseline (every x86-64 CPU has it, and the compiler
+    // assumes it for every x86-64 target); the function reads only through a checked slice.
+    let from = match unsafe { plain_run_sse2(d, from) } {
+        Ok(at) => return at,
+        Err(rest) => rest,
+    };
+    plain_run_words(d, from)
+}
+
+/// [`plain_run`] sixteen bytes at a time while sixteen remain: `Ok` where the run ends, or `Err`
+/// where fewer than sixteen bytes are left.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn plain_run_sse2(d: &[u8], from: usize) -> Result<usize, usize> {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_set1_epi8,
+    };
+    let mut i = from;
+    while let Some(chunk) = d.get(i..i + 16) {
+        // Two words from a checked slice (the compiler makes them one unaligned load).
+        let lo = i64::from_le_bytes(chunk[..8].try_into().unwrap_or([0; 8]));
+        let hi = i64::from_le_bytes(chunk[8..].try_into().unwrap_or([0; 8]));
+        let x = _mm_set_epi64x(hi, lo);
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        // Below 0x20 (unsigned): the lesser of the byte and 0x1F is the byte.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x);
+        let ends = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control));
+        if ends != 0 {
+            return Ok(i + ends.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    Err(i)
+}
+
+/// [`plain_run`] eight bytes at a time, then byte by byte.
+#[inline]
+fn plain_run_words(d: &[u8], from: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    // Each test flags every byte that matches and maybe bytes after one that does (a borrow),
+    // never one before: the lowest flag is the first match.
+    while i + 8 <= d.len() {
+        let x = u64::from_le_bytes(d[i..i + 8].try_into().unwrap_or([0; 8]));
+        let quote = x ^ (LO * b'"' as u64);
+        let backslash = x ^ (LO * b'\\' as u64);
+        let special = ((quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (x.wrapping_sub(LO * 0x20) & !x))
+            & HI;
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = d.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The number eight ASCII digits write (`None` if a byte is not a digit).
+///
+/// Hand-written for [`Scan::integer`]'s hot path: the bytes are read as one little-endian word
+/// (its first digit in the lowest byte) and combined in three steps, pairs of digits, then
+/// fours, then the eight, each step a multiply and a shift on lanes twice as wide.
+fn eight_digits(bytes: &[u8]) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    let x = u64::from_le_bytes(bytes.try_into().ok()?);
+    // A digit is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry out of its low
+    // nibble. (A carry between bytes needs a byte of 0xFA or more, which the first test fails.)
+    let digits =
+        x & HIGH_NIBBLES == ZEROS && x.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES == ZEROS;
+    if !digits {
+        return None;
+    }
+    let d = x - ZEROS;
+    // Each 16-bit lane: 10 x its low byte's digit + its high byte's (at most 99).
+    let pairs = (d * 10 + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    // Each 32-bit lane: 100 x its low pair + its high pair (at most 9999).
+    let fours = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((fours * 10_000 + (fours >> 32)) & 0xFFFF_FFFF)
 }
 
 /// Events of a page read ahead by [`read_run`], on another thread: the reader takes them when it
@@ -1266,6 +1352,101 @@ mod tests {
         }
         s.push('"');
         s
+    }
+
+    /// [`Scan::integer`] as it read before [`eight_digits`]: digit by digit.
+    fn integer_by_digit(text: &str) -> Step<(i64, usize)> {
+        let data = text.as_bytes();
+        let skipped = text.len() - text.trim_start_matches([' ', '\t', '\r', '\n']).len();
+        let negative = match data.get(skipped) {
+            None => return Err(Stop::End),
+            Some(&b) => b == b'-',
+        };
+        let start = skipped + negative as usize;
+        let mut end = start;
+        let mut n: i64 = 0;
+        while let Some(&d) = data.get(end) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            // A 19th digit: given up on before it could overflow.
+            if end - start == 18 {
+                return Err(Stop::GiveUp);
+            }
+            n = n * 10 + (d - b'0') as i64;
+            end += 1;
+        }
+        let digits = end - start;
+        match data.get(end) {
+            None => return Err(Stop::End),
+            Some(b'.' | b'e' | b'E') => return Err(Stop::GiveUp),
+            Some(_) => {}
+        }
+        if digits == 0 || (data[start] == b'0' && (digits > 1 || negative)) {
+            return Err(Stop::GiveUp);
+        }
+        Ok((if negative { -n } else { n }, end))
+    }
+
+    #[test]
+    fn plain_runs_end_where_byte_by_byte_they_do() {
+        let mut rng = Rng(0x9a1b_2c3d);
+        let alphabet = [
+            b'a', b' ', b'"', b'\\', 0x1F, 0x20, 0x7F, 0x80, 0xC3, 0xFF, 0x00, b'\n',
+        ];
+        for len in 0..80 {
+            let data: Vec<u8> = (0..len)
+                .map(|_| match rng.chance(6) {
+                    true => alphabet[rng.below(alphabet.len())],
+                    false => b'x',
+                })
+                .collect();
+            for from in 0..=len {
+                let slow = (from..len)
+                    .find(|&i| matches!(data[i], b'"' | b'\\' | 0..0x20))
+                    .unwrap_or(len);
+                assert_eq!(plain_run(&data, from), slow, "{data:?} from {from}");
+            }
+        }
+    }
+
+    #[test]
+    fn integers_read_eight_digits_at_a_time_as_digit_by_digit() {
+        let mut rng = Rng(0x5eed_1e57);
+        let mut cases: Vec<String> = Vec::new();
+        for len in 0..=21 {
+            for neg in ["", "-"] {
+                for after in [",", "}", " ", ".5", "e3", "E", "", ":", "/", "a"] {
+                    let digits: String = (0..len)
+                        .map(|i| match i {
+                            0 if rng.chance(4) => '0',
+                            _ => char::from(b'0' + rng.below(10) as u8),
+                        })
+                        .collect();
+                    cases.push(format!("{neg}{digits}{after}"));
+                    // A byte just outside the digits somewhere in the first sixteen.
+                    let mut odd = digits.into_bytes();
+                    if !odd.is_empty() {
+                        let at = rng.below(odd.len().min(16));
+                        odd[at] = [b'/', b':', b'0' + 10, b' ', 0x39 + 6][rng.below(5)];
+                        cases.push(format!("{neg}{}{after}", String::from_utf8(odd).unwrap()));
+                    }
+                }
+            }
+        }
+        cases.extend(
+            [
+                "99999999999999999999,",
+                "999999999999999999,",
+                "1714564800123,",
+            ]
+            .map(String::from),
+        );
+        for case in &cases {
+            let mut scan = Scan::borrowing(case, 0);
+            let got = scan.integer().map(|n| (n, scan.at));
+            assert_eq!(got, integer_by_digit(case), "{case:?}");
+        }
     }
 
     fn integer(rng: &mut Rng, odd: bool) -> String {
