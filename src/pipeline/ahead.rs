@@ -278,7 +278,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::format::Record;
-    use crate::format::events_json::{scan_slice, scan_slice_ahead};
+    use crate::format::events_json::{scan_slice, scan_slice_ahead, scan_stream_in_windows};
     use crate::problem::Problem;
 
     /// Pages as the CLI writes them (and one compact), messages with escapes and braces.
@@ -326,6 +326,181 @@ mod tests {
         with_runs_of(4096, &text, 2, |_| -> () {
             panic!("the reader failed");
         });
+    }
+
+    /// A way of reading a JSON input into records, as the pipeline reads one.
+    #[derive(Clone, Copy, Debug)]
+    enum Way {
+        /// A mapped file, by the reader alone.
+        Mapped,
+        /// A mapped file, runs of `run` bytes read ahead by `helpers` threads (invalid UTF-8 is
+        /// read alone, as `MappedDocuments` does).
+        MappedAhead { run: usize, helpers: usize },
+        /// A stream, `read` bytes at a time, documents of up to `document` bytes read by hand.
+        Stream { read: usize, document: usize },
+        /// The same, each window's runs of `run` bytes read ahead by `helpers` threads.
+        StreamAhead {
+            read: usize,
+            document: usize,
+            run: usize,
+            helpers: usize,
+        },
+    }
+
+    /// Every way, compared with the first: windows and runs small enough that pages, events and
+    /// runs are cut anywhere, documents short enough that serde_json takes pages over.
+    const WAYS: &[Way] = &[
+        Way::Mapped,
+        Way::MappedAhead { run: 1, helpers: 1 },
+        Way::MappedAhead {
+            run: 333,
+            helpers: 2,
+        },
+        Way::MappedAhead {
+            run: 4096,
+            helpers: 3,
+        },
+        Way::Stream {
+            read: 97,
+            document: 256,
+        },
+        Way::Stream {
+            read: 1000,
+            document: 8192,
+        },
+        Way::Stream {
+            read: 4096,
+            document: 1 << 20,
+        },
+        Way::Stream {
+            read: 1 << 20,
+            document: 8 << 20,
+        },
+        Way::StreamAhead {
+            read: 97,
+            document: 256,
+            run: 1,
+            helpers: 2,
+        },
+        Way::StreamAhead {
+            read: 1000,
+            document: 8192,
+            run: 333,
+            helpers: 1,
+        },
+        Way::StreamAhead {
+            read: 4096,
+            document: 1 << 20,
+            run: 700,
+            helpers: 2,
+        },
+        Way::StreamAhead {
+            read: 1 << 20,
+            document: 8 << 20,
+            run: 4096,
+            helpers: 3,
+        },
+    ];
+
+    /// A stream's windows read ahead in runs of `run` bytes, however short (the pipeline's
+    /// [`ReadingWindows`] leaves short windows to the reader alone).
+    struct SmallRuns {
+        run: usize,
+        helpers: usize,
+    }
+
+    impl WindowsAhead for SmallRuns {
+        fn within<'d>(&mut self, text: &'d str, read: &mut dyn FnMut(Option<&mut dyn Ahead<'d>>)) {
+            with_runs_of(self.run, text, self.helpers, |a| read(Some(a)))
+        }
+    }
+
+    /// The records (line, offset, timestamp, stream, message) and problems `way` gives for `data`.
+    fn read_as(way: Way, data: &[u8]) -> (Vec<Record<'_>>, Vec<Problem>) {
+        match (way, std::str::from_utf8(data)) {
+            (Way::Mapped, _) | (Way::MappedAhead { .. }, Err(_)) => {
+                outcome(|sink| scan_slice(data, sink))
+            }
+            (Way::MappedAhead { run, helpers }, Ok(text)) => outcome(|sink| {
+                with_runs_of(run, text, helpers, |a| scan_slice_ahead(text, sink, a))
+            }),
+            (Way::Stream { read, document }, _) => outcome(|sink| {
+                scan_stream_in_windows(&mut &data[..], &mut |r| sink(r), (read, document), None)
+            }),
+            (
+                Way::StreamAhead {
+                    read,
+                    document,
+                    run,
+                    helpers,
+                },
+                _,
+            ) => outcome(|sink| {
+                let mut ahead = SmallRuns { run, helpers };
+                let windows = (read, document);
+                scan_stream_in_windows(&mut &data[..], &mut |r| sink(r), windows, Some(&mut ahead))
+            }),
+        }
+    }
+
+    /// The inputs every way reads: pages as the CLI writes them, damaged and cut.
+    fn inputs() -> Vec<(&'static str, Vec<u8>)> {
+        let text = pages(60).into_bytes();
+        let at =
+            |from: usize, byte: u8| from + text[from..].iter().position(|&b| b == byte).unwrap();
+        let with = |at: usize, byte: u8| {
+            let mut t = text.clone();
+            t[at] = byte;
+            t
+        };
+        let page_end = 3 + text.windows(3).position(|w| w == b"\n}\n").unwrap();
+        // A stray byte and a cut character, in a message.
+        let mut invalid = text.clone();
+        let bracket = at(text.len() / 2, b'[') + 1;
+        invalid.splice(bracket..bracket, [0xff, b' ', 0xc3]);
+        vec![
+            ("whole", text.clone()),
+            ("a quote lost", with(at(text.len() / 3, b'"'), b'x')),
+            ("a brace lost", with(at(text.len() / 5, b'}'), b' ')),
+            ("a comma doubled", with(at(text.len() / 4, b','), b'{')),
+            (
+                "a newline in a message",
+                with(at(text.len() / 6, b'\\') + 1, b'\n'),
+            ),
+            ("cut in an event", text[..text.len() * 2 / 3].to_vec()),
+            ("cut in the first page", text[..text.len() / 5].to_vec()),
+            ("cut after a page", text[..page_end].to_vec()),
+            ("invalid UTF-8", invalid),
+            (
+                "not JSON after the pages",
+                [&text[..], b"\nplain text\n{\"a\": 1}\n"].concat(),
+            ),
+        ]
+    }
+
+    /// Every way of reading (mapped or streamed, read ahead or not, windows and runs cutting
+    /// pages anywhere) gives the same records, offsets and lines included, and the same
+    /// problems, for every input: reports alone would not show a record's offset.
+    #[test]
+    fn every_way_of_reading_gives_the_same_records() {
+        for (label, data) in inputs() {
+            let first = read_as(WAYS[0], &data);
+            assert!(!first.0.is_empty(), "{label}: no records");
+            for &way in &WAYS[1..] {
+                let got = read_as(way, &data);
+                let diff = first.0.iter().zip(&got.0).position(|(a, b)| a != b);
+                assert!(
+                    got == first,
+                    "{label}, {way:?}: {} vs {} records, first difference at {diff:?}: {:?} vs {:?}; problems {:?} vs {:?}",
+                    first.0.len(),
+                    got.0.len(),
+                    diff.map(|i| &first.0[i]),
+                    diff.map(|i| &got.0[i]),
+                    first.1,
+                    got.1
+                );
+            }
+        }
     }
 
     #[test]
