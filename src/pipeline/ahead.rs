@@ -25,15 +25,15 @@
 //! than a mapped file's, so that a window is shared out between the helpers, and the reader,
 //! which reads the first run itself, waits less for it.
 //!
-//! Every stream's windows are read ahead, each large `.gz` JSON object of a folder's too: a pool
-//! worker scanning an object waits for its reader's batches, so helpers find a core even there.
-//! A folder of 124 gzipped 8.7 MiB objects of pages (`-j 2`, alternated, user + sys in brackets):
-//! 7.4-8.0 s (6.8-7.2 s) with them against 9.8-10.9 s (6.5-6.9 s) without, 4 rounds; on a machine
-//! loaded by other work 16.2-21.3 s (10.6-11.4 s) against 16.0-20.5 s (10.0-10.3 s), 3 rounds.
-//! On stdin they showed neither gain nor loss on the loaded machine (6 rounds, CPU of
-//! `cat | rotdiag`: 1 GiB of pages 7.8-9.3 s against 8.1-9.0 s, one page 7.5-9.2 against
-//! 7.5-8.5), and the one-page file piped was 1.25-1.50x -> 1.10-1.17x the mapped time with them
-//! on a quiet one.
+//! Every stream's windows are read ahead, each large `.gz` JSON object of a folder's too; whether
+//! that pays is not shown (`-j 2`, alternated with it off, wall and user + sys). A folder of 124
+//! gzipped 8.7 MiB objects of pages: in one loaded spell 7.4-8.0 s (6.8-7.2 s) on against
+//! 9.8-10.9 s (6.5-6.9 s) off, in a busier one 16.2-21.3 s (10.6-11.4 s) against 16.0-20.5 s
+//! (10.0-10.3 s), in a quiet one 3.8-6.0 s (7.0-7.2 s) against 3.7-5.6 s (6.6-7.0 s). Stdin,
+//! 1 GiB: loaded, CPU of `cat | rotdiag` 7.8-9.3 s against 8.1-9.0 s (pages), 7.5-9.2 against
+//! 7.5-8.5 (one page); quiet, 2.9-4.1 s against 3.2-3.4 s (pages), 3.3-4.2 against 3.2-3.6 (one
+//! page). Left in place for now: taking it out touches the reader of windows and the decoders'
+//! table, not this file alone.
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
