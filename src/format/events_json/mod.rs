@@ -278,6 +278,20 @@ pub(crate) fn scan_stream_ahead(
     scan_stream_in(input, sink, scan::Windows::default(), Some(ahead))
 }
 
+/// [`scan_stream_ahead`] (or, without `ahead`, [`scan_stream`]) reading `read_bytes` at a time
+/// and documents of up to `max_document` bytes by hand: small windows, for tests that cut pages
+/// and events anywhere.
+#[cfg(test)]
+pub(crate) fn scan_stream_in_windows(
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(Record<'static>),
+    (read_bytes, max_document): (usize, usize),
+    ahead: Option<&mut dyn WindowsAhead>,
+) -> Vec<Problem> {
+    let windows = scan::Windows::new(read_bytes, max_document);
+    scan_stream_in(input, sink, windows, ahead)
+}
+
 /// [`scan_stream`] in `windows` (of the sizes tests choose).
 fn scan_stream_in(
     input: &mut dyn Read,
