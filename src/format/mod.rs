@@ -167,14 +167,6 @@ impl Format {
             .map(|_| events_json::scan_slice_ahead as AheadDecoder)
     }
 
-    /// For shapes whose streams are read in windows by the hand reader of pages (JSON): the
-    /// [`Format::decoder`] taking runs of each window's events read ahead on other threads
-    /// (`events_json::scan_stream_ahead`): the same records and errors.
-    pub(crate) fn reading_ahead_stream_decoder(self) -> Option<StreamAheadDecoder> {
-        self.memory_decoder()
-            .map(|_| events_json::scan_stream_ahead as StreamAheadDecoder)
-    }
-
     /// How inputs of this shape are decoded.
     pub fn decoder(self) -> Decoder {
         match self {
@@ -246,14 +238,6 @@ pub(crate) type AheadDecoder = for<'d> fn(
     &'d str,
     &mut dyn FnMut(Record<'d>),
     &mut dyn events_json::Ahead<'d>,
-) -> Vec<Problem>;
-
-/// A [`StructuredDecoder`] whose windows are read with runs of events read ahead
-/// ([`events_json::WindowsAhead`]).
-pub(crate) type StreamAheadDecoder = fn(
-    &mut dyn std::io::Read,
-    &mut dyn FnMut(Record<'static>),
-    &mut dyn events_json::WindowsAhead,
 ) -> Vec<Problem>;
 
 /// The two ways inputs are decoded.

@@ -16,63 +16,32 @@
 //! waits for work that has not started: a run the reader reaches before a helper took it, the
 //! reader reads itself.
 //!
-//! A stream (stdin) is read the same way a window at a time ([`ReadingWindows`]): the reader of
-//! windows (`events_json::scan_stream_ahead`) hands each window's text here, whose runs are read
-//! ahead by helper threads started for that window alone. A window's text lives only until the
-//! next read overwrites it, so its runs (which borrow it) and the threads reading them must not
-//! outlive it: scoped threads per window are the simple way to say so, for about a thousand
-//! spawns per GiB of input (1 MiB windows), each a few tens of microseconds. Runs are shorter
-//! than a mapped file's, so that a window is shared out between the helpers, and the reader,
-//! which reads the first run itself, waits less for it.
-//!
-//! Every stream's windows are read ahead, each large `.gz` JSON object of a folder's too; whether
-//! that pays is not shown (`-j 2`, alternated with it off, wall and user + sys). A folder of 124
-//! gzipped 8.7 MiB objects of pages: in one loaded spell 7.4-8.0 s (6.8-7.2 s) on against
-//! 9.8-10.9 s (6.5-6.9 s) off, in a busier one 16.2-21.3 s (10.6-11.4 s) against 16.0-20.5 s
-//! (10.0-10.3 s), in a quiet one 3.8-6.0 s (7.0-7.2 s) against 3.7-5.6 s (6.6-7.0 s). Stdin,
-//! 1 GiB: loaded, CPU of `cat | rotdiag` 7.8-9.3 s against 8.1-9.0 s (pages), 7.5-9.2 against
-//! 7.5-8.5 (one page); quiet, 2.9-4.1 s against 3.2-3.4 s (pages), 3.3-4.2 against 3.2-3.6 (one
-//! page). Left in place for now: taking it out touches the reader of windows and the decoders'
-//! table, not this file alone.
+//! A stream (stdin, a `.gz` JSON object) is not read ahead: `events_json::scan_stream` reads it
+//! alone, a window at a time. Its windows were read ahead here for a while (helper threads per
+//! 1 MiB window, runs of 64 KiB), and it never paid: on stdin, 1 GiB, CPU of `cat | rotdiag`
+//! 7.8-9.3 s on against 8.1-9.0 s off (pages), quiet 2.9-4.1 s against 3.2-3.4 s; on a folder of
+//! 124 gzipped 8.7 MiB objects `-j 2` 3.8-6.0 s on against 3.7-5.6 s off in a quiet spell, and
+//! user + sys 7.0-7.2 s against 6.6-7.0 s. It was taken out (BENCHMARKS.md).
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::format::events_json::{Ahead, Run, WindowsAhead, event_start, read_run};
+use crate::format::events_json::{Ahead, Run, event_start, read_run};
 
 /// Bytes of input per run read ahead: the records of a run are held until the reader takes them
 /// (about half its bytes of messages).
 /// A page's head and tail are read by the reader, and so is the start of the next page up to the
 /// first run that starts in it (up to a run's bytes): pages of the CLI are about 4 MiB.
 const RUN: usize = 256 << 10;
-/// Runs a text (a mapped file, a stream's window) must hold to be read ahead: the reader reads the
-/// first run itself and takes each one as it reaches it, so with fewer a helper or two would read
-/// a run or two, for the cost of starting helper threads (per file: a folder of small JSON files
-/// is one scan each; per window of a stream). One rule for both, in their own run sizes.
+/// Runs a mapped file must hold to be read ahead: the reader reads the first run itself and takes
+/// each one as it reaches it, so with fewer a helper or two would read a run or two, for the cost
+/// of starting helper threads per file (a folder of small JSON files is one scan each).
 const RUNS_TO_SHARE: usize = 4;
 /// Files smaller than this are read by the reader alone ([`RUNS_TO_SHARE`] runs).
 pub(super) const READ_AHEAD_FROM: usize = RUNS_TO_SHARE * RUN;
 /// Runs queued or being read ahead per helper.
 const RUNS_PER_HELPER: usize = 8;
-
-/// Bytes of a stream's window per run read ahead (windows are about 1 MiB).
-const WINDOW_RUN: usize = 64 << 10;
-
-/// Windows of a stream read with runs of their events read ahead by `helpers` threads each, but
-/// those shorter than a few runs.
-pub(super) struct ReadingWindows {
-    pub(super) helpers: usize,
-}
-
-impl WindowsAhead for ReadingWindows {
-    fn within<'d>(&mut self, text: &'d str, read: &mut dyn FnMut(Option<&mut dyn Ahead<'d>>)) {
-        if self.helpers == 0 || text.len() < RUNS_TO_SHARE * WINDOW_RUN {
-            return read(None);
-        }
-        with_runs_of(WINDOW_RUN, text, self.helpers, |a| read(Some(a)))
-    }
-}
 
 /// Runs `read` with runs of events of `data` read ahead by `helpers` threads.
 pub(super) fn with_read_ahead<'d, T>(
@@ -352,13 +321,6 @@ mod tests {
         MappedAhead { run: usize, helpers: usize },
         /// A stream, `read` bytes at a time, documents of up to `document` bytes read by hand.
         Stream { read: usize, document: usize },
-        /// The same, each window's runs of `run` bytes read ahead by `helpers` threads.
-        StreamAhead {
-            read: usize,
-            document: usize,
-            run: usize,
-            helpers: usize,
-        },
     }
 
     /// Every way, compared with the first: windows and runs small enough that pages, events and
@@ -390,44 +352,7 @@ mod tests {
             read: 1 << 20,
             document: 8 << 20,
         },
-        Way::StreamAhead {
-            read: 97,
-            document: 256,
-            run: 1,
-            helpers: 2,
-        },
-        Way::StreamAhead {
-            read: 1000,
-            document: 8192,
-            run: 333,
-            helpers: 1,
-        },
-        Way::StreamAhead {
-            read: 4096,
-            document: 1 << 20,
-            run: 700,
-            helpers: 2,
-        },
-        Way::StreamAhead {
-            read: 1 << 20,
-            document: 8 << 20,
-            run: 4096,
-            helpers: 3,
-        },
     ];
-
-    /// A stream's windows read ahead in runs of `run` bytes, however short (the pipeline's
-    /// [`ReadingWindows`] leaves short windows to the reader alone).
-    struct SmallRuns {
-        run: usize,
-        helpers: usize,
-    }
-
-    impl WindowsAhead for SmallRuns {
-        fn within<'d>(&mut self, text: &'d str, read: &mut dyn FnMut(Option<&mut dyn Ahead<'d>>)) {
-            with_runs_of(self.run, text, self.helpers, |a| read(Some(a)))
-        }
-    }
 
     /// The records (line, offset, timestamp, stream, message) and problems `way` gives for `data`.
     fn read_as(way: Way, data: &[u8]) -> (Vec<Record<'_>>, Vec<Problem>) {
@@ -439,20 +364,7 @@ mod tests {
                 with_runs_of(run, text, helpers, |a| scan_slice_ahead(text, sink, a))
             }),
             (Way::Stream { read, document }, _) => outcome(|sink| {
-                scan_stream_in_windows(&mut &data[..], &mut |r| sink(r), (read, document), None)
-            }),
-            (
-                Way::StreamAhead {
-                    read,
-                    document,
-                    run,
-                    helpers,
-                },
-                _,
-            ) => outcome(|sink| {
-                let mut ahead = SmallRuns { run, helpers };
-                let windows = (read, document);
-                scan_stream_in_windows(&mut &data[..], &mut |r| sink(r), windows, Some(&mut ahead))
+                scan_stream_in_windows(&mut &data[..], &mut |r| sink(r), (read, document))
             }),
         }
     }
@@ -492,7 +404,7 @@ mod tests {
         ]
     }
 
-    /// Every way of reading (mapped or streamed, read ahead or not, windows and runs cutting
+    /// Every way of reading (mapped, read ahead or not, or streamed; windows and runs cutting
     /// pages anywhere) gives the same records, offsets and lines included, and the same
     /// problems, for every input: reports alone would not show a record's offset.
     #[test]

@@ -7,10 +7,10 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use super::ahead::{READ_AHEAD_FROM, ReadingWindows, with_read_ahead};
+use super::ahead::{READ_AHEAD_FROM, with_read_ahead};
 use super::session::Session;
 use super::{Scanned, Strategy, analyze_records};
-use crate::format::{AheadDecoder, MemoryDecoder, Record, StreamAheadDecoder, StructuredDecoder};
+use crate::format::{AheadDecoder, MemoryDecoder, Record, StructuredDecoder};
 use crate::lambda::{Analysis, Bytes};
 use crate::problem::Problem;
 
@@ -85,27 +85,18 @@ impl<'a> Strategy for MappedDocuments<'a> {
 pub(super) struct StreamDocuments<R> {
     pub(super) reader: R,
     pub(super) decode: StructuredDecoder,
-    /// The decoder that takes each window's events read ahead on other threads
-    /// ([`ReadingWindows`]), used with more than one thread.
-    pub(super) ahead: Option<StreamAheadDecoder>,
 }
 
 impl<R: Read + Send> Strategy for StreamDocuments<R> {
     fn scan(self, session: &mut Session) -> Scanned {
-        let (decode, ahead) = (self.decode, self.ahead);
-        let helpers = rayon::current_num_threads().saturating_sub(1);
+        let decode = self.decode;
         let mut counted = CountingReader {
             inner: session.progress.reader(self.reader),
             bytes: 0,
             error: None,
         };
         let problems = scan_structured(
-            |sink: &mut dyn FnMut(Record<'static>)| match ahead {
-                Some(read) if helpers > 0 => {
-                    read(&mut counted, sink, &mut ReadingWindows { helpers })
-                }
-                _ => decode(&mut counted, sink),
-            },
+            |sink: &mut dyn FnMut(Record<'static>)| decode(&mut counted, sink),
             session,
         );
         Scanned {

@@ -397,20 +397,15 @@ fn scan(opened: Opened, format: Format, session: &mut Session, report: &mut Inpu
                 None => StreamDocuments {
                     reader: data,
                     decode,
-                    ahead: format.reading_ahead_stream_decoder(),
                 }
                 .scan(session),
             };
             scanned.report_to(report);
             sources::note_change(&m, report);
         }
-        (Opened::Stream(r), Decoder::Structured(decode)) => StreamDocuments {
-            reader: r,
-            decode,
-            ahead: format.reading_ahead_stream_decoder(),
-        }
-        .scan(session)
-        .report_to(report),
+        (Opened::Stream(r), Decoder::Structured(decode)) => StreamDocuments { reader: r, decode }
+            .scan(session)
+            .report_to(report),
     }
 }
 

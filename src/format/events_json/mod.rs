@@ -65,7 +65,7 @@ use payload::nested;
 use record::{
     Acc, cloudtrail_record, finish, flat_object_row, insights_group, query_row, record, string_of,
 };
-pub(crate) use scan::{Ahead, Run, WindowsAhead, event_start, read_run};
+pub(crate) use scan::{Ahead, Run, event_start, read_run};
 
 /// Where the parser is, for the line and offset of what it delivers: counted as a stream is read
 /// ([`stream::Position`]), or worked out from where the parsed text sits in an input held in
@@ -265,20 +265,10 @@ pub(crate) fn scan_stream(
     input: &mut dyn Read,
     sink: &mut dyn FnMut(Record<'static>),
 ) -> Vec<Problem> {
-    scan_stream_in(input, sink, scan::Windows::default(), None)
+    scan_stream_in(input, sink, scan::Windows::default())
 }
 
-/// [`scan_stream`] taking the runs of events of each window that `ahead` reads on other threads
-/// ([`WindowsAhead`]) where the hand reader reaches their start: the same records and errors.
-pub(crate) fn scan_stream_ahead(
-    input: &mut dyn Read,
-    sink: &mut dyn FnMut(Record<'static>),
-    ahead: &mut dyn WindowsAhead,
-) -> Vec<Problem> {
-    scan_stream_in(input, sink, scan::Windows::default(), Some(ahead))
-}
-
-/// [`scan_stream_ahead`] (or, without `ahead`, [`scan_stream`]) reading `read_bytes` at a time
+/// [`scan_stream`] reading `read_bytes` at a time
 /// and documents of up to `max_document` bytes by hand: small windows, for tests that cut pages
 /// and events anywhere.
 #[cfg(test)]
@@ -286,10 +276,9 @@ pub(crate) fn scan_stream_in_windows(
     input: &mut dyn Read,
     sink: &mut dyn FnMut(Record<'static>),
     (read_bytes, max_document): (usize, usize),
-    ahead: Option<&mut dyn WindowsAhead>,
 ) -> Vec<Problem> {
     let windows = scan::Windows::new(read_bytes, max_document);
-    scan_stream_in(input, sink, windows, ahead)
+    scan_stream_in(input, sink, windows)
 }
 
 /// [`scan_stream`] in `windows` (of the sizes tests choose).
@@ -297,10 +286,9 @@ fn scan_stream_in(
     input: &mut dyn Read,
     sink: &mut dyn FnMut(Record<'static>),
     mut windows: scan::Windows,
-    ahead: Option<&mut dyn WindowsAhead>,
 ) -> Vec<Problem> {
     let mut w = Walker::new(sink, Some(Window::default()));
-    let rest = windows.read(input, &mut w, ahead);
+    let rest = windows.read(input, &mut w);
     if let Some(rest) = rest {
         let mut chained = (&rest.head[..])
             .chain(&windows.buf.bytes()[rest.at..])

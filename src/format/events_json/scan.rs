@@ -159,13 +159,10 @@ impl Windows {
 
     /// Reads documents by hand, a window at a time, until the end of the input (`None`) or the
     /// first document that serde_json must read.
-    /// With `ahead`, each window's events may be read ahead on other threads
-    /// ([`WindowsAhead`]).
     pub(super) fn read(
         &mut self,
         input: &mut dyn Read,
         w: &mut Walker<'_, 'static>,
-        mut ahead: Option<&mut dyn WindowsAhead>,
     ) -> Option<Rest> {
         loop {
             self.fill(input);
@@ -192,10 +189,7 @@ impl Windows {
                 true => likely_last_start(text.as_bytes()).unwrap_or(valid),
                 false => valid,
             };
-            let (done, line, stopped) = match ahead.as_deref_mut() {
-                Some(ahead) => self.documents_within(&text[..end], w, ahead),
-                None => self.documents(&text[..end], w, None),
-            };
+            let (done, line, stopped) = self.documents(&text[..end], w);
             self.buf = buf;
             match stopped {
                 None if valid == self.buf.len() && self.eof => return None,
@@ -247,14 +241,8 @@ impl Windows {
     /// whole (or that the reader gave up on) starts (or, in a page cut in its events, where its
     /// last event read whole starts), its line, and why it stopped there (`None`: nothing but
     /// whitespace is left).
-    fn documents<'d>(
-        &mut self,
-        text: &'d str,
-        w: &mut Walker<'_, 'static>,
-        ahead: Option<&mut dyn Ahead<'d>>,
-    ) -> (usize, u64, Option<Halt>) {
+    fn documents(&mut self, text: &str, w: &mut Walker<'_, 'static>) -> (usize, u64, Option<Halt>) {
         let mut scan = Scan::owning(text, self.offset);
-        scan.ahead = ahead;
         let (mut done, mut line) = (0, self.line);
         loop {
             scan.seek(done, line);
@@ -314,21 +302,6 @@ impl Windows {
                 }
             }
         }
-    }
-
-    /// [`Windows::documents`] with the runs of events of `text` that `ahead` reads ahead (the
-    /// runs borrow `text`, which the next fill overwrites: they live only as long as this call,
-    /// and are lifted as they are taken; none reaches past `text`, where the window is read up
-    /// to).
-    fn documents_within(
-        &mut self,
-        text: &str,
-        w: &mut Walker<'_, 'static>,
-        ahead: &mut dyn WindowsAhead,
-    ) -> (usize, u64, Option<Halt>) {
-        let mut read = None;
-        ahead.within(text, &mut |runs| read = Some(self.documents(text, w, runs)));
-        read.unwrap_or_else(|| self.documents(text, w, None))
     }
 
     /// Reads [`READ_BYTES`] more, unless the input ends first. A read error ends the input (the
@@ -739,8 +712,6 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
         for mut r in run.records {
             before = w.last_line;
             r.line += base;
-            // Read from `text`'s start: a stream's window starts further on in the input.
-            r.offset += self.offset_base;
             let r = w.stamp((self.lift)(r));
             w.deliver(r);
         }
@@ -1196,13 +1167,6 @@ pub(crate) trait Ahead<'d> {
     fn take(&mut self, at: usize) -> Option<Run<'d>>;
 }
 
-/// Reads a stream's window with runs of its events read ahead on other threads, or not: the
-/// pipeline's ([`Windows::read`]), given to this module from above it (it may not import it).
-pub(crate) trait WindowsAhead {
-    /// Calls `read` once, with the runs of `text`'s events read ahead (`None`: read it alone).
-    fn within<'d>(&mut self, text: &'d str, read: &mut dyn FnMut(Option<&mut dyn Ahead<'d>>));
-}
-
 /// Consecutive events of a page's `events` array (separated by commas), read by hand from the
 /// start of one, up to the first event that starts at or past a limit, or the first that is not
 /// read whole (the reader reads that one itself, and gives up on it as it would have).
@@ -1212,8 +1176,7 @@ pub(crate) struct Run<'d> {
     end: usize,
     /// Newlines in `data[start..end]`.
     newlines: u64,
-    /// Its records, on lines counted from 1 at `start` (not yet numbered on from the walker's),
-    /// at offsets in the text it was read from.
+    /// Its records, on lines counted from 1 at `start` (not yet numbered on from the walker's).
     records: Vec<Record<'d>>,
     /// Where its last event starts, and its line (counted the same way).
     last: (usize, u64),
@@ -1674,7 +1637,7 @@ mod tests {
             };
             let mut scanned = Vec::new();
             let scan_errors =
-                super::super::scan_stream_in(&mut reader, &mut |r| scanned.push(r), windows, None);
+                super::super::scan_stream_in(&mut reader, &mut |r| scanned.push(r), windows);
             same_outcome(
                 &format!("stream-case-{case}"),
                 &data,
@@ -1691,8 +1654,7 @@ mod tests {
     ) -> (Vec<Record<'static>>, Vec<crate::problem::Problem>) {
         let mut reader = Dribble { data, rng: Rng(7) };
         let mut records = Vec::new();
-        let errors =
-            super::super::scan_stream_in(&mut reader, &mut |r| records.push(r), windows, None);
+        let errors = super::super::scan_stream_in(&mut reader, &mut |r| records.push(r), windows);
         (records, errors)
     }
 
@@ -1986,7 +1948,7 @@ mod tests {
                 data: text.as_bytes(),
                 rng: Rng(3),
             };
-            let rest = Windows::new(4096, 128 * 1024).read(&mut reader, &mut w, None);
+            let rest = Windows::new(4096, 128 * 1024).read(&mut reader, &mut w);
             assert!(rest.is_none(), "style {style}: serde_json took over");
             let scan_errors = w.finish();
             assert_eq!(records.len(), 403, "style {style}");
@@ -2035,55 +1997,5 @@ mod tests {
                 (&scanned[..], &scan_errors[..]),
             );
         }
-    }
-
-    /// Each window's runs read ahead all at once (as [`Eager`] cuts them), counting those taken.
-    struct EagerWindows {
-        run_bytes: usize,
-        taken: usize,
-    }
-
-    impl WindowsAhead for EagerWindows {
-        fn within<'d>(&mut self, text: &'d str, read: &mut dyn FnMut(Option<&mut dyn Ahead<'d>>)) {
-            let mut eager = Eager::new(text, self.run_bytes);
-            read(Some(&mut eager));
-            self.taken += eager.taken;
-        }
-    }
-
-    /// A stream whose windows' events are read ahead gives what it gives read alone, for long
-    /// pages cut by windows anywhere, damaged and truncated.
-    #[test]
-    fn stream_windows_read_ahead_match_the_reader_alone() {
-        let mut rng = Rng(0x5EED_A4EA_D000);
-        let mut taken = 0;
-        for case in 0..100 {
-            let data = long_pages(&mut rng);
-            let (read_bytes, max_document) = (1 + rng.below(4096), 256 + rng.below(8192));
-            let alone = stream(&data, Windows::new(read_bytes, max_document));
-            let mut ahead = EagerWindows {
-                run_bytes: 1 + rng.below(2048),
-                taken: 0,
-            };
-            let mut reader = Dribble {
-                data: &data,
-                rng: Rng(7),
-            };
-            let mut records = Vec::new();
-            let errors = super::super::scan_stream_in(
-                &mut reader,
-                &mut |r| records.push(r),
-                Windows::new(read_bytes, max_document),
-                Some(&mut ahead),
-            );
-            taken += ahead.taken;
-            same_outcome(
-                &format!("stream-ahead-case-{case}"),
-                &data,
-                (&alone.0[..], &alone.1[..]),
-                (&records[..], &errors[..]),
-            );
-        }
-        assert!(taken > 100, "{taken}");
     }
 }
