@@ -50,6 +50,21 @@
 //! pipe that ends gives the batch report. An input that is no live shape (gzip, UTF-16, an
 //! archive, JSON documents; in auto mode anything but `aws logs tail` text) is handed to the
 //! batch stream strategy, what was already read first.
+//!
+//! ## The hand-off
+//!
+//! A batch read does not need the reader thread: through it, every byte was copied once more
+//! (from the thread's reads into the strategy's window) and crossed a channel, 30 M instructions
+//! on 16 MiB of JSON beyond a mapped file. So on the hand-off the thread is asked to stop
+//! ([`Reader::hand_back`]): after the read it is in, it sends its stdin back through the channel,
+//! behind the chunks it read, and returns. The batch reader hands on those chunks, then reads
+//! that stdin itself, into the strategy's buffer. No byte is lost or read twice: the thread reads
+//! only while it owns the handle and sends it after its last read, and the batch reader reads it
+//! only once it received it, after every chunk. A read error the thread met is handed on at its
+//! place and ends the input as before. The handle is a duplicate of stdin's descriptor (the same
+//! open pipe), read without std's `Stdin` buffer (no byte can wait in a buffer one reader does
+//! not see), and polled before each read, so that a stop request still ends the read of a pipe
+//! that never closes. Only on Unix: elsewhere the thread reads to the end.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -129,6 +144,23 @@ pub enum Stop {
 enum Chunk {
     Data(ReadBytes),
     End(Option<io::Error>),
+    /// Asked to ([`Reader::hand_back`]), the thread stopped reading: stdin is the batch reader's
+    /// from here on, and nothing was read from it after the chunks sent before this.
+    #[cfg(unix)]
+    Back(std::fs::File),
+}
+
+/// The reader thread's side of the main thread: its chunks, and the request to stop reading.
+struct Reader {
+    rx: Receiver<Chunk>,
+    hand_back: Arc<AtomicBool>,
+}
+
+impl Reader {
+    /// Asks the thread to stop reading and send stdin back, after the read it is in.
+    fn hand_back(&self) {
+        self.hand_back.store(true, Ordering::Relaxed);
+    }
 }
 
 /// One read's bytes. Its buffer goes back to the reader thread when it is dropped (once its bytes
@@ -161,7 +193,8 @@ pub fn follow(
     stop: &Arc<AtomicBool>,
     sink: &mut dyn LiveSink,
 ) -> (Run, Stop) {
-    let rx = spawn_reader();
+    let reader = spawn_reader();
+    let rx = &reader.rx;
     let mut input = Pending::default();
     // The sample: until a line is complete and more than a moment passed, or enough came.
     let started = Instant::now();
@@ -169,27 +202,35 @@ pub fn follow(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        input.receive(&rx, TICK);
+        input.receive(rx, TICK);
         let waited = started.elapsed() >= QUIET && memchr::memchr(b'\n', &input.buf).is_some();
         if input.eof || input.buf.len() >= SNIFF || waited {
             break;
         }
     }
-    let sample = input.buf.clone();
-    match line_decoder(&sample, opts.input_format, live) {
+    // The sample is all that came (a megabyte, when the reader is ahead).
+    let ansi = memchr::memmem::find(&input.buf, b"\x1b[").is_some();
+    match line_decoder(&input.buf, opts.input_format, live, ansi) {
         Some((format, decoder)) => {
-            let ansi = memchr::memmem::find(&sample, b"\x1b[").is_some();
             let mut f = Follower::new(rules, opts, live, format, decoder, ansi);
-            f.run(input, &rx, stop, sink)
+            f.run(input, rx, stop, sink)
         }
         None => {
             // Not a live shape: the batch stream strategy reads it, from what was read.
-            let reader = Box::new(io::Cursor::new(input.buf).chain(ChannelReader {
-                rx,
-                data: None,
-                ended: input.eof,
+            reader.hand_back();
+            let from = if input.eof {
+                Source::Ended
+            } else {
+                Source::Thread {
+                    rx: reader.rx,
+                    data: None,
+                }
+            };
+            let rest = BatchStdin {
+                from,
                 stop: Arc::clone(stop),
-            }));
+            };
+            let reader = Box::new(io::Cursor::new(input.buf).chain(rest));
             let outcomes = sources::scan_stdin_reader(reader, rules, opts);
             let why = if stop.load(Ordering::Relaxed) {
                 Stop::Stopped
@@ -202,11 +243,12 @@ pub fn follow(
 }
 
 /// The decoder to follow a sample with, when it is a line-oriented shape of plain text that can
-/// be live (in auto mode, what `aws logs tail` prints).
+/// be live (in auto mode, what `aws logs tail` prints); `ansi`: the sample holds colour codes.
 fn line_decoder(
     sample: &[u8],
     forced: Option<Format>,
     live: Live,
+    ansi: bool,
 ) -> Option<(Format, LineDecoder)> {
     let plain = !sample.starts_with(&[0x1f, 0x8b])
         && !sample.starts_with(b"\xEF\xBB\xBF")
@@ -217,7 +259,15 @@ fn line_decoder(
     if !plain || sample.is_empty() {
         return None;
     }
-    let format = forced.unwrap_or_else(|| detect::detect(&strip_ansi(sample)));
+    // Without colour codes there is nothing to strip: no copy of the sample byte by byte (12 M
+    // instructions for a megabyte of JSON that came before the sample was looked at).
+    let format = forced.unwrap_or_else(|| {
+        if ansi {
+            detect::detect(&strip_ansi(sample))
+        } else {
+            detect::detect(sample)
+        }
+    });
     let shape = match live {
         Live::Always => true,
         Live::Auto => matches!(format, Format::Tail | Format::TailShort),
@@ -229,23 +279,46 @@ fn line_decoder(
 }
 
 /// Reads stdin on a thread of its own, handing over each read as it returns.
-fn spawn_reader() -> Receiver<Chunk> {
+fn spawn_reader() -> Reader {
     let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
-    std::thread::spawn(move || read_stdin(&tx));
-    rx
+    let hand_back = Arc::new(AtomicBool::new(false));
+    let asked = Arc::clone(&hand_back);
+    std::thread::spawn(move || read_stdin(&tx, &asked));
+    Reader { rx, hand_back }
 }
 
-fn read_stdin(tx: &SyncSender<Chunk>) {
-    let mut stdin = io::stdin().lock();
+fn read_stdin(tx: &SyncSender<Chunk>, hand_back: &AtomicBool) {
+    #[cfg(unix)]
+    if let Ok(fd) = std::os::fd::AsFd::as_fd(&io::stdin()).try_clone_to_owned() {
+        if let Some(file) = read_chunks(std::fs::File::from(fd), tx, Some(hand_back)) {
+            let _ = tx.send(Chunk::Back(file));
+        }
+        return;
+    }
+    // No handle to send back: read to the end.
+    let _ = hand_back;
+    read_chunks(io::stdin().lock(), tx, None);
+}
+
+/// Sends `stdin`'s reads until it ends, or, once `hand_back` is set, returns it (after the read
+/// it was in, whose bytes are sent first).
+fn read_chunks<R: Read>(
+    mut stdin: R,
+    tx: &SyncSender<Chunk>,
+    hand_back: Option<&AtomicBool>,
+) -> Option<R> {
     let (back, returned) = mpsc::sync_channel(READ_AHEAD + 2);
     loop {
+        if hand_back.is_some_and(|h| h.load(Ordering::Relaxed)) {
+            return Some(stdin);
+        }
         let mut buf: Vec<u8> = returned.try_recv().unwrap_or_default();
         // Zeroes only what the buffer's last read did not fill.
         buf.resize(CHUNK, 0);
         match stdin.read(&mut buf) {
             Ok(0) => {
                 let _ = tx.send(Chunk::End(None));
-                return;
+                return None;
             }
             Ok(n) => {
                 buf.truncate(n);
@@ -254,13 +327,13 @@ fn read_stdin(tx: &SyncSender<Chunk>) {
                     back: back.clone(),
                 };
                 if tx.send(Chunk::Data(data)).is_err() {
-                    return;
+                    return None;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let _ = tx.send(Chunk::End(Some(e)));
-                return;
+                return None;
             }
         }
     }
@@ -306,6 +379,9 @@ impl Pending {
                 self.eof = true;
                 self.error = e;
             }
+            // Asked for only on the hand-off to batch, after the last receive here.
+            #[cfg(unix)]
+            Chunk::Back(_) => unreachable!("stdin sent back before the hand-off"),
         }
     }
 
@@ -315,41 +391,87 @@ impl Pending {
     }
 }
 
-/// The rest of stdin for the batch strategy, from the reader thread; it ends where a signal
-/// asks to stop.
-struct ChannelReader {
-    rx: Receiver<Chunk>,
-    /// The read being handed on.
-    data: Option<io::Cursor<ReadBytes>>,
-    ended: bool,
+/// The rest of stdin for the batch strategy: the reader thread's chunks, then stdin itself once
+/// the thread sent it back (see the module doc); it ends where a signal asks to stop.
+struct BatchStdin {
+    from: Source,
     stop: Arc<AtomicBool>,
 }
 
-impl Read for ChannelReader {
+/// Where [`BatchStdin`] reads from.
+enum Source {
+    /// The reader thread's chunks; `data` the one being handed on.
+    Thread {
+        rx: Receiver<Chunk>,
+        data: Option<io::Cursor<ReadBytes>>,
+    },
+    /// Stdin, handed back by the thread.
+    #[cfg(unix)]
+    Direct(std::fs::File),
+    Ended,
+}
+
+impl Read for BatchStdin {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let n = match &mut self.data {
-                Some(d) => d.read(buf)?,
-                None => 0,
-            };
-            if n > 0 || self.ended {
-                return Ok(n);
+            if let Source::Thread { data: Some(d), .. } = &mut self.from {
+                let n = d.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
             }
             if self.stop.load(Ordering::Relaxed) {
-                self.ended = true;
-                continue;
+                self.from = Source::Ended;
             }
-            match self.rx.recv_timeout(TICK) {
-                Ok(Chunk::Data(d)) => self.data = Some(io::Cursor::new(d)),
-                Err(RecvTimeoutError::Timeout) => {}
-                Ok(Chunk::End(None)) | Err(RecvTimeoutError::Disconnected) => self.ended = true,
-                Ok(Chunk::End(Some(e))) => {
-                    self.ended = true;
-                    return Err(e);
+            match &mut self.from {
+                Source::Ended => return Ok(0),
+                Source::Thread { rx, data } => match rx.recv_timeout(TICK) {
+                    Ok(Chunk::Data(d)) => *data = Some(io::Cursor::new(d)),
+                    #[cfg(unix)]
+                    Ok(Chunk::Back(file)) => self.from = Source::Direct(file),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(Chunk::End(None)) | Err(RecvTimeoutError::Disconnected) => {
+                        self.from = Source::Ended;
+                    }
+                    Ok(Chunk::End(Some(e))) => {
+                        self.from = Source::Ended;
+                        return Err(e);
+                    }
+                },
+                #[cfg(unix)]
+                Source::Direct(file) => {
+                    if !readable(file, TICK) {
+                        continue;
+                    }
+                    match file.read(buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            self.from = Source::Ended;
+                            return Err(e);
+                        }
+                        Ok(n) => return Ok(n),
+                    }
                 }
             }
         }
     }
+}
+
+/// Waits up to `wait` for `file` to have something to read (bytes, its end, or an error the
+/// read reports); false when the wait ran out or a signal came, so that the caller looks at its
+/// stop flag. A blocking read would not return for a signal (signal-hook restarts it).
+#[cfg(unix)]
+fn readable(file: &std::fs::File, wait: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fd` is one valid `pollfd`, borrowed for the call.
+    let ready = unsafe { libc::poll(&mut fd, 1, ms) };
+    ready > 0 || (ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted)
 }
 
 /// How the input's text decodes: its shape's decoder, and whether its colours are stripped

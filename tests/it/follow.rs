@@ -14,6 +14,9 @@ use crate::util::live::{Live, PATIENCE};
 /// A real run's `aws logs tail` output: setSecret cannot reach PostgreSQL (20 s), twice.
 const UNREACHABLE: &str =
     "corpus/database-unreachable--tail--real-pg-single-packets-dropped/tail.txt";
+/// Two pages of `filter-log-events` (JSON documents): a rotation's role lacks permissions.
+const TWO_PAGES: &str =
+    "corpus/rotation-role-permissions-missing--events-json--two-pages/pages.json";
 /// A real run's healthy rotation, all four steps.
 const HEALTHY: &str = "corpus/healthy--tail--real-pg-single-healthy/tail.txt";
 
@@ -187,6 +190,53 @@ fn a_pipe_that_pauses_inside_a_record_gives_the_report_of_the_same_bytes_at_once
     assert_eq!(records(&paused), records(&at_once));
     assert_eq!(paused, at_once);
     assert_eq!(code, Some(1));
+}
+
+/// JSON documents (no live shape) are handed to the batch strategy; the reader thread hands
+/// stdin back after the read it is in, and the batch reader reads on from it. Written in three
+/// parts with pauses (the sample, a part the thread is waiting for at the hand-off, a part read
+/// after it), the report is that of the same bytes at once: no byte lost or read twice.
+#[test]
+fn json_written_across_the_hand_off_gives_the_report_of_the_same_bytes_at_once() {
+    let page = fs::read(TWO_PAGES).unwrap();
+    // Longer than a pipe holds, so the thread and the batch reader both read some of it.
+    let data = page.repeat(20);
+    let mut live = Live::spawn(&["--format", "json"]);
+    let (first, rest) = data.split_at(page.len() / 2);
+    let (second, third) = rest.split_at(rest.len() / 3);
+    live.write(first);
+    // Longer than `pipeline::follow::QUIET` (100 ms): the sample is taken, the input handed off.
+    std::thread::sleep(Duration::from_millis(250));
+    live.write(second);
+    std::thread::sleep(Duration::from_millis(250));
+    live.write(third);
+    live.close();
+    let (code, paused, _) = live.finish();
+    let at_once = crate::util::run::rotdiag(&["--format", "json"], Some(&data));
+    let at_once_code = at_once.status.code();
+    let at_once = String::from_utf8_lossy(&at_once.stdout).into_owned();
+    let v: Value = serde_json::from_str(&paused).unwrap();
+    assert_eq!(v["inputs"][0]["format"], "events-json");
+    assert_eq!(paused, at_once);
+    assert_eq!(code, at_once_code);
+}
+
+/// A batch read of a pipe that never closes (JSON documents) still ends on SIGTERM, with the
+/// report of what was read.
+#[test]
+fn sigterm_ends_the_batch_read_of_a_json_pipe_left_open() {
+    let data = fs::read(TWO_PAGES).unwrap();
+    let mut live = Live::spawn(&["--format", "json"]);
+    live.write(&data);
+    // Past the sample: the batch reader is waiting for more.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(live.stdin_open());
+    live.signal("TERM");
+    let (code, out, err) = live.finish();
+    let v: Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(v["inputs"][0]["format"], "events-json");
+    assert!(err.contains("stopped by SIGTERM"), "{err}");
+    assert!(code.is_some(), "ended by a signal: {err}");
 }
 
 /// Where `needle` ends in `hay`.
