@@ -64,7 +64,9 @@
 //! place and ends the input as before. The handle is a duplicate of stdin's descriptor (the same
 //! open pipe), read without std's `Stdin` buffer (no byte can wait in a buffer one reader does
 //! not see), and polled before each read, so that a stop request still ends the read of a pipe
-//! that never closes. Only on Unix: elsewhere the thread reads to the end.
+//! that never closes. The pipe is widened to a window ([`widen_pipe`]): the thread had let the
+//! writer run that far ahead while a window was decoded. Only on Unix: elsewhere the thread reads
+//! to the end.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -428,7 +430,10 @@ impl Read for BatchStdin {
                 Source::Thread { rx, data } => match rx.recv_timeout(TICK) {
                     Ok(Chunk::Data(d)) => *data = Some(io::Cursor::new(d)),
                     #[cfg(unix)]
-                    Ok(Chunk::Back(file)) => self.from = Source::Direct(file),
+                    Ok(Chunk::Back(file)) => {
+                        widen_pipe(&file);
+                        self.from = Source::Direct(file);
+                    }
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(Chunk::End(None)) | Err(RecvTimeoutError::Disconnected) => {
                         self.from = Source::Ended;
@@ -455,6 +460,22 @@ impl Read for BatchStdin {
             }
         }
     }
+}
+
+/// Lets the writer of a pipe run a megabyte ahead (a window), not the 64 KiB a pipe holds by
+/// default: the reader thread kept that much read ahead while the window was decoded. Best
+/// effort: a pipe that cannot be widened (or no pipe) is read as it is.
+#[cfg(unix)]
+fn widen_pipe(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor `file` owns; F_SETPIPE_SZ takes an int and fails
+        // harmlessly (EBADF, EPERM) when it cannot apply.
+        let _ = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 /// Waits up to `wait` for `file` to have something to read (bytes, its end, or an error the
