@@ -61,7 +61,8 @@
 //! that stdin itself, into the strategy's buffer. No byte is lost or read twice: the thread reads
 //! only while it owns the handle and sends it after its last read, and the batch reader reads it
 //! only once it received it, after every chunk. A read error the thread met is handed on at its
-//! place and ends the input as before. The handle is a duplicate of stdin's descriptor (the same
+//! place and ends the input as before, also one that ended the sample (the input is then
+//! reported as read in part, never as read whole). The handle is a duplicate of stdin's descriptor (the same
 //! open pipe), read without std's `Stdin` buffer (no byte can wait in a buffer one reader does
 //! not see), and polled before each read, so that a stop request still ends the read of a pipe
 //! that never closes. The pipe is widened to a window ([`widen_pipe`]): the thread had let the
@@ -218,30 +219,41 @@ pub fn follow(
             f.run(input, rx, stop, sink)
         }
         None => {
-            // Not a live shape: the batch stream strategy reads it, from what was read.
-            reader.hand_back();
-            let from = if input.eof {
-                Source::Ended
-            } else {
-                Source::Thread {
-                    rx: reader.rx,
-                    data: None,
-                }
-            };
-            let rest = BatchStdin {
-                from,
-                stop: Arc::clone(stop),
-            };
-            let reader = Box::new(io::Cursor::new(input.buf).chain(rest));
-            let outcomes = sources::scan_stdin_reader(reader, rules, opts);
+            let run = batch(input, reader, rules, opts, stop);
             let why = if stop.load(Ordering::Relaxed) {
                 Stop::Stopped
             } else {
                 Stop::Ended
             };
-            (conclude(outcomes, Vec::new(), rules, opts), why)
+            (run, why)
         }
     }
+}
+
+/// Not a live shape: the batch stream strategy reads it, from what the sample read on. A read
+/// error that ended the sample is handed on after the sample's bytes, as any later one is.
+fn batch(
+    mut input: Pending,
+    reader: Reader,
+    rules: &RuleSet,
+    opts: &Options,
+    stop: &Arc<AtomicBool>,
+) -> Run {
+    reader.hand_back();
+    let from = match (input.eof, input.error.take()) {
+        (true, error) => Source::Ended(error),
+        (false, _) => Source::Thread {
+            rx: reader.rx,
+            data: None,
+        },
+    };
+    let rest = BatchStdin {
+        from,
+        stop: Arc::clone(stop),
+    };
+    let reader = Box::new(io::Cursor::new(input.buf).chain(rest));
+    let outcomes = sources::scan_stdin_reader(reader, rules, opts);
+    conclude(outcomes, Vec::new(), rules, opts)
 }
 
 /// The decoder to follow a sample with, when it is a line-oriented shape of plain text that can
@@ -410,7 +422,8 @@ enum Source {
     /// Stdin, handed back by the thread.
     #[cfg(unix)]
     Direct(std::fs::File),
-    Ended,
+    /// The end; with the read error that ended the sample while it is still to be handed on.
+    Ended(Option<io::Error>),
 }
 
 impl Read for BatchStdin {
@@ -422,11 +435,11 @@ impl Read for BatchStdin {
                     return Ok(n);
                 }
             }
-            if self.stop.load(Ordering::Relaxed) {
-                self.from = Source::Ended;
+            if self.stop.load(Ordering::Relaxed) && !matches!(self.from, Source::Ended(_)) {
+                self.from = Source::Ended(None);
             }
             match &mut self.from {
-                Source::Ended => return Ok(0),
+                Source::Ended(error) => return error.take().map_or(Ok(0), Err),
                 Source::Thread { rx, data } => match rx.recv_timeout(TICK) {
                     Ok(Chunk::Data(d)) => *data = Some(io::Cursor::new(d)),
                     #[cfg(unix)]
@@ -436,10 +449,10 @@ impl Read for BatchStdin {
                     }
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(Chunk::End(None)) | Err(RecvTimeoutError::Disconnected) => {
-                        self.from = Source::Ended;
+                        self.from = Source::Ended(None);
                     }
                     Ok(Chunk::End(Some(e))) => {
-                        self.from = Source::Ended;
+                        self.from = Source::Ended(None);
                         return Err(e);
                     }
                 },
@@ -451,7 +464,7 @@ impl Read for BatchStdin {
                     match file.read(buf) {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            self.from = Source::Ended;
+                            self.from = Source::Ended(None);
                             return Err(e);
                         }
                         Ok(n) => return Ok(n),
@@ -805,6 +818,7 @@ fn one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::InputState;
     use crate::testing::rules;
 
     /// A real run's `aws logs tail` output: setSecret cannot reach PostgreSQL (20 s), retried.
@@ -868,6 +882,41 @@ mod tests {
         assert_eq!(run.diagnoses.len(), 1);
         assert_eq!(run.diagnoses.into_vec()[0].cause, "database-unreachable");
         assert_eq!(run.summary.inputs[0].records, 20);
+    }
+
+    /// A run of the batch hand-off on `buf`, as the sample ended it (`error`: with a read error).
+    fn handed_to_batch(buf: &[u8], error: Option<io::Error>) -> Run {
+        let (_tx, rx) = mpsc::sync_channel(1);
+        let reader = Reader {
+            rx,
+            hand_back: Arc::new(AtomicBool::new(false)),
+        };
+        let input = Pending {
+            buf: buf.to_vec(),
+            eof: true,
+            error,
+            last_data: None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        batch(input, reader, rules(), &Options::default(), &stop)
+    }
+
+    #[test]
+    fn a_read_error_that_ended_the_sample_leaves_the_input_incomplete() {
+        // filter-log-events JSON is no live shape: the sample goes to the batch strategy.
+        let page = include_bytes!(
+            "../../corpus/database-credentials-invalid--events-json--multi-user/filter-log-events.json"
+        );
+        let whole = handed_to_batch(page, None);
+        let input = &whole.summary.inputs[0];
+        assert_eq!((input.state, input.errors.len()), (InputState::Read, 0));
+        let cut = handed_to_batch(page, Some(io::Error::other("Input/output error")));
+        let input = &cut.summary.inputs[0];
+        assert_eq!(input.state, InputState::Incomplete, "{:?}", input.errors);
+        assert!(!input.errors.is_empty());
+        // What was read is still diagnosed.
+        assert_eq!(cut.diagnoses.len(), whole.diagnoses.len());
+        assert!(!cut.diagnoses.is_empty());
     }
 
     #[test]
