@@ -56,11 +56,12 @@
 //! A batch read does not need the reader thread: through it, every byte was copied once more
 //! (from the thread's reads into the strategy's window) and crossed a channel, 30 M instructions
 //! on 16 MiB of JSON beyond a mapped file. So on the hand-off the thread is asked to stop
-//! ([`Reader::hand_back`]): after the read it is in, it sends its stdin back through the channel,
-//! behind the chunks it read, and returns. The batch reader hands on those chunks, then reads
-//! that stdin itself, into the strategy's buffer. No byte is lost or read twice: the thread reads
-//! only while it owns the handle and sends it after its last read, and the batch reader reads it
-//! only once it received it, after every chunk. A read error the thread met is handed on at its
+//! ([`Reader::hand_back`]): after the read it is in, it sends its stdin back on a channel of its
+//! own and ends. The batch reader hands on the chunks it read, then, once their channel is
+//! disconnected (the thread is gone), takes that stdin and reads it itself, into the strategy's
+//! buffer. No byte is lost or read twice: the thread reads only while it owns the handle and
+//! sends it after its last read, and the batch reader reads it only once it received it, after
+//! every chunk. A read error the thread met is handed on at its
 //! place and ends the input as before, also one that ended the sample (the input is then
 //! reported as read in part, never as read whole). The handle is a duplicate of stdin's descriptor (the same
 //! open pipe), read without std's `Stdin` buffer (no byte can wait in a buffer one reader does
@@ -147,16 +148,17 @@ pub enum Stop {
 enum Chunk {
     Data(ReadBytes),
     End(Option<io::Error>),
-    /// Asked to ([`Reader::hand_back`]), the thread stopped reading: stdin is the batch reader's
-    /// from here on, and nothing was read from it after the chunks sent before this.
-    #[cfg(unix)]
-    Back(std::fs::File),
 }
 
-/// The reader thread's side of the main thread: its chunks, and the request to stop reading.
+/// The reader thread's side of the main thread: its chunks, the request to stop reading, and
+/// stdin once the thread gives it back.
 struct Reader {
     rx: Receiver<Chunk>,
     hand_back: Arc<AtomicBool>,
+    /// Asked to ([`Reader::hand_back`]), the thread stops reading and sends stdin here before it
+    /// ends: the batch reader's from there on, and nothing was read from it after the chunks
+    /// sent before (so it is taken once `rx` is disconnected, after every chunk).
+    back: Receiver<std::fs::File>,
 }
 
 impl Reader {
@@ -244,6 +246,7 @@ fn batch(
         (true, error) => Source::Ended(error),
         (false, _) => Source::Thread {
             rx: reader.rx,
+            back: reader.back,
             data: None,
         },
     };
@@ -295,22 +298,27 @@ fn line_decoder(
 /// Reads stdin on a thread of its own, handing over each read as it returns.
 fn spawn_reader() -> Reader {
     let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
+    let (back_tx, back) = mpsc::sync_channel(1);
     let hand_back = Arc::new(AtomicBool::new(false));
     let asked = Arc::clone(&hand_back);
-    std::thread::spawn(move || read_stdin(&tx, &asked));
-    Reader { rx, hand_back }
+    std::thread::spawn(move || read_stdin(&tx, &asked, &back_tx));
+    Reader {
+        rx,
+        hand_back,
+        back,
+    }
 }
 
-fn read_stdin(tx: &SyncSender<Chunk>, hand_back: &AtomicBool) {
+fn read_stdin(tx: &SyncSender<Chunk>, hand_back: &AtomicBool, back: &SyncSender<std::fs::File>) {
     #[cfg(unix)]
     if let Ok(fd) = std::os::fd::AsFd::as_fd(&io::stdin()).try_clone_to_owned() {
         if let Some(file) = read_chunks(std::fs::File::from(fd), tx, Some(hand_back)) {
-            let _ = tx.send(Chunk::Back(file));
+            let _ = back.send(file);
         }
         return;
     }
     // No handle to send back: read to the end.
-    let _ = hand_back;
+    let _ = (hand_back, back);
     read_chunks(io::stdin().lock(), tx, None);
 }
 
@@ -393,9 +401,6 @@ impl Pending {
                 self.eof = true;
                 self.error = e;
             }
-            // Asked for only on the hand-off to batch, after the last receive here.
-            #[cfg(unix)]
-            Chunk::Back(_) => unreachable!("stdin sent back before the hand-off"),
         }
     }
 
@@ -414,9 +419,11 @@ struct BatchStdin {
 
 /// Where [`BatchStdin`] reads from.
 enum Source {
-    /// The reader thread's chunks; `data` the one being handed on.
+    /// The reader thread's chunks; `data` the one being handed on; `back`, stdin once the
+    /// thread is done.
     Thread {
         rx: Receiver<Chunk>,
+        back: Receiver<std::fs::File>,
         data: Option<io::Cursor<ReadBytes>>,
     },
     /// Stdin, handed back by the thread.
@@ -440,17 +447,11 @@ impl Read for BatchStdin {
             }
             match &mut self.from {
                 Source::Ended(error) => return error.take().map_or(Ok(0), Err),
-                Source::Thread { rx, data } => match rx.recv_timeout(TICK) {
+                Source::Thread { rx, back, data } => match rx.recv_timeout(TICK) {
                     Ok(Chunk::Data(d)) => *data = Some(io::Cursor::new(d)),
-                    #[cfg(unix)]
-                    Ok(Chunk::Back(file)) => {
-                        widen_pipe(&file);
-                        self.from = Source::Direct(file);
-                    }
                     Err(RecvTimeoutError::Timeout) => {}
-                    Ok(Chunk::End(None)) | Err(RecvTimeoutError::Disconnected) => {
-                        self.from = Source::Ended(None);
-                    }
+                    Err(RecvTimeoutError::Disconnected) => self.from = handed_back(back),
+                    Ok(Chunk::End(None)) => self.from = Source::Ended(None),
                     Ok(Chunk::End(Some(e))) => {
                         self.from = Source::Ended(None);
                         return Err(e);
@@ -473,6 +474,17 @@ impl Read for BatchStdin {
             }
         }
     }
+}
+
+/// Where to read on once the reader thread is gone: stdin, if it sent it back, else nowhere.
+fn handed_back(back: &Receiver<std::fs::File>) -> Source {
+    #[cfg(unix)]
+    if let Ok(file) = back.try_recv() {
+        widen_pipe(&file);
+        return Source::Direct(file);
+    }
+    let _ = back;
+    Source::Ended(None)
 }
 
 /// Lets the writer of a pipe run a megabyte ahead (a window), not the 64 KiB a pipe holds by
@@ -887,9 +899,11 @@ mod tests {
     /// A run of the batch hand-off on `buf`, as the sample ended it (`error`: with a read error).
     fn handed_to_batch(buf: &[u8], error: Option<io::Error>) -> Run {
         let (_tx, rx) = mpsc::sync_channel(1);
+        let (_back_tx, back) = mpsc::sync_channel(1);
         let reader = Reader {
             rx,
             hand_back: Arc::new(AtomicBool::new(false)),
+            back,
         };
         let input = Pending {
             buf: buf.to_vec(),
