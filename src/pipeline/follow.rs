@@ -493,12 +493,7 @@ fn handed_back(back: &Receiver<std::fs::File>) -> Source {
 #[cfg(unix)]
 fn widen_pipe(file: &std::fs::File) {
     #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: fcntl on a descriptor `file` owns; F_SETPIPE_SZ takes an int and fails
-        // harmlessly (EBADF, EPERM) when it cannot apply.
-        let _ = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
-    }
+    let _ = rustix::pipe::fcntl_setpipe_size(file, 1 << 20);
     #[cfg(not(target_os = "linux"))]
     let _ = file;
 }
@@ -508,16 +503,16 @@ fn widen_pipe(file: &std::fs::File) {
 /// stop flag. A blocking read would not return for a signal (signal-hook restarts it).
 #[cfg(unix)]
 fn readable(file: &std::fs::File, wait: Duration) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut fd = libc::pollfd {
-        fd: file.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `fd` is one valid `pollfd`, borrowed for the call.
-    let ready = unsafe { libc::poll(&mut fd, 1, ms) };
-    ready > 0 || (ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted)
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(file, PollFlags::IN)];
+    let timeout = Timespec::try_from(wait).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(ready) => ready > 0,
+        Err(e) => e != rustix::io::Errno::INTR,
+    }
 }
 
 /// How the input's text decodes: its shape's decoder, and whether its colours are stripped
