@@ -151,19 +151,17 @@ pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
             continue;
         }
         if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
-            let big = head[0] == 0xfe;
-            let mut inner = r;
-            let mut bom = [0u8; 2];
-            inner.read_exact(&mut bom)?;
+            // The BOM stays in: the decoder removes it, and only it (a second one is a U+FEFF,
+            // peeled off as a UTF-8 BOM below).
             layers.utf16 = true;
-            r = Box::new(Utf16Reader::new(inner, big));
+            r = utf16(r, head[0] == 0xfe)?;
             continue;
         }
         if !layers.utf16
             && let Some(big) = utf16_without_bom(&head)
         {
             layers.utf16 = true;
-            r = Box::new(Utf16Reader::new(r, big));
+            r = utf16(r, big)?;
             continue;
         }
         if head.starts_with(b"\xEF\xBB\xBF") {
@@ -188,97 +186,31 @@ pub fn stream(r: BoxRead) -> io::Result<(Opened, Vec<u8>, Layers)> {
     Ok((Opened::Stream(r), sample, layers))
 }
 
-/// Transcodes UTF-16 (either byte order) to UTF-8, replacing unpaired surrogates.
-struct Utf16Reader<R> {
-    inner: R,
-    big_endian: bool,
-    out: Vec<u8>,
-    out_pos: usize,
-    odd: Option<u8>,
-    high: Option<u16>,
-    eof: bool,
+/// Transcodes UTF-16 (either byte order) to UTF-8 as it is read, each unpaired surrogate or odd
+/// last byte a U+FFFD (the Encoding Standard's decoder, `encoding_rs`, as ripgrep reads UTF-16).
+/// A byte-order mark of that order at the start is removed.
+///
+/// Read through a buffer: `encoding_rs_io` 0.1.8, asked for fewer than 4 bytes at the end of its
+/// input, hands out the first bytes of the last U+FFFD and drops the rest (its small-read path
+/// checks for the end before draining what it holds), and [`peek`]'s `take` asks for as few as
+/// are left of the peek. The buffer asks it for [`UTF16_BUFFER`] bytes at a time.
+fn utf16(r: BoxRead, big_endian: bool) -> io::Result<BoxRead> {
+    let encoding = if big_endian {
+        encoding_rs::UTF_16BE
+    } else {
+        encoding_rs::UTF_16LE
+    };
+    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding))
+        .build_with_buffer(r, vec![0u8; UTF16_BUFFER])?;
+    Ok(Box::new(io::BufReader::with_capacity(
+        UTF16_BUFFER,
+        decoder,
+    )))
 }
 
-impl<R: Read> Utf16Reader<R> {
-    fn new(inner: R, big_endian: bool) -> Self {
-        Utf16Reader {
-            inner,
-            big_endian,
-            out: Vec::new(),
-            out_pos: 0,
-            odd: None,
-            high: None,
-            eof: false,
-        }
-    }
-
-    fn push_char(&mut self, c: char) {
-        let mut b = [0u8; 4];
-        self.out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-    }
-
-    fn unit(&mut self, u: u16) {
-        match (self.high.take(), u) {
-            (None, 0xD800..=0xDBFF) => self.high = Some(u),
-            (Some(h), 0xDC00..=0xDFFF) => {
-                let c = 0x10000 + (((h as u32) - 0xD800) << 10) + ((u as u32) - 0xDC00);
-                self.push_char(char::from_u32(c).unwrap_or('\u{FFFD}'));
-            }
-            (Some(_), _) => {
-                self.push_char('\u{FFFD}');
-                self.unit(u);
-            }
-            (None, 0xDC00..=0xDFFF) => self.push_char('\u{FFFD}'),
-            (None, _) => self.push_char(char::from_u32(u as u32).unwrap_or('\u{FFFD}')),
-        }
-    }
-}
-
-impl<R: Read> Read for Utf16Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.out_pos >= self.out.len() && !self.eof {
-            self.out.clear();
-            self.out_pos = 0;
-            let mut raw = [0u8; 16 * 1024];
-            let n = self.inner.read(&mut raw)?;
-            if n == 0 {
-                self.eof = true;
-                if self.odd.take().is_some() || self.high.take().is_some() {
-                    self.push_char('\u{FFFD}');
-                }
-                break;
-            }
-            let mut bytes: &[u8] = &raw[..n];
-            if let Some(first) = self.odd.take() {
-                let pair = [first, bytes[0]];
-                bytes = &bytes[1..];
-                let u = if self.big_endian {
-                    u16::from_be_bytes(pair)
-                } else {
-                    u16::from_le_bytes(pair)
-                };
-                self.unit(u);
-            }
-            let mut chunks = bytes.chunks_exact(2);
-            for c in &mut chunks {
-                let u = if self.big_endian {
-                    u16::from_be_bytes([c[0], c[1]])
-                } else {
-                    u16::from_le_bytes([c[0], c[1]])
-                };
-                self.unit(u);
-            }
-            if let [last] = chunks.remainder() {
-                self.odd = Some(*last);
-            }
-        }
-        let avail = &self.out[self.out_pos..];
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.out_pos += n;
-        Ok(n)
-    }
-}
+/// Bytes of UTF-16 read at a time.
+const UTF16_BUFFER: usize = 64 << 10;
 
 /// Removes ANSI SGR sequences (`ESC [ … m`) that `aws logs tail --color on` and terminal copies
 /// leave around timestamps and stream names.
@@ -412,6 +344,160 @@ mod tests {
         assert_eq!(out, text.as_bytes());
         assert!(layers.utf16);
         assert_eq!(read_all(be).0, text.as_bytes());
+    }
+
+    /// Hands `data` over in pieces of the sizes given in turn, failing once at each offset of
+    /// `errors`.
+    struct Pieces {
+        data: Vec<u8>,
+        pos: usize,
+        sizes: Vec<usize>,
+        turn: usize,
+        errors: Vec<usize>,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if let Some(i) = self.errors.iter().position(|&e| e == self.pos) {
+                self.errors.remove(i);
+                return Err(io::Error::other(format!("failed at {}", self.pos)));
+            }
+            let size = self.sizes[self.turn % self.sizes.len()];
+            self.turn += 1;
+            let next_error = self.errors.iter().copied().filter(|&e| e > self.pos).min();
+            let n = size
+                .min(buf.len())
+                .min(self.data.len() - self.pos)
+                .min(next_error.unwrap_or(usize::MAX) - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Event {
+        Bytes(Vec<u8>),
+        Failed(String),
+    }
+
+    /// Every read of a stream until its end, the bytes of consecutive reads joined.
+    fn transcript(r: BoxRead, read_size: usize) -> (Vec<Event>, Vec<u8>, Option<Layers>) {
+        let (mut r, sample, layers) = match stream(r) {
+            Err(e) => return (vec![Event::Failed(e.to_string())], Vec::new(), None),
+            Ok((Opened::Stream(r), sample, layers)) => (r, sample, layers),
+            Ok(_) => panic!("an archive"),
+        };
+        let mut events = Vec::new();
+        let mut buf = vec![0u8; read_size];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => match events.last_mut() {
+                    Some(Event::Bytes(b)) => b.extend_from_slice(&buf[..n]),
+                    _ => events.push(Event::Bytes(buf[..n].to_vec())),
+                },
+                Err(e) => events.push(Event::Failed(e.to_string())),
+            }
+        }
+        (events, sample, Some(layers))
+    }
+
+    fn utf16le(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    fn units(order: fn(u16) -> [u8; 2], units: &[u16]) -> Vec<u8> {
+        units.iter().flat_map(|&u| order(u)).collect()
+    }
+
+    /// What a UTF-16 input reads as, one `read` of `read_size` bytes at a time.
+    fn utf16_reads(data: &[u8], errors: &[usize], read_size: usize) -> Vec<Event> {
+        let pieces = Pieces {
+            data: data.to_vec(),
+            pos: 0,
+            sizes: vec![7, 4096],
+            turn: 0,
+            errors: errors.to_vec(),
+        };
+        let (events, _sample, layers) = transcript(Box::new(pieces), read_size);
+        assert!(layers.is_some_and(|l| l.utf16), "{data:?}");
+        events
+    }
+
+    fn text(s: &str) -> Event {
+        Event::Bytes(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn utf16_odd_ends_unpaired_surrogates_and_boms_read_as_fixed() {
+        let le = |u: &[u16]| units(u16::to_le_bytes, u);
+        let be = |u: &[u16]| units(u16::to_be_bytes, u);
+        let a = u16::from(b'a');
+        let b = u16::from(b'b');
+        let cases: Vec<(Vec<u8>, &[usize], Vec<Event>)> = vec![
+            // An odd last byte, and a high surrogate left open at the end: one U+FFFD, also both.
+            (
+                [le(&[0xFEFF, a, b]), vec![0x41]].concat(),
+                &[],
+                vec![text("ab\u{FFFD}")],
+            ),
+            (le(&[0xFEFF, a, 0xD83D]), &[], vec![text("a\u{FFFD}")]),
+            (
+                [le(&[0xFEFF, a, 0xD83D]), vec![0x41]].concat(),
+                &[],
+                vec![text("a\u{FFFD}")],
+            ),
+            // Unpaired surrogates: a high one before a non-surrogate, a lone low one, two highs.
+            (le(&[0xFEFF, 0xD800, a]), &[], vec![text("\u{FFFD}a")]),
+            (le(&[0xFEFF, 0xDC00, b]), &[], vec![text("\u{FFFD}b")]),
+            (
+                le(&[0xFEFF, 0xD83D, 0xD83D, 0xDE00]),
+                &[],
+                vec![text("\u{FFFD}😀")],
+            ),
+            (be(&[0xFEFF, 0xD83D, 0xDE00, a]), &[], vec![text("😀a")]),
+            (
+                [be(&[0xFEFF, a]), vec![0x41]].concat(),
+                &[],
+                vec![text("a\u{FFFD}")],
+            ),
+            // The BOM alone; a U+FEFF inside the text stays.
+            (le(&[0xFEFF]), &[], vec![]),
+            (le(&[0xFEFF, a, 0xFEFF, b]), &[], vec![text("a\u{FEFF}b")]),
+            // Without a BOM (told by its NUL bytes), ending in an odd byte.
+            (
+                [utf16le("START RequestId: x\n"), vec![0x41]].concat(),
+                &[],
+                vec![text("START RequestId: x\n\u{FFFD}")],
+            ),
+            // The last U+FFFD across the end of the first 512 bytes peeked (`encoding_rs_io`
+            // read for fewer than 4 bytes at its end gives only the first: see `utf16`).
+            (
+                [le(&[0xFEFF]), utf16le(&"a".repeat(511)), vec![0x41]].concat(),
+                &[],
+                vec![text(&("a".repeat(511) + "\u{FFFD}"))],
+            ),
+            // A read error between the halves of a pair: what came before, the error, the rest.
+            (
+                le(&[0xFEFF, a, b, 0xD83D, 0xDE00, a]),
+                &[8],
+                vec![text("ab"), Event::Failed("failed at 8".into()), text("😀a")],
+            ),
+        ];
+        for (data, errors, want) in &cases {
+            for read_size in [1, 2, 3, 4, 4096] {
+                assert_eq!(
+                    &utf16_reads(data, errors, read_size),
+                    want,
+                    "{data:?} {read_size}"
+                );
+            }
+        }
+        // Two BOMs: the second is a U+FEFF, peeled off as a UTF-8 BOM.
+        let (out, layers) = read_all(le(&[0xFEFF, 0xFEFF, a]));
+        assert_eq!(out, b"a");
+        assert!(layers.utf16 && layers.bom);
     }
 
     #[test]
