@@ -4,7 +4,7 @@
 //! S3-export text makes 11,812, each with its evidence lines and its title, explanation, fixes
 //! and reasons filled in with the ARNs of the logs: 22 MB of text, tracebacks and commands that
 //! repeat from one diagnosis to the next). On stdin they were the largest part of the peak RSS
-//! (BENCHMARKS.md, "Peak RSS on stdin"). Deflated they take a tenth: 1.87 MB in 23 batches at
+//! (benches/HISTORY.md, "Peak RSS on stdin"). Deflated they take a tenth: 1.87 MB in 23 batches at
 //! 1 GiB, with jemalloc's one arena (`main.rs`), where memory freed on one thread serves the
 //! other.
 //!

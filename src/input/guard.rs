@@ -9,7 +9,7 @@
 //! The options were:
 //! * read with `pread` into reused buffers instead of mapping: safe by construction, but every
 //!   byte is copied once more, and JSON, parsed from the mapped slice three times faster than
-//!   through a reader (BENCHMARKS.md), would need the whole file in memory or the slow parser;
+//!   through a reader (benches/HISTORY.md), would need the whole file in memory or the slow parser;
 //! * keep the map and make the fault harmless: what this module does.
 //!
 //! [`Guard`] registers a mapped range in a fixed table; one `SIGBUS` handler (installed once,

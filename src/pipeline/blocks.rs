@@ -27,7 +27,7 @@ pub(super) const BLOCK: usize = 512 << 10;
 /// decoded records and analyses take about twice its bytes (`Record` is 104 bytes a line,
 /// `Analysis` 160, a line about 80), and the blocks of two windows are in flight: 512 KiB blocks
 /// held about 20 MiB on two threads, a fifth of the peak RSS of `cat FILE | rotdiag` on S3-export
-/// text (BENCHMARKS.md, "Peak RSS on stdin").
+/// text (benches/HISTORY.md, "Peak RSS on stdin").
 pub(super) const STREAM_BLOCK: usize = 256 << 10;
 /// Blocks per thread in a window (a window is decoded in parallel while the previous one is
 /// assembled in order).
