@@ -88,18 +88,21 @@ impl<'r> Session<'r> {
         analyzed: &mut Vec<Analysis>,
         events: &mut Vec<PlatformEvent>,
     ) {
-        let mut full = records.iter().zip(analyzed.drain(..));
-        let mut next = full.next();
+        // The next record is told by its index and its analysis taken from the drain only when
+        // it is fed: an analysis (160 bytes) held in an `Option` ahead of its turn was copied
+        // about four times a record (`memcpy` calls, 6 M instructions on 16 MiB of S3-export text).
+        let mut analyses = analyzed.drain(..);
+        let mut at = 0;
         for event in events.drain(..) {
-            while let Some((rec, a)) = next.take_if(|(rec, _)| rec.line < event.line) {
+            while let Some(rec) = records.get(at).filter(|rec| rec.line < event.line) {
+                let Some(a) = analyses.next() else { break };
                 self.feed_record(rec, a);
-                next = full.next();
+                at += 1;
             }
             self.feed_platform(event);
         }
-        while let Some((rec, a)) = next {
+        for (rec, a) in records[at..].iter().zip(analyses) {
             self.feed_record(rec, a);
-            next = full.next();
         }
     }
 
