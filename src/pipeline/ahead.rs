@@ -21,7 +21,7 @@
 //! 1 MiB window, runs of 64 KiB), and it never paid: on stdin, 1 GiB, CPU of `cat | rotdiag`
 //! 7.8-9.3 s on against 8.1-9.0 s off (pages), quiet 2.9-4.1 s against 3.2-3.4 s; on a folder of
 //! 124 gzipped 8.7 MiB objects `-j 2` 3.8-6.0 s on against 3.7-5.6 s off in a quiet spell, and
-//! user + sys 7.0-7.2 s against 6.6-7.0 s. It was taken out (BENCHMARKS.md).
+//! user + sys 7.0-7.2 s against 6.6-7.0 s. It was taken out (benches/HISTORY.md, branch `noahead`).
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};

@@ -2,8 +2,8 @@
 //! every JSON input, with serde_json behind it for everything else.
 //!
 //! Why by hand: parsing the container with serde_json was 63 % of the instructions of a run on a
-//! 16 MiB `filter-log-events` file (719 M of 1,138 M, callgrind, `-j 1`; BENCHMARKS.md, "What
-//! limits it"), all of it on one thread: every page is first skipped as a `RawValue` (to know
+//! 16 MiB `filter-log-events` file (719 M of 1,138 M, callgrind, `-j 1`; benches/HISTORY.md,
+//! "JSON vs ripgrep"), all of it on one thread: every page is first skipped as a `RawValue` (to know
 //! where it is), every event skipped again, then parsed from its own slice into `Value`s, each
 //! message a `String` of its own. A page is a flat, known shape: an object whose `events` array
 //! holds objects of string and integer members. This reader walks the bytes once, reads the five
