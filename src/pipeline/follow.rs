@@ -61,11 +61,11 @@
 //! disconnected (the thread is gone), takes that stdin and reads it itself, into the strategy's
 //! buffer. No byte is lost or read twice: the thread reads only while it owns the handle and
 //! sends it after its last read, and the batch reader reads it only once it received it, after
-//! every chunk. A read error the thread met is handed on at its
-//! place and ends the input as before, also one that ended the sample (the input is then
-//! reported as read in part, never as read whole). The handle is a duplicate of stdin's descriptor (the same
-//! open pipe), read without std's `Stdin` buffer (no byte can wait in a buffer one reader does
-//! not see), and polled before each read, so that a stop request still ends the read of a pipe
+//! every chunk. A read error the thread met is handed on at its place and ends the input as
+//! before, also one that ended the sample (the input is then reported as read in part, never as
+//! read whole). The handle is a duplicate of stdin's descriptor (the same open pipe), read
+//! without std's `Stdin` buffer (no byte can wait in a buffer one reader does not see), and
+//! polled before each read, so that a stop request still ends the read of a pipe
 //! that never closes. The pipe is widened to a window ([`widen_pipe`]): the thread had let the
 //! writer run that far ahead while a window was decoded. Only on Unix: elsewhere the thread reads
 //! to the end.
