@@ -14,7 +14,8 @@
 //! 16 MiB of S3-export text. A batch of [`BATCH`] representatives is one stream. A representative
 //! replaced later (rare: 405 of 12,200 at 1 GiB) leaves its texts in its batch until the batch
 //! goes. The report makes its diagnoses a chunk at a time (`Diagnoses`), and unpacks each batch
-//! once per chunk that has one of its representatives.
+//! once per chunk that has one of its representatives; with many chunks the texts are first
+//! repacked in rank order ([`Batches`], `repack`), so that a chunk unpacks its own batches.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -103,6 +104,113 @@ impl Packed {
             out.reserve(plain.len() / 2 + 64);
         }
         Packed(out.into_boxed_slice())
+    }
+}
+
+/// A batch deflated as its representatives come, each already serialized (taken from another
+/// batch by [`Packed::each_serialized`]): the report's repacking in rank order (`repack`).
+pub(super) struct Packer {
+    deflate: Compress,
+    out: Vec<u8>,
+    /// How many it holds, of how many it was made for.
+    placed: u32,
+    count: u32,
+}
+
+impl Packer {
+    /// A batch of `count` representatives (its count comes first, as [`Packed::pack`] writes it).
+    pub(super) fn new(count: usize) -> Packer {
+        let mut p = Packer {
+            deflate: Compress::new(Compression::fast(), false),
+            out: Vec::new(),
+            placed: 0,
+            count: count as u32,
+        };
+        p.feed(&p.count.to_le_bytes());
+        p
+    }
+
+    /// Adds a representative's serialized texts; its place in the batch.
+    pub(super) fn push(&mut self, serialized: &[u8]) -> u32 {
+        assert!(
+            self.placed < self.count,
+            "a batch takes the count it was made for"
+        );
+        self.feed(serialized);
+        self.placed += 1;
+        self.placed - 1
+    }
+
+    fn is_full(&self) -> bool {
+        self.placed == self.count
+    }
+
+    fn feed(&mut self, mut plain: &[u8]) {
+        while !plain.is_empty() {
+            self.out.reserve(plain.len() / 2 + 64);
+            let read = self.deflate.total_in();
+            self.deflate
+                .compress_vec(plain, &mut self.out, FlushCompress::None)
+                .expect("deflating into memory cannot fail");
+            plain = &plain[(self.deflate.total_in() - read) as usize..];
+        }
+    }
+
+    pub(super) fn finish(mut self) -> Packed {
+        assert_eq!(
+            self.placed, self.count,
+            "a batch holds the count it was made for"
+        );
+        loop {
+            self.out.reserve(self.out.len().max(256));
+            let status = self
+                .deflate
+                .compress_vec(&[], &mut self.out, FlushCompress::Finish)
+                .expect("deflating into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+        }
+        Packed(self.out.into_boxed_slice())
+    }
+}
+
+/// Batches written as representatives come, [`BATCH`] to a batch as [`Packed::pack`] makes
+/// them (so that inflating one holds as much plain text as before), one batch written at a time.
+pub(super) struct Batches {
+    /// How many are still to come after those the batch being written is made for.
+    left: usize,
+    packer: Packer,
+    done: Vec<Packed>,
+}
+
+impl Batches {
+    /// Batches for `count` representatives in all.
+    pub(super) fn new(count: usize) -> Batches {
+        let first = count.min(BATCH);
+        Batches {
+            left: count - first,
+            packer: Packer::new(first),
+            done: Vec::new(),
+        }
+    }
+
+    /// Adds a representative's serialized texts; the batch it is in (counted from 0) and its
+    /// place there.
+    pub(super) fn push(&mut self, serialized: &[u8]) -> (usize, u32) {
+        if self.packer.is_full() {
+            let next = self.left.min(BATCH);
+            self.left -= next;
+            let full = std::mem::replace(&mut self.packer, Packer::new(next));
+            self.done.push(full.finish());
+        }
+        (self.done.len(), self.packer.push(serialized))
+    }
+
+    pub(super) fn finish(mut self) -> Vec<Packed> {
+        assert_eq!(self.left, 0, "batches hold the count they were made for");
+        self.done.push(self.packer.finish());
+        self.done
     }
 }
 
@@ -197,6 +305,18 @@ impl Packed {
         out
     }
 
+    /// Each representative's texts as [`Texts::serialize`] wrote them, with its place, in order
+    /// (for a [`Packer`]).
+    pub(super) fn each_serialized(&self, mut f: impl FnMut(u32, &[u8])) {
+        let plain = self.inflate();
+        let mut r = Reader(&plain);
+        for i in 0..r.u32() {
+            let before = r.0;
+            r.skip_texts();
+            f(i, &before[..before.len() - r.0.len()]);
+        }
+    }
+
     /// The serialized texts, inflated.
     fn inflate(&self) -> Vec<u8> {
         let mut plain = Vec::with_capacity(self.0.len() * 4);
@@ -237,9 +357,21 @@ mod tests {
         assert_eq!(packed.unpack(), std::slice::from_ref(&texts));
         let empty = Texts::default();
         let batch = Packed::pack(&[&empty, &texts, &empty]);
-        assert_eq!(batch.unpack(), [empty.clone(), texts, empty]);
+        assert_eq!(batch.unpack(), [empty.clone(), texts.clone(), empty]);
         assert!(Packed::pack(&[]).unpack().is_empty());
         let some = batch.unpack_some(vec![(2, 'c'), (0, 'a')]);
         assert_eq!(some, [('a', Texts::default()), ('c', Texts::default())]);
+        // Repacked a representative at a time, from two batches, in another order.
+        let mut packer = Packer::new(3);
+        let mut places = Vec::new();
+        packed.each_serialized(|i, s| places.push(((0, i), packer.push(s))));
+        batch.each_serialized(|i, s| {
+            if i != 1 {
+                places.push(((1, i), packer.push(s)));
+            }
+        });
+        assert_eq!(places, [((0, 0), 0), ((1, 0), 1), ((1, 2), 2)]);
+        let repacked = packer.finish().unpack();
+        assert_eq!(repacked, [texts, Texts::default(), Texts::default()]);
     }
 }
