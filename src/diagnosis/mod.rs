@@ -1178,6 +1178,8 @@ mod tests {
     fn texts_reach_their_diagnosis_across_chunks_and_batches() {
         texts_reach_their_diagnosis(CHUNK + BATCH + 7);
         texts_reach_their_diagnosis((REPACK_FROM - 1) * CHUNK + BATCH + 7);
+        // More chunks than groups of batches: two chunks share a group.
+        texts_reach_their_diagnosis(REPACKED * CHUNK + BATCH + 7);
     }
 
     fn texts_reach_their_diagnosis(n: usize) {
