@@ -56,7 +56,7 @@ pub(super) fn documents_ahead<'d>(
     ahead: Option<&mut dyn Ahead<'d>>,
 ) -> Option<Fault> {
     let data = text.as_bytes();
-    let mut scan = Scan::borrowing(text, 0);
+    let mut scan = Scan::borrowing(text);
     scan.ahead = ahead;
     let mut done = from;
     loop {
@@ -479,10 +479,10 @@ struct Event<'d> {
 }
 
 impl<'a, 'd> Scan<'a, 'd, 'd> {
-    /// A reader of `text`, whose first byte is at `offset_base` in the input, whose records
-    /// borrow from it.
-    pub(super) fn borrowing(text: &'d str, offset_base: u64) -> Self {
-        Scan::new(text, offset_base, |r| r)
+    /// A reader of `text`, the whole input (a mapped file: its first byte at offset 0), whose
+    /// records borrow from it.
+    pub(super) fn borrowing(text: &'d str) -> Self {
+        Scan::new(text, 0, |r| r)
     }
 }
 
@@ -1186,7 +1186,7 @@ pub(crate) struct Run<'d> {
 /// up to the first one that starts at or past `limit`. `None` if not even the first one is an
 /// event read whole.
 pub(crate) fn read_run(text: &str, start: usize, limit: usize) -> Option<Run<'_>> {
-    let mut scan = Scan::borrowing(text, 0);
+    let mut scan = Scan::borrowing(text);
     scan.seek(start, 1);
     let mut run = Run {
         end: start,
@@ -1223,7 +1223,7 @@ pub(crate) fn event_start(text: &str, from: usize) -> Option<usize> {
 }
 
 fn starts_event(text: &str, brace: usize) -> bool {
-    let mut scan = Scan::borrowing(text, 0);
+    let mut scan = Scan::borrowing(text);
     scan.seek(brace + 1, 1);
     let Ok(key) = scan.key() else { return false };
     matches!(
@@ -1395,7 +1395,7 @@ mod tests {
             .map(String::from),
         );
         for case in &cases {
-            let mut scan = Scan::borrowing(case, 0);
+            let mut scan = Scan::borrowing(case);
             let got = scan.integer().map(|n| (n, scan.at));
             assert_eq!(got, integer_by_parse(case), "{case:?}");
         }
@@ -1882,7 +1882,7 @@ mod tests {
             let mut n = 0;
             let mut sink = |_| n += 1;
             let mut w = Walker::new(&mut sink, Some(Window::default()));
-            let mut scan = Scan::borrowing(&page, 0);
+            let mut scan = Scan::borrowing(&page);
             scan.ws();
             assert!(scan.document(Skip::default(), &mut w).is_ok(), "{page}");
             assert_eq!(scan.at, page.len());
@@ -1917,7 +1917,7 @@ mod tests {
         ] {
             let mut sink = |_| {};
             let mut w = Walker::new(&mut sink, Some(Window::default()));
-            let mut scan = Scan::borrowing(page, 0);
+            let mut scan = Scan::borrowing(page);
             scan.ws();
             assert!(scan.document(Skip::default(), &mut w).is_err(), "{page}");
             let mut records = Vec::new();
