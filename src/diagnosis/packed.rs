@@ -86,24 +86,14 @@ impl Texts {
 impl Packed {
     /// The texts of `batch`, deflated together.
     pub(super) fn pack(batch: &[&Texts]) -> Packed {
+        let mut packer = Packer::new(batch.len());
         let mut plain = Vec::new();
-        put_count(&mut plain, batch.len());
         for t in batch {
+            plain.clear();
             t.serialize(&mut plain);
+            packer.push(&plain);
         }
-        let mut deflate = Compress::new(Compression::fast(), false);
-        let mut out = Vec::with_capacity(plain.len() / 2 + 64);
-        loop {
-            let read = deflate.total_in() as usize;
-            let status = deflate
-                .compress_vec(&plain[read..], &mut out, FlushCompress::Finish)
-                .expect("deflating into memory cannot fail");
-            if status == Status::StreamEnd {
-                break;
-            }
-            out.reserve(plain.len() / 2 + 64);
-        }
-        Packed(out.into_boxed_slice())
+        packer.finish()
     }
 }
 
@@ -126,7 +116,9 @@ impl Packer {
             placed: 0,
             count: count as u32,
         };
-        p.feed(&p.count.to_le_bytes());
+        let mut head = Vec::new();
+        put_count(&mut head, count);
+        p.feed(&head);
         p
     }
 
