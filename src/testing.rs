@@ -36,6 +36,7 @@ pub(crate) fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
             stream: stream.map(Cow::Borrowed),
             group: None,
             message: Cow::Borrowed(msg.as_bytes()),
+            stream_key: None,
         };
         a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules));
     }

@@ -192,6 +192,7 @@ pub(crate) fn decode(input: &mut dyn Read, sink: &mut dyn FnMut(Record<'static>)
                 .filter(|s| !s.is_empty())
                 .map(Cow::Owned),
             message: Cow::Owned(message.to_vec()),
+            stream_key: None,
         });
         if rows.len() >= REORDER_WINDOW {
             reorder(&mut rows);

@@ -224,6 +224,7 @@ fn parse_row(kind: LineKind, line: u64, offset: u64, text: &[u8]) -> Option<Reco
             stream: stream.map(|s| Cow::Owned(lossy(s))),
             group: None,
             message: Cow::Owned(message.to_vec()),
+            stream_key: None,
         })
     };
     match kind {

@@ -39,6 +39,7 @@ impl Row {
             stream: self.stream.map(Cow::Owned),
             group: self.group.map(|g| Cow::Owned(log_group(&g).to_owned())),
             message: Cow::Owned(message),
+            stream_key: None,
         })
     }
 }

@@ -321,6 +321,7 @@ impl Pending {
             stream,
             group: None,
             message,
+            stream_key: None,
         }
     }
 }

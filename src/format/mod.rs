@@ -37,13 +37,14 @@ pub(crate) mod yaml;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::num::NonZeroU64;
 use std::str::FromStr;
 
 use crate::problem::Problem;
 use crate::time::EpochMs;
 
 /// One CloudWatch log event recovered from an input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Record<'a> {
     /// 1-based line number (in the decoded text) where the record starts.
     pub(crate) line: u64,
@@ -57,7 +58,27 @@ pub struct Record<'a> {
     pub(crate) group: Option<Cow<'a, str>>,
     /// The event's message, exactly as the function (or platform) wrote it.
     pub message: Cow<'a, [u8]>,
+    /// Tells the stream without its name's bytes: records of one input whose keys are equal
+    /// (and not `None`) have the same stream name. The JSON reader gives a record the offset,
+    /// in the input, of the first occurrence of its stream's name among the events it read
+    /// together ([`events_json`]), so the serial fold finds the stream of most records without
+    /// reading the name, a slice of the input parsed on another thread, out of its caches
+    /// ([`crate::lambda::invocation`]). A hint, not part of the event: `==` ignores it.
+    pub(crate) stream_key: Option<NonZeroU64>,
 }
+
+impl PartialEq for Record<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.line == other.line
+            && self.offset == other.offset
+            && self.timestamp == other.timestamp
+            && self.stream == other.stream
+            && self.group == other.group
+            && self.message == other.message
+    }
+}
+
+impl Eq for Record<'_> {}
 
 impl Record<'_> {
     /// The record with its message and names copied where they were borrowed.
@@ -69,6 +90,7 @@ impl Record<'_> {
             stream: self.stream.map(|s| Cow::Owned(s.into_owned())),
             group: self.group.map(|g| Cow::Owned(g.into_owned())),
             message: Cow::Owned(self.message.into_owned()),
+            stream_key: self.stream_key,
         }
     }
 }
@@ -302,6 +324,7 @@ mod tests {
             stream: None,
             group: None,
             message: Cow::Borrowed(b""),
+            stream_key: None,
         }
     }
 

@@ -289,6 +289,7 @@ impl Table<'_> {
             stream: r.stream.map(Cow::Owned),
             group: None,
             message: Cow::Owned(r.message.into_bytes()),
+            stream_key: None,
         })
     }
 
@@ -333,6 +334,7 @@ impl Table<'_> {
                 stream: r.stream.map(Cow::Owned),
                 group: r.group.map(Cow::Owned),
                 message: Cow::Owned(message),
+                stream_key: None,
             });
             if self.results.len() >= REORDER_WINDOW {
                 self.flush_results();
@@ -460,6 +462,7 @@ fn parse_row(c: &Columns, line: u64, offset: u64, text: &[u8]) -> Option<Record<
         stream: stream.filter(|s| !s.is_empty()).map(Cow::Owned),
         group: None,
         message: Cow::Owned(message.to_vec()),
+        stream_key: None,
     })
 }
 

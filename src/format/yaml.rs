@@ -562,6 +562,7 @@ fn record(
         stream: stream.map(Cow::Owned),
         group: None,
         message: Cow::Owned(message.into_bytes()),
+        stream_key: None,
     }
 }
 

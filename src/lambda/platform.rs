@@ -109,6 +109,7 @@ mod tests {
             stream: None,
             group: None,
             message: Cow::Borrowed(message.as_bytes()),
+            stream_key: None,
         }
     }
 

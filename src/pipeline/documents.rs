@@ -196,32 +196,8 @@ fn fold_beside<T: Send>(
 /// Feeds a batch to the session with its analyses, one list per [`ANALYZE_CHUNK`] records.
 fn feed(session: &mut Session, batch: &[Record], analyses: Vec<Vec<Analysis>>) {
     for (records, mut analyses) in batch.chunks(ANALYZE_CHUNK).zip(analyses) {
-        warm_stream_names(records);
         session.feed(records, &mut analyses);
     }
-}
-
-/// Reads the first and last byte of each record's stream name, all of them at once, before the
-/// assembler compares them one by one.
-///
-/// Why (hand-written, hot path): a mapped file's names are slices of the input that a reader
-/// thread parsed megabytes earlier, out of this core's caches, and the assembler compares each
-/// with the previous record's stream ([`crate::lambda::invocation`]), waiting for every one in
-/// turn. These loads do not depend on each other, so the core waits for them together. On 1 GiB
-/// of `filter-log-events` JSON (`-j 2`, perf, 999 Hz) the fold thread, the bound, spent ~310
-/// samples in that compare; ~50 now, plus ~50 here. (A prefetch of the next chunk's names,
-/// `_mm_prefetch`, left ~180 in all: they were gone from the cache again by the time they were
-/// compared.) A name may cross a cache line: both its ends are read.
-fn warm_stream_names(records: &[Record]) {
-    let mut touched = 0u8;
-    for name in records.iter().filter_map(|r| r.stream.as_deref()) {
-        let bytes = name.as_bytes();
-        if let (Some(first), Some(last)) = (bytes.first(), bytes.last()) {
-            touched ^= first ^ last;
-        }
-    }
-    // Kept, so the loads are not optimised away.
-    std::hint::black_box(touched);
 }
 
 /// Counts bytes through a reader and turns a mid-stream read error (truncated gzip) into a report.

@@ -156,6 +156,7 @@ pub(super) fn record(
         stream: stream.map(Cow::Owned),
         group: group.map(Cow::Owned),
         message: Cow::Owned(message.into_bytes()),
+        stream_key: None,
     }
 }
 

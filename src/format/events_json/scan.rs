@@ -39,6 +39,9 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::num::NonZeroU64;
+
+use rustc_hash::FxHashMap;
 
 use super::memory::{self, Fault, Position};
 use super::{MAX_DOCUMENT, Skip, Walker};
@@ -448,6 +451,50 @@ pub(super) struct Scan<'a, 'd, 'r> {
     lift: fn(Record<'d>) -> Record<'r>,
     /// Where strings with escapes are decoded ([`Scan::escaped`]).
     scratch: String,
+    /// The stream names read, each with its key ([`Record::stream_key`]).
+    names: Names<'d>,
+}
+
+/// Stream names a reader has met, at most this many at once (then it starts over: a key only
+/// has to be the same for the same name often, not always).
+const MAX_NAMES: usize = 4096;
+
+/// The stream names a reader has met, each with the key of the first record that carried it:
+/// the offset of its first occurrence in the input ([`Record::stream_key`]).
+///
+/// Why: the serial fold looks each record's stream up by name, and the name is a slice of the
+/// input, read here megabytes earlier (often on another thread) and out of the fold's caches
+/// by the time it is compared. Here the name is in this core's cache: a compare with the last
+/// name (events of one stream come in runs) or a hash of it costs little, and the fold then
+/// compares integers.
+#[derive(Default)]
+struct Names<'d> {
+    last: Option<(&'d str, NonZeroU64)>,
+    seen: FxHashMap<&'d str, NonZeroU64>,
+}
+
+impl<'d> Names<'d> {
+    /// The key of `name`, which is at `offset` in the input (past a quote: never 0).
+    fn key(&mut self, name: &'d str, offset: u64) -> Option<NonZeroU64> {
+        if let Some((last, key)) = self.last
+            && last == name
+        {
+            return Some(key);
+        }
+        let key = match self.seen.get(name) {
+            Some(&key) => key,
+            None => {
+                if self.seen.len() >= MAX_NAMES {
+                    self.seen.clear();
+                }
+                let key = NonZeroU64::new(offset)?;
+                self.seen.insert(name, key);
+                key
+            }
+        };
+        self.last = Some((name, key));
+        Some(key)
+    }
 }
 
 /// Where the `events` array of a page opens: just after its `[`, on `line`, after the page's
@@ -475,6 +522,7 @@ struct Event<'d> {
     message: Option<Cow<'d, [u8]>>,
     timestamp: Option<i64>,
     stream: Option<Cow<'d, str>>,
+    stream_key: Option<NonZeroU64>,
     seen: u8,
 }
 
@@ -508,6 +556,7 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
             ahead: None,
             lift,
             scratch: String::new(),
+            names: Names::default(),
         }
     }
 
@@ -749,7 +798,13 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
                     1
                 }
                 b"logStreamName" => {
-                    ev.stream = Some(self.string_value(keep)?);
+                    let name = self.string_value(keep)?;
+                    if let (true, Cow::Borrowed(name)) = (keep, &name) {
+                        // Just past its closing quote.
+                        let at = (self.at - 1 - name.len()) as u64;
+                        ev.stream_key = self.names.key(name, self.offset_base + at);
+                    }
+                    ev.stream = Some(name);
                     2
                 }
                 b"ingestionTime" => {
@@ -785,6 +840,7 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
             stream: ev.stream,
             group: None,
             message,
+            stream_key: ev.stream_key,
         }))
     }
 
@@ -1870,6 +1926,39 @@ mod tests {
                 outcome(super::super::scan_slice, data),
                 "{run_bytes}"
             );
+        }
+    }
+
+    /// Records of one name have one key, the offset of that name's first occurrence, whether
+    /// read in a run or by the reader; other names (and a name with an escape: no key) another.
+    #[test]
+    fn records_of_one_stream_name_share_a_key() {
+        let event = |stream: &str, m: u32| {
+            format!("{{\"logStreamName\": \"{stream}\", \"timestamp\": 1, \"message\": \"{m}\"}}")
+        };
+        let names = [
+            "a/[1]x",
+            "a/[1]x",
+            "b/[1]y",
+            "a/[1]x",
+            "b/[1]y",
+            "a/[\\u0031]x",
+        ];
+        let events: Vec<String> = names.iter().zip(0..).map(|(s, m)| event(s, m)).collect();
+        let page = format!("{{\"events\": [{}]}}", events.join(", "));
+        let from_run = read_run(&page, page.find('[').unwrap() + 1, page.len())
+            .unwrap()
+            .records;
+        let (by_reader, _) = outcome(super::super::scan_slice, page.as_bytes());
+        for records in [&from_run[..], &by_reader[..]] {
+            let keys: Vec<Option<u64>> = records
+                .iter()
+                .map(|r| r.stream_key.map(|k| k.get()))
+                .collect();
+            let a = page.find("a/[1]x").unwrap() as u64;
+            let b = page.find("b/[1]y").unwrap() as u64;
+            assert_eq!(keys, [Some(a), Some(a), Some(b), Some(a), Some(b), None]);
+            assert_eq!(records[5].stream.as_deref(), Some("a/[1]x"));
         }
     }
 

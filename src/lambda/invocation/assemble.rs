@@ -1,6 +1,7 @@
 //! The router of invocation assembly: each line goes, by its kind and request id, to the
 //! invocation it belongs to, which [`super::state`] then updates.
 
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -21,6 +22,8 @@ use crate::time::EpochMs;
 const CLOSE_AFTER_RECORDS: u64 = 512;
 /// Records between two sweeps of stale invocations and idle streams.
 const SWEEP_EVERY: u64 = 4096;
+/// Stream keys remembered at most ([`Assembler::keyed`]).
+const MAX_KEYED: usize = 4096;
 
 /// Where a record falls: its stream's state and its time (its own, or the one its message prints).
 #[derive(Clone, Copy)]
@@ -55,6 +58,10 @@ pub struct Assembler<'r> {
     /// a slice of its input, and making an `Arc` of it only to look it up cost an allocation at
     /// every switch of stream in interleaved JSON events).
     stream_index: FxHashMap<Arc<str>, usize>,
+    /// Where in `streams` the stream of records with a key is ([`Record::stream_key`]): found
+    /// without reading their names. Emptied when indices change, and when it grows past
+    /// [`MAX_KEYED`] (keys of one name are many: one per run of events read together).
+    keyed: FxHashMap<NonZeroU64, usize>,
     /// Where the stream without a name is, once there is one.
     unnamed_stream: Option<usize>,
     /// The stream of the previous record (records of one stream come in runs).
@@ -83,6 +90,7 @@ impl<'r> Assembler<'r> {
             open: FxHashMap::default(),
             streams: Vec::new(),
             stream_index: FxHashMap::default(),
+            keyed: FxHashMap::default(),
             unnamed_stream: None,
             last_stream: None,
             default_stream: None,
@@ -125,8 +133,26 @@ impl<'r> Assembler<'r> {
         self.max_ts
     }
 
-    /// Index of the state of the stream `named` (`None`: the default stream).
-    fn stream_of(&mut self, named: Option<&str>) -> usize {
+    /// Index of the state of the stream `named` (`None`: the default stream), by its key when
+    /// it has one that was seen before (its name is then not read).
+    fn stream_of(&mut self, named: Option<&str>, key: Option<NonZeroU64>) -> usize {
+        let Some(key) = key else {
+            return self.stream_named(named);
+        };
+        if let Some(&i) = self.keyed.get(&key) {
+            self.last_stream = Some(i);
+            return i;
+        }
+        let i = self.stream_named(named);
+        if self.keyed.len() >= MAX_KEYED {
+            self.keyed.clear();
+        }
+        self.keyed.insert(key, i);
+        i
+    }
+
+    /// Index of the state of the stream `named` (`None`: the default stream), by its name.
+    fn stream_named(&mut self, named: Option<&str>) -> usize {
         let name = named.or(self.default_stream.as_deref());
         if let Some(i) = self.last_stream
             && self.streams[i].name.as_deref() == name
@@ -190,6 +216,7 @@ impl<'r> Assembler<'r> {
     pub fn push(&mut self, record: &Record, a: Analysis) {
         let at = self.arrive(
             record.stream.as_deref(),
+            record.stream_key,
             record.timestamp.or(a.line.timestamp),
         );
         match a.line.kind {
@@ -218,7 +245,7 @@ impl<'r> Assembler<'r> {
     ///
     /// [`push`]: Assembler::push
     pub(crate) fn push_platform(&mut self, event: PlatformEvent) {
-        let at = self.arrive(event.stream, event.timestamp);
+        let at = self.arrive(event.stream, None, event.timestamp);
         let origin = Origin {
             line: event.line,
             group: None,
@@ -231,13 +258,14 @@ impl<'r> Assembler<'r> {
         }
     }
 
-    /// Counts a record of stream `stream` at `ts`: where it falls.
-    fn arrive(&mut self, stream: Option<&str>, ts: Option<EpochMs>) -> At {
+    /// Counts a record of stream `stream` (its key: [`Record::stream_key`]) at `ts`: where it
+    /// falls.
+    fn arrive(&mut self, stream: Option<&str>, key: Option<NonZeroU64>, ts: Option<EpochMs>) -> At {
         self.records += 1;
         if let Some(t) = ts {
             self.max_ts = Some(self.max_ts.map_or(t, |m| m.max(t)));
         }
-        let stream = self.stream_of(stream);
+        let stream = self.stream_of(stream, key);
         self.streams[stream].touch(self.records, ts);
         At { stream, ts }
     }
@@ -537,6 +565,7 @@ impl<'r> Assembler<'r> {
             .filter(|&i| keep[i])
             .map(|i| moved_to[i]);
         self.last_stream = None;
+        self.keyed.clear();
     }
 
     /// How many stream states are kept, and how many the index of streams holds.

@@ -627,6 +627,7 @@ mod tests {
                 stream: None,
                 group: None,
                 message: Cow::Borrowed(msg.as_bytes()),
+                stream_key: None,
             };
             let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
             change(&mut an);
@@ -675,6 +676,7 @@ mod tests {
             stream: Some(Cow::Owned(stream.to_string())),
             group: None,
             message: Cow::Borrowed(msg.as_bytes()),
+            stream_key: None,
         };
         a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
     }
@@ -695,6 +697,68 @@ mod tests {
         );
         push_at(a, line + 2, stream, ts, &report);
         line + 3
+    }
+
+    /// [`push_at`] for a record whose stream has a key ([`Record::stream_key`]).
+    fn push_keyed(a: &mut Assembler, line: u64, (stream, key): (&str, u64), msg: &str) {
+        let rec = Record {
+            line,
+            offset: 0,
+            timestamp: Some(0),
+            stream: Some(Cow::Owned(stream.to_string())),
+            group: None,
+            message: Cow::Borrowed(msg.as_bytes()),
+            stream_key: std::num::NonZeroU64::new(key),
+        };
+        a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
+    }
+
+    /// A stream found by its key is the one its name finds, also after the states of idle
+    /// streams were dropped and the others moved.
+    #[test]
+    fn keyed_streams_are_found_after_idle_ones_are_forgotten() {
+        let mut a = Assembler::new(rules(), 0);
+        let (old, live) = (
+            ("2025/01/01/[$LATEST]0ld", 7),
+            ("2025/01/01/[$LATEST]11ve", 9),
+        );
+        let rid = |n: u32| format!("{n:08x}-1111-4111-8111-111111111111");
+        push_keyed(
+            &mut a,
+            1,
+            old,
+            &format!("START RequestId: {} Version: $LATEST", rid(1)),
+        );
+        let report = format!(
+            "REPORT RequestId: {}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 80 MB",
+            rid(1)
+        );
+        push_keyed(&mut a, 2, old, &report);
+        push_keyed(
+            &mut a,
+            3,
+            live,
+            &format!("START RequestId: {} Version: $LATEST", rid(2)),
+        );
+        // Past a sweep: the old stream's invocation closes (it reported long ago), its stream
+        // state goes, and the live one's moves to the front.
+        let mut line = 4;
+        while line < 5000 {
+            push_keyed(&mut a, line, live, "working");
+            line += 1;
+        }
+        assert_eq!(a.stream_states(), (1, 1));
+        push_keyed(&mut a, line, live, &format!("END RequestId: {}", rid(2)));
+        push_keyed(
+            &mut a,
+            line + 1,
+            live,
+            &format!("START RequestId: {} Version: $LATEST", rid(3)),
+        );
+        let mut closed: Vec<Invocation> = a.drain_closed().collect();
+        closed.extend(a.drain_spent());
+        let lines: Vec<u64> = closed.iter().map(|i| i.first_line).collect();
+        assert!(lines.contains(&3), "{lines:?}");
     }
 
     #[test]
@@ -827,6 +891,7 @@ mod tests {
                     stream: stream.map(Cow::Borrowed),
                     group: None,
                     message: Cow::Borrowed(msg.as_bytes()),
+                    stream_key: None,
                 };
                 match crate::lambda::platform::PlatformEvent::of(&rec).filter(|_| events) {
                     Some(e) => {
