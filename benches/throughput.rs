@@ -332,8 +332,8 @@ fn assemble(
 ) -> (u64, Vec<Invocation>) {
     let mut a = Assembler::new(rules, 0);
     let mut closed = Vec::new();
-    for (i, (rec, an)) in p.records.iter().zip(analyzed).enumerate() {
-        a.push(rec, an);
+    for (i, (rec, mut an)) in p.records.iter().zip(analyzed).enumerate() {
+        a.push(rec, &mut an);
         if i % 8192 == 8191 {
             closed.extend(a.drain_closed());
         }

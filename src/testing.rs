@@ -38,7 +38,7 @@ pub(crate) fn assemble(lines: &[(Option<&str>, &str)]) -> Vec<Invocation> {
             message: Cow::Borrowed(msg.as_bytes()),
             stream_key: None,
         };
-        a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules));
+        a.push(&rec, &mut crate::lambda::analyze(msg.as_bytes(), rules));
     }
     a.finish();
     a.drain_closed().collect()

@@ -73,11 +73,13 @@ impl<'r> Session<'r> {
         }
     }
 
-    /// Feeds records in order; `analyzed` is drained (its buffer is reused).
+    /// Feeds records in order; `analyzed` is emptied (its buffer is reused). Each analysis is
+    /// fed where it lies, not moved out first ([`Assembler::push`]).
     pub(super) fn feed(&mut self, records: &[Record], analyzed: &mut Vec<Analysis>) {
-        for (rec, a) in records.iter().zip(analyzed.drain(..)) {
+        for (rec, a) in records.iter().zip(analyzed.iter_mut()) {
             self.feed_record(rec, a);
         }
+        analyzed.clear();
     }
 
     /// Feeds a block's records and platform events (each in input order) merged into input
@@ -95,18 +97,18 @@ impl<'r> Session<'r> {
         let mut at = 0;
         for event in events.drain(..) {
             while let Some(rec) = records.get(at).filter(|rec| rec.line < event.line) {
-                let Some(a) = analyses.next() else { break };
-                self.feed_record(rec, a);
+                let Some(mut a) = analyses.next() else { break };
+                self.feed_record(rec, &mut a);
                 at += 1;
             }
             self.feed_platform(event);
         }
-        for (rec, a) in records[at..].iter().zip(analyses) {
-            self.feed_record(rec, a);
+        for (rec, mut a) in records[at..].iter().zip(analyses) {
+            self.feed_record(rec, &mut a);
         }
     }
 
-    fn feed_record(&mut self, rec: &Record, a: Analysis) {
+    fn feed_record(&mut self, rec: &Record, a: &mut Analysis) {
         if a.binary {
             self.skipped += 1;
             self.binary_at.get_or_insert(rec.line);

@@ -1,6 +1,7 @@
 //! The router of invocation assembly: each line goes, by its kind and request id, to the
 //! invocation it belongs to, which [`super::state`] then updates.
 
+use std::mem::take;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
@@ -213,7 +214,11 @@ impl<'r> Assembler<'r> {
     /// Adds one analysed record: routes it by its kind. START opens an invocation (and closes
     /// what its stream had ended), INIT_START names its stream's runtime, a CloudTrail event stands
     /// on its own; every other line goes to the invocation it belongs to ([`Assembler::line`]).
-    pub fn push(&mut self, record: &Record, a: Analysis) {
+    ///
+    /// The analysis is taken by reference, its parts that are kept taken out of it (what is
+    /// left is the caller's to drop): moved by value (160 bytes) from the caller's list through
+    /// the calls here, it was copied field by field at each of them.
+    pub fn push(&mut self, record: &Record, a: &mut Analysis) {
         let at = self.arrive(
             record.stream.as_deref(),
             record.stream_key,
@@ -223,15 +228,16 @@ impl<'r> Assembler<'r> {
             Kind::InitStart => {
                 let st = &mut self.streams[at.stream];
                 st.runtime_version = runtime_version(&record.message);
-                st.init_facts = (!a.facts.is_empty()).then(|| Arc::new(a.facts));
+                st.init_facts = (!a.facts.is_empty()).then(|| Arc::new(take(&mut a.facts)));
             }
             Kind::Start => {
                 if let Some(rid) = a.line.request_id {
                     self.start(rid, at, Origin::of(record), a.line.function.as_deref());
                     if !a.hits.is_empty() {
                         let inv = self.open.get_mut(&rid).unwrap();
-                        inv.note(&a.hits, a.step, a.facts);
-                        inv.keep(kept(self.source, record, &a.line, at.ts, a.hits, a.text));
+                        inv.note(&a.hits, a.step, take(&mut a.facts));
+                        let (hits, text) = (take(&mut a.hits), take(&mut a.text));
+                        inv.keep(kept(self.source, record, &a.line, at.ts, hits, text));
                     }
                 }
             }
@@ -299,7 +305,7 @@ impl<'r> Assembler<'r> {
 
     /// A CloudTrail event stands on its own: a one-line invocation, closed at once, that joins
     /// its rotation by the secret it names.
-    fn cloudtrail(&mut self, at: At, record: &Record, a: Analysis) {
+    fn cloudtrail(&mut self, at: At, record: &Record, a: &mut Analysis) {
         let Analysis {
             line,
             hits,
@@ -310,27 +316,35 @@ impl<'r> Assembler<'r> {
         } = a;
         let mut inv = self.new_invocation(at.stream, Origin::of(record));
         inv.touch(at.ts);
-        inv.note(&hits, step, facts);
+        inv.note(hits, *step, take(facts));
         if line.level >= Some(Level::Error) {
             inv.error_lines += 1;
         }
         inv.activity = 1;
-        inv.keep(kept(self.source, record, &line, at.ts, hits, text));
+        inv.keep(kept(
+            self.source,
+            record,
+            line,
+            at.ts,
+            take(hits),
+            take(text),
+        ));
         inv.last_is_kept();
         self.close(inv);
     }
 
     /// Any other line: to the invocation of its request id, or the one open in its stream, or the
     /// stream's init output; then what its kind does to that invocation, and whether it is kept.
-    fn line(&mut self, at: At, record: &Record, a: Analysis) {
+    fn line(&mut self, at: At, record: &Record, a: &mut Analysis) {
         let Analysis {
-            mut line,
+            line,
             hits,
             step,
             facts,
-            mut text,
+            text,
             binary: _,
         } = a;
+        let step = *step;
         let key = self.owner(at.stream, Origin::of(record), line.request_id, line.kind);
         let (rules, records, source) = (self.rules, self.records, self.source);
         let inv = match key {
@@ -345,26 +359,25 @@ impl<'r> Assembler<'r> {
         if inv.function.is_none() && line.function.is_some() {
             inv.function = line.function.clone();
         }
-        let keep = inv.apply(&mut line, &hits, rules, records) | !hits.is_empty();
+        let keep = inv.apply(line, hits, rules, records) | !hits.is_empty();
         let activity = is_activity(line.kind);
         if activity {
             inv.activity += 1;
-            if !rules.model.vouches_for_rotation(&hits) {
+            if !rules.model.vouches_for_rotation(hits) {
                 inv.foreign += 1;
             }
             if !keep {
-                let text = std::mem::take(&mut text);
-                inv.set_last_activity(source, record, &line, at.ts, &hits, text);
+                inv.set_last_activity(source, record, line, at.ts, hits, take(text));
             }
         }
         if keep {
-            inv.note(&hits, step, facts);
-            inv.keep(kept(source, record, &line, at.ts, hits, text));
+            inv.note(hits, step, take(facts));
+            inv.keep(kept(source, record, line, at.ts, take(hits), take(text)));
             if activity {
                 inv.last_is_kept();
             }
         } else if !facts.is_empty() || step.is_some() {
-            inv.note(&hits, step, facts);
+            inv.note(hits, step, take(facts));
         }
         if matches!(line.kind, Kind::End | Kind::Report)
             && let Some(k) = key

@@ -631,7 +631,7 @@ mod tests {
             };
             let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
             change(&mut an);
-            a.push(&rec, an);
+            a.push(&rec, &mut an);
         }
         a.finish();
         a
@@ -678,7 +678,7 @@ mod tests {
             message: Cow::Borrowed(msg.as_bytes()),
             stream_key: None,
         };
-        a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
+        a.push(&rec, &mut crate::lambda::analyze(msg.as_bytes(), rules()));
     }
 
     /// A complete invocation (`START`, `END`, `REPORT`) in `stream`; returns the next line number.
@@ -710,7 +710,7 @@ mod tests {
             message: Cow::Borrowed(msg.as_bytes()),
             stream_key: std::num::NonZeroU64::new(key),
         };
-        a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules()));
+        a.push(&rec, &mut crate::lambda::analyze(msg.as_bytes(), rules()));
     }
 
     /// A stream found by its key is the one its name finds, also after the states of idle
@@ -898,7 +898,7 @@ mod tests {
                         made += 1;
                         a.push_platform(e);
                     }
-                    None => a.push(&rec, crate::lambda::analyze(msg.as_bytes(), rules())),
+                    None => a.push(&rec, &mut crate::lambda::analyze(msg.as_bytes(), rules())),
                 }
             }
             a.finish();
