@@ -15,6 +15,8 @@
 //! stage); the sink still receives them one at a time, in the order they closed, so what it
 //! builds does not depend on the thread count.
 
+use std::sync::mpsc;
+
 use rayon::prelude::*;
 
 use super::Options;
@@ -91,9 +93,20 @@ impl Sink for Closed {
 /// Rotations closed together below which evaluating them in parallel costs more than it saves.
 const PARALLEL_FROM: usize = 4;
 
+/// Rotations closed together from which, off the pool, the sink takes them as they are
+/// evaluated ([`close_alongside`]); and how many a task of the pool evaluates.
+const ALONGSIDE_FROM: usize = 1024;
+const ALONGSIDE_BATCH: usize = 64;
+
 /// Evaluates closed rotations and renders their occurrences (on the pool when there are several)
 /// and hands them to `sink` in the order given.
 pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sink) {
+    if rotations.len() >= ALONGSIDE_FROM
+        && rayon::current_thread_index().is_none()
+        && rayon::current_num_threads() > 1
+    {
+        return close_alongside(rotations, rules, sink);
+    }
     let evaluated: Vec<Vec<Rendered>> = if rotations.len() < PARALLEL_FROM {
         rotations.iter().map(|r| diagnose(r, rules)).collect()
     } else {
@@ -105,6 +118,42 @@ pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Si
         .filter_map(|(rot, occurrences)| sink.closed(rot, occurrences, rules))
         .collect();
     discard(spent);
+}
+
+/// [`close`] for many rotations, off the pool (the end of a run, where the run's own tracker
+/// closes every rotation still open: 44,919 of them in a folder of 94,187 S3 export objects):
+/// the pool evaluates them [`ALONGSIDE_BATCH`] at a time, in order, while this thread hands each
+/// batch evaluated to the sink (recording, aggregating, packing texts: about 0.12 s of one
+/// thread against 0.5 s of the pool's evaluating, which it waited for, the pool idle
+/// meanwhile). In closing order still: the sink gets what it got from [`close`].
+fn close_alongside(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sink) {
+    let mut rotations = rotations.into_iter();
+    rayon::in_place_scope_fifo(|scope| {
+        let mut evaluating = Vec::new();
+        loop {
+            let batch: Vec<Rotation> = rotations.by_ref().take(ALONGSIDE_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let (tx, rx) = mpsc::channel();
+            scope.spawn_fifo(move |_| {
+                let found: Vec<Vec<Rendered>> = batch.iter().map(|r| diagnose(r, rules)).collect();
+                // The receiver is gone only if the thread taking them stopped (a panic).
+                let _ = tx.send((batch, found));
+            });
+            evaluating.push(rx);
+        }
+        for rx in evaluating {
+            // An error is a task that panicked: the scope panics with it as it ends.
+            let Ok((batch, found)) = rx.recv() else { break };
+            let spent: Vec<Rotation> = batch
+                .into_iter()
+                .zip(found)
+                .filter_map(|(rot, occurrences)| sink.closed(rot, occurrences, rules))
+                .collect();
+            discard(spent);
+        }
+    });
 }
 
 /// Drops what the fold is done with on the pool, not on the fold's thread: freeing a closed

@@ -332,19 +332,20 @@ impl Tracker {
         // every rotation was open at the end of some object): rotations are looked up by time
         // rather than every open one tried for each invocation.
         let mut near = (ready.len() >= Near::FROM && !self.tries_every_rotation())
-            .then(|| Near::of(&self.open));
+            .then(|| Near::of(&self.open, &self.groups));
         let mut slots = Vec::new();
         for inv in ready {
             slots.clear();
+            let group = self.groups.get(&inv.source).copied();
             match (&near, inv.first_ts) {
-                (Some(near), Some(f)) => near.around(f, &mut slots),
+                (Some(near), Some(f)) => near.around(f, group, &mut slots),
                 _ => slots.extend(0..self.open.len()),
             }
             let best = self.best_before(&inv, &slots);
             let end = (!is_cloudtrail(&inv)).then(|| inv.last_ts.or(inv.first_ts));
             let idx = self.attach(best, inv, rules);
             if let (Some(near), Some(end)) = (&mut near, end) {
-                near.add(idx, end);
+                near.add(idx, end, group);
             }
         }
     }
@@ -357,26 +358,31 @@ impl Tracker {
     }
 
     /// Of the open rotations in `slots`, the one `inv` continues (see [`Tracker::resolve`]).
+    ///
+    /// The invocation each candidate's would follow is found once: at the end of a run over an
+    /// S3 export every invocation placed by time has about 190 candidates (rotations of its log
+    /// group active in the two minutes before it), and finding it three times each was most of
+    /// that serial stage.
     fn best_before(&self, inv: &Invocation, slots: &[usize]) -> Option<usize> {
         let best = slots
             .iter()
             .filter_map(|&i| self.open.get(i)?.as_ref().map(|r| (i, r)))
-            .filter(|(_, r)| {
-                !r.succeeded
-                    && follows(r, inv, CROSS_STREAM_MS)
-                    && continues(r, inv)
+            .filter(|(_, r)| !r.succeeded)
+            .map(|(i, r)| (i, r, preceding(r, inv)))
+            .filter(|&(_, r, last)| {
+                follows_after(r, last, inv, CROSS_STREAM_MS)
+                    && continues_after(last, inv)
                     && self.same_group(r, inv)
             })
-            .max_by_key(|(i, r)| {
-                let last = preceding(r, inv);
+            .max_by_key(|&(i, _, last)| {
                 (
                     last.is_some_and(|l| l.source == inv.source),
                     last.is_some_and(|l| l.stream == inv.stream),
-                    preceding_end(r, inv),
-                    std::cmp::Reverse(*i),
+                    last.and_then(|p| p.last_ts.or(p.first_ts)),
+                    std::cmp::Reverse(i),
                 )
             })
-            .map(|(i, _)| i);
+            .map(|(i, ..)| i);
         // Without timestamps, only the same stream can vouch for the order.
         best.filter(|&i| {
             inv.first_ts.is_some()
@@ -555,8 +561,17 @@ impl Tracker {
 /// each invocation of an open rotation is filed by when it last did something, and the rotations
 /// with an invocation of no time (or none) are always candidates. Entries are never removed: a
 /// slot closed since (or reused) is only a candidate too many, which the full test rejects.
+///
+/// Invocations are filed by their log group too (when their input's is known): an invocation
+/// of group `g` joins only a rotation whose invocations are all of `g` or of no known group
+/// ([`Tracker::same_group`]), so only those filed under `g` or under no group can be the one it
+/// follows. An input's group is told once and never changes, so an entry filed under no group
+/// is still looked at when its group became known since. Why: at the end of a run over an S3
+/// export of 36 log groups, every invocation placed by time had the open rotations of every
+/// group around its start tried, on the one thread that closes the run (`follows` was most of
+/// that serial stage).
 struct Near {
-    by_end: std::collections::BTreeSet<(EpochMs, usize)>,
+    by_end: HashMap<Option<u32>, std::collections::BTreeSet<(EpochMs, usize)>>,
     always: Vec<usize>,
 }
 
@@ -564,9 +579,10 @@ impl Near {
     /// Invocations to place at once from which the index pays for its building.
     const FROM: usize = 64;
 
-    fn of(open: &[Option<Rotation>]) -> Near {
+    /// The index of the `open` rotations, `groups` saying the log group of an input.
+    fn of(open: &[Option<Rotation>], groups: &HashMap<u64, u32>) -> Near {
         let mut near = Near {
-            by_end: std::collections::BTreeSet::new(),
+            by_end: HashMap::default(),
             always: Vec::new(),
         };
         for (slot, rot) in open.iter().enumerate() {
@@ -575,26 +591,39 @@ impl Near {
                 near.always.push(slot);
             }
             for inv in rot.invocations.iter().filter(|i| !is_cloudtrail(i)) {
-                near.add(slot, inv.last_ts.or(inv.first_ts));
+                let group = groups.get(&inv.source).copied();
+                near.add(slot, inv.last_ts.or(inv.first_ts), group);
             }
         }
         near
     }
 
-    fn add(&mut self, slot: usize, end: Option<EpochMs>) {
+    /// Files an invocation of `slot` that ended at `end`, of log `group`.
+    fn add(&mut self, slot: usize, end: Option<EpochMs>, group: Option<u32>) {
         match end {
             Some(t) => {
-                self.by_end.insert((t, slot));
+                self.by_end.entry(group).or_default().insert((t, slot));
             }
             None => self.always.push(slot),
         }
     }
 
-    /// The candidate slots for an invocation that started at `f`, in slot order.
-    fn around(&self, f: EpochMs, out: &mut Vec<usize>) {
+    /// The candidate slots for an invocation of log `group` that started at `f`, in slot order.
+    fn around(&self, f: EpochMs, group: Option<u32>, out: &mut Vec<usize>) {
         let from = (f.saturating_sub(CROSS_STREAM_MS), 0);
         let to = (f.saturating_add(1000), usize::MAX);
-        out.extend(self.by_end.range(from..=to).map(|&(_, slot)| slot));
+        let mut filed = |g: Option<u32>| {
+            if let Some(by_end) = self.by_end.get(&g) {
+                out.extend(by_end.range(from..=to).map(|&(_, slot)| slot));
+            }
+        };
+        match group {
+            Some(_) => {
+                filed(group);
+                filed(None);
+            }
+            None => self.by_end.keys().for_each(|&g| filed(g)),
+        }
         out.extend_from_slice(&self.always);
         out.sort_unstable();
         out.dedup();
@@ -605,7 +634,12 @@ impl Near {
 /// Manager invokes the next one; after a failure it retries (from createSecret, or the same step).
 /// An invocation whose step is unknown fits anywhere.
 fn continues(rot: &Rotation, inv: &Invocation) -> bool {
-    let (Some(step), Some(last)) = (inv.step, preceding(rot, inv)) else {
+    continues_after(preceding(rot, inv), inv)
+}
+
+/// [`continues`], given the invocation `inv` would follow ([`preceding`]).
+fn continues_after(last: Option<&Invocation>, inv: &Invocation) -> bool {
+    let (Some(step), Some(last)) = (inv.step, last) else {
         return true;
     };
     let Some(prev) = last.step else {
@@ -622,7 +656,17 @@ fn continues(rot: &Rotation, inv: &Invocation) -> bool {
 /// Secrets Manager invokes the next step as soon as a step succeeds, so after a success the
 /// window is [`NEXT_STEP_MS`]; retries after a failure come later.
 fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
-    let Some(prev) = preceding(rot, inv) else {
+    follows_after(rot, preceding(rot, inv), inv, window)
+}
+
+/// [`follows`], given the invocation of `rot` that `inv` would follow ([`preceding`]).
+fn follows_after(
+    rot: &Rotation,
+    prev: Option<&Invocation>,
+    inv: &Invocation,
+    window: EpochMs,
+) -> bool {
+    let Some(prev) = prev else {
         // It started before anything in the rotation: it does not follow it.
         return rot.invocations.is_empty();
     };
@@ -645,19 +689,14 @@ fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
 /// an invocation the same way whenever it is placed, before or after later steps arrived.
 fn preceding<'a>(rot: &'a Rotation, inv: &Invocation) -> Option<&'a Invocation> {
     match inv.first_ts {
+        // The time first: telling a CloudTrail event reads its first line, elsewhere in memory.
         Some(f) => rot
             .invocations
             .iter()
             .rev()
-            .filter(|i| !is_cloudtrail(i))
-            .find(|i| i.first_ts.is_none_or(|t| t <= f)),
+            .find(|i| i.first_ts.is_none_or(|t| t <= f) && !is_cloudtrail(i)),
         None => rot.invocations.iter().rev().find(|i| !is_cloudtrail(i)),
     }
-}
-
-/// When the invocation `inv` would follow in `rot` last did something.
-fn preceding_end(rot: &Rotation, inv: &Invocation) -> Option<EpochMs> {
-    preceding(rot, inv).and_then(|p| p.last_ts.or(p.first_ts))
 }
 
 #[cfg(test)]
