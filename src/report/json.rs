@@ -11,7 +11,6 @@
 //! (`crate::merge`) reads them back.
 
 use std::io::{self, Write};
-use std::sync::mpsc;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -202,15 +201,7 @@ impl Fields<'_> {
     /// `[]` when empty, else each element on a line of its own and `]` on the next. The elements
     /// come in chunks, each rendered on the pool `at_once` elements to a thread, then written
     /// in order.
-    ///
-    /// Off the pool, with more than one thread, the next chunk is made (the diagnoses built and
-    /// their texts unpacked, the rotations gathered) and each window written while the pool
-    /// renders the windows before it ([`Fields::overlapped`]): made, rendered and written one
-    /// after the other, the pool waited for the thread that makes the chunks, and that thread
-    /// for the pool (for a folder of 94,187 S3 export objects, building the 14,230 diagnoses
-    /// was about 0.1 s of one thread, rendering them 0.35 s of the pool's). With one thread
-    /// (`-j 1`, a one-core machine) there is nothing to overlap: rendered a window at a time.
-    fn array<T: Sync, C: AsRef<[T]> + Send>(
+    fn array<T: Sync, C: AsRef<[T]>>(
         &mut self,
         name: &str,
         chunks: impl Iterator<Item = C>,
@@ -219,110 +210,34 @@ impl Fields<'_> {
     ) -> io::Result<()> {
         self.key(name)?;
         self.out.write_all(b"[")?;
-        let mut parts = Parts::default();
-        if rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1 {
-            self.overlapped(chunks, at_once, render, &mut parts)?;
-        } else {
-            for chunk in chunks {
-                for window in windows(chunk.as_ref(), at_once) {
-                    parts.write(self.out, rendered(window, at_once, render)?)?;
+        let mut parts_written = 0usize;
+        for chunk in chunks {
+            // A window of the chunk at a time: what is rendered but not written yet stays at
+            // about half a megabyte (a chunk of 2,048 diagnoses is 9 MB of text).
+            for window in chunk.as_ref().chunks(at_once * PIECES) {
+                let parts: Vec<Vec<u8>> = window
+                    .par_chunks(at_once)
+                    .map(|items| {
+                        let (mut text, mut scratch) = (Vec::new(), Vec::new());
+                        for item in items {
+                            text.extend_from_slice(b",\n    ");
+                            render(item, &mut text, &mut scratch, 2)?;
+                        }
+                        Ok(text)
+                    })
+                    .collect::<io::Result<_>>()?;
+                for part in parts.iter().filter(|p| !p.is_empty()) {
+                    // The first element follows `[` with no comma.
+                    let skip = usize::from(parts_written == 0);
+                    self.out.write_all(&part[skip..])?;
+                    parts_written += 1;
                 }
             }
         }
-        if parts.written > 0 {
+        if parts_written > 0 {
             self.out.write_all(b"\n  ")?;
         }
         self.out.write_all(b"]")
-    }
-
-    /// [`Fields::array`]'s chunks rendered on the pool while this thread makes the next chunk
-    /// and writes what is rendered, in order: each chunk goes to the pool whole (one task
-    /// renders its windows in turn, each window in parallel) and sends its windows back as they
-    /// are done. At most two chunks are out at once, and this thread never waits on the pool
-    /// but for a window to write (the tasks never wait on it: an unbounded channel), so it
-    /// cannot deadlock whatever else it asks of the pool while it makes a chunk.
-    fn overlapped<T: Sync, C: AsRef<[T]> + Send>(
-        &mut self,
-        chunks: impl Iterator<Item = C>,
-        at_once: usize,
-        render: Render<T>,
-        parts: &mut Parts,
-    ) -> io::Result<()> {
-        rayon::in_place_scope(|scope| {
-            let mut rendering: Option<mpsc::Receiver<io::Result<Vec<Vec<u8>>>>> = None;
-            for chunk in chunks {
-                let (tx, rx) = mpsc::channel();
-                scope.spawn(move |_| {
-                    for window in windows(chunk.as_ref(), at_once) {
-                        let done = rendered(window, at_once, render);
-                        let failed = done.is_err();
-                        if tx.send(done).is_err() || failed {
-                            return;
-                        }
-                    }
-                });
-                if let Some(before) = rendering.replace(rx) {
-                    parts.write_all(self.out, before)?;
-                }
-            }
-            match rendering {
-                Some(last) => parts.write_all(self.out, last),
-                None => Ok(()),
-            }
-        })
-    }
-}
-
-/// The windows of a chunk rendered at a time: what is rendered but not written yet stays at
-/// about half a megabyte (a chunk of 2,048 diagnoses is 9 MB of text).
-fn windows<T>(chunk: &[T], at_once: usize) -> std::slice::Chunks<'_, T> {
-    chunk.chunks(at_once * PIECES)
-}
-
-/// A window of elements rendered on the pool, `at_once` to a thread: each element after `,`, a
-/// line break and its indent.
-fn rendered<T: Sync>(window: &[T], at_once: usize, render: Render<T>) -> io::Result<Vec<Vec<u8>>> {
-    window
-        .par_chunks(at_once)
-        .map(|items| {
-            let (mut text, mut scratch) = (Vec::new(), Vec::new());
-            for item in items {
-                text.extend_from_slice(b",\n    ");
-                render(item, &mut text, &mut scratch, 2)?;
-            }
-            Ok(text)
-        })
-        .collect()
-}
-
-/// The rendered parts of an array written so far.
-#[derive(Default)]
-struct Parts {
-    written: usize,
-}
-
-impl Parts {
-    /// Writes a window's parts, in order.
-    fn write(&mut self, out: &mut dyn Write, parts: Vec<Vec<u8>>) -> io::Result<()> {
-        for part in parts.iter().filter(|p| !p.is_empty()) {
-            // The first element follows `[` with no comma.
-            let skip = usize::from(self.written == 0);
-            out.write_all(&part[skip..])?;
-            self.written += 1;
-        }
-        Ok(())
-    }
-
-    /// Writes every window a chunk's task sends, as they come, until it is done.
-    fn write_all(
-        &mut self,
-        out: &mut dyn Write,
-        windows: mpsc::Receiver<io::Result<Vec<Vec<u8>>>>,
-    ) -> io::Result<()> {
-        for window in windows {
-            self.write(out, window?)?;
-        }
-        Ok(())
     }
 }
 
