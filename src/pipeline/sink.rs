@@ -112,6 +112,16 @@ pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Si
     } else {
         rotations.par_iter().map(|r| diagnose(r, rules)).collect()
     };
+    hand_over(rotations, evaluated, rules, sink);
+}
+
+/// Hands evaluated rotations to `sink` in order; what it gives back is dropped off this thread.
+fn hand_over(
+    rotations: Vec<Rotation>,
+    evaluated: Vec<Vec<Rendered>>,
+    rules: &RuleSet,
+    sink: &mut dyn Sink,
+) {
     let spent: Vec<Rotation> = rotations
         .into_iter()
         .zip(evaluated)
@@ -146,12 +156,7 @@ fn close_alongside(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sin
         for rx in evaluating {
             // An error is a task that panicked: the scope panics with it as it ends.
             let Ok((batch, found)) = rx.recv() else { break };
-            let spent: Vec<Rotation> = batch
-                .into_iter()
-                .zip(found)
-                .filter_map(|(rot, occurrences)| sink.closed(rot, occurrences, rules))
-                .collect();
-            discard(spent);
+            hand_over(batch, found, rules, sink);
         }
     });
 }
@@ -205,19 +210,23 @@ mod tests {
     #[test]
     fn rotations_reach_the_sink_in_closing_order_whatever_the_pool_does() {
         let rules = crate::testing::rules();
-        let rotations: Vec<Rotation> = (0..40)
-            .map(|i| Rotation {
-                secret: Some(format!(
-                    "arn:aws:secretsmanager:us-east-1:1:secret:s{i}-AbCdEf"
-                )),
-                ..Rotation::default()
-            })
-            .collect();
-        let want: Vec<Option<String>> = rotations.iter().map(|r| r.secret.clone()).collect();
-        let mut log = Log(Vec::new());
-        close(rotations, rules, &mut log);
-        let got: Vec<Option<String>> = log.0.into_iter().map(|(s, _)| s).collect();
-        assert_eq!(got, want);
+        // A few (evaluated together), and as many as the end of a run closes (off the pool,
+        // with two threads or more: evaluated in batches while the sink takes the ones before).
+        for n in [40, ALONGSIDE_FROM + ALONGSIDE_BATCH + 7] {
+            let rotations: Vec<Rotation> = (0..n)
+                .map(|i| Rotation {
+                    secret: Some(format!(
+                        "arn:aws:secretsmanager:us-east-1:1:secret:s{i}-AbCdEf"
+                    )),
+                    ..Rotation::default()
+                })
+                .collect();
+            let want: Vec<Option<String>> = rotations.iter().map(|r| r.secret.clone()).collect();
+            let mut log = Log(Vec::new());
+            close(rotations, rules, &mut log);
+            let got: Vec<Option<String>> = log.0.into_iter().map(|(s, _)| s).collect();
+            assert_eq!(got, want, "{n} rotations");
+        }
     }
 
     /// Sets its flag when dropped.
