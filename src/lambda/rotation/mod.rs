@@ -205,7 +205,8 @@ impl Tracker {
             let stream_key = (inv.source, inv.stream.clone());
             slot = self.by_stream.get(&stream_key).copied().filter(|&i| {
                 let r = self.open[i].as_ref().unwrap();
-                follows(r, &inv, ADJACENT_MS) && continues(r, &inv)
+                let last = preceding(r, &inv);
+                follows(r, last, &inv, ADJACENT_MS) && continues(last, &inv)
             });
             if slot.is_none() {
                 self.unattributed.push(inv);
@@ -370,8 +371,8 @@ impl Tracker {
             .filter(|(_, r)| !r.succeeded)
             .map(|(i, r)| (i, r, preceding(r, inv)))
             .filter(|&(_, r, last)| {
-                follows_after(r, last, inv, CROSS_STREAM_MS)
-                    && continues_after(last, inv)
+                follows(r, last, inv, CROSS_STREAM_MS)
+                    && continues(last, inv)
                     && self.same_group(r, inv)
             })
             .max_by_key(|&(i, _, last)| {
@@ -630,15 +631,11 @@ impl Near {
     }
 }
 
-/// Could `inv` be the next invocation of `rot`, by its step? After a step succeeded Secrets
-/// Manager invokes the next one; after a failure it retries (from createSecret, or the same step).
-/// An invocation whose step is unknown fits anywhere.
-fn continues(rot: &Rotation, inv: &Invocation) -> bool {
-    continues_after(preceding(rot, inv), inv)
-}
-
-/// [`continues`], given the invocation `inv` would follow ([`preceding`]).
-fn continues_after(last: Option<&Invocation>, inv: &Invocation) -> bool {
+/// Could `inv` be the next invocation of its rotation after `last` (the one it would follow:
+/// [`preceding`]), by its step? After a step succeeded Secrets Manager invokes the next one;
+/// after a failure it retries (from createSecret, or the same step). An invocation whose step is
+/// unknown fits anywhere.
+fn continues(last: Option<&Invocation>, inv: &Invocation) -> bool {
     let (Some(step), Some(last)) = (inv.step, last) else {
         return true;
     };
@@ -652,20 +649,11 @@ fn continues_after(last: Option<&Invocation>, inv: &Invocation) -> bool {
     }
 }
 
-/// Did `inv` start shortly (within `window`) after the invocation of `rot` it would follow?
-/// Secrets Manager invokes the next step as soon as a step succeeds, so after a success the
-/// window is [`NEXT_STEP_MS`]; retries after a failure come later.
-fn follows(rot: &Rotation, inv: &Invocation, window: EpochMs) -> bool {
-    follows_after(rot, preceding(rot, inv), inv, window)
-}
-
-/// [`follows`], given the invocation of `rot` that `inv` would follow ([`preceding`]).
-fn follows_after(
-    rot: &Rotation,
-    prev: Option<&Invocation>,
-    inv: &Invocation,
-    window: EpochMs,
-) -> bool {
+/// Did `inv` start shortly (within `window`) after `prev`, the invocation of `rot` it would
+/// follow ([`preceding`], found once by the caller, which also ranks by it)? Secrets Manager
+/// invokes the next step as soon as a step succeeds, so after a success the window is
+/// [`NEXT_STEP_MS`]; retries after a failure come later.
+fn follows(rot: &Rotation, prev: Option<&Invocation>, inv: &Invocation, window: EpochMs) -> bool {
     let Some(prev) = prev else {
         // It started before anything in the rotation: it does not follow it.
         return rot.invocations.is_empty();
