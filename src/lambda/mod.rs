@@ -10,8 +10,8 @@
 //!   [`report`] parses REPORT and INIT_REPORT numbers;
 //! * the rule literals are matched ([`crate::rules::matcher`]) and [`facts`] read off the line
 //!   (a batch of messages, [`analyze_all`], is matched two texts at a time);
-//! * the text the serial stage will keep of the line (as evidence, or as its invocation's last
-//!   activity) is copied, so the serial stage only moves it.
+//! * the text the serial stage will keep of the line as evidence is copied, so the serial stage
+//!   only moves it.
 //!
 //! The line-oriented strategies skip all of that for a plain START, END or REPORT (two thirds of
 //! a rotation function's lines): [`platform`] reads it into a small event instead.

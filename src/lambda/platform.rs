@@ -24,10 +24,12 @@ use crate::aws::RequestId;
 use crate::format::Record;
 use crate::time::EpochMs;
 
-/// Which platform line an event is.
-#[derive(Debug)]
+/// Which platform line an event is (`End` by default: what is left of an event whose numbers
+/// were taken out of it).
+#[derive(Debug, Default)]
 pub(crate) enum PlatformKind {
     Start,
+    #[default]
     End,
     /// A REPORT without a status: its numbers (boxed once here, on the pool, and moved into the
     /// invocation by the fold).

@@ -249,15 +249,18 @@ impl<'r> Assembler<'r> {
     /// Adds a START, END or REPORT that came as an event ([`PlatformEvent`]): what [`push`]
     /// does with such a line, which matched nothing and is no activity of the function.
     ///
+    /// The event is taken by reference, its REPORT numbers taken out of it, as [`push`] takes
+    /// an analysis: moved by value from the caller's list, it was copied at each call.
+    ///
     /// [`push`]: Assembler::push
-    pub(crate) fn push_platform(&mut self, event: PlatformEvent) {
+    pub(crate) fn push_platform(&mut self, event: &mut PlatformEvent) {
         let at = self.arrive(event.stream, None, event.timestamp);
         let origin = Origin {
             line: event.line,
             group: None,
         };
         let rid = event.request_id;
-        match event.kind {
+        match take(&mut event.kind) {
             PlatformKind::Start => self.start(rid, at, origin, None),
             PlatformKind::End => self.ended_by(at, origin, rid, None, event.message),
             PlatformKind::Report(m) => self.ended_by(at, origin, rid, Some(m), event.message),
@@ -367,7 +370,7 @@ impl<'r> Assembler<'r> {
                 inv.foreign += 1;
             }
             if !keep {
-                inv.set_last_activity(source, record, line, at.ts, hits, take(text));
+                inv.set_last_activity(source, record, line, at.ts, hits);
             }
         }
         if keep {
