@@ -172,14 +172,9 @@ impl Windows {
             // Out of `self` while it is read, so that its text can be borrowed beside `self`.
             let buf = std::mem::take(&mut self.buf);
             // A multi-byte character cut by the read completes in the next window.
-            let (text, invalid) = match std::str::from_utf8(buf.bytes()) {
-                Ok(text) => (text, false),
-                Err(e) => (
-                    // Checked once more up to there only: rare, a window is checked once.
-                    std::str::from_utf8(&buf.bytes()[..e.valid_up_to()])
-                        .unwrap_or_else(|_| unreachable!()),
-                    e.error_len().is_some() || self.eof,
-                ),
+            let (text, invalid) = match super::text_of(buf.bytes()) {
+                Some(text) => (text, false),
+                None => valid_part(buf.bytes(), self.eof),
             };
             let valid = text.len();
             let more = !self.eof && !invalid;
@@ -375,6 +370,20 @@ fn likely_last_start(window: &[u8]) -> Option<usize> {
 struct Halt {
     why: Stop,
     skip: Skip,
+}
+
+/// The UTF-8 text a window that is not all UTF-8 starts with, and whether the rest is invalid
+/// (not a character cut by the end of the window, which completes in the next one, unless the
+/// input ends there: `eof`).
+fn valid_part(bytes: &[u8], eof: bool) -> (&str, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text, false),
+        Err(e) => (
+            // Checked once more up to there only: rare, a window is checked once.
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_else(|_| unreachable!()),
+            e.error_len().is_some() || eof,
+        ),
+    }
 }
 
 /// Why the reader stopped inside a document.
