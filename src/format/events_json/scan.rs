@@ -786,6 +786,7 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
     /// of its message instead).
     fn event(&mut self, keep: bool) -> Step<Result<Record<'d>, u64>> {
         self.expect(b'{')?;
+        prefetch(self.data, self.at + PREFETCH_AHEAD);
         // serde_json's walker places an element just after its opening bracket.
         let offset = self.offset_base + self.at as u64;
         let mut ev = Event::default();
@@ -1119,6 +1120,25 @@ impl<'a, 'd, 'r> Scan<'a, 'd, 'r> {
             Some(_) => Err(Stop::GiveUp),
             None => Err(Stop::End),
         }
+    }
+}
+
+/// How far ahead of an event the reader asks for the input to be brought into the cache: about
+/// ten events of the CLI's pages.
+const PREFETCH_AHEAD: usize = 4096;
+
+/// Asks for the cache line of `data[at]` (if there is one) to be brought into the cache.
+///
+/// Why: the reader is bound by loads of the input, most where it enters a new page of memory (the
+/// hardware prefetchers stay within a page), for which it waits on a page walk and memory.
+#[inline]
+fn prefetch(data: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(byte) = data.get(at) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint: it never faults and changes nothing the program can
+        // read; the pointer is into `data`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast::<i8>()) }
     }
 }
 
