@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use rayon::prelude::*;
 
-use crate::format::events_json::{Ahead, Run, event_start, read_run};
+use crate::format::events_json::{Ahead, Run, event_start, read_run, text_of};
 
 /// Bytes of input per run read ahead: the records of a run are held until the reader takes them
 /// (about half its bytes of messages).
@@ -255,7 +255,7 @@ impl<'d> Ahead<'d> for ReadAhead<'_, 'd> {
     }
 }
 
-/// `data` as text, if it is UTF-8: checked in `parts` parts, on the pool (in parallel where its
+/// `data` as text, if it is UTF-8: checked in `parts` parts ([`text_of`]), on the pool (in parallel where its
 /// threads are free, so a busy pool is not oversubscribed).
 ///
 /// Why: the read-ahead takes text, and a mapped file was checked whole, on the reader's thread,
@@ -265,7 +265,7 @@ impl<'d> Ahead<'d> for ReadAhead<'_, 'd> {
 /// every part is.
 pub(super) fn checked_text(data: &[u8], parts: usize) -> Option<&str> {
     let cuts = char_cuts(data, parts.max(1));
-    let valid = (cuts.par_windows(2)).all(|w| std::str::from_utf8(&data[w[0]..w[1]]).is_ok());
+    let valid = (cuts.par_windows(2)).all(|w| text_of(&data[w[0]..w[1]]).is_some());
     // SAFETY: every part of `data` is UTF-8 and the parts, cut where characters start, are the
     // whole of it, in order: a concatenation of whole UTF-8 sequences is UTF-8.
     valid.then(|| unsafe { std::str::from_utf8_unchecked(data) })

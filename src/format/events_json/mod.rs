@@ -219,11 +219,21 @@ pub(crate) fn decode_slice<'d>(data: &'d [u8], sink: &mut dyn FnMut(Record<'d>))
 /// ([`scan`]) first, serde_json for every document it gives up on: the same records and errors.
 /// Messages and stream names without an escape (nearly all) are borrowed from `data`.
 pub(crate) fn scan_slice<'d>(data: &'d [u8], sink: &mut dyn FnMut(Record<'d>)) -> Vec<Problem> {
-    match std::str::from_utf8(data) {
-        Ok(text) => scan_slice_with(text, sink, None),
+    match text_of(data) {
+        Some(text) => scan_slice_with(text, sink, None),
         // Invalid UTF-8 is replaced on the way in, which only the stream path does.
-        Err(_) => decode(&mut &data[..], &mut |r| sink(r)),
+        None => decode(&mut &data[..], &mut |r| sink(r)),
     }
+}
+
+/// `data` as text if it is UTF-8 (the same answer as `std::str::from_utf8`), checked with SIMD.
+///
+/// Why: every JSON input is checked whole before it is read by hand (the reader borrows its
+/// strings as text); with the standard check that was 5.5 % of the CPU samples of a 1 GiB
+/// `filter-log-events` run on two threads (`perf record`, 267 of 4,855), 0.75 instructions a
+/// byte. Where it is not UTF-8 the caller asks the standard check where it fails (rare).
+pub(crate) fn text_of(data: &[u8]) -> Option<&str> {
+    simdutf8::basic::from_utf8(data).ok()
 }
 
 /// [`scan_slice`] of an input checked to be UTF-8, taking the runs of events of pages that
@@ -1028,6 +1038,48 @@ mod tests {
     use crate::testing::{decode_all, msg};
     use crate::time;
     use base64::Engine as _;
+
+    /// The SIMD check answers as the standard one, wherever a character of one to four bytes, a
+    /// cut character or a byte never in UTF-8 falls in inputs long enough for its vector loops
+    /// (and their tails).
+    #[test]
+    fn text_of_answers_as_the_standard_check() {
+        let text = "plain ASCII {\"message\": 1} ab\u{e9}c\u{20ac}d\u{1f600}e ".repeat(9);
+        let bytes = text.as_bytes();
+        let mut inputs = Vec::new();
+        for len in [
+            0,
+            1,
+            15,
+            16,
+            31,
+            32,
+            63,
+            64,
+            65,
+            127,
+            128,
+            129,
+            200,
+            bytes.len(),
+        ] {
+            let mut whole = bytes[..len.min(bytes.len())].to_vec();
+            for at in 0..whole.len() {
+                let mut short = whole.clone();
+                short.remove(at);
+                inputs.push(short);
+                for bad in [0x80, 0xc3, 0xed, 0xf4, 0xff] {
+                    let mut odd = whole.clone();
+                    odd[at] = bad;
+                    inputs.push(odd);
+                }
+            }
+            inputs.push(std::mem::take(&mut whole));
+        }
+        for data in &inputs {
+            assert_eq!(text_of(data), std::str::from_utf8(data).ok(), "{data:?}");
+        }
+    }
 
     #[test]
     fn error_messages_leave_out_the_input_they_quote() {

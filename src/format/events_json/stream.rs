@@ -246,7 +246,7 @@ impl<R: Read> LossyUtf8<R> {
             if n == 0 {
                 self.eof = true;
             }
-            if std::str::from_utf8(&chunk).is_ok() {
+            if super::text_of(&chunk).is_some() {
                 // Valid (nearly always): hand the chunk on as it is.
                 self.buf = chunk;
                 continue;
