@@ -128,7 +128,7 @@ impl Walk<'_> {
         let hidden = self.rules.hidden;
         let walker = walkdir::WalkDir::new(root)
             .follow_links(self.rules.follow)
-            .sort_by_file_name()
+            .sort_by(by_name)
             .into_iter()
             .filter_entry(move |e| hidden || e.depth() == 0 || !is_hidden(e.file_name()));
         let mut files = 0;
@@ -166,6 +166,15 @@ impl Walk<'_> {
             self.problem(root, why.into(), true);
         }
     }
+}
+
+/// The order of entries of one folder: by file name, as walkdir's `sort_by_file_name`, compared
+/// as whole paths. Entries of a folder are its path joined with their names, the same prefix for
+/// all of them, so their paths compare as their names do; `DirEntry::file_name` parses the path
+/// from the back at every comparison (a folder of an S3 export holds thousands of streams: 0.9 %
+/// of a folder run's instructions).
+fn by_name(a: &walkdir::DirEntry, b: &walkdir::DirEntry) -> std::cmp::Ordering {
+    a.path().as_os_str().cmp(b.path().as_os_str())
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
