@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::RequestId;
 use crate::engine::Occurrence;
 use crate::lambda::invocation::KeptLine;
-use crate::redact::redact;
+use crate::redact::redact_recurring;
 use crate::rules::{Lookup, RuleSet, Severity};
 use crate::template::render;
 use crate::time::{EpochMs, format_iso, parse_any};
@@ -128,8 +128,10 @@ impl Best {
         // redacted on its own here (out of the notation it sat in, a credential in it could not
         // be recognised later); every rendered text is redacted again on the way out
         // (`report::egress`).
+        // The same facts come with every occurrence of a failure (its secret, function, host):
+        // their redaction is remembered ([`redact_recurring`]).
         for v in o.facts.values_mut() {
-            if let std::borrow::Cow::Owned(r) = redact(v) {
+            if let std::borrow::Cow::Owned(r) = redact_recurring(v) {
                 *v = r;
             }
         }
@@ -145,7 +147,7 @@ impl Best {
             alternatives: o.alternatives.into_boxed_slice(),
             evidence: o.evidence.iter().map(Shown::new).collect(),
             step: o.step,
-            secret: o.secret.as_deref().map(|s| redact(s).into()),
+            secret: o.secret.as_deref().map(|s| redact_recurring(s).into()),
             function: o.function.as_deref().map(Arc::from),
             source: o.source,
             first_seen: o.first_seen,

@@ -62,6 +62,7 @@
 
 mod cli;
 mod keys;
+mod recurring;
 mod shapes;
 mod sql;
 mod terminal;
@@ -75,6 +76,8 @@ use std::sync::LazyLock;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
+
+pub use recurring::redact_recurring;
 
 pub use terminal::{escape_controls, is_control};
 

@@ -25,7 +25,7 @@ use crate::engine::trace::{
     CandidateTrace, EvidenceTrace, InvocationTrace, LineHits, SymptomTrace, Trace,
 };
 use crate::problem::{Kind, Location, Problem};
-use crate::redact::{escape_controls, redact};
+use crate::redact::{escape_controls, redact, redact_recurring};
 use crate::summary::InputReport;
 
 /// Where the text goes.
@@ -114,7 +114,7 @@ impl Ranked {
         self.diagnoses
             .secrets()
             .into_iter()
-            .map(|s| s.map(|s| safe(s, target)))
+            .map(|s| s.map(|s| safe_recurring(s, target)))
             .collect()
     }
 
@@ -154,7 +154,18 @@ fn redacted(diagnoses: Diagnoses, target: Target) -> impl Iterator<Item = Vec<Di
 
 /// `s` redacted, and for a terminal with control characters made visible.
 pub(crate) fn safe(s: &str, target: Target) -> Cow<'_, str> {
-    let r = redact(s);
+    shown(redact(s), target)
+}
+
+/// [`safe`] for a text that recurs from diagnosis to diagnosis (a rule's text filled with the
+/// same facts: titles, explanations, references, secrets): its redaction is remembered
+/// ([`redact_recurring`]).
+fn safe_recurring(s: &str, target: Target) -> Cow<'_, str> {
+    shown(redact_recurring(s), target)
+}
+
+/// A redacted text as `target` shows it: for a terminal, with control characters made visible.
+fn shown(r: Cow<'_, str>, target: Target) -> Cow<'_, str> {
     if target == Target::Data {
         return r;
     }
@@ -166,6 +177,13 @@ pub(crate) fn safe(s: &str, target: Target) -> Cow<'_, str> {
 
 fn clean(s: &mut String, target: Target) {
     if let Cow::Owned(o) = safe(s, target) {
+        *s = o;
+    }
+}
+
+/// [`clean`] of a text that recurs ([`safe_recurring`]).
+fn clean_recurring(s: &mut String, target: Target) {
+    if let Cow::Owned(o) = safe_recurring(s, target) {
         *s = o;
     }
 }
@@ -226,8 +244,11 @@ fn visit_problem(p: &mut Problem, clean: &impl Fn(&mut String)) {
     }
 }
 
+/// A diagnosis made safe to show. Every text but the evidence recurs across diagnoses (one
+/// rule's text filled with the same facts), so its redaction is remembered; evidence lines are
+/// each their own.
 fn visit_diagnosis(d: &mut Diagnosis, target: Target, sources: &mut Vec<(Arc<str>, Arc<str>)>) {
-    let clean = |s: &mut String| clean(s, target);
+    let clean = |s: &mut String| clean_recurring(s, target);
     let Diagnosis {
         rank: _,
         cause,
@@ -281,10 +302,13 @@ fn visit_diagnosis(d: &mut Diagnosis, target: Target, sources: &mut Vec<(Arc<str
         let Why { text, weight: _ } = w;
         clean(text);
     }
-    if references.iter().any(|r| safe(r, target) != r.as_str()) {
+    if references
+        .iter()
+        .any(|r| safe_recurring(r, target) != r.as_str())
+    {
         *references = references
             .iter()
-            .map(|r| safe(r, target).into_owned())
+            .map(|r| safe_recurring(r, target).into_owned())
             .collect();
     }
     for a in alternatives {
