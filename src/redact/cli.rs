@@ -82,7 +82,15 @@ fn find_in_line(s: &str, offset: usize, line: &str, families: u16, spans: &mut S
             }
         }
     }
-    if families & CLI_ORACLE != 0 && ORACLE_CONTEXT.is_match(line) {
+    // A login is `user/password@`: a line without an `@` holds none. Tested first because the
+    // context's words are common ones (`connect`: "Unable to connect to database"), and the
+    // login's regex, which has no literal prefix to search for, walked every such line: `find`
+    // 4.6 -> 2.6 M instructions on the report of 16 MiB of S3 text, its regexes' one-time
+    // build (8.7 M) aside (callgrind).
+    if families & CLI_ORACLE != 0
+        && memchr::memchr(b'@', line.as_bytes()).is_some()
+        && ORACLE_CONTEXT.is_match(line)
+    {
         for c in ORACLE_LOGIN.captures_iter(line) {
             let pw = c.get(1).expect("group");
             spans.push(offset + pw.start()..offset + pw.end());
