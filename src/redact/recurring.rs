@@ -10,10 +10,12 @@
 //! is found, the detectors.
 //!
 //! The answer for a text is the answer [`redact`] gives for it: the memo is keyed by the whole
-//! text, so it can only hand back what `redact` made of the same bytes. It is bounded (texts up to
-//! [`LONGEST`] bytes, at most [`ENTRIES`] of them, forgotten all at once when full) and per thread,
-//! so threads never wait on each other. Texts that do not recur (evidence lines) are redacted
-//! with [`redact`] directly: remembering them would only cost.
+//! text, so it can only hand back what `redact` made of the same bytes. It is per thread, so
+//! threads never wait on each other, and bounded in bytes (texts up to [`LONGEST`] bytes, at most
+//! [`BYTES`] of texts and answers, forgotten all at once when full): it lives as long as the
+//! thread, and `cat FILE | rotdiag` must stay under 64 MiB whatever the texts are (bounded by
+//! entries, 4,096 texts of 2 KiB and their answers would be 16 MiB a thread). Texts that do not
+//! recur (evidence lines) are redacted with [`redact`] directly: remembering them would only cost.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -24,11 +26,16 @@ use super::redact;
 
 /// Longest text remembered: longer ones are redacted every time.
 const LONGEST: usize = 2048;
-/// Texts remembered per thread before the memo starts over.
-const ENTRIES: usize = 4096;
+/// Bytes of texts and answers remembered per thread before the memo starts over.
+const BYTES: usize = 512 << 10;
 
-/// What [`redact`] made of each text remembered: `None` where it changed nothing.
-type Memo = FxHashMap<Box<str>, Option<Box<str>>>;
+/// What [`redact`] made of each text remembered (`None` where it changed nothing), and the
+/// bytes of texts and answers it holds.
+#[derive(Default)]
+struct Memo {
+    answers: FxHashMap<Box<str>, Option<Box<str>>>,
+    bytes: usize,
+}
 
 thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
@@ -41,21 +48,24 @@ pub fn redact_recurring(s: &str) -> Cow<'_, str> {
     }
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
-        if let Some(known) = memo.get(s) {
+        if let Some(known) = memo.answers.get(s) {
             return match known {
                 None => Cow::Borrowed(s),
                 Some(r) => Cow::Owned(String::from(&**r)),
             };
         }
         let answer = redact(s);
-        if memo.len() >= ENTRIES {
-            memo.clear();
-        }
-        let kept = match &answer {
+        let kept: Option<Box<str>> = match &answer {
             Cow::Borrowed(_) => None,
             Cow::Owned(r) => Some(Box::from(r.as_str())),
         };
-        memo.insert(Box::from(s), kept);
+        let bytes = s.len() + kept.as_ref().map_or(0, |k| k.len());
+        if memo.bytes + bytes > BYTES {
+            memo.answers.clear();
+            memo.bytes = 0;
+        }
+        memo.bytes += bytes;
+        memo.answers.insert(Box::from(s), kept);
         answer
     })
 }
@@ -76,7 +86,10 @@ mod tests {
             "",
         ];
         let long = format!("token={} {}", "x".repeat(LONGEST), "y");
-        let mut filler = (0..ENTRIES + 3).map(|i| format!("text {i} secret={i}"));
+        // Texts of about 1 KiB, redacted (so text and answer are both kept): enough of them
+        // overflow the memo's bytes.
+        let mut filler = (0..).map(|i| format!("text {i} secret={i} {}", "z".repeat(1000)));
+        let overflow = BYTES / 2000 + 2;
         for round in 0..3 {
             for t in texts.iter().copied().chain([long.as_str()]) {
                 let (got, want) = (redact_recurring(t), redact(t));
@@ -88,11 +101,14 @@ mod tests {
                 );
             }
             // Fill the memo past its bound, so the next round starts over.
-            for f in filler.by_ref().take(ENTRIES / 2 + 2) {
+            for f in filler.by_ref().take(overflow) {
                 assert_eq!(redact_recurring(&f), redact(&f));
+                assert!(MEMO.with(|m| m.borrow().bytes) <= BYTES);
             }
+            // It started over: what it holds is less than the texts it was given.
+            let held = MEMO.with(|m| m.borrow().answers.len());
+            assert!(held < overflow, "round {round}: {held} texts held");
         }
         assert_eq!(redact_recurring(texts[0]), "password=*** host=db");
-        assert!(MEMO.with(|m| m.borrow().len()) <= ENTRIES);
     }
 }
