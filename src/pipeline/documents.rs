@@ -25,6 +25,11 @@ const JSON_BATCH: usize = 2048;
 /// between threads, large enough that collecting the analyses costs little).
 const ANALYZE_CHUNK: usize = 64;
 
+/// Parts a mapped JSON file is checked to be UTF-8 in ([`checked_text`]), shared out between the
+/// workers of the pool (more parts than threads: a worker busy elsewhere leaves its share to the
+/// others).
+const CHECK_PARTS: usize = 16;
+
 /// A JSON input held in memory (a mapped file), parsed from its slice.
 pub(super) struct MappedDocuments<'a> {
     pub(super) data: &'a [u8],
@@ -43,6 +48,18 @@ impl<'a> Strategy for MappedDocuments<'a> {
         } = self;
         let progress = session.progress.clone();
         let helpers = rayon::current_num_threads().saturating_sub(1);
+        // The read-ahead takes text: the input is checked to be UTF-8 once, here, on this
+        // worker of the pool and any other that is free (the memory decoder checks it itself,
+        // and reads invalid UTF-8 as a stream). Not on the decoder's thread: from there the
+        // check was queued on the pool while this worker blocked on the decoder's queue, so on
+        // two threads one core checked the whole file while the other idled (perf on 1 GiB:
+        // 0.17 s of samples warm, 0.7 s when the file was partly out of the page cache).
+        let text = match ahead {
+            Some(read) if helpers > 0 && data.len() >= READ_AHEAD_FROM => {
+                checked_text(data, CHECK_PARTS).map(|text| (read, text))
+            }
+            _ => None,
+        };
         let problems = scan_structured(
             move |sink: &mut dyn FnMut(Record<'a>)| {
                 let mut done = 0;
@@ -53,15 +70,6 @@ impl<'a> Strategy for MappedDocuments<'a> {
                         done = r.offset;
                     }
                     sink(r)
-                };
-                // The read-ahead takes text: the input is checked to be UTF-8 once, here, on
-                // every thread the read-ahead will use (the memory decoder checks it itself, and
-                // reads invalid UTF-8 as a stream).
-                let text = match ahead {
-                    Some(read) if helpers > 0 && data.len() >= READ_AHEAD_FROM => {
-                        checked_text(data, helpers + 1).map(|text| (read, text))
-                    }
-                    _ => None,
                 };
                 let errs = match text {
                     Some((read, text)) => {
