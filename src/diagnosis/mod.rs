@@ -572,16 +572,25 @@ impl Iterator for Chunks {
             self.0 = None;
             return None;
         }
-        let mut texts = unpacked(chunk.iter_mut().map(|(a, _)| &mut a.best.texts));
+        let texts = unpacked(chunk.iter_mut().map(|(a, _)| &mut a.best.texts));
         let first = r.made + 1;
         r.made += chunk.len();
         let Ranked {
             shared, wording, ..
         } = &mut **r;
+        for (a, _) in &chunk {
+            shared.remember_references(wording, a.best.symptom, a.best.cause);
+        }
+        // Made on the pool (the memo above is the only thing `build` wrote to): made here one by
+        // one, on the thread writing the report with the pool idle, they were the largest piece
+        // of the end of a run over a folder of S3 export objects (14,230 diagnoses, about 23,000
+        // instructions each). Each is made from its own entry, in rank order whatever the pool
+        // does.
+        let (shared, wording) = (&*shared, &*wording);
         Some(
             chunk
-                .into_iter()
-                .zip(texts.drain(..))
+                .into_par_iter()
+                .zip(texts)
                 .enumerate()
                 .map(|(i, ((agg, subject), texts))| {
                     build(first + i, *agg, texts, &subject, wording, shared)
@@ -803,19 +812,33 @@ impl Shared {
         self.sources.get(&i).map(|(_, at)| *at)
     }
 
-    /// The symptom's references, then the cause's not already listed.
-    fn references(&mut self, words: &Wording, symptom: usize, cause: usize) -> Arc<[String]> {
-        let refs = self.references.entry((symptom, cause)).or_insert_with(|| {
-            let mut references = words.symptoms[symptom].references.clone();
-            for r in &words.causes[cause].references {
-                if !references.contains(r) {
-                    references.push(r.clone());
-                }
-            }
-            references.into()
-        });
-        refs.clone()
+    /// Makes the references of a (symptom, cause) pair once, for [`Shared::references`]: the
+    /// symptom's references, then the cause's not already listed.
+    fn remember_references(&mut self, words: &Wording, symptom: usize, cause: usize) {
+        self.references
+            .entry((symptom, cause))
+            .or_insert_with(|| references(words, symptom, cause));
     }
+
+    /// The references of a (symptom, cause) pair: shared if remembered
+    /// ([`Shared::remember_references`]), else made (the same texts).
+    fn references(&self, words: &Wording, symptom: usize, cause: usize) -> Arc<[String]> {
+        match self.references.get(&(symptom, cause)) {
+            Some(refs) => refs.clone(),
+            None => references(words, symptom, cause),
+        }
+    }
+}
+
+/// The symptom's references, then the cause's not already listed.
+fn references(words: &Wording, symptom: usize, cause: usize) -> Arc<[String]> {
+    let mut references = words.symptoms[symptom].references.clone();
+    for r in &words.causes[cause].references {
+        if !references.contains(r) {
+            references.push(r.clone());
+        }
+    }
+    references.into()
 }
 
 /// What a diagnosis is about: the secret, or the function, or the log stream, or the input, when
@@ -977,7 +1000,7 @@ fn build(
     texts: Texts,
     subject: &Subject,
     words: &Wording,
-    shared: &mut Shared,
+    shared: &Shared,
 ) -> Diagnosis {
     let b = agg.best;
     let representative = Representative {
