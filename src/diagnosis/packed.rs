@@ -299,14 +299,26 @@ impl Packed {
 
     /// Each representative's texts as [`Texts::serialize`] wrote them, with its place, in order
     /// (for a [`Packer`]).
-    pub(super) fn each_serialized(&self, mut f: impl FnMut(u32, &[u8])) {
-        let plain = self.inflate();
-        let mut r = Reader(&plain);
-        for i in 0..r.u32() {
-            let before = r.0;
-            r.skip_texts();
-            f(i, &before[..before.len() - r.0.len()]);
+    #[cfg(test)]
+    fn each_serialized(&self, mut f: impl FnMut(u32, &[u8])) {
+        let (plain, places) = self.serialized();
+        for (i, at) in places.into_iter().enumerate() {
+            f(i as u32, &plain[at]);
         }
+    }
+
+    /// The serialized texts, inflated, and where each representative's are in them (as
+    /// [`Texts::serialize`] wrote them), in order: for a [`Packer`].
+    pub(super) fn serialized(&self) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+        let plain = self.inflate();
+        let mut places = Vec::new();
+        let mut r = Reader(&plain);
+        for _ in 0..r.u32() {
+            let start = plain.len() - r.0.len();
+            r.skip_texts();
+            places.push(start..plain.len() - r.0.len());
+        }
+        (plain, places)
     }
 
     /// The serialized texts, inflated.
