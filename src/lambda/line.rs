@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-use super::json::classify_json;
+use super::json::{LeanRecord, classify_json, lean_record};
 use super::report::{Metrics, Status, parse_number, parse_report_fields};
 use crate::aws::RequestId;
 use crate::time::{self, EpochMs};
@@ -209,6 +209,16 @@ impl Platform {
 /// line.
 pub(crate) fn platform_line(message: &[u8]) -> Option<Platform> {
     platform(trimmed(message).1)
+}
+
+/// Reads `message` as a JSON `platform.start` or unscanned `platform.report` record, as
+/// [`classify`] does (trimmed the same); `None` for any other message.
+pub(super) fn json_platform_line(message: &[u8]) -> Option<LeanRecord<'_>> {
+    let m = trimmed(message).1;
+    if m.first() != Some(&b'{') {
+        return None;
+    }
+    lean_record(m)
 }
 
 /// [`platform_line`] on a message already trimmed.

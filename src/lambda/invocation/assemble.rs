@@ -261,7 +261,7 @@ impl<'r> Assembler<'r> {
         };
         let rid = event.request_id;
         match take(&mut event.kind) {
-            PlatformKind::Start => self.start(rid, at, origin, None),
+            PlatformKind::Start(function) => self.start(rid, at, origin, function),
             PlatformKind::End => self.ended_by(at, origin, rid, None, event.message),
             PlatformKind::Report(m) => self.ended_by(at, origin, rid, Some(m), event.message),
         }

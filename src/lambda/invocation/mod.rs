@@ -856,14 +856,31 @@ mod tests {
         ));
         lines.push((None, Some(1), format!("END RequestId: {B}")));
         lines.push((None, Some(2), report(B, "")));
+        // Every fourth invocation logs in JSON (`platform.start` naming its function,
+        // `platform.report`), every eighth without a timestamp of the record's own.
+        let json_start = |rid: &str| {
+            format!(
+                r#"{{"time":"2025-03-28T13:36:56.990Z","type":"platform.start","record":{{"requestId":"{rid}","functionArn":"arn:aws:lambda:us-east-1:123456789012:function:rot","version":"$LATEST"}}}}"#
+            )
+        };
+        let json_report = |rid: &str, status: &str| {
+            format!(
+                r#"{{"time":"2025-03-28T13:36:57.077Z","type":"platform.report","record":{{"requestId":"{rid}","metrics":{{"durationMs":87.56,"billedDurationMs":88,"memorySizeMB":128,"maxMemoryUsedMB":80}},"status":"{status}"}}}}"#
+            )
+        };
         for n in 0..3000u32 {
             let rid = format!("{n:08x}-1111-4111-8111-111111111111");
             let stream = if n % 3 == 0 { s1 } else { s2 };
-            let t = Some(i64::from(n) * 1000);
+            let t = (n % 8 != 1).then_some(i64::from(n) * 1000);
+            let json = n % 4 == 1;
             lines.push((
                 stream,
                 t,
-                format!("START RequestId: {rid} Version: $LATEST"),
+                if json {
+                    json_start(&rid)
+                } else {
+                    format!("START RequestId: {rid} Version: $LATEST")
+                },
             ));
             if n % 5 == 0 {
                 lines.push((stream, t, "[ERROR] KeyError: 'host key is missing from secret JSON'\nTraceback (most recent call last):".into()));
@@ -873,6 +890,11 @@ mod tests {
                     t,
                     format!("[INFO]\t2025-03-11T14:02:07.402Z\t{rid}\tcreateSecret: ok"),
                 ));
+            }
+            if json {
+                let status = if n % 11 == 0 { "timeout" } else { "success" };
+                lines.push((stream, t, json_report(&rid, status)));
+                continue;
             }
             lines.push((stream, t, format!("END RequestId: {rid}")));
             let status = if n % 11 == 0 { "Status: timeout" } else { "" };
@@ -905,7 +927,7 @@ mod tests {
         };
         let (made, with_events, count) = assemble_with(true);
         assert!(
-            made > 8000 && count > 3000,
+            made > 7500 && count > 3000,
             "{made} events, {count} invocations"
         );
         let (none, without, _) = assemble_with(false);

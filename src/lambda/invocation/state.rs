@@ -197,7 +197,8 @@ pub(super) fn kept(
 }
 
 /// A REPORT that came as an event, as evidence: what [`kept`] makes of such a line (its kind,
-/// its request id, no level, no hits, its text copied now).
+/// its request id, no level, no hits, its text copied now: for a JSON `platform.report` record,
+/// the REPORT line it stands for, rendered only now, for the few invocations that failed).
 pub(super) fn kept_report(
     source: u64,
     line: u64,
@@ -213,7 +214,18 @@ pub(super) fn kept_report(
         kind: Kind::Report,
         level: None,
         hits: Hits::new(),
-        text: text_for(message),
+        text: report_text(message),
+    }
+}
+
+/// The text [`kept`] keeps of a REPORT message: the REPORT line a JSON record stands for, or
+/// the message itself.
+fn report_text(message: &[u8]) -> String {
+    if message.first() == Some(&b'{') {
+        let line = crate::lambda::line::classify(message);
+        text_for(line.text(message))
+    } else {
+        text_for(message)
     }
 }
 
