@@ -453,20 +453,29 @@ mod tests {
         }
     }
 
+    /// `f` given a fresh session, on a pool of `threads` threads.
+    fn on_pool<T: Send>(threads: usize, f: impl FnOnce(Session) -> T + Send) -> T {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            f(Session::new(
+                crate::testing::rules(),
+                0,
+                &Options::default(),
+            ))
+        })
+    }
+
     /// A decoder that panics after some batches ends the scan with its panic, on every thread
     /// count: the assembling side, asleep by then, is woken to see the queue close (without
     /// that, this test hangs).
     #[test]
     fn a_panic_in_the_decoder_reaches_the_caller() {
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                pool.install(|| {
-                    let opts = Options::default();
-                    let mut session = Session::new(crate::testing::rules(), 0, &opts);
+                on_pool(threads, |mut session| {
                     scan_structured(
                         |sink: &mut dyn FnMut(Record<'static>)| {
                             for n in 0..(IN_FLIGHT as u64 + 2) * JSON_BATCH as u64 + 5 {
@@ -495,13 +504,7 @@ mod tests {
     #[test]
     fn every_record_is_fed_once() {
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let records = pool.install(|| {
-                let opts = Options::default();
-                let mut session = Session::new(crate::testing::rules(), 0, &opts);
+            let records = on_pool(threads, |mut session| {
                 let n = 5 * JSON_BATCH as u64 + 7;
                 scan_structured(
                     |sink: &mut dyn FnMut(Record<'static>)| {
