@@ -98,7 +98,7 @@ impl Packed {
 }
 
 /// A batch deflated as its representatives come, each already serialized (taken from another
-/// batch by [`Packed::each_serialized`]): the report's repacking in rank order (`repack`).
+/// batch by [`Packed::serialized`]): the report's repacking in rank order (`repack`).
 pub(super) struct Packer {
     deflate: Compress,
     out: Vec<u8>,

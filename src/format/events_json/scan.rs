@@ -34,8 +34,8 @@
 //! lines, less events it would only have made to drop; offsets past the gap are corrected
 //! (`stream::Position::with_gap`).
 //!
-//! The input must be valid UTF-8 (the caller checks it once, as [`super::decode_slice`] does): a
-//! string is then valid UTF-8 wherever it ends at a quote.
+//! The input must be valid UTF-8 (the caller checks it once, as `super::decode_slice`, the
+//! tests' reader, does): a string is then valid UTF-8 wherever it ends at a quote.
 
 use std::borrow::Cow;
 use std::io::Read;
