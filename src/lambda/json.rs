@@ -215,14 +215,8 @@ pub(super) fn lean_record(m: &[u8]) -> Option<LeanRecord<'_>> {
         }
         "platform.report" => {
             let metrics = report_metrics(r);
-            let plain_id = raw_id.len() == 36;
-            let unread = metrics.error_type.is_none()
-                && match metrics.status {
-                    None => true,
-                    Some(Status::Success) => plain_id,
-                    Some(_) => false,
-                };
-            if !unread {
+            // Rendered, the id is followed by a tab or nothing: what `rendered_success` asks.
+            if super::report_scanned(&metrics, || raw_id.len() == 36) {
                 return None;
             }
             (Some(Box::new(metrics)), None)

@@ -159,13 +159,25 @@ fn key_index(key: u64) -> usize {
 fn scanned(line: &Line) -> bool {
     match line.kind {
         Kind::Start | Kind::End => false,
-        Kind::Report => line.metrics.as_ref().is_some_and(|m| {
-            m.error_type.is_some()
-                || m.status
-                    .is_some_and(|s| s != Status::Success || !rendered_success(line))
-        }),
+        Kind::Report => line
+            .metrics
+            .as_ref()
+            .is_some_and(|m| report_scanned(m, || rendered_success(line))),
         _ => true,
     }
+}
+
+/// Whether the automaton reads a REPORT with these numbers: when it has an error type or a
+/// status, but not the success status of a REPORT rendered from a JSON `platform.report` record
+/// with a plain UUID request id (`rendered_plain`, asked only then). The one test for both the
+/// record path ([`scanned`]) and the lean event path (`json::lean_record`), which must agree.
+fn report_scanned(m: &report::Metrics, rendered_plain: impl FnOnce() -> bool) -> bool {
+    m.error_type.is_some()
+        || match m.status {
+            None => false,
+            Some(Status::Success) => !rendered_plain(),
+            Some(_) => true,
+        }
 }
 
 /// Is the line the REPORT of a successful invocation rendered from a JSON `platform.report`

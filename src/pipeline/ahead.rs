@@ -255,8 +255,8 @@ impl<'d> Ahead<'d> for ReadAhead<'_, 'd> {
     }
 }
 
-/// `data` as text, if it is UTF-8: checked in `parts` parts ([`text_of`]), on the pool (in parallel where its
-/// threads are free, so a busy pool is not oversubscribed).
+/// `data` as text, if it is UTF-8: checked in `parts` parts ([`text_of`]), on the pool (in
+/// parallel where its threads are free, so a busy pool is not oversubscribed).
 ///
 /// Why: the read-ahead takes text, and a mapped file was checked whole, on the reader's thread,
 /// before anything else started (3 % of the samples of a 1 GiB `filter-log-events` run on two
