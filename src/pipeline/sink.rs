@@ -172,6 +172,9 @@ fn close_alongside(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sin
     });
 }
 
+/// Things to drop from which [`discard`] drops them on the pool.
+const SPAWN_DISCARD_FROM: usize = 32;
+
 /// Drops what the fold is done with on the pool, not on the fold's thread: freeing a closed
 /// rotation's invocations (their kept lines, facts, metrics) was a tenth of the serial stage's
 /// instructions on S3-export text. Nothing observable depends on when they are freed.
@@ -180,11 +183,15 @@ fn close_alongside(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sin
 /// is the one running the fold, so a job spawned for it would wait until the fold is done, and
 /// everything closed would be held to the end of the input (a 1 GiB mapped file peaked at
 /// 2.7 GB of RSS, 1.6 GB of it spent rotations, and spent 3.2 s in the kernel faulting it in).
+///
+/// A few are dropped here too (fewer than [`SPAWN_DISCARD_FROM`]: the end of each small input
+/// of a folder): a job spawned for them cost more than dropping them, and woke a sleeping worker
+/// to run it, which then spun idle before it slept again.
 pub(crate) fn discard<T: Send + 'static>(spent: Vec<T>) {
     if spent.is_empty() {
         return;
     }
-    if rayon::current_num_threads() <= 1 {
+    if spent.len() < SPAWN_DISCARD_FROM || rayon::current_num_threads() <= 1 {
         drop(spent);
     } else {
         rayon::spawn(move || drop(spent));
