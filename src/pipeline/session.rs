@@ -172,7 +172,22 @@ impl<'r> Session<'r> {
         }
         sink::discard(self.assembler.drain_spent());
         sink::discard(self.tracker.drain_spent());
-        sink::close(self.tracker.drain_closed(), self.rules, &mut self.closed);
+        let closed = self.tracker.drain_closed();
+        self.close(closed);
+    }
+
+    /// Evaluates closed rotations and hands them to this input's sink ([`sink::close`]); the
+    /// last-activity buffers of the invocations it gives back go back to the assembler, for the
+    /// next invocations, before the rest is dropped off this thread.
+    fn close(&mut self, rotations: Vec<Rotation>) {
+        if rotations.is_empty() {
+            // Most pumps of a small input (a folder of S3 export objects) close nothing.
+            return;
+        }
+        let mut spent = sink::close_returning(rotations, self.rules, &mut self.closed);
+        self.assembler
+            .reuse(spent.iter_mut().flat_map(|r| r.invocations.iter_mut()));
+        sink::discard(spent);
     }
 
     /// Follow mode: closes the invocations that reported, places those that name no rotation,
@@ -194,7 +209,7 @@ impl<'r> Session<'r> {
         for rot in &closed {
             watch(rot, true);
         }
-        sink::close(closed, self.rules, &mut self.closed);
+        self.close(closed);
         for rot in self.tracker.open_rotations() {
             watch(rot, false);
         }

@@ -99,35 +99,46 @@ const ALONGSIDE_FROM: usize = 1024;
 const ALONGSIDE_BATCH: usize = 64;
 
 /// Evaluates closed rotations and renders their occurrences (on the pool when there are several)
-/// and hands them to `sink` in the order given.
+/// and hands them to `sink` in the order given; what it gives back is dropped off this thread.
 pub(crate) fn close(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sink) {
+    discard(close_returning(rotations, rules, sink));
+}
+
+/// [`close`], returning the rotations the sink gave back instead of dropping them: the fold of
+/// an input takes its assembler's buffers back from them first (`Session::close`), then drops
+/// them off its thread ([`discard`]).
+pub(crate) fn close_returning(
+    rotations: Vec<Rotation>,
+    rules: &RuleSet,
+    sink: &mut dyn Sink,
+) -> Vec<Rotation> {
     if rotations.len() >= ALONGSIDE_FROM
         && rayon::current_thread_index().is_none()
         && rayon::current_num_threads() > 1
     {
-        return close_alongside(rotations, rules, sink);
+        close_alongside(rotations, rules, sink);
+        return Vec::new();
     }
     let evaluated: Vec<Vec<Rendered>> = if rotations.len() < PARALLEL_FROM {
         rotations.iter().map(|r| diagnose(r, rules)).collect()
     } else {
         rotations.par_iter().map(|r| diagnose(r, rules)).collect()
     };
-    hand_over(rotations, evaluated, rules, sink);
+    hand_over(rotations, evaluated, rules, sink)
 }
 
-/// Hands evaluated rotations to `sink` in order; what it gives back is dropped off this thread.
+/// Hands evaluated rotations to `sink` in order; returns what it gives back.
 fn hand_over(
     rotations: Vec<Rotation>,
     evaluated: Vec<Vec<Rendered>>,
     rules: &RuleSet,
     sink: &mut dyn Sink,
-) {
-    let spent: Vec<Rotation> = rotations
+) -> Vec<Rotation> {
+    rotations
         .into_iter()
         .zip(evaluated)
         .filter_map(|(rot, occurrences)| sink.closed(rot, occurrences, rules))
-        .collect();
-    discard(spent);
+        .collect()
 }
 
 /// [`close`] for many rotations, off the pool (the end of a run, where the run's own tracker
@@ -156,10 +167,13 @@ fn close_alongside(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sin
         for rx in evaluating {
             // An error is a task that panicked: the scope panics with it as it ends.
             let Ok((batch, found)) = rx.recv() else { break };
-            hand_over(batch, found, rules, sink);
+            discard(hand_over(batch, found, rules, sink));
         }
     });
 }
+
+/// Things to drop from which [`discard`] drops them on the pool.
+const SPAWN_DISCARD_FROM: usize = 32;
 
 /// Drops what the fold is done with on the pool, not on the fold's thread: freeing a closed
 /// rotation's invocations (their kept lines, facts, metrics) was a tenth of the serial stage's
@@ -169,11 +183,15 @@ fn close_alongside(rotations: Vec<Rotation>, rules: &RuleSet, sink: &mut dyn Sin
 /// is the one running the fold, so a job spawned for it would wait until the fold is done, and
 /// everything closed would be held to the end of the input (a 1 GiB mapped file peaked at
 /// 2.7 GB of RSS, 1.6 GB of it spent rotations, and spent 3.2 s in the kernel faulting it in).
+///
+/// A few are dropped here too (fewer than [`SPAWN_DISCARD_FROM`]: the end of each small input
+/// of a folder): a job spawned for them cost more than dropping them, and woke a sleeping worker
+/// to run it, which then spun idle before it slept again.
 pub(crate) fn discard<T: Send + 'static>(spent: Vec<T>) {
     if spent.is_empty() {
         return;
     }
-    if rayon::current_num_threads() <= 1 {
+    if spent.len() < SPAWN_DISCARD_FROM || rayon::current_num_threads() <= 1 {
         drop(spent);
     } else {
         rayon::spawn(move || drop(spent));

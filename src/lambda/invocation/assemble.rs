@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::state::{absorb, finish, kept, kept_report, runtime_version};
 use super::stream::StreamState;
-use super::{Invocation, STALE_AFTER_MS, is_activity};
+use super::{Invocation, STALE_AFTER_MS, SpareLast, is_activity};
 use crate::aws::RequestId;
 use crate::format::Record;
 use crate::lambda::Analysis;
@@ -75,6 +75,8 @@ pub struct Assembler<'r> {
     /// Healthy invocations of other functions, dropped as they closed (see [`Assembler::close`]):
     /// the caller frees them where it likes ([`Assembler::drain_spent`]).
     spent: Vec<Invocation>,
+    /// Their last-activity buffers, taken before they go, for the next invocations.
+    spare_last: SpareLast,
     /// How many of those there were.
     pub(crate) other_functions: u64,
     records: u64,
@@ -98,6 +100,7 @@ impl<'r> Assembler<'r> {
             closed: Vec::new(),
             sorted: Vec::new(),
             spent: Vec::new(),
+            spare_last: SpareLast::default(),
             other_functions: 0,
             records: 0,
             max_ts: None,
@@ -127,6 +130,17 @@ impl<'r> Assembler<'r> {
     pub(crate) fn drain_spent(&mut self) -> Vec<Invocation> {
         let capacity = self.spent.len();
         std::mem::replace(&mut self.spent, Vec::with_capacity(capacity))
+    }
+
+    /// Takes back the last-activity buffers of invocations the caller is done with (those of
+    /// rotations closed and recorded), for the next invocations ([`SpareLast`]).
+    pub(crate) fn reuse<'a>(&mut self, done: impl Iterator<Item = &'a mut Invocation>) {
+        for inv in done {
+            if self.spare_last.is_full() {
+                return;
+            }
+            self.spare_last.keep_from(inv);
+        }
     }
 
     /// The latest event time seen in this input.
@@ -370,7 +384,7 @@ impl<'r> Assembler<'r> {
                 inv.foreign += 1;
             }
             if !keep {
-                inv.set_last_activity(source, record, line, at.ts, hits);
+                inv.set_last_activity(&mut self.spare_last, record, line, at.ts, hits);
             }
         }
         if keep {
@@ -493,6 +507,7 @@ impl<'r> Assembler<'r> {
     fn close(&mut self, mut inv: Invocation) {
         if !inv.failed() && inv.of_another_function(self.rules) {
             self.other_functions += 1;
+            self.spare_last.keep_from(&mut inv);
             self.spent.push(inv);
             return;
         }

@@ -322,30 +322,23 @@ impl Invocation {
     }
 
     /// Remembers a line that was not kept as the last thing the function wrote: its text copied
-    /// into the previous copy's buffer.
+    /// into the previous copy's buffer, or into one of `spare` (see [`SpareLast`]).
     pub(super) fn set_last_activity(
         &mut self,
-        source: u64,
+        spare: &mut SpareLast,
         record: &Record,
         line: &Line,
         ts: Option<EpochMs>,
         hits: &Hits,
     ) {
         if !matches!(self.last, Last::Own(_)) {
-            self.last = Last::Own(Box::new(KeptLine {
-                source,
-                line: 0,
-                timestamp: None,
-                request_id: None,
-                kind: line.kind,
-                level: None,
-                hits: Hits::new(),
-                text: String::with_capacity(LAST_TEXT_AT_FIRST),
-            }));
+            self.last = Last::Own(spare.take());
         }
         let Last::Own(last) = &mut self.last else {
             unreachable!()
         };
+        // Every field is set: the buffer may be one a spent invocation held.
+        last.source = self.source;
         last.line = record.line;
         last.timestamp = ts;
         last.request_id = line.request_id;
@@ -355,6 +348,55 @@ impl Invocation {
         last.hits.extend_from_slice(hits);
         last.text.clear();
         push_text(&mut last.text, line.text(&record.message), LAST_TEXT);
+    }
+}
+
+/// Last-activity buffers ([`Last::Own`]) of invocations spent by the assembler, for the next
+/// invocations to copy their last line into.
+///
+/// Why: nearly every invocation copies a line it does not keep as its last activity, into a
+/// buffer of its own (a box and its text: two allocations), and most invocations in a rotation
+/// function's log group are healthy ones of other handlers, dropped as they close. Their buffers
+/// were freed by the pool (off the fold's thread: a free of memory allocated on another thread
+/// each) while the fold allocated the same two for the next invocation. Passed on instead, the
+/// fold allocates them once per invocation open at a time.
+// Boxes, not lines: a buffer goes back into `Last::Own` as it came out, a pointer moved.
+#[allow(clippy::vec_box)]
+#[derive(Default)]
+pub(crate) struct SpareLast(Vec<Box<KeptLine>>);
+
+impl SpareLast {
+    /// Buffers kept at most: about as many invocations as close between two hand-overs of
+    /// closed rotations (`pipeline::session`), a few hundred KiB.
+    const MAX: usize = 512;
+
+    pub(super) fn is_full(&self) -> bool {
+        self.0.len() >= Self::MAX
+    }
+
+    /// Takes the last-activity buffer of `inv`, if it has one, for another invocation.
+    pub(super) fn keep_from(&mut self, inv: &mut Invocation) {
+        if !self.is_full()
+            && let Last::Own(b) = std::mem::take(&mut inv.last)
+        {
+            self.0.push(b);
+        }
+    }
+
+    /// A buffer for a last activity: a spare one, or a new one.
+    fn take(&mut self) -> Box<KeptLine> {
+        self.0.pop().unwrap_or_else(|| {
+            Box::new(KeptLine {
+                source: 0,
+                line: 0,
+                timestamp: None,
+                request_id: None,
+                kind: Kind::Other,
+                level: None,
+                hits: Hits::new(),
+                text: String::with_capacity(LAST_TEXT_AT_FIRST),
+            })
+        })
     }
 }
 
@@ -972,6 +1014,50 @@ mod tests {
         );
         let (closed, spent, _) = run(named);
         assert_eq!((closed.len(), spent), (1, 0));
+    }
+
+    /// A last-activity buffer passed from a spent invocation to the next one keeps nothing of
+    /// the line it held: the next invocation's last activity is what a new buffer would hold.
+    #[test]
+    fn a_reused_last_activity_buffer_holds_only_the_new_line() {
+        let record = |line: u64, msg: &'static str| Record {
+            line,
+            offset: 0,
+            timestamp: None,
+            stream: None,
+            group: None,
+            message: Cow::Borrowed(msg.as_bytes()),
+            stream_key: None,
+        };
+        let set = |inv: &mut Invocation, spare: &mut SpareLast, rec: &Record, ts| {
+            let a = crate::lambda::analyze(&rec.message, rules());
+            inv.set_last_activity(spare, rec, &a.line, ts, &a.hits);
+        };
+        let (old, new) = (
+            record(
+                7,
+                "[WARNING]\t2025-03-11T14:02:07.402Z\t3c2c8a35-6f0e-4d5e-9d9b-2a1c3b4d5e6f\tUnable to log into database: a long line of another function's handler",
+            ),
+            record(2, "connecting"),
+        );
+        let mut spare = SpareLast::default();
+        let mut spent = Invocation {
+            source: 9,
+            ..Invocation::default()
+        };
+        set(&mut spent, &mut spare, &old, Some(1_000));
+        assert!(spent.last_activity().unwrap().request_id.is_some());
+        assert!(!spent.last_activity().unwrap().hits.is_empty());
+        spare.keep_from(&mut spent);
+        assert!(spent.last_activity().is_none() && spare.0.len() == 1);
+
+        let mut reused = Invocation::default();
+        set(&mut reused, &mut spare, &new, None);
+        assert!(spare.0.is_empty(), "the spare buffer is taken");
+        let mut fresh = Invocation::default();
+        set(&mut fresh, &mut SpareLast::default(), &new, None);
+        assert_eq!(reused.last_activity(), fresh.last_activity());
+        assert_eq!(fresh.last_activity().unwrap().text, "connecting");
     }
 
     #[test]
