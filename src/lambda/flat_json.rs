@@ -178,6 +178,27 @@ fn int(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<u32>) -> Opti
     Some(())
 }
 
+/// A number token as [`read`] takes a `float` member's value, when `short_decimal` reads it
+/// (plain unsigned decimals: JSON's grammar, so no leading zero); `None` for any other token,
+/// which only the general reader can tell. For readers of a fixed layout
+/// (`json::runtime_report`), which must read a number as [`read`] does.
+pub(super) fn plain_float(token: &[u8]) -> Option<f64> {
+    short_decimal(whole_number(token)?)
+}
+
+/// [`plain_float`] for an `int` member (`small_uint`'s shape).
+pub(super) fn plain_uint(token: &[u8]) -> Option<u32> {
+    small_uint(whole_number(token)?)
+}
+
+/// `token` when all of it is one JSON number token.
+fn whole_number(token: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(token).ok()?;
+    let mut r = Reader { s, at: 0, depth: 0 };
+    let n = r.number()?;
+    (r.at == s.len()).then_some(n)
+}
+
 /// A number token of digits and an optional fraction, at most 15 digits in all, without a sign
 /// or exponent (every duration the runtime writes): the digits as an integer (exact in an
 /// `f64`, under 2^53) divided by a power of ten (exact up to 10^22): one correctly rounded
