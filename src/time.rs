@@ -42,13 +42,7 @@ fn parse_millis_prefix(head: &[u8; 24]) -> Option<(EpochMs, usize)> {
         b'0'..=b'9' | b'+' | b'-' => return None,
         _ => 23,
     };
-    let d = |i: usize| -> Option<u32> {
-        let v = h[i].wrapping_sub(b'0');
-        (v < 10).then_some(u32::from(v))
-    };
-    let two = |i: usize| Some(d(i)? * 10 + d(i + 1)?);
-    let second = two(17)?;
-    let millis = two(20)? * 10 + d(22)?;
+    let (second, millis) = seconds_millis(u64::from_le_bytes(h[16..].try_into().unwrap()))?;
     if second > 60 {
         return None;
     }
@@ -62,6 +56,22 @@ fn parse_millis_prefix(head: &[u8; 24]) -> Option<(EpochMs, usize)> {
         m
     };
     Some((minute_ms + i64::from(second * 1000 + millis), used))
+}
+
+/// The seconds and milliseconds of `:SS.mmm?` (bytes 16..24 of the fast shape, as one
+/// little-endian word), the five digits checked at once: `None` unless all are digits.
+///
+/// A digit XOR `'0'` is 0..=9; any other byte has a high nibble or reaches one when 6 is added.
+/// About 15 instructions fewer than a branch per digit, on every record of an S3 export.
+fn seconds_millis(t: u64) -> Option<(u32, u32)> {
+    const DIGITS: u64 = 0x00ff_ffff_00ff_ff00; // bytes 1, 2, 4, 5, 6
+    let v = (t ^ 0x3030_3030_3030_3030) & DIGITS;
+    // No carry crosses bytes unless a byte already has its high nibble set (and fails).
+    if (v | (v + 0x0006_0606_0006_0600)) & 0x00f0_f0f0_00f0_f000 != 0 {
+        return None;
+    }
+    let d = |k: u32| (v >> (8 * k)) as u32 & 0xff;
+    Some((d(1) * 10 + d(2), d(4) * 100 + d(5) * 10 + d(6)))
 }
 
 thread_local! {
