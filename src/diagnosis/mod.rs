@@ -31,7 +31,7 @@ use crate::redact::redact_recurring;
 use crate::rules::{Lookup, RuleSet, Severity};
 use crate::template::render;
 use crate::time::{EpochMs, format_iso, parse_any};
-use packed::{BATCH, Batches, Filled, Packed, Texts};
+use packed::{BATCH, Batch, Batches, Filled, Packed, Texts};
 use std::borrow::Cow;
 
 /// The representative occurrence of a diagnosis, kept compact: its texts are rendered (facts
@@ -67,7 +67,7 @@ struct Best {
 enum Held {
     Fresh(Box<Texts>),
     /// In a batch, at this place.
-    Packed(Arc<Packed>, u32),
+    Packed(Arc<Batch>, u32),
     /// Moved out as its diagnosis was made.
     Taken,
 }
@@ -389,8 +389,7 @@ impl Aggregator {
                 other => *held = other,
             }
         }
-        let texts: Vec<&Texts> = fresh.iter().map(|t| &**t).collect();
-        let batch = Arc::new(Packed::pack(&texts));
+        let batch = Batch::deflating(fresh);
         for (i, place) in places.into_iter().enumerate() {
             *place = Held::Packed(batch.clone(), i as u32);
         }
@@ -640,7 +639,7 @@ impl Wording {
 const REPACKED: usize = 8;
 
 /// A batch, with the (place in it, rank) of the ranked representatives it holds.
-type Holding = (Arc<Packed>, Vec<(u32, usize)>);
+type Holding = (Arc<Batch>, Vec<(u32, usize)>);
 
 /// How many chunks a report must have for [`repack`] to pay: repacking inflates every batch once
 /// and deflates its text again (miniz_oxide's fastest level: about 10.5 instructions a byte,
@@ -696,7 +695,7 @@ fn repack(ranked: &mut [(Box<Agg>, Subject)]) {
         }
         let read: Vec<Read> = read
             .into_par_iter()
-            .map(|(batch, wanted)| read_wanted(&batch, wanted, group))
+            .map(|(batch, wanted)| read_wanted(batch.packed(), wanted, group))
             .collect();
         let pushed: Vec<Vec<Placed>> = groups
             .par_iter_mut()
@@ -705,9 +704,9 @@ fn repack(ranked: &mut [(Box<Agg>, Subject)]) {
             .collect();
         placed.extend(pushed.into_iter().flatten());
     }
-    let batches: Vec<Vec<Arc<Packed>>> = groups
+    let batches: Vec<Vec<Arc<Batch>>> = groups
         .into_iter()
-        .map(|g| g.finish().into_iter().map(Arc::new).collect())
+        .map(|g| g.finish().into_iter().map(|p| Arc::new(p.into())).collect())
         .collect();
     for (rank, g, (b, i)) in placed {
         ranked[rank].0.best.texts = Held::Packed(batches[g][b].clone(), i);
@@ -757,7 +756,7 @@ fn push_group(g: usize, batches: &mut Batches, read: &[Read]) -> Vec<Placed> {
 
 /// The batches a chunk takes texts from, by address: each with the places they are wanted at
 /// (in the batch, in the chunk).
-type Wanted = rustc_hash::FxHashMap<*const Packed, (Arc<Packed>, Vec<(u32, usize)>)>;
+type Wanted = rustc_hash::FxHashMap<*const Batch, (Arc<Batch>, Vec<(u32, usize)>)>;
 
 /// The texts of `held`, in order: moved out of those not packed, and unpacked from each batch
 /// the others are in (each batch once, taking only theirs).
@@ -784,7 +783,7 @@ fn unpacked<'a>(held: impl Iterator<Item = &'a mut Held>) -> Vec<Texts> {
     let batches: Vec<_> = batches.into_values().collect();
     let texts: Vec<Vec<(usize, Texts)>> = batches
         .into_par_iter()
-        .map(|(batch, wanted)| batch.unpack_some(wanted))
+        .map(|(batch, wanted)| batch.packed().unpack_some(wanted))
         .collect();
     for (place, texts) in texts.into_iter().flatten() {
         out[place] = texts;
