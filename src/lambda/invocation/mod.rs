@@ -653,6 +653,19 @@ mod tests {
         assembler_with(lines, |_| ())
     }
 
+    /// Line `line` of an input, with no prefix: `msg` is its message.
+    fn record(line: u64, msg: &str) -> Record<'_> {
+        Record {
+            line,
+            offset: 0,
+            timestamp: None,
+            stream: None,
+            group: None,
+            message: Cow::Borrowed(msg.as_bytes()),
+            stream_key: None,
+        }
+    }
+
     /// [`assembler_of`], each line's analysis changed by `change` before the fold takes it.
     fn assembler_with(
         lines: &[&str],
@@ -660,15 +673,7 @@ mod tests {
     ) -> Assembler<'static> {
         let mut a = Assembler::new(rules(), 0);
         for (i, msg) in lines.iter().enumerate() {
-            let rec = Record {
-                line: i as u64 + 1,
-                offset: 0,
-                timestamp: None,
-                stream: None,
-                group: None,
-                message: Cow::Borrowed(msg.as_bytes()),
-                stream_key: None,
-            };
+            let rec = record(i as u64 + 1, msg);
             let mut an = crate::lambda::analyze(msg.as_bytes(), rules());
             change(&mut an);
             a.push(&rec, &mut an);
@@ -1020,15 +1025,6 @@ mod tests {
     /// the line it held: the next invocation's last activity is what a new buffer would hold.
     #[test]
     fn a_reused_last_activity_buffer_holds_only_the_new_line() {
-        let record = |line: u64, msg: &'static str| Record {
-            line,
-            offset: 0,
-            timestamp: None,
-            stream: None,
-            group: None,
-            message: Cow::Borrowed(msg.as_bytes()),
-            stream_key: None,
-        };
         let set = |inv: &mut Invocation, spare: &mut SpareLast, rec: &Record, ts| {
             let a = crate::lambda::analyze(&rec.message, rules());
             inv.set_last_activity(spare, rec, &a.line, ts, &a.hits);
