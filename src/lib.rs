@@ -53,14 +53,15 @@
 //! The leaves: `aws` (request ids, steps, ARNs and principals: one parser for each), [`time`]
 //! (instants in every dialect CloudWatch tooling prints), `template` (`{placeholder}`
 //! rendering), [`redact`] (the credential detectors), [`problem`] (the one error type: a location
-//! and a kind), `progress` (the bar), and [`summary`] (what a run read, for the reports).
+//! and a kind), `progress` (the bar), `pool` (what is dropped on the thread pool, and when not),
+//! and [`summary`] (what a run read, for the reports).
 //!
 //! ## Module order
 //!
 //! A module imports only modules on lines above its own (a leaf imports nothing from the crate);
 //! the `module_order` test below reads this list and checks every `crate::` path in `src/`.
 //!
-//! 1. `aws`, [`time`], `template`, [`redact`], [`problem`], `progress` (the leaves)
+//! 1. `aws`, [`time`], `template`, [`redact`], [`problem`], `progress`, `pool` (the leaves)
 //! 2. [`summary`] (per-input reports and totals, which hold [`problem`]s)
 //! 3. [`input`] (bytes)
 //! 4. [`format`](mod@format) (records)
@@ -87,6 +88,7 @@ pub mod input;
 pub mod lambda;
 pub mod merge;
 pub mod pipeline;
+mod pool;
 pub mod problem;
 mod progress;
 pub mod query;

@@ -378,16 +378,11 @@ impl Aggregator {
         }
     }
 
-    /// Drops `b` on the pool with others ([`SPENT`]); here with one thread, whose pool's only
-    /// worker may be the one folding (the job would wait to the end, holding them all).
+    /// Drops `b` on the pool with others, [`SPENT`] at a time ([`pool::discard`](crate::pool::discard)).
     fn spend(&mut self, b: Best) {
-        if rayon::current_num_threads() <= 1 {
-            return;
-        }
         self.spent.push(b);
         if self.spent.len() >= SPENT {
-            let spent = std::mem::take(&mut self.spent);
-            rayon::spawn(move || drop(spent));
+            crate::pool::discard(std::mem::take(&mut self.spent));
         }
     }
 

@@ -9,6 +9,7 @@ use crate::lambda::Analysis;
 use crate::lambda::invocation::{Assembler, Invocation};
 use crate::lambda::platform::PlatformEvent;
 use crate::lambda::rotation::{Rotation, Tracker};
+use crate::pool;
 use crate::problem::{Kind, Problem};
 use crate::progress::Progress;
 use crate::rules::RuleSet;
@@ -170,8 +171,8 @@ impl<'r> Session<'r> {
         if sweep && let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
-        sink::discard(self.assembler.drain_spent());
-        sink::discard(self.tracker.drain_spent());
+        pool::discard(self.assembler.drain_spent());
+        pool::discard(self.tracker.drain_spent());
         let closed = self.tracker.drain_closed();
         self.close(closed);
     }
@@ -187,7 +188,7 @@ impl<'r> Session<'r> {
         let mut spent = sink::close_returning(rotations, self.rules, &mut self.closed);
         self.assembler
             .reuse(spent.iter_mut().flat_map(|r| r.invocations.iter_mut()));
-        sink::discard(spent);
+        pool::discard(spent);
     }
 
     /// Follow mode: closes the invocations that reported, places those that name no rotation,
@@ -203,8 +204,8 @@ impl<'r> Session<'r> {
         if let Some(now) = self.assembler.max_ts() {
             self.tracker.sweep(now, self.rules);
         }
-        sink::discard(self.assembler.drain_spent());
-        sink::discard(self.tracker.drain_spent());
+        pool::discard(self.assembler.drain_spent());
+        pool::discard(self.tracker.drain_spent());
         let closed = self.tracker.drain_closed();
         for rot in &closed {
             watch(rot, true);
