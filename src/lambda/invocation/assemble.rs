@@ -1,6 +1,7 @@
 //! The router of invocation assembly: each line goes, by its kind and request id, to the
 //! invocation it belongs to, which [`super::state`] then updates.
 
+use std::collections::hash_map::Entry;
 use std::mem::take;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -206,23 +207,7 @@ impl<'r> Assembler<'r> {
     }
 
     fn new_invocation(&self, si: usize, origin: Origin) -> Invocation {
-        Invocation {
-            source: self.source,
-            stream: self.streams[si].name.clone(),
-            group: origin.group.map(Arc::from),
-            first_line: origin.line,
-            ..Invocation::default()
-        }
-    }
-
-    /// Opens the invocation `rid` unless it is open, counting it.
-    fn open_invocation(&mut self, rid: RequestId, si: usize, origin: Origin) {
-        if !self.open.contains_key(&rid) {
-            self.invocations += 1;
-            let mut inv = self.new_invocation(si, origin);
-            inv.request_id = Some(rid);
-            self.open.insert(rid, inv);
-        }
+        new_invocation(self.source, &self.streams[si], origin)
     }
 
     /// Adds one analysed record: routes it by its kind. START opens an invocation (and closes
@@ -246,12 +231,12 @@ impl<'r> Assembler<'r> {
             }
             Kind::Start => {
                 if let Some(rid) = a.line.request_id {
-                    self.start(rid, at, Origin::of(record), a.line.function.as_deref());
+                    let source = self.source;
+                    let inv = self.start(rid, at, Origin::of(record), a.line.function.as_deref());
                     if !a.hits.is_empty() {
-                        let inv = self.open.get_mut(&rid).unwrap();
                         inv.note(&a.hits, a.step, take(&mut a.facts));
                         let (hits, text) = (take(&mut a.hits), take(&mut a.text));
-                        inv.keep(kept(self.source, record, &a.line, at.ts, hits, text));
+                        inv.keep(kept(source, record, &a.line, at.ts, hits, text));
                     }
                 }
             }
@@ -275,7 +260,9 @@ impl<'r> Assembler<'r> {
         };
         let rid = event.request_id;
         match take(&mut event.kind) {
-            PlatformKind::Start(function) => self.start(rid, at, origin, function),
+            PlatformKind::Start(function) => {
+                self.start(rid, at, origin, function);
+            }
             PlatformKind::End => self.ended_by(at, origin, rid, None, event.message),
             PlatformKind::Report(m) => self.ended_by(at, origin, rid, Some(m), event.message),
         }
@@ -309,9 +296,11 @@ impl<'r> Assembler<'r> {
         } else {
             Kind::End
         };
-        self.owner(at.stream, origin, Some(rid), kind);
         let (records, source) = (self.records, self.source);
-        let inv = self.open.get_mut(&rid).unwrap();
+        let st = &mut self.streams[at.stream];
+        let opened = &mut self.invocations;
+        let (_, inv) = owner(&mut self.open, opened, st, source, origin, Some(rid), kind)
+            .expect("a line with a request id has an owner");
         inv.touch(at.ts);
         if inv.on_platform_end(report, records) {
             inv.keep(kept_report(source, origin.line, rid, at.ts, message));
@@ -362,14 +351,27 @@ impl<'r> Assembler<'r> {
             binary: _,
         } = a;
         let step = *step;
-        let key = self.owner(at.stream, Origin::of(record), line.request_id, line.kind);
         let (rules, records, source) = (self.rules, self.records, self.source);
-        let inv = match key {
-            Some(k) => self.open.get_mut(&k).unwrap(),
+        let origin = Origin::of(record);
+        let st = &mut self.streams[at.stream];
+        let opened = &mut self.invocations;
+        let (key, inv) = match owner(
+            &mut self.open,
+            opened,
+            st,
+            source,
+            origin,
+            line.request_id,
+            line.kind,
+        ) {
+            Some((k, inv)) => (Some(k), inv),
             None => {
                 // Init-phase output, or a fragment with nothing to attach to.
-                let new = self.new_invocation(at.stream, Origin::of(record));
-                self.streams[at.stream].pending.get_or_insert(new)
+                let st = &mut self.streams[at.stream];
+                if st.pending.is_none() {
+                    st.pending = Some(new_invocation(source, st, origin));
+                }
+                (None, st.pending.as_mut().unwrap())
             }
         };
         inv.touch(at.ts);
@@ -413,38 +415,6 @@ impl<'r> Assembler<'r> {
         }
     }
 
-    /// Which open invocation a line belongs to: its request id's (opened now if new), else the one
-    /// running in its stream; `None` for a line with nothing to attach to.
-    fn owner(
-        &mut self,
-        si: usize,
-        origin: Origin,
-        request_id: Option<RequestId>,
-        kind: Kind,
-    ) -> Option<RequestId> {
-        let Some(rid) = request_id else {
-            return self.streams[si]
-                .current
-                .filter(|k| self.open.contains_key(k));
-        };
-        if !self.open.contains_key(&rid) {
-            self.open_invocation(rid, si, origin);
-            let st = &mut self.streams[si];
-            if st.current.is_none() {
-                // No START (cut off by `--since`, a console selection): the lines without a
-                // RequestId just before this one, in the same stream, are this invocation's (a
-                // stream runs one invocation at a time).
-                if let Some(p) = st.pending.take() {
-                    absorb(self.open.get_mut(&rid).unwrap(), p);
-                }
-                if !matches!(kind, Kind::End | Kind::Report) {
-                    self.streams[si].current = Some(rid);
-                }
-            }
-        }
-        Some(rid)
-    }
-
     /// END or REPORT of invocation `k`: it closes at its stream's next START.
     fn ended(&mut self, si: usize, k: RequestId) {
         let st = &mut self.streams[si];
@@ -456,26 +426,41 @@ impl<'r> Assembler<'r> {
         }
     }
 
-    /// START: opens the invocation, closes what the stream had ended, hands it the stream's
+    /// START: closes what the stream had ended (and the invocation it was running: a new START
+    /// in a known stream means that one is over), opens the invocation, hands it the stream's
     /// init output and the function the line names (JSON `platform.start`). What it matched is
     /// the caller's to note.
-    fn start(&mut self, rid: RequestId, at: At, origin: Origin, function: Option<&str>) {
+    ///
+    /// The stream's list is walked once, the previous invocation at its end (closed in a second
+    /// walk after `rid` opened, it cost a call a START), and `rid` is found or opened with one
+    /// look-up (it was asked for, inserted, then looked up again).
+    fn start(
+        &mut self,
+        rid: RequestId,
+        at: At,
+        origin: Origin,
+        function: Option<&str>,
+    ) -> &mut Invocation {
         let si = at.stream;
-        self.close_ended(si);
-        self.open_invocation(rid, si, origin);
         let st = &mut self.streams[si];
-        // A new START in a known stream means the previous invocation there is over.
         if st.name.is_some()
-            && let Some(prev) = st.current.take()
+            && let Some(prev) = st.current
             && prev != rid
         {
             st.ended.push(prev);
         }
-        let pending = st.pending.take();
-        let rv = st.runtime_version.clone();
-        let init_facts = st.init_facts.clone();
+        self.close_ended(si);
+        let st = &mut self.streams[si];
+        let inv = match self.open.entry(rid) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                self.invocations += 1;
+                let mut inv = new_invocation(self.source, st, origin);
+                inv.request_id = Some(rid);
+                v.insert(inv)
+            }
+        };
         st.current = Some(rid);
-        let inv = self.open.get_mut(&rid).unwrap();
         inv.lifecycle = inv.lifecycle.start();
         inv.touch(at.ts);
         inv.first_line = inv.first_line.min(origin.line);
@@ -483,17 +468,15 @@ impl<'r> Assembler<'r> {
             inv.function = function.map(Box::from);
         }
         if inv.runtime_version.is_none() {
-            inv.runtime_version = rv;
+            inv.runtime_version = st.runtime_version.clone();
         }
         if inv.init_facts.is_none() {
-            inv.init_facts = init_facts;
+            inv.init_facts = st.init_facts.clone();
         }
-        if let Some(p) = pending {
+        if let Some(p) = st.pending.take() {
             absorb(inv, p);
         }
-        // Closes the stream's previous invocation, never `rid`'s (the list was emptied above
-        // and `rid` is not added to it).
-        self.close_ended(si);
+        inv
     }
 
     /// Hands a closed invocation on, with what it knows about its function.
@@ -646,6 +629,59 @@ impl<'r> Assembler<'r> {
             }
         }
     }
+}
+
+/// A new invocation of stream `st`, opened by a line of input `source` at `origin`.
+fn new_invocation(source: u64, st: &StreamState, origin: Origin) -> Invocation {
+    Invocation {
+        source,
+        stream: st.name.clone(),
+        group: origin.group.map(Arc::from),
+        first_line: origin.line,
+        ..Invocation::default()
+    }
+}
+
+/// Which open invocation a line of stream `st` (of input `source`, at `origin`) belongs to, and
+/// its key: its request id's (opened now if new, counted in `opened`), else the one running in
+/// its stream; `None` for a line with nothing to attach to.
+///
+/// One look-up in `open` finds (or opens) it: the router used to ask whether the key was open,
+/// then look the invocation up again, at every line.
+fn owner<'o>(
+    open: &'o mut FxHashMap<RequestId, Invocation>,
+    opened: &mut u64,
+    st: &mut StreamState,
+    source: u64,
+    origin: Origin,
+    request_id: Option<RequestId>,
+    kind: Kind,
+) -> Option<(RequestId, &'o mut Invocation)> {
+    let Some(rid) = request_id else {
+        let k = st.current?;
+        return open.get_mut(&k).map(|inv| (k, inv));
+    };
+    let inv = match open.entry(rid) {
+        Entry::Occupied(o) => return Some((rid, o.into_mut())),
+        Entry::Vacant(v) => {
+            *opened += 1;
+            let mut inv = new_invocation(source, st, origin);
+            inv.request_id = Some(rid);
+            v.insert(inv)
+        }
+    };
+    if st.current.is_none() {
+        // No START (cut off by `--since`, a console selection): the lines without a RequestId
+        // just before this one, in the same stream, are this invocation's (a stream runs one
+        // invocation at a time).
+        if let Some(p) = st.pending.take() {
+            absorb(inv, p);
+        }
+        if !matches!(kind, Kind::End | Kind::Report) {
+            st.current = Some(rid);
+        }
+    }
+    Some((rid, inv))
 }
 
 /// Puts `closed` in the order its invocations started (by first line; ties in the order they
