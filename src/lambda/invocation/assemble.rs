@@ -168,6 +168,10 @@ impl<'r> Assembler<'r> {
     }
 
     /// Index of the state of the stream `named` (`None`: the default stream), by its name.
+    ///
+    /// Inlined for its common case (the previous record's stream), the rest kept out of line:
+    /// a call with the whole look-up's frame cost 42 instructions a record.
+    #[inline]
     fn stream_named(&mut self, named: Option<&str>) -> usize {
         let name = named.or(self.default_stream.as_deref());
         if let Some(i) = self.last_stream
@@ -175,6 +179,13 @@ impl<'r> Assembler<'r> {
         {
             return i;
         }
+        self.stream_looked_up(named)
+    }
+
+    /// [`Assembler::stream_named`] for a stream other than the previous record's.
+    #[inline(never)]
+    fn stream_looked_up(&mut self, named: Option<&str>) -> usize {
+        let name = named.or(self.default_stream.as_deref());
         let known = match name {
             Some(s) => self.stream_index.get(s).copied(),
             None => self.unnamed_stream,
