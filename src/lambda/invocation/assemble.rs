@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::state::{absorb, finish, kept, kept_report, runtime_version};
 use super::stream::StreamState;
-use super::{Invocation, STALE_AFTER_MS, SpareLast, is_activity};
+use super::{Invocation, STALE_AFTER_MS, SpareLast, SpareLines, is_activity};
 use crate::aws::RequestId;
 use crate::format::Record;
 use crate::lambda::Analysis;
@@ -78,6 +78,8 @@ pub struct Assembler<'r> {
     spent: Vec<Invocation>,
     /// Their last-activity buffers, taken before they go, for the next invocations.
     spare_last: SpareLast,
+    /// The kept-line lists of invocations the caller is done with, for the next invocations.
+    spare_lines: SpareLines,
     /// How many of those there were.
     pub(crate) other_functions: u64,
     records: u64,
@@ -102,6 +104,7 @@ impl<'r> Assembler<'r> {
             sorted: Vec::new(),
             spent: Vec::new(),
             spare_last: SpareLast::default(),
+            spare_lines: SpareLines::default(),
             other_functions: 0,
             records: 0,
             max_ts: None,
@@ -133,14 +136,16 @@ impl<'r> Assembler<'r> {
         std::mem::replace(&mut self.spent, Vec::with_capacity(capacity))
     }
 
-    /// Takes back the last-activity buffers of invocations the caller is done with (those of
-    /// rotations closed and recorded), for the next invocations ([`SpareLast`]).
+    /// Takes back the last-activity buffers and kept-line lists of invocations the caller is
+    /// done with (those of rotations closed and recorded), for the next invocations
+    /// ([`SpareLast`], [`SpareLines`]).
     pub(crate) fn reuse<'a>(&mut self, done: impl Iterator<Item = &'a mut Invocation>) {
         for inv in done {
-            if self.spare_last.is_full() {
+            if self.spare_last.is_full() && self.spare_lines.is_full() {
                 return;
             }
             self.spare_last.keep_from(inv);
+            self.spare_lines.keep_from(inv);
         }
     }
 
@@ -402,6 +407,7 @@ impl<'r> Assembler<'r> {
         }
         if keep {
             inv.note(hits, step, take(facts));
+            self.spare_lines.lend(inv);
             inv.keep(kept(source, record, line, at.ts, take(hits), take(text)));
             if activity {
                 inv.last_is_kept();
