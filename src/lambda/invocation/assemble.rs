@@ -425,6 +425,8 @@ impl<'r> Assembler<'r> {
 
     /// Every [`SWEEP_EVERY`] records (counted at lines routed to an invocation, not at START,
     /// INIT_START or CloudTrail events): closes stale invocations, forgets idle streams.
+    /// Inlined: its test was a call a line.
+    #[inline]
     fn sweep_now_and_then(&mut self) {
         if self.records.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
@@ -528,6 +530,7 @@ impl<'r> Assembler<'r> {
     }
 
     /// Closes invocations that reported long ago or have been silent past any Lambda timeout.
+    #[inline(never)]
     fn sweep(&mut self) {
         let now_rec = self.records;
         let max_ts = self.max_ts;
@@ -567,6 +570,7 @@ impl<'r> Assembler<'r> {
 
     /// Drops the states of streams that can go ([`StreamState::forgettable`]), keeping the others
     /// in order and their indices consistent.
+    #[inline(never)]
     fn forget_idle_streams(&mut self) {
         let (records, now) = (self.records, self.max_ts);
         let keep: Vec<bool> = self
@@ -664,7 +668,9 @@ fn new_invocation(source: u64, st: &StreamState, origin: Origin) -> Invocation {
 /// its stream; `None` for a line with nothing to attach to.
 ///
 /// One look-up in `open` finds (or opens) it: the router used to ask whether the key was open,
-/// then look the invocation up again, at every line.
+/// then look the invocation up again, at every line. Inlined into its two callers (a call a
+/// line, with seven arguments).
+#[inline]
 fn owner<'o>(
     open: &'o mut FxHashMap<RequestId, Invocation>,
     opened: &mut u64,
