@@ -1,6 +1,7 @@
 //! The router of invocation assembly: each line goes, by its kind and request id, to the
 //! invocation it belongs to, which [`super::state`] then updates.
 
+use std::collections::hash_map::Entry;
 use std::mem::take;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::state::{absorb, finish, kept, kept_report, runtime_version};
 use super::stream::StreamState;
-use super::{Invocation, STALE_AFTER_MS, SpareLast, is_activity};
+use super::{Invocation, STALE_AFTER_MS, SpareLast, SpareLines, is_activity};
 use crate::aws::RequestId;
 use crate::format::Record;
 use crate::lambda::Analysis;
@@ -77,6 +78,8 @@ pub struct Assembler<'r> {
     spent: Vec<Invocation>,
     /// Their last-activity buffers, taken before they go, for the next invocations.
     spare_last: SpareLast,
+    /// The kept-line lists of invocations the caller is done with, for the next invocations.
+    spare_lines: SpareLines,
     /// How many of those there were.
     pub(crate) other_functions: u64,
     records: u64,
@@ -101,6 +104,7 @@ impl<'r> Assembler<'r> {
             sorted: Vec::new(),
             spent: Vec::new(),
             spare_last: SpareLast::default(),
+            spare_lines: SpareLines::default(),
             other_functions: 0,
             records: 0,
             max_ts: None,
@@ -132,14 +136,16 @@ impl<'r> Assembler<'r> {
         std::mem::replace(&mut self.spent, Vec::with_capacity(capacity))
     }
 
-    /// Takes back the last-activity buffers of invocations the caller is done with (those of
-    /// rotations closed and recorded), for the next invocations ([`SpareLast`]).
+    /// Takes back the last-activity buffers and kept-line lists of invocations the caller is
+    /// done with (those of rotations closed and recorded), for the next invocations
+    /// ([`SpareLast`], [`SpareLines`]).
     pub(crate) fn reuse<'a>(&mut self, done: impl Iterator<Item = &'a mut Invocation>) {
         for inv in done {
-            if self.spare_last.is_full() {
+            if self.spare_last.is_full() && self.spare_lines.is_full() {
                 return;
             }
             self.spare_last.keep_from(inv);
+            self.spare_lines.keep_from(inv);
         }
     }
 
@@ -167,6 +173,10 @@ impl<'r> Assembler<'r> {
     }
 
     /// Index of the state of the stream `named` (`None`: the default stream), by its name.
+    ///
+    /// Inlined for its common case (the previous record's stream), the rest kept out of line:
+    /// a call with the whole look-up's frame cost 42 instructions a record.
+    #[inline]
     fn stream_named(&mut self, named: Option<&str>) -> usize {
         let name = named.or(self.default_stream.as_deref());
         if let Some(i) = self.last_stream
@@ -174,6 +184,13 @@ impl<'r> Assembler<'r> {
         {
             return i;
         }
+        self.stream_looked_up(named)
+    }
+
+    /// [`Assembler::stream_named`] for a stream other than the previous record's.
+    #[inline(never)]
+    fn stream_looked_up(&mut self, named: Option<&str>) -> usize {
+        let name = named.or(self.default_stream.as_deref());
         let known = match name {
             Some(s) => self.stream_index.get(s).copied(),
             None => self.unnamed_stream,
@@ -206,23 +223,7 @@ impl<'r> Assembler<'r> {
     }
 
     fn new_invocation(&self, si: usize, origin: Origin) -> Invocation {
-        Invocation {
-            source: self.source,
-            stream: self.streams[si].name.clone(),
-            group: origin.group.map(Arc::from),
-            first_line: origin.line,
-            ..Invocation::default()
-        }
-    }
-
-    /// Opens the invocation `rid` unless it is open, counting it.
-    fn open_invocation(&mut self, rid: RequestId, si: usize, origin: Origin) {
-        if !self.open.contains_key(&rid) {
-            self.invocations += 1;
-            let mut inv = self.new_invocation(si, origin);
-            inv.request_id = Some(rid);
-            self.open.insert(rid, inv);
-        }
+        new_invocation(self.source, &self.streams[si], origin)
     }
 
     /// Adds one analysed record: routes it by its kind. START opens an invocation (and closes
@@ -246,12 +247,12 @@ impl<'r> Assembler<'r> {
             }
             Kind::Start => {
                 if let Some(rid) = a.line.request_id {
-                    self.start(rid, at, Origin::of(record), a.line.function.as_deref());
+                    let source = self.source;
+                    let inv = self.start(rid, at, Origin::of(record), a.line.function.as_deref());
                     if !a.hits.is_empty() {
-                        let inv = self.open.get_mut(&rid).unwrap();
                         inv.note(&a.hits, a.step, take(&mut a.facts));
                         let (hits, text) = (take(&mut a.hits), take(&mut a.text));
-                        inv.keep(kept(self.source, record, &a.line, at.ts, hits, text));
+                        inv.keep(kept(source, record, &a.line, at.ts, hits, text));
                     }
                 }
             }
@@ -275,7 +276,9 @@ impl<'r> Assembler<'r> {
         };
         let rid = event.request_id;
         match take(&mut event.kind) {
-            PlatformKind::Start(function) => self.start(rid, at, origin, function),
+            PlatformKind::Start(function) => {
+                self.start(rid, at, origin, function);
+            }
             PlatformKind::End => self.ended_by(at, origin, rid, None, event.message),
             PlatformKind::Report(m) => self.ended_by(at, origin, rid, Some(m), event.message),
         }
@@ -309,9 +312,11 @@ impl<'r> Assembler<'r> {
         } else {
             Kind::End
         };
-        self.owner(at.stream, origin, Some(rid), kind);
         let (records, source) = (self.records, self.source);
-        let inv = self.open.get_mut(&rid).unwrap();
+        let st = &mut self.streams[at.stream];
+        let opened = &mut self.invocations;
+        let (_, inv) = owner(&mut self.open, opened, st, source, origin, Some(rid), kind)
+            .expect("a line with a request id has an owner");
         inv.touch(at.ts);
         if inv.on_platform_end(report, records) {
             inv.keep(kept_report(source, origin.line, rid, at.ts, message));
@@ -362,14 +367,27 @@ impl<'r> Assembler<'r> {
             binary: _,
         } = a;
         let step = *step;
-        let key = self.owner(at.stream, Origin::of(record), line.request_id, line.kind);
         let (rules, records, source) = (self.rules, self.records, self.source);
-        let inv = match key {
-            Some(k) => self.open.get_mut(&k).unwrap(),
+        let origin = Origin::of(record);
+        let st = &mut self.streams[at.stream];
+        let opened = &mut self.invocations;
+        let (key, inv) = match owner(
+            &mut self.open,
+            opened,
+            st,
+            source,
+            origin,
+            line.request_id,
+            line.kind,
+        ) {
+            Some((k, inv)) => (Some(k), inv),
             None => {
                 // Init-phase output, or a fragment with nothing to attach to.
-                let new = self.new_invocation(at.stream, Origin::of(record));
-                self.streams[at.stream].pending.get_or_insert(new)
+                let st = &mut self.streams[at.stream];
+                if st.pending.is_none() {
+                    st.pending = Some(new_invocation(source, st, origin));
+                }
+                (None, st.pending.as_mut().unwrap())
             }
         };
         inv.touch(at.ts);
@@ -389,6 +407,7 @@ impl<'r> Assembler<'r> {
         }
         if keep {
             inv.note(hits, step, take(facts));
+            self.spare_lines.lend(inv);
             inv.keep(kept(source, record, line, at.ts, take(hits), take(text)));
             if activity {
                 inv.last_is_kept();
@@ -406,43 +425,13 @@ impl<'r> Assembler<'r> {
 
     /// Every [`SWEEP_EVERY`] records (counted at lines routed to an invocation, not at START,
     /// INIT_START or CloudTrail events): closes stale invocations, forgets idle streams.
+    /// Inlined: its test was a call a line.
+    #[inline]
     fn sweep_now_and_then(&mut self) {
         if self.records.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
             self.forget_idle_streams();
         }
-    }
-
-    /// Which open invocation a line belongs to: its request id's (opened now if new), else the one
-    /// running in its stream; `None` for a line with nothing to attach to.
-    fn owner(
-        &mut self,
-        si: usize,
-        origin: Origin,
-        request_id: Option<RequestId>,
-        kind: Kind,
-    ) -> Option<RequestId> {
-        let Some(rid) = request_id else {
-            return self.streams[si]
-                .current
-                .filter(|k| self.open.contains_key(k));
-        };
-        if !self.open.contains_key(&rid) {
-            self.open_invocation(rid, si, origin);
-            let st = &mut self.streams[si];
-            if st.current.is_none() {
-                // No START (cut off by `--since`, a console selection): the lines without a
-                // RequestId just before this one, in the same stream, are this invocation's (a
-                // stream runs one invocation at a time).
-                if let Some(p) = st.pending.take() {
-                    absorb(self.open.get_mut(&rid).unwrap(), p);
-                }
-                if !matches!(kind, Kind::End | Kind::Report) {
-                    self.streams[si].current = Some(rid);
-                }
-            }
-        }
-        Some(rid)
     }
 
     /// END or REPORT of invocation `k`: it closes at its stream's next START.
@@ -456,26 +445,41 @@ impl<'r> Assembler<'r> {
         }
     }
 
-    /// START: opens the invocation, closes what the stream had ended, hands it the stream's
+    /// START: closes what the stream had ended (and the invocation it was running: a new START
+    /// in a known stream means that one is over), opens the invocation, hands it the stream's
     /// init output and the function the line names (JSON `platform.start`). What it matched is
     /// the caller's to note.
-    fn start(&mut self, rid: RequestId, at: At, origin: Origin, function: Option<&str>) {
+    ///
+    /// The stream's list is walked once, the previous invocation at its end (closed in a second
+    /// walk after `rid` opened, it cost a call a START), and `rid` is found or opened with one
+    /// look-up (it was asked for, inserted, then looked up again).
+    fn start(
+        &mut self,
+        rid: RequestId,
+        at: At,
+        origin: Origin,
+        function: Option<&str>,
+    ) -> &mut Invocation {
         let si = at.stream;
-        self.close_ended(si);
-        self.open_invocation(rid, si, origin);
         let st = &mut self.streams[si];
-        // A new START in a known stream means the previous invocation there is over.
         if st.name.is_some()
-            && let Some(prev) = st.current.take()
+            && let Some(prev) = st.current
             && prev != rid
         {
             st.ended.push(prev);
         }
-        let pending = st.pending.take();
-        let rv = st.runtime_version.clone();
-        let init_facts = st.init_facts.clone();
+        self.close_ended(si);
+        let st = &mut self.streams[si];
+        let inv = match self.open.entry(rid) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                self.invocations += 1;
+                let mut inv = new_invocation(self.source, st, origin);
+                inv.request_id = Some(rid);
+                v.insert(inv)
+            }
+        };
         st.current = Some(rid);
-        let inv = self.open.get_mut(&rid).unwrap();
         inv.lifecycle = inv.lifecycle.start();
         inv.touch(at.ts);
         inv.first_line = inv.first_line.min(origin.line);
@@ -483,17 +487,15 @@ impl<'r> Assembler<'r> {
             inv.function = function.map(Box::from);
         }
         if inv.runtime_version.is_none() {
-            inv.runtime_version = rv;
+            inv.runtime_version = st.runtime_version.clone();
         }
         if inv.init_facts.is_none() {
-            inv.init_facts = init_facts;
+            inv.init_facts = st.init_facts.clone();
         }
-        if let Some(p) = pending {
+        if let Some(p) = st.pending.take() {
             absorb(inv, p);
         }
-        // Closes the stream's previous invocation, never `rid`'s (the list was emptied above
-        // and `rid` is not added to it).
-        self.close_ended(si);
+        inv
     }
 
     /// Hands a closed invocation on, with what it knows about its function.
@@ -528,6 +530,7 @@ impl<'r> Assembler<'r> {
     }
 
     /// Closes invocations that reported long ago or have been silent past any Lambda timeout.
+    #[inline(never)]
     fn sweep(&mut self) {
         let now_rec = self.records;
         let max_ts = self.max_ts;
@@ -567,6 +570,7 @@ impl<'r> Assembler<'r> {
 
     /// Drops the states of streams that can go ([`StreamState::forgettable`]), keeping the others
     /// in order and their indices consistent.
+    #[inline(never)]
     fn forget_idle_streams(&mut self) {
         let (records, now) = (self.records, self.max_ts);
         let keep: Vec<bool> = self
@@ -646,6 +650,61 @@ impl<'r> Assembler<'r> {
             }
         }
     }
+}
+
+/// A new invocation of stream `st`, opened by a line of input `source` at `origin`.
+fn new_invocation(source: u64, st: &StreamState, origin: Origin) -> Invocation {
+    Invocation {
+        source,
+        stream: st.name.clone(),
+        group: origin.group.map(Arc::from),
+        first_line: origin.line,
+        ..Invocation::default()
+    }
+}
+
+/// Which open invocation a line of stream `st` (of input `source`, at `origin`) belongs to, and
+/// its key: its request id's (opened now if new, counted in `opened`), else the one running in
+/// its stream; `None` for a line with nothing to attach to.
+///
+/// One look-up in `open` finds (or opens) it: the router used to ask whether the key was open,
+/// then look the invocation up again, at every line. Inlined into its two callers (a call a
+/// line, with seven arguments).
+#[inline]
+fn owner<'o>(
+    open: &'o mut FxHashMap<RequestId, Invocation>,
+    opened: &mut u64,
+    st: &mut StreamState,
+    source: u64,
+    origin: Origin,
+    request_id: Option<RequestId>,
+    kind: Kind,
+) -> Option<(RequestId, &'o mut Invocation)> {
+    let Some(rid) = request_id else {
+        let k = st.current?;
+        return open.get_mut(&k).map(|inv| (k, inv));
+    };
+    let inv = match open.entry(rid) {
+        Entry::Occupied(o) => return Some((rid, o.into_mut())),
+        Entry::Vacant(v) => {
+            *opened += 1;
+            let mut inv = new_invocation(source, st, origin);
+            inv.request_id = Some(rid);
+            v.insert(inv)
+        }
+    };
+    if st.current.is_none() {
+        // No START (cut off by `--since`, a console selection): the lines without a RequestId
+        // just before this one, in the same stream, are this invocation's (a stream runs one
+        // invocation at a time).
+        if let Some(p) = st.pending.take() {
+            absorb(inv, p);
+        }
+        if !matches!(kind, Kind::End | Kind::Report) {
+            st.current = Some(rid);
+        }
+    }
+    Some((rid, inv))
 }
 
 /// Puts `closed` in the order its invocations started (by first line; ties in the order they
