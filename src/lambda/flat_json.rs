@@ -180,18 +180,22 @@ fn int(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<u32>) -> Opti
 
 /// A number token as [`read`] takes a `float` member's value, when `short_decimal` reads it
 /// (plain unsigned decimals: JSON's grammar, so no leading zero); `None` for any other token,
-/// which only the general reader can tell. For readers of a fixed layout
-/// (`json::runtime_report`), which must read a number as [`read`] does.
+/// which only the general reader can tell. What a reader of a fixed layout
+/// (`json::runtime_report`, with its own one-pass reading) must read a number as: kept for its
+/// tests.
+#[cfg(test)]
 pub(super) fn plain_float(token: &[u8]) -> Option<f64> {
     short_decimal(whole_number(token)?)
 }
 
 /// [`plain_float`] for an `int` member (`small_uint`'s shape).
+#[cfg(test)]
 pub(super) fn plain_uint(token: &[u8]) -> Option<u32> {
     small_uint(whole_number(token)?)
 }
 
 /// `token` when all of it is one JSON number token.
+#[cfg(test)]
 fn whole_number(token: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(token).ok()?;
     let mut r = Reader { s, at: 0, depth: 0 };

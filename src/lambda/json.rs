@@ -117,7 +117,7 @@ pub(super) struct PlatformMetrics {
 pub(super) fn classify_json(m: &[u8]) -> Option<Line> {
     // The layout names no event source: not a CloudTrail event.
     if let Some(rec) = python_application(m) {
-        return application(&rec);
+        return python_line(&rec);
     }
     if EVENT_SOURCE.find(m).is_some() && EVENT_NAME.find(m).is_some() {
         let v: serde_json::Value = serde_json::from_slice(m).ok()?;
@@ -277,11 +277,10 @@ fn runtime_start(m: &[u8]) -> Option<LeanRecord<'_>> {
 /// "billedDurationMs":…,"memorySizeMB":…,"maxMemoryUsedMB":…[,"initDurationMs":…]},"status":
 /// "success"}}`), read by that layout: a third of the JSON records of a function that logs in
 /// JSON, which `flat_json::read` took about 3,200 instructions each to read. The numbers are
-/// read as `flat_json` reads them (`plain_float`, `plain_uint`), so whenever this answers,
+/// read as `flat_json` reads them ([`layout_float`], [`layout_uint`]), so whenever this answers,
 /// [`lean_general`] answers the same (`None` leaves the record to it: another status, an error
 /// type, another order, a number only `serde_json` reads).
 fn runtime_report(m: &[u8]) -> Option<LeanRecord<'_>> {
-    use super::flat_json::{plain_float, plain_uint};
     let mut l = Layout::after(m, br#"{"time":""#)?;
     let time = l.quoted(br#"","type":"platform.report","record":{"requestId":""#)?;
     let raw_id = l.quoted(br#"","metrics":{"durationMs":"#)?;
@@ -303,12 +302,12 @@ fn runtime_report(m: &[u8]) -> Option<LeanRecord<'_>> {
     }
     let text = l.finish()?;
     let metrics = Metrics {
-        duration_ms: Some(plain_float(text.bytes(duration))?),
-        billed_ms: Some(plain_float(text.bytes(billed))?),
-        memory_mb: Some(plain_uint(text.bytes(memory))?),
-        max_memory_mb: Some(plain_uint(text.bytes(used))?),
+        duration_ms: Some(layout_float(text.bytes(duration))?),
+        billed_ms: Some(layout_float(text.bytes(billed))?),
+        memory_mb: Some(layout_uint(text.bytes(memory))?),
+        max_memory_mb: Some(layout_uint(text.bytes(used))?),
         init_ms: match init {
-            Some(init) => Some(plain_float(text.bytes(init))?),
+            Some(init) => Some(layout_float(text.bytes(init))?),
             None => None,
         },
         status: Some(Status::Success),
@@ -323,31 +322,111 @@ fn runtime_report(m: &[u8]) -> Option<LeanRecord<'_>> {
     })
 }
 
+/// A number [`Layout::number`] read (ASCII digits and points) as `flat_json::plain_float`
+/// reads it: JSON's grammar (no leading zero before a digit, a digit on each side of at most
+/// one point), at most 15 digits, the value made as `flat_json`'s `short_decimal` makes it (so
+/// the same to the bit); `None` for any other token. One pass over a few bytes, where
+/// `plain_float` checks the token as UTF-8, reads it again as a JSON number and then as a
+/// decimal (335 instructions a number, two or three numbers a report).
+fn layout_float(token: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (int, frac) = match token.iter().position(|&b| b == b'.') {
+        Some(dot) => (&token[..dot], &token[dot + 1..]),
+        None => (token, &b""[..]),
+    };
+    let point = int.len() < token.len();
+    let digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
+    if int.is_empty()
+        || (int[0] == b'0' && int.len() > 1)
+        || (point && frac.is_empty())
+        || !digits(int)
+        || !digits(frac)
+        || int.len() + frac.len() > 15
+    {
+        return None;
+    }
+    let sig = (int.iter().chain(frac)).fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+    Some(sig as f64 / POW10[frac.len()])
+}
+
+/// A number [`Layout::number`] read as `flat_json::plain_uint` reads it: one to nine digits,
+/// no leading zero before a digit; `None` for any other token.
+fn layout_uint(token: &[u8]) -> Option<u32> {
+    let plain = (1..=9).contains(&token.len())
+        && token.iter().all(u8::is_ascii_digit)
+        && (token[0] != b'0' || token.len() == 1);
+    plain.then(|| token.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0')))
+}
+
 /// An application record laid out exactly as the Python runtime writes one for a `logging`
 /// call (`{"timestamp": "…", "level": "…", "message": "…", "logger": "…", "requestId": "…"}`),
 /// read by that layout: the most common JSON record of a Python function that logs in JSON,
 /// which `flat_json::read` took about 1,800 instructions and the CloudTrail test (two
 /// searches of the record) 135 more to read. Whenever this answers, `flat_json::read` reads the
-/// same record (the logger is not kept, as it keeps none); `None` leaves the record to it. No
+/// same values (the logger is not kept, as it keeps none); `None` leaves the record to it. No
 /// layout value holds a quote, so the record names no `"eventSource"`: it is no CloudTrail
 /// event.
-fn python_application(m: &[u8]) -> Option<JsonRecord<'_>> {
+fn python_application(m: &[u8]) -> Option<PythonRecord<'_>> {
     let mut l = Layout::after(m, br#"{"timestamp": ""#)?;
     let timestamp = l.quoted(br#"", "level": ""#)?;
     let level = l.quoted(br#"", "message": ""#)?;
-    // The message as serde borrows a `RawValue`: the string with its quotes.
-    let body = l.quoted(br#"", "logger": ""#)?;
-    let message = (body.0 - 1, body.1 + 1);
+    let message = l.quoted(br#"", "logger": ""#)?;
     l.quoted(br#"", "requestId": ""#)?;
     let request_id = l.quoted(br#""}"#)?;
     let text = l.finish()?;
-    Some(JsonRecord {
-        timestamp: Some(Cow::Borrowed(text.value(timestamp))),
-        level: Some(Cow::Borrowed(text.value(level))),
-        message: Some(RawJson(text.value(message))),
-        request_id: Some(Cow::Borrowed(text.value(request_id))),
-        ..JsonRecord::default()
+    Some(PythonRecord {
+        timestamp: text.value(timestamp),
+        level: text.value(level),
+        message: text.value(message),
+        request_id: text.value(request_id),
     })
+}
+
+/// The values of an application record in the Python runtime's layout
+/// ([`python_application`]): plain strings (no escape, no control byte, no quote).
+struct PythonRecord<'a> {
+    timestamp: &'a str,
+    level: &'a str,
+    /// Between its quotes: the text `serde_json` decodes, as the layout holds no escape.
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// A record in the Python runtime's layout as the line [`application`] makes of the record
+/// `flat_json` reads from it (`[LEVEL]\t<ts>\t<request id>\t<message>`), made without the
+/// record: no error type, no stack trace, a message that is a plain string (application's
+/// checks of it and the record's 300 bytes cost about 400 instructions a line). `None` without
+/// a level.
+fn python_line(r: &PythonRecord) -> Option<Line> {
+    let mut upper = [0u8; 8];
+    let n = r.level.len().min(8);
+    upper[..n].copy_from_slice(&r.level.as_bytes()[..n]);
+    upper.make_ascii_uppercase();
+    let level = Level::parse(&upper[..n])?;
+    let prefix: [&[u8]; 7] = [
+        b"[",
+        &upper[..n],
+        b"]\t",
+        r.timestamp.as_bytes(),
+        b"\t",
+        r.request_id.as_bytes(),
+        b"\t",
+    ];
+    let body = prefix.iter().map(|p| p.len()).sum::<usize>();
+    let mut text = Vec::with_capacity(body + r.message.len());
+    for part in prefix {
+        text.extend_from_slice(part);
+    }
+    text.extend_from_slice(r.message.as_bytes());
+    let mut l = Line::new(Kind::App);
+    l.text = Some(text.into_boxed_slice());
+    l.level = Some(level);
+    l.body = body as u32;
+    l.request_id = RequestId::parse(r.request_id);
+    l.timestamp = time::parse_any(r.timestamp);
+    Some(l)
 }
 
 /// A record read by its layout: the literals between its values, then the record checked
@@ -640,10 +719,31 @@ mod tests {
             record("\"caf\u{e9} \u{2713}\""),
             record(r#""createSecret: {'a': 1}""#).replace("INFO", "error"),
             record(r#""x""#).replace(RID, ""),
+            record(r#""x""#).replace(RID, &format!(" {RID}")),
+            record(r#""x""#).replace("2025-03-28T13:36:56Z", "1743169016"),
+            record(r#""x""#).replace("2025-03-28T13:36:56Z", ""),
+            record(r#""x""#).replace("INFO", "warning"),
+            record(r#""x""#).replace("INFO", "CRITICALLY"),
+            record(r#""x""#).replace("INFO", "NOTICE"),
+            record(r#""x""#).replace("INFO", ""),
+            record(r#""x""#).replace("INFO", "fail"),
         ] {
             let fast = python_application(m.as_bytes()).unwrap_or_else(|| panic!("{m}"));
             let general = super::super::flat_json::parse(m.as_bytes()).unwrap();
-            assert_eq!(summary(&fast), summary(&general), "{m}");
+            let quoted = format!("\"{}\"", fast.message);
+            let values = JsonRecord {
+                timestamp: Some(Cow::Borrowed(fast.timestamp)),
+                level: Some(Cow::Borrowed(fast.level)),
+                message: Some(RawJson(&quoted)),
+                request_id: Some(Cow::Borrowed(fast.request_id)),
+                ..JsonRecord::default()
+            };
+            assert_eq!(summary(&values), summary(&general), "{m}");
+            assert_eq!(
+                format!("{:?}", python_line(&fast)),
+                format!("{:?}", application(&general)),
+                "{m}"
+            );
         }
         let mut left = vec![
             record(r#""a\"b""#),
@@ -736,6 +836,47 @@ mod tests {
         bytes[12] = 0xff;
         assert!(runtime_report(&bytes).is_none());
         assert!(lean_general(&bytes).is_none());
+    }
+
+    /// Every token of digits and points up to six bytes long (and some longer ones) reads as
+    /// `flat_json` reads it, to the bit.
+    #[test]
+    fn layout_numbers_read_as_flat_json_reads_them() {
+        use super::super::flat_json::{plain_float, plain_uint};
+        let alphabet = [b'0', b'1', b'9', b'.'];
+        let mut tokens: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last = tokens.clone();
+        for _ in 0..6 {
+            last = (last.iter())
+                .flat_map(|t| alphabet.iter().map(move |&b| [t.as_slice(), &[b]].concat()))
+                .collect();
+            tokens.extend(last.iter().cloned());
+        }
+        for long in [
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234.5",
+            "0.123456789012345",
+            "0.1234567890123456",
+            "123456789",
+            "1234567890",
+            "4294967295",
+            "999999999",
+            "87.56",
+            "435.50",
+            "2.675",
+        ] {
+            tokens.push(long.as_bytes().to_vec());
+        }
+        let (mut floats, mut uints) = (0, 0);
+        for t in &tokens {
+            let (fast, general) = (layout_float(t), plain_float(t));
+            assert_eq!(fast.map(f64::to_bits), general.map(f64::to_bits), "{t:?}");
+            assert_eq!(layout_uint(t), plain_uint(t), "{t:?}");
+            floats += usize::from(fast.is_some());
+            uints += usize::from(layout_uint(t).is_some());
+        }
+        assert!(floats > 100 && uints > 100, "{floats} {uints}");
     }
 
     /// The text of a plain JSON string is what `serde_json` decodes; anything else is left to it.
