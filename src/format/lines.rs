@@ -356,6 +356,11 @@ impl Pending {
                 break;
             }
         }
+        // Most messages of an S3 export end in their newline and the empty line after it: both
+        // in one compare, the byte loop for the rest.
+        if let Some(rest) = message.strip_suffix(b"\n\n") {
+            message = rest;
+        }
         while let Some((&last, rest)) = message.split_last() {
             if last == b'\n' || last == b'\r' {
                 message = rest;
