@@ -32,7 +32,8 @@ pub(crate) fn parse_iso_prefix(s: &[u8]) -> Option<(EpochMs, usize)> {
 /// them at fixed places; and consecutive lines nearly always share their minute, so the instant
 /// of `YYYY-MM-DDTHH:MM` is kept per thread ([`MINUTE`]) and only the seconds are parsed when
 /// it repeats.
-fn parse_millis_prefix(head: &[u8; 24]) -> Option<(EpochMs, usize)> {
+#[inline]
+pub(crate) fn parse_millis_prefix(head: &[u8; 24]) -> Option<(EpochMs, usize)> {
     let h = *head;
     if h[16] != b':' || !(h[19] == b'.' || h[19] == b',') {
         return None;
