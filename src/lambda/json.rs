@@ -400,29 +400,17 @@ struct PythonRecord<'a> {
 /// checks of it and the record's 300 bytes cost about 400 instructions a line). `None` without
 /// a level.
 fn python_line(r: &PythonRecord) -> Option<Line> {
-    let mut upper = [0u8; 8];
-    let n = r.level.len().min(8);
-    upper[..n].copy_from_slice(&r.level.as_bytes()[..n]);
-    upper.make_ascii_uppercase();
-    let level = Level::parse(&upper[..n])?;
-    let prefix: [&[u8]; 7] = [
-        b"[",
-        &upper[..n],
-        b"]\t",
-        r.timestamp.as_bytes(),
-        b"\t",
-        r.request_id.as_bytes(),
-        b"\t",
-    ];
-    let body = prefix.iter().map(|p| p.len()).sum::<usize>();
+    let level = LevelName::parse(r.level)?;
+    let head = line_head(level.as_str(), r.timestamp, r.request_id);
+    let body = head.iter().map(|p| p.len()).sum::<usize>();
     let mut text = Vec::with_capacity(body + r.message.len());
-    for part in prefix {
-        text.extend_from_slice(part);
+    for part in head {
+        text.extend_from_slice(part.as_bytes());
     }
     text.extend_from_slice(r.message.as_bytes());
     let mut l = Line::new(Kind::App);
     l.text = Some(text.into_boxed_slice());
-    l.level = Some(level);
+    l.level = Some(level.level);
     l.body = body as u32;
     l.request_id = RequestId::parse(r.request_id);
     l.timestamp = time::parse_any(r.timestamp);
@@ -576,13 +564,8 @@ fn init_report(kind: &str, r: &PlatformRecord, ts: Option<EpochMs>) -> Line {
 /// rendered as the `[LEVEL]\t<ts>\t<request id>\t<message>` line, or the runtime's own error record
 /// as the `[ERROR] Type: message` block. `None` without a level.
 fn application(rec: &JsonRecord) -> Option<Line> {
-    let level_name = rec.level.as_deref().or(rec.log_level.as_deref())?;
-    let mut upper = [0u8; 8];
-    let n = level_name.len().min(8);
-    upper[..n].copy_from_slice(&level_name.as_bytes()[..n]);
-    upper.make_ascii_uppercase();
-    let level = Level::parse(&upper[..n])?;
-    let level_name = std::str::from_utf8(&upper[..n]).unwrap_or("INFO");
+    let named = LevelName::parse(rec.level.as_deref().or(rec.log_level.as_deref())?)?;
+    let (level, level_name) = (named.level, named.as_str());
     // The Python runtime's own record of an unhandled error (`log_level`, `errorType`); .NET's is
     // an `Error` record with `errorType` (JsonLogMessageFormatter).
     let python = rec.log_level.is_some() && rec.level.is_none();
@@ -622,6 +605,37 @@ fn application(rec: &JsonRecord) -> Option<Line> {
     Some(l)
 }
 
+/// A record's level as its line names it: upper-cased (`"error"` -> `[ERROR]`), from the first
+/// eight bytes of the record's name (no level is longer).
+struct LevelName {
+    upper: [u8; 8],
+    len: usize,
+    level: Level,
+}
+
+impl LevelName {
+    /// `None` for a name that is no level.
+    fn parse(name: &str) -> Option<LevelName> {
+        let mut upper = [0u8; 8];
+        let len = name.len().min(8);
+        upper[..len].copy_from_slice(&name.as_bytes()[..len]);
+        upper.make_ascii_uppercase();
+        let level = Level::parse(&upper[..len])?;
+        Some(LevelName { upper, len, level })
+    }
+
+    fn as_str(&self) -> &str {
+        // A name `Level::parse` took is ASCII.
+        std::str::from_utf8(&self.upper[..self.len]).unwrap_or("INFO")
+    }
+}
+
+/// The head of the text-format line an application record becomes, before its message:
+/// `[LEVEL]\t<timestamp>\t<request id>\t`, as the Python runtime writes one.
+fn line_head<'a>(level: &'a str, timestamp: &'a str, request_id: &'a str) -> [&'a str; 7] {
+    ["[", level, "]\t", timestamp, "\t", request_id, "\t"]
+}
+
 /// The text of the JSON string `raw` (a valid JSON value, quoted) when it holds no escape and no
 /// control byte: its bytes between the quotes, what `serde_json` would decode, without decoding
 /// it into a new `String` (the message of every application record).
@@ -655,15 +669,11 @@ fn application_text(rec: &JsonRecord, level_name: &str) -> (String, usize) {
         Some(raw) => Cow::Borrowed(raw),
         None => Cow::Borrowed(""),
     };
-    let prefix = [
-        "[",
+    let prefix = line_head(
         level_name,
-        "]\t",
         rec.timestamp.as_deref().unwrap_or(""),
-        "\t",
         rec.request_id.as_deref().unwrap_or(""),
-        "\t",
-    ];
+    );
     // The exact length (without an error type): the line is boxed without reallocating.
     let len = prefix.iter().map(|p| p.len()).sum::<usize>() + message.len();
     let mut text = String::with_capacity(len);
