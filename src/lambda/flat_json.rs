@@ -164,7 +164,7 @@ fn float(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<f64>) -> Op
     seen.first(bit)?;
     *out = r.nullable(|r| {
         let n = r.number()?;
-        short_decimal(n).or_else(|| serde_json::from_str(n).ok())
+        short_decimal(n.as_bytes()).or_else(|| serde_json::from_str(n).ok())
     })?;
     Some(())
 }
@@ -173,25 +173,39 @@ fn int(r: &mut Reader, seen: &mut Seen, bit: u32, out: &mut Option<u32>) -> Opti
     seen.first(bit)?;
     *out = r.nullable(|r| {
         let n = r.number()?;
-        small_uint(n).or_else(|| serde_json::from_str(n).ok())
+        small_uint(n.as_bytes()).or_else(|| serde_json::from_str(n).ok())
     })?;
     Some(())
 }
 
 /// A number token as [`read`] takes a `float` member's value, when `short_decimal` reads it
-/// (plain unsigned decimals: JSON's grammar, so no leading zero); `None` for any other token,
-/// which only the general reader can tell. What a reader of a fixed layout
-/// (`json::runtime_report`, with its own one-pass reading) must read a number as: kept for its
-/// tests.
-#[cfg(test)]
+/// (plain unsigned decimals in JSON's grammar: no leading zero before a digit); `None` for any
+/// other token, which only the general reader can tell. For readers of a fixed layout
+/// (`json::runtime_report`), which must read a number as [`read`] does: one pass over the
+/// token, where checking it as a JSON number first ([`reference_float`]) cost 335 instructions
+/// a number.
 pub(super) fn plain_float(token: &[u8]) -> Option<f64> {
-    short_decimal(whole_number(token)?)
+    if token.len() > 1 && token[0] == b'0' && token[1].is_ascii_digit() {
+        return None;
+    }
+    short_decimal(token)
 }
 
-/// [`plain_float`] for an `int` member (`small_uint`'s shape).
-#[cfg(test)]
+/// [`plain_float`] for an `int` member (`small_uint`'s shape, which has no leading zero).
 pub(super) fn plain_uint(token: &[u8]) -> Option<u32> {
-    small_uint(whole_number(token)?)
+    small_uint(token)
+}
+
+/// [`plain_float`] as [`read`] reaches it: the token checked as one JSON number, then read.
+#[cfg(test)]
+pub(super) fn reference_float(token: &[u8]) -> Option<f64> {
+    short_decimal(whole_number(token)?.as_bytes())
+}
+
+/// [`plain_uint`] as [`read`] reaches it.
+#[cfg(test)]
+pub(super) fn reference_uint(token: &[u8]) -> Option<u32> {
+    small_uint(whole_number(token)?.as_bytes())
 }
 
 /// `token` when all of it is one JSON number token.
@@ -208,11 +222,10 @@ fn whole_number(token: &[u8]) -> Option<&str> {
 /// `f64`, under 2^53) divided by a power of ten (exact up to 10^22): one correctly rounded
 /// operation, so the nearest `f64`, which is what `serde_json` (with `float_roundtrip`) reads.
 /// Its parser cost 340 instructions a number.
-fn short_decimal(n: &str) -> Option<f64> {
+fn short_decimal(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
-    let b = n.as_bytes();
     let all_digits = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
     let (int, frac) = match memchr::memchr(b'.', b) {
         Some(dot) if all_digits(&b[dot + 1..]) => (&b[..dot], &b[dot + 1..]),
@@ -231,8 +244,7 @@ fn short_decimal(n: &str) -> Option<f64> {
 
 /// A number token of at most nine digits without a sign, fraction, exponent or leading zero:
 /// the value `serde_json` reads as a `u32` (memory sizes), without its parser.
-fn small_uint(n: &str) -> Option<u32> {
-    let b = n.as_bytes();
+fn small_uint(b: &[u8]) -> Option<u32> {
     let plain = (1..=9).contains(&b.len())
         && b.iter().all(u8::is_ascii_digit)
         && (b[0] != b'0' || b.len() == 1);
@@ -601,7 +613,7 @@ mod tests {
             "",
         ] {
             let serde = serde_json::from_str::<f64>(n).ok();
-            match short_decimal(n) {
+            match short_decimal(n.as_bytes()) {
                 Some(v) => assert_eq!(Some(v.to_bits()), serde.map(f64::to_bits), "{n}"),
                 None => assert!(
                     n.len() > 15 || n.contains(['e', '-']) || serde.is_none(),

@@ -277,10 +277,11 @@ fn runtime_start(m: &[u8]) -> Option<LeanRecord<'_>> {
 /// "billedDurationMs":…,"memorySizeMB":…,"maxMemoryUsedMB":…[,"initDurationMs":…]},"status":
 /// "success"}}`), read by that layout: a third of the JSON records of a function that logs in
 /// JSON, which `flat_json::read` took about 3,200 instructions each to read. The numbers are
-/// read as `flat_json` reads them ([`layout_float`], [`layout_uint`]), so whenever this answers,
+/// read as `flat_json` reads them (`plain_float`, `plain_uint`), so whenever this answers,
 /// [`lean_general`] answers the same (`None` leaves the record to it: another status, an error
 /// type, another order, a number only `serde_json` reads).
 fn runtime_report(m: &[u8]) -> Option<LeanRecord<'_>> {
+    use super::flat_json::{plain_float, plain_uint};
     let mut l = Layout::after(m, br#"{"time":""#)?;
     let time = l.quoted(br#"","type":"platform.report","record":{"requestId":""#)?;
     let raw_id = l.quoted(br#"","metrics":{"durationMs":"#)?;
@@ -302,12 +303,12 @@ fn runtime_report(m: &[u8]) -> Option<LeanRecord<'_>> {
     }
     let text = l.finish()?;
     let metrics = Metrics {
-        duration_ms: Some(layout_float(text.bytes(duration))?),
-        billed_ms: Some(layout_float(text.bytes(billed))?),
-        memory_mb: Some(layout_uint(text.bytes(memory))?),
-        max_memory_mb: Some(layout_uint(text.bytes(used))?),
+        duration_ms: Some(plain_float(text.bytes(duration))?),
+        billed_ms: Some(plain_float(text.bytes(billed))?),
+        memory_mb: Some(plain_uint(text.bytes(memory))?),
+        max_memory_mb: Some(plain_uint(text.bytes(used))?),
         init_ms: match init {
-            Some(init) => Some(layout_float(text.bytes(init))?),
+            Some(init) => Some(plain_float(text.bytes(init))?),
             None => None,
         },
         status: Some(Status::Success),
@@ -320,44 +321,6 @@ fn runtime_report(m: &[u8]) -> Option<LeanRecord<'_>> {
         function: None,
         time: Some(text.value(time)),
     })
-}
-
-/// A number [`Layout::number`] read (ASCII digits and points) as `flat_json::plain_float`
-/// reads it: JSON's grammar (no leading zero before a digit, a digit on each side of at most
-/// one point), at most 15 digits, the value made as `flat_json`'s `short_decimal` makes it (so
-/// the same to the bit); `None` for any other token. One pass over a few bytes, where
-/// `plain_float` checks the token as UTF-8, reads it again as a JSON number and then as a
-/// decimal (335 instructions a number, two or three numbers a report).
-fn layout_float(token: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-    let (int, frac) = match token.iter().position(|&b| b == b'.') {
-        Some(dot) => (&token[..dot], &token[dot + 1..]),
-        None => (token, &b""[..]),
-    };
-    let point = int.len() < token.len();
-    let digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
-    if int.is_empty()
-        || (int[0] == b'0' && int.len() > 1)
-        || (point && frac.is_empty())
-        || !digits(int)
-        || !digits(frac)
-        || int.len() + frac.len() > 15
-    {
-        return None;
-    }
-    let sig = (int.iter().chain(frac)).fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
-    Some(sig as f64 / POW10[frac.len()])
-}
-
-/// A number [`Layout::number`] read as `flat_json::plain_uint` reads it: one to nine digits,
-/// no leading zero before a digit; `None` for any other token.
-fn layout_uint(token: &[u8]) -> Option<u32> {
-    let plain = (1..=9).contains(&token.len())
-        && token.iter().all(u8::is_ascii_digit)
-        && (token[0] != b'0' || token.len() == 1);
-    plain.then(|| token.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0')))
 }
 
 /// An application record laid out exactly as the Python runtime writes one for a `logging`
@@ -852,7 +815,7 @@ mod tests {
     /// `flat_json` reads it, to the bit.
     #[test]
     fn layout_numbers_read_as_flat_json_reads_them() {
-        use super::super::flat_json::{plain_float, plain_uint};
+        use super::super::flat_json::{plain_float, plain_uint, reference_float, reference_uint};
         let alphabet = [b'0', b'1', b'9', b'.'];
         let mut tokens: Vec<Vec<u8>> = vec![Vec::new()];
         let mut last = tokens.clone();
@@ -880,11 +843,11 @@ mod tests {
         }
         let (mut floats, mut uints) = (0, 0);
         for t in &tokens {
-            let (fast, general) = (layout_float(t), plain_float(t));
+            let (fast, general) = (plain_float(t), reference_float(t));
             assert_eq!(fast.map(f64::to_bits), general.map(f64::to_bits), "{t:?}");
-            assert_eq!(layout_uint(t), plain_uint(t), "{t:?}");
+            assert_eq!(plain_uint(t), reference_uint(t), "{t:?}");
             floats += usize::from(fast.is_some());
-            uints += usize::from(layout_uint(t).is_some());
+            uints += usize::from(plain_uint(t).is_some());
         }
         assert!(floats > 100 && uints > 100, "{floats} {uints}");
     }
